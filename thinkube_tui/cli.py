@@ -1,0 +1,85 @@
+"""Command line entry point. Each command imports what it needs when it runs: start-up stays fast."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_PREFLIGHT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="thinkube-tui",
+        description="Install the Thinkube platform (MicroK8s and its services) onto Ubuntu machines over SSH.",
+    )
+    parser.add_argument("--version", action="version", version=f"thinkube-tui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check answers files; print every problem as FILE:LINE:COL: path: message")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--secrets", metavar="FILE", help="secrets file (mode 0600) to check references against")
+
+    p = sub.add_parser("plan", help="show what would be installed, by group and by wave")
+    p.add_argument("--answers", required=True, metavar="FILE")
+    p.add_argument("--secrets", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    sub.add_parser("schema", help="print the answers file's JSON Schema")
+
+    p = sub.add_parser("discover", help="probe nodes over SSH (or this machine) and run preflight checks")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--answers", metavar="FILE", help="discover the nodes of an answers file")
+    where.add_argument("--local", action="store_true", help="discover this machine, without SSH")
+    where.add_argument("hosts", nargs="*", default=[], metavar="[USER@]HOST[:PORT]")
+    p.add_argument("--secrets", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--skip-check", action="append", default=[], metavar="NAME",
+                   help="skip a preflight check by name (repeatable; 'all' skips every check)")
+    p.add_argument("--accept-new-host-keys", action="store_true",
+                   help="trust host keys seen for the first time (they are remembered)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "validate":
+        from .commands.validate import run_validate
+
+        return run_validate(args.files, secrets=args.secrets)
+    if args.command == "plan":
+        from .commands.plan import run_plan
+
+        return run_plan(args.answers, secrets=args.secrets, json_out=args.json)
+    if args.command == "schema":
+        import json
+
+        from .spec import answers_schema
+
+        print(json.dumps(answers_schema(), indent=2))
+        return EXIT_OK
+    if args.command == "discover":
+        from .commands.discover import run_discover_command
+
+        return run_discover_command(args)
+    print("The interactive wizard is not built yet: use a command (thinkube-tui --help).", file=sys.stderr)
+    return EXIT_INVALID
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

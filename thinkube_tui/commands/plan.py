@@ -1,0 +1,57 @@
+"""`thinkube-tui plan --answers FILE [--json]`: the plan by group and by wave."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from ..catalog import Catalog, load_catalog
+from ..plan import Plan, make_plan
+from ..spec import AnswersError, Spec, load_answers
+
+
+def run_plan(answers: str, *, secrets: str | None = None, json_out: bool = False) -> int:
+    try:
+        spec = load_answers(answers, secrets=secrets)
+    except AnswersError as exc:
+        for problem in exc.problems:
+            print(problem.format(exc.source), file=sys.stderr)
+        return 2
+    catalog = load_catalog()
+    plan = make_plan(catalog, spec)
+    if json_out:
+        print(json.dumps(plan.to_json(), indent=2))
+        return 0
+    from rich.console import Console
+
+    Console().print(*render_plan(plan, catalog, spec))
+    return 0
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def render_plan(plan: Plan, catalog: Catalog, spec: Spec) -> list[object]:
+    from rich.tree import Tree
+
+    by_group = Tree(f"[b]Plan for {spec.cluster.name}[/] ({spec.cluster.domain}): {len(plan)} components, by group")
+    for group_id, members in plan.by_group(catalog):
+        branch = by_group.add(f"[b]{group_id}[/] {catalog.group(group_id).title}")
+        for p in members:
+            needs = f" [dim]after {', '.join(p.deps)}[/]" if p.deps else ""
+            urls = "  " + " ".join(p.component.urls(spec.cluster.domain)) if p.component.hostnames else ""
+            branch.add(f"[cyan]{p.id}[/] [dim]({p.reason})[/]{needs}{urls}")
+
+    by_wave = Tree("[b]By wave[/] (each wave can start once the waves before it are done)")
+    for number, wave in enumerate(plan.waves, 1):
+        by_wave.add(f"wave {number}: " + ", ".join(wave))
+
+    summary = (
+        f"Critical path: {' -> '.join(plan.critical_path)}\n"
+        f"Estimated time: {_minutes(plan.critical_path_s)} with the dependency graph in parallel "
+        f"({_minutes(plan.sequential_s)} one after another)"
+    )
+    if plan.installed:
+        summary += f"\nAlready installed, left alone: {', '.join(sorted(plan.installed))}"
+    return [by_group, "", by_wave, "", summary]

@@ -1,0 +1,635 @@
+"""Answers file <-> Spec: validation with JSON paths and YAML lines, the typed Spec, export.
+
+The answers schema is the base schema (`schemas/answers.schema.json`) plus one fragment per
+catalog component, merged under `components.<id>`. Validation reports every problem at once,
+each with the JSON path and YAML position it is about; rules a schema cannot state (one
+control node, unique hosts, ingress addresses inside the MetalLB range, requirements switched
+off) are checked after the schema passes.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import ipaddress
+import json
+import os
+import stat
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path as FsPath
+from types import MappingProxyType
+from typing import Any, Literal
+
+import yaml
+
+from . import yamlpos
+from .catalog import Catalog, load_catalog
+from .yamlpos import Located, Mark, Path
+
+API_VERSION = "thinkube.io/v1alpha1"
+SCHEMA_URL = "https://thinkube.io/schemas/answers/v1alpha1.json"
+AUTO = "auto"
+
+
+# ---------------------------------------------------------------- problems
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an answers file: what, where (JSON path, YAML position)."""
+
+    path: Path
+    message: str
+    mark: Mark | None = None
+
+    @property
+    def json_path(self) -> str:
+        return format_path(self.path)
+
+    def format(self, source: str) -> str:
+        where = f"{source}:{self.mark.line}:{self.mark.column}" if self.mark else source
+        return f"{where}: {self.json_path}: {self.message}"
+
+
+def format_path(path: Path) -> str:
+    """`('nodes', 1, 'host')` -> `nodes[1].host`; the document itself is `$`."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "$"
+
+
+class AnswersError(Exception):
+    """The answers (or secrets) file is invalid; `problems` says everything that is wrong."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(p.format(source) for p in problems))
+
+
+# ---------------------------------------------------------------- the Spec
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """Where a secret comes from; never the secret itself."""
+
+    env: str | None = None
+    secret: str | None = None
+
+    def describe(self) -> str:
+        return f"environment variable {self.env}" if self.env else f"secrets file key {self.secret!r}"
+
+
+@dataclass(frozen=True)
+class Auth:
+    method: Literal["agent", "key", "password"] = "agent"
+    key_file: str | None = None
+    passphrase: SecretRef | None = None
+    password: SecretRef | None = None
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str
+    host: str
+    user: str
+    role: Literal["control", "worker"]
+    port: int = 22
+    auth: Auth = Auth()
+    sudo_password: SecretRef | None = None
+    host_key: str | None = None
+    labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    taints: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    domain: str
+    admin_email: str
+    metallb_range: str
+    ingress_ip: str
+    ingress_kn_ip: str
+    name: str = "thinkube"
+    microk8s_channel: str = "1.33/stable"
+    certificates: Literal["self-signed", "letsencrypt-staging", "letsencrypt"] = "self-signed"
+    dns_resolvers: tuple[str, ...] = ("1.1.1.1", "9.9.9.9")
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """A component's choice: enabled (or "auto": decided by discovery) and its settings."""
+
+    id: str
+    enabled: bool | Literal["auto"]
+    config: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Spec:
+    cluster: ClusterSpec
+    nodes: tuple[NodeSpec, ...]
+    components: Mapping[str, ComponentSpec]
+    secrets_file: str | None = None
+
+    @property
+    def control(self) -> NodeSpec:
+        return next(n for n in self.nodes if n.role == "control")
+
+    @property
+    def workers(self) -> tuple[NodeSpec, ...]:
+        return tuple(n for n in self.nodes if n.role == "worker")
+
+    def node(self, name: str) -> NodeSpec:
+        return next(n for n in self.nodes if n.name == name)
+
+    def enabled(self, component_id: str) -> bool | Literal["auto"]:
+        return self.components[component_id].enabled
+
+    def secret_refs(self) -> Iterator[tuple[str, SecretRef]]:
+        """Every secret reference in the Spec, with a description of where it is used."""
+        for node in self.nodes:
+            for label, ref in (
+                ("passphrase", node.auth.passphrase),
+                ("password", node.auth.password),
+                ("sudoPassword", node.sudo_password),
+            ):
+                if ref is not None:
+                    yield f"nodes.{node.name}.{label}", ref
+        for comp in self.components.values():
+            for path, value in _walk(comp.config, ("components", comp.id)):
+                if isinstance(value, SecretRef):
+                    yield format_path(path), value
+
+
+def _walk(value: Any, path: Path) -> Iterator[tuple[Path, Any]]:
+    yield path, value
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _walk(v, (*path, k))
+    elif isinstance(value, tuple):
+        for i, v in enumerate(value):
+            yield from _walk(v, (*path, i))
+
+
+# ---------------------------------------------------------------- schema
+
+
+@cache
+def answers_schema() -> dict[str, Any]:
+    """The whole answers schema: base + one fragment per component (read-only; copy to change)."""
+    base = json.loads((resources.files("thinkube_tui") / "schemas" / "answers.schema.json").read_text())
+    catalog = load_catalog()
+    components: dict[str, Any] = {}
+    for comp in catalog:
+        fragment = copy.deepcopy(catalog.schema(comp.id))
+        fragment.pop("$schema", None)
+        enabled: dict[str, Any] = {"type": "boolean", "description": "Install this component."}
+        if comp.core_when:
+            enabled = {
+                "enum": [True, False, AUTO],
+                "default": AUTO,
+                "description": f"Install this component; 'auto': when discovery finds an {comp.core_when}.",
+            }
+        elif comp.core:
+            enabled = {"const": True, "description": "A core component: always installed."}
+        fragment.setdefault("properties", {})
+        fragment["properties"] = {"enabled": enabled, **fragment["properties"]}
+        fragment.setdefault("title", comp.title)
+        fragment.setdefault("description", comp.description)
+        components[comp.id] = fragment
+    base["properties"]["components"] = {
+        **base["properties"]["components"],
+        "properties": components,
+        "additionalProperties": False,
+    }
+    return base
+
+
+@cache
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    schema = answers_schema()
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def schema_at(path: Path) -> dict[str, Any] | None:
+    """The (dereferenced) schema for the value at `path`, used for messages and defaults."""
+    schema = answers_schema()
+    node: dict[str, Any] | None = schema
+    for part in path:
+        node = _deref(node, schema)
+        if node is None:
+            return None
+        if isinstance(part, int):
+            node = node.get("items")
+        else:
+            node = node.get("properties", {}).get(part)
+    return _deref(node, schema)
+
+
+def _deref(node: dict[str, Any] | None, root: dict[str, Any]) -> dict[str, Any] | None:
+    while node is not None and "$ref" in node:
+        target = root
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    return node
+
+
+def _is_secret(schema: Mapping[str, Any] | None) -> bool:
+    return schema is not None and schema.get("$ref") == "#/$defs/secretRef"
+
+
+# ---------------------------------------------------------------- validation
+
+
+def schema_problems(data: Any, located: Located | None = None) -> list[Problem]:
+    """Every schema violation, as people-readable problems with their positions."""
+    problems: list[Problem] = []
+    for error in _validator().iter_errors(data):
+        problems.extend(_explain(error, located))
+    return sorted(problems, key=lambda p: (p.mark.line, p.mark.column) if p.mark else (0, 0))
+
+
+def _explain(error: Any, located: Located | None) -> Iterator[Problem]:
+    path: Path = tuple(error.absolute_path)
+
+    def where(p: Path, key: bool = False) -> Mark | None:
+        return located.mark(p, key=key) if located else None
+
+    kind = error.validator
+    if kind == "additionalProperties" and isinstance(error.instance, dict):
+        known = sorted(error.schema.get("properties", {}))
+        for extra in sorted(set(error.instance) - set(known), key=str):
+            hint = difflib.get_close_matches(str(extra), known, n=1, cutoff=0.6)
+            suggestion = f" (did you mean {hint[0]!r}?)" if hint else f"; known keys: {', '.join(known)}"
+            yield Problem((*path, extra), f"unknown key {str(extra)!r}{suggestion}", where((*path, extra), True))
+        return
+    if kind in ("anyOf", "oneOf", "allOf") and error.context:
+        # Report the sub-error that went deepest: it is the one closest to what the operator meant.
+        best = max(error.context, key=lambda e: len(e.absolute_path))
+        yield from _explain(best, located)
+        return
+    yield Problem(path, _message(error, path), where(path))
+
+
+def _message(error: Any, path: Path) -> str:
+    kind, value, arg = error.validator, error.instance, error.validator_value
+    secret = _is_secret(error.schema) or any(_is_secret(schema_at(path[:i])) for i in range(1, len(path) + 1))
+    shown = "a value" if secret else _short(value)
+    if kind == "type":
+        if _is_secret(error.schema) or error.schema.get("properties", {}).keys() >= {"env", "secret"}:
+            return "secrets are never written inline: use {env: VARIABLE} or {secret: KEY} (a key of the secrets file)"
+        wanted = " or ".join(arg) if isinstance(arg, list) else arg
+        return f"expected {_article(wanted)}, got {_type_name(value)}"
+    if kind == "required":
+        missing = next((k for k in arg if k not in value), arg[0])
+        return f"missing required key {missing!r}"
+    if kind == "enum":
+        return f"{shown} is not one of: {', '.join(map(str, arg))}"
+    if kind == "const":
+        if path and path[-1] == "enabled" and arg is True:
+            return "this is a core component and cannot be switched off"
+        return f"must be {arg!r}"
+    if kind == "pattern":
+        schema_text = error.schema.get("description", "")
+        return f"{shown} has the wrong form" + (f" ({schema_text})" if schema_text else f" (must match {arg})")
+    if kind == "format":
+        return f"{shown} is not a valid {arg}"
+    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        word = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than", "exclusiveMaximum": "less than"}
+        return f"{shown} must be {word[kind]} {arg}"
+    if kind in ("minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties"):
+        if kind in ("minProperties", "maxProperties") and _is_secret(error.schema):
+            return "give exactly one of env or secret"
+        return f"{kind[:3]}imum {kind[3:].lower()}: {arg}"
+    if kind == "uniqueItems":
+        return "items must be unique"
+    return error.message if not secret else f"invalid value ({kind})"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
+            float: "a number", type(None): "nothing (null)"}.get(type(value), type(value).__name__)
+
+
+def _article(word: str) -> str:
+    return {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
+            "number": "a number", "boolean": "a boolean (true/false)", "null": "null"}.get(word, word)
+
+
+def rule_problems(data: Mapping[str, Any], located: Located | None, catalog: Catalog) -> list[Problem]:
+    """Cross-field rules the schema cannot say; `data` must already satisfy the schema."""
+    problems: list[Problem] = []
+
+    def add(path: Path, message: str, key: bool = False) -> None:
+        problems.append(Problem(path, message, located.mark(path, key=key) if located else None))
+
+    nodes = data["nodes"]
+    controls = [i for i, n in enumerate(nodes) if n["role"] == "control"]
+    if not controls:
+        add(("nodes",), "no node has role 'control': exactly one node must be the control plane")
+    for i in controls[1:]:
+        first = nodes[controls[0]]["name"]
+        add(("nodes", i, "role"), f"a second control node: {first!r} is the control plane already (exactly one is allowed)")
+    for what in ("name", "host"):
+        seen: dict[Any, int] = {}
+        for i, node in enumerate(nodes):
+            ident = node[what] if what == "name" else (node["host"].lower(), node.get("port", 22))
+            if ident in seen:
+                shown = node[what] if what == "name" else f"{node['host']}:{node.get('port', 22)}"
+                add(("nodes", i, what), f"{shown!r} is already used by nodes[{seen[ident]}]; each node needs its own {what}")
+            else:
+                seen[ident] = i
+
+    cluster = data["cluster"]
+    try:
+        pool = metallb_pool(cluster["metallbRange"])
+    except ValueError as exc:
+        add(("cluster", "metallbRange"), str(exc))
+        pool = None
+    if pool is not None:
+        for key in ("ingressIP", "ingressKnIP"):
+            address = ipaddress.ip_address(cluster[key])
+            if not pool[0] <= address <= pool[1]:
+                add(("cluster", key), f"{cluster[key]} is outside metallbRange {cluster['metallbRange']}")
+    if cluster["ingressIP"] == cluster["ingressKnIP"]:
+        add(("cluster", "ingressKnIP"), "must differ from ingressIP: each ingress needs its own external address")
+
+    chosen = data.get("components", {})
+    for comp in catalog:
+        entry = chosen.get(comp.id, {})
+        if entry.get("enabled", comp.default) is not True:
+            continue
+        for dep in comp.requires:
+            dep_comp = catalog[dep]
+            if chosen.get(dep, {}).get("enabled", dep_comp.default or dep_comp.core) is False:
+                add(("components", comp.id, "enabled"),
+                    f"{comp.id} requires {dep}, which is switched off: switch {dep} on or {comp.id} off")
+    return problems
+
+
+def metallb_pool(text: str) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]:
+    """First and last address of a MetalLB range, `A-B` or a CIDR."""
+    try:
+        if "/" in text:
+            net = ipaddress.IPv4Network(text, strict=False)
+            return net[0], net[-1]
+        start, end = (ipaddress.IPv4Address(p.strip()) for p in text.split("-", 1))
+    except ValueError:
+        raise ValueError(f"{text!r} is not an address range: use START-END or a CIDR like 192.168.1.240/28") from None
+    if start > end:
+        raise ValueError(f"{text!r} ends before it starts")
+    return start, end
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_answers(path: str | os.PathLike[str], *, secrets: str | os.PathLike[str] | None = None) -> Spec:
+    """Read, validate and load an answers file. Raises `AnswersError` with every problem."""
+    source = str(path)
+    try:
+        text = FsPath(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise AnswersError(source, [Problem((), f"not UTF-8 text (byte {exc.start})")]) from None
+    except OSError as exc:
+        raise AnswersError(source, [Problem((), f"cannot read the file: {exc.strerror}")]) from None
+    spec = parse_answers(text, source)
+    secrets_path = secrets or _relative(spec.secrets_file, path)
+    if secrets_path is not None:
+        check_secret_keys(spec, load_secrets(secrets_path))
+    return spec
+
+
+def _relative(name: str | None, anchor: str | os.PathLike[str]) -> FsPath | None:
+    if name is None:
+        return None
+    candidate = FsPath(name).expanduser()
+    return candidate if candidate.is_absolute() else FsPath(anchor).parent / candidate
+
+
+def parse_answers(text: str, source: str = "<answers>", catalog: Catalog | None = None) -> Spec:
+    catalog = catalog or load_catalog()
+    try:
+        located = yamlpos.load(text)
+    except yamlpos.YamlLoadError as exc:
+        raise AnswersError(source, [Problem((), p.message, p.mark) for p in exc.problems]) from None
+    data = located.data
+    problems = schema_problems(data, located)
+    if not problems:
+        problems = rule_problems(data, located, catalog)
+    if problems:
+        raise AnswersError(source, problems)
+    return spec_from_data(data, catalog)
+
+
+def spec_from_data(data: Mapping[str, Any], catalog: Catalog) -> Spec:
+    """Build the Spec from schema-valid data, filling in every default."""
+    c = data["cluster"]
+    cluster = ClusterSpec(
+        name=c.get("name", "thinkube"),
+        domain=c["domain"],
+        admin_email=c["adminEmail"],
+        microk8s_channel=c.get("microk8sChannel", ClusterSpec.microk8s_channel),
+        metallb_range=c["metallbRange"],
+        ingress_ip=c["ingressIP"],
+        ingress_kn_ip=c["ingressKnIP"],
+        certificates=c.get("certificates", ClusterSpec.certificates),
+        dns_resolvers=tuple(c.get("dnsResolvers", ClusterSpec.dns_resolvers)),
+    )
+    nodes = tuple(_node(n) for n in data["nodes"])
+    chosen = data.get("components", {})
+    components: dict[str, ComponentSpec] = {}
+    for comp in catalog:
+        entry = dict(chosen.get(comp.id, {}))
+        default: bool | str = AUTO if comp.core_when else (True if comp.core else comp.default)
+        enabled = entry.pop("enabled", default)
+        config = _with_defaults(catalog.schema(comp.id), entry)
+        components[comp.id] = ComponentSpec(comp.id, enabled, _freeze(config))
+    return Spec(cluster=cluster, nodes=nodes, components=MappingProxyType(components),
+                secrets_file=data.get("secretsFile"))
+
+
+def _node(n: Mapping[str, Any]) -> NodeSpec:
+    a = n.get("auth", {"method": "agent"})
+    return NodeSpec(
+        name=n["name"],
+        host=n["host"],
+        port=n.get("port", 22),
+        user=n["user"],
+        role=n["role"],
+        auth=Auth(
+            method=a["method"],
+            key_file=a.get("keyFile"),
+            passphrase=_ref(a.get("passphrase")),
+            password=_ref(a.get("password")),
+        ),
+        sudo_password=_ref(n.get("sudoPassword")),
+        host_key=n.get("hostKey"),
+        labels=MappingProxyType(dict(n.get("labels", {}))),
+        taints=tuple(n.get("taints", ())),
+    )
+
+
+def _ref(raw: Mapping[str, str] | None) -> SecretRef | None:
+    return None if raw is None else SecretRef(env=raw.get("env"), secret=raw.get("secret"))
+
+
+def _with_defaults(schema: Mapping[str, Any], value: Any) -> Any:
+    """`value` with the schema's defaults filled in, recursively through objects."""
+    if not isinstance(value, dict):
+        return value
+    props = schema.get("properties", {})
+    out = dict(value)
+    for key, sub in props.items():
+        if _is_secret(sub):
+            continue
+        if key not in out and "default" in sub:
+            out[key] = copy.deepcopy(sub["default"])
+        if key in out:
+            out[key] = _with_defaults(sub, out[key])
+    return out
+
+
+def _freeze(value: Any) -> Any:
+    """Deeply immutable: mappings become read-only, lists tuples, secret refs SecretRef."""
+    if isinstance(value, dict):
+        if set(value) <= {"env", "secret"} and len(value) == 1:
+            return SecretRef(env=value.get("env"), secret=value.get("secret"))
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+# ---------------------------------------------------------------- secrets file
+
+
+def load_secrets(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The secrets file: a flat YAML mapping of key -> value, refused unless mode 0600."""
+    source = str(path)
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise AnswersError(source, [Problem((), f"cannot read the secrets file: {exc.strerror}")]) from None
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        mode = oct(stat.S_IMODE(info.st_mode))[2:]
+        raise AnswersError(source, [Problem((), f"the secrets file is readable by others (mode {mode}); "
+                                                f"run: chmod 600 {source}")])
+    try:
+        located = yamlpos.load(FsPath(path).read_text(encoding="utf-8"))
+    except yamlpos.YamlLoadError as exc:
+        raise AnswersError(source, [Problem((), p.message, p.mark) for p in exc.problems]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AnswersError(source, [Problem((), f"cannot read the secrets file: {exc}")]) from None
+    data = located.data
+    if not isinstance(data, dict):
+        raise AnswersError(source, [Problem((), "the secrets file must be a mapping of KEY: value", Mark(1, 1))])
+    bad = [Problem((k,), "a secret must be a single text value", located.mark((k,)))
+           for k, v in data.items() if not isinstance(v, (str, int, float)) or isinstance(v, bool)]
+    if bad:
+        raise AnswersError(source, bad)
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def check_secret_keys(spec: Spec, secrets: Mapping[str, str]) -> None:
+    missing = [Problem(tuple(where.split(".")), f"refers to secret {ref.secret!r}, which the secrets file does not have")
+               for where, ref in spec.secret_refs() if ref.secret is not None and ref.secret not in secrets]
+    if missing:
+        raise AnswersError(spec.secrets_file or "<secrets>", missing)
+
+
+# ---------------------------------------------------------------- export
+
+
+def spec_to_data(spec: Spec) -> dict[str, Any]:
+    """The Spec as plain data in the answers file's shape (defaults included)."""
+    c = spec.cluster
+    data: dict[str, Any] = {"apiVersion": API_VERSION}
+    if spec.secrets_file:
+        data["secretsFile"] = spec.secrets_file
+    data["cluster"] = {
+        "name": c.name, "domain": c.domain, "adminEmail": c.admin_email,
+        "microk8sChannel": c.microk8s_channel, "metallbRange": c.metallb_range,
+        "ingressIP": c.ingress_ip, "ingressKnIP": c.ingress_kn_ip,
+        "certificates": c.certificates, "dnsResolvers": list(c.dns_resolvers),
+    }
+    data["nodes"] = [_node_data(n) for n in spec.nodes]
+    data["components"] = {cid: {"enabled": comp.enabled, **_thaw(comp.config)} for cid, comp in spec.components.items()}
+    return data
+
+
+def _node_data(n: NodeSpec) -> dict[str, Any]:
+    auth: dict[str, Any] = {"method": n.auth.method}
+    if n.auth.key_file:
+        auth["keyFile"] = n.auth.key_file
+    for key, ref in (("passphrase", n.auth.passphrase), ("password", n.auth.password)):
+        if ref is not None:
+            auth[key] = _thaw(ref)
+    out: dict[str, Any] = {"name": n.name, "host": n.host, "port": n.port, "user": n.user, "role": n.role, "auth": auth}
+    if n.sudo_password is not None:
+        out["sudoPassword"] = _thaw(n.sudo_password)
+    if n.host_key:
+        out["hostKey"] = n.host_key
+    out["labels"] = dict(n.labels)
+    out["taints"] = list(n.taints)
+    return out
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, SecretRef):
+        return {"env": value.env} if value.env else {"secret": value.secret}
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_thaw(v) for v in value]
+    return value
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str_presenter(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'" if value == AUTO else None)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+
+def dump_spec(spec: Spec) -> str:
+    """YAML that re-validates and re-loads to an equal Spec. Holds references, never secrets."""
+    body = yaml.dump(spec_to_data(spec), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    return f"# yaml-language-server: $schema={SCHEMA_URL}\n{body}"
+
+
+def write_private(path: str | os.PathLike[str], text: str) -> None:
+    """Write a file only its owner can read (answers may name secret sources; secrets files hold them)."""
+    tmp = FsPath(f"{path}.tmp-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def iter_problems(sources: Iterable[tuple[str, str]]) -> Iterator[str]:
+    """`FILE:LINE:COL: path: message` for each file's problems (used by `validate`)."""
+    for source, text in sources:
+        try:
+            parse_answers(text, source)
+        except AnswersError as exc:
+            yield from (p.format(source) for p in exc.problems)

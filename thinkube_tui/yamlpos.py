@@ -1,0 +1,201 @@
+"""Safe YAML loading that remembers where every value came from.
+
+Validation errors must name the YAML line and column of what they complain about, so the
+document is composed into nodes (which carry marks) and built into plain Python values here,
+recording the mark of every value and every mapping key by its path. Building it ourselves
+also makes the loader strict where PyYAML is lenient or dangerous: only the standard scalar
+tags, no duplicate keys, and a bound on how far aliases may expand (a "billion laughs"
+document is refused instead of eating the machine's memory).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+Path = tuple[str | int, ...]
+
+# A real answers file has a few hundred nodes; this leaves room for big ones and stops bombs.
+MAX_NODES = 50_000
+MAX_BYTES = 4 * 1024 * 1024
+
+_SCALAR_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+}
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A position in the source, 1-based like editors show it."""
+
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class YamlProblem:
+    message: str
+    mark: Mark | None
+
+
+class YamlLoadError(Exception):
+    """The text is not a YAML document we accept."""
+
+    def __init__(self, problems: list[YamlProblem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(p.message for p in problems))
+
+
+@dataclass
+class Located:
+    """A loaded document and the marks of its values and keys, by path."""
+
+    data: Any
+    values: dict[Path, Mark] = field(default_factory=dict)
+    keys: dict[Path, Mark] = field(default_factory=dict)
+
+    def mark(self, path: Path, *, key: bool = False) -> Mark | None:
+        """The mark of `path` (of its key when `key`), else of its nearest ancestor."""
+        if key and path in self.keys:
+            return self.keys[path]
+        for end in range(len(path), -1, -1):
+            found = self.values.get(path[:end])
+            if found is not None:
+                return found
+        return None
+
+
+def _mark(node: yaml.Node) -> Mark:
+    return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def load(text: str, *, max_nodes: int = MAX_NODES) -> Located:
+    """Load one YAML document. Raises `YamlLoadError` listing what is wrong and where."""
+    if len(text.encode("utf-8", errors="replace")) > MAX_BYTES:
+        raise YamlLoadError([YamlProblem(f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB", None)])
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Mark(mark.line + 1, mark.column + 1) if mark else None
+        what = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
+        raise YamlLoadError([YamlProblem(f"YAML syntax: {what}", where)]) from None
+    except yaml.YAMLError as exc:
+        raise YamlLoadError([YamlProblem(f"YAML syntax: {exc}", None)]) from None
+    except RecursionError:
+        raise YamlLoadError([YamlProblem("YAML nesting is too deep", None)]) from None
+    if root is None:
+        raise YamlLoadError([YamlProblem("the file is empty", Mark(1, 1))])
+    builder = _Builder(max_nodes)
+    try:
+        data = builder.build(root, ())
+    except RecursionError:
+        raise YamlLoadError([YamlProblem("YAML nesting is too deep", None)]) from None
+    if builder.problems:
+        raise YamlLoadError(builder.problems)
+    return Located(data, builder.values, builder.keys)
+
+
+class _TooBig(Exception):
+    pass
+
+
+class _Builder:
+    def __init__(self, max_nodes: int) -> None:
+        self.max_nodes = max_nodes
+        self.count = 0
+        self.values: dict[Path, Mark] = {}
+        self.keys: dict[Path, Mark] = {}
+        self.problems: list[YamlProblem] = []
+        self._constructor = yaml.SafeLoader("")  # only for its scalar constructors
+
+    def build(self, node: yaml.Node, path: Path) -> Any:
+        try:
+            return self._build(node, path)
+        except _TooBig:
+            self.problems.append(
+                YamlProblem(
+                    f"the document expands to more than {self.max_nodes} values "
+                    "(aliases referring to aliases?); refusing to load it",
+                    _mark(node),
+                )
+            )
+            return None
+
+    def _build(self, node: yaml.Node, path: Path) -> Any:
+        self.count += 1
+        if self.count > self.max_nodes:
+            raise _TooBig
+        self.values[path] = _mark(node)
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != "tag:yaml.org,2002:seq":
+                self._unsupported_tag(node)
+            return [self._build(child, (*path, i)) for i, child in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode):
+            if node.tag != "tag:yaml.org,2002:map":
+                self._unsupported_tag(node)
+            return self._mapping(node, path)
+        self._unsupported_tag(node)
+        return None
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag == _TIMESTAMP_TAG:
+            return node.value  # dates stay text: nothing in an answers file is a datetime
+        if node.tag not in _SCALAR_TAGS:
+            self._unsupported_tag(node)
+            return node.value
+        return self._constructor.construct_object(node, deep=True)
+
+    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
+        result: dict[Any, Any] = {}
+        merged: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                merged.update(self._merge_source(value_node, path))
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problems.append(YamlProblem("a mapping key must be a plain value", _mark(key_node)))
+                continue
+            key = self._scalar(key_node)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                key = str(key)
+            if key in result:
+                first = self.keys.get((*path, key))
+                where = f" (first at line {first.line})" if first else ""
+                self.problems.append(YamlProblem(f"duplicate key {key!r}{where}", _mark(key_node)))
+                continue
+            self.count += 1
+            if self.count > self.max_nodes:
+                raise _TooBig
+            self.keys[(*path, key)] = _mark(key_node)
+            result[key] = self._build(value_node, (*path, key))
+        for key, value in merged.items():
+            result.setdefault(key, value)
+        return result
+
+    def _merge_source(self, node: yaml.Node, path: Path) -> Mapping[Any, Any]:
+        """`<<: *anchor` or `<<: [*a, *b]` (earlier ones win, as in YAML 1.1)."""
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        merged: dict[Any, Any] = {}
+        for source in reversed(sources):
+            if not isinstance(source, yaml.MappingNode):
+                self.problems.append(YamlProblem("'<<' must refer to a mapping", _mark(source)))
+                continue
+            merged.update(self._mapping(source, path))
+        return merged
+
+    def _unsupported_tag(self, node: yaml.Node) -> None:
+        self.problems.append(
+            YamlProblem(f"unsupported YAML tag {node.tag!r}: only plain values are allowed", _mark(node))
+        )
