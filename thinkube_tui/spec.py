@@ -15,7 +15,7 @@ import ipaddress
 import json
 import os
 import stat
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -613,23 +613,3 @@ def dump_spec(spec: Spec) -> str:
     """YAML that re-validates and re-loads to an equal Spec. Holds references, never secrets."""
     body = yaml.dump(spec_to_data(spec), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
     return f"# yaml-language-server: $schema={SCHEMA_URL}\n{body}"
-
-
-def write_private(path: str | os.PathLike[str], text: str) -> None:
-    """Write a file only its owner can read (answers may name secret sources; secrets files hold them)."""
-    tmp = FsPath(f"{path}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def iter_problems(sources: Iterable[tuple[str, str]]) -> Iterator[str]:
-    """`FILE:LINE:COL: path: message` for each file's problems (used by `validate`)."""
-    for source, text in sources:
-        try:
-            parse_answers(text, source)
-        except AnswersError as exc:
-            yield from (p.format(source) for p in exc.problems)

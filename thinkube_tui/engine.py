@@ -1,0 +1,262 @@
+"""The scheduler: runs installer coroutines along the plan's dependency graph.
+
+A component starts as soon as everything it depends on is done — not wave by wave — with at
+most `concurrency` running at once; among those ready, the one heading the longest remaining
+chain goes first. A failure blocks only what depends on it; the rest goes on. A failed
+component can be retried alone, and resumes after its last finished step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from .events import (
+    ComponentBlocked,
+    ComponentDone,
+    ComponentFailed,
+    ComponentSkipped,
+    ComponentStarted,
+    EventBus,
+    LineBatcher,
+    Progress,
+    RunFinished,
+    StepDone,
+    StepStarted,
+)
+from .journal import Journal
+from .plan import Plan
+
+T = TypeVar("T")
+State = Literal["waiting", "running", "done", "failed", "blocked", "cancelled"]
+
+
+class InstallError(Exception):
+    """An installer failed in a way it can explain: where, and the output that shows why."""
+
+    def __init__(self, message: str, *, node: str | None = None, output_tail: str = "") -> None:
+        super().__init__(message)
+        self.node = node
+        self.output_tail = output_tail
+
+
+class NotImplementedInstaller(InstallError):
+    pass
+
+
+class StepTimeout(InstallError):
+    pass
+
+
+class Steps:
+    """What the engine gives an installer for one component: named, journaled steps and a log."""
+
+    def __init__(self, component: str, config: Any, journal: Journal, bus: EventBus, batcher: LineBatcher,
+                 step_timeout: float) -> None:
+        self.component = component
+        self.config = config
+        self._journal = journal
+        self._bus = bus
+        self._batcher = batcher
+        self._step_timeout = step_timeout
+        self._index = 0
+        self.current: str | None = None
+
+    def log(self, line: str) -> None:
+        self._batcher.add(self.component, line)
+
+    def progress(self, done: int, total: int | None = None, message: str = "") -> None:
+        self._bus.publish(Progress(self.component, done, total, message))
+
+    async def step(self, name: str, action: Callable[[], Awaitable[T]], *, timeout: float | None = None) -> T | None:
+        """Run `action` as the step `name` unless an earlier run finished it; record it when done.
+
+        A step's result is not journaled, so a step whose result later steps need must be cheap
+        to repeat: make it a plain call, not a step.
+        """
+        self._index += 1
+        if self._journal.step_done(self.component, name):
+            self._bus.publish(StepDone(self.component, name, skipped=True))
+            return None
+        self.current = name
+        self._bus.publish(StepStarted(self.component, name, self._index))
+        limit = timeout or self._step_timeout
+        try:
+            async with asyncio.timeout(limit):
+                result = await action()
+        except TimeoutError:
+            raise StepTimeout(f"step '{name}' did not finish within {limit:g} s") from None
+        self._journal.step_finished(self.component, name)
+        self._bus.publish(StepDone(self.component, name))
+        self.current = None
+        return result
+
+
+Installer = Callable[[Any], Awaitable[None]]
+ContextFactory = Callable[[Steps], Any]
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    concurrency: int = 4
+    component_timeout_s: float = 3600.0
+    step_timeout_s: float = 1800.0
+    log_interval_s: float = 0.05
+
+
+class Engine:
+    def __init__(
+        self,
+        plan: Plan,
+        installers: Mapping[str, Installer],
+        *,
+        configs: Mapping[str, Any],
+        journal: Journal,
+        bus: EventBus,
+        make_context: ContextFactory = lambda steps: steps,
+        settings: EngineSettings = EngineSettings(),
+    ) -> None:
+        self.plan = plan
+        self._installers = installers
+        self._configs = configs
+        self._journal = journal
+        self._bus = bus
+        self._make_context = make_context
+        self._settings = settings
+        self._batcher = LineBatcher(bus, settings.log_interval_s)
+        self.state: dict[str, State] = {cid: "waiting" for cid in plan.ids}
+        self._dependents: dict[str, list[str]] = {cid: [] for cid in plan.ids}
+        for item in plan.items:
+            for dep in item.deps:
+                self._dependents[dep].append(item.id)
+        self._priority = self._remaining_chain()
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._cancelled = False
+
+    def _remaining_chain(self) -> dict[str, float]:
+        """Longest estimated time from a component's start to the end of the plan."""
+        chain: dict[str, float] = {}
+        for item in reversed(self.plan.items):
+            chain[item.id] = item.estimate_s + max((chain[d] for d in self._dependents[item.id]), default=0.0)
+        return chain
+
+    # ------------------------------------------------------------ public
+
+    async def run(self) -> RunFinished:
+        """Run every waiting component; returns when nothing more can start."""
+        self._cancelled = False
+        for cid in sorted(self.plan.installed):
+            self._bus.publish(ComponentSkipped(cid))
+        while True:
+            self._start_ready()
+            if not self._running:
+                break
+            finished, _ = await asyncio.wait(self._running.values(), return_when=asyncio.FIRST_COMPLETED)
+            for task in finished:
+                self._running.pop(task.get_name())
+        self._batcher.flush()
+        result = RunFinished(
+            component="",
+            done=self._in("done"),
+            failed=self._in("failed"),
+            blocked=self._in("blocked"),
+            cancelled=self._cancelled,
+        )
+        self._bus.publish(result)
+        return result
+
+    async def retry(self, component: str) -> RunFinished:
+        """Run a failed component again, and then whatever its failure had blocked."""
+        if self.state.get(component) != "failed":
+            raise ValueError(f"{component} has not failed (it is {self.state.get(component, 'not in the plan')})")
+        self.state[component] = "waiting"
+        self._unblock(component)
+        return await self.run()
+
+    def cancel(self) -> None:
+        """Stop running installers; their journal keeps the steps that finished."""
+        self._cancelled = True
+        for task in self._running.values():
+            task.cancel()
+
+    # ------------------------------------------------------------ scheduling
+
+    def _in(self, state: State) -> tuple[str, ...]:
+        return tuple(cid for cid in self.plan.ids if self.state[cid] == state)
+
+    def _ready(self) -> list[str]:
+        ready = [item.id for item in self.plan.items
+                 if self.state[item.id] == "waiting" and all(self.state[d] == "done" for d in item.deps)]
+        return sorted(ready, key=lambda cid: -self._priority[cid])
+
+    def _start_ready(self) -> None:
+        if self._cancelled:
+            return
+        for cid in self._ready():
+            if len(self._running) >= self._settings.concurrency:
+                return
+            self.state[cid] = "running"
+            self._running[cid] = asyncio.create_task(self._run_one(cid), name=cid)
+
+    async def _run_one(self, cid: str) -> None:
+        steps = Steps(cid, self._configs.get(cid), self._journal, self._bus, self._batcher,
+                      self._settings.step_timeout_s)
+        attempt = self._journal.components[cid].attempts + 1 if cid in self._journal.components else 1
+        self._journal.started(cid, self._configs.get(cid))
+        self._bus.publish(ComponentStarted(cid, attempt=attempt))
+        began = time.monotonic()
+        try:
+            installer = self._installers.get(cid)
+            if installer is None:
+                raise NotImplementedInstaller(
+                    f"{cid}: not implemented — thinkube-tui has no installer for this component yet; "
+                    f"switch it off in the answers file or wait for a release that has one")
+            async with asyncio.timeout(self._settings.component_timeout_s):
+                await installer(self._make_context(steps))
+        except asyncio.CancelledError:
+            self.state[cid] = "cancelled" if self._cancelled else "failed"
+            self._batcher.flush()
+            if not self._cancelled:
+                raise
+            return
+        except Exception as exc:  # every failure becomes an event; the rest of the graph goes on
+            self._fail(cid, steps, exc, time.monotonic() - began)
+            return
+        self._batcher.flush()
+        self._journal.finished(cid)
+        self.state[cid] = "done"
+        self._bus.publish(ComponentDone(cid, elapsed_s=time.monotonic() - began))
+
+    def _fail(self, cid: str, steps: Steps, exc: Exception, elapsed: float) -> None:
+        if isinstance(exc, TimeoutError):
+            message = f"did not finish within {self._settings.component_timeout_s:g} s"
+        elif isinstance(exc, InstallError):
+            message = str(exc)
+        else:
+            message = f"{type(exc).__name__}: {exc}"
+        node = getattr(exc, "node", None)
+        tail = getattr(exc, "output_tail", "")
+        self._batcher.flush()
+        self._journal.failed_with(cid, message)
+        self.state[cid] = "failed"
+        self._bus.publish(ComponentFailed(cid, error=message, step=steps.current, node=node, output_tail=tail))
+        self._block_dependents(cid)
+
+    def _block_dependents(self, cid: str) -> None:
+        for dependent in self._dependents[cid]:
+            if self.state[dependent] == "waiting":
+                self.state[dependent] = "blocked"
+                blockers = tuple(d for d in self.plan[dependent].deps if self.state[d] in ("failed", "blocked"))
+                self._bus.publish(ComponentBlocked(dependent, blocked_by=blockers))
+                self._block_dependents(dependent)
+
+    def _unblock(self, cid: str) -> None:
+        for dependent in self._dependents[cid]:
+            if self.state[dependent] == "blocked" and not any(
+                self.state[d] in ("failed", "blocked") for d in self.plan[dependent].deps
+            ):
+                self.state[dependent] = "waiting"
+                self._unblock(dependent)
