@@ -81,7 +81,7 @@ def _mark(node: yaml.Node) -> Mark:
 def load(text: str, *, max_nodes: int = MAX_NODES) -> Located:
     """Load one YAML document. Raises `YamlLoadError` listing what is wrong and where."""
     if len(text.encode("utf-8", errors="replace")) > MAX_BYTES:
-        raise YamlLoadError([YamlProblem(f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB", None)])
+        raise YamlLoadError([YamlProblem(f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB", Mark(1, 1))])
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -89,17 +89,22 @@ def load(text: str, *, max_nodes: int = MAX_NODES) -> Located:
         where = Mark(mark.line + 1, mark.column + 1) if mark else None
         what = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
         raise YamlLoadError([YamlProblem(f"YAML syntax: {what}", where)]) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise YamlLoadError([YamlProblem(f"YAML syntax: {exc.reason} (character {exc.character!r})",
+                                         Mark(line, column))]) from None
     except yaml.YAMLError as exc:
-        raise YamlLoadError([YamlProblem(f"YAML syntax: {exc}", None)]) from None
+        raise YamlLoadError([YamlProblem(f"YAML syntax: {exc}", Mark(1, 1))]) from None
     except RecursionError:
-        raise YamlLoadError([YamlProblem("YAML nesting is too deep", None)]) from None
+        raise YamlLoadError([YamlProblem("YAML nesting is too deep", Mark(1, 1))]) from None
     if root is None:
         raise YamlLoadError([YamlProblem("the file is empty", Mark(1, 1))])
     builder = _Builder(max_nodes)
     try:
         data = builder.build(root, ())
     except RecursionError:
-        raise YamlLoadError([YamlProblem("YAML nesting is too deep", None)]) from None
+        raise YamlLoadError([YamlProblem("YAML nesting is too deep", Mark(1, 1))]) from None
     if builder.problems:
         raise YamlLoadError(builder.problems)
     return Located(data, builder.values, builder.keys)
