@@ -1,0 +1,66 @@
+"""Headless output: plain lines, the 0600 log file, and secrets masked everywhere."""
+
+import io
+import os
+
+import pytest
+
+from thinkube_tui.events import ComponentFailed, ComponentStarted, LogLines, RunFinished, StepStarted
+from thinkube_tui.printer import LogFile, PlainPrinter
+from thinkube_tui.secrets import MASK, MissingSecret, Secrets, generate_password
+from thinkube_tui.spec import SecretRef
+
+
+def test_resolve_from_env_and_file_and_mask():
+    s = Secrets({"db": "file-secret-value"}, environ={"TK_PW": "env-secret-value"})
+    assert s.resolve(SecretRef(env="TK_PW"), "sudo on tk-1") == "env-secret-value"
+    assert s.resolve(SecretRef(secret="db"), "postgres") == "file-secret-value"
+    assert s.mask("a env-secret-value b file-secret-value") == f"a {MASK} b {MASK}"
+    generated = generate_password()
+    s.register(generated)
+    assert generated not in s.mask(f"password={generated}")
+
+
+def test_missing_secret_says_where():
+    s = Secrets({}, environ={})
+    with pytest.raises(MissingSecret, match="sudo on tk-1: environment variable TK_PW is not set"):
+        s.resolve(SecretRef(env="TK_PW"), "sudo on tk-1")
+    with pytest.raises(MissingSecret, match="no key 'x'"):
+        s.resolve(SecretRef(secret="x"), "grafana")
+
+
+def test_generated_passwords_are_strong_and_distinct():
+    a, b = generate_password(), generate_password()
+    assert a != b and len(a) == 32 and a.isalnum()
+
+
+def test_plain_printer_lines_are_timestamped_prefixed_and_masked():
+    s = Secrets(environ={"P": "hunter2-canary"})
+    s.resolve(SecretRef(env="P"), "x")
+    out = io.StringIO()
+    printer = PlainPrinter(out, s.mask)
+    printer(ComponentStarted("vault"))
+    printer(StepStarted("vault", "init"))
+    printer(LogLines("vault", ("token is hunter2-canary", "ok")))
+    printer(ComponentFailed("vault", error="bad hunter2-canary", step="init", node="tk-1", output_tail="x\ny"))
+    printer(RunFinished("", done=(), failed=("vault",), blocked=()))
+    text = out.getvalue()
+    assert "hunter2-canary" not in text
+    lines = text.splitlines()
+    assert lines[0].endswith("[vault] started") and lines[0][:4].isdigit()
+    assert any("[vault] | token is ******" in line for line in lines)
+    assert any("FAILED (node tk-1, step 'init'): bad ******" in line for line in lines)
+    assert lines[-1].endswith("install finished with failures: 0 done, 1 failed, 0 blocked")
+
+
+def test_log_file_is_private_even_if_it_existed(tmp_path):
+    path = tmp_path / "logs" / "install.log"
+    path.parent.mkdir()
+    path.write_text("old\n")
+    os.chmod(path, 0o644)
+    log = LogFile(path, lambda t: t.replace("s3cret", MASK))
+    log(ComponentStarted("a"))
+    log.write("connecting with s3cret")
+    log.close()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert "s3cret" not in path.read_text() and "[a] started" in path.read_text()
