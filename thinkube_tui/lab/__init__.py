@@ -1,0 +1,1 @@
+"""The lab: a simulated Thinkube cluster on one machine (SSH nodes and a Kubernetes API)."""

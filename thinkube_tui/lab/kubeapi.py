@@ -1,0 +1,894 @@
+"""A small Kubernetes API server for the lab, on aiohttp.
+
+It serves what Thinkube's installers use through kubernetes-asyncio -- discovery, get, list
+(label and field selectors), create, replace, delete, merge / strategic-merge / JSON /
+server-side-apply patches, /status, watch -- for the kinds in `kubeapi_resources` plus
+CRD-backed kinds once their CRD exists. Objects are validated against the Kubernetes
+OpenAPI schemas (`kubernetes-validate`, strict: unknown fields are refused) and CRD schemas.
+A tiny "controller" makes Deployments, StatefulSets, DaemonSets and Jobs report a finished
+rollout after a simulated delay, so readiness waits run for real. State is persisted to a
+JSON file so the lab and the installer can each restart.
+
+HTTP, storage, watches, persistence and the controllers live here; the object logic (errors,
+validation, patches, server-side apply, selectors) in `kubeapi_objects`, the kinds in
+`kubeapi_resources`.
+
+It is a simulator, and says so: /version reports platform "thinkube-lab".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import json
+import logging
+import os
+import secrets
+import uuid
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from .kubeapi_objects import (
+    NO_RESOURCE, SERVER_META, ApiError, SchemaValidator, as_version, conflict_error, crd_errors, crd_validator,
+    field_matcher, invalid_error, json_patch, label_errors, label_matcher, merge_patch, name_errors, node_ready,
+    not_found_error, owned_fields, read_managers, schema_messages, server_side_apply, spec_of, timestamp,
+    track_update, write_managers,
+)
+from .kubeapi_resources import BUILTIN, ResourceType, crd_types
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+Key = tuple[str, str]  # (namespace or "", name)
+
+STATE_FILE = "kubeapi-state.json"
+BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
+HISTORY = 5000  # watch events kept for resourceVersion resumes; older ones answer 410 Gone
+
+
+# ----------------------------------------------------------------------------- the emulator
+
+
+class _Watch:
+    def __init__(self, rt: ResourceType, ns: str | None, match: Callable[[Obj], bool]):
+        self.rt, self.ns, self.match = rt, ns, match
+        self.queue: asyncio.Queue[tuple[str, Obj] | None] = asyncio.Queue()
+
+    def offer(self, rt: ResourceType, kind: str, new: Obj, old: Obj | None) -> None:
+        if rt.key != self.rt.key or (self.ns and new["metadata"].get("namespace") != self.ns):
+            return
+        now, before = self.match(new), old is not None and self.match(old)
+        if kind == "MODIFIED" and now != before:  # moved in or out of the selection
+            kind = "ADDED" if now else "DELETED"
+        if now or before:
+            self.queue.put_nowait((kind, new))
+
+
+RolloutDelay = float | Callable[[Obj], float | None]
+
+
+class KubeApiEmulator:
+    """An in-process Kubernetes API server for the lab.
+
+    ``rollout_delay``: seconds (or a callable object -> seconds, None = never ready) before a
+    Deployment/StatefulSet/DaemonSet/Job reports its rollout done; divided by ``speed``.
+    """
+
+    def __init__(self, state_dir: str | os.PathLike[str] | None = None, k8s_version: str = "1.33",
+                 *, rollout_delay: RolloutDelay = 1.0, speed: float = 1.0, host: str = "127.0.0.1",
+                 token: str | None = None, strict: bool = True):
+        self.k8s_version = k8s_version
+        self.rollout_delay, self.speed, self.host = rollout_delay, speed, host
+        self.strict = strict  # default fieldValidation; real servers default to Warn (drop + warn)
+        self.state_file = Path(state_dir) / STATE_FILE if state_dir else None
+        self.validator = SchemaValidator(k8s_version)
+        self.token = token or secrets.token_hex(16)
+        self.port: int | None = None
+        self.rv = 0
+        self.store: dict[tuple[str, str], dict[Key, Obj]] = {}
+        self._types: dict[tuple[str, str], dict[str, ResourceType]] = {}  # (group, version) -> plural -> type
+        self._history: deque[tuple[int, ResourceType, str, Obj, Obj | None]] = deque(maxlen=HISTORY)
+        self._history_floor = 0
+        self._watches: set[_Watch] = set()
+        self._timers: dict[tuple[tuple[str, str], Key], asyncio.TimerHandle] = {}
+        self._crd_validators: dict[tuple[str, str, str, bool], Any] = {}
+        self._save_future: asyncio.Future[None] | None = None
+        self._runner: web.AppRunner | None = None
+        self._next_ip = 1
+        self._load()
+
+    # -- lifecycle
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self, port: int | None = None) -> None:
+        """Serve on ``port``; None reuses the port of the last run (so kubeconfigs stay valid)
+        when it is free, else any free port."""
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        ports = [port] if port is not None else ([self.port, 0] if self.port else [0])
+        for i, p in enumerate(ports):
+            site = web.TCPSite(self._runner, self.host, p)
+            try:
+                await site.start()
+                break
+            except OSError:
+                if i == len(ports) - 1:
+                    await self._runner.cleanup()
+                    raise
+        self.port = self._runner.addresses[-1][1]
+        for rt in [t for t in BUILTIN if t.kind in WORKLOAD_KINDS]:
+            for obj in list(self.store.get(rt.key, {}).values()):
+                status = obj.get("status") or {}
+                done = "completionTime" in status if rt.kind == "Job" else \
+                    status.get("observedGeneration") == obj["metadata"].get("generation")
+                if not done:
+                    self._schedule_rollout(rt, obj)  # finish what a restart interrupted
+        self._save_soon()
+
+    async def stop(self) -> None:
+        for w in list(self._watches):
+            w.queue.put_nowait(None)  # end open watches first, or shutdown waits for them
+        for t in self._timers.values():
+            t.cancel()
+        self._timers.clear()
+        if self._runner:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._save_future and not self._save_future.done():
+            self._save_now()
+
+    async def __aenter__(self) -> KubeApiEmulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def kubeconfig(self) -> Obj:
+        assert self.port, "start() first"
+        return kubeconfig(self.url, self.token)
+
+    # -- persistence: one JSON file, replaced atomically; writes close together share one save
+
+    def _load(self) -> None:
+        self._rebuild_types([])
+        data: Obj = {}
+        if self.state_file and self.state_file.exists():
+            data = json.loads(self.state_file.read_text())
+        self.rv = data.get("resourceVersion", 0)
+        self.token = data.get("token", self.token)
+        self.port = data.get("port")
+        self._next_ip = data.get("nextServiceIP", 1)
+        objs = data.get("objects", [])
+        self._rebuild_types([o for o in objs if o.get("kind") == "CustomResourceDefinition"])
+        for o in objs:
+            rt = self._type_of(o)
+            self.store.setdefault(rt.key, {})[(o["metadata"].get("namespace", ""), o["metadata"]["name"])] = o
+        for ns in BUILTIN_NAMESPACES:
+            if ("", ns) not in self.store.get(("", "namespaces"), {}):
+                rt = self._lookup_type("", "v1", "namespaces")
+                self._commit(rt, self._finish(rt, self._prepare_new(rt, {"metadata": {"name": ns}}, None),
+                                              None, None, True), None)
+        self._history_floor = self.rv
+
+    def _save_soon(self) -> asyncio.Future[None] | None:
+        if not self.state_file:
+            return None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None  # before start(): the first start saves
+        if self._save_future is None or self._save_future.done():
+            self._save_future = loop.create_future()
+            loop.call_soon(self._save_now)
+        return self._save_future
+
+    def _save_now(self) -> None:
+        fut, self._save_future = self._save_future, None
+        if fut is not None and fut.done():
+            return
+        try:
+            assert self.state_file
+            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            data = {"resourceVersion": self.rv, "token": self.token, "port": self.port,
+                    "nextServiceIP": self._next_ip,
+                    "objects": [o for objs in self.store.values() for o in objs.values()]}
+            tmp = self.state_file.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds Secrets and the token
+            with os.fdopen(fd, "wb") as f:
+                f.write(json.dumps(data, separators=(",", ":")).encode())  # dumps: C encoder, dump is not
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.state_file)
+            if fut:
+                fut.set_result(None)
+        except Exception as e:  # noqa: BLE001 -- reported to the waiting request
+            if fut:
+                fut.set_exception(e)
+                fut.exception()  # mark retrieved: timers save without waiting
+            else:
+                raise
+
+    # -- kinds
+
+    def _rebuild_types(self, crds: list[Obj]) -> None:
+        self._types = {}
+        for rt in list(BUILTIN) + [t for c in crds for t in crd_types(c)]:
+            self._types.setdefault((rt.group, rt.version), {})[rt.plural] = rt
+
+    def _crds(self) -> list[Obj]:
+        return list(self.store.get(("apiextensions.k8s.io", "customresourcedefinitions"), {}).values())
+
+    def _lookup_type(self, group: str, version: str, plural: str) -> ResourceType:
+        rt = self._types.get((group, version), {}).get(plural)
+        if rt is None:
+            raise NO_RESOURCE
+        return rt
+
+    def _type_of(self, obj: Obj) -> ResourceType:
+        group, _, version = str(obj.get("apiVersion", "")).rpartition("/")
+        for rt in self._types.get((group, version), {}).values():
+            if rt.kind == obj.get("kind"):
+                return rt
+        raise ApiError(404, "NotFound", f'no matches for kind "{obj.get("kind")}" in version '
+                                        f'"{obj.get("apiVersion")}"')
+
+    # -- the write path shared by every verb and by the Python API
+
+    def _prepare_new(self, rt: ResourceType, body: Obj, ns: str | None) -> Obj:
+        """A new object as the server stores it on create."""
+        obj = copy.deepcopy(body)
+        obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+        meta = obj.setdefault("metadata", {})
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + secrets.token_hex(3)[:5]
+        if rt.namespaced:
+            meta["namespace"] = ns
+        for k in SERVER_META:
+            meta.pop(k, None)
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = timestamp()
+        if rt.generation:
+            meta["generation"] = 1
+        if rt.status:
+            obj.pop("status", None)  # status is the controllers' business
+        return obj
+
+    def _finish(self, rt: ResourceType, obj: Obj, old: Obj | None, sub: str | None, strict: bool) -> Obj:
+        """Server-owned fields, defaults and validation for an object about to be stored."""
+        meta = obj["metadata"]
+        if old is not None:
+            for k in ("uid", "creationTimestamp", "generation"):
+                if k in old["metadata"]:
+                    meta[k] = old["metadata"][k]
+                else:
+                    meta.pop(k, None)
+            if rt.status and sub != "status":
+                obj.pop("status", None)
+                if "status" in old:
+                    obj["status"] = copy.deepcopy(old["status"])
+            if rt.generation and spec_of(obj) != spec_of(old):
+                meta["generation"] = old["metadata"].get("generation", 0) + 1
+        meta.pop("resourceVersion", None)
+        if rt.kind == "Service" and old is not None and isinstance(obj.get("spec"), dict):
+            for k in ("clusterIP", "clusterIPs"):  # allocated once, kept by updates
+                if k in old.get("spec", {}):
+                    obj["spec"].setdefault(k, old["spec"][k])
+        self._defaults(rt, obj)
+        name = meta.get("name", "")
+        errors = name_errors(rt.kind, name) if name else ["metadata.name: Required value: name or generateName is required"]
+        errors += label_errors(meta.get("labels"))
+        if rt.kind == "CustomResourceDefinition":
+            errors += crd_errors(obj)
+        if not errors:
+            errors = self._schema_errors(rt, obj, strict)
+        if errors:
+            raise invalid_error(rt, name, errors)
+        return obj
+
+    def _schema_errors(self, rt: ResourceType, obj: Obj, strict: bool) -> list[str]:
+        if not rt.crd:
+            return self.validator.errors(obj, strict)
+        key = (rt.group, rt.version, rt.kind, strict)
+        if key not in self._crd_validators:
+            self._crd_validators[key] = crd_validator(rt.schema, strict)
+        return schema_messages(self._crd_validators[key], obj)
+
+    def _defaults(self, rt: ResourceType, obj: Obj) -> None:
+        """The few defaults and server-set fields installers read back."""
+        meta, spec = obj["metadata"], obj.get("spec")
+        if rt.kind == "Namespace":
+            meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
+            obj["status"] = {"phase": "Active"}
+            obj.setdefault("spec", {"finalizers": ["kubernetes"]})
+        elif rt.kind == "Secret":
+            if obj.get("stringData"):
+                data = obj.setdefault("data", {})
+                for k, v in obj.pop("stringData").items():
+                    data[k] = base64.b64encode(str(v).encode()).decode()
+            obj.pop("stringData", None)
+            obj.setdefault("type", "Opaque")
+        elif rt.kind == "Service" and isinstance(spec, dict):
+            spec.setdefault("type", "ClusterIP")
+            if "clusterIP" not in spec and spec.get("type") != "ExternalName":
+                spec["clusterIP"] = f"10.152.183.{self._next_ip % 254 + 1}"  # MicroK8s service CIDR
+                spec["clusterIPs"] = [spec["clusterIP"]]
+                self._next_ip += 1
+        elif rt.kind in ("Deployment", "StatefulSet", "ReplicaSet") and isinstance(spec, dict):
+            spec.setdefault("replicas", 1)
+        elif rt.kind == "CustomResourceDefinition":
+            names = (spec or {}).get("names") or {}
+            obj["status"] = {
+                "acceptedNames": {k: v for k, v in names.items()},
+                "storedVersions": [v["name"] for v in (spec or {}).get("versions", []) if v.get("storage")],
+                "conditions": [{"type": t, "status": "True", "reason": r, "message": m,
+                                "lastTransitionTime": timestamp()} for t, r, m in (
+                    ("NamesAccepted", "NoConflicts", "no conflicts found"),
+                    ("Established", "InitialNamesAccepted", "the initial names have been accepted"))],
+            }
+
+    def _commit(self, rt: ResourceType, obj: Obj, old: Obj | None, dry_run: bool = False) -> Obj:
+        """Store (or skip a no-op), bump resourceVersion, tell watchers, save, run controllers."""
+        key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+        if old is not None:
+            same = {**obj, "metadata": {k: v for k, v in obj["metadata"].items() if k != "resourceVersion"}}
+            was = {**old, "metadata": {k: v for k, v in old["metadata"].items() if k != "resourceVersion"}}
+            if same == was:
+                return old  # nothing changed: no new resourceVersion, no event
+        if dry_run:
+            obj["metadata"]["resourceVersion"] = str(self.rv)
+            return obj
+        self.rv += 1
+        obj["metadata"]["resourceVersion"] = str(self.rv)
+        self.store.setdefault(rt.key, {})[key] = obj
+        self._event(rt, "ADDED" if old is None else "MODIFIED", obj, old)
+        if rt.kind == "CustomResourceDefinition":
+            self._rebuild_types(self._crds())
+            self._crd_validators.clear()
+        if rt.kind in WORKLOAD_KINDS and (old is None or obj["metadata"].get("generation") !=
+                                          old["metadata"].get("generation")):
+            self._schedule_rollout(rt, obj)
+        if rt.kind == "Node":
+            for ds in self.store.get(("apps", "daemonsets"), {}).values():
+                self._schedule_rollout(self._type_of(ds), ds)
+        self._save_soon()
+        return obj
+
+    def _remove(self, rt: ResourceType, key: Key) -> Obj:
+        old = self.store.get(rt.key, {}).pop(key)
+        self.rv += 1
+        gone = copy.deepcopy(old)
+        gone["metadata"]["resourceVersion"] = str(self.rv)
+        self._event(rt, "DELETED", gone, None)
+        if timer := self._timers.pop((rt.key, key), None):
+            timer.cancel()
+        if rt.kind == "Namespace":  # a real namespace terminates with everything in it
+            for other in [t for t in self._all_types() if t.namespaced]:
+                for k in [k for k in self.store.get(other.key, {}) if k[0] == key[1]]:
+                    self._remove(other, k)
+        if rt.kind == "CustomResourceDefinition":
+            crd_types_ = crd_types(old)
+            if crd_types_:
+                for k in list(self.store.get(crd_types_[0].key, {})):
+                    self._remove(crd_types_[0], k)
+                self.store.pop(crd_types_[0].key, None)
+            self._rebuild_types(self._crds())
+            self._crd_validators.clear()
+        self._save_soon()
+        return gone
+
+    def _all_types(self) -> list[ResourceType]:
+        seen: dict[tuple[str, str], ResourceType] = {}
+        for types in self._types.values():
+            for rt in types.values():
+                seen.setdefault(rt.key, rt)
+        return list(seen.values())
+
+    def _event(self, rt: ResourceType, kind: str, obj: Obj, old: Obj | None) -> None:
+        self._history.append((self.rv, rt, kind, obj, old))
+        if len(self._history) == HISTORY:
+            self._history_floor = self._history[0][0]
+        for w in list(self._watches):
+            w.offer(rt, kind, obj, old)
+
+    # -- the simulated controllers
+
+    def _schedule_rollout(self, rt: ResourceType, obj: Obj) -> None:
+        key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+        if t := self._timers.pop((rt.key, key), None):
+            t.cancel()
+        delay = self.rollout_delay(obj) if callable(self.rollout_delay) else self.rollout_delay
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # not serving yet: start() reschedules unfinished rollouts
+        if delay is not None:
+            gen = obj["metadata"].get("generation")
+            self._timers[(rt.key, key)] = loop.call_later(
+                max(0.0, delay / self.speed), self._finish_rollout, rt, key, gen)
+
+    def _finish_rollout(self, rt: ResourceType, key: Key, generation: int) -> None:
+        self._timers.pop((rt.key, key), None)
+        old = self.store.get(rt.key, {}).get(key)
+        if old is None or old["metadata"].get("generation") != generation:
+            return
+        obj = copy.deepcopy(old)
+        obj["status"] = self._rollout_status(rt.kind, obj)
+        managers = read_managers(obj)
+        managers[("kube-controller-manager", "Update", "status")] = {p for p in owned_fields(obj)
+                                                                      if p[0] == "status"}
+        write_managers(obj, managers, old)
+        self._commit(rt, obj, old)
+
+    def _rollout_status(self, kind: str, obj: Obj) -> Obj:
+        spec, gen, now = obj.get("spec") or {}, obj["metadata"].get("generation"), timestamp()
+        name = obj["metadata"]["name"]
+        if kind == "DaemonSet":
+            selector = ((spec.get("template") or {}).get("spec") or {}).get("nodeSelector") or {}
+            n = sum(1 for node in self.store.get(("", "nodes"), {}).values()
+                    if node_ready(node) and all((node["metadata"].get("labels") or {}).get(k) == v
+                                                 for k, v in selector.items()))
+            return {"observedGeneration": gen, "desiredNumberScheduled": n, "currentNumberScheduled": n,
+                    "updatedNumberScheduled": n, "numberReady": n, "numberAvailable": n,
+                    "numberMisscheduled": 0}
+        if kind == "Job":
+            done = spec.get("completions", 1)
+            cond = [{"type": t, "status": "True", "lastProbeTime": now, "lastTransitionTime": now}
+                    for t in ("SuccessCriteriaMet", "Complete")]
+            return {"startTime": now, "completionTime": now, "succeeded": done, "ready": 0,
+                    "terminating": 0, "uncountedTerminatedPods": {}, "conditions": cond}
+        n = spec.get("replicas", 1)
+        status: Obj = {"observedGeneration": gen, "replicas": n}
+        if n:
+            status.update(readyReplicas=n, updatedReplicas=n, availableReplicas=n)
+        if kind == "StatefulSet":
+            rev = f"{name}-{gen:x}"
+            status.update(currentReplicas=n, currentRevision=rev, updateRevision=rev, collisionCount=0)
+        else:
+            status["conditions"] = [
+                {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
+                 "message": "Deployment has minimum availability.", "lastUpdateTime": now,
+                 "lastTransitionTime": now},
+                {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                 "message": f'ReplicaSet "{name}" has successfully progressed.', "lastUpdateTime": now,
+                 "lastTransitionTime": now}]
+        return {k: v for k, v in status.items() if v != 0 or k == "collisionCount"}
+
+    # -- Python API for the lab
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj | None:
+        rt = self._type_of({"apiVersion": api_version, "kind": kind})
+        obj = self.store.get(rt.key, {}).get(((namespace or "default") if rt.namespaced else "", name))
+        return copy.deepcopy(obj) if obj else None
+
+    def list(self, api_version: str, kind: str, namespace: str | None = None) -> list[Obj]:
+        rt = self._type_of({"apiVersion": api_version, "kind": kind})
+        return [copy.deepcopy(o) for (ns, _), o in sorted(self.store.get(rt.key, {}).items())
+                if namespace is None or ns == namespace]
+
+    def put(self, obj: Obj, *, manager: str = "thinkube-lab") -> Obj:
+        """Create or update an object, status included, as `manager` (an Update operation)."""
+        rt = self._type_of(obj)
+        meta = obj.get("metadata") or {}
+        ns = meta.get("namespace") if rt.namespaced else None
+        if rt.namespaced:
+            ns = ns or "default"
+            self._require_namespace(ns)
+        old = self.store.get(rt.key, {}).get((ns or "", meta.get("name", "")))
+        if old:
+            new = copy.deepcopy(obj)
+            new["metadata"]["managedFields"] = old["metadata"].get("managedFields", [])
+            if rt.namespaced:
+                new["metadata"]["namespace"] = ns
+        else:
+            new = self._prepare_new(rt, obj, ns)
+        with_status = rt.status and "status" in obj
+        if with_status:  # the lab writes status directly, as a controller or kubelet would
+            new["status"] = copy.deepcopy(obj["status"])
+        new = self._finish(rt, new, old, "status" if with_status else None, True)
+        track_update(new, old, manager, "")
+        return copy.deepcopy(self._commit(rt, new, old))
+
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
+        rt = self._type_of({"apiVersion": api_version, "kind": kind})
+        key = ((namespace or "default") if rt.namespaced else "", name)
+        if key not in self.store.get(rt.key, {}):
+            return False
+        self._remove(rt, key)
+        return True
+
+    def set_node(self, name: str, *, ready: bool = True, labels: dict[str, str] | None = None,
+                 address: str = "127.0.0.1", cpu: str = "4", memory: str = "16Gi",
+                 gpus: int = 0, os_image: str = "Ubuntu 24.04.2 LTS",
+                 taints: list[Obj] | None = None) -> Obj:
+        """Add or update a Node as a kubelet would (the lab's `microk8s join` calls this).
+
+        Labels set by installers are kept; `labels` adds to them."""
+        old = self.get("v1", "Node", name)
+        meta_labels = dict((old or {}).get("metadata", {}).get("labels") or {})
+        meta_labels.update({"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+                            "kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
+                            "beta.kubernetes.io/arch": "amd64"})
+        meta_labels.update(labels or {})
+        now = timestamp()
+        capacity = {"cpu": cpu, "memory": memory, "pods": "110", "ephemeral-storage": "100Gi"}
+        if gpus:
+            capacity["nvidia.com/gpu"] = str(gpus)
+        version = f"v{self.k8s_version}.0" if self.k8s_version.count(".") == 1 else f"v{self.k8s_version}"
+        node: Obj = {
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {**((old or {}).get("metadata") or {}), "name": name, "labels": meta_labels},
+            "spec": {**((old or {}).get("spec") or {})},
+            "status": {
+                "conditions": [{"type": "Ready", "status": "True" if ready else "False",
+                                "reason": "KubeletReady" if ready else "KubeletNotReady",
+                                "message": "kubelet is posting ready status (simulated by thinkube-lab)"
+                                if ready else "container runtime not ready (simulated by thinkube-lab)",
+                                "lastHeartbeatTime": now, "lastTransitionTime": now}],
+                "addresses": [{"type": "InternalIP", "address": address},
+                              {"type": "Hostname", "address": name}],
+                "capacity": capacity, "allocatable": dict(capacity),
+                "nodeInfo": {"machineID": uuid.uuid5(uuid.NAMESPACE_DNS, name).hex,
+                             "systemUUID": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
+                             "bootID": str(uuid.uuid5(uuid.NAMESPACE_OID, name)),
+                             "kernelVersion": "6.8.0-lab", "osImage": os_image,
+                             "containerRuntimeVersion": "containerd://1.7.27", "kubeletVersion": version,
+                             "kubeProxyVersion": version, "operatingSystem": "linux", "architecture": "amd64"},
+            },
+        }
+        if taints is not None:
+            node["spec"]["taints"] = taints
+        if old and node_ready(old) == ready:  # keep the transition time of an unchanged condition
+            node["status"]["conditions"][0]["lastTransitionTime"] = old["status"]["conditions"][0]["lastTransitionTime"]
+            node["status"]["conditions"][0]["lastHeartbeatTime"] = old["status"]["conditions"][0]["lastHeartbeatTime"]
+        return self.put(node, manager="kubelet")
+
+    def delete_node(self, name: str) -> bool:
+        return self.delete("v1", "Node", name)
+
+    def _require_namespace(self, ns: str) -> None:
+        if ("", ns) not in self.store.get(("", "namespaces"), {}):
+            raise ApiError(404, "NotFound", f'namespaces "{ns}" not found',
+                           {"name": ns, "kind": "namespaces"})
+
+    # -- HTTP
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._route(request)
+        except ApiError as e:
+            return web.json_response(e.status(), status=e.code)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+            # Malformed bodies end up here; so would our own bugs, hence the traceback.
+            log.warning("bad request %s %s", request.method, request.path_qs, exc_info=True)
+            err = ApiError(400, "BadRequest", f"the request could not be handled: {type(e).__name__}: {e}")
+            return web.json_response(err.status(), status=400)
+
+    async def _route(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.path.strip("/")
+        if path == "/version":
+            major, minor = self.k8s_version.lstrip("v").split(".")[:2]
+            return web.json_response({"major": major, "minor": minor,
+                                      "gitVersion": f"v{major}.{minor}.0", "platform": "thinkube-lab",
+                                      "buildDate": "simulated", "goVersion": "none (simulated)",
+                                      "compiler": "thinkube-lab", "gitCommit": "thinkube-lab"})
+        if path in ("/healthz", "/livez", "/readyz"):
+            return web.Response(text="ok")
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            raise ApiError(401, "Unauthorized", "Unauthorized")
+        parts = path.strip("/").split("/")
+        if path == "/api":
+            return web.json_response({"kind": "APIVersions", "versions": ["v1"],
+                                      "serverAddressByClientCIDRs": [
+                                          {"clientCIDR": "0.0.0.0/0", "serverAddress": f"{self.host}:{self.port}"}]})
+        if path == "/apis":
+            return web.json_response({"kind": "APIGroupList", "apiVersion": "v1",
+                                      "groups": [self._group(g) for g in self._groups()]})
+        if parts[0] == "api" and len(parts) >= 2:
+            group, version, rest = "", parts[1], parts[2:]
+        elif parts[0] == "apis" and len(parts) == 2 and parts[1] in self._groups():
+            return web.json_response({"kind": "APIGroup", "apiVersion": "v1", **self._group(parts[1])})
+        elif parts[0] == "apis" and len(parts) >= 3:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise NO_RESOURCE
+        types = self._types.get((group, version))
+        if types is None:
+            raise NO_RESOURCE
+        if not rest:
+            resources = [r for rt in types.values() for r in rt.discovery()]
+            return web.json_response({"kind": "APIResourceList", "apiVersion": "v1",
+                                      "groupVersion": f"{group}/{version}" if group else version,
+                                      "resources": resources})
+        if rest[0] == "namespaces" and len(rest) >= 3 and rest[2] in types and types[rest[2]].namespaced:
+            ns: str | None = rest[1]
+            rest = rest[2:]
+        else:
+            ns = None
+        rt = types.get(rest[0])
+        if rt is None or len(rest) > 3 or (len(rest) == 3 and (rest[2] != "status" or not rt.status)):
+            raise NO_RESOURCE
+        name = rest[1] if len(rest) > 1 else None
+        sub = rest[2] if len(rest) > 2 else None
+        if (not rt.namespaced and ns is not None) or (rt.namespaced and name is not None and ns is None):
+            raise NO_RESOURCE
+        q = request.rel_url.query
+        m = request.method
+        if name is None:
+            if m == "GET":
+                if q.get("watch", "").lower() in ("true", "1"):
+                    return await self._watch(request, rt, ns)
+                return web.json_response(self._list(rt, ns, q))
+            if m == "POST":
+                if rt.namespaced and ns is None:
+                    raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+                return web.json_response(await self._create(rt, ns, await self._body(request), q), status=201)
+            if m == "DELETE":
+                return web.json_response(await self._delete_collection(rt, ns, q))
+        else:
+            if m == "GET":
+                return web.json_response(self._get(rt, ns, name))
+            if m == "PUT":
+                return web.json_response(await self._replace(rt, ns, name, sub, await self._body(request), q))
+            if m == "PATCH":
+                obj, created = await self._patch(rt, ns, name, sub, request, q)
+                return web.json_response(obj, status=201 if created else 200)
+            if m == "DELETE":
+                return web.json_response(await self._delete(rt, ns, name, q))
+        raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
+    def _groups(self) -> list[str]:
+        return sorted({g for g, _ in self._types if g})
+
+    def _group(self, group: str) -> Obj:
+        versions = [{"groupVersion": f"{group}/{v}", "version": v} for g, v in self._types if g == group]
+        return {"name": group, "versions": versions, "preferredVersion": versions[0]}
+
+    @staticmethod
+    async def _body(request: web.Request) -> Any:
+        raw = await request.read()
+        try:
+            return json.loads(raw)
+        except ValueError:
+            if "yaml" in request.content_type:
+                import yaml
+
+                try:
+                    return yaml.safe_load(raw)
+                except yaml.YAMLError:
+                    pass
+            raise ApiError(400, "BadRequest", "the request body is not valid JSON") from None
+
+    def _strict(self, q: Any) -> bool:
+        mode = q.get("fieldValidation")
+        return self.strict if mode is None else mode == "Strict"
+
+    @staticmethod
+    def _manager(q: Any) -> str:
+        return q.get("fieldManager") or "OpenAPI-Generator"  # real servers use the User-Agent's product
+
+    # -- verbs
+
+    def _get(self, rt: ResourceType, ns: str | None, name: str) -> Obj:
+        obj = self.store.get(rt.key, {}).get((ns or "", name))
+        if obj is None:
+            raise not_found_error(rt, name)
+        return as_version(obj, rt)
+
+    def _list(self, rt: ResourceType, ns: str | None, q: Any) -> Obj:
+        labels = label_matcher(q.get("labelSelector", ""))
+        fields = field_matcher(q.get("fieldSelector", ""))
+        items = [as_version(o, rt) for (ons, _), o in sorted(self.store.get(rt.key, {}).items())
+                 if (ns is None or ons == ns) and labels(o) and fields(o)]
+        return {"kind": f"{rt.kind}List", "apiVersion": rt.api_version,
+                "metadata": {"resourceVersion": str(self.rv)}, "items": items}
+
+    async def _create(self, rt: ResourceType, ns: str | None, body: Any, q: Any) -> Obj:
+        if not isinstance(body, dict):
+            raise ApiError(400, "BadRequest", "the request body must be an object")
+        body_ns = (body.get("metadata") or {}).get("namespace")
+        if rt.namespaced and body_ns and body_ns != ns:
+            raise ApiError(400, "BadRequest", "the namespace of the provided object does not match "
+                                              "the namespace sent on the request")
+        self._check_kind(rt, body)
+        if ns is not None:
+            self._require_namespace(ns)
+        obj = self._prepare_new(rt, body, ns)
+        name = obj["metadata"].get("name", "")
+        if (ns or "", name) in self.store.get(rt.key, {}):
+            res = f"{rt.plural}.{rt.group}" if rt.group else rt.plural
+            raise ApiError(409, "AlreadyExists", f'{res} "{name}" already exists',
+                           {"name": name, "group": rt.group, "kind": rt.plural})
+        obj = self._finish(rt, obj, None, None, self._strict(q))
+        track_update(obj, None, self._manager(q), "")
+        return await self._done(rt, self._commit(rt, obj, None, "dryRun" in q))
+
+    async def _replace(self, rt: ResourceType, ns: str | None, name: str, sub: str | None, body: Any,
+                       q: Any) -> Obj:
+        if not isinstance(body, dict):
+            raise ApiError(400, "BadRequest", "the request body must be an object")
+        self._check_kind(rt, body)
+        old = self.store.get(rt.key, {}).get((ns or "", name))
+        if old is None:
+            raise not_found_error(rt, name)
+        if (body.get("metadata") or {}).get("name", name) != name:
+            raise ApiError(400, "BadRequest", "the name of the object does not match the name on the URL")
+        want_rv = (body.get("metadata") or {}).get("resourceVersion")
+        if want_rv and want_rv != old["metadata"]["resourceVersion"]:
+            raise conflict_error(rt, name)
+        obj = copy.deepcopy(body)
+        obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+        obj["metadata"]["name"] = name
+        if rt.namespaced:
+            obj["metadata"]["namespace"] = ns
+        if sub == "status":  # only .status changes through /status
+            obj = {**copy.deepcopy(old), "status": obj.get("status")}
+            obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+        obj["metadata"]["managedFields"] = old["metadata"].get("managedFields", [])
+        obj = self._finish(rt, obj, old, sub, self._strict(q))
+        track_update(obj, old, self._manager(q), sub or "")
+        return await self._done(rt, self._commit(rt, obj, old, "dryRun" in q))
+
+    async def _patch(self, rt: ResourceType, ns: str | None, name: str, sub: str | None,
+                     request: web.Request, q: Any) -> tuple[Obj, bool]:
+        ctype = request.content_type
+        body = await self._body(request)
+        if ns is not None:
+            self._require_namespace(ns)
+        old = self.store.get(rt.key, {}).get((ns or "", name))
+        strict = self._strict(q)
+        if ctype == "application/apply-patch+yaml":
+            if not q.get("fieldManager"):
+                raise ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: '
+                                               "Required value: is required for apply patch")
+            if not isinstance(body, dict):
+                raise ApiError(400, "BadRequest", "the apply patch must be an object")
+            self._check_kind(rt, body, required=True)
+            if (body.get("metadata") or {}).get("name") != name:
+                raise ApiError(400, "BadRequest", "the name of the object does not match the name on the URL")
+            obj = server_side_apply(rt, old, body, q["fieldManager"], q.get("force", "").lower() == "true", sub)
+            if old is None:
+                obj = self._prepare_new(rt, obj, ns)
+            elif sub == "status":
+                obj = {**copy.deepcopy(old), "status": obj.get("status"),
+                       "metadata": {**old["metadata"], "managedFields": obj["metadata"].get("managedFields", [])}}
+            obj = self._finish(rt, obj, old, sub, strict)
+            if old is None:  # the applier owns what it sent (and the server kept)
+                write_managers(obj, {(q["fieldManager"], "Apply", sub or ""): owned_fields(body)}, None)
+            return await self._done(rt, self._commit(rt, obj, old, "dryRun" in q)), old is None
+        if old is None:
+            raise not_found_error(rt, name)
+        if ctype in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+            if not isinstance(body, dict):
+                raise ApiError(400, "BadRequest", "a merge patch must be an object")
+            obj = merge_patch(old, body)
+        elif ctype == "application/json-patch+json":
+            if not isinstance(body, list):
+                raise ApiError(400, "BadRequest", "a JSON patch must be a list of operations")
+            try:
+                obj = json_patch(old, body)
+            except (KeyError, IndexError, ValueError, TypeError) as e:
+                raise ApiError(422, "Invalid", f"the JSON patch could not be applied: {e}") from None
+        else:
+            raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format: {ctype}")
+        want_rv = (body.get("metadata") or {}).get("resourceVersion") if isinstance(body, dict) else None
+        if want_rv and want_rv != old["metadata"]["resourceVersion"]:
+            raise conflict_error(rt, name)
+        obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+        obj["metadata"]["name"] = name
+        if rt.namespaced:
+            obj["metadata"]["namespace"] = ns
+        if sub == "status":
+            obj = {**copy.deepcopy(old), "status": obj.get("status")}
+        obj = self._finish(rt, obj, old, sub, strict)
+        track_update(obj, old, self._manager(q), sub or "")
+        return await self._done(rt, self._commit(rt, obj, old, "dryRun" in q)), False
+
+    async def _delete(self, rt: ResourceType, ns: str | None, name: str, q: Any) -> Obj:
+        key = (ns or "", name)
+        if key not in self.store.get(rt.key, {}):
+            raise not_found_error(rt, name)
+        if rt.kind == "Namespace" and name in ("default", "kube-system", "kube-public"):
+            raise ApiError(403, "Forbidden", f'namespaces "{name}" is forbidden: this namespace may not be deleted')
+        if "dryRun" not in q:
+            gone = self._remove(rt, key)
+            await self._saved()
+        else:
+            gone = self.store[rt.key][key]
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                "details": {"name": name, "group": rt.group, "kind": rt.plural,
+                            "uid": gone["metadata"]["uid"]}}
+
+    async def _delete_collection(self, rt: ResourceType, ns: str | None, q: Any) -> Obj:
+        listed = self._list(rt, ns, q)
+        for o in listed["items"]:
+            if rt.kind == "Namespace" and o["metadata"]["name"] in BUILTIN_NAMESPACES:
+                continue
+            self._remove(rt, (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+        await self._saved()
+        return {"kind": f"{rt.kind}List", "apiVersion": rt.api_version,
+                "metadata": {"resourceVersion": str(self.rv)}, "items": listed["items"]}
+
+    async def _done(self, rt: ResourceType, obj: Obj) -> Obj:
+        await self._saved()
+        return as_version(obj, rt)
+
+    async def _saved(self) -> None:
+        if self._save_future is not None:
+            await asyncio.shield(self._save_future)
+
+    @staticmethod
+    def _check_kind(rt: ResourceType, body: Obj, required: bool = False) -> None:
+        kind, av = body.get("kind"), body.get("apiVersion")
+        if (required or kind) and kind != rt.kind:
+            raise ApiError(400, "BadRequest", f"the kind {kind!r} does not match the URL ({rt.kind})")
+        if (required or av) and av != rt.api_version:
+            raise ApiError(400, "BadRequest", f"the apiVersion {av!r} does not match the URL ({rt.api_version})")
+        if not isinstance(body.get("metadata", {}), dict):
+            raise ApiError(400, "BadRequest", "metadata must be an object")
+
+    async def _watch(self, request: web.Request, rt: ResourceType, ns: str | None) -> web.StreamResponse:
+        q = request.rel_url.query
+        labels, fields = label_matcher(q.get("labelSelector", "")), field_matcher(q.get("fieldSelector", ""))
+        w = _Watch(rt, ns, lambda o: labels(o) and fields(o))
+        since = q.get("resourceVersion", "")
+        # Queue the starting events before the first await, so nothing slips in between.
+        if since in ("", "0"):
+            for (ons, _), o in sorted(self.store.get(rt.key, {}).items()):
+                if (ns is None or ons == ns) and w.match(o):
+                    w.queue.put_nowait(("ADDED", o))
+        elif not since.isdigit():
+            raise ApiError(400, "BadRequest", f"invalid resourceVersion {since!r}")
+        elif int(since) < self._history_floor:
+            gone = ApiError(410, "Expired", f"too old resource version: {since} ({self._history_floor})")
+            w.queue.put_nowait(("ERROR", gone.status()))
+            w.queue.put_nowait(None)
+        else:
+            for rv, hrt, kind, obj, old in self._history:
+                if rv > int(since):
+                    w.offer(hrt, kind, obj, old)
+        self._watches.add(w)
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + float(q.get("timeoutSeconds", 1800))
+        try:
+            while (left := deadline - loop.time()) > 0:
+                if request.transport is None or request.transport.is_closing():
+                    break  # the client went away (aiohttp does not cancel the handler)
+                try:
+                    item = await asyncio.wait_for(w.queue.get(), min(left, 1.0))
+                except TimeoutError:
+                    continue
+                if item is None:
+                    break
+                kind, obj = item
+                out = obj if kind == "ERROR" else as_version(obj, rt)
+                await resp.write(json.dumps({"type": kind, "object": out}).encode() + b"\n")
+        except ConnectionResetError:
+            pass
+        finally:
+            self._watches.discard(w)
+        return resp
+
+
+def kubeconfig(server_url: str, token: str, name: str = "microk8s") -> Obj:
+    """A kubeconfig shaped like `microk8s config` prints, with a bearer token and plain HTTP."""
+    return {
+        "apiVersion": "v1", "kind": "Config", "preferences": {},
+        "clusters": [{"name": f"{name}-cluster", "cluster": {"server": server_url}}],
+        "users": [{"name": "admin", "user": {"token": token}}],
+        "contexts": [{"name": name, "context": {"cluster": f"{name}-cluster", "user": "admin"}}],
+        "current-context": name,
+    }
