@@ -1,0 +1,266 @@
+"""`thinkube-tui discover`: Rich tables of what discovery found, JSON, and the command itself.
+
+Rendering helpers are pure (results in, renderable out) so a caller can redraw them in
+`rich.live.Live` as nodes answer; no Textual here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import socket
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from ..discovery import NodeResult, discover_all, resolve_hostnames
+from ..facts import Facts, Gpu
+from ..preflight import CHECKS, Finding, has_errors, run_preflight, unreachable
+from ..transport import LocalTransport, Transport
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_PREFLIGHT_ERRORS = 3
+
+_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+# ---- formatting -----------------------------------------------------------------------------
+
+
+def _gib(n: int | None) -> str:
+    return "?" if n is None else f"{n / 1024**3:.1f} GiB"
+
+
+def _gpu_line(g: Gpu) -> str:
+    bits = [g.model or (f"NVIDIA [10de:{g.pci_device_id}]" if g.pci_device_id else "NVIDIA GPU")]
+    if g.memory_mib is not None:
+        bits.append(f"{g.memory_mib / 1024:.0f} GiB")
+    if g.driver_version:
+        bits.append(f"driver {g.driver_version}")
+    elif g.kernel_driver and g.kernel_driver != "nvidia":
+        bits.append(f"no driver ({g.kernel_driver})")
+    else:
+        bits.append("no driver")
+    if g.compute_capability:
+        bits.append(f"cc {g.compute_capability}")
+    if g.mig_mode == "Enabled":
+        bits.append("MIG" + (f" ×{g.mig_devices}" if g.mig_devices is not None else ""))
+    return " · ".join(bits)
+
+
+def _os_cell(f: Facts) -> str:
+    os_ = f.os
+    name = os_.pretty_name or " ".join(x for x in (os_.id, os_.version_id) if x) or "?"
+    return f"{name}\n{f.arch or '?'}"
+
+
+def _cpu_cell(f: Facts) -> str:
+    count = "?" if f.cpu.count is None else str(f.cpu.count)
+    return f"{count} × {f.cpu.model}" if f.cpu.model else f"{count} CPUs"
+
+
+def _disk_cell(f: Facts) -> str:
+    fs = f.snap_fs or f.root_fs
+    if fs is None:
+        return "?"
+    return f"{_gib(fs.avail_bytes)} free\non {fs.mountpoint}"
+
+
+def nodes_table(results: Sequence[NodeResult], pending: Iterable[str] = ()) -> Table:
+    """One row per node: answered nodes with their facts, failed ones with the error, and
+    `pending` ones as still being discovered. Call again with more results to redraw."""
+    table = Table(title="Nodes", expand=False, show_lines=True)
+    table.add_column("Node", style="bold", no_wrap=True)
+    table.add_column("Address")
+    table.add_column("OS")
+    table.add_column("CPU")
+    table.add_column("RAM", justify="right")
+    table.add_column("Disk")
+    table.add_column("GPUs")
+    for r in results:
+        if r.facts is None:
+            table.add_row(Text(r.node), "", Text(r.error or "failed", style="red"), "", "", "", "")
+            continue
+        f = r.facts
+        name = Text(r.node)
+        if f.hostname and f.hostname != r.node:
+            name.append(f"\n{f.hostname}", style="dim")
+        gpus = "\n".join(_gpu_line(g) for g in f.gpus) or "—"
+        table.add_row(
+            name,
+            Text(f.primary_address or "?"),
+            Text(_os_cell(f)),
+            Text(_cpu_cell(f)),
+            Text(_gib(f.memory_bytes)),
+            Text(_disk_cell(f)),
+            Text(gpus),
+        )
+    for node in pending:
+        table.add_row(Text(node), "", Text("discovering…", style="dim italic"), "", "", "", "")
+    return table
+
+
+def findings_table(findings: Sequence[Finding]) -> RenderableType:
+    if not findings:
+        return Text("Preflight: all checks passed.", style="green")
+    table = Table(title="Preflight", show_lines=True)
+    table.add_column("Severity", no_wrap=True)
+    table.add_column("Check", no_wrap=True)
+    table.add_column("Node", no_wrap=True)
+    table.add_column("Problem")
+    table.add_column("Fix")
+    for f in findings:
+        table.add_row(
+            Text(f.severity, style=_SEVERITY_STYLE.get(f.severity, "")),
+            Text(f.check),
+            Text(f.node or "—"),
+            Text(f.message),
+            Text(f.fix),
+        )
+    return table
+
+
+def summary_line(findings: Sequence[Finding]) -> Text:
+    counts = {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning", "info")}
+    text = Text()
+    for sev, n in counts.items():
+        if n:
+            if text:
+                text.append(", ")
+            text.append(f"{n} {sev}{'s' if n != 1 else ''}", style=_SEVERITY_STYLE[sev])
+    return text if text else Text("no problems found", style="green")
+
+
+# ---- JSON --------------------------------------------------------------------------------------
+
+
+def facts_to_json(obj: Any) -> Any:
+    """Dataclasses (Facts, Finding, NodeResult...) → plain JSON-able dicts and lists.
+
+    Adds the clock's computed `offset_s`/`uncertainty_s`; leaves out live objects (transports).
+    """
+    if isinstance(obj, NodeResult):
+        return {"node": obj.node, "ok": obj.ok, "error": obj.error, "elapsed_s": round(obj.elapsed_s, 3),
+                "facts": facts_to_json(obj.facts)}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        out = {f.name: facts_to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        if hasattr(type(obj), "offset_s"):
+            out["offset_s"] = obj.offset_s
+            out["uncertainty_s"] = obj.uncertainty_s
+        return out
+    if isinstance(obj, (frozenset, set)):
+        return sorted(facts_to_json(x) for x in obj)
+    if isinstance(obj, (list, tuple)):
+        return [facts_to_json(x) for x in obj]
+    if isinstance(obj, Mapping):
+        return {str(k): facts_to_json(v) for k, v in obj.items()}
+    return obj
+
+
+def report_json(results: Sequence[NodeResult], findings: Sequence[Finding]) -> dict[str, Any]:
+    return {
+        "nodes": [facts_to_json(r) for r in results],
+        "findings": [facts_to_json(f) for f in findings],
+        "errors": sum(1 for f in findings if f.severity == "error"),
+    }
+
+
+# ---- the command ------------------------------------------------------------------------------
+
+
+TransportFactory = Callable[[], Awaitable[Transport]]
+
+
+async def run_discover(
+    targets: list[tuple[str, TransportFactory]],
+    *,
+    json_out: bool,
+    control: str | None,
+    skip: set[str],
+    console: Console,
+    sudo_ok: Mapping[str, bool | None] | None = None,
+    microk8s_channel: str | None = None,
+    timeout: float = 60.0,
+    limit: int | None = None,
+) -> int:
+    """Discover every target concurrently, run preflight, print a table (or JSON).
+
+    Returns 0 when preflight found no errors, 3 when it did (or a node could not be
+    discovered), 2 for bad arguments (unknown check in `skip`, unknown `control`).
+    Transports the factories return are left open: their owner closes them.
+    """
+    names = [name for name, _ in targets]
+    bad_skip = {s for s in skip if s not in CHECKS and s != "all"}
+    if bad_skip:
+        console.print(Text(f"error: unknown preflight check(s) to skip: {', '.join(sorted(bad_skip))}; "
+                           f"valid names: {', '.join(CHECKS)}, all", style="red"))
+        return EXIT_USAGE
+    if control is not None and control not in names:
+        console.print(Text(f"error: control node {control!r} is not one of the targets ({', '.join(names)})",
+                           style="red"))
+        return EXIT_USAGE
+    control = control if control is not None else (names[0] if names else None)
+
+    results: list[NodeResult] = []
+    if json_out or not console.is_terminal:
+        async for r in discover_all(targets, timeout=timeout, limit=limit):
+            results.append(r)
+    else:
+        from rich.live import Live
+
+        def view() -> Table:
+            done = {r.node for r in results}
+            return nodes_table(results, [n for n in names if n not in done])
+
+        with Live(view(), console=console, refresh_per_second=8, transient=False) as live:
+            async for r in discover_all(targets, timeout=timeout, limit=limit):
+                results.append(r)
+                live.update(view())
+    # Present nodes in the order they were given, not the order they answered.
+    results.sort(key=lambda r: names.index(r.node) if r.node in names else len(names))
+
+    facts = [r.facts for r in results if r.facts is not None]
+    resolutions = await _control_resolutions(results, control)
+    findings = [unreachable(r.node, r.error or "discovery failed") for r in results if r.facts is None]
+    findings += run_preflight(
+        facts, control=control, skip=skip, sudo_ok=sudo_ok, resolutions=resolutions,
+        microk8s_channel=microk8s_channel,
+    )
+    if json_out:
+        console.file.write(json.dumps(report_json(results, findings), indent=2) + "\n")
+        console.file.flush()
+    else:
+        if not console.is_terminal:
+            console.print(nodes_table(results))
+        console.print(findings_table(findings))
+        console.print(Group(Text("Preflight: ", style="bold") + summary_line(findings)))
+    return EXIT_PREFLIGHT_ERRORS if has_errors(findings) else EXIT_OK
+
+
+async def _control_resolutions(results: Sequence[NodeResult], control: str | None) -> dict[str, tuple[str, ...]] | None:
+    """Resolve the other nodes' hostnames on the control node; None when that cannot be done."""
+    ctl = next((r for r in results if r.node == control), None)
+    others = [r.facts.hostname for r in results if r.facts and r.node != control and r.facts.hostname]
+    if ctl is None or ctl.transport is None or ctl.facts is None or not others:
+        return None
+    try:
+        return await resolve_hostnames(ctl.transport, others)
+    except Exception:  # the check is skipped rather than reporting a false failure
+        return None
+
+
+async def run_local(json_out: bool, *, console: Console | None = None, skip: set[str] | None = None) -> int:
+    """`thinkube-tui discover --local`: discover this machine and run preflight on it."""
+    console = console or Console()
+    name = socket.gethostname() or "localhost"
+
+    async def connect() -> Transport:
+        return LocalTransport(name)
+
+    return await run_discover(
+        [(name, connect)], json_out=json_out, control=name, skip=set(skip or ()), console=console
+    )
