@@ -1,0 +1,200 @@
+"""A small Kubernetes client for installers, on kubernetes-asyncio.
+
+Installers build objects as plain dicts and apply them with server-side apply, so a re-run
+converges instead of failing on "already exists". Resources are found through the API's own
+discovery documents (so CRD-backed kinds work once their CRD is in), and waits follow the
+object with a watch instead of polling, like `kubectl rollout status` and `kubectl wait`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import yaml
+
+FIELD_MANAGER = "thinkube-tui"
+Obj = dict[str, Any]
+
+
+class KubeError(Exception):
+    """An API call failed; the message names the object and the API server's reason."""
+
+
+class Kube:
+    def __init__(self, api_client: Any) -> None:
+        self._api = api_client
+        self._resources: dict[str, dict[str, tuple[str, bool]]] = {}
+
+    @classmethod
+    async def from_kubeconfig(cls, text: str) -> Kube:
+        from kubernetes_asyncio import client, config
+
+        configuration = client.Configuration()
+        await config.load_kube_config_from_dict(yaml.safe_load(text), client_configuration=configuration)
+        return cls(client.ApiClient(configuration))
+
+    async def close(self) -> None:
+        await self._api.close()
+
+    # ------------------------------------------------------------ raw calls
+
+    async def _call(self, method: str, path: str, *, query: list[tuple[str, str]] | None = None,
+                    body: Any = None, content_type: str | None = None) -> Any:
+        from kubernetes_asyncio.client.exceptions import ApiException
+
+        headers = {"Accept": "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        try:
+            return await self._api.call_api(
+                path, method, query_params=query or [], header_params=headers, body=body,
+                response_types_map={200: "object", 201: "object"}, auth_settings=["BearerToken"],
+                _return_http_data_only=True,
+            )
+        except ApiException as exc:
+            raise KubeError(_reason(exc, method, path)) from None
+
+    async def _resource(self, api_version: str, kind: str) -> tuple[str, bool]:
+        """(plural, namespaced) for a kind, from the API's discovery document."""
+        if api_version not in self._resources or kind not in self._resources[api_version]:
+            base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+            try:
+                doc = await self._call("GET", base)
+            except KubeError as exc:
+                if "NotFound" not in str(exc):
+                    raise
+                doc = {}
+            self._resources[api_version] = {
+                r["kind"]: (r["name"], bool(r["namespaced"])) for r in doc.get("resources", []) if "/" not in r["name"]
+            }
+        try:
+            return self._resources[api_version][kind]
+        except KeyError:
+            raise KubeError(f"the API server does not serve {kind} ({api_version}); is its CRD installed?") from None
+
+    async def _path(self, api_version: str, kind: str, name: str | None, namespace: str | None) -> str:
+        plural, namespaced = await self._resource(api_version, kind)
+        base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+        if namespaced:
+            base += f"/namespaces/{namespace or 'default'}"
+        return f"{base}/{plural}" + (f"/{name}" if name else "")
+
+    # ------------------------------------------------------------ objects
+
+    async def apply(self, obj: Obj, *, field_manager: str = FIELD_MANAGER) -> Obj:
+        """Server-side apply: create or converge `obj`; fields this manager set before and
+        no longer sets are removed."""
+        meta = obj["metadata"]
+        path = await self._path(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+        result: Obj = await self._call(
+            "PATCH", path, query=[("fieldManager", field_manager), ("force", "true")],
+            body=obj, content_type="application/apply-patch+yaml",
+        )
+        return result
+
+    async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj | None:
+        try:
+            result: Obj = await self._call("GET", await self._path(api_version, kind, name, namespace))
+        except KubeError as exc:
+            if "NotFound" in str(exc):
+                return None
+            raise
+        return result
+
+    async def list(self, api_version: str, kind: str, namespace: str | None = None,
+                   label_selector: str | None = None) -> list[Obj]:
+        query = [("labelSelector", label_selector)] if label_selector else []
+        result = await self._call("GET", await self._path(api_version, kind, None, namespace), query=query)
+        items: list[Obj] = result.get("items", [])
+        return items
+
+    async def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
+        try:
+            await self._call("DELETE", await self._path(api_version, kind, name, namespace))
+        except KubeError as exc:
+            if "NotFound" in str(exc):
+                return False
+            raise
+        return True
+
+    # ------------------------------------------------------------ waiting
+
+    async def wait_for(self, api_version: str, kind: str, name: str, namespace: str | None,
+                       ready: Callable[[Obj], bool], *, timeout: float, what: str) -> Obj:
+        """Wait until `ready(obj)` holds, following the object with a watch."""
+        deadline = time.monotonic() + timeout
+        path = await self._path(api_version, kind, None, namespace)
+        last: Obj | None = None
+        while True:
+            last = await self.get(api_version, kind, name, namespace)
+            if last is not None and ready(last):
+                return last
+            left = deadline - time.monotonic()
+            if left <= 0:
+                state = json.dumps(last.get("status", {}))[:300] if last else "it does not exist"
+                raise KubeError(f"{what}: not ready after {timeout:g} s (status: {state})")
+            rv = (last or {}).get("metadata", {}).get("resourceVersion")
+            found = await self._watch(path, name, rv, min(left, 60), ready)
+            if found is not None:
+                return found
+
+    async def _watch(self, path: str, name: str, rv: str | None, seconds: float,
+                     ready: Callable[[Obj], bool]) -> Obj | None:
+        query = [("watch", "true"), ("fieldSelector", f"metadata.name={name}"),
+                 ("timeoutSeconds", str(max(1, int(seconds))))]
+        if rv:
+            query.append(("resourceVersion", rv))
+        response = await self._api.call_api(
+            path, "GET", query_params=query, header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"], _preload_content=False, _request_timeout=seconds + 5,
+        )
+        try:
+            async with asyncio.timeout(seconds + 5):
+                async for raw in response.content:
+                    if not raw.strip():
+                        continue
+                    event = json.loads(raw)
+                    if event.get("type") in ("ADDED", "MODIFIED") and ready(event["object"]):
+                        return dict(event["object"])
+        except TimeoutError:
+            pass
+        finally:
+            response.release()
+        return None
+
+    async def wait_rollout(self, kind: str, name: str, namespace: str, *, timeout: float = 600) -> Obj:
+        """Like `kubectl rollout status`: the controller saw the latest spec and every replica is updated and ready."""
+        return await self.wait_for("apps/v1", kind, name, namespace, rolled_out,
+                                   timeout=timeout, what=f"{kind} {namespace}/{name}")
+
+    async def wait_node_ready(self, name: str, *, timeout: float = 600) -> Obj:
+        return await self.wait_for("v1", "Node", name, None, node_ready, timeout=timeout, what=f"node {name}")
+
+
+def rolled_out(obj: Mapping[str, Any]) -> bool:
+    spec, status = obj.get("spec", {}), obj.get("status", {})
+    if status.get("observedGeneration", 0) < obj.get("metadata", {}).get("generation", 0):
+        return False
+    if obj.get("kind") == "DaemonSet":
+        want = status.get("desiredNumberScheduled", 0)
+        return bool(status.get("updatedNumberScheduled", 0) >= want and status.get("numberReady", 0) >= want)
+    want = spec.get("replicas", 1)
+    return bool(status.get("updatedReplicas", 0) >= want and status.get("readyReplicas", 0) >= want)
+
+
+def node_ready(obj: Mapping[str, Any]) -> bool:
+    conditions = obj.get("status", {}).get("conditions", [])
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _reason(exc: Any, method: str, path: str) -> str:
+    try:
+        body = json.loads(exc.body)
+        detail = f"{body.get('reason', '')}: {body.get('message', '')}"
+    except (TypeError, ValueError):
+        detail = str(exc.reason)
+    return f"{method} {path}: {exc.status} {detail}"
