@@ -42,20 +42,23 @@ class HostKeyMatch:
 
     known: list[asyncssh.SSHKey] = field(default_factory=list)
     revoked: list[asyncssh.SSHKey] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)  # the files the known keys came from
 
 
 class _Snapshot:
     """The files as read just before a connection attempt; matched by asyncssh once it knows
     the peer address. Records the matched keys so a mismatch can name the old fingerprint."""
 
-    def __init__(self, tables: list[asyncssh.SSHKnownHosts]) -> None:
+    def __init__(self, tables: list[tuple[Path, asyncssh.SSHKnownHosts]]) -> None:
         self._tables = tables
         self.match = HostKeyMatch()
 
     def __call__(self, host: str, addr: str, port: int | None) -> tuple[list, list, list]:
         cas: list[asyncssh.SSHKey] = []
-        for table in self._tables:
+        for path, table in self._tables:
             trusted, ca_keys, revoked, *_ = table.match(host, addr, port)
+            if trusted and path not in self.match.files:
+                self.match.files.append(path)
             self.match.known.extend(k for k in trusted if k not in self.match.known)
             self.match.revoked.extend(revoked)
             cas.extend(ca_keys)
@@ -74,14 +77,15 @@ class KnownHosts:
         """Read all files (in a thread: no blocking I/O on the event loop)."""
         return _Snapshot(await asyncio.to_thread(self._read_all))
 
-    def _read_all(self) -> list[asyncssh.SSHKnownHosts]:
+    def _read_all(self) -> list[tuple[Path, asyncssh.SSHKnownHosts]]:
         tables = []
         for path in (*self.ssh_files, self.own_file):
+            path = Path(path).expanduser()
             try:
-                text = Path(path).expanduser().read_text()
+                text = path.read_text()
             except (FileNotFoundError, NotADirectoryError):
                 continue
-            tables.append(asyncssh.import_known_hosts(text))
+            tables.append((path, asyncssh.import_known_hosts(text)))
         return tables
 
     async def remember(self, host: str, port: int, key: asyncssh.SSHKey) -> None:

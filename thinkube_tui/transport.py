@@ -64,8 +64,9 @@ class Transport(Protocol):
         input: str | None = None,
         timeout: float | None = None,
         on_line: LineCallback | None = None,
+        sudo: bool = False,
     ) -> CommandResult:
-        """Run `command` through the node's POSIX shell.
+        """Run `command` through the node's POSIX shell (as root with `sudo`).
 
         `input` is written to the command's stdin (then stdin is closed). `on_line` receives
         each line of stdout as it arrives. Raises `CommandTimeout` past `timeout` seconds.
@@ -91,11 +92,13 @@ class LocalTransport:
         input: str | None = None,
         timeout: float | None = None,
         on_line: LineCallback | None = None,
+        sudo: bool = False,
     ) -> CommandResult:
+        argv = ["/bin/sh", "-c", command]
+        if sudo and os.geteuid() != 0:
+            argv = ["sudo", "-n", *argv]  # never prompts: this machine's operator set sudo up
         proc = await asyncio.create_subprocess_exec(
-            "/bin/sh",
-            "-c",
-            command,
+            *argv,
             stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
