@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from collections.abc import Sequence
 
 from . import __version__
@@ -17,6 +18,20 @@ def build_parser() -> argparse.ArgumentParser:
         description="Install the Thinkube platform (MicroK8s and its services) onto Ubuntu machines over SSH.",
     )
     parser.add_argument("--version", action="version", version=f"thinkube-tui {__version__}")
+    run = parser.add_argument_group("installing (without a command)")
+    run.add_argument("--answers", metavar="FILE", type=Path, help="install headless from an answers file")
+    run.add_argument("--secrets", metavar="FILE", type=Path, help="secrets file (mode 0600) for {secret: KEY}")
+    run.add_argument("--yes", action="store_true", help="do not ask before installing")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print, per node, the commands and API calls an install would make; change nothing")
+    run.add_argument("--state-dir", metavar="DIR", type=Path,
+                     help="where the journal and logs live (default: $XDG_STATE_HOME/thinkube-tui)")
+    run.add_argument("--skip-check", action="append", default=[], metavar="NAME",
+                     help="skip a preflight check by name (repeatable; 'all' skips every check)")
+    run.add_argument("--accept-new-host-keys", action="store_true",
+                     help="trust host keys seen for the first time (they are remembered)")
+    run.add_argument("--known-hosts", metavar="FILE", type=Path,
+                     help="thinkube-tui's own known-hosts file (default: in the state dir)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check answers files; print every problem as FILE:LINE:COL: path: message")
@@ -73,7 +88,19 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .commands.discover import run_discover_command
 
         return run_discover_command(args)
-    print("The interactive wizard is not built yet: use a command (thinkube-tui --help).", file=sys.stderr)
+    if args.answers is not None:
+        import asyncio
+
+        from .headless import HeadlessOptions, run
+
+        options = HeadlessOptions(
+            answers=args.answers, secrets=args.secrets, yes=args.yes, dry_run=args.dry_run,
+            state_dir=args.state_dir, skip_checks=frozenset(args.skip_check),
+            accept_new_host_keys=args.accept_new_host_keys, known_hosts=args.known_hosts,
+        )
+        return asyncio.run(run(options))
+    print("The interactive wizard is not built yet: install headless with --answers FILE, "
+          "or see thinkube-tui --help.", file=sys.stderr)
     return EXIT_INVALID
 
 

@@ -212,8 +212,8 @@ class Engine:
             installer = self._installers.get(cid)
             if installer is None:
                 raise NotImplementedInstaller(
-                    f"{cid}: not implemented — thinkube-tui has no installer for this component yet; "
-                    f"switch it off in the answers file or wait for a release that has one")
+                    "not implemented: thinkube-tui has no installer for this component yet; "
+                    "switch it off in the answers file or wait for a release that has one")
             async with asyncio.timeout(self._settings.component_timeout_s):
                 await installer(self._make_context(steps))
         except asyncio.CancelledError:

@@ -96,6 +96,13 @@ class Kube:
         )
         return result
 
+    async def merge_patch(self, api_version: str, kind: str, name: str, namespace: str | None,
+                          patch: Obj) -> Obj:
+        """A JSON merge patch, for fields other controllers share (e.g. a node's taints)."""
+        result: Obj = await self._call("PATCH", await self._path(api_version, kind, name, namespace),
+                                       body=patch, content_type="application/merge-patch+json")
+        return result
+
     async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj | None:
         try:
             result: Obj = await self._call("GET", await self._path(api_version, kind, name, namespace))

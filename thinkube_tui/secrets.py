@@ -14,6 +14,8 @@ import secrets as _random
 import string
 from collections.abc import Mapping
 
+import yaml
+
 from .spec import SecretRef
 
 MASK = "******"
@@ -53,6 +55,17 @@ class Secrets:
             # Longest first, so a secret that contains another is masked whole.
             alternatives = sorted(self._known, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(v) for v in alternatives))
+
+    def register_kubeconfig(self, text: str) -> None:
+        """Treat the credentials in a kubeconfig (tokens, keys, passwords) as secrets."""
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError:
+            return
+        for user in (data or {}).get("users", []) if isinstance(data, dict) else []:
+            for key, value in ((user or {}).get("user") or {}).items():
+                if key in ("token", "client-key-data", "password") and isinstance(value, str):
+                    self.register(value)
 
     def mask(self, text: str) -> str:
         if self._pattern is None or not text:

@@ -1,0 +1,146 @@
+"""`--dry-run`: every command and API call the installers would make, per node, changing nothing.
+
+The installers run for real against recording stand-ins that answer like a fresh Ubuntu node
+and an empty cluster (nothing installed, nothing to find), so the transcript shows the
+complete first install. Nothing connects anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import IO, Any
+
+from .catalog import Catalog
+from .engine import EngineSettings
+from .events import ComponentBlocked, ComponentFailed, ComponentStarted, EventBus, StepStarted
+from .facts import Facts
+from .journal import Journal
+from .plan import make_plan
+from .secrets import Secrets
+from .spec import Spec
+from .transport import CommandResult, LineCallback
+
+
+class Transcript:
+    def __init__(self) -> None:
+        self.lines: dict[str, list[str]] = {}
+        self.component = ""
+
+    def add(self, where: str, line: str) -> None:
+        self.lines.setdefault(where, []).append(f"[{self.component}] {line}" if self.component else line)
+
+
+class RecordingTransport:
+    """A node that records what it is asked and answers "exit 0, nothing here"."""
+
+    def __init__(self, node: str, transcript: Transcript) -> None:
+        self._node = node
+        self._transcript = transcript
+
+    @property
+    def node(self) -> str:
+        return self._node
+
+    async def run(self, command: str, *, input: str | None = None, timeout: float | None = None,
+                  on_line: LineCallback | None = None, sudo: bool = False) -> CommandResult:
+        stdin = " (input on stdin)" if input else ""
+        self._transcript.add(self._node, f"{'sudo ' if sudo else ''}{command}{stdin}")
+        return CommandResult(command, 0, "", "")
+
+
+class RecordingKube:
+    """An empty cluster that records every call."""
+
+    def __init__(self, transcript: Transcript) -> None:
+        self._transcript = transcript
+
+    def _say(self, text: str) -> None:
+        self._transcript.add("kubernetes API", text)
+
+    async def apply(self, obj: Mapping[str, Any], **_: Any) -> Mapping[str, Any]:
+        meta = obj["metadata"]
+        where = f"{meta['namespace']}/" if meta.get("namespace") else ""
+        self._say(f"apply {obj['kind']} {where}{meta['name']} ({obj['apiVersion']})")
+        return obj
+
+    async def merge_patch(self, api_version: str, kind: str, name: str, namespace: str | None,
+                          patch: Mapping[str, Any]) -> Mapping[str, Any]:
+        self._say(f"patch {kind} {name}: {sorted(patch.get('spec', patch))}")
+        return patch
+
+    async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> None:
+        return None
+
+    async def list(self, *args: Any, **kwargs: Any) -> list[Any]:
+        return []
+
+    async def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
+        self._say(f"delete {kind} {name}")
+        return True
+
+    async def wait_for(self, api_version: str, kind: str, name: str, namespace: str | None, ready: Any, *,
+                       timeout: float, what: str) -> dict[str, Any]:
+        self._say(f"wait until {what} is ready (at most {timeout:g} s)")
+        return {}
+
+    async def wait_rollout(self, kind: str, name: str, namespace: str, *, timeout: float = 600) -> dict[str, Any]:
+        self._say(f"wait for the rollout of {kind} {namespace}/{name} (at most {timeout:g} s)")
+        return {}
+
+    async def wait_node_ready(self, name: str, *, timeout: float = 600) -> dict[str, Any]:
+        self._say(f"wait until node {name} is Ready (at most {timeout:g} s)")
+        return {}
+
+    async def close(self) -> None:
+        pass
+
+
+def assumed_facts(spec: Spec) -> dict[str, Facts]:
+    """What a dry run assumes without discovery: each node is called by its name, at its SSH host."""
+    return {n.name: Facts(node=n.name, hostname=n.name, primary_address=n.host) for n in spec.nodes}
+
+
+async def dry_run(spec: Spec, catalog: Catalog) -> Transcript:
+    from .engine import Engine
+    from .installers import registry
+    from .installers.base import Cluster, InstallContext
+
+    transcript = Transcript()
+    nodes = {n.name: RecordingTransport(n.name, transcript) for n in spec.nodes}
+    cluster = Cluster(spec=spec, catalog=catalog, nodes=nodes, facts=assumed_facts(spec), secrets=Secrets())
+    cluster._kube = RecordingKube(transcript)  # type: ignore[assignment]
+    plan = make_plan(catalog, spec)
+    bus = EventBus()
+
+    def follow(event: object) -> None:
+        if isinstance(event, (ComponentStarted, StepStarted)):
+            transcript.component = event.component
+        if isinstance(event, ComponentFailed):
+            transcript.component = ""
+            transcript.add("not installed", f"{event.component}: {event.error}")
+        if isinstance(event, ComponentBlocked):
+            transcript.component = ""
+            transcript.add("not installed", f"{event.component}: waits for {', '.join(event.blocked_by)}")
+
+    bus.subscribe(follow)
+    configs = {cid: comp.config for cid, comp in spec.components.items()}
+    # One component at a time, so the transcript reads in plan order.
+    engine = Engine(plan, registry(), configs=configs, journal=Journal(None), bus=bus,
+                    make_context=lambda steps: InstallContext(steps, cluster),
+                    settings=EngineSettings(concurrency=1))
+    await engine.run()
+    return transcript
+
+
+async def print_dry_run(spec: Spec, catalog: Catalog, out: IO[str]) -> None:
+    transcript = await dry_run(spec, catalog)
+    out.write("Dry run: what a first install would do. Nothing was connected to or changed.\n")
+    order = [n.name for n in spec.nodes] + ["kubernetes API", "not installed"]
+    for where in order:
+        lines = transcript.lines.get(where)
+        if not lines:
+            continue
+        out.write(f"\n== {where}\n")
+        out.writelines(f"  {line}\n" for line in lines)
+    out.flush()
+

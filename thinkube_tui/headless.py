@@ -1,0 +1,233 @@
+"""Headless mode: validate -> connect -> discover -> preflight -> plan -> install -> summary.
+
+`thinkube-tui --answers FILE [--secrets FILE] [--yes]`. Exit codes: 0 installed, 1 install
+failed, 2 invalid input, 3 preflight failed, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from .catalog import Catalog, load_catalog
+from .discovery import NodeResult, discover_all, resolve_hostnames
+from .engine import Engine, EngineSettings
+from .events import EventBus, RunFinished
+from .facts import Facts
+from .journal import Journal, JournalError
+from .plan import Plan, make_plan
+from .preflight import Finding, has_errors, run_preflight, unreachable
+from .printer import LiveView, LogFile, PlainPrinter
+from .secrets import Secrets
+from .spec import AnswersError, Spec, load_answers, load_secrets
+from .transport import Transport
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_PREFLIGHT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+@dataclass(frozen=True)
+class HeadlessOptions:
+    answers: Path
+    secrets: Path | None = None
+    yes: bool = False
+    dry_run: bool = False
+    state_dir: Path | None = None
+    skip_checks: frozenset[str] = frozenset()
+    accept_new_host_keys: bool = False
+    known_hosts: Path | None = None
+    concurrency: int = 4
+    component_timeout_s: float = 3600.0
+    interactive_output: bool | None = None  # None: a live view when stdout is a terminal
+
+
+@dataclass
+class Gathered:
+    facts: dict[str, Facts] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def state_dir_for(spec: Spec, base: Path | None) -> Path:
+    from .files import default_state_dir
+
+    return (base or default_state_dir()) / spec.cluster.name
+
+
+def load_inputs(options: HeadlessOptions, err: IO[str]) -> tuple[Spec, Secrets] | None:
+    try:
+        spec = load_answers(options.answers, secrets=options.secrets)
+        path = options.secrets or (options.answers.parent / spec.secrets_file if spec.secrets_file else None)
+        values = load_secrets(path) if path else {}
+    except AnswersError as exc:
+        for problem in exc.problems:
+            print(problem.format(exc.source), file=err)
+        return None
+    return spec, Secrets(values)
+
+
+async def gather(spec: Spec, transports: Mapping[str, Transport], connect_errors: Mapping[str, str],
+                 skip: frozenset[str], say: IO[str]) -> Gathered:
+    """Discover every reachable node concurrently, check sudo, run preflight."""
+    out = Gathered()
+    results: list[NodeResult] = []
+    async for result in discover_all(list(transports.values())):
+        results.append(result)
+        if result.facts is not None:
+            out.facts[result.node] = result.facts
+            gpus = ", ".join(g.label for g in result.facts.gpus) or "no GPU"
+            say.write(f"discovered {result.node}: {result.facts.os.pretty or 'unknown OS'}, {gpus}\n")
+        else:
+            say.write(f"could not discover {result.node}: {result.error}\n")
+    say.flush()
+    out.findings += [unreachable(node, message) for node, message in connect_errors.items()]
+    out.findings += [unreachable(r.node, r.error or "discovery failed") for r in results if r.facts is None]
+
+    sudo_ok: dict[str, bool | None] = {}
+    for name, transport in transports.items():
+        try:
+            sudo_ok[name] = (await transport.run("true", sudo=True, timeout=60)).ok
+        except Exception as exc:  # SudoRefused and friends: the check reports it
+            say.write(f"{name}: {exc}\n")
+            sudo_ok[name] = False
+    control = spec.control.name
+    resolutions = None
+    others = [f.hostname for n, f in out.facts.items() if n != control and f.hostname]
+    if control in transports and others:
+        try:
+            resolutions = await resolve_hostnames(transports[control], others)
+        except Exception:
+            resolutions = None
+    out.findings += run_preflight(out.facts.values(), control=control, skip=skip, sudo_ok=sudo_ok,
+                                  resolutions=resolutions, microk8s_channel=spec.cluster.microk8s_channel)
+    return out
+
+
+def print_findings(findings: Sequence[Finding], out: IO[str]) -> None:
+    for f in findings:
+        out.write(f"preflight {f.severity}: [{f.check}] {f.message}\n    what to do: {f.fix}\n")
+    out.flush()
+
+
+async def run_install(
+    spec: Spec,
+    catalog: Catalog,
+    plan: Plan,
+    journal: Journal,
+    cluster: object,
+    *,
+    settings: EngineSettings,
+    bus: EventBus,
+) -> RunFinished:
+    from .installers import registry
+    from .installers.base import Cluster, InstallContext
+
+    assert isinstance(cluster, Cluster)
+    configs = {cid: comp.config for cid, comp in spec.components.items()}
+    engine = Engine(plan, registry(), configs=configs, journal=journal, bus=bus,
+                    make_context=lambda steps: InstallContext(steps, cluster), settings=settings)
+    return await engine.run()
+
+
+def summary(spec: Spec, catalog: Catalog, result: RunFinished, log_path: Path | None, out: IO[str]) -> None:
+    out.write("\n")
+    for cid in result.done:
+        comp = catalog[cid]
+        urls = " ".join(comp.urls(spec.cluster.domain))
+        out.write(f"  done     {cid}{'  ' + urls if urls else ''}\n")
+    for cid in result.failed:
+        out.write(f"  FAILED   {cid}\n")
+    for cid in result.blocked:
+        out.write(f"  blocked  {cid} (waits for a failed component)\n")
+    if log_path:
+        out.write(f"\nFull log: {log_path}\n")
+    if result.failed or result.blocked:
+        out.write("Fix what the log says, then run the same command again: finished steps are not repeated.\n")
+    out.flush()
+
+
+async def run(options: HeadlessOptions, out: IO[str] = sys.stdout, err: IO[str] = sys.stderr) -> int:
+    loaded = load_inputs(options, err)
+    if loaded is None:
+        return EXIT_INVALID
+    spec, secrets = loaded
+    catalog = load_catalog()
+    if options.dry_run:
+        from .dryrun import print_dry_run
+
+        await print_dry_run(spec, catalog, out)
+        return EXIT_OK
+
+    from .ssh import SshPool, SshSettings
+    from .access import headless_prompts, node_target
+    from .hostkeys import KnownHosts
+
+    state = state_dir_for(spec, options.state_dir)
+    try:
+        journal = Journal.open(state / "journal.json")
+    except JournalError as exc:
+        print(f"thinkube-tui: {exc}", file=err)
+        return EXIT_INVALID
+    settings = SshSettings(accept_new_host_keys=options.accept_new_host_keys)
+    host_keys = KnownHosts(options.known_hosts) if options.known_hosts else KnownHosts()
+    async with SshPool(settings, headless_prompts(spec, secrets), host_keys=host_keys) as pool:
+        targets = {n.name: node_target(n) for n in spec.nodes}
+        connected = await pool.connect_all(targets.values())
+        transports = {name: c for name, c in connected.items() if not isinstance(c, Exception)}
+        errors = {name: f"{c}" for name, c in connected.items() if isinstance(c, Exception)}
+        gathered = await gather(spec, transports, errors, options.skip_checks, out)
+        if gathered.findings:
+            print_findings(gathered.findings, out)
+        if has_errors(gathered.findings):
+            out.write("preflight found errors: nothing was changed. Fix them, or skip a check with "
+                      "--skip-check NAME if you know better.\n")
+            return EXIT_PREFLIGHT
+
+        gpu_present = any(f.gpus for f in gathered.facts.values())
+        plan = make_plan(catalog, spec, installed=journal.installed, gpu_present=gpu_present)
+        for cid in sorted(journal.installed):
+            if cid in spec.components and journal.changed_config(cid, spec.components[cid].config):
+                out.write(f"note: {cid}'s settings changed since it was installed; they are not re-applied "
+                          "automatically (re-entry installs only what is missing)\n")
+        if not plan.items:
+            out.write("Everything selected is installed already: nothing to do.\n")
+            return EXIT_OK
+        out.write(f"plan: {len(plan)} components, about {plan.critical_path_s / 60:.0f} min "
+                  f"({', '.join(plan.ids)})\n")
+        if not options.yes and not await _confirm(out):
+            out.write("not confirmed: nothing was changed (pass --yes to install without asking)\n")
+            return EXIT_INVALID
+
+        from .installers.base import Cluster
+
+        cluster = Cluster(spec=spec, catalog=catalog, nodes=transports, facts=gathered.facts, secrets=secrets)
+        bus = EventBus()
+        log = LogFile(state / "logs" / time.strftime("install-%Y%m%d-%H%M%S.log"), secrets.mask)
+        bus.subscribe(log)
+        live = options.interactive_output if options.interactive_output is not None else out.isatty()
+        view = LiveView(len(plan), secrets.mask) if live else None
+        bus.subscribe(view if view is not None else PlainPrinter(out, secrets.mask))
+        settings_engine = EngineSettings(concurrency=options.concurrency,
+                                         component_timeout_s=options.component_timeout_s)
+        try:
+            if view is not None:
+                with view:
+                    result = await run_install(spec, catalog, plan, journal, cluster, settings=settings_engine,
+                                               bus=bus)
+            else:
+                result = await run_install(spec, catalog, plan, journal, cluster, settings=settings_engine, bus=bus)
+        finally:
+            log.close()
+            await cluster.close()
+        summary(spec, catalog, result, log.path, out)
+        return EXIT_OK if result.ok else EXIT_FAILED
+
+
+async def _confirm(out: IO[str]) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    answer = await asyncio.to_thread(input, "Install now? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
