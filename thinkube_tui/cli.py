@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("schema", help="print the answers file's JSON Schema")
 
+    p = sub.add_parser("status", help="what is installed, from the install journal")
+    p.add_argument("--state-dir", metavar="DIR", type=Path)
+    p.add_argument("--cluster", metavar="NAME", help="only this cluster (default: every one recorded)")
+
     p = sub.add_parser("discover", help="probe nodes over SSH (or this machine) and run preflight checks")
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--answers", metavar="FILE", help="discover the nodes of an answers file")
@@ -84,6 +88,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         print(json.dumps(answers_schema(), indent=2))
         return EXIT_OK
+    if args.command == "status":
+        from .commands.status import run_status
+
+        return run_status(args.state_dir, args.cluster)
     if args.command == "discover":
         from .commands.discover import run_discover_command
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from .catalog import Catalog, load_catalog
+from .cluster_state import ClusterMirror, adopt, read_state
 from .discovery import NodeResult, discover_all, resolve_hostnames
 from .engine import Engine, EngineSettings
 from .events import EventBus, RunFinished
@@ -186,6 +187,12 @@ async def run(options: HeadlessOptions, out: IO[str] = sys.stdout, err: IO[str] 
                       "--skip-check NAME if you know better.\n")
             return EXIT_PREFLIGHT
 
+        from .installers.base import Cluster
+
+        cluster = Cluster(spec=spec, catalog=catalog, nodes=transports, facts=gathered.facts, secrets=secrets)
+        control_facts = gathered.facts.get(spec.control.name)
+        if control_facts is not None and control_facts.microk8s.installed:
+            await _adopt_cluster_state(cluster, journal, out)
         gpu_present = any(f.gpus for f in gathered.facts.values())
         plan = make_plan(catalog, spec, installed=journal.installed, gpu_present=gpu_present)
         for cid in sorted(journal.installed):
@@ -201,10 +208,9 @@ async def run(options: HeadlessOptions, out: IO[str] = sys.stdout, err: IO[str] 
             out.write("not confirmed: nothing was changed (pass --yes to install without asking)\n")
             return EXIT_INVALID
 
-        from .installers.base import Cluster
-
-        cluster = Cluster(spec=spec, catalog=catalog, nodes=transports, facts=gathered.facts, secrets=secrets)
         bus = EventBus()
+        mirror = ClusterMirror(journal, cluster.kube, lambda text: out.write(f"warning: {text}\n"))
+        bus.subscribe(mirror)
         log = LogFile(state / "logs" / time.strftime("install-%Y%m%d-%H%M%S.log"), secrets.mask)
         bus.subscribe(log)
         live = options.interactive_output if options.interactive_output is not None else out.isatty()
@@ -220,10 +226,25 @@ async def run(options: HeadlessOptions, out: IO[str] = sys.stdout, err: IO[str] 
             else:
                 result = await run_install(spec, catalog, plan, journal, cluster, settings=settings_engine, bus=bus)
         finally:
+            await mirror.close()
             log.close()
             await cluster.close()
         summary(spec, catalog, result, log.path, out)
         return EXIT_OK if result.ok else EXIT_FAILED
+
+
+async def _adopt_cluster_state(cluster: object, journal: Journal, out: IO[str]) -> None:
+    """Re-entry from another machine: what the cluster's copy of the journal says is done."""
+    from .installers.base import Cluster
+
+    assert isinstance(cluster, Cluster)
+    try:
+        adopted = adopt(journal, await read_state(await cluster.kube()))
+    except Exception as exc:  # an unreadable copy only means less to skip, never a failed run
+        out.write(f"note: could not read the cluster's install state ({exc}); using the local journal only\n")
+        return
+    if adopted:
+        out.write(f"the cluster says these are installed already: {', '.join(sorted(adopted))}\n")
 
 
 async def _confirm(out: IO[str]) -> bool:

@@ -1,0 +1,92 @@
+"""The journal's copy in the cluster, so re-entry works from another machine.
+
+Once MicroK8s is up, each finished or failed component updates the ConfigMap
+`thinkube-system/thinkube-installer-state`. A later run on another machine reads it and
+counts what it lists as done as installed. The ConfigMap holds what the journal holds: no
+secrets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+from .events import ComponentDone, ComponentFailed, Event
+from .journal import ComponentRecord, Journal
+from .kube import Kube, KubeError
+
+NAMESPACE = "thinkube-system"
+NAME = "thinkube-installer-state"
+KEY = "journal.json"
+CLUSTER_READY = "microk8s-control"  # once this is done, the API server can hold the copy
+
+
+class ClusterMirror:
+    """Event subscriber that keeps the ConfigMap in step with the journal, one write at a time."""
+
+    def __init__(self, journal: Journal, kube: Callable[[], Any], warn: Callable[[str], None]) -> None:
+        self._journal = journal
+        self._kube = kube
+        self._warn = warn
+        self._dirty = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, (ComponentDone, ComponentFailed)) and CLUSTER_READY in self._journal.installed:
+            self._dirty.set()
+            if self._task is None:
+                self._task = asyncio.get_running_loop().create_task(self._writer())
+
+    async def _writer(self) -> None:
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            try:
+                await write_state(await self._kube(), self._journal)
+            except (KubeError, OSError, asyncio.TimeoutError) as exc:
+                self._warn(f"could not update {NAMESPACE}/{NAME} in the cluster ({exc}); the local journal is current")
+
+    async def close(self) -> None:
+        """Write what is pending, then stop."""
+        if self._task is None:
+            return
+        if self._dirty.is_set():
+            try:
+                await write_state(await self._kube(), self._journal)
+            except (KubeError, OSError) as exc:
+                self._warn(f"could not update {NAMESPACE}/{NAME} in the cluster ({exc})")
+        self._task.cancel()
+        self._task = None
+
+
+async def write_state(kube: Kube, journal: Journal) -> None:
+    await kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+    await kube.apply({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"}},
+        "data": {KEY: json.dumps(journal.to_json(), indent=1)},
+    })
+
+
+async def read_state(kube: Kube) -> dict[str, ComponentRecord]:
+    """The records the cluster keeps; empty when it keeps none."""
+    cm = await kube.get("v1", "ConfigMap", NAME, NAMESPACE)
+    if cm is None:
+        return {}
+    try:
+        data = json.loads(cm.get("data", {}).get(KEY, "{}"))
+        return {cid: ComponentRecord(**rec) for cid, rec in data.get("components", {}).items()}
+    except (ValueError, TypeError):
+        return {}
+
+
+def adopt(journal: Journal, records: dict[str, ComponentRecord]) -> list[str]:
+    """Take the cluster's record of components the local journal does not have as done."""
+    adopted = [cid for cid, rec in records.items() if rec.status == "done" and cid not in journal.installed]
+    for cid in adopted:
+        journal.components[cid] = records[cid]
+    if adopted:
+        journal.save()
+    return adopted
