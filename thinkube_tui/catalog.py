@@ -120,7 +120,7 @@ def _schema_path(name: str) -> Any:
 
 
 def schema_exists(name: str) -> bool:
-    return _schema_path(name).is_file()
+    return bool(_schema_path(name).is_file())
 
 
 @cache

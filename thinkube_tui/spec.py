@@ -182,7 +182,7 @@ def _walk(value: Any, path: Path) -> Iterator[tuple[Path, Any]]:
 @cache
 def answers_schema() -> dict[str, Any]:
     """The whole answers schema: base + one fragment per component (read-only; copy to change)."""
-    base = json.loads((resources.files("thinkube_tui") / "schemas" / "answers.schema.json").read_text())
+    base: dict[str, Any] = json.loads((resources.files("thinkube_tui") / "schemas" / "answers.schema.json").read_text())
     catalog = load_catalog()
     components: dict[str, Any] = {}
     for comp in catalog:
@@ -361,7 +361,7 @@ def rule_problems(data: Mapping[str, Any], located: Located | None, catalog: Cat
         pool = None
     if pool is not None:
         for key in ("ingressIP", "ingressKnIP"):
-            address = ipaddress.ip_address(cluster[key])
+            address = ipaddress.IPv4Address(cluster[key])
             if not pool[0] <= address <= pool[1]:
                 add(("cluster", key), f"{cluster[key]} is outside metallbRange {cluster['metallbRange']}")
     if cluster["ingressIP"] == cluster["ingressKnIP"]:
