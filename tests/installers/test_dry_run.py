@@ -27,8 +27,13 @@ async def test_full_example_transcript():
     assert "[microk8s-workers] wait until node tk-gpu is Ready (at most 600 s)" in api
     assert "[microk8s-workers] patch Node tk-gpu: ['taints']" in api
     # Components without an installer are reported, never silently done.
-    missing = transcript.lines["not installed"]
-    assert any(line.startswith("coredns: not implemented") for line in missing)
+    from thinkube_tui.installers import registry
+
+    missing = transcript.lines.get("not installed", [])
+    without = [c.id for c in load_catalog() if c.id not in registry()]
+    for cid in without:
+        assert any(line.startswith(f"{cid}: ") for line in missing), f"{cid} is not reported as not installed"
+    assert all("not implemented" in line or "waits for" in line for line in missing)
 
 
 def test_cli_dry_run_changes_nothing(tmp_path):

@@ -1,0 +1,213 @@
+"""Helpers shared by the networking and certificate installers (groups 5.3 and 5.10).
+
+- `ensure(ctx, obj)`: server-side apply, but only when the live object differs from what we
+  want (checked before acted), so a second run sends nothing and says so in the log.
+- The two ingress controllers (`ingress`, `ingress-kn`) are one function with two settings.
+- Names other components rely on: the wildcard TLS Secret and where it lives.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from typing import Any
+
+from ..engine import InstallError
+from ..kube import KubeError
+from ..spec import Spec, metallb_pool
+from .base import InstallContext
+
+# The wildcard certificate ssl-certificates issues for `*.{domain}` and `{domain}`; every
+# ingress controller serves it as its default certificate.
+WILDCARD_NAMESPACE = "ingress"
+WILDCARD_SECRET = "thinkube-wildcard-tls"
+WILDCARD_CERTIFICATE = "thinkube-wildcard"
+
+# MetalLB ≥ 0.13 pins a LoadBalancer Service to an address with this annotation
+# (https://metallb.universe.tf/usage/#requesting-specific-ips); `spec.loadBalancerIP` is
+# deprecated in Kubernetes and in MetalLB.
+METALLB_IPS_ANNOTATION = "metallb.universe.tf/loadBalancerIPs"
+
+
+# ---------------------------------------------------------------- addresses
+
+
+def ingress_address(spec: Spec, component_id: str) -> str:
+    """The external address of an ingress controller: its own `loadBalancerIP` setting, else
+    `cluster.ingressIP` (ingress) / `cluster.ingressKnIP` (ingress-kn)."""
+    comp = spec.components.get(component_id)
+    configured = comp.config.get("loadBalancerIP") if comp is not None else None
+    if configured:
+        return str(configured)
+    return spec.cluster.ingress_kn_ip if component_id == "ingress-kn" else spec.cluster.ingress_ip
+
+
+def metallb_range(text: str) -> str:
+    """`cluster.metallbRange` as MetalLB's `START-END` form (a CIDR is converted)."""
+    try:
+        start, end = metallb_pool(text)
+    except ValueError as exc:
+        raise InstallError(f"cluster.metallbRange: {exc}") from None
+    return f"{start}-{end}"
+
+
+def in_range(address: str, range_text: str) -> bool:
+    start, end = metallb_pool(range_text)
+    return start <= ipaddress.IPv4Address(address) <= end
+
+
+# ---------------------------------------------------------------- objects
+
+
+def contains(live: Any, wanted: Any) -> bool:
+    """Whether `live` already holds everything in `wanted` (maps: a subset; lists: same length,
+    element by element). Fields the API server or controllers add are ignored."""
+    if isinstance(wanted, Mapping):
+        return isinstance(live, Mapping) and all(k in live and contains(live[k], v) for k, v in wanted.items())
+    if isinstance(wanted, (list, tuple)):
+        return (isinstance(live, (list, tuple)) and len(live) == len(wanted)
+                and all(contains(a, b) for a, b in zip(live, wanted, strict=True)))
+    return bool(live == wanted)
+
+
+def describe(obj: Mapping[str, Any]) -> str:
+    meta = obj["metadata"]
+    where = f"{meta['namespace']}/" if meta.get("namespace") else ""
+    return f"{obj['kind']} {where}{meta['name']}"
+
+
+async def ensure(ctx: InstallContext, obj: dict[str, Any]) -> bool:
+    """Apply `obj` (server-side) unless the cluster already has it as wanted; True when applied.
+
+    Never logs the object's content: Secrets go through here too."""
+    kube = await ctx.kube()
+    meta = obj["metadata"]
+    try:
+        live = await kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+    except KubeError as exc:
+        raise InstallError(f"could not read {describe(obj)}: {exc}") from None
+    wanted = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+    if live is not None and contains(live, wanted):
+        ctx.log(f"{describe(obj)} is already as wanted")
+        return False
+    try:
+        await kube.apply(obj)
+    except KubeError as exc:
+        raise InstallError(f"could not apply {describe(obj)}: {exc}") from None
+    ctx.log(f"{describe(obj)} {'updated' if live is not None else 'created'}")
+    return True
+
+
+async def ensure_namespace(ctx: InstallContext, name: str) -> bool:
+    return await ensure(ctx, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+
+def condition_true(obj: Mapping[str, Any], kind: str = "Ready") -> bool:
+    conditions = obj.get("status", {}).get("conditions") or []
+    return any(c.get("type") == kind and c.get("status") == "True" for c in conditions)
+
+
+def condition_message(obj: Mapping[str, Any] | None, kind: str = "Ready") -> str:
+    for c in (obj or {}).get("status", {}).get("conditions") or []:
+        if c.get("type") == kind:
+            return f"{c.get('reason', '')}: {c.get('message', '')}".strip(": ")
+    return "no Ready condition yet"
+
+
+async def wait(ctx: InstallContext, api_version: str, kind: str, name: str, namespace: str | None,
+               ready: Any, *, timeout: float, what: str, hint: str = "") -> dict[str, Any]:
+    """`kube.wait_for`, failing as an InstallError that says what was awaited and what to check."""
+    kube = await ctx.kube()
+    try:
+        return dict(await kube.wait_for(api_version, kind, name, namespace, ready, timeout=timeout, what=what))
+    except KubeError as exc:
+        raise InstallError(f"{exc}{'. ' + hint if hint else ''}") from None
+
+
+async def rollout(ctx: InstallContext, kind: str, name: str, namespace: str, *, timeout: float = 600) -> None:
+    kube = await ctx.kube()
+    try:
+        await kube.wait_rollout(kind, name, namespace, timeout=timeout)
+    except KubeError as exc:
+        raise InstallError(f"{exc}. See `microk8s kubectl -n {namespace} describe {kind.lower()} {name}` "
+                           f"and its pods' events") from None
+    ctx.log(f"{kind} {namespace}/{name} is rolled out")
+
+
+# ---------------------------------------------------------------- ingress-nginx
+
+
+def ingress_values(ctx: InstallContext, *, fullname: str, class_name: str, controller_value: str,
+                   default_class: bool, address: str) -> dict[str, Any]:
+    """Values for one ingress-nginx release.
+
+    Chart values: https://github.com/kubernetes/ingress-nginx/blob/main/charts/ingress-nginx/README.md
+    (controller.ingressClassResource.*, controller.ingressClass, controller.electionID,
+    controller.service.annotations, controller.extraArgs, controller.config); two controllers
+    side by side: https://kubernetes.github.io/ingress-nginx/user-guide/multiple-ingress/
+    (a distinct class name, controllerValue and election ID each). ConfigMap keys:
+    https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/configmap/
+    """
+    config = ctx.config
+    controller: dict[str, Any] = {
+        "replicaCount": int(config.get("replicas", 1)),
+        "ingressClass": class_name,  # the legacy kubernetes.io/ingress.class annotation value
+        "ingressClassResource": {
+            "name": class_name,
+            "enabled": True,
+            "default": default_class,
+            "controllerValue": controller_value,
+        },
+        "electionID": f"{fullname}-leader",
+        "service": {
+            "type": "LoadBalancer",
+            "annotations": {METALLB_IPS_ANNOTATION: address},
+        },
+        "config": {
+            "hsts": "true" if config.get("hsts", True) else "false",
+            "proxy-body-size": str(config.get("proxyBodySize", "1024m")),
+        },
+    }
+    if config.get("defaultCertificate", True):
+        # The Secret comes later (ssl-certificates runs after cert-manager, which runs after
+        # ingress); until it exists nginx serves its built-in fake certificate and picks the
+        # Secret up as soon as cert-manager writes it — no restart, no second helm upgrade.
+        controller["extraArgs"] = {"default-ssl-certificate": f"{WILDCARD_NAMESPACE}/{WILDCARD_SECRET}"}
+    # fullnameOverride keeps the two releases' cluster-scoped objects (ClusterRole, admission
+    # webhook configuration) apart and gives readable names: <fullname>-controller.
+    return {"fullnameOverride": fullname, "controller": controller}
+
+
+async def install_ingress(ctx: InstallContext, *, fullname: str, class_name: str, controller_value: str,
+                          default_class: bool) -> None:
+    namespace = ctx.component.namespace
+    address = ingress_address(ctx.spec, ctx.component.id)
+    if not in_range(address, ctx.spec.cluster.metallb_range):
+        raise InstallError(f"{address} is outside cluster.metallbRange {ctx.spec.cluster.metallb_range}: "
+                           "MetalLB can only hand out addresses from its pool")
+    values = ingress_values(ctx, fullname=fullname, class_name=class_name, controller_value=controller_value,
+                            default_class=default_class, address=address)
+    await ctx.step(f"install ingress-nginx ({class_name}) in {namespace}", lambda: ctx.helm(values, timeout_s=600))
+
+    # Verify: the controller runs, MetalLB gave its Service the wanted address, the class exists.
+    service = f"{fullname}-controller"
+    await rollout(ctx, "Deployment", service, namespace, timeout=600)
+
+    def has_address(obj: Mapping[str, Any]) -> bool:
+        ingress = obj.get("status", {}).get("loadBalancer", {}).get("ingress") or []
+        return bool(ingress) and ingress[0].get("ip") == address
+
+    await wait(ctx, "v1", "Service", service, namespace, has_address, timeout=300,
+               what=f"Service {namespace}/{service} with external address {address}",
+               hint=f"MetalLB did not assign {address}: check that it is free and inside the pool "
+                    "(`microk8s kubectl -n metallb-system get ipaddresspools`) and the Service's events")
+    ctx.log(f"Service {namespace}/{service} answers on {address}")
+    ingress_class = await wait(
+        ctx, "networking.k8s.io/v1", "IngressClass", class_name, None,
+        lambda obj: obj.get("spec", {}).get("controller") == controller_value, timeout=60,
+        what=f"IngressClass {class_name} of controller {controller_value}",
+        hint="the chart creates it (controller.ingressClassResource); if it exists with another controller, "
+             "another ingress controller owns that class name")
+    default = (ingress_class.get("metadata", {}).get("annotations") or {}).get(
+        "ingressclass.kubernetes.io/is-default-class") == "true"
+    ctx.log(f"IngressClass {class_name} ({controller_value}){' is the default class' if default else ''}")
