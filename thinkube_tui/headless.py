@@ -133,8 +133,11 @@ async def run_install(
     return await engine.run()
 
 
-def summary(spec: Spec, catalog: Catalog, result: RunFinished, log_path: Path | None, out: IO[str]) -> None:
+def summary(spec: Spec, catalog: Catalog, result: RunFinished, log_path: Path | None, out: IO[str],
+            handovers: Sequence[tuple[str, list[str]]] = ()) -> None:
     out.write("\n")
+    for title, lines in handovers:  # shown here once, never logged
+        out.write(f"{title}:\n" + "".join(f"    {line}\n" for line in lines))
     for cid in result.done:
         comp = catalog[cid]
         urls = " ".join(comp.urls(spec.cluster.domain))
@@ -162,9 +165,9 @@ async def run(options: HeadlessOptions, out: IO[str] = sys.stdout, err: IO[str] 
         await print_dry_run(spec, catalog, out)
         return EXIT_OK
 
-    from .ssh import SshPool, SshSettings
     from .access import headless_prompts, node_target
     from .hostkeys import KnownHosts
+    from .ssh import SshPool, SshSettings
 
     state = state_dir_for(spec, options.state_dir)
     try:
@@ -189,7 +192,8 @@ async def run(options: HeadlessOptions, out: IO[str] = sys.stdout, err: IO[str] 
 
         from .installers.base import Cluster
 
-        cluster = Cluster(spec=spec, catalog=catalog, nodes=transports, facts=gathered.facts, secrets=secrets)
+        cluster = Cluster(spec=spec, catalog=catalog, nodes=transports, facts=gathered.facts, secrets=secrets,
+                          state_dir=state)
         control_facts = gathered.facts.get(spec.control.name)
         if control_facts is not None and control_facts.microk8s.installed:
             await _adopt_cluster_state(cluster, journal, out)
@@ -229,7 +233,7 @@ async def run(options: HeadlessOptions, out: IO[str] = sys.stdout, err: IO[str] 
             await mirror.close()
             log.close()
             await cluster.close()
-        summary(spec, catalog, result, log.path, out)
+        summary(spec, catalog, result, log.path, out, cluster.handovers)
         return EXIT_OK if result.ok else EXIT_FAILED
 
 

@@ -12,6 +12,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -22,6 +23,16 @@ Obj = dict[str, Any]
 
 class KubeError(Exception):
     """An API call failed; the message names the object and the API server's reason."""
+
+
+@dataclass(frozen=True)
+class ProxyResponse:
+    status: int
+    body: Any  # parsed JSON when the backend sent JSON, else the text
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
 
 
 class Kube:
@@ -127,6 +138,42 @@ class Kube:
                 return False
             raise
         return True
+
+    # ------------------------------------------------------------ HTTP into the cluster
+
+    async def proxy(self, method: str, namespace: str, target: str, port: int, path: str, *,
+                    kind: str = "services", query: list[tuple[str, str]] | None = None, body: Any = None,
+                    headers: Mapping[str, str] | None = None, timeout: float = 30) -> ProxyResponse:
+        """One plain-HTTP request to a Service or pod, through the API server's proxy.
+
+        The installer's machine reaches the API server but not pod or Service addresses:
+        /api/v1/namespaces/NS/{services|pods}/http:NAME:PORT/proxy/PATH
+        (https://kubernetes.io/docs/tasks/access-application-cluster/access-cluster-services/).
+        The API server consumes `Authorization`, so backends must take credentials in another
+        header (Vault: X-Vault-Token). Bodies are never logged or put in errors: they carry keys.
+        """
+        path = f"/api/v1/namespaces/{namespace}/{kind}/http:{target}:{port}/proxy/{path.lstrip('/')}"
+        header_params = {"Accept": "application/json", **(headers or {})}
+        if body is not None:
+            header_params["Content-Type"] = "application/json"
+        try:
+            raw = await self._api.call_api(path, method, query_params=list(query or []), header_params=header_params,
+                                           body=body, auth_settings=["BearerToken"], _preload_content=False,
+                                           _request_timeout=timeout)
+        except Exception as exc:  # connection refused, TLS, timeouts: never echo the body we sent
+            raise KubeError(f"{method} {kind}/{target}:{port} in {namespace} through the API server proxy "
+                            f"failed: {type(exc).__name__}") from None
+        try:
+            data = await raw.read()
+            status = int(raw.status)
+        finally:
+            raw.release()
+        text = data.decode(errors="replace") if isinstance(data, bytes) else str(data)
+        try:
+            parsed: Any = json.loads(text) if text.strip() else None
+        except ValueError:
+            parsed = text
+        return ProxyResponse(status, parsed)
 
     # ------------------------------------------------------------ waiting
 

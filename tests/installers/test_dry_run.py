@@ -22,7 +22,7 @@ async def test_full_example_transcript():
     adds = [line for line in control if "add-node" in line]
     assert len(adds) == 2 and all('--token "$(cat)" (input on stdin)' in line for line in adds)
     for worker in ("tk-worker", "tk-gpu"):
-        assert f'[microk8s-workers] sudo microk8s join "$(cat)" --worker (input on stdin)' in transcript.lines[worker]
+        assert '[microk8s-workers] sudo microk8s join "$(cat)" --worker (input on stdin)' in transcript.lines[worker]
     api = transcript.lines["kubernetes API"]
     assert "[microk8s-workers] wait until node tk-gpu is Ready (at most 600 s)" in api
     assert "[microk8s-workers] patch Node tk-gpu: ['taints']" in api

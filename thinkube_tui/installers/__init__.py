@@ -1,25 +1,32 @@
-"""One installer per component. A component missing here fails loudly as "not implemented"."""
+"""One installer module per component: `installers/<id with - as _>.py` with `async def install(ctx)`.
+
+A component without a module fails loudly as "not implemented" (see engine.NotImplementedInstaller).
+"""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-# component id -> module in this package with `async def install(ctx)`
-MODULES = {
-    "microk8s-control": "microk8s_control",
-    "microk8s-workers": "microk8s_workers",
-}
+Installer = Callable[[Any], Awaitable[None]]
 
 
-def installer(component_id: str) -> Callable[[Any], Awaitable[None]] | None:
-    module = MODULES.get(component_id)
-    if module is None:
+def module_name(component_id: str) -> str:
+    return f"{__name__}.{component_id.replace('-', '_')}"
+
+
+def installer(component_id: str) -> Installer | None:
+    name = module_name(component_id)
+    if importlib.util.find_spec(name) is None:
         return None
-    install: Callable[[Any], Awaitable[None]] = importlib.import_module(f"{__name__}.{module}").install
+    install: Installer = importlib.import_module(name).install
     return install
 
 
-def registry() -> dict[str, Callable[[Any], Awaitable[None]]]:
-    return {cid: fn for cid in MODULES if (fn := installer(cid)) is not None}
+def registry(component_ids: Any = None) -> dict[str, Installer]:
+    from ..catalog import load_catalog
+
+    ids = component_ids if component_ids is not None else load_catalog().ids
+    return {cid: fn for cid in ids if (fn := installer(cid)) is not None}

@@ -14,11 +14,13 @@ import asyncio
 import shlex
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from ..catalog import Catalog
 from ..engine import InstallError, Steps
 from ..facts import Facts
+from ..files import default_state_dir
 from ..helm import Chart, HelmError, upgrade_install
 from ..kube import Kube
 from ..secrets import Secrets
@@ -37,6 +39,10 @@ class Cluster:
     nodes: Mapping[str, Transport]
     facts: Mapping[str, Facts]
     secrets: Secrets
+    state_dir: Path = field(default_factory=lambda: default_state_dir() / "thinkube")
+    # Things to show the operator once, in the run's summary, and nowhere else (e.g. Vault's
+    # unseal keys when they chose not to keep them in a file): (title, lines).
+    handovers: list[tuple[str, list[str]]] = field(default_factory=list, repr=False)
     _kube: Kube | None = field(default=None, repr=False)
     _kube_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
@@ -52,6 +58,11 @@ class Cluster:
                 self.secrets.register_kubeconfig(result.stdout)
                 self._kube = await Kube.from_kubeconfig(result.stdout)
             return self._kube
+
+    def handover(self, title: str, lines: list[str]) -> None:
+        for line in lines:
+            self.secrets.register(line)  # masked everywhere else
+        self.handovers.append((title, lines))
 
     async def close(self) -> None:
         if self._kube is not None:

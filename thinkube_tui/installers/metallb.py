@@ -17,7 +17,8 @@ from ..engine import InstallError
 from ..kube import KubeError
 from .base import InstallContext
 from .microk8s import ensure_addon
-from .net import ensure, metallb_range, rollout, wait
+from .net import metallb_range
+from .objects import ensure, rollout, wait
 
 NAMESPACE = "metallb-system"
 POOL = "default-addresspool"

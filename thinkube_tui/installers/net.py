@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..engine import InstallError
-from ..kube import KubeError
 from ..spec import Spec, metallb_pool
 from .base import InstallContext
+from .objects import rollout, wait
 
 # The wildcard certificate ssl-certificates issues for `*.{domain}` and `{domain}`; every
 # ingress controller serves it as its default certificate.
@@ -57,84 +57,6 @@ def in_range(address: str, range_text: str) -> bool:
 
 
 # ---------------------------------------------------------------- objects
-
-
-def contains(live: Any, wanted: Any) -> bool:
-    """Whether `live` already holds everything in `wanted` (maps: a subset; lists: same length,
-    element by element). Fields the API server or controllers add are ignored."""
-    if isinstance(wanted, Mapping):
-        return isinstance(live, Mapping) and all(k in live and contains(live[k], v) for k, v in wanted.items())
-    if isinstance(wanted, (list, tuple)):
-        return (isinstance(live, (list, tuple)) and len(live) == len(wanted)
-                and all(contains(a, b) for a, b in zip(live, wanted, strict=True)))
-    return bool(live == wanted)
-
-
-def describe(obj: Mapping[str, Any]) -> str:
-    meta = obj["metadata"]
-    where = f"{meta['namespace']}/" if meta.get("namespace") else ""
-    return f"{obj['kind']} {where}{meta['name']}"
-
-
-async def ensure(ctx: InstallContext, obj: dict[str, Any]) -> bool:
-    """Apply `obj` (server-side) unless the cluster already has it as wanted; True when applied.
-
-    Never logs the object's content: Secrets go through here too."""
-    kube = await ctx.kube()
-    meta = obj["metadata"]
-    try:
-        live = await kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
-    except KubeError as exc:
-        raise InstallError(f"could not read {describe(obj)}: {exc}") from None
-    wanted = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
-    if live is not None and contains(live, wanted):
-        ctx.log(f"{describe(obj)} is already as wanted")
-        return False
-    try:
-        await kube.apply(obj)
-    except KubeError as exc:
-        raise InstallError(f"could not apply {describe(obj)}: {exc}") from None
-    ctx.log(f"{describe(obj)} {'updated' if live is not None else 'created'}")
-    return True
-
-
-async def ensure_namespace(ctx: InstallContext, name: str) -> bool:
-    return await ensure(ctx, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-
-
-def condition_true(obj: Mapping[str, Any], kind: str = "Ready") -> bool:
-    conditions = obj.get("status", {}).get("conditions") or []
-    return any(c.get("type") == kind and c.get("status") == "True" for c in conditions)
-
-
-def condition_message(obj: Mapping[str, Any] | None, kind: str = "Ready") -> str:
-    for c in (obj or {}).get("status", {}).get("conditions") or []:
-        if c.get("type") == kind:
-            return f"{c.get('reason', '')}: {c.get('message', '')}".strip(": ")
-    return "no Ready condition yet"
-
-
-async def wait(ctx: InstallContext, api_version: str, kind: str, name: str, namespace: str | None,
-               ready: Any, *, timeout: float, what: str, hint: str = "") -> dict[str, Any]:
-    """`kube.wait_for`, failing as an InstallError that says what was awaited and what to check."""
-    kube = await ctx.kube()
-    try:
-        return dict(await kube.wait_for(api_version, kind, name, namespace, ready, timeout=timeout, what=what))
-    except KubeError as exc:
-        raise InstallError(f"{exc}{'. ' + hint if hint else ''}") from None
-
-
-async def rollout(ctx: InstallContext, kind: str, name: str, namespace: str, *, timeout: float = 600) -> None:
-    kube = await ctx.kube()
-    try:
-        await kube.wait_rollout(kind, name, namespace, timeout=timeout)
-    except KubeError as exc:
-        raise InstallError(f"{exc}. See `microk8s kubectl -n {namespace} describe {kind.lower()} {name}` "
-                           f"and its pods' events") from None
-    ctx.log(f"{kind} {namespace}/{name} is rolled out")
-
-
-# ---------------------------------------------------------------- ingress-nginx
 
 
 def ingress_values(ctx: InstallContext, *, fullname: str, class_name: str, controller_value: str,

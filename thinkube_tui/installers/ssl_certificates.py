@@ -27,15 +27,8 @@ from ..engine import InstallError
 from ..secrets import MissingSecret
 from ..spec import SecretRef
 from .base import InstallContext
-from .net import (
-    WILDCARD_CERTIFICATE,
-    WILDCARD_NAMESPACE,
-    WILDCARD_SECRET,
-    condition_true,
-    ensure,
-    ensure_namespace,
-    wait,
-)
+from .net import WILDCARD_CERTIFICATE, WILDCARD_NAMESPACE, WILDCARD_SECRET
+from .objects import condition, ensure, ensure_namespace, wait
 
 CM = "cert-manager.io/v1"
 ACME_SERVERS = {
@@ -72,7 +65,7 @@ async def install(ctx: InstallContext) -> None:
         await ctx.step(f"create the Let's Encrypt issuer {issuer}", lambda: _acme_issuer(ctx, namespace, issuer))
 
     # Verify the issuer before asking it for certificates.
-    await wait(ctx, CM, "ClusterIssuer", issuer, None, condition_true, timeout=ISSUER_TIMEOUT_S,
+    await wait(ctx, CM, "ClusterIssuer", issuer, None, condition, timeout=ISSUER_TIMEOUT_S,
                what=f"ClusterIssuer {issuer}",
                hint=f"see `microk8s kubectl describe clusterissuer {issuer}`"
                     + (" (the ACME account registration needs internet access)" if mode != "self-signed" else ""))
@@ -84,7 +77,7 @@ async def install(ctx: InstallContext) -> None:
     await ctx.step(f"request the wildcard certificate *.{ctx.spec.cluster.domain}",
                    lambda: _wildcard(ctx, issuer))
     certificate = await wait(
-        ctx, CM, "Certificate", WILDCARD_CERTIFICATE, WILDCARD_NAMESPACE, condition_true,
+        ctx, CM, "Certificate", WILDCARD_CERTIFICATE, WILDCARD_NAMESPACE, condition,
         timeout=CERTIFICATE_TIMEOUT_S[mode], what=f"Certificate {WILDCARD_NAMESPACE}/{WILDCARD_CERTIFICATE}",
         hint=f"see `microk8s kubectl -n {WILDCARD_NAMESPACE} describe certificate {WILDCARD_CERTIFICATE}` "
              "and its CertificateRequest/Order/Challenge")
