@@ -32,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="trust host keys seen for the first time (they are remembered)")
     run.add_argument("--known-hosts", metavar="FILE", type=Path,
                      help="thinkube-tui's own known-hosts file (default: in the state dir)")
+    run.add_argument("--only", action="append", default=[], metavar="COMPONENT",
+                     help="install just this component and what it requires (repeatable)")
+    run.add_argument("--demo", action="store_true",
+                     help="run against the built-in lab: a SIMULATED cluster on this machine (3 nodes, one GPU)")
+    run.add_argument("--lab-speed", type=float, default=1.0, metavar="FACTOR",
+                     help="the lab's simulated commands run FACTOR times faster than real ones (default 1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check answers files; print every problem as FILE:LINE:COL: path: message")
@@ -48,6 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="what is installed, from the install journal")
     p.add_argument("--state-dir", metavar="DIR", type=Path)
     p.add_argument("--cluster", metavar="NAME", help="only this cluster (default: every one recorded)")
+
+    p = sub.add_parser("lab", help="the simulated cluster: start it in the background, stop it")
+    lab = p.add_subparsers(dest="lab_command", metavar="up|down", required=True)
+    for name, text in (("up", "start a lab and print its nodes, answers file and known-hosts file"),
+                       ("down", "stop the lab started by `lab up`"),
+                       ("serve", "run a lab in the foreground (what `lab up` starts)")):
+        q = lab.add_parser(name, help=text)
+        q.add_argument("--state-dir", metavar="DIR", type=Path, help="default: $XDG_STATE_HOME/thinkube-tui/lab")
+        if name != "down":
+            q.add_argument("--nodes", type=int, default=3, help="nodes in all, the control node included")
+            q.add_argument("--gpus", type=int, default=1, help="how many workers have an NVIDIA H100")
+            q.add_argument("--lab-speed", type=float, default=1.0, metavar="FACTOR")
+            q.add_argument("--faults", type=Path, metavar="FILE", help="faults to inject (YAML or JSON)")
 
     p = sub.add_parser("discover", help="probe nodes over SSH (or this machine) and run preflight checks")
     where = p.add_mutually_exclusive_group(required=True)
@@ -92,10 +111,20 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .commands.status import run_status
 
         return run_status(args.state_dir, args.cluster)
+    if args.command == "lab":
+        from .commands.lab import run_lab_command
+
+        return run_lab_command(args)
     if args.command == "discover":
         from .commands.discover import run_discover_command
 
         return run_discover_command(args)
+    if args.demo:
+        import asyncio
+
+        from .commands.lab import run_demo
+
+        return asyncio.run(run_demo(args))
     if args.answers is not None:
         import asyncio
 
@@ -105,6 +134,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             answers=args.answers, secrets=args.secrets, yes=args.yes, dry_run=args.dry_run,
             state_dir=args.state_dir, skip_checks=frozenset(args.skip_check),
             accept_new_host_keys=args.accept_new_host_keys, known_hosts=args.known_hosts,
+            only=frozenset(args.only),
         )
         return asyncio.run(run(options))
     print("The interactive wizard is not built yet: install headless with --answers FILE, "

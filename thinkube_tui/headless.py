@@ -21,7 +21,7 @@ from .engine import Engine, EngineSettings
 from .events import EventBus, RunFinished
 from .facts import Facts
 from .journal import Journal, JournalError
-from .plan import Plan, make_plan
+from .plan import Plan, make_plan, plan_for
 from .preflight import Finding, has_errors, run_preflight, unreachable
 from .printer import LiveView, LogFile, PlainPrinter
 from .secrets import Secrets
@@ -44,6 +44,7 @@ class HeadlessOptions:
     concurrency: int = 4
     component_timeout_s: float = 3600.0
     interactive_output: bool | None = None  # None: a live view when stdout is a terminal
+    only: frozenset[str] = frozenset()  # install just these (and what they require)
 
 
 @dataclass
@@ -80,7 +81,7 @@ async def gather(spec: Spec, transports: Mapping[str, Transport], connect_errors
         if result.facts is not None:
             out.facts[result.node] = result.facts
             gpus = ", ".join(g.label for g in result.facts.gpus) or "no GPU"
-            say.write(f"discovered {result.node}: {result.facts.os.pretty or 'unknown OS'}, {gpus}\n")
+            say.write(f"discovered {result.node}: {result.facts.os.pretty_name or 'unknown OS'}, {gpus}\n")
         else:
             say.write(f"could not discover {result.node}: {result.error}\n")
     say.flush()
@@ -159,6 +160,11 @@ async def run(options: HeadlessOptions, out: IO[str] = sys.stdout, err: IO[str] 
         return EXIT_INVALID
     spec, secrets = loaded
     catalog = load_catalog()
+    unknown = sorted(cid for cid in options.only if cid not in catalog or spec.components[cid].enabled is False)
+    if unknown:
+        print(f"--only: {', '.join(unknown)}: not a component of the catalog, or switched off in the answers",
+              file=err)
+        return EXIT_INVALID
     if options.dry_run:
         from .dryrun import print_dry_run
 
@@ -198,7 +204,11 @@ async def run(options: HeadlessOptions, out: IO[str] = sys.stdout, err: IO[str] 
         if control_facts is not None and control_facts.microk8s.installed:
             await _adopt_cluster_state(cluster, journal, out)
         gpu_present = any(f.gpus for f in gathered.facts.values())
-        plan = make_plan(catalog, spec, installed=journal.installed, gpu_present=gpu_present)
+        if options.only:
+            plan = plan_for(catalog, {cid: "asked for with --only" for cid in options.only - journal.installed},
+                            installed=journal.installed)
+        else:
+            plan = make_plan(catalog, spec, installed=journal.installed, gpu_present=gpu_present)
         for cid in sorted(journal.installed):
             if cid in spec.components and journal.changed_config(cid, spec.components[cid].config):
                 out.write(f"note: {cid}'s settings changed since it was installed; they are not re-applied "

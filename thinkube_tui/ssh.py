@@ -235,10 +235,16 @@ class _TimedOut(Exception):
 
 
 # Root needs no sudo; NOPASSWD is detected with -n so nothing ever waits for a password.
-_SUDO_PROBE = (
-    'if [ "$(id -u)" = 0 ]; then echo root; '
-    "elif sudo -n true 2>/dev/null; then echo nopasswd; else echo password; fi"
-)
+# A plain command list (no if/fi): nodes' shells differ, and the lab understands lists only.
+_SUDO_PROBE = 'id -u; sudo -n true 2>/dev/null; echo "sudo=$?"'
+
+
+def _sudo_mode(probe_output: str) -> str:
+    """root, nopasswd or password, from `_SUDO_PROBE`'s output."""
+    lines = probe_output.split()
+    if lines[:1] == ["0"]:
+        return "root"
+    return "nopasswd" if "sudo=0" in lines else "password"
 
 
 # --------------------------------------------------------------------------- connection
@@ -610,7 +616,7 @@ class SshConnection:
         async with self._sudo_lock:
             if self._sudo_mode is None:
                 probe = await self._quick(_SUDO_PROBE)
-                self._sudo_mode = probe.stdout.strip() or "password"
+                self._sudo_mode = _sudo_mode(probe.stdout)
             if self._sudo_mode == "password" and self._sudo_password is None:
                 self._sudo_password = await self._check_sudo_password()
         quoted = shlex.quote(command)

@@ -44,7 +44,7 @@ class Script:
     async def __call__(self, proc: asyncssh.SSHServerProcess) -> None:
         cmd = (proc.command or "").removeprefix(PGID_PREFIX)
         if "sudo -n true" in cmd:  # the sudo probe: a user that needs a password
-            proc.stdout.write("password\n")
+            proc.stdout.write("1000\nsudo=1\n")
         elif cmd.startswith(SUDO):  # like `sudo -S -p ''`: first stdin line is the password
             password = (await proc.stdin.readline()).rstrip("\n")
             self.sudo_stdin_passwords.append(password)

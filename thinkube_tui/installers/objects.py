@@ -78,6 +78,7 @@ async def wait(ctx: InstallContext, api_version: str, kind: str, name: str, name
                ready: Any, *, timeout: float, what: str, hint: str = "") -> Obj:
     """`kube.wait_for`, failing as an InstallError that says what was awaited and what to check."""
     kube = await ctx.kube()
+    ctx.log(f"waiting for {what} (at most {timeout:g} s)")
     try:
         return dict(await kube.wait_for(api_version, kind, name, namespace, ready, timeout=timeout, what=what))
     except KubeError as exc:
@@ -86,6 +87,7 @@ async def wait(ctx: InstallContext, api_version: str, kind: str, name: str, name
 
 async def rollout(ctx: InstallContext, kind: str, name: str, namespace: str, *, timeout: float = 600) -> None:
     kube = await ctx.kube()
+    ctx.log(f"waiting for the rollout of {kind} {namespace}/{name} (at most {timeout:g} s)")
     try:
         await kube.wait_rollout(kind, name, namespace, timeout=timeout)
     except KubeError as exc:

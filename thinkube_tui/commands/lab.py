@@ -1,0 +1,139 @@
+"""`thinkube-tui lab up|down|serve` and `--demo`: the simulated cluster, for trying things by hand.
+
+`lab up` starts the lab as a process of its own (so an installer can be killed and restarted
+against it), writes an answers file and a known-hosts file pointing at it, prints where its
+nodes are and returns. `lab down` stops it. `--demo` runs thinkube-tui against a lab started
+in the same process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..files import default_state_dir
+
+READY = "lab-ready"
+PID = "lab.pid"
+ANSWERS = "answers.yaml"
+KNOWN_HOSTS = "known_hosts"
+SUDO_ENV = "TK_LAB_SUDO_PASSWORD"
+
+
+def lab_dir(given: Path | None) -> Path:
+    return given or default_state_dir() / "lab"
+
+
+async def _serve(state_dir: Path, nodes: int, gpus: int, speed: float, faults: Path | None) -> None:
+    from ..lab.cluster import Lab
+
+    async with Lab(state_dir, nodes=nodes, gpus=gpus, speed=1.0 / speed, faults=faults) as lab:
+        lab.write_answers(state_dir / ANSWERS)
+        lab.write_known_hosts(state_dir / KNOWN_HOSTS)
+        (state_dir / READY).write_text(lab.describe() + "\n")
+        print(lab.describe(), flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    (state_dir / READY).unlink(missing_ok=True)
+
+
+def run_lab_command(args: argparse.Namespace) -> int:
+    state = lab_dir(args.state_dir)
+    if args.lab_command == "serve":
+        state.mkdir(parents=True, exist_ok=True)
+        asyncio.run(_serve(state, args.nodes, args.gpus, args.lab_speed, args.faults))
+        return 0
+    if args.lab_command == "up":
+        return _up(state, args)
+    return _down(state)
+
+
+def _running_pid(state: Path) -> int | None:
+    try:
+        pid = int((state / PID).read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def _up(state: Path, args: argparse.Namespace) -> int:
+    if (pid := _running_pid(state)) is not None:
+        print(f"a lab already runs from {state} (pid {pid}); `thinkube-tui lab down --state-dir {state}` stops it")
+        return 2
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (state / READY).unlink(missing_ok=True)
+    command = [sys.executable, "-m", "thinkube_tui", "lab", "serve", "--state-dir", str(state),
+               "--nodes", str(args.nodes), "--gpus", str(args.gpus), "--lab-speed", str(args.lab_speed)]
+    if args.faults:
+        command += ["--faults", str(args.faults)]
+    log = open(state / "lab.log", "ab")  # noqa: SIM115 - handed to the child process
+    child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             start_new_session=True)
+    (state / PID).write_text(str(child.pid))
+    deadline = time.monotonic() + 60
+    while not (state / READY).exists():
+        if child.poll() is not None or time.monotonic() > deadline:
+            print(f"the lab did not start; see {state / 'lab.log'}", file=sys.stderr)
+            return 1
+        time.sleep(0.1)
+    print((state / READY).read_text(), end="")
+    print(f"answers file: {state / ANSWERS}\nknown hosts:  {state / KNOWN_HOSTS}\n"
+          f"try: {SUDO_ENV}=$(cat {state / 'sudo-password'}) thinkube-tui discover --answers {state / ANSWERS}")
+    return 0
+
+
+def _down(state: Path) -> int:
+    pid = _running_pid(state)
+    if pid is None:
+        print(f"no lab runs from {state}")
+        return 0
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while _running_pid(state) is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (state / PID).unlink(missing_ok=True)
+    print(f"lab stopped ({state}); its state stays there for the next `lab up`")
+    return 0
+
+
+def demo_answers(lab_answers: dict[str, Any], answers: Path | None) -> dict[str, Any]:
+    """The lab's nodes and network, with the components and settings of `answers` (if given)."""
+    if answers is None:
+        return lab_answers
+    wanted = yaml.safe_load(answers.read_text()) or {}
+    merged = dict(lab_answers)
+    if isinstance(wanted, dict) and "components" in wanted:
+        merged["components"] = wanted["components"]
+    return merged
+
+
+async def run_demo(args: argparse.Namespace) -> int:
+    """Headless install against a lab started in this process."""
+    from ..headless import HeadlessOptions, run
+    from ..lab.cluster import Lab
+
+    state = lab_dir(args.state_dir) / "demo"
+    async with Lab(state / "lab", nodes=3, gpus=1, speed=1.0 / args.lab_speed, log=lambda _m: None) as lab:
+        print(lab.describe(), flush=True)
+        answers = state / ANSWERS
+        answers.write_text("# thinkube-tui demo: the lab's nodes and network"
+                           + (f", the components of {args.answers}" if args.answers else "") + "\n"
+                           + yaml.safe_dump(demo_answers(lab.answers(), args.answers), sort_keys=False))
+        os.environ[SUDO_ENV] = lab.sudo_password  # the lab's own sudo password, for this process only
+        options = HeadlessOptions(answers=answers, yes=True, dry_run=args.dry_run, state_dir=state / "installer",
+                                  skip_checks=frozenset(args.skip_check), only=frozenset(args.only),
+                                  known_hosts=lab.write_known_hosts(state / KNOWN_HOSTS))
+        return await run(options)
