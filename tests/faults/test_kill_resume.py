@@ -1,0 +1,102 @@
+"""Kill -9 at random moments of an install on the lab, then resume: it converges, nothing runs twice.
+
+Each trial starts a fresh lab, runs the real `thinkube-tui --answers ... --only microk8s-workers`
+in a subprocess, SIGKILLs it after a seeded random delay, checks the journal still parses, and
+runs it again until it finishes. The lab counts side effects (snaps installed, addons enabled,
+joins), so a step repeated in a non-idempotent way shows. More trials: TK_KILL_TRIALS=50.
+"""
+
+import asyncio
+import os
+import random
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from thinkube_tui.journal import Journal
+from thinkube_tui.lab.cluster import Lab
+
+TRIALS = int(os.environ.get("TK_KILL_TRIALS", "6"))
+SPEED = 0.1  # the lab's commands take 10 % of their simulated time
+
+
+def steps_done(journal_path: Path) -> int:
+    try:
+        return sum(len(rec.steps_done) for rec in Journal.open(journal_path).components.values())
+    except FileNotFoundError:
+        return 0
+
+
+async def install(answers: Path, state: Path, known_hosts: Path, env: dict[str, str],
+                  kill: tuple[int, float] | None) -> int | None:
+    """Run the installer; with `kill` = (steps, jitter), SIGKILL it `jitter` seconds after the
+    journal records that many steps. None when it was killed before it finished."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "thinkube_tui", "--answers", str(answers), "--yes", "--only", "microk8s-workers",
+        "--state-dir", str(state), "--known-hosts", str(known_hosts),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, env=env,
+    )
+    journal_path = state / "thinkube-lab" / "journal.json"
+
+    async def kill_when_due() -> None:
+        assert kill is not None
+        while steps_done(journal_path) < kill[0]:
+            await asyncio.sleep(0.02)  # polling the journal file: the condition we wait for
+        await asyncio.sleep(kill[1])
+        proc.send_signal(signal.SIGKILL)
+
+    killer = asyncio.create_task(kill_when_due()) if kill else None
+    try:
+        await asyncio.wait_for(proc.wait(), 120)
+    finally:
+        if killer:
+            killer.cancel()
+    if proc.returncode == -signal.SIGKILL:
+        return None
+    return proc.returncode
+
+
+@pytest.mark.parametrize("seed", range(TRIALS))
+async def test_killed_install_resumes_and_converges(tmp_path, seed):
+    rng = random.Random(seed)
+    async with Lab(tmp_path / "lab", nodes=3, gpus=1, speed=SPEED, log=lambda _m: None) as lab:
+        answers = lab.write_answers(tmp_path / "answers.yaml")
+        known_hosts = tmp_path / "known_hosts"
+        env = {**os.environ, "TK_LAB_SUDO_PASSWORD": lab.sudo_password}
+        state = tmp_path / "state"
+        journal_path = state / "thinkube-lab" / "journal.json"
+
+        kills = 0
+        for _ in range(8):
+            # Kill at a random point: after 0..12 recorded steps (a full run records about 12),
+            # plus up to 0.3 s into the next one.
+            kill = (rng.randint(0, 12), rng.uniform(0, 0.3)) if kills < 3 and rng.random() < 0.85 else None
+            code = await install(answers, state, known_hosts, env, kill)
+            if journal_path.exists():
+                Journal.open(journal_path)  # never left torn: raises if it does not parse
+            if code is None:
+                kills += 1
+                continue
+            assert code == 0
+            break
+        else:
+            raise AssertionError("the install never finished")
+        print(f"seed {seed}: killed {kills} times before the install finished")
+
+        journal = Journal.open(journal_path)
+        assert {"microk8s-control", "microk8s-workers"} <= journal.installed
+        # Converged: every node runs MicroK8s, both workers are Ready members.
+        nodes = {n["metadata"]["name"]: n for n in lab.kube.list("v1", "Node")}
+        assert set(nodes) == {"tk-control", "tk-worker-1", "tk-gpu-1"}
+        assert nodes["tk-gpu-1"]["metadata"]["labels"]["nvidia.com/gpu.present"] == "true"
+        # Nothing that was done ran twice.
+        for name, node in lab.nodes.items():
+            assert node.counters["snap-install:microk8s"] == 1, (name, dict(node.counters))
+        control = lab.nodes["tk-control"]
+        for addon in ("dns", "hostpath-storage", "helm3"):
+            assert addon in control.microk8s.addons  # some are on from the start, as in MicroK8s
+            assert control.counters[f"addon-enable:{addon}"] <= 1, dict(control.counters)
+        for worker in ("tk-worker-1", "tk-gpu-1"):
+            assert lab.nodes[worker].counters["join"] == 1, dict(lab.nodes[worker].counters)
