@@ -55,15 +55,14 @@ class Steps:
     """What the engine gives an installer for one component: named, journaled steps and a log."""
 
     def __init__(self, component: str, config: Any, journal: Journal, bus: EventBus, batcher: LineBatcher,
-                 step_timeout: float) -> None:
+                 settings: EngineSettings) -> None:
         self.component = component
         self.config = config
         self._journal = journal
         self._bus = bus
         self._batcher = batcher
-        self._step_timeout = step_timeout
+        self._settings = settings
         self._index = 0
-        self.current: str | None = None
 
     def log(self, line: str) -> None:
         self._batcher.add(self.component, line)
@@ -81,18 +80,40 @@ class Steps:
         if self._journal.step_done(self.component, name):
             self._bus.publish(StepDone(self.component, name, skipped=True))
             return None
-        self.current = name
         self._bus.publish(StepStarted(self.component, name, self._index))
-        limit = timeout or self._step_timeout
-        try:
-            async with asyncio.timeout(limit):
-                result = await action()
-        except TimeoutError:
-            raise StepTimeout(f"step '{name}' did not finish within {limit:g} s") from None
+        limit = timeout or self._settings.step_timeout_s
+        attempt = 1
+        while True:
+            try:
+                async with asyncio.timeout(limit):
+                    result = await action()
+                break
+            except TimeoutError:
+                raise _in_step(StepTimeout(f"step '{name}' did not finish within {limit:g} s"), name) from None
+            except self._settings.transient_errors as exc:
+                # Steps check before they act, so running one again is safe; a dropped
+                # connection or a node that is briefly away is worth another try.
+                if attempt >= self._settings.step_attempts:
+                    _in_step(exc, name)
+                    raise
+                delay = self._settings.retry_delay_s * 2 ** (attempt - 1)
+                self.log(f"step '{name}': {exc}; trying again in {delay:g} s "
+                         f"(attempt {attempt + 1} of {self._settings.step_attempts})")
+                await asyncio.sleep(delay)
+                attempt += 1
+            except Exception as exc:
+                _in_step(exc, name)
+                raise
         self._journal.step_finished(self.component, name)
         self._bus.publish(StepDone(self.component, name))
-        self.current = None
         return result
+
+
+def _in_step(exc: BaseException, name: str) -> BaseException:
+    """Remember in which step `exc` happened (steps of one component may run side by side)."""
+    if not hasattr(exc, "thinkube_step"):
+        exc.thinkube_step = name  # type: ignore[attr-defined]
+    return exc
 
 
 Installer = Callable[[Any], Awaitable[None]]
@@ -105,6 +126,10 @@ class EngineSettings:
     component_timeout_s: float = 3600.0
     step_timeout_s: float = 1800.0
     log_interval_s: float = 0.05
+    # Errors after which a step is tried again (the transport's "connection lost" and the like).
+    transient_errors: tuple[type[Exception], ...] = ()
+    step_attempts: int = 3
+    retry_delay_s: float = 2.0
 
 
 class Engine:
@@ -202,8 +227,7 @@ class Engine:
             self._running[cid] = asyncio.create_task(self._run_one(cid), name=cid)
 
     async def _run_one(self, cid: str) -> None:
-        steps = Steps(cid, self._configs.get(cid), self._journal, self._bus, self._batcher,
-                      self._settings.step_timeout_s)
+        steps = Steps(cid, self._configs.get(cid), self._journal, self._bus, self._batcher, self._settings)
         attempt = self._journal.components[cid].attempts + 1 if cid in self._journal.components else 1
         self._journal.started(cid, self._configs.get(cid))
         self._bus.publish(ComponentStarted(cid, attempt=attempt))
@@ -242,7 +266,8 @@ class Engine:
         self._batcher.flush()
         self._journal.failed_with(cid, message)
         self.state[cid] = "failed"
-        self._bus.publish(ComponentFailed(cid, error=message, step=steps.current, node=node, output_tail=tail))
+        step = getattr(exc, "thinkube_step", None)
+        self._bus.publish(ComponentFailed(cid, error=message, step=step, node=node, output_tail=tail))
         self._block_dependents(cid)
 
     def _block_dependents(self, cid: str) -> None:

@@ -226,12 +226,15 @@ async def run(options: HeadlessOptions, out: IO[str] = sys.stdout, err: IO[str] 
         mirror = ClusterMirror(journal, cluster.kube, lambda text: out.write(f"warning: {text}\n"))
         bus.subscribe(mirror)
         log = LogFile(state / "logs" / time.strftime("install-%Y%m%d-%H%M%S.log"), secrets.mask)
-        bus.subscribe(log)
+        unsubscribe_log = bus.subscribe(log)
         live = options.interactive_output if options.interactive_output is not None else out.isatty()
         view = LiveView(len(plan), secrets.mask) if live else None
         bus.subscribe(view if view is not None else PlainPrinter(out, secrets.mask))
+        from .ssh import ConnectionLost, ConnectTimeout, HostUnreachable
+
         settings_engine = EngineSettings(concurrency=options.concurrency,
-                                         component_timeout_s=options.component_timeout_s)
+                                         component_timeout_s=options.component_timeout_s,
+                                         transient_errors=(ConnectionLost, ConnectTimeout, HostUnreachable))
         try:
             if view is not None:
                 with view:
@@ -241,6 +244,7 @@ async def run(options: HeadlessOptions, out: IO[str] = sys.stdout, err: IO[str] 
                 result = await run_install(spec, catalog, plan, journal, cluster, settings=settings_engine, bus=bus)
         finally:
             await mirror.close()
+            unsubscribe_log()
             log.close()
             await cluster.close()
         summary(spec, catalog, result, log.path, out, cluster.handovers)

@@ -564,10 +564,15 @@ class SshConnection:
                     callback(line.rstrip("\n"))
 
         async def feed() -> None:
-            if stdin:
-                proc.stdin.write(stdin)
-                await proc.stdin.drain()
-            proc.stdin.write_eof()  # commands that read stdin must not wait forever
+            # A command may exit before it reads its input (sudo refusing, a command not found):
+            # then writing fails, and the exit status, not the write, says what happened.
+            try:
+                if stdin:
+                    proc.stdin.write(stdin)
+                    await proc.stdin.drain()
+                proc.stdin.write_eof()  # commands that read stdin must not wait forever
+            except (*_DROPPED, asyncssh.DisconnectError, OSError):
+                pass
 
         try:
             async with asyncio.timeout(timeout):

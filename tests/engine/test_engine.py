@@ -233,3 +233,39 @@ def test_damaged_journal_is_reported_with_what_to_do(tmp_path):
     path.write_text("{not json")
     with pytest.raises(JournalError, match="damaged .* Move it aside"):
         Journal.open(path)
+
+
+class Flaky(Exception):
+    pass
+
+
+async def test_transient_errors_retry_the_step_with_backoff():
+    calls: list[int] = []
+
+    async def installer(steps):
+        async def once():
+            calls.append(1)
+            if len(calls) < 3:
+                raise Flaky("connection dropped")
+
+        await steps.step("fetch", once)
+
+    engine, rec = make_engine(catalog(comp("a")), {"a": installer}, transient_errors=(Flaky,), retry_delay_s=0.01)
+    assert (await engine.run()).ok and len(calls) == 3
+    logged = [line for batch in rec.of(LogLines) for line in batch.lines]
+    assert any("trying again in 0.01 s (attempt 2 of 3)" in line for line in logged)
+
+
+async def test_a_failure_names_its_own_step_when_steps_run_side_by_side():
+    async def installer(steps):
+        async def slow():
+            await asyncio.sleep(0.05)
+
+        async def broken():
+            raise RuntimeError("no")
+
+        await asyncio.gather(steps.step("node-1: slow", slow), steps.step("node-2: broken", broken))
+
+    engine, rec = make_engine(catalog(comp("a")), {"a": installer})
+    await engine.run()
+    assert rec.of(ComponentFailed)[0].step == "node-2: broken"

@@ -159,3 +159,17 @@ class InstallContext:
 
 def quote(value: str) -> str:
     return shlex.quote(value)
+
+
+async def concurrently(*work: Awaitable[Any]) -> None:
+    """Run `work` at the same time; on the first failure cancel the rest and raise that failure.
+
+    (asyncio.gather would leave the others running after a failure, still changing nodes.)
+    """
+    tasks = [asyncio.ensure_future(w) for w in work]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

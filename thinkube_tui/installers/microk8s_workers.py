@@ -13,7 +13,7 @@ import secrets
 
 from ..engine import InstallError
 from ..spec import NodeSpec
-from .base import InstallContext
+from .base import InstallContext, concurrently
 from .microk8s import ensure_snap, wait_ready
 from .nodes import label_and_taint
 
@@ -25,7 +25,7 @@ async def install(ctx: InstallContext) -> None:
         ctx.log("this cluster has no workers: nothing to do")
         return
     join_lock = asyncio.Lock()  # one join at a time: each changes the cluster's membership
-    await asyncio.gather(*(_worker(ctx, worker, join_lock) for worker in ctx.workers))
+    await concurrently(*(_worker(ctx, worker, join_lock) for worker in ctx.workers))
 
 
 async def _worker(ctx: InstallContext, worker: NodeSpec, join_lock: asyncio.Lock) -> None:
