@@ -20,7 +20,7 @@ import yaml
 
 from thinkube_tui.catalog import load_catalog
 from thinkube_tui.dryrun import RecordingKube, RecordingTransport, Transcript, assumed_facts
-from thinkube_tui.engine import Steps
+from thinkube_tui.engine import EngineSettings, Steps
 from thinkube_tui.events import EventBus, LineBatcher, LogLines
 from thinkube_tui.installers import keycloak, minio, postgresql, qdrant, valkey, vault
 from thinkube_tui.installers.base import Cluster, InstallContext
@@ -219,7 +219,7 @@ async def run_all(world: World, tmp_path: Path) -> dict[str, Any]:
     journal = Journal(None)
     errors: list[BaseException] = []
     for cid, module in ORDER:
-        steps = Steps(cid, spec.components[cid].config, journal, bus, batcher, step_timeout=60)
+        steps = Steps(cid, spec.components[cid].config, journal, bus, batcher, EngineSettings(step_timeout_s=60))
         journal.started(cid, spec.components[cid].config)
         try:
             await module.install(InstallContext(steps, cluster))
@@ -359,7 +359,7 @@ async def test_late_sso_consumer_gets_a_client_through_a_job(first):
     bus = EventBus()
     journal = Journal(None)
     journal.started("mlflow", {})
-    steps = Steps("mlflow", {}, journal, bus, LineBatcher(bus, 0.0), step_timeout=60)
+    steps = Steps("mlflow", {}, journal, bus, LineBatcher(bus, 0.0), EngineSettings(step_timeout_s=60))
     client = await oidc_client_for(InstallContext(steps, cluster), "mlflow")
     assert client.issuer == "https://auth.thinkube.lan/realms/thinkube" and client.secret_name == "mlflow-oidc"
     (job,) = [o for o, _ in kube.applied if o["kind"] == "Job"]

@@ -20,7 +20,7 @@ import yaml
 
 from thinkube_tui.catalog import load_catalog
 from thinkube_tui.dryrun import RecordingKube, RecordingTransport, Transcript, assumed_facts, dry_run
-from thinkube_tui.engine import Steps
+from thinkube_tui.engine import EngineSettings, Steps
 from thinkube_tui.events import EventBus, LineBatcher, LogLines
 from thinkube_tui.facts import Facts, Gpu
 from thinkube_tui.installers import code_server, code_server_monitor, grafana, jupyterhub, loki, prometheus
@@ -153,7 +153,7 @@ async def run_all(world: World) -> dict[str, Any]:
     journal = Journal(None)
     errors: list[BaseException] = []
     for cid, module in ORDER:
-        steps = Steps(cid, spec.components[cid].config, journal, bus, batcher, step_timeout=60)
+        steps = Steps(cid, spec.components[cid].config, journal, bus, batcher, EngineSettings(step_timeout_s=60))
         journal.started(cid, spec.components[cid].config)
         try:
             await module.install(InstallContext(steps, cluster))
@@ -259,11 +259,11 @@ async def test_jupyterhub_without_gpus_or_setting_offers_no_gpu_profile():
     spec = full_spec()
     cluster = Cluster(spec=spec, catalog=load_catalog(), nodes={}, facts=assumed_facts(spec), secrets=Secrets())
     bus = EventBus()
-    steps = Steps("jupyterhub", {"gpuProfiles": True}, Journal(None), bus, LineBatcher(bus, 0.0), step_timeout=60)
+    steps = Steps("jupyterhub", {"gpuProfiles": True}, Journal(None), bus, LineBatcher(bus, 0.0), EngineSettings(step_timeout_s=60))
     names = [p["display_name"] for p in jupyterhub.profiles(InstallContext(steps, cluster), "img:1")]
     assert names == ["Default"]
     cluster = Cluster(spec=spec, catalog=load_catalog(), nodes={}, facts=facts_with_gpu(spec), secrets=Secrets())
-    steps = Steps("jupyterhub", {"gpuProfiles": False}, Journal(None), bus, LineBatcher(bus, 0.0), step_timeout=60)
+    steps = Steps("jupyterhub", {"gpuProfiles": False}, Journal(None), bus, LineBatcher(bus, 0.0), EngineSettings(step_timeout_s=60))
     assert [p["display_name"] for p in jupyterhub.profiles(InstallContext(steps, cluster), "img:1")] == ["Default"]
 
 
@@ -371,7 +371,7 @@ async def test_loki_simple_scalable_workloads():
     cluster = Cluster(spec=spec, catalog=load_catalog(), nodes={}, facts=assumed_facts(spec), secrets=Secrets())
     bus = EventBus()
     steps = Steps("loki", {"deploymentMode": "SimpleScalable"}, Journal(None), bus, LineBatcher(bus, 0.0),
-                  step_timeout=60)
+                  EngineSettings(step_timeout_s=60))
     ctx = InstallContext(steps, cluster)
     v = loki.chart_values(ctx, endpoint="http://minio.minio.svc.cluster.local", bucket="loki", s3_secret="loki-s3")
     assert v["singleBinary"] == {"replicas": 0} and v["write"]["extraEnvFrom"] == [{"secretRef": {"name": "loki-s3"}}]
@@ -411,7 +411,7 @@ def test_harbor_image_rewrites_docker_hub_only():
     spec = full_spec()
     cluster = Cluster(spec=spec, catalog=load_catalog(), nodes={}, facts={}, secrets=Secrets())
     bus = EventBus()
-    ctx = InstallContext(Steps("jupyterhub", {}, Journal(None), bus, LineBatcher(bus, 0.0), step_timeout=60), cluster)
+    ctx = InstallContext(Steps("jupyterhub", {}, Journal(None), bus, LineBatcher(bus, 0.0), EngineSettings(step_timeout_s=60)), cluster)
     assert harbor_image(ctx, "alpine:3.20") == "registry.thinkube.lan/dockerhub/library/alpine:3.20"
     assert harbor_image(ctx, "docker.io/grafana/loki:3.4.2") == "registry.thinkube.lan/dockerhub/grafana/loki:3.4.2"
     assert harbor_image(ctx, "quay.io/jupyter/base-notebook:2025-03-14") == "quay.io/jupyter/base-notebook:2025-03-14"

@@ -25,7 +25,7 @@ import yaml
 
 from thinkube_tui.catalog import load_catalog
 from thinkube_tui.dryrun import RecordingKube, RecordingTransport, Transcript, assumed_facts, dry_run
-from thinkube_tui.engine import InstallError, Steps
+from thinkube_tui.engine import EngineSettings, InstallError, Steps
 from thinkube_tui.events import EventBus, LineBatcher
 from thinkube_tui.facts import Facts, Gpu
 from thinkube_tui.installers import installer
@@ -202,7 +202,7 @@ class Rig:
                 logs.append(line)
 
         bus = EventBus()
-        steps = LoggingSteps(component, config, journal, bus, LineBatcher(bus), 60)
+        steps = LoggingSteps(component, config, journal, bus, LineBatcher(bus), EngineSettings(step_timeout_s=60))
         install = installer(component)
         assert install is not None, f"no installer for {component}"
         await install(InstallContext(steps, self.cluster))
