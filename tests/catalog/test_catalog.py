@@ -56,6 +56,7 @@ TABLE: dict[str, tuple[str, set[str], str]] = {
 
 # Requirements added beyond the table, each commented in catalog.yaml with its reason.
 ADDED_REQUIRES: dict[str, set[str]] = {
+    "harbor": {"postgresql"},  # its database lives in the shared PostgreSQL
     "model-serving": {"cert-manager"},  # KServe's webhook certificates
     "opensearch": {"ssl-certificates"},  # Dashboards at opensearch.{domain}
     "mkdocs": {"ssl-certificates"},  # docs.{domain}
@@ -65,7 +66,7 @@ ADDED_REQUIRES: dict[str, set[str]] = {
 OPTIONAL_DEFAULT_ON = {"jupyterhub", "code-server", "thinkube-dashboard"}
 SSO = {
     "harbor", "argocd", "argo-workflows", "grafana", "jupyterhub",
-    "code-server", "pgadmin", "thinkube-dashboard", "penpot", "awx",
+    "code-server", "pgadmin", "thinkube-dashboard", "penpot", "awx", "mlflow",
 }
 
 SECRET_REF = {

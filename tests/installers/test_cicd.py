@@ -335,7 +335,7 @@ async def test_argo_workflows_sso_artifacts_and_rbac(first):
     assert server["ingress"]["tls"] == [{"hosts": ["argo.thinkube.lan"]}]
     assert server["volumes"] == [{"name": "thinkube-ca", "secret": {"secretName": "thinkube-ca"}}]
     s3 = values["artifactRepository"]["s3"]
-    assert s3 == {"bucket": "argo-artifacts", "endpoint": "minio.minio.svc.cluster.local:80", "insecure": True,
+    assert s3 == {"bucket": "argo", "endpoint": "minio.minio.svc.cluster.local:80", "insecure": True,
                   "accessKeySecret": {"name": "argo-workflows-s3", "key": "AWS_ACCESS_KEY_ID"},
                   "secretKeySecret": {"name": "argo-workflows-s3", "key": "AWS_SECRET_ACCESS_KEY"}}
     assert values["controller"]["workflowNamespaces"] == ["argo"] and values["controller"]["parallelism"] == 10

@@ -302,7 +302,7 @@ async def test_first_install_sends_the_expected_objects(first):
     assert decoded(applied(run, "Secret", "keycloak-admin", "keycloak")[0])["password"] == CANARY_ADMIN
     (realm,) = applied(run, "KeycloakRealmImport")
     clients = [c["clientId"] for c in realm["spec"]["realm"]["clients"]]
-    assert {"harbor", "argocd", "jupyterhub", "grafana", "penpot"} <= set(clients) and "mlflow" not in clients
+    assert {"harbor", "argocd", "jupyterhub", "grafana", "penpot"} <= set(clients) and "mlflow" in clients and "keycloak-k8s-oidc" not in clients
     assert realm["spec"]["placeholders"]["CLIENT_SECRET_HARBOR"] == {
         "secret": {"name": "oidc-harbor", "key": "client-secret"}}
     harbor_client = next(c for c in realm["spec"]["realm"]["clients"] if c["clientId"] == "harbor")
@@ -358,14 +358,14 @@ async def test_late_sso_consumer_gets_a_client_through_a_job(first):
     cluster._kube = kube  # type: ignore[assignment]
     bus = EventBus()
     journal = Journal(None)
-    journal.started("mlflow", {})
-    steps = Steps("mlflow", {}, journal, bus, LineBatcher(bus, 0.0), EngineSettings(step_timeout_s=60))
-    client = await oidc_client_for(InstallContext(steps, cluster), "mlflow")
-    assert client.issuer == "https://auth.thinkube.lan/realms/thinkube" and client.secret_name == "mlflow-oidc"
+    journal.started("keycloak-k8s-oidc", {})
+    steps = Steps("keycloak-k8s-oidc", {}, journal, bus, LineBatcher(bus, 0.0), EngineSettings(step_timeout_s=60))
+    client = await oidc_client_for(InstallContext(steps, cluster), "keycloak-k8s-oidc")
+    assert client.issuer == "https://auth.thinkube.lan/realms/thinkube" and client.secret_name == "keycloak-k8s-oidc-oidc"
     (job,) = [o for o, _ in kube.applied if o["kind"] == "Job"]
     env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["CLIENT_SECRET"]["valueFrom"]["secretKeyRef"] == {"name": "oidc-mlflow", "key": "client-secret"}
-    (secret_obj,) = [o for o, _ in kube.applied if o["kind"] == "Secret" and o["metadata"]["name"] == "mlflow-oidc"]
+    assert env["CLIENT_SECRET"]["valueFrom"]["secretKeyRef"] == {"name": "oidc-keycloak-k8s-oidc", "key": "client-secret"}
+    (secret_obj,) = [o for o, _ in kube.applied if o["kind"] == "Secret" and o["metadata"]["name"] == "keycloak-k8s-oidc-oidc"]
     secret = decoded(secret_obj)
     assert secret["client-secret"] not in json.dumps(job)
 

@@ -33,7 +33,8 @@ import bcrypt
 import yaml
 
 from .base import InstallContext
-from .cicd import ADMIN_GROUP, ca_certificate, digest, hostname, ingress_tls, verify_tls
+from .ca import cluster_ca
+from .cicd import ADMIN_GROUP, digest, hostname, ingress_tls, verify_tls
 from .objects import condition, ensure, rollout
 from .shared import OidcClient, ensure_secret, keep_or_make, oidc_client_for, secret_values
 
@@ -50,7 +51,7 @@ async def install(ctx: InstallContext) -> None:
     await ctx.step("let Argo CD read the OIDC client secret", lambda: _label_oidc_secret(ctx, client))
     await ctx.step("admin account", lambda: _admin(ctx))
     await ctx.step("Git repositories", lambda: _repositories(ctx))
-    root_ca = await ca_certificate(ctx)  # a read: the values need it on a resumed run too
+    root_ca = await cluster_ca(ctx)  # a read: the values need it on a resumed run too
     values = argocd_values(ctx, client=client, root_ca=root_ca)
     await ctx.step(f"install Argo CD at https://{host}", lambda: ctx.helm(values, timeout_s=900))
 

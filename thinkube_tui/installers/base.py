@@ -148,7 +148,8 @@ class InstallContext:
             changed = await upgrade_install(transport, chart, values, on_line=lambda line: self.log(f"helm: {line}"),
                                             timeout_s=timeout_s)
         except HelmError as exc:
-            raise InstallError(str(exc), node=exc.node, output_tail=self.cluster.secrets.mask(exc.output_tail)) from None
+            raise InstallError(str(exc), node=exc.node,
+                               output_tail=self.cluster.secrets.mask(exc.output_tail)) from None
         except CommandTimeout as exc:
             raise InstallError(f"helm did not finish within {exc.timeout:g} s", node=self.control.name,
                                output_tail=self.cluster.secrets.mask(exc.output_tail)) from None

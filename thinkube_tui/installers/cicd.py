@@ -3,7 +3,7 @@
 - Trusting the platform's certificates from inside the cluster: with `cluster.certificates:
   self-signed` every `https://<host>.<domain>` (Keycloak included) is signed by the CA that
   ssl-certificates keeps in `cert-manager/thinkube-ca`. Services that call Keycloak from their
-  pods (OIDC discovery, token exchange) need that CA: `ca_certificate` reads it (public data,
+  pods (OIDC discovery, token exchange) need that CA: `ca.cluster_ca` reads it (public data,
   no secret) and `ensure_ca_secret` puts a copy (`ca.crt` only, never the key) into their
   namespace. With `letsencrypt-staging` the certificates chain to Let's Encrypt's untrusted
   staging roots, so OIDC clients skip verification (`verify_tls` is False) and say so.
@@ -21,6 +21,7 @@ from typing import Any
 
 from ..engine import InstallError
 from .base import InstallContext
+from .ca import cluster_ca
 from .objects import condition, ensure, wait
 
 # The realm group whose members administer Harbor, Argo Workflows (SSO RBAC) and, unless its
@@ -50,24 +51,6 @@ def digest(*parts: Any, length: int = 8) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
-async def ca_certificate(ctx: InstallContext) -> str | None:
-    """The self-signed platform CA (PEM) when `cluster.certificates` is self-signed, else None."""
-    if ctx.spec.cluster.certificates != "self-signed":
-        return None
-    ns = namespace_of(ctx, "ssl-certificates")
-    secret = await wait(ctx, "v1", "Secret", CA_SECRET, ns, lambda s: bool((s.get("data") or {}).get("ca.crt")),
-                        timeout=300, what=f"the platform CA in Secret {ns}/{CA_SECRET}",
-                        hint="the ssl-certificates component creates it; check its Certificate thinkube-ca")
-    encoded = (secret.get("data") or {}).get("ca.crt", "")
-    if not encoded:  # only a dry run gets here: a real wait returns the Secret with ca.crt
-        ctx.log(f"the platform CA in {ns}/{CA_SECRET} could not be read; continuing without it")
-        return None
-    try:
-        return base64.b64decode(encoded).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise InstallError(f"Secret {ns}/{CA_SECRET} holds no PEM certificate under ca.crt") from None
-
-
 def ca_secret_name(ctx: InstallContext) -> str | None:
     """The Secret `ensure_ca_secret` writes into a namespace, or None when there is none to write."""
     return CA_SECRET if ctx.spec.cluster.certificates == "self-signed" else None
@@ -75,7 +58,7 @@ def ca_secret_name(ctx: InstallContext) -> str | None:
 
 async def ensure_ca_secret(ctx: InstallContext, namespace: str) -> str | None:
     """A Secret `thinkube-ca` with only `ca.crt` in `namespace` (self-signed clusters); its name or None."""
-    pem = await ca_certificate(ctx)
+    pem = await cluster_ca(ctx)
     if pem is None:
         if not verify_tls(ctx):
             ctx.log("certificates come from Let's Encrypt staging (untrusted roots): OIDC clients will skip "

@@ -42,6 +42,7 @@ import bcrypt
 
 from ..secrets import generate_password
 from .base import InstallContext
+from .ca import cluster_ca
 from .cicd import (
     ADMIN_GROUP,
     MANAGED_BY,
@@ -53,6 +54,7 @@ from .cicd import (
     run_job,
     verify_tls,
 )
+from .nodes import ensure_hosts_entry, ensure_root_file
 from .objects import ensure_namespace, rollout
 from .shared import (
     OidcClient,
@@ -116,10 +118,31 @@ async def install(ctx: InstallContext) -> None:
     await ctx.step("projects and the Docker Hub proxy cache", lambda: run_job(
         ctx, setup_job(ctx), what="Harbor projects " + ", ".join(projects(ctx))
         + (f" and the proxy cache {PROXY_PROJECT}" if ctx.config.get("dockerHubProxyCache", True) else "")))
+    await ctx.step("let every node pull through the registry", lambda: _node_pulls(ctx, host))
     pulls = (f"; Docker Hub images through {host}/{PROXY_PROJECT}/<image>"
              if ctx.config.get("dockerHubProxyCache", True) else "")
     ctx.log(f"Harbor is ready at https://{host}: sign in with Keycloak (members of {ADMIN_GROUP} are Harbor "
             f"admins); the local admin's password is in Secret {ns}/{ADMIN_SECRET} (key {ADMIN_KEY}){pulls}")
+
+
+async def _node_pulls(ctx: InstallContext, host: str) -> None:
+    """containerd on each node pulls from `host`: it resolves there, and trusts the platform CA.
+
+    MicroK8s reads per-registry settings from args/certs.d/<registry>/hosts.toml, without a
+    restart (https://microk8s.io/docs/registry-private).
+    """
+    ca = await cluster_ca(ctx)
+    directory = f"{CERTS_D}/{host}"
+    hosts_toml = (f'server = "https://{host}"\n\n[host."https://{host}"]\n'
+                  f'capabilities = ["pull", "resolve"]\n' + (f'ca = "{directory}/ca.crt"\n' if ca else ""))
+    for node in ctx.spec.nodes:
+        await ensure_hosts_entry(ctx, node, host, ctx.spec.cluster.ingress_ip)
+        if ca:
+            await ensure_root_file(ctx, node, f"{directory}/ca.crt", ca)
+        await ensure_root_file(ctx, node, f"{directory}/hosts.toml", hosts_toml)
+
+
+CERTS_D = "/var/snap/microk8s/current/args/certs.d"
 
 
 def workloads(ctx: InstallContext) -> list[tuple[str, str]]:

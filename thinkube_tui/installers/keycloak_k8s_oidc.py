@@ -28,7 +28,6 @@ kubelite), https://github.com/int128/kubelogin (kubectl oidc-login, redirect por
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import time
 from collections.abc import Mapping
@@ -36,8 +35,10 @@ from typing import Any
 
 from ..engine import InstallError
 from ..kube import KubeError
-from .base import InstallContext, quote
+from .base import InstallContext
+from .ca import cluster_ca
 from .microk8s import wait_ready
+from .nodes import ensure_hosts_entry
 from .objects import ensure, wait
 from .shared import (
     KEYCLOAK_ADMIN_SECRET,
@@ -48,7 +49,6 @@ from .shared import (
     oidc_client_for,
     realm_name,
 )
-from .workspace import CA_KEY, CA_SECRET
 
 ARGS_FILE = "/var/snap/microk8s/current/args/kube-apiserver"
 CA_PATH = "/var/snap/microk8s/current/certs/thinkube-oidc-ca.crt"
@@ -209,17 +209,9 @@ async def _ca_file(ctx: InstallContext) -> bool:
     if ctx.spec.cluster.certificates != "self-signed":
         ctx.log("certificates from Let's Encrypt: the API server trusts them without --oidc-ca-file")
         return False
-    ca_ns = ctx.cluster.catalog["ssl-certificates"].namespace
-    secret = await wait(ctx, "v1", "Secret", CA_SECRET, ca_ns,
-                        lambda o: bool((o.get("data") or {}).get(CA_KEY) or (o.get("data") or {}).get("tls.crt")),
-                        timeout=300, what=f"the cluster CA in Secret {ca_ns}/{CA_SECRET}",
-                        hint="the ssl-certificates component issues it")
-    data = secret.get("data") or {}
-    encoded = data.get(CA_KEY) or data.get("tls.crt")
-    if not encoded:  # only a dry run answers a wait without the object
-        ctx.log(f"the cluster CA could not be read from Secret {ca_ns}/{CA_SECRET}")
+    cert = await cluster_ca(ctx)
+    if cert is None:
         return False
-    cert = base64.b64decode(encoded).decode()
     node = ctx.control
     current = await ctx.run(node, f"cat {CA_PATH}", sudo=True, check=False, quiet=True, timeout=60)
     if current.ok and current.stdout == cert:
@@ -240,15 +232,7 @@ async def _has_ca_file(ctx: InstallContext) -> bool:
 
 
 async def _resolve_issuer(ctx: InstallContext) -> None:
-    name = f"auth.{domain(ctx)}"
-    node = ctx.control
-    found = await ctx.run(node, f"getent hosts {quote(name)}", check=False, quiet=True, timeout=60)
-    if found.ok and found.stdout.strip():
-        ctx.log(f"{node.name}: {name} resolves to {found.stdout.split()[0]}")
-        return
-    line = f"{ctx.spec.cluster.ingress_ip} {name}"
-    await ctx.run(node, f"printf '%s\\n' {quote(line)} >> /etc/hosts", sudo=True, timeout=60)
-    ctx.log(f"{node.name}: {name} did not resolve; added `{line}` to /etc/hosts")
+    await ensure_hosts_entry(ctx, ctx.control, f"auth.{domain(ctx)}", ctx.spec.cluster.ingress_ip)
 
 
 async def _flags(ctx: InstallContext, flags: Mapping[str, str]) -> None:

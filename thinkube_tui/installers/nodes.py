@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..spec import NodeSpec
-from .base import InstallContext
+from .base import InstallContext, quote
 
 
 def node_labels(ctx: InstallContext, node: NodeSpec) -> dict[str, str]:
@@ -45,3 +45,29 @@ async def label_and_taint(ctx: InstallContext, node: NodeSpec) -> None:
         # Taints are one list shared with Kubernetes' own controllers: add ours, keep theirs.
         await kube.merge_patch("v1", "Node", name, None, {"spec": {"taints": existing + missing}})
         ctx.log(f"{node.name}: taints {', '.join(node.taints)}")
+
+
+async def ensure_hosts_entry(ctx: InstallContext, node: NodeSpec, name: str, address: str) -> None:
+    """Make `name` resolve on `node` (to `address`, via /etc/hosts) unless it resolves already."""
+    found = await ctx.run(node, f"getent hosts {quote(name)}", check=False, quiet=True, timeout=60)
+    if found.ok and found.stdout.strip():
+        ctx.log(f"{node.name}: {name} resolves to {found.stdout.split()[0]}")
+        return
+    line = f"{address} {name}"
+    await ctx.run(node, f"printf '%s\\n' {quote(line)} >> /etc/hosts", sudo=True, timeout=60)
+    ctx.log(f"{node.name}: {name} did not resolve; added `{line}` to /etc/hosts")
+
+
+async def ensure_root_file(ctx: InstallContext, node: NodeSpec, path: str, content: str) -> bool:
+    """Write `content` to `path` (root-owned) on `node` unless it holds it already; True when written.
+
+    The content goes on stdin to `sudo tee`, never on a command line.
+    """
+    current = await ctx.run(node, f"cat {quote(path)}", sudo=True, check=False, quiet=True, timeout=60)
+    if current.ok and current.stdout == content:
+        return False
+    directory = path.rsplit("/", 1)[0]
+    await ctx.run(node, f"mkdir -p {quote(directory)}", sudo=True, quiet=True, timeout=60)
+    await ctx.run(node, f"tee {quote(path)} > /dev/null", sudo=True, input=content, quiet=True, timeout=60)
+    ctx.log(f"{node.name}: wrote {path}")
+    return True

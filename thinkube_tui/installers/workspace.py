@@ -11,14 +11,14 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..spec import NodeSpec
 from .base import InstallContext
+from .ca import cluster_ca, self_signed
 from .nodes import parse_taint
-from .objects import ensure, wait
+from .objects import ensure
 from .shared import enabled
 
 Obj = dict[str, Any]
@@ -156,10 +156,6 @@ def helm_ingress(ctx: InstallContext, hostname: str) -> Obj:
 # ---------------------------------------------------------------- the cluster CA
 
 
-def self_signed(ctx: InstallContext) -> bool:
-    return ctx.spec.cluster.certificates == "self-signed"
-
-
 async def trusted_ca(ctx: InstallContext, namespace: str) -> bool:
     """With self-signed certificates: copy the CA *certificate* (public, never the key) from
     cert-manager's CA Secret into the ConfigMap `thinkube-ca` of `namespace`. True when the
@@ -167,22 +163,9 @@ async def trusted_ca(ctx: InstallContext, namespace: str) -> bool:
     whose chain the images already trust."""
     if not self_signed(ctx):
         return False
-    ca_ns = ctx.cluster.catalog["ssl-certificates"].namespace
-
-    def has_cert(obj: Mapping[str, Any]) -> bool:
-        data = obj.get("data") or {}
-        return bool(data.get(CA_KEY) or data.get("tls.crt"))
-
-    # cert-manager writes the CA Secret once the CA Certificate is issued (ssl-certificates).
-    secret = await wait(ctx, "v1", "Secret", CA_SECRET, ca_ns, has_cert, timeout=300,
-                        what=f"the cluster CA in Secret {ca_ns}/{CA_SECRET}",
-                        hint="the ssl-certificates component issues it (certificates: self-signed)")
-    data = secret.get("data") or {}
-    encoded = data.get(CA_KEY) or data.get("tls.crt")
-    if not encoded:  # only a dry run answers a wait without the object
-        ctx.log(f"the cluster CA could not be read from Secret {ca_ns}/{CA_SECRET}; not mounted")
+    cert = await cluster_ca(ctx)
+    if cert is None:
         return False
-    cert = base64.b64decode(encoded).decode()
     await ensure(ctx, {"apiVersion": "v1", "kind": "ConfigMap",
                        "metadata": {"name": CA_CONFIGMAP, "namespace": namespace,
                                     "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"}},
