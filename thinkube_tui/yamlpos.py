@@ -160,7 +160,11 @@ class _Builder:
         if node.tag not in _SCALAR_TAGS:
             self._unsupported_tag(node)
             return node.value
-        return self._constructor.construct_object(node, deep=True)
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except (ValueError, OverflowError) as exc:  # e.g. an integer of thousands of digits
+            self.problems.append(YamlProblem(f"cannot read this value: {str(exc)[:80]}", _mark(node)))
+            return None
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
         result: dict[Any, Any] = {}

@@ -57,3 +57,10 @@ def test_dates_stay_text_and_empty_file_is_an_error():
     assert yamlpos.load("d: 2026-11-25\n").data == {"d": "2026-11-25"}
     with pytest.raises(YamlLoadError, match="empty"):
         yamlpos.load("# only a comment\n")
+
+
+def test_a_huge_integer_is_an_error_not_a_crash():
+    with pytest.raises(YamlLoadError) as err:
+        yamlpos.load("port: " + "9" * 5000 + "\n")
+    (problem,) = err.value.problems
+    assert problem.mark == Mark(1, 7) and "cannot read this value" in problem.message

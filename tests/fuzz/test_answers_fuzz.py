@@ -1,5 +1,11 @@
-"""Mutated answers files never crash validation: every problem has a path and a line."""
+"""Mutated answers files never crash validation: every problem has a path and a line.
 
+500 cases in the normal suite; `TK_FUZZ_EXAMPLES=5000` (or more) for the long run.
+"""
+
+import os
+import time
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -8,7 +14,8 @@ from hypothesis import strategies as st
 
 from thinkube_tui.spec import AnswersError, parse_answers
 
-from .conftest import EXAMPLES
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+PER_TEST = max(1, int(os.environ.get("TK_FUZZ_EXAMPLES", "500")) // 3)
 
 FULL = yaml.safe_load((EXAMPLES / "answers-full.yaml").read_text())
 FULL_TEXT = (EXAMPLES / "answers-full.yaml").read_text()
@@ -55,6 +62,7 @@ def mutate(doc: Any, path: tuple, action: str, value: Any, key: str) -> Any:
 
 
 def check(text: str) -> None:
+    began = time.monotonic()
     try:
         parse_answers(text, "fuzz.yaml")
     except AnswersError as exc:
@@ -62,9 +70,11 @@ def check(text: str) -> None:
         for p in exc.problems:
             assert p.json_path, p
             assert p.mark is not None and p.mark.line >= 1, p
+    finally:
+        assert time.monotonic() - began < 5, "validation took too long"
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=PER_TEST, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(path=st.sampled_from(ALL_PATHS), action=st.sampled_from(["replace", "delete", "add", "rename"]),
        value=values, key=st.text(min_size=1, max_size=10))
 def test_structural_mutations(path, action, value, key):
@@ -74,7 +84,7 @@ def test_structural_mutations(path, action, value, key):
     check(yaml.safe_dump(doc, allow_unicode=True))
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=PER_TEST, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_text_mutations(data):
     text = FULL_TEXT
@@ -85,3 +95,31 @@ def test_text_mutations(data):
                                             "\n", "<<: *a\n", "'", "\"", "#", "\x00", "key: value\n", "é"]))
         text = text[:at] + insert + text[at + cut:]
     check(text)
+
+
+# YAML-level attacks and oddities: duplicate keys, anchors and alias bombs, tags, huge values.
+yaml_tricks = st.sampled_from([
+    "cluster:\n  domain: a.lan\n  domain: b.lan\n",
+    "x: &a [1, 2]\ny: *a\nz: *a\n",
+    "x: !!python/object/apply:os.system ['true']\n",
+    "x: !!binary aGVsbG8=\n",
+    "x: !custom 1\n",
+    "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+    "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n",
+    "k: " + "9" * 5000 + "\n",
+    "k: \"" + "\\u00e9" * 3000 + "\"\n",
+    "[" * 500 + "]" * 500 + "\n",
+    "<<: {apiVersion: x}\n",
+    "? [complex, key]\n: value\n",
+    "--- a\n--- b\n",
+    "\ufeffapiVersion: thinkube.io/v1alpha1\n",
+])
+
+
+@settings(max_examples=PER_TEST, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(trick=yaml_tricks, where=st.integers(0, 40))
+def test_yaml_tricks_anywhere(trick, where):
+    lines = FULL_TEXT.splitlines(keepends=True)
+    at = min(where, len(lines))
+    check("".join(lines[:at]) + trick + "".join(lines[at:]))
+    check(trick)
