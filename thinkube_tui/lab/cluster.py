@@ -83,6 +83,7 @@ class Lab:
         self._saving: asyncio.Task[None] | None = None
         self._started = False
         self._given_sudo_password = sudo_password
+        self.controllers: Any = None  # lab.controllers.Controllers, once started
 
     # -- paths and secrets
 
@@ -132,6 +133,10 @@ class Lab:
         pub = key.export_public_key("openssh").decode().strip()
         await asyncio.to_thread(self.authorized_keys.write_text, pub + "\n")
         await self.kube.start(data.get("kube_port"))
+        from .controllers import Controllers
+
+        self.controllers = Controllers(self)  # simulated operators (MetalLB, cert-manager, Vault, ...)
+        self.controllers.start()
         saved = data.get("nodes") or {}
         for i, (name, prof) in enumerate(self._layout):
             node = LabNode(name, profile(prof), index=i, address=f"{NETWORK}.{11 + i}",
@@ -170,6 +175,8 @@ class Lab:
                 await self._saving
         if self._started:
             await asyncio.to_thread(self._write_state, self._snapshot())
+        if self.controllers is not None:
+            self.controllers.stop()
         await self.kube.stop()
         self._started = False
 

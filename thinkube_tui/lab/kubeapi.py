@@ -100,6 +100,11 @@ class KubeApiEmulator:
         self._save_future: asyncio.Future[None] | None = None
         self._runner: web.AppRunner | None = None
         self._next_ip = 1
+        # Hooks for the lab's simulated controllers (lab/controllers.py): called after every
+        # stored change as listener(resource_type, event, obj, old); and backends answering the
+        # API server's proxy (/api/v1/namespaces/NS/{pods|services}/NAME[:PORT]/proxy/...).
+        self.listeners: list[Callable[[ResourceType, str, Obj, Obj | None], None]] = []
+        self.proxy: Callable[[web.Request, str, str, str, str], Any] | None = None
         self._load()
 
     # -- lifecycle
@@ -321,6 +326,9 @@ class KubeApiEmulator:
         elif rt.kind == "Service" and isinstance(spec, dict):
             spec.setdefault("type", "ClusterIP")
             if "clusterIP" not in spec and spec.get("type") != "ExternalName":
+                used = {(o.get("spec") or {}).get("clusterIP") for o in self.store.get(("", "services"), {}).values()}
+                while f"10.152.183.{self._next_ip % 254 + 1}" in used and len(used) < 254:
+                    self._next_ip += 1
                 spec["clusterIP"] = f"10.152.183.{self._next_ip % 254 + 1}"  # MicroK8s service CIDR
                 spec["clusterIPs"] = [spec["clusterIP"]]
                 self._next_ip += 1
@@ -400,6 +408,8 @@ class KubeApiEmulator:
             self._history_floor = self._history[0][0]
         for w in list(self._watches):
             w.offer(rt, kind, obj, old)
+        for listener in list(self.listeners):
+            listener(rt, kind, obj, old)
 
     # -- the simulated controllers
 
@@ -610,6 +620,13 @@ class KubeApiEmulator:
             return web.json_response({"kind": "APIResourceList", "apiVersion": "v1",
                                       "groupVersion": f"{group}/{version}" if group else version,
                                       "resources": resources})
+        if (group == "" and len(rest) >= 5 and rest[0] == "namespaces" and rest[2] in ("pods", "services")
+                and rest[4] == "proxy"):
+            if self.proxy is None:
+                raise ApiError(503, "ServiceUnavailable", "thinkube-lab: the API server proxy has no backends")
+            prefix = "/" + "/".join(["api", version, *rest[:5]])
+            sub_path = request.path[len(prefix):] if request.path.startswith(prefix) else "/" + "/".join(rest[5:])
+            return await self.proxy(request, rest[1], rest[2], rest[3], sub_path or "/")
         if rest[0] == "namespaces" and len(rest) >= 3 and rest[2] in types and types[rest[2]].namespaced:
             ns: str | None = rest[1]
             rest = rest[2:]

@@ -75,4 +75,4 @@ def program(*paths: str, available: Callable[[LabNode], bool] | None = None) -> 
     return register
 
 
-from . import coreutils, hardware, microk8s, snap, sudo  # noqa: E402,F401  (they register themselves)
+from . import coreutils, hardware, microk8s, net, snap, sudo  # noqa: E402,F401  (they register themselves)

@@ -661,7 +661,7 @@ def _ready(lab, kind: str, name: str, ns: str) -> bool:
 
 def _object_ready(lab, ref: list[str]) -> bool:
     """What `helm --wait` waits for: workloads rolled out, LoadBalancer Services with an address."""
-    api_version, kind, name, ns = ref
+    _api_version, kind, name, ns = ref
     if kind in ("Deployment", "StatefulSet", "DaemonSet"):
         return _ready(lab, kind, name, ns)
     if kind == "Service":
