@@ -35,7 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", action="append", default=[], metavar="COMPONENT",
                      help="install just this component and what it requires (repeatable)")
     run.add_argument("--demo", action="store_true",
-                     help="run against the built-in lab: a SIMULATED cluster on this machine (3 nodes, one GPU)")
+                     help="the wizard against the built-in lab, a SIMULATED cluster on this machine (3 nodes, one "
+                          "GPU); with --answers FILE, headless against the lab with FILE's components")
+    run.add_argument("--interactive", action="store_true",
+                     help="with --answers: open the wizard, every screen pre-filled from the file")
     run.add_argument("--lab-speed", type=float, default=1.0, metavar="FACTOR",
                      help="the lab's simulated commands run FACTOR times faster than real ones (default 1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -119,27 +122,28 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .commands.discover import run_discover_command
 
         return run_discover_command(args)
+    if args.answers is None or args.interactive:
+        from .app import run_wizard
+
+        return run_wizard(answers=args.answers, secrets=args.secrets, demo=args.demo, state_dir=args.state_dir,
+                          known_hosts=args.known_hosts, skip_checks=args.skip_check, lab_speed=args.lab_speed)
     if args.demo:
         import asyncio
 
         from .commands.lab import run_demo
 
         return asyncio.run(run_demo(args))
-    if args.answers is not None:
-        import asyncio
+    import asyncio
 
-        from .headless import HeadlessOptions, run
+    from .headless import HeadlessOptions, run
 
-        options = HeadlessOptions(
-            answers=args.answers, secrets=args.secrets, yes=args.yes, dry_run=args.dry_run,
-            state_dir=args.state_dir, skip_checks=frozenset(args.skip_check),
-            accept_new_host_keys=args.accept_new_host_keys, known_hosts=args.known_hosts,
-            only=frozenset(args.only),
-        )
-        return asyncio.run(run(options))
-    print("The interactive wizard is not built yet: install headless with --answers FILE, "
-          "or see thinkube-tui --help.", file=sys.stderr)
-    return EXIT_INVALID
+    options = HeadlessOptions(
+        answers=args.answers, secrets=args.secrets, yes=args.yes, dry_run=args.dry_run,
+        state_dir=args.state_dir, skip_checks=frozenset(args.skip_check),
+        accept_new_host_keys=args.accept_new_host_keys, known_hosts=args.known_hosts,
+        only=frozenset(args.only),
+    )
+    return asyncio.run(run(options))
 
 
 def entry() -> None:

@@ -176,6 +176,7 @@ async def run(options: HeadlessOptions, out: IO[str] = sys.stdout, err: IO[str] 
     from .ssh import SshPool, SshSettings
 
     state = state_dir_for(spec, options.state_dir)
+    state.mkdir(mode=0o700, parents=True, exist_ok=True)  # else LogFile's mkdir(parents=True) makes it 0755
     try:
         journal = Journal.open(state / "journal.json")
     except JournalError as exc:
@@ -215,11 +216,13 @@ async def run(options: HeadlessOptions, out: IO[str] = sys.stdout, err: IO[str] 
                           "automatically (re-entry installs only what is missing)\n")
         if not plan.items:
             out.write("Everything selected is installed already: nothing to do.\n")
+            await cluster.close()  # _adopt_cluster_state opened the Kube client
             return EXIT_OK
         out.write(f"plan: {len(plan)} components, about {plan.critical_path_s / 60:.0f} min "
                   f"({', '.join(plan.ids)})\n")
         if not options.yes and not await _confirm(out):
             out.write("not confirmed: nothing was changed (pass --yes to install without asking)\n")
+            await cluster.close()
             return EXIT_INVALID
 
         bus = EventBus()

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 FIELD_MANAGER = "thinkube-tui"
+UNAVAILABLE_PATIENCE_S = 120.0  # an API server restart (MicroK8s kubelite) takes well under this
 Obj = dict[str, Any]
 
 
@@ -61,13 +62,30 @@ class Kube:
         if content_type:
             headers["Content-Type"] = content_type
         try:
-            return await self._api.call_api(
+            return await self._while_unavailable(lambda: self._api.call_api(
                 path, method, query_params=query or [], header_params=headers, body=body,
                 response_types_map={200: "object", 201: "object"}, auth_settings=["BearerToken"],
                 _return_http_data_only=True,
-            )
+            ))
         except ApiException as exc:
             raise KubeError(_reason(exc, method, path)) from None
+
+    async def _while_unavailable(self, request: Callable[[], Any]) -> Any:
+        """Run `request`, riding out a restarting API server (e.g. after its flags changed)."""
+        import aiohttp
+
+        delay, waited = 0.5, 0.0
+        while True:
+            try:
+                return await request()
+            except (aiohttp.ClientConnectionError, ConnectionError) as exc:
+                if waited >= UNAVAILABLE_PATIENCE_S:
+                    host = self._api.configuration.host
+                    raise KubeError(f"the Kubernetes API server at {host} does not answer ({type(exc).__name__}) "
+                                    f"after {waited:.0f} s; check `microk8s status` on the control node") from None
+                await asyncio.sleep(delay)
+                waited += delay
+                delay = min(delay * 2, 5.0)
 
     async def _resource(self, api_version: str, kind: str) -> tuple[str, bool]:
         """(plural, namespaced) for a kind, from the API's discovery document."""
@@ -198,14 +216,16 @@ class Kube:
 
     async def _watch(self, path: str, name: str, rv: str | None, seconds: float,
                      ready: Callable[[Obj], bool]) -> Obj | None:
+        import aiohttp
+
         query = [("watch", "true"), ("fieldSelector", f"metadata.name={name}"),
                  ("timeoutSeconds", str(max(1, int(seconds))))]
         if rv:
             query.append(("resourceVersion", rv))
-        response = await self._api.call_api(
+        response = await self._while_unavailable(lambda: self._api.call_api(
             path, "GET", query_params=query, header_params={"Accept": "application/json"},
             auth_settings=["BearerToken"], _preload_content=False, _request_timeout=seconds + 5,
-        )
+        ))
         try:
             async with asyncio.timeout(seconds + 5):
                 async for raw in response.content:
@@ -216,6 +236,8 @@ class Kube:
                         return dict(event["object"])
         except TimeoutError:
             pass
+        except (aiohttp.ClientError, ConnectionError):
+            pass  # the stream broke (an API server restart): the caller reads the object again
         finally:
             response.release()
         return None

@@ -55,8 +55,14 @@ class Lab:
     def __init__(self, state_dir: str | os.PathLike[str], nodes: int = 3, gpus: int = 1, speed: float = 1.0,
                  faults: Faults | Iterable[Any] | str | os.PathLike[str] | None = None, *,
                  sudo_password: str | None = None, nopasswd: bool = False, password_auth: bool = False,
-                 max_sessions: int = 10, log: Callable[[str], None] | None = None) -> None:
+                 max_sessions: int = 10, log: Callable[[str], None] | None = None,
+                 apiserver_restart: str | None = None) -> None:
         self.state_dir = Path(state_dir)
+        # While kubelite restarts, the Kube API emulator "refuse"s connections (the default: what a
+        # real API server does) or makes requests "hold" until it answers again (see docs/lab.md).
+        self.apiserver_restart = apiserver_restart or os.environ.get("THINKUBE_LAB_APISERVER_RESTART", "refuse")
+        if self.apiserver_restart not in ("hold", "refuse"):
+            raise ValueError(f"apiserver_restart must be 'hold' or 'refuse', not {self.apiserver_restart!r}")
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.speed = speed
         if isinstance(faults, Faults):
@@ -79,6 +85,7 @@ class Lab:
         (self.state_dir / "kube").mkdir(exist_ok=True)
         self.kube = KubeApiEmulator(self.state_dir / "kube", rollout_delay=1.0, speed=1.0 / max(speed, 1e-6))
         self._timers: set[asyncio.TimerHandle] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._save_handle: asyncio.TimerHandle | None = None
         self._saving: asyncio.Task[None] | None = None
         self._started = False
@@ -159,6 +166,17 @@ class Lab:
         for node in self.nodes.values():
             if node.microk8s.installed and node.microk8s.role in ("control", "worker"):
                 _register_node(node, ready=True)
+            if node.microk8s.installed and not node.microk8s.running:
+                # stopped half-way through `snap restart`: systemd starts kubelite with the lab
+                from .snapdata import apiserver_problem
+
+                problem = await apiserver_problem(node) if node.microk8s.role == "control" else None
+                if problem is None:
+                    node.microk8s.running = True
+                else:
+                    node.kubelite_failure = f"thinkube-lab: {node.name}: kube-apiserver does not start: {problem}"
+                    self.log(node.kubelite_failure)
+                    await self.kube.pause(refuse=self.apiserver_restart == "refuse")
         self._started = True
         self.changed()
 
@@ -166,6 +184,11 @@ class Lab:
         for t in self._timers:
             t.cancel()
         self._timers.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
         for server in self.servers.values():
             await server.stop()
         if self._save_handle is not None:
@@ -196,6 +219,19 @@ class Lab:
 
         handle = loop.call_later(max(0.0, delay), run)
         self._timers.add(handle)
+
+    def spawn(self, coro: Any) -> None:
+        """Run a simulated background step (a daemon coming up) until done or the lab stops."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                self.log(f"thinkube-lab: a simulated background step failed: {t.exception()}")
+            self.changed()
+
+        task.add_done_callback(done)
 
     def node_by_address(self, address: str) -> LabNode | None:
         return next((n for n in self.nodes.values() if n.address == address or n.name == address), None)

@@ -100,6 +100,8 @@ class KubeApiEmulator:
         self._save_future: asyncio.Future[None] | None = None
         self._runner: web.AppRunner | None = None
         self._next_ip = 1
+        self._up = asyncio.Event()  # cleared while the API server is away (pause(refuse=False))
+        self._up.set()
         # Hooks for the lab's simulated controllers (lab/controllers.py): called after every
         # stored change as listener(resource_type, event, obj, old); and backends answering the
         # API server's proxy (/api/v1/namespaces/NS/{pods|services}/NAME[:PORT]/proxy/...).
@@ -151,6 +153,32 @@ class KubeApiEmulator:
             self._runner = None
         if self._save_future and not self._save_future.done():
             self._save_now()
+
+    @property
+    def serving(self) -> bool:
+        return self._runner is not None and self._up.is_set()
+
+    async def pause(self, *, refuse: bool = True) -> None:
+        """The API server goes away (`snap restart microk8s.daemon-kubelite`) until `resume()`;
+        the objects stay, open watches end.
+
+        ``refuse=True`` is what a real restart does: the port closes, connections are refused
+        (clients see ECONNREFUSED). ``refuse=False`` is gentler: the port stays open and requests
+        wait until the API answers again -- for runs that must not fail on a client's missing retry.
+        """
+        self._up.clear()
+        if refuse:
+            if self._runner is not None:
+                await self.stop()
+            return
+        for w in list(self._watches):
+            w.queue.put_nowait(None)
+
+    async def resume(self) -> None:
+        """The API server is back, on the same port (kubeconfigs stay valid)."""
+        if self._runner is None:
+            await self.start(self.port)
+        self._up.set()
 
     async def __aenter__(self) -> KubeApiEmulator:
         await self.start()
@@ -574,6 +602,8 @@ class KubeApiEmulator:
     # -- HTTP
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if not self._up.is_set():
+            await self._up.wait()
         try:
             return await self._route(request)
         except ApiError as e:

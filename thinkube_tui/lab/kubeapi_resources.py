@@ -84,6 +84,9 @@ BUILTIN: tuple[ResourceType, ...] = (
     _t("rbac.authorization.k8s.io/v1", "Role", "roles"),
     _t("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings"),
     _t("storage.k8s.io/v1", "StorageClass", "storageclasses", False, "sc"),
+    _t("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations", False),
+    _t("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations",
+       False),
     _t("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", False,
        "crd,crds", status=True, generation=True),
 )

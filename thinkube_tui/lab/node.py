@@ -42,6 +42,7 @@ DURATIONS: dict[str, float] = {
     "node-ready": 1.0,  # after a join, until the Node is Ready in the Kube API
     "helm": 0.5,
     "usermod": 0.05,
+    "kubelite-start": 3.0,  # after `snap restart microk8s.daemon-kubelite`, until the API server answers
 }
 
 OS_RELEASE = """PRETTY_NAME="Ubuntu 24.04.2 LTS"
@@ -164,8 +165,10 @@ class VirtualFS:
 
     def cannot_read(self, path: str, user: str) -> str | None:
         p = self.norm(path)
+        from .snapdata import private
+
         if user != "root" and (p in ("/etc/shadow", "/etc/sudoers", "/etc/gshadow") or p.startswith(
-                ("/root/", "/var/snap/microk8s/current/credentials/", "/etc/sudoers.d/"))):
+                ("/root/", "/etc/sudoers.d/")) or private(p)):
             return "Permission denied"
         return None
 
@@ -259,6 +262,8 @@ class LabNode:
         self.deleted: set[str] = set()
         self.on_change: Callable[[], None] | None = None
         self.reboots = 0
+        self.kubelite_epoch = 0  # bumped by each kubelite stop/start (snap restart)
+        self.kubelite_failure: str | None = None  # why kube-apiserver did not come back, if it did not
         self.fs = VirtualFS(self.root_dir, {}, set(), self.deleted)
         self._seed()
         from .commands.snap import seed_snaps
@@ -393,7 +398,9 @@ class LabNode:
             dirs |= {dev, f"{dev}/driver", "/sys/module/nvidia", "/sys/module/nvidia_uvm",
                      "/sys/module/nvidia_modeset", "/sys/module/nvidia_drm", "/proc/driver/nvidia"}
         self.fs = VirtualFS(self.root_dir, base, dirs, self.deleted)
-        self._base_clustered_lock()
+        self._snap_files: set[str] = set()
+        self._snap_dirs: set[str] = set()
+        self.refresh()
 
     def _base_clustered_lock(self) -> None:
         lock = "/var/snap/microk8s/current/var/lock/clustered.lock"
@@ -401,14 +408,26 @@ class LabNode:
             self.deleted.discard(lock)
         else:
             self.deleted.add(lock)
+
+    def _snap_data(self) -> None:
+        """MicroK8s' $SNAP_DATA (args files, certificates: `snapdata.py`) while it is installed."""
+        from . import snapdata
+
+        for path in self._snap_files:
+            self.fs.base.pop(path, None)
+        self.fs.dirs -= self._snap_dirs
+        self._snap_files, self._snap_dirs = set(), set()
         if self.microk8s.installed:
-            self.fs.dirs |= {"/var/snap/microk8s", "/var/snap/microk8s/current",
-                             "/var/snap/microk8s/current/var/lock", "/var/snap/microk8s/current/args",
-                             "/snap/microk8s"}
+            generated = snapdata.files(self)
+            self.fs.base.update(generated)
+            self._snap_files = set(generated)
+            self._snap_dirs = snapdata.dirs()
+            self.fs.dirs |= self._snap_dirs
 
     def refresh(self) -> None:
         """Re-derive files that depend on state (after install/join/load)."""
         self._base_clustered_lock()
+        self._snap_data()
 
     def _hosts(self) -> str:
         lines = ["127.0.0.1 localhost", f"127.0.1.1 {self.name}", ""]

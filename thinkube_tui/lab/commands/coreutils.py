@@ -600,6 +600,16 @@ def _mounts(node) -> list[tuple[str, int, int, int, str, str]]:
     ]
 
 
+def hosts_file_entries(text: str) -> list[tuple[str, str]]:
+    """(name, IPv4 address) for each name on each line of an /etc/hosts text, in file order."""
+    out = []
+    for line in text.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) >= 2 and re.fullmatch(r"\d+\.\d+\.\d+\.\d+", fields[0]):
+            out += [(name.lower(), fields[0]) for name in fields[1:]]
+    return out
+
+
 @program("/usr/bin/getent")
 async def getent(ctx: Ctx, argv: list[str]) -> int:
     if len(argv) < 2:
@@ -611,6 +621,9 @@ async def getent(ctx: Ctx, argv: list[str]) -> int:
         table: dict[str, str] = {"localhost": "127.0.0.1", node.name: "127.0.1.1"}
         if node.lab is not None:
             table.update({n.name: n.address for n in node.lab.nodes.values() if n.lab_resolvable(node)})
+        # nsswitch "hosts: files dns": what was added to /etc/hosts resolves too (first entry wins)
+        for name, addr in hosts_file_entries(await node.fs.read("/etc/hosts") or ""):
+            table.setdefault(name, addr)
         status = 0
         for key in keys or list(table):
             addr = table.get(key) or (key if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", key) else None)

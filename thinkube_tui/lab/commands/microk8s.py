@@ -191,10 +191,83 @@ def removed(ctx: Ctx) -> None:
 
     node.microk8s = MicroK8sState()
     node.group_members.pop("microk8s", None)
+    node.kubelite_epoch += 1
+    # `snap remove` deletes the snap's data ($SNAP_DATA, $SNAP_COMMON) with it.
+    import shutil
+
+    shutil.rmtree(node.root_dir / "var/snap/microk8s", ignore_errors=True)
+    node.deleted.difference_update({p for p in node.deleted if p.startswith("/var/snap/microk8s/")})
     if node.lab is not None:
         node.lab.kube.delete_node(node.name)
     node.refresh()
     node.changed()
+
+
+# ---------------------------------------------------------------------------- services (snap restart)
+
+#: The snap's services (`snap services microk8s` on a 1.33 node).
+SERVICES = ("daemon-apiserver-kicker", "daemon-apiserver-proxy", "daemon-cluster-agent", "daemon-containerd",
+            "daemon-etcd", "daemon-flanneld", "daemon-k8s-dqlite", "daemon-kubelite")
+
+
+def service_active(node, service: str) -> bool:
+    """Whether a service runs: a worker runs the API server proxy, a control node dqlite."""
+    m = node.microk8s
+    if service in ("daemon-etcd", "daemon-flanneld"):
+        return False
+    if service == "daemon-apiserver-proxy":
+        return m.role == "worker"
+    if service in ("daemon-k8s-dqlite", "daemon-apiserver-kicker"):
+        return m.role != "worker"
+    if service == "daemon-kubelite":
+        return m.running
+    return True
+
+
+async def kubelite_stop(ctx: Ctx) -> None:
+    """kubelite stops: on the control node the API server goes away (connections refused)."""
+    node = ctx.node
+    node.kubelite_epoch += 1
+    node.microk8s.running = False
+    node.counters["kubelite-stop"] += 1
+    node.changed()
+    lab = node.lab
+    if lab is not None and node.microk8s.role == "control":
+        await lab.kube.pause(refuse=lab.apiserver_restart == "refuse")
+
+
+async def kubelite_start(ctx: Ctx) -> None:
+    """kubelite starts: systemd returns at once; the API server answers after a simulated
+    delay (DURATIONS["kubelite-start"]) -- unless its args file is wrong, then it stays down
+    (as kubelite crash-loops on a real node; the lab logs why)."""
+    node = ctx.node
+    epoch = node.kubelite_epoch = node.kubelite_epoch + 1
+    node.counters["kubelite-start"] += 1
+
+    async def come_up() -> None:
+        await node.sleep("kubelite-start")
+        if node.kubelite_epoch != epoch or not node.microk8s.installed:
+            return
+        from ..snapdata import apiserver_problem
+
+        lab = node.lab
+        problem = await apiserver_problem(node) if node.microk8s.role == "control" else None
+        if problem is not None:
+            msg = f"thinkube-lab: {node.name}: kube-apiserver does not start (kubelite exits): {problem}"
+            node.kubelite_failure = msg
+            if lab is not None:
+                lab.log(msg)
+            return
+        node.kubelite_failure = None
+        if lab is not None and node.microk8s.role == "control":
+            await lab.kube.resume()
+        node.microk8s.running = True
+        node.changed()
+
+    if node.lab is not None:
+        node.lab.spawn(come_up())
+    else:
+        await come_up()
 
 
 def _d(what: str) -> float:

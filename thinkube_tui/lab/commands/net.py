@@ -4,6 +4,8 @@ The lab has no network. curl answers only what the lab can stand behind:
 
 - `https://raw.githubusercontent.com/keycloak/keycloak-k8s-resources/26.2.0/kubernetes/...`: the
   lab's stand-ins for the Keycloak Operator manifests (`lab/data/keycloak-k8s-resources-*`);
+- `https://github.com/kserve/kserve/releases/download/v0.15.0/{kserve,kserve-cluster-resources}.yaml`:
+  the lab's stand-ins for KServe's release manifests (`lab/data/kserve-v0.15.0__*`);
 - HTTP(S) to an ingress controller's LoadBalancer address (from `--resolve HOST:PORT:IP`, from the
   URL, or `-H 'Host: ...'` with the IP in the URL): routed by the Ingress objects in the Kube API
   emulator -- 200 when an Ingress of that controller's class has a rule for the host whose
@@ -11,7 +13,9 @@ The lab has no network. curl answers only what the lab can stand behind:
   no rule matches. TLS is checked: the certificate served is the Ingress's `tls` Secret, else the
   controller's `--default-ssl-certificate`, else nginx's fake certificate; without `-k` it must
   chain to the CA given with `--cacert` (the file's content must hold the Secret's `ca.crt`).
-- Any other host: `curl: (6) Could not resolve host` (exit 6). An address that is no ingress
+- Names are resolved by `--resolve`, the lab's node names, then the node's /etc/hosts (as glibc
+  does with "hosts: files dns"; the lab has no DNS server). Any other host:
+  `curl: (6) Could not resolve host` (exit 6). An address that is no ingress
   LoadBalancer: `curl: (7) Failed to connect` (exit 7).
 
 Flags: -f -s -S -L -k -I -i -o FILE -w FORMAT -H HEADER -X METHOD -d DATA --retry N --max-time S
@@ -37,6 +41,10 @@ FILES: dict[str, str] = {
     for name in ("keycloaks.k8s.keycloak.org-v1.yml", "keycloakrealmimports.k8s.keycloak.org-v1.yml",
                  "kubernetes.yml")
 }
+FILES.update({
+    f"https://github.com/kserve/kserve/releases/download/v0.15.0/{name}": f"kserve-v0.15.0__{name}"
+    for name in ("kserve.yaml", "kserve-cluster-resources.yaml")
+})
 
 NGINX_404 = ("<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1>"
              "</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
@@ -177,7 +185,7 @@ async def _fetch(ctx: Ctx, url: str, opts: dict[str, Any]) -> tuple[int, list[tu
     port = parts.port or (443 if scheme == "https" else 80)
     host_header = next((h.split(":", 1)[1].strip() for h in opts["headers"] if h.lower().startswith("host:")), None)
     virtual_host = (host_header or host).split(":")[0].lower()
-    ip = _resolve(ctx, host, port, opts)
+    ip = await _resolve(ctx, host, port, opts)
     lab = ctx.node.lab
     if lab is None:
         raise CurlError(7, f"curl: (7) Failed to connect to {host} port {port}: Couldn't connect to server")
@@ -207,7 +215,7 @@ async def _fetch(ctx: Ctx, url: str, opts: dict[str, Any]) -> tuple[int, list[tu
     return 200, [("Content-Type", "text/plain"), ("X-Thinkube-Lab", "simulated")], body
 
 
-def _resolve(ctx: Ctx, host: str, port: int, opts: dict[str, Any]) -> str:
+async def _resolve(ctx: Ctx, host: str, port: int, opts: dict[str, Any]) -> str:
     for entry in opts["resolve"]:
         m = re.fullmatch(r"\+?([^:]+):(\d+|\*):\[?([^\]]+)\]?", entry)
         if m and m.group(1).lower() == host and m.group(2) in (str(port), "*"):
@@ -221,6 +229,11 @@ def _resolve(ctx: Ctx, host: str, port: int, opts: dict[str, Any]) -> str:
             return node.address
     if host in ("localhost",):
         return "127.0.0.1"
+    from .coreutils import hosts_file_entries
+
+    for name, addr in hosts_file_entries(await ctx.node.fs.read("/etc/hosts") or ""):
+        if name == host:
+            return addr
     raise CurlError(6, f"curl: (6) Could not resolve host: {host}")
 
 

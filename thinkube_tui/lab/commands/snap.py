@@ -53,11 +53,91 @@ async def snap(ctx: Ctx, argv: list[str]) -> int:
         return await _remove(ctx, args)
     if sub == "info":
         return await _info(ctx, args)
-    if sub in ("refresh", "revert", "set", "get", "connect", "alias", "start", "stop", "restart", "services"):
-        ctx.err(f"thinkube-lab: 'snap {sub}' is not simulated (the lab simulates snap list, install, remove, info)")
+    if sub in ("start", "stop", "restart"):
+        return await _service_action(ctx, sub, args)
+    if sub == "services":
+        return await _services(ctx, args)
+    if sub in ("refresh", "revert", "set", "get", "connect", "alias"):
+        ctx.err(f"thinkube-lab: 'snap {sub}' is not simulated (the lab simulates snap list, install, remove, "
+                "info, services, start, stop, restart)")
         return 1
     ctx.err(f'error: unknown command "{sub}", see \'snap help\'.')
     return 1
+
+
+def _service_targets(ctx: Ctx, names: list[str]) -> list[tuple[str, str]] | None:
+    """(snap, service) pairs for `snap start/stop/restart/services` arguments, or None after an error."""
+    from .microk8s import SERVICES
+
+    out: list[tuple[str, str]] = []
+    for name in names:
+        snap_name, _, app = name.partition(".")
+        if snap_name not in ctx.node.snaps:
+            ctx.err(f'error: snap "{snap_name}" not found')
+            return None
+        if snap_name != "microk8s":
+            ctx.err(f'error: thinkube-lab: the services of snap "{snap_name}" are not simulated')
+            return None
+        if app and app not in SERVICES:
+            ctx.err(f'error: snap "{snap_name}" has no service "{app}"')
+            return None
+        out += [(snap_name, a) for a in ([app] if app else SERVICES)]
+    return out
+
+
+async def _service_action(ctx: Ctx, action: str, args: list[str]) -> int:
+    """`snap start|stop|restart [--reload|--enable|--disable|--no-wait] SNAP[.APP]...` (needs root).
+
+    Only kubelite matters to the lab: stopping it on the control node takes the Kube API
+    emulator away (connections refused); starting it brings the API back after
+    DURATIONS["kubelite-start"] -- `snap` itself returns at once, as systemd does for kubelite."""
+    flags = {"restart": ("--reload",), "start": ("--enable",), "stop": ("--disable",)}[action] + ("--no-wait",)
+    names = []
+    for a in args:
+        if a in flags:
+            continue
+        if a.startswith("-"):
+            ctx.err(f"error: unknown flag `{a.lstrip('-')}'")
+            return 1
+        names.append(a)
+    if not names:
+        ctx.err("error: the required argument `<service> (at least 1 argument)` was not provided")
+        return 1
+    if not ctx.is_root:
+        ctx.err("error: access denied (try with sudo)")
+        return 1
+    targets = _service_targets(ctx, names)
+    if targets is None:
+        return 1
+    from .microk8s import kubelite_start, kubelite_stop
+
+    if any(app == "daemon-kubelite" for _snap, app in targets):
+        if action in ("stop", "restart"):
+            await kubelite_stop(ctx)
+        if action in ("start", "restart"):
+            await kubelite_start(ctx)
+    ctx.node.counters[f"snap-{action}:" + ",".join(sorted(names))] += 1
+    ctx.out({"start": "Started.", "stop": "Stopped.", "restart": "Restarted."}[action] + "\n")
+    return 0
+
+
+async def _services(ctx: Ctx, args: list[str]) -> int:
+    from .microk8s import service_active
+
+    names = [a for a in args if not a.startswith("-")] or (["microk8s"] if "microk8s" in ctx.node.snaps else [])
+    if not names:
+        ctx.out("There are no services provided by installed snaps.\n")
+        return 0
+    targets = _service_targets(ctx, names)
+    if targets is None:
+        return 1
+    rows = [["Service", "Startup", "Current", "Notes"]]
+    for snap_name, app in targets:
+        enabled = app not in ("daemon-etcd", "daemon-flanneld")
+        rows.append([f"{snap_name}.{app}", "enabled" if enabled else "disabled",
+                     "active" if service_active(ctx.node, app) else "inactive", "-"])
+    ctx.out(_table(rows))
+    return 0
 
 
 async def _list(ctx: Ctx, args: list[str]) -> int:

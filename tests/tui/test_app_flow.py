@@ -1,0 +1,214 @@
+"""Pilot walks through the wizard against the lab: three nodes, discovery with a host-key prompt,
+roles, components, settings with a mistake corrected, saved answers, install, and re-entry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input, Select
+
+from thinkube_tui.app import ThinkubeApp
+from thinkube_tui.engine import EngineSettings
+from thinkube_tui.lab.cluster import Lab
+from thinkube_tui.screens.components import ComponentsScreen, ComponentTree
+from thinkube_tui.screens.configure import ConfigureScreen
+from thinkube_tui.screens.dialogs import HostKeyDialog, NodeDialog, SaveAnswersDialog
+from thinkube_tui.screens.install import InstallScreen
+from thinkube_tui.screens.nodes import NodesScreen
+from thinkube_tui.screens.review import ReviewScreen
+from thinkube_tui.screens.roles import RolesScreen
+from thinkube_tui.screens.summary import SummaryScreen
+from thinkube_tui.screens.welcome import WelcomeScreen
+from thinkube_tui.spec import load_answers
+from thinkube_tui.widgets import InstallGraph, SchemaForm
+
+from .wizard_harness import LAB_CLUSTER, fake_installers, lab_known_hosts_without, wait_until
+
+SIZE = (80, 24)
+
+
+@pytest.fixture
+async def lab(tmp_path: Path):
+    async with Lab(tmp_path / "lab", nodes=3, gpus=1, speed=0.01, nopasswd=True, log=lambda m: None) as lab:
+        yield lab
+
+
+def make_app(tmp_path: Path, lab: Lab, **kwargs) -> ThinkubeApp:
+    return ThinkubeApp(state_dir=tmp_path / "state", known_hosts=tmp_path / "known_hosts",
+                       installers=kwargs.pop("installers", fake_installers()), answers_dir=tmp_path,
+                       engine_settings=EngineSettings(log_interval_s=0.01), **kwargs)
+
+
+async def add_node(pilot, app: ThinkubeApp, name: str, port: int, key: Path) -> None:
+    await pilot.press("a")
+    await wait_until(pilot, lambda: isinstance(app.screen, NodeDialog), what="node dialog")
+    dialog = app.screen
+    for field, value in (("name", name), ("host", "127.0.0.1"), ("port", str(port)), ("user", "thinkube")):
+        dialog.query_one(f"#{field}", Input).value = value
+    dialog.query_one("#auth", Select).value = "key"
+    await pilot.pause()
+    dialog.query_one("#key_file", Input).value = str(key)
+    await pilot.click("#save")
+    await wait_until(pilot, lambda: isinstance(app.screen, NodesScreen), what="node saved")
+
+
+async def fill_form(pilot, form: SchemaForm, values: dict[str, str]) -> None:
+    for path, value in values.items():
+        form.field(path).input.value = value
+    await pilot.pause()
+
+
+async def test_new_install_walk(tmp_path: Path, lab: Lab) -> None:
+    addresses = lab.addresses()
+    names = list(addresses)  # tk-control, tk-worker-1, tk-gpu-1
+    lab_known_hosts_without(lab, tmp_path / "known_hosts", unknown=names[2])
+    app = make_app(tmp_path, lab)
+    async with app.run_test(size=SIZE) as pilot:
+        assert isinstance(app.screen, WelcomeScreen)
+        await pilot.press("ctrl+n")
+        assert isinstance(app.screen, NodesScreen)
+        assert "Add at least one node" in (app.screen.ready() or "")
+
+        # Three nodes, through the dialog; a bad name is refused with the schema's words.
+        await pilot.press("a")
+        dialog = app.screen
+        assert isinstance(dialog, NodeDialog)
+        dialog.query_one("#name", Input).value = "Bad Name"
+        await pilot.click("#save")
+        assert isinstance(app.screen, NodeDialog)
+        assert "wrong form" in str(dialog.query_one("#node-errors").render())
+        await pilot.press("escape")
+        for name in names:
+            await add_node(pilot, app, name, addresses[name]["port"], lab.client_key)
+        assert [n.name for n in app.model.nodes] == names
+        assert app.model.control == names[0]
+
+        # Discover: the third node's host key is unknown -> a modal with its fingerprint.
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, HostKeyDialog) or app.model.discovery_errors,
+                         what="host key dialog")
+        assert not app.model.discovery_errors, app.model.discovery_errors
+        assert app.screen.fingerprint == addresses[names[2]]["fingerprint"]
+        await pilot.click("#accept")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        nodes = app.screen
+        assert isinstance(nodes, NodesScreen)
+        assert set(app.model.facts) == set(names), app.model.discovery_errors
+        assert app.model.node(names[2]).host_key == addresses[names[2]]["fingerprint"]
+        table = nodes.query_one("#nodes", DataTable)
+        assert "H100" in str(table.get_cell(names[2], "gpus"))
+        assert not app.model.blocking_findings, app.model.findings
+
+        await pilot.press("ctrl+n")
+        assert isinstance(app.screen, RolesScreen)
+        await pilot.press("ctrl+n")
+        assert isinstance(app.screen, ComponentsScreen)
+
+        # Ticking Grafana ticks Prometheus and says why; unticking Prometheus is refused.
+        screen = app.screen
+        tree = screen.query_one(ComponentTree)
+        tree.move_cursor(screen.leaves["grafana"])
+        await pilot.press("space")
+        assert app.model.state("prometheus") == "required"
+        assert app.model.required_by("prometheus") == ["grafana"]
+        assert "prometheus" in str(screen.query_one("#selection-message").render())
+        tree.move_cursor(screen.leaves["prometheus"])
+        await pilot.press("space")
+        assert app.model.is_selected("prometheus")
+        assert "needed by Grafana" in str(screen.query_one("#selection-message").render())
+        await pilot.press("ctrl+n")
+
+        # Configure: the cluster settings, one cross-field mistake shown and corrected.
+        screen = app.screen
+        assert isinstance(screen, ConfigureScreen)
+        assert "grafana" in screen.sections
+        form = screen.form("cluster")
+        await fill_form(pilot, form, {**{k: v for k, v in LAB_CLUSTER.items()}, "ingressIP": "10.42.0.99"})
+        await pilot.press("ctrl+n")
+        assert isinstance(app.screen, ConfigureScreen)
+        assert "outside metallbRange" in form.errors().get("cluster.ingressIP", "")
+        await fill_form(pilot, form, {"ingressIP": "10.42.0.200"})
+        assert "cluster.ingressIP" not in form.errors()
+        await pilot.press("ctrl+n")
+        assert isinstance(app.screen, ReviewScreen)
+        await app.workers.wait_for_complete()
+
+        # Save the answers: the file re-validates and loads to the Spec the wizard built.
+        await pilot.press("s")
+        assert isinstance(app.screen, SaveAnswersDialog)
+        answers = tmp_path / "saved" / "answers.yaml"
+        app.screen.query_one("#path", Input).value = str(answers)
+        await pilot.click("#save")
+        await pilot.pause()
+        assert load_answers(answers) == app.model.build_spec()
+
+        # Install: every component done, then the summary.
+        await pilot.press("ctrl+n")
+        assert isinstance(app.screen, InstallScreen)
+        await wait_until(pilot, lambda: app.screen.finished is not None, what="install finished")
+        graph = app.screen.query_one(InstallGraph)
+        plan = app.screen.plan
+        assert "grafana" in plan and "prometheus" in plan
+        assert {graph.state_of(c) for c in plan.ids} == {"done"}
+        await pilot.press("n")
+        assert isinstance(app.screen, SummaryScreen)
+        services = app.screen.query_one("#services", DataTable)
+        assert "https://grafana.thinkube-lab.lan" in str(services.get_row("grafana"))
+
+    # Re-entry: the Welcome screen offers the cluster; add one optional component.
+    app = make_app(tmp_path, lab)
+    async with app.run_test(size=SIZE) as pilot:
+        welcome = app.screen
+        assert isinstance(welcome, WelcomeScreen)
+        assert [r.name for r in welcome.records] == ["thinkube-lab"]
+        await pilot.click("#add")
+        assert isinstance(app.screen, NodesScreen)
+        assert app.model.reentry and "grafana" in app.model.installed
+        await pilot.press("d")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert set(app.model.facts) == set(names)
+        await pilot.press("ctrl+n")
+        await pilot.press("ctrl+n")
+        screen = app.screen
+        assert isinstance(screen, ComponentsScreen)
+        assert app.model.state("grafana") == "installed"
+        tree = screen.query_one(ComponentTree)
+        tree.move_cursor(screen.leaves["grafana"])
+        await pilot.press("space")
+        assert "installed already" in str(screen.query_one("#selection-message").render())
+        tree.move_cursor(screen.leaves["qdrant"])
+        await pilot.press("space")
+        await pilot.press("ctrl+n")
+        assert isinstance(app.screen, ConfigureScreen)
+        await pilot.press("ctrl+n")
+        assert isinstance(app.screen, ReviewScreen)
+        assert app.screen.plan.ids == ("qdrant",)
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: app.screen.finished is not None, what="re-entry install finished")
+        assert app.screen.finished.done == ("qdrant",)
+
+
+async def test_quitting_during_an_install_asks_first(tmp_path: Path) -> None:
+    from thinkube_tui.screens.dialogs import ConfirmDialog
+
+    from .wizard_harness import blocking_installers, snapshot_model
+
+    app = ThinkubeApp(model=snapshot_model(), state_dir=tmp_path / "state", answers_dir=tmp_path,
+                      installers=blocking_installers(fail="postgresql", hang="minio"))
+    async with app.run_test(size=SIZE) as pilot:
+        app.next_step(type("Review", (), {"STEP": "Review"})())
+        await wait_until(pilot, lambda: app.install_running, what="install running")
+        assert isinstance(app.screen, InstallScreen)
+        await pilot.press("ctrl+q")
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.click("#no")
+        assert isinstance(app.screen, InstallScreen) and app.install_running
+        await pilot.press("ctrl+q")
+        await pilot.click("#yes")
+        await wait_until(pilot, lambda: not app.is_running, what="exit")
+    assert app.return_value == 130
+    journal = (tmp_path / "state" / "thinkube-lab" / "journal.json").read_text()
+    assert '"postgresql"' in journal and '"failed"' in journal

@@ -1,0 +1,245 @@
+"""The Textual wizard: screen flow, prompts for SSH, and the wiring to the core.
+
+    ThinkubeApp(model=None, state_dir=None, connect=None, installers=None, ...).run()
+
+The app owns one `WizardModel` (what the screens edit), one `NodeSession` (connections,
+discovery, preflight) and, once the install starts, one `InstallRun` (the engine). Screens
+never install anything themselves: they call these, exactly as headless mode does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from .engine import EngineSettings, Installer
+from .ssh import Prompts, SecretRequest
+from .wizard import ConnectFn, DemoLab, InstallRun, NodeSession, WizardModel, answer_from_memory, state_dir_for
+
+
+class ThinkubeApp(App[int]):
+    """The thinkube-tui wizard."""
+
+    TITLE = "thinkube-tui"
+    SUB_TITLE = "install the Thinkube platform"
+    CSS_PATH: ClassVar[Any] = ["app.tcss", "widgets/widgets.tcss"]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+
+    def __init__(
+        self,
+        *,
+        model: WizardModel | None = None,
+        state_dir: Path | None = None,
+        connect: ConnectFn | None = None,
+        installers: Mapping[str, Installer] | None = None,
+        known_hosts: Path | None = None,
+        engine_settings: EngineSettings | None = None,
+        skip_checks: Iterable[str] = (),
+        mirror_to_cluster: bool | None = None,
+        demo: DemoLab | None = None,
+        answers_dir: Path | None = None,
+    ) -> None:
+        """
+        model: pre-filled answers (`--answers FILE --interactive`); a new install when None.
+        state_dir: where journals, logs and saved answers live (default $XDG_STATE_HOME/thinkube-tui).
+        connect: `await connect(target, prompts) -> Transport`; None: SSH (asyncssh pool).
+        installers: component id -> installer coroutine; None: `installers.registry()`.
+        known_hosts: thinkube-tui's own known-hosts file (default in the state dir).
+        mirror_to_cluster: keep the journal's copy in the cluster; default: when the real installers run.
+        demo: a simulated lab started on mount; the model is pre-filled for it (`--demo`).
+        answers_dir: where "save answers" proposes to write (default: the current directory).
+        """
+        super().__init__()
+        self.model = model or WizardModel()
+        self.state_base = state_dir
+        self.installers: Mapping[str, Installer]
+        if installers is None:
+            from .installers import registry
+
+            self.installers = registry()
+            default_mirror = True
+        else:
+            self.installers = installers
+            default_mirror = False
+        self.mirror_to_cluster = default_mirror if mirror_to_cluster is None else mirror_to_cluster
+        self.engine_settings = engine_settings or EngineSettings()
+        self.skip_checks = frozenset(skip_checks)
+        self.known_hosts = known_hosts
+        self.session = NodeSession(Prompts(host_key=self.ask_host_key, secret=self.ask_secret), connect,
+                                   known_hosts=known_hosts)
+        self.install: InstallRun | None = None
+        self.install_running = False
+        self.saved_secrets: Path | None = None
+        self.answers_dir = answers_dir or Path.cwd()
+        self._demo = demo
+        self._prompt_lock = asyncio.Lock()
+
+    # ------------------------------------------------------------ flow
+
+    @property
+    def state_dir(self) -> Path:
+        return state_dir_for(self.model.cluster.get("name", "thinkube"), self.state_base)
+
+    async def on_mount(self) -> None:
+        if self._demo is not None:
+            self.sub_title = "DEMO: a simulated lab cluster on this machine"
+            self.model = await self._demo.start()
+            self.session.known_hosts = self._demo.known_hosts
+            self.state_base = self.state_base or self._demo.state_dir
+        from .screens.welcome import WelcomeScreen
+
+        await self.push_screen(WelcomeScreen())
+
+    def screen_for(self, step: str) -> Screen[Any]:
+        from .screens.components import ComponentsScreen
+        from .screens.configure import ConfigureScreen
+        from .screens.install import InstallScreen
+        from .screens.nodes import NodesScreen
+        from .screens.review import ReviewScreen
+        from .screens.roles import RolesScreen
+        from .screens.summary import SummaryScreen
+        from .screens.welcome import WelcomeScreen
+
+        screens: dict[str, Callable[[], Screen[Any]]] = {
+            "Welcome": WelcomeScreen, "Nodes": NodesScreen, "Roles": RolesScreen, "Components": ComponentsScreen,
+            "Configure": ConfigureScreen, "Review": ReviewScreen, "Install": InstallScreen,
+            "Summary": SummaryScreen,
+        }
+        return screens[step]()
+
+    def next_step(self, current: Any) -> None:
+        from .screens.base import STEPS
+
+        step = STEPS[STEPS.index(current.STEP) + 1]
+        if step in ("Install", "Summary"):
+            self.switch_screen(self.screen_for(step)) if step == "Summary" else self._start_install_screen()
+        else:
+            self.push_screen(self.screen_for(step))
+
+    def _start_install_screen(self) -> None:
+        # Once the install starts there is no going back: the wizard's stack is replaced.
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        self.switch_screen(self.screen_for("Install"))
+
+    def previous_step(self, current: Any) -> None:
+        if len(self.screen_stack) > 2:
+            self.pop_screen()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        seen: set[str] = set()
+        for binding in [*screen.BINDINGS, *type(screen).__mro__[1].__dict__.get("BINDINGS", [])]:
+            if not isinstance(binding, Binding) or binding.action in seen or not binding.description:
+                continue
+            seen.add(binding.action)
+            action = binding.action
+            yield SystemCommand(f"{screen.__class__.__name__.removesuffix('Screen')}: {binding.description}",
+                                f"key: {binding.key}", lambda a=action: self.call_later(screen.run_action, a))
+
+    # ------------------------------------------------------------ quitting
+
+    async def action_quit(self) -> None:
+        if not self.install_running:
+            await self.close_connections()
+            self.exit(0)
+            return
+        from .screens.dialogs import ConfirmDialog
+
+        def answered(yes: object) -> None:
+            if yes:
+                if self.install is not None:
+                    self.install.cancel()
+                self.call_later(self._quit_after_cancel)
+
+        self.push_screen(ConfirmDialog(
+            "An install is running. Quit anyway?\n\nRunning installers are stopped; the journal keeps every "
+            "finished step, so running thinkube-tui again resumes where it stopped.", "Quit", "Keep installing"),
+            answered)
+
+    async def _quit_after_cancel(self) -> None:
+        await self.workers.wait_for_complete()
+        await self.close_connections()
+        self.exit(130)
+
+    async def close_connections(self) -> None:
+        if self.install is not None:
+            await self.install.close()
+        await self.session.close()
+        if self._demo is not None:
+            await self._demo.stop()
+
+    # ------------------------------------------------------------ SSH prompts (modal dialogs)
+
+    async def _ask(self, screen: Any) -> Any:
+        """Show a modal and wait for its answer; one at a time, from any task on the app's loop."""
+        async with self._prompt_lock:
+            answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+            def done(result: Any) -> None:
+                if not answer.done():
+                    answer.set_result(result)
+
+            self.push_screen(screen, done)
+            return await answer
+
+    async def ask_host_key(self, host: str, port: int, key_type: str, fingerprint: str) -> bool:
+        from .screens.dialogs import HostKeyDialog
+
+        node = next((n.name for n in self.model.nodes if n.host == host and n.port == port), "")
+        accepted = bool(await self._ask(HostKeyDialog(node, host, port, key_type, fingerprint)))
+        if accepted and node:
+            self.model.node(node).host_key = fingerprint  # pinned in the saved answers
+        return accepted
+
+    async def ask_secret(self, request: SecretRequest) -> str | None:
+        from .screens.dialogs import SecretDialog
+
+        known = answer_from_memory(self.model, request)
+        if known is not None:
+            return known
+        env_value = self._from_environment(request)
+        if env_value:
+            return env_value
+        value = await self._ask(SecretDialog(request.prompt, f"node {request.node}"))
+        if value:
+            self.model.node_secrets[(request.node, request.kind)] = value
+        return value  # type: ignore[no-any-return]
+
+    def _from_environment(self, request: SecretRequest) -> str | None:
+        try:
+            node = self.model.node(request.node)
+        except StopIteration:
+            return None
+        ref = {"sudo": node.sudo_ref or node.password_ref, "password": node.password_ref,
+               "passphrase": node.passphrase_ref}[request.kind]
+        return os.environ.get(ref.env) if ref is not None and ref.env else None
+
+
+def run_wizard(*, answers: Path | None = None, secrets: Path | None = None, demo: bool = False,
+               state_dir: Path | None = None, known_hosts: Path | None = None,
+               skip_checks: Iterable[str] = (), lab_speed: float = 1.0) -> int:
+    """Entry point for the CLI: the wizard, pre-filled from an answers file or against a demo lab."""
+    import sys
+
+    from .spec import AnswersError
+
+    model = None
+    if answers is not None:
+        try:
+            model = WizardModel.from_answers_file(answers, secrets)
+        except AnswersError as exc:
+            for problem in exc.problems:
+                print(problem.format(exc.source), file=sys.stderr)
+            return 2
+    app = ThinkubeApp(model=model, state_dir=state_dir, known_hosts=known_hosts, skip_checks=skip_checks,
+                      demo=DemoLab(state_dir / "demo" if state_dir else None, speed=1.0 / lab_speed) if demo else None)
+    result = app.run()
+    return result if isinstance(result, int) else 0

@@ -1,0 +1,128 @@
+"""Step 6: the plan (by group and by wave), what runs on each node, preflight, and the answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widgets import Button, Static, TabbedContent, TabPane, Tree
+
+from ..spec import AnswersError, dump_spec
+from .base import WizardScreen
+from .dialogs import SaveAnswersDialog
+
+
+class ReviewScreen(WizardScreen):
+    STEP = "Review"
+    NEXT_LABEL = "Install"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("s", "save_answers", "Save answers")]
+
+    def body(self) -> ComposeResult:
+        self.spec = self.model.build_spec()
+        self.plan = self.model.plan(self.spec)
+        with TabbedContent(id="review", classes="main"):
+            with TabPane("Plan", id="tab-plan"):
+                yield Tree("plan", id="plan-tree")
+            with TabPane("Waves", id="tab-waves"), VerticalScroll():
+                yield Static(self._waves(), id="waves")
+            with TabPane("Per node", id="tab-nodes"), VerticalScroll():
+                yield Static("Working out what each node will run…", id="per-node")
+            with TabPane("Preflight", id="tab-preflight"), VerticalScroll():
+                yield Static(self._preflight(), id="preflight")
+            with TabPane("Answers", id="tab-answers"), VerticalScroll():
+                yield Static(Text(dump_spec(self.spec)), id="answers-preview")
+
+    def buttons(self) -> ComposeResult:
+        yield Button("Save answers", id="save", compact=True)
+
+    def on_mount(self) -> None:
+        tree = self.query_one("#plan-tree", Tree)
+        tree.show_root = False
+        plan = self.plan
+        catalog = self.model.catalog
+        head = (f"{len(plan)} components to install, about {plan.critical_path_s / 60:.0f} min "
+                f"(longest chain: {' → '.join(plan.critical_path)})")
+        if plan.installed:
+            head += f"; {len(plan.installed)} installed already"
+        self.query_one("#plan-tree", Tree).root.add_leaf(head)
+        for group_id, members in plan.by_group(catalog):
+            group = tree.root.add(f"{group_id} {catalog.group(group_id).title}", expand=True)
+            for item in members:
+                needs = f" · needs {', '.join(item.deps)}" if item.deps else ""
+                group.add_leaf(Text.assemble((item.component.title, "bold"), f"  wave {item.wave}",
+                                             (f" · {item.reason}{needs}", "dim")))
+        self.dry_run()
+
+    def _waves(self) -> Text:
+        text = Text()
+        for wave, ids in enumerate(self.plan.waves):
+            text.append(f"wave {wave}: ", "bold")
+            text.append(", ".join(ids) + "\n")
+        text.append("\nComponents start as soon as what they need is done, not wave by wave; "
+                    "waves show what can run together.", "dim")
+        return text
+
+    def _preflight(self) -> Text:
+        findings = self.model.findings
+        text = Text()
+        counts = {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning", "info")}
+        text.append(f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes\n\n", "bold")
+        for f in findings:
+            style = {"error": "bold red", "warning": "yellow"}.get(f.severity, "cyan")
+            text.append(f"{f.severity:<8}", style)
+            text.append(f"{f.node or 'all'}: {f.message}\n")
+            text.append(f"        what to do: {f.fix}\n", "dim")
+        return text
+
+    @work(exclusive=True, group="dry-run")
+    async def dry_run(self) -> None:
+        from ..dryrun import dry_run
+
+        transcript = await dry_run(self.spec, self.model.catalog)
+        text = Text()
+        for where in [n.name for n in self.spec.nodes] + ["kubernetes API", "not installed"]:
+            lines = transcript.lines.get(where)
+            if lines:
+                text.append(f"{where}\n", "bold underline")
+                for line in lines:
+                    text.append(f"  {line}\n")
+        if not text:
+            text.append("Nothing to run.")
+        self.query_one("#per-node", Static).update(text)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            event.stop()
+            self.action_save_answers()
+            return
+        super().on_button_pressed(event)
+
+    def action_save_answers(self) -> None:
+        default = self.wizard.answers_dir / f"{self.spec.cluster.name}-answers.yaml"
+
+        def chosen(result: object) -> None:
+            if isinstance(result, tuple):
+                path, as_env = result
+                self.save(path, as_env)
+
+        self.app.push_screen(SaveAnswersDialog(default, bool(self.model.secret_values())), chosen)
+
+    def save(self, path: Path, secrets_as_env: bool) -> None:
+        try:
+            exported = self.model.export(path, secrets_as_env=secrets_as_env)
+        except (AnswersError, OSError) as exc:
+            self.notify(str(exc), title="Not saved", severity="error", timeout=10)
+            return
+        self.wizard.saved_secrets = exported.secrets
+        where = f" and secrets to {exported.secrets} (mode 0600)" if exported.secrets else ""
+        self.notify(f"Answers saved to {exported.answers}{where}; they re-validate.", title="Saved")
+
+    def ready(self) -> str | None:
+        if not self.plan.items:
+            return "Everything selected is installed already: go back and tick something to add."
+        return None
