@@ -9,8 +9,10 @@ The document is generated, never edited by hand; a test keeps it equal to
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from thinkube_tui.catalog import Catalog, Component, Install, load_catalog
@@ -18,7 +20,20 @@ from thinkube_tui.catalog import Catalog, Component, Install, load_catalog
 REGENERATE = ".venv/bin/python -m thinkube_tui.catalog_doc > docs/components.md"
 
 
-def components_markdown(catalog: Catalog) -> str:
+def detail_sections(docs_dir: Path) -> dict[str, tuple[str, str]]:
+    """component id -> (file under docs/, section title) of the page that says, for that component,
+    what is installed, how it is verified and what the operator gets (docs/components/*.md)."""
+    found: dict[str, tuple[str, str]] = {}
+    for page in sorted((docs_dir / "components").glob("*.md")):
+        for line in page.read_text().splitlines():
+            if line.startswith("## "):
+                title = line[3:].strip()
+                for cid in re.findall(r"`([a-z0-9-]+)`", title):  # "## Title (`component-id`)"
+                    found.setdefault(cid, (f"components/{page.name}", title))
+    return found
+
+
+def components_markdown(catalog: Catalog, details: Mapping[str, tuple[str, str]] | None = None) -> str:
     """The whole components document as Markdown (ends with a newline)."""
     lines: list[str] = [
         "# Components",
@@ -38,11 +53,11 @@ def components_markdown(catalog: Catalog) -> str:
             continue
         lines += [f"## {group.id} {group.title}", ""]
         for component in members:
-            lines += _component_section(catalog, component)
+            lines += _component_section(catalog, component, (details or {}).get(component.id))
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def _component_section(catalog: Catalog, c: Component) -> list[str]:
+def _component_section(catalog: Catalog, c: Component, detail: tuple[str, str] | None) -> list[str]:
     lines = [f"### {c.title} (`{c.id}`)", "", c.description, ""]
     facts = [
         ("Tier", _tier(c)),
@@ -57,8 +72,10 @@ def _component_section(catalog: Catalog, c: Component) -> list[str]:
     lines += [f"- **{name}:** {value}" for name, value in facts]
     if c.install.note:
         lines.append(f"- **Note:** {_escape(c.install.note)}")
-    # Issue 5 documents how each component's installation is verified; until then this stays a marker.
-    lines.append("- **How it is verified:** *not documented yet (issue 5)*")
+    if detail is not None:
+        page, section = detail
+        lines.append(f"- **What is installed, how it is verified, what you get:** [{page}]({page}), "
+                     f"section “{section}”")
     lines.append("")
     lines += _config_table(catalog.schema(c.id))
     return lines
@@ -162,7 +179,8 @@ def _escape(text: str) -> str:
 
 
 def main() -> None:
-    sys.stdout.write(components_markdown(load_catalog()))
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    sys.stdout.write(components_markdown(load_catalog(), detail_sections(docs)))
 
 
 if __name__ == "__main__":

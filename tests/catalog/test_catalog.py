@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from thinkube_tui.catalog import Catalog, find_cycle, load_catalog, parse_catalog
-from thinkube_tui.catalog_doc import REGENERATE, components_markdown
+from thinkube_tui.catalog_doc import REGENERATE, components_markdown, detail_sections
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -238,7 +238,7 @@ def test_secret_settings_are_references(catalog: Catalog) -> None:
 
 def test_components_doc_is_up_to_date(catalog: Catalog) -> None:
     doc = REPO / "docs" / "components.md"
-    expected = components_markdown(catalog)
+    expected = components_markdown(catalog, detail_sections(REPO / "docs"))
     actual = doc.read_text() if doc.is_file() else ""
     assert actual == expected, f"docs/components.md is stale; regenerate it with: {REGENERATE}"
 
@@ -247,4 +247,13 @@ def test_components_doc_mentions_every_component(catalog: Catalog) -> None:
     doc = components_markdown(catalog)
     for c in catalog:
         assert f"(`{c.id}`)" in doc
-    assert "How it is verified" in doc
+
+
+def test_every_component_has_a_page_saying_how_it_is_installed_and_verified(catalog: Catalog) -> None:
+    details = detail_sections(REPO / "docs")
+    missing = [c.id for c in catalog if c.id not in details]
+    assert missing == [], f"no section in docs/components/*.md for: {missing}"
+    for page, section in details.values():
+        text = (REPO / "docs" / page).read_text()
+        part = text.split(f"## {section}", 1)[1].split("\n## ", 1)[0].lower()
+        assert "verif" in part, f"{page} § {section} does not say how it is verified"
