@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv system-deps clean
+.PHONY: demo test lint bench venv system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,11 +27,27 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# The wizard against the built-in lab (a simulated cluster on this machine). Without a terminal,
+# the same install runs headless.
 demo: venv
-	$(BIN)/thinkube-tui plan --answers examples/answers-full.yaml
+	@if [ -t 0 ] && [ -t 1 ]; then \
+	  $(BIN)/thinkube-tui --demo --lab-speed 5; \
+	else \
+	  $(BIN)/thinkube-tui --demo --answers examples/answers-full.yaml --lab-speed 20; \
+	fi
 
-test: venv system-deps
+# Static checks: ruff (lint and format) everywhere, mypy strict on the core.
+lint: venv
+	$(BIN)/ruff check thinkube_tui tests benchmarks
+	$(BIN)/ruff format --check thinkube_tui tests benchmarks
+	$(BIN)/mypy
+
+test: venv system-deps lint
 	$(BIN)/python -m pytest -q
+
+# Every benchmark, one table (docs/performance.md keeps the last one).
+bench: venv system-deps
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

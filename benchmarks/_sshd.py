@@ -68,7 +68,9 @@ class MultiPortSshd:
         (self.dir / "authorized_keys").write_text((self.dir / "client_key.pub").read_text())
         self.host_key_fingerprint = subprocess.run(
             ["ssh-keygen", "-l", "-E", "sha256", "-f", f"{self.host_key}.pub"],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.split()[1]
         if os.geteuid() == 0:
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege-separation directory
@@ -94,8 +96,7 @@ class MultiPortSshd:
     def _start_one(self, index: int, ports: list[int]) -> bool:
         config = self.dir / f"sshd_config.{index}"
         config.write_text(
-            "".join(f"Port {p}\n" for p in ports)
-            + f"ListenAddress {self.host}\n"
+            "".join(f"Port {p}\n" for p in ports) + f"ListenAddress {self.host}\n"
             f"HostKey {self.host_key}\n"
             f"AuthorizedKeysFile {self.dir / 'authorized_keys'}\n"
             "PasswordAuthentication no\n"

@@ -78,8 +78,13 @@ async def run_ours(server: MultiPortSshd, ports: list[int], state: Path) -> floa
 async def run_bare(server: MultiPortSshd, ports: list[int]) -> float:
     async def one(port: int) -> str:
         conn = await asyncssh.connect(
-            server.host, port, username=server.user, client_keys=[str(server.client_key)],
-            known_hosts=str(server.known_hosts), config=[], agent_path=None,
+            server.host,
+            port,
+            username=server.user,
+            client_keys=[str(server.client_key)],
+            known_hosts=str(server.known_hosts),
+            config=[],
+            agent_path=None,
         )
         try:
             result = await conn.run(PROBE_SCRIPT)
@@ -127,7 +132,10 @@ def run_ansible(ansible: str, inventory: Path, env: dict[str, str], n: int) -> f
     start = time.perf_counter()
     proc = subprocess.run(
         [ansible, "all", "-i", str(inventory), "-m", "raw", "-a", PROBE_SCRIPT, "-f", str(n)],
-        env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
     )
     elapsed = time.perf_counter() - start
     if proc.returncode != 0 or proc.stdout.count(f"{MARKER} probe v2") != n:
@@ -172,17 +180,21 @@ def measure(server: MultiPortSshd, n: int, reps: int, work: Path, ansible: str |
 
 def targets(rows: list[dict[str, object]], ansible: bool) -> list[dict[str, object]]:
     top = max(rows, key=lambda r: r["nodes"])  # type: ignore[arg-type,return-value]
-    out: list[dict[str, object]] = [{
-        "target": f"ours/bare <= {TARGET_BARE_RATIO} at N={top['nodes']}",
-        "value": top["ratio_ours_bare"],
-        "pass": top["ratio_ours_bare"] <= TARGET_BARE_RATIO,  # type: ignore[operator]
-    }]
+    out: list[dict[str, object]] = [
+        {
+            "target": f"ours/bare <= {TARGET_BARE_RATIO} at N={top['nodes']}",
+            "value": top["ratio_ours_bare"],
+            "pass": top["ratio_ours_bare"] <= TARGET_BARE_RATIO,  # type: ignore[operator]
+        }
+    ]
     if ansible:
-        out.append({
-            "target": f"ours/ansible <= {TARGET_ANSIBLE_RATIO} at N={top['nodes']}",
-            "value": top["ratio_ours_ansible"],
-            "pass": top["ratio_ours_ansible"] <= TARGET_ANSIBLE_RATIO,  # type: ignore[operator]
-        })
+        out.append(
+            {
+                "target": f"ours/ansible <= {TARGET_ANSIBLE_RATIO} at N={top['nodes']}",
+                "value": top["ratio_ours_ansible"],
+                "pass": top["ratio_ours_ansible"] <= TARGET_ANSIBLE_RATIO,  # type: ignore[operator]
+            }
+        )
     return out
 
 
@@ -221,16 +233,21 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  measured N={n} ({time.perf_counter() - started:.0f} s so far)", file=sys.stderr)
     checks = targets(rows, ansible is not None)
     if args.json:
-        print(json.dumps({
-            "benchmark": "discovery",
-            "cpus": os.cpu_count(),
-            "asyncssh": asyncssh.__version__,
-            "reps": args.reps,
-            "ansible": ansible is not None,
-            "rows": rows,
-            "targets": checks,
-            "total_s": round(time.perf_counter() - started, 1),
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "benchmark": "discovery",
+                    "cpus": os.cpu_count(),
+                    "asyncssh": asyncssh.__version__,
+                    "reps": args.reps,
+                    "ansible": ansible is not None,
+                    "rows": rows,
+                    "targets": checks,
+                    "total_s": round(time.perf_counter() - started, 1),
+                },
+                indent=2,
+            )
+        )
     else:
         print_table(rows, checks, ansible)
         print(f"total {time.perf_counter() - started:.0f} s on {os.cpu_count()} CPUs")

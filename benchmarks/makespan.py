@@ -34,14 +34,21 @@ async def measure(scale: float, concurrency: int) -> dict[str, float | int | str
     estimates = {c.id: c.estimate_s * scale / 60 for c in catalog}
     plan = make_plan(catalog, spec, gpu_present=True, estimates=estimates)
 
-    def installer(seconds: float):  # noqa: ANN202
-        async def install(steps) -> None:  # noqa: ANN001
+    def installer(seconds: float):
+        async def install(steps) -> None:
             await steps.step("work", lambda: asyncio.sleep(seconds))
+
         return install
 
     installers = {p.id: installer(p.estimate_s) for p in plan.items}
-    engine = Engine(plan, installers, configs={}, journal=Journal(None), bus=EventBus(),
-                    settings=EngineSettings(concurrency=concurrency))
+    engine = Engine(
+        plan,
+        installers,
+        configs={},
+        journal=Journal(None),
+        bus=EventBus(),
+        settings=EngineSettings(concurrency=concurrency),
+    )
     began = time.perf_counter()
     result = await engine.run()
     makespan = time.perf_counter() - began
@@ -69,12 +76,16 @@ def main() -> int:
         print(json.dumps(rows, indent=2))
         return 0
     print(f"critical path: {rows[0]['critical_path']}")
-    print(f"{'concurrency':>11} {'components':>10} {'makespan s':>10} {'crit.path s':>11} {'ratio':>6} "
-          f"{'target':>7} {'seq/ours':>8}")
+    print(
+        f"{'concurrency':>11} {'components':>10} {'makespan s':>10} {'crit.path s':>11} {'ratio':>6} "
+        f"{'target':>7} {'seq/ours':>8}"
+    )
     for r in rows:
         ratio = float(r["makespan_over_critical_path"])
-        print(f"{r['concurrency']:>11} {r['components']:>10} {r['makespan_s']:>10.3f} {r['critical_path_s']:>11.3f} "
-              f"{ratio:>6.3f} {'PASS' if ratio <= 1.05 else 'MISS':>7} {r['sequential_over_makespan']:>8.2f}x")
+        print(
+            f"{r['concurrency']:>11} {r['components']:>10} {r['makespan_s']:>10.3f} {r['critical_path_s']:>11.3f} "
+            f"{ratio:>6.3f} {'PASS' if ratio <= 1.05 else 'MISS':>7} {r['sequential_over_makespan']:>8.2f}x"
+        )
     return 0
 
 

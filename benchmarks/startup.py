@@ -78,21 +78,41 @@ def measure(runs: int) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     bare = timed([PYTHON, "-c", "pass"], runs)
     version = timed([*TOOL, "--version"], runs)
-    rows.append({"figure": "--version (s)", "value": version, "baseline": bare,
-                 "target": "<= baseline + 0.15 s", "pass": version <= bare + 0.15})
+    rows.append(
+        {
+            "figure": "--version (s)",
+            "value": version,
+            "baseline": bare,
+            "target": "<= baseline + 0.15 s",
+            "pass": version <= bare + 0.15,
+        }
+    )
     validate = timed([*TOOL, "validate", str(ROOT / "examples" / "answers-full.yaml")], runs)
-    rows.append({"figure": "validate full example (s)", "value": validate, "baseline": None,
-                 "target": "<= 0.5 s", "pass": validate <= 0.5})
+    rows.append(
+        {
+            "figure": "validate full example (s)",
+            "value": validate,
+            "baseline": None,
+            "target": "<= 0.5 s",
+            "pass": validate <= 0.5,
+        }
+    )
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30", "TEXTUAL_ANIMATIONS": "none"}
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "minimal.py"
         script.write_text(MINIMAL_APP)
-        minimal = statistics.median(first_paint([PYTHON, str(script)], b"minimal app ready", env)
-                                    for _ in range(runs))
+        minimal = statistics.median(first_paint([PYTHON, str(script)], b"minimal app ready", env) for _ in range(runs))
         demo_env = {**env, "XDG_STATE_HOME": tmp}
         demo = statistics.median(first_paint([*TOOL, "--demo"], b"thinkube", demo_env) for _ in range(runs))
-    rows.append({"figure": "--demo to first paint (s)", "value": demo, "baseline": minimal,
-                 "target": "<= 1.5x baseline", "pass": demo <= 1.5 * minimal})
+    rows.append(
+        {
+            "figure": "--demo to first paint (s)",
+            "value": demo,
+            "baseline": minimal,
+            "target": "<= 1.5x baseline",
+            "pass": demo <= 1.5 * minimal,
+        }
+    )
     return rows
 
 
@@ -107,8 +127,10 @@ def main() -> int:
         return 0
     for r in rows:
         base = f"{r['baseline']:.3f}" if isinstance(r["baseline"], float) else "-"
-        print(f"{r['figure']:<28} {r['value']:.3f}  baseline {base:>6}  {r['target']:<22} "
-              f"{'PASS' if r['pass'] else 'MISS'}")
+        print(
+            f"{r['figure']:<28} {r['value']:.3f}  baseline {base:>6}  {r['target']:<22} "
+            f"{'PASS' if r['pass'] else 'MISS'}"
+        )
     return 0
 
 

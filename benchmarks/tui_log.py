@@ -142,8 +142,9 @@ async def _feed(pilot: Pilot[None], total: int, sample: Callable[[int], None] | 
     start = time.perf_counter()
     for number in range(count):
         # Made here, as SSH output would be: the buffers then hold lines of their own.
-        batch = [f"line {number * BATCH + i:>7} of the installer's output, as long as a helm line"
-                 for i in range(BATCH)]
+        batch = [
+            f"line {number * BATCH + i:>7} of the installer's output, as long as a helm line" for i in range(BATCH)
+        ]
         app.feed(number, batch)  # type: ignore[attr-defined]
         if number % 10 == 5:
             # A key press while lines pour in, the way the driver delivers it: posted now,
@@ -188,31 +189,59 @@ async def measure(make: Callable[[], App[None]], total: int) -> Result:
         peak = (tracemalloc.get_traced_memory()[1] - base) / mib
     tracemalloc.stop()
     at_max = samples.get(MAX_LINES * 4, float("nan"))
-    return Result(lines=total // BATCH * BATCH, seconds=seconds, lines_per_s=total // BATCH * BATCH / seconds,
-                  peak_mib=peak, at_max_lines_mib=at_max, end_mib=samples[max(samples)],
-                  key_worst_ms=max(delays, default=float("nan")), key_presses=len(delays),
-                  samples_mib=[round(samples[k], 1) for k in sorted(samples)])
+    return Result(
+        lines=total // BATCH * BATCH,
+        seconds=seconds,
+        lines_per_s=total // BATCH * BATCH / seconds,
+        peak_mib=peak,
+        at_max_lines_mib=at_max,
+        end_mib=samples[max(samples)],
+        key_worst_ms=max(delays, default=float("nan")),
+        key_presses=len(delays),
+        samples_mib=[round(samples[k], 1) for k in sorted(samples)],
+    )
 
 
 def table(spread: Result, shown: Result, bare: Result) -> list[dict[str, object]]:
     def row(figure: str, value: float, baseline: float, target: str, ok: bool | None) -> dict[str, object]:
-        return {"figure": figure, "value": round(value, 1), "baseline": round(baseline, 1),
-                "ratio": round(value / baseline, 2) if baseline else None, "target": target,
-                "result": "-" if ok is None else ("PASS" if ok else "MISS")}
+        return {
+            "figure": figure,
+            "value": round(value, 1),
+            "baseline": round(baseline, 1),
+            "ratio": round(value / baseline, 2) if baseline else None,
+            "target": target,
+            "result": "-" if ok is None else ("PASS" if ok else "MISS"),
+        }
 
     flat = 2.0  # MiB: allocator noise, not growth
     return [
-        row("lines/s, all to the shown", shown.lines_per_s, bare.lines_per_s, "≥ 0.7× bare",
-            shown.lines_per_s >= 0.7 * bare.lines_per_s),
-        row("lines/s, spread over 35", spread.lines_per_s, bare.lines_per_s, "≥ 0.7× bare",
-            spread.lines_per_s >= 0.7 * bare.lines_per_s),
+        row(
+            "lines/s, all to the shown",
+            shown.lines_per_s,
+            bare.lines_per_s,
+            "≥ 0.7× bare",
+            shown.lines_per_s >= 0.7 * bare.lines_per_s,
+        ),
+        row(
+            "lines/s, spread over 35",
+            spread.lines_per_s,
+            bare.lines_per_s,
+            "≥ 0.7× bare",
+            spread.lines_per_s >= 0.7 * bare.lines_per_s,
+        ),
         row("worst key delay ms, shown", shown.key_worst_ms, bare.key_worst_ms, "≤ 100 ms", shown.key_worst_ms <= 100),
-        row("worst key delay ms, spread", spread.key_worst_ms, bare.key_worst_ms, "≤ 100 ms",
-            spread.key_worst_ms <= 100),
+        row(
+            "worst key delay ms, spread", spread.key_worst_ms, bare.key_worst_ms, "≤ 100 ms", spread.key_worst_ms <= 100
+        ),
         row("peak MiB, shown", shown.peak_mib, bare.peak_mib, "-", None),
         row("MiB at 4×max_lines, shown", shown.at_max_lines_mib, bare.at_max_lines_mib, "-", None),
-        row("MiB at the end, shown", shown.end_mib, bare.end_mib, f"flat (≤ +{flat:.0f})",
-            shown.end_mib - shown.at_max_lines_mib <= flat),
+        row(
+            "MiB at the end, shown",
+            shown.end_mib,
+            bare.end_mib,
+            f"flat (≤ +{flat:.0f})",
+            shown.end_mib - shown.at_max_lines_mib <= flat,
+        ),
         # Spread, each component keeps its own max_lines: memory grows until every buffer is full.
         row("peak MiB, spread", spread.peak_mib, bare.peak_mib, "-", None),
         row("MiB at the end, spread", spread.end_mib, bare.end_mib, "≤ 35×max_lines", None),
@@ -231,11 +260,14 @@ def main() -> int:
     spread = asyncio.run(measure(build_app, args.lines))
     rows = table(spread, shown, bare)
     if args.json:
-        print(json.dumps({"rows": rows, "spread": asdict(spread), "shown": asdict(shown), "bare": asdict(bare)},
-                         indent=2))
+        print(
+            json.dumps({"rows": rows, "spread": asdict(spread), "shown": asdict(shown), "bare": asdict(bare)}, indent=2)
+        )
     else:
-        print(f"{args.lines:,} lines in batches of {BATCH}, Log max_lines={MAX_LINES}, {SIZE[0]}×{SIZE[1]}; "
-              f"key presses handled: {shown.key_presses}, {spread.key_presses} (bare {bare.key_presses})")
+        print(
+            f"{args.lines:,} lines in batches of {BATCH}, Log max_lines={MAX_LINES}, {SIZE[0]}×{SIZE[1]}; "
+            f"key presses handled: {shown.key_presses}, {spread.key_presses} (bare {bare.key_presses})"
+        )
         print(f"{'figure':<30}{'value':>12}{'bare Log':>12}{'ratio':>8}  {'target':<16}result")
         for r in rows:
             ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}"

@@ -26,8 +26,9 @@ def node_target(node: NodeSpec) -> NodeTarget:
         auth = PasswordAuth(env_var=node.auth.password.env if node.auth.password else None)
     else:
         auth = AgentAuth()
-    return NodeTarget(name=node.name, host=node.host, user=node.user, port=node.port, auth=auth,
-                      host_key_fingerprint=node.host_key)
+    return NodeTarget(
+        name=node.name, host=node.host, user=node.user, port=node.port, auth=auth, host_key_fingerprint=node.host_key
+    )
 
 
 def parse_host(text: str) -> NodeTarget:

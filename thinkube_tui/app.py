@@ -20,7 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from .engine import EngineSettings, Installer
-from .ssh import Prompts, SecretRequest
+from .targets import Prompts, SecretRequest
 from .wizard import ConnectFn, DemoLab, InstallRun, NodeSession, WizardModel, answer_from_memory, state_dir_for
 
 
@@ -72,13 +72,15 @@ class ThinkubeApp(App[int]):
         self.engine_settings = engine_settings or EngineSettings()
         self.skip_checks = frozenset(skip_checks)
         self.known_hosts = known_hosts
-        self.session = NodeSession(Prompts(host_key=self.ask_host_key, secret=self.ask_secret), connect,
-                                   known_hosts=known_hosts)
+        self.session = NodeSession(
+            Prompts(host_key=self.ask_host_key, secret=self.ask_secret), connect, known_hosts=known_hosts
+        )
         self.install: InstallRun | None = None
         self.install_running = False
         self.saved_secrets: Path | None = None
         self.answers_dir = answers_dir or Path.cwd()
         self._demo = demo
+        self._model_ready = asyncio.Event()  # set once the model is final (at once, or when the demo lab is up)
         self._prompt_lock = asyncio.Lock()
 
     # ------------------------------------------------------------ flow
@@ -88,14 +90,23 @@ class ThinkubeApp(App[int]):
         return state_dir_for(self.model.cluster.get("name", "thinkube"), self.state_base)
 
     async def on_mount(self) -> None:
-        if self._demo is not None:
-            self.sub_title = "DEMO: a simulated lab cluster on this machine"
-            self.model = await self._demo.start()
-            self.session.known_hosts = self._demo.known_hosts
-            self.state_base = self.state_base or self._demo.state_dir
         from .screens.welcome import WelcomeScreen
 
+        if self._demo is None:
+            self._model_ready.set()
+            await self.push_screen(WelcomeScreen())
+            return
+        # The welcome screen first, painted; the lab starts behind it (that takes a moment).
+        self.sub_title = "DEMO: a simulated lab cluster on this machine"
         await self.push_screen(WelcomeScreen())
+        self.call_after_refresh(lambda: self.run_worker(self._start_demo(), group="demo-lab"))
+
+    async def _start_demo(self) -> None:
+        assert self._demo is not None
+        self.model = await self._demo.start()
+        self.session.known_hosts = self._demo.known_hosts
+        self.state_base = self.state_base or self._demo.state_dir
+        self._model_ready.set()
 
     def screen_for(self, step: str) -> Screen[Any]:
         from .screens.components import ComponentsScreen
@@ -108,8 +119,13 @@ class ThinkubeApp(App[int]):
         from .screens.welcome import WelcomeScreen
 
         screens: dict[str, Callable[[], Screen[Any]]] = {
-            "Welcome": WelcomeScreen, "Nodes": NodesScreen, "Roles": RolesScreen, "Components": ComponentsScreen,
-            "Configure": ConfigureScreen, "Review": ReviewScreen, "Install": InstallScreen,
+            "Welcome": WelcomeScreen,
+            "Nodes": NodesScreen,
+            "Roles": RolesScreen,
+            "Components": ComponentsScreen,
+            "Configure": ConfigureScreen,
+            "Review": ReviewScreen,
+            "Install": InstallScreen,
             "Summary": SummaryScreen,
         }
         return screens[step]()
@@ -120,8 +136,16 @@ class ThinkubeApp(App[int]):
         step = STEPS[STEPS.index(current.STEP) + 1]
         if step in ("Install", "Summary"):
             self.switch_screen(self.screen_for(step)) if step == "Summary" else self._start_install_screen()
-        else:
+        elif self._model_ready.is_set():
             self.push_screen(self.screen_for(step))
+        else:  # the demo lab is still starting: go on once it is up
+            self.notify("The demo lab is still starting; the next screen follows as soon as it is up.")
+
+            async def when_ready() -> None:
+                await self._model_ready.wait()
+                self.push_screen(self.screen_for(step))
+
+            self.run_worker(when_ready(), group="navigation")
 
     def _start_install_screen(self) -> None:
         # Once the install starts there is no going back: the wizard's stack is replaced.
@@ -141,8 +165,11 @@ class ThinkubeApp(App[int]):
                 continue
             seen.add(binding.action)
             action = binding.action
-            yield SystemCommand(f"{screen.__class__.__name__.removesuffix('Screen')}: {binding.description}",
-                                f"key: {binding.key}", lambda a=action: self.call_later(screen.run_action, a))
+            yield SystemCommand(
+                f"{screen.__class__.__name__.removesuffix('Screen')}: {binding.description}",
+                f"key: {binding.key}",
+                lambda a=action: self.call_later(screen.run_action, a),
+            )
 
     # ------------------------------------------------------------ quitting
 
@@ -159,10 +186,15 @@ class ThinkubeApp(App[int]):
                     self.install.cancel()
                 self.call_later(self._quit_after_cancel)
 
-        self.push_screen(ConfirmDialog(
-            "An install is running. Quit anyway?\n\nRunning installers are stopped; the journal keeps every "
-            "finished step, so running thinkube-tui again resumes where it stopped.", "Quit", "Keep installing"),
-            answered)
+        self.push_screen(
+            ConfirmDialog(
+                "An install is running. Quit anyway?\n\nRunning installers are stopped; the journal keeps every "
+                "finished step, so running thinkube-tui again resumes where it stopped.",
+                "Quit",
+                "Keep installing",
+            ),
+            answered,
+        )
 
     async def _quit_after_cancel(self) -> None:
         await self.workers.wait_for_complete()
@@ -218,14 +250,24 @@ class ThinkubeApp(App[int]):
             node = self.model.node(request.node)
         except StopIteration:
             return None
-        ref = {"sudo": node.sudo_ref or node.password_ref, "password": node.password_ref,
-               "passphrase": node.passphrase_ref}[request.kind]
+        ref = {
+            "sudo": node.sudo_ref or node.password_ref,
+            "password": node.password_ref,
+            "passphrase": node.passphrase_ref,
+        }[request.kind]
         return os.environ.get(ref.env) if ref is not None and ref.env else None
 
 
-def run_wizard(*, answers: Path | None = None, secrets: Path | None = None, demo: bool = False,
-               state_dir: Path | None = None, known_hosts: Path | None = None,
-               skip_checks: Iterable[str] = (), lab_speed: float = 1.0) -> int:
+def run_wizard(
+    *,
+    answers: Path | None = None,
+    secrets: Path | None = None,
+    demo: bool = False,
+    state_dir: Path | None = None,
+    known_hosts: Path | None = None,
+    skip_checks: Iterable[str] = (),
+    lab_speed: float = 1.0,
+) -> int:
     """Entry point for the CLI: the wizard, pre-filled from an answers file or against a demo lab."""
     import sys
 
@@ -239,7 +281,12 @@ def run_wizard(*, answers: Path | None = None, secrets: Path | None = None, demo
             for problem in exc.problems:
                 print(problem.format(exc.source), file=sys.stderr)
             return 2
-    app = ThinkubeApp(model=model, state_dir=state_dir, known_hosts=known_hosts, skip_checks=skip_checks,
-                      demo=DemoLab(state_dir / "demo" if state_dir else None, speed=1.0 / lab_speed) if demo else None)
+    app = ThinkubeApp(
+        model=model,
+        state_dir=state_dir,
+        known_hosts=known_hosts,
+        skip_checks=skip_checks,
+        demo=DemoLab(state_dir / "demo" if state_dir else None, speed=1.0 / lab_speed) if demo else None,
+    )
     result = app.run()
     return result if isinstance(result, int) else 0

@@ -20,7 +20,6 @@ InstallMethod = Literal["snap", "addon", "helm", "manifests", "workflow"]
 Tier = Literal["core", "optional"]
 
 
-
 @dataclass(frozen=True)
 class Group:
     id: str
@@ -199,7 +198,7 @@ def find_cycle(edges: Mapping[str, tuple[str, ...]]) -> list[str] | None:
         stack.append(node)
         for dep in edges.get(node, ()):
             if colour.get(dep, BLACK) == GREY:
-                return stack[stack.index(dep) :] + [dep]
+                return [*stack[stack.index(dep) :], dep]
             if colour.get(dep) == WHITE:
                 found = visit(dep)
                 if found:

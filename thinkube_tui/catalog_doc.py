@@ -74,8 +74,9 @@ def _component_section(catalog: Catalog, c: Component, detail: tuple[str, str] |
         lines.append(f"- **Note:** {_escape(c.install.note)}")
     if detail is not None:
         page, section = detail
-        lines.append(f"- **What is installed, how it is verified, what you get:** [{page}]({page}), "
-                     f"section “{section}”")
+        lines.append(
+            f"- **What is installed, how it is verified, what you get:** [{page}]({page}), section “{section}”"
+        )
     lines.append("")
     lines += _config_table(catalog.schema(c.id))
     return lines
@@ -99,7 +100,9 @@ def _install(install: Install) -> str:
     if install.method == "addon":
         text = "MicroK8s addon " + ", ".join(f"`{a}`" for a in install.addons)
     elif install.method == "snap":
-        text = "MicroK8s snap" + (" with addons " + ", ".join(f"`{a}`" for a in install.addons) if install.addons else "")
+        text = "MicroK8s snap" + (
+            " with addons " + ", ".join(f"`{a}`" for a in install.addons) if install.addons else ""
+        )
     elif install.method == "workflow":
         text = "Argo Workflows workflow and Argo CD Application"
     else:
@@ -110,7 +113,7 @@ def _install(install: Install) -> str:
 
 
 def _duration(seconds: float) -> str:
-    minutes, rest = divmod(int(round(seconds)), 60)
+    minutes, rest = divmod(round(seconds), 60)
     if minutes and rest:
         return f"about {minutes} min {rest} s"
     return f"about {minutes} min" if minutes else f"about {rest} s"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__
 
@@ -22,25 +22,60 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--answers", metavar="FILE", type=Path, help="install headless from an answers file")
     run.add_argument("--secrets", metavar="FILE", type=Path, help="secrets file (mode 0600) for {secret: KEY}")
     run.add_argument("--yes", action="store_true", help="do not ask before installing")
-    run.add_argument("--dry-run", action="store_true",
-                     help="print, per node, the commands and API calls an install would make; change nothing")
-    run.add_argument("--state-dir", metavar="DIR", type=Path,
-                     help="where the journal and logs live (default: $XDG_STATE_HOME/thinkube-tui)")
-    run.add_argument("--skip-check", action="append", default=[], metavar="NAME",
-                     help="skip a preflight check by name (repeatable; 'all' skips every check)")
-    run.add_argument("--accept-new-host-keys", action="store_true",
-                     help="trust host keys seen for the first time (they are remembered)")
-    run.add_argument("--known-hosts", metavar="FILE", type=Path,
-                     help="thinkube-tui's own known-hosts file (default: in the state dir)")
-    run.add_argument("--only", action="append", default=[], metavar="COMPONENT",
-                     help="install just this component and what it requires (repeatable)")
-    run.add_argument("--demo", action="store_true",
-                     help="the wizard against the built-in lab, a SIMULATED cluster on this machine (3 nodes, one "
-                          "GPU); with --answers FILE, headless against the lab with FILE's components")
-    run.add_argument("--interactive", action="store_true",
-                     help="with --answers: open the wizard, every screen pre-filled from the file")
-    run.add_argument("--lab-speed", type=float, default=1.0, metavar="FACTOR",
-                     help="the lab's simulated commands run FACTOR times faster than real ones (default 1)")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print, per node, the commands and API calls an install would make; change nothing",
+    )
+    run.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        type=Path,
+        help="where the journal and logs live (default: $XDG_STATE_HOME/thinkube-tui)",
+    )
+    run.add_argument(
+        "--skip-check",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="skip a preflight check by name (repeatable; 'all' skips every check)",
+    )
+    run.add_argument(
+        "--accept-new-host-keys",
+        action="store_true",
+        help="trust host keys seen for the first time (they are remembered)",
+    )
+    run.add_argument(
+        "--known-hosts",
+        metavar="FILE",
+        type=Path,
+        help="thinkube-tui's own known-hosts file (default: in the state dir)",
+    )
+    run.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="COMPONENT",
+        help="install just this component and what it requires (repeatable)",
+    )
+    run.add_argument(
+        "--demo",
+        action="store_true",
+        help="the wizard against the built-in lab, a SIMULATED cluster on this machine (3 nodes, one "
+        "GPU); with --answers FILE, headless against the lab with FILE's components",
+    )
+    run.add_argument(
+        "--interactive",
+        action="store_true",
+        help="with --answers: open the wizard, every screen pre-filled from the file",
+    )
+    run.add_argument(
+        "--lab-speed",
+        type=float,
+        default=1.0,
+        metavar="FACTOR",
+        help="the lab's simulated commands run FACTOR times faster than real ones (default 1)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check answers files; print every problem as FILE:LINE:COL: path: message")
@@ -60,9 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("lab", help="the simulated cluster: start it in the background, stop it")
     lab = p.add_subparsers(dest="lab_command", metavar="up|down", required=True)
-    for name, text in (("up", "start a lab and print its nodes, answers file and known-hosts file"),
-                       ("down", "stop the lab started by `lab up`"),
-                       ("serve", "run a lab in the foreground (what `lab up` starts)")):
+    for name, text in (
+        ("up", "start a lab and print its nodes, answers file and known-hosts file"),
+        ("down", "stop the lab started by `lab up`"),
+        ("serve", "run a lab in the foreground (what `lab up` starts)"),
+    ):
         q = lab.add_parser(name, help=text)
         q.add_argument("--state-dir", metavar="DIR", type=Path, help="default: $XDG_STATE_HOME/thinkube-tui/lab")
         if name != "down":
@@ -78,10 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("hosts", nargs="*", default=[], metavar="[USER@]HOST[:PORT]")
     p.add_argument("--secrets", metavar="FILE")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--skip-check", action="append", default=[], metavar="NAME",
-                   help="skip a preflight check by name (repeatable; 'all' skips every check)")
-    p.add_argument("--accept-new-host-keys", action="store_true",
-                   help="trust host keys seen for the first time (they are remembered)")
+    p.add_argument(
+        "--skip-check",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="skip a preflight check by name (repeatable; 'all' skips every check)",
+    )
+    p.add_argument(
+        "--accept-new-host-keys",
+        action="store_true",
+        help="trust host keys seen for the first time (they are remembered)",
+    )
     return parser
 
 
@@ -125,8 +170,15 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.answers is None or args.interactive:
         from .app import run_wizard
 
-        return run_wizard(answers=args.answers, secrets=args.secrets, demo=args.demo, state_dir=args.state_dir,
-                          known_hosts=args.known_hosts, skip_checks=args.skip_check, lab_speed=args.lab_speed)
+        return run_wizard(
+            answers=args.answers,
+            secrets=args.secrets,
+            demo=args.demo,
+            state_dir=args.state_dir,
+            known_hosts=args.known_hosts,
+            skip_checks=args.skip_check,
+            lab_speed=args.lab_speed,
+        )
     if args.demo:
         import asyncio
 
@@ -138,9 +190,14 @@ def _dispatch(args: argparse.Namespace) -> int:
     from .headless import HeadlessOptions, run
 
     options = HeadlessOptions(
-        answers=args.answers, secrets=args.secrets, yes=args.yes, dry_run=args.dry_run,
-        state_dir=args.state_dir, skip_checks=frozenset(args.skip_check),
-        accept_new_host_keys=args.accept_new_host_keys, known_hosts=args.known_hosts,
+        answers=args.answers,
+        secrets=args.secrets,
+        yes=args.yes,
+        dry_run=args.dry_run,
+        state_dir=args.state_dir,
+        skip_checks=frozenset(args.skip_check),
+        accept_new_host_keys=args.accept_new_host_keys,
+        known_hosts=args.known_hosts,
         only=frozenset(args.only),
     )
     return asyncio.run(run(options))

@@ -45,7 +45,7 @@ class ClusterMirror:
             self._dirty.clear()
             try:
                 await write_state(await self._kube(), self._journal)
-            except (KubeError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, KubeError, OSError) as exc:
                 self._warn(f"could not update {NAMESPACE}/{NAME} in the cluster ({exc}); the local journal is current")
 
     async def close(self) -> None:
@@ -63,11 +63,18 @@ class ClusterMirror:
 
 async def write_state(kube: Kube, journal: Journal) -> None:
     await kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
-    await kube.apply({
-        "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"}},
-        "data": {KEY: json.dumps(journal.to_json(), indent=1)},
-    })
+    await kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": NAME,
+                "namespace": NAMESPACE,
+                "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"},
+            },
+            "data": {KEY: json.dumps(journal.to_json(), indent=1)},
+        }
+    )
 
 
 async def read_state(kube: Kube) -> dict[str, ComponentRecord]:

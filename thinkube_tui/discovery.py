@@ -18,7 +18,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Union
+from typing import Any
 
 from .facts import (
     Address,
@@ -421,7 +421,7 @@ def parse_snap_list(text: str, warnings: Warnings | None = None) -> MicroK8s:
     for line in lines[1:]:
         cols = line.split()
         if cols and cols[0] == "microk8s":
-            row = dict(zip([h.lower() for h in header], cols))
+            row = dict(zip([h.lower() for h in header], cols, strict=False))
             tracking = row.get("tracking")
             return MicroK8s(
                 installed=True,
@@ -587,7 +587,9 @@ class SmiGpu:
     mig_devices: int | None = None
 
 
-_NA_RE = re.compile(r"^\[?(n/a|not supported|unknown error|insufficient permissions|requested functionality.*)\]?$", re.I)
+_NA_RE = re.compile(
+    r"^\[?(n/a|not supported|unknown error|insufficient permissions|requested functionality.*)\]?$", re.I
+)
 
 
 def _smi_value(v: str | None) -> str | None:
@@ -668,7 +670,7 @@ def parse_nvidia_smi_csv(
         return ()
     names = [f for f in fields]
     first = [re.sub(r"\s*\[[^\]]*\]$", "", c.strip()) for c in rows[0]]
-    if "name" in first or "pci.bus_id" in first or "index" in first and not first[0].isdigit():
+    if "name" in first or "pci.bus_id" in first or ("index" in first and not first[0].isdigit()):
         names, rows = first, rows[1:]
     out: list[SmiGpu] = []
     for row in rows:
@@ -678,7 +680,7 @@ def parse_nvidia_smi_csv(
                     f"nvidia-smi --query-gpu: expected {len(names)} columns, got {len(row)}: {_short(','.join(row))!r}"
                 )
             continue
-        d = dict(zip(names, row))
+        d = dict(zip(names, row, strict=False))
         out.append(
             SmiGpu(
                 index=_smi_int(d.get("index"), "index", warnings),
@@ -878,8 +880,9 @@ def parse_probe_output(
     if body("lsblk") is not None:
         disks = parse_lsblk(body("lsblk") or "", w)
     root_fs = parse_df(body("df_root") or "", "/", w)
-    snap_fs = (parse_df(body("df_var_snap") or "", "/var/snap", w)
-               or parse_df(body("df_var") or "", "/var", w) or root_fs)
+    snap_fs = (
+        parse_df(body("df_var_snap") or "", "/var/snap", w) or parse_df(body("df_var") or "", "/var", w) or root_fs
+    )
 
     interfaces: tuple[Interface, ...] = ()
     route: DefaultRoute | None = None
@@ -1004,7 +1007,7 @@ async def discover(transport: Transport, *, timeout: float | None = 60.0) -> Fac
 
 
 TransportFactory = Callable[[], Awaitable[Transport]]
-Target = Union[Transport, tuple[str, TransportFactory]]
+Target = Transport | tuple[str, TransportFactory]
 
 
 @dataclass(frozen=True)
@@ -1059,7 +1062,7 @@ async def discover_all(
                 facts = await asyncio.wait_for(work(), timeout)
         except DiscoveryError as exc:
             return NodeResult(name, None, exc.message, time.monotonic() - start, transport)
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             what = "connecting" if transport is None else "discovery"
             return NodeResult(
                 name, None, f"{what} did not finish within {timeout:g} s", time.monotonic() - start, transport

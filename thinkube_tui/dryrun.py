@@ -42,8 +42,15 @@ class RecordingTransport:
     def node(self) -> str:
         return self._node
 
-    async def run(self, command: str, *, input: str | None = None, timeout: float | None = None,
-                  on_line: LineCallback | None = None, sudo: bool = False) -> CommandResult:
+    async def run(
+        self,
+        command: str,
+        *,
+        input: str | None = None,
+        timeout: float | None = None,
+        on_line: LineCallback | None = None,
+        sudo: bool = False,
+    ) -> CommandResult:
         stdin = " (input on stdin)" if input else ""
         self._transcript.add(self._node, f"{'sudo ' if sudo else ''}{command}{stdin}")
         return CommandResult(command, 0, "", "")
@@ -64,8 +71,9 @@ class RecordingKube:
         self._say(f"apply {obj['kind']} {where}{meta['name']} ({obj['apiVersion']})")
         return obj
 
-    async def merge_patch(self, api_version: str, kind: str, name: str, namespace: str | None,
-                          patch: Mapping[str, Any]) -> Mapping[str, Any]:
+    async def merge_patch(
+        self, api_version: str, kind: str, name: str, namespace: str | None, patch: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
         self._say(f"patch {kind} {name}: {sorted(patch.get('spec', patch))}")
         return patch
 
@@ -79,8 +87,9 @@ class RecordingKube:
         self._say(f"delete {kind} {name}")
         return True
 
-    async def wait_for(self, api_version: str, kind: str, name: str, namespace: str | None, ready: Any, *,
-                       timeout: float, what: str) -> dict[str, Any]:
+    async def wait_for(
+        self, api_version: str, kind: str, name: str, namespace: str | None, ready: Any, *, timeout: float, what: str
+    ) -> dict[str, Any]:
         self._say(f"wait until {what} is ready (at most {timeout:g} s)")
         return {}
 
@@ -92,8 +101,9 @@ class RecordingKube:
         self._say(f"wait until node {name} is Ready (at most {timeout:g} s)")
         return {}
 
-    async def proxy(self, method: str, namespace: str, target: str, port: int, path: str, *,
-                    kind: str = "services", **_: Any) -> ProxyResponse:
+    async def proxy(
+        self, method: str, namespace: str, target: str, port: int, path: str, *, kind: str = "services", **_: Any
+    ) -> ProxyResponse:
         self._say(f"{method} {kind}/{target}:{port}{path} in {namespace} (through the API server proxy)")
         # Answer as a service that is already set up, so a dry run never creates keys.
         answers = {"/v1/sys/seal-status": {"initialized": True, "sealed": False}, "/v1/sys/audit": {"file/": {}}}
@@ -133,9 +143,15 @@ async def dry_run(spec: Spec, catalog: Catalog) -> Transcript:
     bus.subscribe(follow)
     configs = {cid: comp.config for cid, comp in spec.components.items()}
     # One component at a time, so the transcript reads in plan order.
-    engine = Engine(plan, registry(), configs=configs, journal=Journal(None), bus=bus,
-                    make_context=lambda steps: InstallContext(steps, cluster),
-                    settings=EngineSettings(concurrency=1))
+    engine = Engine(
+        plan,
+        registry(),
+        configs=configs,
+        journal=Journal(None),
+        bus=bus,
+        make_context=lambda steps: InstallContext(steps, cluster),
+        settings=EngineSettings(concurrency=1),
+    )
     await engine.run()
     return transcript
 
@@ -151,4 +167,3 @@ async def print_dry_run(spec: Spec, catalog: Catalog, out: IO[str]) -> None:
         out.write(f"\n== {where}\n")
         out.writelines(f"  {line}\n" for line in lines)
     out.flush()
-

@@ -54,8 +54,15 @@ class StepTimeout(InstallError):
 class Steps:
     """What the engine gives an installer for one component: named, journaled steps and a log."""
 
-    def __init__(self, component: str, config: Any, journal: Journal, bus: EventBus, batcher: LineBatcher,
-                 settings: EngineSettings) -> None:
+    def __init__(
+        self,
+        component: str,
+        config: Any,
+        journal: Journal,
+        bus: EventBus,
+        batcher: LineBatcher,
+        settings: EngineSettings,
+    ) -> None:
         self.component = component
         self.config = config
         self._journal = journal
@@ -97,8 +104,10 @@ class Steps:
                     _in_step(exc, name)
                     raise
                 delay = self._settings.retry_delay_s * 2 ** (attempt - 1)
-                self.log(f"step '{name}': {exc}; trying again in {delay:g} s "
-                         f"(attempt {attempt + 1} of {self._settings.step_attempts})")
+                self.log(
+                    f"step '{name}': {exc}; trying again in {delay:g} s "
+                    f"(attempt {attempt + 1} of {self._settings.step_attempts})"
+                )
                 await asyncio.sleep(delay)
                 attempt += 1
             except Exception as exc:
@@ -213,8 +222,11 @@ class Engine:
         return tuple(cid for cid in self.plan.ids if self.state[cid] == state)
 
     def _ready(self) -> list[str]:
-        ready = [item.id for item in self.plan.items
-                 if self.state[item.id] == "waiting" and all(self.state[d] == "done" for d in item.deps)]
+        ready = [
+            item.id
+            for item in self.plan.items
+            if self.state[item.id] == "waiting" and all(self.state[d] == "done" for d in item.deps)
+        ]
         return sorted(ready, key=lambda cid: -self._priority[cid])
 
     def _start_ready(self) -> None:
@@ -237,7 +249,8 @@ class Engine:
             if installer is None:
                 raise NotImplementedInstaller(
                     "not implemented: thinkube-tui has no installer for this component yet; "
-                    "switch it off in the answers file or wait for a release that has one")
+                    "switch it off in the answers file or wait for a release that has one"
+                )
             async with asyncio.timeout(self._settings.component_timeout_s):
                 await installer(self._make_context(steps))
         except asyncio.CancelledError:

@@ -71,8 +71,13 @@ def load_inputs(options: HeadlessOptions, err: IO[str]) -> tuple[Spec, Secrets] 
     return spec, Secrets(values)
 
 
-async def gather(spec: Spec, transports: Mapping[str, Transport], connect_errors: Mapping[str, str],
-                 skip: frozenset[str], say: IO[str]) -> Gathered:
+async def gather(
+    spec: Spec,
+    transports: Mapping[str, Transport],
+    connect_errors: Mapping[str, str],
+    skip: frozenset[str],
+    say: IO[str],
+) -> Gathered:
     """Discover every reachable node concurrently, check sudo, run preflight."""
     out = Gathered()
     results: list[NodeResult] = []
@@ -103,8 +108,14 @@ async def gather(spec: Spec, transports: Mapping[str, Transport], connect_errors
             resolutions = await resolve_hostnames(transports[control], others)
         except Exception:
             resolutions = None
-    out.findings += run_preflight(out.facts.values(), control=control, skip=skip, sudo_ok=sudo_ok,
-                                  resolutions=resolutions, microk8s_channel=spec.cluster.microk8s_channel)
+    out.findings += run_preflight(
+        out.facts.values(),
+        control=control,
+        skip=skip,
+        sudo_ok=sudo_ok,
+        resolutions=resolutions,
+        microk8s_channel=spec.cluster.microk8s_channel,
+    )
     return out
 
 
@@ -129,13 +140,26 @@ async def run_install(
 
     assert isinstance(cluster, Cluster)
     configs = {cid: comp.config for cid, comp in spec.components.items()}
-    engine = Engine(plan, registry(), configs=configs, journal=journal, bus=bus,
-                    make_context=lambda steps: InstallContext(steps, cluster), settings=settings)
+    engine = Engine(
+        plan,
+        registry(),
+        configs=configs,
+        journal=journal,
+        bus=bus,
+        make_context=lambda steps: InstallContext(steps, cluster),
+        settings=settings,
+    )
     return await engine.run()
 
 
-def summary(spec: Spec, catalog: Catalog, result: RunFinished, log_path: Path | None, out: IO[str],
-            handovers: Sequence[tuple[str, list[str]]] = ()) -> None:
+def summary(
+    spec: Spec,
+    catalog: Catalog,
+    result: RunFinished,
+    log_path: Path | None,
+    out: IO[str],
+    handovers: Sequence[tuple[str, list[str]]] = (),
+) -> None:
     out.write("\n")
     for title, lines in handovers:  # shown here once, never logged
         out.write(f"{title}:\n" + "".join(f"    {line}\n" for line in lines))
@@ -162,8 +186,7 @@ async def run(options: HeadlessOptions, out: IO[str] = sys.stdout, err: IO[str] 
     catalog = load_catalog()
     unknown = sorted(cid for cid in options.only if cid not in catalog or spec.components[cid].enabled is False)
     if unknown:
-        print(f"--only: {', '.join(unknown)}: not a component of the catalog, or switched off in the answers",
-              file=err)
+        print(f"--only: {', '.join(unknown)}: not a component of the catalog, or switched off in the answers", file=err)
         return EXIT_INVALID
     if options.dry_run:
         from .dryrun import print_dry_run
@@ -193,33 +216,40 @@ async def run(options: HeadlessOptions, out: IO[str] = sys.stdout, err: IO[str] 
         if gathered.findings:
             print_findings(gathered.findings, out)
         if has_errors(gathered.findings):
-            out.write("preflight found errors: nothing was changed. Fix them, or skip a check with "
-                      "--skip-check NAME if you know better.\n")
+            out.write(
+                "preflight found errors: nothing was changed. Fix them, or skip a check with "
+                "--skip-check NAME if you know better.\n"
+            )
             return EXIT_PREFLIGHT
 
         from .installers.base import Cluster
 
-        cluster = Cluster(spec=spec, catalog=catalog, nodes=transports, facts=gathered.facts, secrets=secrets,
-                          state_dir=state)
+        cluster = Cluster(
+            spec=spec, catalog=catalog, nodes=transports, facts=gathered.facts, secrets=secrets, state_dir=state
+        )
         control_facts = gathered.facts.get(spec.control.name)
         if control_facts is not None and control_facts.microk8s.installed:
             await _adopt_cluster_state(cluster, journal, out)
         gpu_present = any(f.gpus for f in gathered.facts.values())
         if options.only:
-            plan = plan_for(catalog, {cid: "asked for with --only" for cid in options.only - journal.installed},
-                            installed=journal.installed)
+            plan = plan_for(
+                catalog,
+                {cid: "asked for with --only" for cid in options.only - journal.installed},
+                installed=journal.installed,
+            )
         else:
             plan = make_plan(catalog, spec, installed=journal.installed, gpu_present=gpu_present)
         for cid in sorted(journal.installed):
             if cid in spec.components and journal.changed_config(cid, spec.components[cid].config):
-                out.write(f"note: {cid}'s settings changed since it was installed; they are not re-applied "
-                          "automatically (re-entry installs only what is missing)\n")
+                out.write(
+                    f"note: {cid}'s settings changed since it was installed; they are not re-applied "
+                    "automatically (re-entry installs only what is missing)\n"
+                )
         if not plan.items:
             out.write("Everything selected is installed already: nothing to do.\n")
             await cluster.close()  # _adopt_cluster_state opened the Kube client
             return EXIT_OK
-        out.write(f"plan: {len(plan)} components, about {plan.critical_path_s / 60:.0f} min "
-                  f"({', '.join(plan.ids)})\n")
+        out.write(f"plan: {len(plan)} components, about {plan.critical_path_s / 60:.0f} min ({', '.join(plan.ids)})\n")
         if not options.yes and not await _confirm(out):
             out.write("not confirmed: nothing was changed (pass --yes to install without asking)\n")
             await cluster.close()
@@ -235,14 +265,15 @@ async def run(options: HeadlessOptions, out: IO[str] = sys.stdout, err: IO[str] 
         bus.subscribe(view if view is not None else PlainPrinter(out, secrets.mask))
         from .ssh import ConnectionLost, ConnectTimeout, HostUnreachable
 
-        settings_engine = EngineSettings(concurrency=options.concurrency,
-                                         component_timeout_s=options.component_timeout_s,
-                                         transient_errors=(ConnectionLost, ConnectTimeout, HostUnreachable))
+        settings_engine = EngineSettings(
+            concurrency=options.concurrency,
+            component_timeout_s=options.component_timeout_s,
+            transient_errors=(ConnectionLost, ConnectTimeout, HostUnreachable),
+        )
         try:
             if view is not None:
                 with view:
-                    result = await run_install(spec, catalog, plan, journal, cluster, settings=settings_engine,
-                                               bus=bus)
+                    result = await run_install(spec, catalog, plan, journal, cluster, settings=settings_engine, bus=bus)
             else:
                 result = await run_install(spec, catalog, plan, journal, cluster, settings=settings_engine, bus=bus)
         finally:

@@ -48,8 +48,12 @@ def upgrade_command(chart: Chart, *, timeout: str = "15m") -> str:
 async def deployed(node: Transport, chart: Chart) -> tuple[str | None, dict[str, Any] | None]:
     """(chart version, user values) of the release as deployed now, or (None, None)."""
     q = shlex.quote
-    listing = await node.run(f"microk8s helm3 list --namespace {q(chart.namespace)} --filter "
-                             f"{q('^' + chart.release + '$')} --deployed -o json", sudo=True, timeout=60)
+    listing = await node.run(
+        f"microk8s helm3 list --namespace {q(chart.namespace)} --filter "
+        f"{q('^' + chart.release + '$')} --deployed -o json",
+        sudo=True,
+        timeout=60,
+    )
     try:
         releases = json.loads(listing.stdout) if listing.ok else []
     except ValueError:
@@ -57,8 +61,9 @@ async def deployed(node: Transport, chart: Chart) -> tuple[str | None, dict[str,
     if not releases:
         return None, None
     version = str(releases[0].get("chart", "")).removeprefix(chart.chart + "-") or None
-    values = await node.run(f"microk8s helm3 get values {q(chart.release)} --namespace {q(chart.namespace)} -o json",
-                            sudo=True, timeout=60)
+    values = await node.run(
+        f"microk8s helm3 get values {q(chart.release)} --namespace {q(chart.namespace)} -o json", sudo=True, timeout=60
+    )
     try:
         current = json.loads(values.stdout) if values.ok and values.stdout.strip() else {}
     except ValueError:
@@ -66,18 +71,32 @@ async def deployed(node: Transport, chart: Chart) -> tuple[str | None, dict[str,
     return version, current if isinstance(current, dict) else None
 
 
-async def upgrade_install(node: Transport, chart: Chart, values: Mapping[str, Any], *,
-                          on_line: LineCallback | None = None, timeout_s: float = 900) -> bool:
+async def upgrade_install(
+    node: Transport,
+    chart: Chart,
+    values: Mapping[str, Any],
+    *,
+    on_line: LineCallback | None = None,
+    timeout_s: float = 900,
+) -> bool:
     """Install or upgrade the release; False when it was already as wanted."""
     version, current = await deployed(node, chart)
     wanted = json.loads(json.dumps(values))  # plain data, as helm would return it
-    if version == chart.version.lstrip("v") or version == chart.version:
-        if current == wanted or (current is None and not wanted):
-            return False
+    same_chart = version in (chart.version, chart.version.lstrip("v"))
+    if same_chart and (current == wanted or (current is None and not wanted)):
+        return False
     minutes = max(1, int(timeout_s // 60))
-    result = await node.run(upgrade_command(chart, timeout=f"{minutes}m"), input=yaml.safe_dump(wanted),
-                            sudo=True, on_line=on_line, timeout=timeout_s + 60)
+    result = await node.run(
+        upgrade_command(chart, timeout=f"{minutes}m"),
+        input=yaml.safe_dump(wanted),
+        sudo=True,
+        on_line=on_line,
+        timeout=timeout_s + 60,
+    )
     if not result.ok:
-        raise HelmError(f"helm could not install {chart.release} ({chart.chart} {chart.version}) "
-                        f"in namespace {chart.namespace}", node.node, result.tail())
+        raise HelmError(
+            f"helm could not install {chart.release} ({chart.chart} {chart.version}) in namespace {chart.namespace}",
+            node.node,
+            result.tail(),
+        )
     return True

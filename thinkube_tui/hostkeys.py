@@ -53,7 +53,9 @@ class _Snapshot:
         self._tables = tables
         self.match = HostKeyMatch()
 
-    def __call__(self, host: str, addr: str, port: int | None) -> tuple[list[asyncssh.SSHKey], list[asyncssh.SSHKey], list[asyncssh.SSHKey]]:
+    def __call__(
+        self, host: str, addr: str, port: int | None
+    ) -> tuple[list[asyncssh.SSHKey], list[asyncssh.SSHKey], list[asyncssh.SSHKey]]:
         cas: list[asyncssh.SSHKey] = []
         for path, table in self._tables:
             trusted, ca_keys, revoked, *_ = table.match(host, addr, port)

@@ -9,6 +9,7 @@ object with a watch instead of polling, like `kubectl rollout status` and `kubec
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -54,19 +55,33 @@ class Kube:
 
     # ------------------------------------------------------------ raw calls
 
-    async def _call(self, method: str, path: str, *, query: list[tuple[str, str]] | None = None,
-                    body: Any = None, content_type: str | None = None) -> Any:
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+    ) -> Any:
         from kubernetes_asyncio.client.exceptions import ApiException
 
         headers = {"Accept": "application/json"}
         if content_type:
             headers["Content-Type"] = content_type
         try:
-            return await self._while_unavailable(lambda: self._api.call_api(
-                path, method, query_params=query or [], header_params=headers, body=body,
-                response_types_map={200: "object", 201: "object"}, auth_settings=["BearerToken"],
-                _return_http_data_only=True,
-            ))
+            return await self._while_unavailable(
+                lambda: self._api.call_api(
+                    path,
+                    method,
+                    query_params=query or [],
+                    header_params=headers,
+                    body=body,
+                    response_types_map={200: "object", 201: "object"},
+                    auth_settings=["BearerToken"],
+                    _return_http_data_only=True,
+                )
+            )
         except ApiException as exc:
             raise KubeError(_reason(exc, method, path)) from None
 
@@ -81,8 +96,10 @@ class Kube:
             except (aiohttp.ClientConnectionError, ConnectionError) as exc:
                 if waited >= UNAVAILABLE_PATIENCE_S:
                     host = self._api.configuration.host
-                    raise KubeError(f"the Kubernetes API server at {host} does not answer ({type(exc).__name__}) "
-                                    f"after {waited:.0f} s; check `microk8s status` on the control node") from None
+                    raise KubeError(
+                        f"the Kubernetes API server at {host} does not answer ({type(exc).__name__}) "
+                        f"after {waited:.0f} s; check `microk8s status` on the control node"
+                    ) from None
                 await asyncio.sleep(delay)
                 waited += delay
                 delay = min(delay * 2, 5.0)
@@ -120,16 +137,22 @@ class Kube:
         meta = obj["metadata"]
         path = await self._path(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
         result: Obj = await self._call(
-            "PATCH", path, query=[("fieldManager", field_manager), ("force", "true")],
-            body=obj, content_type="application/apply-patch+yaml",
+            "PATCH",
+            path,
+            query=[("fieldManager", field_manager), ("force", "true")],
+            body=obj,
+            content_type="application/apply-patch+yaml",
         )
         return result
 
-    async def merge_patch(self, api_version: str, kind: str, name: str, namespace: str | None,
-                          patch: Obj) -> Obj:
+    async def merge_patch(self, api_version: str, kind: str, name: str, namespace: str | None, patch: Obj) -> Obj:
         """A JSON merge patch, for fields other controllers share (e.g. a node's taints)."""
-        result: Obj = await self._call("PATCH", await self._path(api_version, kind, name, namespace),
-                                       body=patch, content_type="application/merge-patch+json")
+        result: Obj = await self._call(
+            "PATCH",
+            await self._path(api_version, kind, name, namespace),
+            body=patch,
+            content_type="application/merge-patch+json",
+        )
         return result
 
     async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj | None:
@@ -141,8 +164,9 @@ class Kube:
             raise
         return result
 
-    async def list(self, api_version: str, kind: str, namespace: str | None = None,
-                   label_selector: str | None = None) -> list[Obj]:
+    async def list(
+        self, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None
+    ) -> list[Obj]:
         query = [("labelSelector", label_selector)] if label_selector else []
         result = await self._call("GET", await self._path(api_version, kind, None, namespace), query=query)
         items: list[Obj] = result.get("items", [])
@@ -159,9 +183,20 @@ class Kube:
 
     # ------------------------------------------------------------ HTTP into the cluster
 
-    async def proxy(self, method: str, namespace: str, target: str, port: int, path: str, *,
-                    kind: str = "services", query: list[tuple[str, str]] | None = None, body: Any = None,
-                    headers: Mapping[str, str] | None = None, timeout: float = 30) -> ProxyResponse:
+    async def proxy(
+        self,
+        method: str,
+        namespace: str,
+        target: str,
+        port: int,
+        path: str,
+        *,
+        kind: str = "services",
+        query: builtins.list[tuple[str, str]] | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 30,
+    ) -> ProxyResponse:
         """One plain-HTTP request to a Service or pod, through the API server's proxy.
 
         The installer's machine reaches the API server but not pod or Service addresses:
@@ -175,12 +210,21 @@ class Kube:
         if body is not None:
             header_params["Content-Type"] = "application/json"
         try:
-            raw = await self._api.call_api(path, method, query_params=list(query or []), header_params=header_params,
-                                           body=body, auth_settings=["BearerToken"], _preload_content=False,
-                                           _request_timeout=timeout)
+            raw = await self._api.call_api(
+                path,
+                method,
+                query_params=list(query or []),
+                header_params=header_params,
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=timeout,
+            )
         except Exception as exc:  # connection refused, TLS, timeouts: never echo the body we sent
-            raise KubeError(f"{method} {kind}/{target}:{port} in {namespace} through the API server proxy "
-                            f"failed: {type(exc).__name__}") from None
+            raise KubeError(
+                f"{method} {kind}/{target}:{port} in {namespace} through the API server proxy "
+                f"failed: {type(exc).__name__}"
+            ) from None
         try:
             data = await raw.read()
             status = int(raw.status)
@@ -195,8 +239,17 @@ class Kube:
 
     # ------------------------------------------------------------ waiting
 
-    async def wait_for(self, api_version: str, kind: str, name: str, namespace: str | None,
-                       ready: Callable[[Obj], bool], *, timeout: float, what: str) -> Obj:
+    async def wait_for(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None,
+        ready: Callable[[Obj], bool],
+        *,
+        timeout: float,
+        what: str,
+    ) -> Obj:
         """Wait until `ready(obj)` holds, following the object with a watch."""
         deadline = time.monotonic() + timeout
         path = await self._path(api_version, kind, None, namespace)
@@ -214,18 +267,29 @@ class Kube:
             if found is not None:
                 return found
 
-    async def _watch(self, path: str, name: str, rv: str | None, seconds: float,
-                     ready: Callable[[Obj], bool]) -> Obj | None:
+    async def _watch(
+        self, path: str, name: str, rv: str | None, seconds: float, ready: Callable[[Obj], bool]
+    ) -> Obj | None:
         import aiohttp
 
-        query = [("watch", "true"), ("fieldSelector", f"metadata.name={name}"),
-                 ("timeoutSeconds", str(max(1, int(seconds))))]
+        query = [
+            ("watch", "true"),
+            ("fieldSelector", f"metadata.name={name}"),
+            ("timeoutSeconds", str(max(1, int(seconds)))),
+        ]
         if rv:
             query.append(("resourceVersion", rv))
-        response = await self._while_unavailable(lambda: self._api.call_api(
-            path, "GET", query_params=query, header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"], _preload_content=False, _request_timeout=seconds + 5,
-        ))
+        response = await self._while_unavailable(
+            lambda: self._api.call_api(
+                path,
+                "GET",
+                query_params=query,
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=seconds + 5,
+            )
+        )
         try:
             async with asyncio.timeout(seconds + 5):
                 async for raw in response.content:
@@ -244,8 +308,9 @@ class Kube:
 
     async def wait_rollout(self, kind: str, name: str, namespace: str, *, timeout: float = 600) -> Obj:
         """Like `kubectl rollout status`: the controller saw the latest spec and every replica is updated and ready."""
-        return await self.wait_for("apps/v1", kind, name, namespace, rolled_out,
-                                   timeout=timeout, what=f"{kind} {namespace}/{name}")
+        return await self.wait_for(
+            "apps/v1", kind, name, namespace, rolled_out, timeout=timeout, what=f"{kind} {namespace}/{name}"
+        )
 
     async def wait_node_ready(self, name: str, *, timeout: float = 600) -> Obj:
         return await self.wait_for("v1", "Node", name, None, node_ready, timeout=timeout, what=f"node {name}")

@@ -61,8 +61,9 @@ class Plan:
         return tuple(tuple(p.id for p in self.items if p.wave == w) for w in range(count))
 
     def by_group(self, catalog: Catalog) -> list[tuple[str, list[Planned]]]:
-        return [(g.id, members) for g in catalog.groups
-                if (members := [p for p in self.items if p.component.group == g.id])]
+        return [
+            (g.id, members) for g in catalog.groups if (members := [p for p in self.items if p.component.group == g.id])
+        ]
 
     @property
     def sequential_s(self) -> float:
@@ -71,8 +72,15 @@ class Plan:
     def to_json(self) -> dict[str, Any]:
         return {
             "components": [
-                {"id": p.id, "group": p.component.group, "reason": p.reason, "requiredBy": list(p.required_by),
-                 "dependsOn": list(p.deps), "wave": p.wave, "estimateSeconds": p.estimate_s}
+                {
+                    "id": p.id,
+                    "group": p.component.group,
+                    "reason": p.reason,
+                    "requiredBy": list(p.required_by),
+                    "dependsOn": list(p.deps),
+                    "wave": p.wave,
+                    "estimateSeconds": p.estimate_s,
+                }
                 for p in self.items
             ],
             "waves": [list(w) for w in self.waves],
@@ -137,8 +145,7 @@ def plan_for(
                 if len(known) != before:
                     queue.append(dep)  # pass the new roots on to its own requirements
 
-    edges = {cid: tuple(d for d in (*catalog[cid].requires, *catalog[cid].after) if d in members)
-             for cid in members}
+    edges = {cid: tuple(d for d in (*catalog[cid].requires, *catalog[cid].after) if d in members) for cid in members}
     cycle = find_cycle(edges)
     if cycle:
         raise PlanError("dependency cycle: " + " -> ".join(cycle))
@@ -164,8 +171,12 @@ def plan_for(
         for cid in order
     )
     path = _critical_path(edges, finish)
-    return Plan(items=items, installed=frozenset(installed), critical_path=tuple(path),
-                critical_path_s=max(finish.values(), default=0.0))
+    return Plan(
+        items=items,
+        installed=frozenset(installed),
+        critical_path=tuple(path),
+        critical_path_s=max(finish.values(), default=0.0),
+    )
 
 
 def _topological(catalog: Catalog, edges: Mapping[str, tuple[str, ...]]) -> list[str]:
@@ -189,4 +200,3 @@ def _critical_path(edges: Mapping[str, tuple[str, ...]], finish: Mapping[str, fl
         node = max(edges[node], key=lambda d: finish[d])
         path.append(node)
     return path[::-1]
-

@@ -78,8 +78,13 @@ def _gib(n: int) -> str:
 def check_probe(ctx: PreflightContext) -> list[Finding]:
     """Anything discovery could not read (odd tool output): worth a look, not a blocker."""
     return [
-        Finding("probe", "warning", f.node, f"discovery could not read everything on {f.node}: {w}",
-                "Check the command on the node by hand; the values it would give are shown as unknown.")
+        Finding(
+            "probe",
+            "warning",
+            f.node,
+            f"discovery could not read everything on {f.node}: {w}",
+            "Check the command on the node by hand; the values it would give are shown as unknown.",
+        )
         for f in ctx.facts
         for w in f.warnings
     ]
@@ -90,14 +95,26 @@ def check_os(ctx: PreflightContext) -> list[Finding]:
     for f in ctx.facts:
         os_ = f.os
         if os_.id is None:
-            out.append(Finding("os", "error", f.node, f"{f.node}: the operating system could not be identified "
-                               "(/etc/os-release unreadable)",
-                               f"Install Ubuntu {' or '.join(SUPPORTED_UBUNTU)} LTS on {f.node}."))
+            out.append(
+                Finding(
+                    "os",
+                    "error",
+                    f.node,
+                    f"{f.node}: the operating system could not be identified (/etc/os-release unreadable)",
+                    f"Install Ubuntu {' or '.join(SUPPORTED_UBUNTU)} LTS on {f.node}.",
+                )
+            )
         elif os_.id != "ubuntu" or os_.version_id not in SUPPORTED_UBUNTU:
             name = os_.pretty_name or f"{os_.id} {os_.version_id or ''}".strip()
-            out.append(Finding("os", "error", f.node, f"{f.node} runs {name}; Thinkube supports Ubuntu "
-                               f"{' and '.join(SUPPORTED_UBUNTU)} LTS only",
-                               f"Reinstall {f.node} with Ubuntu Server 24.04 LTS (or 22.04 LTS), or leave it out."))
+            out.append(
+                Finding(
+                    "os",
+                    "error",
+                    f.node,
+                    f"{f.node} runs {name}; Thinkube supports Ubuntu {' and '.join(SUPPORTED_UBUNTU)} LTS only",
+                    f"Reinstall {f.node} with Ubuntu Server 24.04 LTS (or 22.04 LTS), or leave it out.",
+                )
+            )
     return out
 
 
@@ -105,12 +122,26 @@ def check_arch(ctx: PreflightContext) -> list[Finding]:
     out = []
     for f in ctx.facts:
         if f.arch is None:
-            out.append(Finding("arch", "warning", f.node, f"{f.node}: the CPU architecture is unknown (`uname -m` gave nothing)",
-                               f"Run `uname -m` on {f.node}; it must print x86_64 or aarch64."))
+            out.append(
+                Finding(
+                    "arch",
+                    "warning",
+                    f.node,
+                    f"{f.node}: the CPU architecture is unknown (`uname -m` gave nothing)",
+                    f"Run `uname -m` on {f.node}; it must print x86_64 or aarch64.",
+                )
+            )
         elif f.arch not in SUPPORTED_ARCHES:
-            out.append(Finding("arch", "error", f.node, f"{f.node} is {f.machine or f.arch}; MicroK8s and Thinkube "
-                               "support amd64 (x86_64) and arm64 (aarch64) only",
-                               f"Use an amd64 or arm64 machine instead of {f.node}."))
+            out.append(
+                Finding(
+                    "arch",
+                    "error",
+                    f.node,
+                    f"{f.node} is {f.machine or f.arch}; MicroK8s and Thinkube "
+                    "support amd64 (x86_64) and arm64 (aarch64) only",
+                    f"Use an amd64 or arm64 machine instead of {f.node}.",
+                )
+            )
     return out
 
 
@@ -118,22 +149,42 @@ def check_ram(ctx: PreflightContext) -> list[Finding]:
     out = []
     for f in ctx.facts:
         if f.memory_bytes is None:
-            out.append(Finding("ram", "warning", f.node, f"{f.node}: the amount of RAM could not be read",
-                               f"Check `grep MemTotal /proc/meminfo` on {f.node}."))
+            out.append(
+                Finding(
+                    "ram",
+                    "warning",
+                    f.node,
+                    f"{f.node}: the amount of RAM could not be read",
+                    f"Check `grep MemTotal /proc/meminfo` on {f.node}.",
+                )
+            )
             continue
         ctl = ctx.is_control(f)
         err, warn = (CONTROL_RAM_ERROR, CONTROL_RAM_WARNING) if ctl else (WORKER_RAM_ERROR, WORKER_RAM_WARNING)
         role = "control node" if ctl else "worker"
         have = f.memory_bytes
         if have < err * RAM_SLACK:
-            out.append(Finding("ram", "error", f.node, f"{f.node} ({role}) has {_gib(have)} of RAM; "
-                               f"a {role} needs at least {_gib(err)}",
-                               f"Add RAM to {f.node} (at least {_gib(err)}; {_gib(warn)} recommended)"
-                               + (" or choose a bigger machine as control node." if ctl else ".")))
+            out.append(
+                Finding(
+                    "ram",
+                    "error",
+                    f.node,
+                    f"{f.node} ({role}) has {_gib(have)} of RAM; a {role} needs at least {_gib(err)}",
+                    f"Add RAM to {f.node} (at least {_gib(err)}; {_gib(warn)} recommended)"
+                    + (" or choose a bigger machine as control node." if ctl else "."),
+                )
+            )
         elif have < warn * RAM_SLACK:
-            out.append(Finding("ram", "warning", f.node, f"{f.node} ({role}) has {_gib(have)} of RAM; "
-                               f"{_gib(warn)} is recommended, and the services may not all fit",
-                               f"Add RAM to {f.node}, or install fewer optional components."))
+            out.append(
+                Finding(
+                    "ram",
+                    "warning",
+                    f.node,
+                    f"{f.node} ({role}) has {_gib(have)} of RAM; "
+                    f"{_gib(warn)} is recommended, and the services may not all fit",
+                    f"Add RAM to {f.node}, or install fewer optional components.",
+                )
+            )
     return out
 
 
@@ -142,22 +193,41 @@ def check_disk(ctx: PreflightContext) -> list[Finding]:
     for f in ctx.facts:
         fs = f.snap_fs or f.root_fs
         if fs is None:
-            out.append(Finding("disk", "warning", f.node, f"{f.node}: free disk space could not be read",
-                               f"Check `df -h / /var` on {f.node}."))
+            out.append(
+                Finding(
+                    "disk",
+                    "warning",
+                    f.node,
+                    f"{f.node}: free disk space could not be read",
+                    f"Check `df -h / /var` on {f.node}.",
+                )
+            )
             continue
         if fs.avail_bytes < DISK_FREE_MIN:
             where = "/var/snap" if fs.path == "/var/snap" else f"{fs.path} (which will hold /var/snap)"
-            out.append(Finding("disk", "error", f.node, f"{f.node} has {_gib(fs.avail_bytes)} free on {where}, "
-                               f"filesystem {fs.mountpoint}; MicroK8s images and volumes need at least {_gib(DISK_FREE_MIN)}",
-                               f"Free space or grow the filesystem mounted at {fs.mountpoint} on {f.node} "
-                               f"(e.g. `sudo lvextend -r -l +100%FREE` on Ubuntu's LVM layout)."))
+            out.append(
+                Finding(
+                    "disk",
+                    "error",
+                    f.node,
+                    f"{f.node} has {_gib(fs.avail_bytes)} free on {where}, "
+                    f"filesystem {fs.mountpoint}; MicroK8s images and volumes need at least {_gib(DISK_FREE_MIN)}",
+                    f"Free space or grow the filesystem mounted at {fs.mountpoint} on {f.node} "
+                    f"(e.g. `sudo lvextend -r -l +100%FREE` on Ubuntu's LVM layout).",
+                )
+            )
     return out
 
 
 def check_snapd(ctx: PreflightContext) -> list[Finding]:
     return [
-        Finding("snapd", "error", f.node, f"{f.node} has no `snap` command; MicroK8s is installed as a snap",
-                f"On {f.node}: `sudo apt-get install -y snapd`, then log in again.")
+        Finding(
+            "snapd",
+            "error",
+            f.node,
+            f"{f.node} has no `snap` command; MicroK8s is installed as a snap",
+            f"On {f.node}: `sudo apt-get install -y snapd`, then log in again.",
+        )
         for f in ctx.facts
         if f.snapd is False
     ]
@@ -170,12 +240,26 @@ def check_sudo(ctx: PreflightContext) -> list[Finding]:
     for f in ctx.facts:
         ok = ctx.sudo_ok.get(f.node)
         if ok is False:
-            out.append(Finding("sudo", "error", f.node, f"{f.node}: user {f.user or '(unknown)'} cannot run commands with sudo",
-                               f"On {f.node}: `sudo usermod -aG sudo {f.user or '<user>'}` (as an administrator), "
-                               "or give the right sudo password."))
+            out.append(
+                Finding(
+                    "sudo",
+                    "error",
+                    f.node,
+                    f"{f.node}: user {f.user or '(unknown)'} cannot run commands with sudo",
+                    f"On {f.node}: `sudo usermod -aG sudo {f.user or '<user>'}` (as an administrator), "
+                    "or give the right sudo password.",
+                )
+            )
         elif ok is None:
-            out.append(Finding("sudo", "warning", f.node, f"{f.node}: whether sudo works was not checked",
-                               "Give the sudo password when asked, or set up passwordless sudo for this user."))
+            out.append(
+                Finding(
+                    "sudo",
+                    "warning",
+                    f.node,
+                    f"{f.node}: whether sudo works was not checked",
+                    "Give the sudo password when asked, or set up passwordless sudo for this user.",
+                )
+            )
     return out
 
 
@@ -190,17 +274,36 @@ def _duplicates(ctx: PreflightContext, key: Callable[[Facts], Iterable[str]]) ->
 def check_unique(ctx: PreflightContext) -> list[Finding]:
     out = []
     for k, nodes in _duplicates(ctx, lambda f: [f.hostname.lower()] if f.hostname else []).items():
-        out.append(Finding("unique", "error", nodes[1], f"nodes {', '.join(nodes)} share the hostname {k!r}; "
-                           "Kubernetes names nodes by hostname",
-                           f"Give each a unique name: `sudo hostnamectl set-hostname <new-name>` on {nodes[1]}."))
+        out.append(
+            Finding(
+                "unique",
+                "error",
+                nodes[1],
+                f"nodes {', '.join(nodes)} share the hostname {k!r}; Kubernetes names nodes by hostname",
+                f"Give each a unique name: `sudo hostnamectl set-hostname <new-name>` on {nodes[1]}.",
+            )
+        )
     for k, nodes in _duplicates(ctx, lambda f: [f.machine_id] if f.machine_id else []).items():
-        out.append(Finding("unique", "error", nodes[1], f"nodes {', '.join(nodes)} share the machine-id {k} "
-                           "(cloned machines?)",
-                           f"On {nodes[1]}: `sudo rm /etc/machine-id && sudo systemd-machine-id-setup`, then reboot."))
+        out.append(
+            Finding(
+                "unique",
+                "error",
+                nodes[1],
+                f"nodes {', '.join(nodes)} share the machine-id {k} (cloned machines?)",
+                f"On {nodes[1]}: `sudo rm /etc/machine-id && sudo systemd-machine-id-setup`, then reboot.",
+            )
+        )
     for k, nodes in _duplicates(ctx, lambda f: [f.primary_address] if f.primary_address else []).items():
-        out.append(Finding("unique", "error", nodes[1], f"nodes {', '.join(nodes)} have the same address {k}",
-                           "Give each node its own address (check the DHCP reservations or the netplan config), "
-                           "or remove the duplicate target."))
+        out.append(
+            Finding(
+                "unique",
+                "error",
+                nodes[1],
+                f"nodes {', '.join(nodes)} have the same address {k}",
+                "Give each node its own address (check the DHCP reservations or the netplan config), "
+                "or remove the duplicate target.",
+            )
+        )
     return out
 
 
@@ -217,15 +320,27 @@ def check_hostname_resolves(ctx: PreflightContext) -> list[Finding]:
         want = f.primary_address or (sorted(mine)[0] if mine else "<address>")
         resolved = tuple(ctx.resolutions.get(f.hostname, ()))
         if not resolved:
-            out.append(Finding("hostname-resolves", "error", f.node,
-                               f"{f.node}: its hostname {f.hostname!r} does not resolve on the control node {control}; "
-                               "MicroK8s join needs it to",
-                               f"On {control}: add `{want} {f.hostname}` to /etc/hosts (or register it in DNS)."))
+            out.append(
+                Finding(
+                    "hostname-resolves",
+                    "error",
+                    f.node,
+                    f"{f.node}: its hostname {f.hostname!r} does not resolve on the control node {control}; "
+                    "MicroK8s join needs it to",
+                    f"On {control}: add `{want} {f.hostname}` to /etc/hosts (or register it in DNS).",
+                )
+            )
         elif mine and not (set(resolved) & mine):
-            out.append(Finding("hostname-resolves", "error", f.node,
-                               f"{f.node}: its hostname {f.hostname!r} resolves on {control} to {', '.join(resolved)}, "
-                               f"none of which is {f.node}'s address ({', '.join(sorted(mine))})",
-                               f"On {control}: fix the /etc/hosts or DNS entry for {f.hostname} to `{want}`."))
+            out.append(
+                Finding(
+                    "hostname-resolves",
+                    "error",
+                    f.node,
+                    f"{f.node}: its hostname {f.hostname!r} resolves on {control} to {', '.join(resolved)}, "
+                    f"none of which is {f.node}'s address ({', '.join(sorted(mine))})",
+                    f"On {control}: fix the /etc/hosts or DNS entry for {f.hostname} to `{want}`.",
+                )
+            )
     return out
 
 
@@ -244,11 +359,17 @@ def check_clock_skew(ctx: PreflightContext) -> list[Finding]:
         slack = f.clock.uncertainty_s + ref.clock.uncertainty_s
         if abs(skew) - slack > CLOCK_SKEW_MAX_S:
             ahead = "ahead of" if skew > 0 else "behind"
-            out.append(Finding("clock-skew", "error", f.node,
-                               f"{f.node}'s clock is {abs(skew):.1f} s {ahead} {ref.node}'s (more than "
-                               f"{CLOCK_SKEW_MAX_S:g} s); certificates and the cluster datastore need synchronised clocks",
-                               f"Turn on time sync on every node: `sudo timedatectl set-ntp true`, "
-                               f"then check `timedatectl` on {f.node} and {ref.node}."))
+            out.append(
+                Finding(
+                    "clock-skew",
+                    "error",
+                    f.node,
+                    f"{f.node}'s clock is {abs(skew):.1f} s {ahead} {ref.node}'s (more than "
+                    f"{CLOCK_SKEW_MAX_S:g} s); certificates and the cluster datastore need synchronised clocks",
+                    f"Turn on time sync on every node: `sudo timedatectl set-ntp true`, "
+                    f"then check `timedatectl` on {f.node} and {ref.node}.",
+                )
+            )
     return out
 
 
@@ -260,9 +381,15 @@ def check_ports(ctx: PreflightContext) -> list[Finding]:
         for port in MICROK8S_PORTS:
             if port in f.listening_ports:
                 what = "the Kubernetes API" if port == 16443 else "the MicroK8s cluster agent"
-                out.append(Finding("ports", "error", f.node,
-                                   f"{f.node}: TCP port {port}, needed by {what}, is already in use (MicroK8s is not installed)",
-                                   f"On {f.node}: find the program with `sudo ss -ltnp 'sport = :{port}'` and stop it."))
+                out.append(
+                    Finding(
+                        "ports",
+                        "error",
+                        f.node,
+                        f"{f.node}: TCP port {port}, needed by {what}, is already in use (MicroK8s is not installed)",
+                        f"On {f.node}: find the program with `sudo ss -ltnp 'sport = :{port}'` and stop it.",
+                    )
+                )
     return out
 
 
@@ -272,38 +399,66 @@ def check_gpu_driver(ctx: PreflightContext) -> list[Finding]:
     for f in ctx.facts:
         for g in f.gpus:
             if g.driver_version is None and g.kernel_driver != "nvidia":
-                out.append(Finding("gpu-driver", "info", f.node,
-                                   f"{f.node}: {g.label} has no NVIDIA driver loaded"
-                                   + (f" (bound to {g.kernel_driver})" if g.kernel_driver else ""),
-                                   "Nothing to do: the NVIDIA GPU operator will install a driver "
-                                   "(or install nvidia-driver-580-server yourself and reboot)."))
+                out.append(
+                    Finding(
+                        "gpu-driver",
+                        "info",
+                        f.node,
+                        f"{f.node}: {g.label} has no NVIDIA driver loaded"
+                        + (f" (bound to {g.kernel_driver})" if g.kernel_driver else ""),
+                        "Nothing to do: the NVIDIA GPU operator will install a driver "
+                        "(or install nvidia-driver-580-server yourself and reboot).",
+                    )
+                )
                 continue
             major = g.driver_major
             if major is not None and major < MIN_DRIVER_MAJOR:
-                out.append(Finding("gpu-driver", "warning", f.node,
-                                   f"{f.node}: {g.label} uses NVIDIA driver {g.driver_version}; "
-                                   f"Thinkube needs {MIN_DRIVER_MAJOR} or newer",
-                                   f"On {f.node}: `sudo apt-get install nvidia-driver-{MIN_DRIVER_MAJOR}-server` "
-                                   "(or newer) and reboot."))
+                out.append(
+                    Finding(
+                        "gpu-driver",
+                        "warning",
+                        f.node,
+                        f"{f.node}: {g.label} uses NVIDIA driver {g.driver_version}; "
+                        f"Thinkube needs {MIN_DRIVER_MAJOR} or newer",
+                        f"On {f.node}: `sudo apt-get install nvidia-driver-{MIN_DRIVER_MAJOR}-server` "
+                        "(or newer) and reboot.",
+                    )
+                )
             elif g.driver_version is None:
-                out.append(Finding("gpu-driver", "warning", f.node,
-                                   f"{f.node}: {g.label} has the nvidia module bound but its driver version is unknown",
-                                   f"Run `nvidia-smi` on {f.node}; reinstall the driver if it fails."))
+                out.append(
+                    Finding(
+                        "gpu-driver",
+                        "warning",
+                        f.node,
+                        f"{f.node}: {g.label} has the nvidia module bound but its driver version is unknown",
+                        f"Run `nvidia-smi` on {f.node}; reinstall the driver if it fails.",
+                    )
+                )
             cc = g.compute_capability_tuple
             if cc is not None and cc < MIN_COMPUTE_CAPABILITY:
-                out.append(Finding("gpu-driver", "warning", f.node,
-                                   f"{f.node}: {g.label} has compute capability {g.compute_capability}; "
-                                   "GPUs older than Volta (7.0) are not supported",
-                                   f"Leave {f.node}'s GPU out of the GPU components, or use a Volta or newer GPU."))
+                out.append(
+                    Finding(
+                        "gpu-driver",
+                        "warning",
+                        f.node,
+                        f"{f.node}: {g.label} has compute capability {g.compute_capability}; "
+                        "GPUs older than Volta (7.0) are not supported",
+                        f"Leave {f.node}'s GPU out of the GPU components, or use a Volta or newer GPU.",
+                    )
+                )
     return out
 
 
 def check_nouveau(ctx: PreflightContext) -> list[Finding]:
     return [
-        Finding("nouveau", "warning", f.node,
-                f"{f.node} has NVIDIA GPUs and the nouveau driver is loaded; it blocks the NVIDIA driver",
-                f"On {f.node}: `printf 'blacklist nouveau\\noptions nouveau modeset=0\\n' | "
-                "sudo tee /etc/modprobe.d/blacklist-nouveau.conf && sudo update-initramfs -u`, then reboot.")
+        Finding(
+            "nouveau",
+            "warning",
+            f.node,
+            f"{f.node} has NVIDIA GPUs and the nouveau driver is loaded; it blocks the NVIDIA driver",
+            f"On {f.node}: `printf 'blacklist nouveau\\noptions nouveau modeset=0\\n' | "
+            "sudo tee /etc/modprobe.d/blacklist-nouveau.conf && sudo update-initramfs -u`, then reboot.",
+        )
         for f in ctx.facts
         if f.gpus and f.nouveau_loaded
     ]
@@ -317,15 +472,27 @@ def check_microk8s(ctx: PreflightContext) -> list[Finding]:
             continue
         want = ctx.microk8s_channel
         if want and mk.channel and mk.channel != want:
-            out.append(Finding("microk8s", "warning", f.node,
-                               f"{f.node} already has MicroK8s {mk.version or ''} from channel {mk.channel}; "
-                               f"this install uses {want}".replace("  ", " "),
-                               f"Choose channel {mk.channel} for the install, or on {f.node}: "
-                               f"`sudo snap refresh microk8s --channel={want}`."))
+            out.append(
+                Finding(
+                    "microk8s",
+                    "warning",
+                    f.node,
+                    f"{f.node} already has MicroK8s {mk.version or ''} from channel {mk.channel}; "
+                    f"this install uses {want}".replace("  ", " "),
+                    f"Choose channel {mk.channel} for the install, or on {f.node}: "
+                    f"`sudo snap refresh microk8s --channel={want}`.",
+                )
+            )
         if mk.in_cluster and not ctx.is_control(f):
-            out.append(Finding("microk8s", "warning", f.node,
-                               f"{f.node} is already part of a MicroK8s cluster",
-                               f"If it is not this cluster, on {f.node}: `sudo microk8s leave`."))
+            out.append(
+                Finding(
+                    "microk8s",
+                    "warning",
+                    f.node,
+                    f"{f.node} is already part of a MicroK8s cluster",
+                    f"If it is not this cluster, on {f.node}: `sudo microk8s leave`.",
+                )
+            )
     return out
 
 
@@ -364,8 +531,7 @@ def run_preflight(
     unknown = skip_set - set(CHECKS) - {"all"}
     if unknown:
         raise ValueError(
-            f"unknown preflight check(s) to skip: {', '.join(sorted(unknown))}; "
-            f"valid names: {', '.join(CHECKS)}, all"
+            f"unknown preflight check(s) to skip: {', '.join(sorted(unknown))}; valid names: {', '.join(CHECKS)}, all"
         )
     ctx = PreflightContext(tuple(facts), control, sudo_ok, resolutions, microk8s_channel)
     findings: list[Finding] = []
@@ -383,9 +549,13 @@ def has_errors(findings: Iterable[Finding]) -> bool:
     return any(f.severity == "error" for f in findings)
 
 
-
 def unreachable(node: str, message: str) -> Finding:
     """The finding for a node that could not be discovered at all (check name `reachable`)."""
-    return Finding("reachable", "error", node, f"{node}: {message}",
-                   f"Check that {node} is up, that SSH answers (`ssh {node} true`), and that its host key and "
-                   "your credentials are right; then discover again.")
+    return Finding(
+        "reachable",
+        "error",
+        node,
+        f"{node}: {message}",
+        f"Check that {node} is up, that SSH answers (`ssh {node} true`), and that its host key and "
+        "your credentials are right; then discover again.",
+    )

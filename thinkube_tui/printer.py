@@ -8,7 +8,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,7 +47,9 @@ def describe(event: Event) -> list[str]:
         case ComponentDone(elapsed_s=elapsed):
             return [f"done in {elapsed:.1f} s"]
         case ComponentFailed(error=error, step=step, node=node, output_tail=tail):
-            where = ", ".join(part for part in (f"node {node}" if node else "", f"step '{step}'" if step else "") if part)
+            where = ", ".join(
+                part for part in (f"node {node}" if node else "", f"step '{step}'" if step else "") if part
+            )
             lines = [f"FAILED{f' ({where})' if where else ''}: {error}"]
             lines += [f"  last output: {line}" for line in tail.splitlines()[-10:]]
             return lines
@@ -62,7 +64,7 @@ def describe(event: Event) -> list[str]:
 
 
 def _stamp(at: float) -> str:
-    return datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class PlainPrinter:

@@ -38,8 +38,10 @@ class Secrets:
         if ref.env is not None:
             value = self._environ.get(ref.env)
             if not value:
-                raise MissingSecret(f"{used_for}: environment variable {ref.env} is not set (export it, "
-                                    "or point the answers file at the secrets file instead)")
+                raise MissingSecret(
+                    f"{used_for}: environment variable {ref.env} is not set (export it, "
+                    "or point the answers file at the secrets file instead)"
+                )
         else:
             assert ref.secret is not None
             if ref.secret not in self._file:

@@ -303,7 +303,12 @@ def _message(error: Any, path: Path) -> str:
     if kind == "format":
         return f"{shown} is not a valid {arg}"
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        word = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than", "exclusiveMaximum": "less than"}
+        word = {
+            "minimum": "at least",
+            "maximum": "at most",
+            "exclusiveMinimum": "more than",
+            "exclusiveMaximum": "less than",
+        }
         return f"{shown} must be {word[kind]} {arg}"
     if kind in ("minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties"):
         if kind in ("minProperties", "maxProperties") and _is_secret(error.schema):
@@ -320,13 +325,27 @@ def _short(value: Any) -> str:
 
 
 def _type_name(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
-            float: "a number", type(None): "nothing (null)"}.get(type(value), type(value).__name__)
+    return {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        type(None): "nothing (null)",
+    }.get(type(value), type(value).__name__)
 
 
 def _article(word: str) -> str:
-    return {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
-            "number": "a number", "boolean": "a boolean (true/false)", "null": "null"}.get(word, word)
+    return {
+        "object": "a mapping",
+        "array": "a list",
+        "string": "a string",
+        "integer": "an integer",
+        "number": "a number",
+        "boolean": "a boolean (true/false)",
+        "null": "null",
+    }.get(word, word)
 
 
 def rule_problems(data: Mapping[str, Any], located: Located | None, catalog: Catalog) -> list[Problem]:
@@ -342,14 +361,20 @@ def rule_problems(data: Mapping[str, Any], located: Located | None, catalog: Cat
         add(("nodes",), "no node has role 'control': exactly one node must be the control plane")
     for i in controls[1:]:
         first = nodes[controls[0]]["name"]
-        add(("nodes", i, "role"), f"a second control node: {first!r} is the control plane already (exactly one is allowed)")
+        add(
+            ("nodes", i, "role"),
+            f"a second control node: {first!r} is the control plane already (exactly one is allowed)",
+        )
     for what in ("name", "host"):
         seen: dict[Any, int] = {}
         for i, node in enumerate(nodes):
             ident = node[what] if what == "name" else (node["host"].lower(), node.get("port", 22))
             if ident in seen:
                 shown = node[what] if what == "name" else f"{node['host']}:{node.get('port', 22)}"
-                add(("nodes", i, what), f"{shown!r} is already used by nodes[{seen[ident]}]; each node needs its own {what}")
+                add(
+                    ("nodes", i, what),
+                    f"{shown!r} is already used by nodes[{seen[ident]}]; each node needs its own {what}",
+                )
             else:
                 seen[ident] = i
 
@@ -375,8 +400,10 @@ def rule_problems(data: Mapping[str, Any], located: Located | None, catalog: Cat
         for dep in comp.requires:
             dep_comp = catalog[dep]
             if chosen.get(dep, {}).get("enabled", dep_comp.default or dep_comp.core) is False:
-                add(("components", comp.id, "enabled"),
-                    f"{comp.id} requires {dep}, which is switched off: switch {dep} on or {comp.id} off")
+                add(
+                    ("components", comp.id, "enabled"),
+                    f"{comp.id} requires {dep}, which is switched off: switch {dep} on or {comp.id} off",
+                )
     return problems
 
 
@@ -458,8 +485,9 @@ def spec_from_data(data: Mapping[str, Any], catalog: Catalog) -> Spec:
         enabled = entry.pop("enabled", default)
         config = _with_defaults(catalog.schema(comp.id), entry)
         components[comp.id] = ComponentSpec(comp.id, enabled, _freeze(config))
-    return Spec(cluster=cluster, nodes=nodes, components=MappingProxyType(components),
-                secrets_file=data.get("secretsFile"))
+    return Spec(
+        cluster=cluster, nodes=nodes, components=MappingProxyType(components), secrets_file=data.get("secretsFile")
+    )
 
 
 def _node(n: Mapping[str, Any]) -> NodeSpec:
@@ -526,8 +554,9 @@ def load_secrets(path: str | os.PathLike[str]) -> dict[str, str]:
         raise AnswersError(source, [Problem((), f"cannot read the secrets file: {exc.strerror}")]) from None
     if stat.S_IMODE(info.st_mode) & 0o077:
         mode = oct(stat.S_IMODE(info.st_mode))[2:]
-        raise AnswersError(source, [Problem((), f"the secrets file is readable by others (mode {mode}); "
-                                                f"run: chmod 600 {source}")])
+        raise AnswersError(
+            source, [Problem((), f"the secrets file is readable by others (mode {mode}); run: chmod 600 {source}")]
+        )
     try:
         located = yamlpos.load(FsPath(path).read_text(encoding="utf-8"))
     except yamlpos.YamlLoadError as exc:
@@ -537,16 +566,22 @@ def load_secrets(path: str | os.PathLike[str]) -> dict[str, str]:
     data = located.data
     if not isinstance(data, dict):
         raise AnswersError(source, [Problem((), "the secrets file must be a mapping of KEY: value", Mark(1, 1))])
-    bad = [Problem((k,), "a secret must be a single text value", located.mark((k,)))
-           for k, v in data.items() if not isinstance(v, (str, int, float)) or isinstance(v, bool)]
+    bad = [
+        Problem((k,), "a secret must be a single text value", located.mark((k,)))
+        for k, v in data.items()
+        if not isinstance(v, (str, int, float)) or isinstance(v, bool)
+    ]
     if bad:
         raise AnswersError(source, bad)
     return {str(k): str(v) for k, v in data.items()}
 
 
 def check_secret_keys(spec: Spec, secrets: Mapping[str, str]) -> None:
-    missing = [Problem(tuple(where.split(".")), f"refers to secret {ref.secret!r}, which the secrets file does not have")
-               for where, ref in spec.secret_refs() if ref.secret is not None and ref.secret not in secrets]
+    missing = [
+        Problem(tuple(where.split(".")), f"refers to secret {ref.secret!r}, which the secrets file does not have")
+        for where, ref in spec.secret_refs()
+        if ref.secret is not None and ref.secret not in secrets
+    ]
     if missing:
         raise AnswersError(spec.secrets_file or "<secrets>", missing)
 
@@ -561,10 +596,15 @@ def spec_to_data(spec: Spec) -> dict[str, Any]:
     if spec.secrets_file:
         data["secretsFile"] = spec.secrets_file
     data["cluster"] = {
-        "name": c.name, "domain": c.domain, "adminEmail": c.admin_email,
-        "microk8sChannel": c.microk8s_channel, "metallbRange": c.metallb_range,
-        "ingressIP": c.ingress_ip, "ingressKnIP": c.ingress_kn_ip,
-        "certificates": c.certificates, "dnsResolvers": list(c.dns_resolvers),
+        "name": c.name,
+        "domain": c.domain,
+        "adminEmail": c.admin_email,
+        "microk8sChannel": c.microk8s_channel,
+        "metallbRange": c.metallb_range,
+        "ingressIP": c.ingress_ip,
+        "ingressKnIP": c.ingress_kn_ip,
+        "certificates": c.certificates,
+        "dnsResolvers": list(c.dns_resolvers),
     }
     data["nodes"] = [_node_data(n) for n in spec.nodes]
     data["components"] = {cid: {"enabled": comp.enabled, **_thaw(comp.config)} for cid, comp in spec.components.items()}

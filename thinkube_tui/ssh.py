@@ -20,97 +20,28 @@ import secrets
 import shlex
 import socket
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import asyncssh
 
 from .hostkeys import HostKeyMatch, KnownHosts, fingerprint, host_pattern, same_fingerprint
+from .targets import (  # noqa: F401 - re-exported: the SSH layer's public names
+    AgentAuth,
+    Auth,
+    HostKeyPrompt,
+    KeyAuth,
+    NodeTarget,
+    PasswordAuth,
+    Prompts,
+    SecretPrompt,
+    SecretRequest,
+    SshSettings,
+    no_secrets,
+    refuse_unknown_host_keys,
+)
 from .transport import CommandResult, CommandTimeout, LineCallback
-
-# --------------------------------------------------------------------------- targets, settings
-
-
-@dataclass(frozen=True)
-class AgentAuth:
-    """The SSH agent (`SSH_AUTH_SOCK`) and the default keys in `~/.ssh`, as `ssh` itself does."""
-
-
-@dataclass(frozen=True)
-class KeyAuth:
-    """One private key file; if it is encrypted the passphrase is asked through `Prompts.secret`."""
-
-    key_file: Path
-
-
-@dataclass(frozen=True)
-class PasswordAuth:
-    """Password login. The value comes from the environment variable `env_var` if set there,
-    else from `Prompts.secret`; it is never part of the target itself."""
-
-    env_var: str | None = None
-
-
-Auth = AgentAuth | KeyAuth | PasswordAuth
-
-
-@dataclass(frozen=True)
-class NodeTarget:
-    """How to reach one node."""
-
-    name: str
-    host: str
-    user: str
-    port: int = 22
-    auth: Auth = AgentAuth()
-    host_key_fingerprint: str | None = None  # "SHA256:..." pinned by the operator
-
-
-@dataclass(frozen=True)
-class SshSettings:
-    connect_timeout: float = 15.0  # TCP connect + SSH handshake + authentication
-    command_timeout: float = 600.0  # default for `run` when it is given no timeout
-    idle_timeout: float = 300.0  # a pooled connection unused this long is closed (reopened on use)
-    keepalive_interval: float = 15.0
-    keepalive_count_max: int = 3
-    max_sessions: int = 8  # per connection; OpenSSH's MaxSessions default is 10
-    max_handshakes: int = 8  # across all nodes; OpenSSH's MaxStartups drops beyond 10
-    handshake_attempts: int = 4  # a handshake dropped by the server is retried this often
-    retry_delay: float = 0.3  # first backoff; doubled each time, plus up to 100 % jitter
-    accept_new_host_keys: bool = False  # trust unknown host keys without asking (like ssh's accept-new)
-
-
-# --------------------------------------------------------------------------- prompts
-
-
-@dataclass(frozen=True)
-class SecretRequest:
-    node: str
-    kind: Literal["passphrase", "password", "sudo"]
-    prompt: str  # for people, e.g. "Passphrase for /home/me/.ssh/id_ed25519"
-
-
-HostKeyPrompt = Callable[[str, int, str, str], Awaitable[bool]]  # host, port, key type, SHA256 fingerprint
-SecretPrompt = Callable[[SecretRequest], Awaitable[str | None]]  # None: the operator declined
-
-
-async def refuse_unknown_host_keys(host: str, port: int, key_type: str, fingerprint: str) -> bool:
-    """Headless default: nobody is there to compare a fingerprint, so say no."""
-    return False
-
-
-async def no_secrets(request: SecretRequest) -> str | None:
-    return None
-
-
-@dataclass(frozen=True)
-class Prompts:
-    """How to ask the operator; the TUI and headless mode supply their own."""
-
-    host_key: HostKeyPrompt = refuse_unknown_host_keys
-    secret: SecretPrompt = no_secrets
 
 
 class _Secret:
@@ -171,9 +102,7 @@ class HostKeyUnknown(HostKeyError):
 
 
 class HostKeyChanged(HostKeyError):
-    def __init__(
-        self, node: str, host: str, port: int, old: list[str], new: str, files: list[Path]
-    ) -> None:
+    def __init__(self, node: str, host: str, port: int, old: list[str], new: str, files: list[Path]) -> None:
         self.host, self.port, self.old_fingerprints, self.new_fingerprint = host, port, old, new
         pattern = host_pattern(host, port)
         fixes = " ; ".join(f"ssh-keygen -R '{pattern}' -f {f}" for f in files)
@@ -321,7 +250,7 @@ class SshConnection:
                             t.host,
                             t.port,
                             username=t.user,
-                            client_factory=lambda: client,
+                            client_factory=lambda client=client: client,
                             known_hosts=snapshot,
                             config=[],  # the target says everything; ~/.ssh/config would surprise
                             keepalive_interval=s.keepalive_interval,
@@ -390,13 +319,21 @@ class SshConnection:
         key_type = key.get_algorithm()
         if t.host_key_fingerprint is not None:  # pinned, and the pin does not match
             raise HostKeyUnknown(
-                self.node, t.host, t.port, key_type, new,
+                self.node,
+                t.host,
+                t.port,
+                key_type,
+                new,
                 f"the node's pinned fingerprint is {t.host_key_fingerprint}; check which is right on the "
                 "machine's console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and fix the pin",
             )
         if not (self._settings.accept_new_host_keys or await self._prompts.host_key(t.host, t.port, key_type, new)):
             raise HostKeyUnknown(
-                self.node, t.host, t.port, key_type, new,
+                self.node,
+                t.host,
+                t.port,
+                key_type,
+                new,
                 "compare the fingerprint with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the "
                 "machine, then pin it in the node's host_key_fingerprint or accept it when asked",
             )
@@ -440,7 +377,8 @@ class SshConnection:
             passphrase = await self._prompts.secret(SecretRequest(self.node, "passphrase", f"Passphrase for {path}"))
             if passphrase is None:
                 raise AuthenticationFailed(
-                    self.node, f"the private key {path} is encrypted and no passphrase was given",
+                    self.node,
+                    f"the private key {path} is encrypted and no passphrase was given",
                     "enter its passphrase, or load it into ssh-agent and use agent authentication",
                 )
         raise AuthenticationFailed(self.node, f"wrong passphrase for {path} (3 attempts)", "check the passphrase")
@@ -451,7 +389,8 @@ class SshConnection:
         value = await self._prompts.secret(SecretRequest(self.node, "password", f"Password for {self._where}"))
         if value is None:
             raise AuthenticationFailed(
-                self.node, f"no password for {self._where}",
+                self.node,
+                f"no password for {self._where}",
                 f"set {auth.env_var} or enter it when asked" if auth.env_var else "enter it when asked",
                 self._methods,
             )
@@ -604,10 +543,8 @@ class SshConnection:
         if pgid is None or pgid <= 1:
             return
         kill = f"kill -KILL -{pgid} 2>/dev/null || true"  # dash's kill knows no "--"
-        try:
+        with contextlib.suppress(SshError, CommandTimeout):  # best effort: the timeout is what gets reported
             await self.run(kill, timeout=self._settings.connect_timeout, sudo=sudo)
-        except (SshError, CommandTimeout):
-            pass  # best effort: the timeout is what gets reported
 
     def _close_if_idle(self) -> None:
         if self._busy == 0 and self._conn is not None:
@@ -641,7 +578,8 @@ class SshConnection:
             value = await self._prompts.secret(SecretRequest(self.node, "sudo", f"sudo password for {self._where}"))
             if value is None:
                 raise SudoRefused(
-                    self.node, f"{self._where} needs a password for sudo and none was given",
+                    self.node,
+                    f"{self._where} needs a password for sudo and none was given",
                     "enter the sudo password, or allow passwordless sudo for this user (NOPASSWD in sudoers)",
                 )
             password = _Secret(value)
@@ -650,7 +588,8 @@ class SshConnection:
         if not result.ok:
             reason = result.stderr.strip().splitlines()[-1:] or ["no reason given"]
             raise SudoRefused(
-                self.node, f"sudo refused {self._where}: {reason[0]}",
+                self.node,
+                f"sudo refused {self._where}: {reason[0]}",
                 "check the sudo password, and that the user is in the sudo group (`groups`)",
             )
         return password
@@ -690,7 +629,8 @@ class SshConnection:
                     await sftp.posix_rename(tmp, path)
             except asyncssh.SFTPError as exc:
                 raise SshError(
-                    self.node, f"upload to {path} failed: {exc.reason}",
+                    self.node,
+                    f"upload to {path} failed: {exc.reason}",
                     "check the path; files outside the user's own directories need upload(..., sudo=True)",
                 ) from None
             except (*_DROPPED, asyncssh.DisconnectError):
@@ -737,7 +677,7 @@ class SshPool:
             return connection
 
         results = await asyncio.gather(*(one(t) for t in targets))
-        return {t.name: r for t, r in zip(targets, results)}
+        return {t.name: r for t, r in zip(targets, results, strict=False)}
 
     async def close(self) -> None:
         await asyncio.gather(*(c.close() for c in self._connections.values()), return_exceptions=True)

@@ -47,7 +47,7 @@ from .spec import (
     spec_from_data,
     spec_to_data,
 )
-from .ssh import NodeTarget, Prompts, SecretRequest
+from .targets import NodeTarget, Prompts, SecretRequest
 from .transport import Transport
 
 AuthMethod = Literal["agent", "key", "password"]
@@ -93,8 +93,14 @@ class NodeDraft:
             auth["passphrase"] = refs["passphrase"]
         if self.auth_method == "password":
             auth["password"] = refs.get("password") or {"env": env_name(self.name, "password")}
-        out: dict[str, Any] = {"name": self.name, "host": self.host, "port": self.port, "user": self.user,
-                               "role": self.role, "auth": auth}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "role": self.role,
+            "auth": auth,
+        }
         if "sudo" in refs:
             out["sudoPassword"] = refs["sudo"]
         if self.host_key:
@@ -197,8 +203,11 @@ def known_clusters(state_dir: Path | None) -> list[ClusterRecord]:
         except JournalError as exc:
             records.append(ClusterRecord(directory.name, directory, frozenset(), frozenset(), None, str(exc)))
             continue
-        records.append(ClusterRecord(directory.name, directory, journal.installed, journal.failed,
-                                     answers if answers.is_file() else None))
+        records.append(
+            ClusterRecord(
+                directory.name, directory, journal.installed, journal.failed, answers if answers.is_file() else None
+            )
+        )
     return records
 
 
@@ -234,18 +243,34 @@ class WizardModel:
     # ------------------------------------------------------------ loading
 
     @classmethod
-    def from_spec(cls, spec: Spec, catalog: Catalog | None = None, secrets: Mapping[str, str] | None = None,
-                  ) -> WizardModel:
+    def from_spec(
+        cls,
+        spec: Spec,
+        catalog: Catalog | None = None,
+        secrets: Mapping[str, str] | None = None,
+    ) -> WizardModel:
         """Pre-fill every screen from a Spec (`--answers FILE --interactive`, re-entry)."""
         model = cls(catalog)
         data = spec_to_data(spec)
         model.cluster = dict(data["cluster"])
         for n in spec.nodes:
-            model.nodes.append(NodeDraft(
-                name=n.name, host=n.host, user=n.user, port=n.port, auth_method=n.auth.method,
-                key_file=n.auth.key_file, role=n.role, host_key=n.host_key, labels=dict(n.labels),
-                taints=list(n.taints), password_ref=n.auth.password, passphrase_ref=n.auth.passphrase,
-                sudo_ref=n.sudo_password))
+            model.nodes.append(
+                NodeDraft(
+                    name=n.name,
+                    host=n.host,
+                    user=n.user,
+                    port=n.port,
+                    auth_method=n.auth.method,
+                    key_file=n.auth.key_file,
+                    role=n.role,
+                    host_key=n.host_key,
+                    labels=dict(n.labels),
+                    taints=list(n.taints),
+                    password_ref=n.auth.password,
+                    passphrase_ref=n.auth.passphrase,
+                    sudo_ref=n.sudo_password,
+                )
+            )
         for cid, comp in spec.components.items():
             entry = data["components"][cid]
             model.component_config[cid] = {k: v for k, v in entry.items() if k != "enabled"}
@@ -255,8 +280,11 @@ class WizardModel:
             elif comp.enabled is False and not component.core:
                 model.choices[cid] = False
         for node in model.nodes:  # secret values from a secrets file, so a re-export keeps them
-            for kind, ref in (("password", node.password_ref), ("passphrase", node.passphrase_ref),
-                              ("sudo", node.sudo_ref)):
+            for kind, ref in (
+                ("password", node.password_ref),
+                ("passphrase", node.passphrase_ref),
+                ("sudo", node.sudo_ref),
+            ):
                 if ref is not None and ref.secret and secrets and ref.secret in secrets:
                     model.node_secrets[(node.name, kind)] = secrets[ref.secret]  # type: ignore[index]
         return model
@@ -295,8 +323,7 @@ class WizardModel:
         """What is wrong with one node's settings (schema and uniqueness), by field name."""
         data = draft._data({"password": {"secret": "x"}, "passphrase": {"secret": "x"}})
         document = {"apiVersion": API_VERSION, "cluster": _PLACEHOLDER_CLUSTER, "nodes": [data]}
-        problems = [Problem(p.path[2:], p.message) for p in schema_problems(document)
-                    if p.path[:2] == ("nodes", 0)]
+        problems = [Problem(p.path[2:], p.message) for p in schema_problems(document) if p.path[:2] == ("nodes", 0)]
         others = [n for n in self.nodes if n.name != replacing]
         if any(n.name == draft.name for n in others):
             problems.append(Problem(("name",), f"{draft.name!r} is already the name of another node"))
@@ -376,8 +403,12 @@ class WizardModel:
         roots = set(self.installed)
         for comp in self.catalog:
             choice = self.choices.get(comp.id)
-            if comp.core or choice is True or (choice is None and comp.core_when and self.gpu_present) or (
-                    choice is None and not comp.core_when and comp.default):
+            if (
+                comp.core
+                or choice is True
+                or (choice is None and comp.core_when and self.gpu_present)
+                or (choice is None and not comp.core_when and comp.default)
+            ):
                 roots.add(comp.id)
         return roots
 
@@ -444,16 +475,18 @@ class WizardModel:
     def deselect(self, cid: str) -> SelectionChange:
         comp = self.catalog[cid]
         if cid in self.installed:
-            return SelectionChange(cid, refused=f"{comp.title} is installed already; the wizard adds components, "
-                                                "it does not remove them")
+            return SelectionChange(
+                cid, refused=f"{comp.title} is installed already; the wizard adds components, it does not remove them"
+            )
         if comp.core:
             return SelectionChange(cid, refused=f"{comp.title} is a core component: it is always installed")
         chosen = self.selection()
         needing = self.needed_by(cid, chosen)
         if needing:
             titles = ", ".join(self.catalog[c].title for c in needing)
-            return SelectionChange(cid, refused=f"{comp.title} is needed by {titles}: untick "
-                                                f"{'it' if len(needing) == 1 else 'them'} first")
+            return SelectionChange(
+                cid, refused=f"{comp.title} is needed by {titles}: untick {'it' if len(needing) == 1 else 'them'} first"
+            )
         self.choices[cid] = False
         removed = tuple(c.id for c in self.catalog if c.id in chosen - self.selection() and c.id != cid)
         return SelectionChange(cid, removed=removed)
@@ -476,8 +509,9 @@ class WizardModel:
         chosen = self.selection()
         return [c.id for c in self.catalog if c.id in chosen and c.id not in self.installed and self.has_settings(c.id)]
 
-    def set_component_settings(self, cid: str, values: Mapping[str, Any],
-                               secret_entries: Mapping[str, str] | None = None) -> None:
+    def set_component_settings(
+        self, cid: str, values: Mapping[str, Any], secret_entries: Mapping[str, str] | None = None
+    ) -> None:
         """Settings from the component's form: `values` refer to secrets as `{secret: KEY}`;
         `secret_entries` (KEY -> value, typed in the form) stay in memory until exported."""
         self.component_config[cid] = {k: copy.deepcopy(v) for k, v in values.items() if k != "enabled"}
@@ -501,8 +535,11 @@ class WizardModel:
         nodes = []
         for node in self.nodes:
             refs: dict[SecretKind, dict[str, str]] = {}
-            for kind, loaded in (("password", node.password_ref), ("passphrase", node.passphrase_ref),
-                                 ("sudo", node.sudo_ref)):
+            for kind, loaded in (
+                ("password", node.password_ref),
+                ("passphrase", node.passphrase_ref),
+                ("sudo", node.sudo_ref),
+            ):
                 if (node.name, kind) in self.node_secrets:
                     refs[kind] = ref(secret_key(node.name, kind))  # type: ignore[index]
                 elif loaded is not None:
@@ -550,8 +587,9 @@ class WizardModel:
         return spec_from_data(data, self.catalog)
 
     def plan(self, spec: Spec | None = None) -> Plan:
-        return make_plan(self.catalog, spec or self.build_spec(), installed=self.installed,
-                         gpu_present=self.gpu_present)
+        return make_plan(
+            self.catalog, spec or self.build_spec(), installed=self.installed, gpu_present=self.gpu_present
+        )
 
     def secrets(self) -> Secrets:
         """The secrets typed in this session, for the installers (in memory; masked in every log)."""
@@ -566,8 +604,9 @@ class WizardModel:
     def export(self, answers: Path, secrets: Path | None = None, *, secrets_as_env: bool = False) -> Exported:
         """Write the answers (and the secrets, mode 0600) and check they load back to the same Spec."""
         values = self.secret_values()
-        secrets_path = None if secrets_as_env or not values else (
-            secrets or answers.with_name(answers.stem + ".secrets.yaml"))
+        secrets_path = (
+            None if secrets_as_env or not values else (secrets or answers.with_name(answers.stem + ".secrets.yaml"))
+        )
         name = None
         if secrets_path is not None:
             name = secrets_path.name if secrets_path.parent.resolve() == answers.parent.resolve() else str(secrets_path)
@@ -579,8 +618,16 @@ class WizardModel:
         write_atomic(answers, dump_spec(spec), mode=0o644)
         again = load_answers(answers, secrets=secrets_path)
         if again != spec:
-            raise AnswersError(str(answers), [Problem((), "the saved answers do not load back to what the wizard "
-                                                          "shows (a bug in thinkube-tui: please report it)")])
+            raise AnswersError(
+                str(answers),
+                [
+                    Problem(
+                        (),
+                        "the saved answers do not load back to what the wizard "
+                        "shows (a bug in thinkube-tui: please report it)",
+                    )
+                ],
+            )
         return Exported(answers, secrets_path, spec)
 
     def save_for_reentry(self, spec: Spec, state_dir: Path) -> Path:
@@ -594,8 +641,13 @@ class WizardModel:
     def describe(self, cid: str, domain: str | None = None) -> str:
         comp = self.catalog[cid]
         state = self.state(cid)
-        lines = [f"[b]{comp.title}[/b]  ({comp.id}, group {comp.group})", "", comp.description, "",
-                 f"Namespace: {comp.namespace}"]
+        lines = [
+            f"[b]{comp.title}[/b]  ({comp.id}, group {comp.group})",
+            "",
+            comp.description,
+            "",
+            f"Namespace: {comp.namespace}",
+        ]
         urls = comp.urls(domain or self.cluster.get("domain") or "<domain>")
         if urls:
             lines.append("URL: " + ", ".join(urls))
@@ -604,9 +656,13 @@ class WizardModel:
         needed = self.needed_by(cid)
         if needed:
             lines.append("Needed by: " + ", ".join(needed))
-        why = {"installed": "installed already", "core": "core: always installed",
-               "selected": "selected", "off": "not selected",
-               "auto": f"automatic: installed when an {comp.core_when} is found"}.get(state)
+        why = {
+            "installed": "installed already",
+            "core": "core: always installed",
+            "selected": "selected",
+            "off": "not selected",
+            "auto": f"automatic: installed when an {comp.core_when} is found",
+        }.get(state)
         if state == "required":
             why = "required by " + ", ".join(self.required_by(cid))
         lines += ["", f"Status: {why}"]
@@ -630,8 +686,13 @@ def _is_ref(value: Any) -> bool:
     return isinstance(value, dict) and set(value) <= {"env", "secret"} and len(value) == 1
 
 
-_PLACEHOLDER_CLUSTER = {"domain": "example.lan", "adminEmail": "a@example.lan", "metallbRange": "10.0.0.1-10.0.0.9",
-                        "ingressIP": "10.0.0.1", "ingressKnIP": "10.0.0.2"}
+_PLACEHOLDER_CLUSTER = {
+    "domain": "example.lan",
+    "adminEmail": "a@example.lan",
+    "metallbRange": "10.0.0.1-10.0.0.9",
+    "ingressIP": "10.0.0.1",
+    "ingressKnIP": "10.0.0.2",
+}
 
 
 def group_components(catalog: Catalog) -> list[tuple[str, str, list[Component]]]:
@@ -719,8 +780,14 @@ class NodeSession:
             with contextlib.suppress(Exception):
                 resolutions = await resolve_hostnames(self.transports[control], others)  # type: ignore[index]
         channel = model.cluster.get("microk8sChannel", "1.33/stable")
-        findings += run_preflight(model.facts.values(), control=control, skip=skip, sudo_ok=sudo_ok,
-                                  resolutions=resolutions, microk8s_channel=channel)
+        findings += run_preflight(
+            model.facts.values(),
+            control=control,
+            skip=skip,
+            sudo_ok=sudo_ok,
+            resolutions=resolutions,
+            microk8s_channel=channel,
+        )
         return findings
 
     async def close(self) -> None:
@@ -755,9 +822,19 @@ def log_file_name() -> str:
 class InstallRun:
     """One install from the wizard: the engine over the plan, as headless `run_install` builds it."""
 
-    def __init__(self, spec: Spec, model: WizardModel, plan: Plan, transports: Mapping[str, Transport],
-                 installers: Mapping[str, Installer], *, state_dir: Path, bus: EventBus,
-                 settings: EngineSettings | None = None, mirror: bool = True) -> None:
+    def __init__(
+        self,
+        spec: Spec,
+        model: WizardModel,
+        plan: Plan,
+        transports: Mapping[str, Transport],
+        installers: Mapping[str, Installer],
+        *,
+        state_dir: Path,
+        bus: EventBus,
+        settings: EngineSettings | None = None,
+        mirror: bool = True,
+    ) -> None:
         from .installers.base import Cluster, InstallContext
         from .printer import LogFile
 
@@ -766,21 +843,29 @@ class InstallRun:
         self.state_dir = state_dir
         self.journal = Journal.open(state_dir / "journal.json")
         self.secrets = model.secrets()
-        self.cluster = Cluster(spec=spec, catalog=model.catalog, nodes=dict(transports), facts=dict(model.facts),
-                               secrets=self.secrets)
+        self.cluster = Cluster(
+            spec=spec, catalog=model.catalog, nodes=dict(transports), facts=dict(model.facts), secrets=self.secrets
+        )
         self.log = LogFile(state_dir / "logs" / log_file_name(), self.secrets.mask)
         bus.subscribe(self.log)
         self._mirror: Any = None
         if mirror:
             from .cluster_state import ClusterMirror
 
-            self._mirror = ClusterMirror(self.journal, self.cluster.kube,
-                                         lambda text: self.log.write(f"warning: {text}"))
+            self._mirror = ClusterMirror(
+                self.journal, self.cluster.kube, lambda text: self.log.write(f"warning: {text}")
+            )
             bus.subscribe(self._mirror)
         configs = {cid: comp.config for cid, comp in spec.components.items()}
-        self.engine = Engine(plan, installers, configs=configs, journal=self.journal, bus=bus,
-                             make_context=lambda steps: InstallContext(steps, self.cluster),
-                             settings=settings or EngineSettings())
+        self.engine = Engine(
+            plan,
+            installers,
+            configs=configs,
+            journal=self.journal,
+            bus=bus,
+            make_context=lambda steps: InstallContext(steps, self.cluster),
+            settings=settings or EngineSettings(),
+        )
         self.started = time.monotonic()
         self.result: RunFinished | None = None
 
@@ -815,8 +900,10 @@ def credentials_note(spec: Spec, secrets_path: Path | None, state_dir: Path) -> 
         lines.append(f"Secrets you entered: {secrets_path} (mode 0600)")
     else:
         lines.append("Secrets you entered were kept in memory only; they are not saved anywhere.")
-    lines.append("Generated admin passwords are stored as Kubernetes Secrets in each component's namespace "
-                 "(e.g. `microk8s kubectl -n keycloak get secret`).")
+    lines.append(
+        "Generated admin passwords are stored as Kubernetes Secrets in each component's namespace "
+        "(e.g. `microk8s kubectl -n keycloak get secret`)."
+    )
     lines.append(f"Install journal and logs: {state_dir}")
     return lines
 

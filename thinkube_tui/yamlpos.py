@@ -92,8 +92,9 @@ def load(text: str, *, max_nodes: int = MAX_NODES) -> Located:
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
-        raise YamlLoadError([YamlProblem(f"YAML syntax: {exc.reason} (character {exc.character!r})",
-                                         Mark(line, column))]) from None
+        raise YamlLoadError(
+            [YamlProblem(f"YAML syntax: {exc.reason} (character {exc.character!r})", Mark(line, column))]
+        ) from None
     except yaml.YAMLError as exc:
         raise YamlLoadError([YamlProblem(f"YAML syntax: {exc}", Mark(1, 1))]) from None
     except RecursionError:

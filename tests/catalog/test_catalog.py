@@ -65,14 +65,33 @@ ADDED_REQUIRES: dict[str, set[str]] = {
 
 OPTIONAL_DEFAULT_ON = {"jupyterhub", "code-server", "thinkube-dashboard"}
 SSO = {
-    "harbor", "argocd", "argo-workflows", "grafana", "jupyterhub",
-    "code-server", "pgadmin", "thinkube-dashboard", "penpot", "awx", "mlflow",
+    "harbor",
+    "argocd",
+    "argo-workflows",
+    "grafana",
+    "jupyterhub",
+    "code-server",
+    "pgadmin",
+    "thinkube-dashboard",
+    "penpot",
+    "awx",
+    "mlflow",
 }
 
 SECRET_REF = {
     "oneOf": [
-        {"type": "object", "properties": {"env": {"type": "string"}}, "required": ["env"], "additionalProperties": False},
-        {"type": "object", "properties": {"secret": {"type": "string"}}, "required": ["secret"], "additionalProperties": False},
+        {
+            "type": "object",
+            "properties": {"env": {"type": "string"}},
+            "required": ["env"],
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "properties": {"secret": {"type": "string"}},
+            "required": ["secret"],
+            "additionalProperties": False,
+        },
     ]
 }
 
@@ -153,10 +172,26 @@ def test_parse_catalog_rejects_a_cycle() -> None:
     raw = {
         "groups": [{"id": "5.1", "title": "g"}],
         "components": [
-            {"id": "microk8s-control", "title": "x", "description": "x", "group": "5.1", "tier": "core",
-             "namespace": "n", "install": {"method": "manifests"}, "requires": ["microk8s-workers"]},
-            {"id": "microk8s-workers", "title": "y", "description": "y", "group": "5.1", "tier": "core",
-             "namespace": "n", "install": {"method": "manifests"}, "after": ["microk8s-control"]},
+            {
+                "id": "microk8s-control",
+                "title": "x",
+                "description": "x",
+                "group": "5.1",
+                "tier": "core",
+                "namespace": "n",
+                "install": {"method": "manifests"},
+                "requires": ["microk8s-workers"],
+            },
+            {
+                "id": "microk8s-workers",
+                "title": "y",
+                "description": "y",
+                "group": "5.1",
+                "tier": "core",
+                "namespace": "n",
+                "install": {"method": "manifests"},
+                "after": ["microk8s-control"],
+            },
         ],
     }
     with pytest.raises(Exception, match="dependency cycle: .*microk8s-"):

@@ -8,8 +8,9 @@ from .conftest import EXAMPLES
 
 
 def cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "thinkube_tui", *args], capture_output=True, text=True,
-                          timeout=60, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "thinkube_tui", *args], capture_output=True, text=True, timeout=60, cwd=cwd
+    )
 
 
 def test_version_and_help():
@@ -24,8 +25,9 @@ def test_version_and_help():
 def test_validate_valid_and_invalid(tmp_path):
     assert cli("validate", str(EXAMPLES / "answers-minimal.yaml")).returncode == 0
     bad = tmp_path / "bad.yaml"
-    bad.write_text((EXAMPLES / "answers-minimal.yaml").read_text().replace("  domain:", "  domian:")
-                   .replace("port: 22", "port: x"))
+    bad.write_text(
+        (EXAMPLES / "answers-minimal.yaml").read_text().replace("  domain:", "  domian:").replace("port: 22", "port: x")
+    )
     out = cli("validate", str(bad))
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()

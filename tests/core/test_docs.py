@@ -15,7 +15,11 @@ def test_examples_are_shown_verbatim():
 def test_every_field_is_documented():
     schema = answers_schema()
     defs = schema["$defs"]
-    fields = [*schema["properties"], *defs["cluster"]["properties"], *defs["node"]["properties"],
-              *defs["auth"]["properties"]]
+    fields = [
+        *schema["properties"],
+        *defs["cluster"]["properties"],
+        *defs["node"]["properties"],
+        *defs["auth"]["properties"],
+    ]
     missing = [f for f in fields if f"`{f}`" not in DOC]
     assert not missing, f"docs/answers-file.md does not describe: {missing}"

@@ -10,9 +10,20 @@ from .conftest import EXAMPLES
 
 
 def comp(cid: str, requires=(), after=(), estimate=10.0) -> Component:
-    return Component(id=cid, title=cid, description=cid, group="g", tier="optional", default=False,
-                     namespace="ns", install=Install(method="manifests"), schema=cid,
-                     requires=tuple(requires), after=tuple(after), estimate_s=estimate)
+    return Component(
+        id=cid,
+        title=cid,
+        description=cid,
+        group="g",
+        tier="optional",
+        default=False,
+        namespace="ns",
+        install=Install(method="manifests"),
+        schema=cid,
+        requires=tuple(requires),
+        after=tuple(after),
+        estimate_s=estimate,
+    )
 
 
 def tiny(*components: Component) -> Catalog:
@@ -72,8 +83,12 @@ def test_installed_requirements_count_as_satisfied():
 
 
 def test_waves_and_critical_path():
-    cat = tiny(comp("a", estimate=5), comp("b", requires=["a"], estimate=50), comp("c", requires=["a"], estimate=10),
-               comp("d", requires=["b", "c"], estimate=5))
+    cat = tiny(
+        comp("a", estimate=5),
+        comp("b", requires=["a"], estimate=50),
+        comp("c", requires=["a"], estimate=10),
+        comp("d", requires=["b", "c"], estimate=5),
+    )
     plan = plan_for(cat, {"d": "selected"})
     assert plan.waves == (("a",), ("b", "c"), ("d",))
     assert plan.critical_path == ("a", "b", "d")

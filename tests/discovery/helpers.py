@@ -130,7 +130,7 @@ class FakeTransport:
     def node(self) -> str:
         return self._node
 
-    async def run(self, command, *, input=None, timeout=None, on_line=None) -> CommandResult:  # noqa: A002
+    async def run(self, command, *, input=None, timeout=None, on_line=None) -> CommandResult:
         self.commands.append(command)
         if timeout is not None and self.delay > timeout:
             await asyncio.sleep(timeout)
@@ -142,4 +142,3 @@ class FakeTransport:
             if re.search(key, command):
                 return CommandResult(command, 0, out, "")
         return CommandResult(command, self.exit_status, self.stdout, "")
-

@@ -183,7 +183,12 @@ def _run_cli(tmp_path: Path, *args: str) -> tuple[int, dict, str]:
     env.pop("SSH_AUTH_SOCK", None)
     proc = subprocess.run(
         [sys.executable, "-m", "thinkube_tui", "discover", *args, "--json"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
     )
     assert proc.returncode in (0, 2, 3), proc.stderr
     assert proc.returncode != 2, proc.stderr  # the answers file must be valid

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from thinkube_tui import discovery as d
 from tests.discovery.helpers import fixture_text, probe_output, ubuntu_sections
+from thinkube_tui import discovery as d
 
 TEXT_PARSERS = [
     d.parse_os_release,
@@ -38,11 +38,55 @@ PLAIN_PARSERS = [
 # Random text, plus text made of the pieces real outputs are made of, so the fuzzer gets
 # past the first regex.
 ATOMS = st.sampled_from(
-    [",", ", ", "[N/A]", "MiB", "0x10de", "10de:", "[0302]", "[10de:2330]", "0000:3b:00.0", "00000000:3B:00.0",
-     ":", ".", "\n", "\t", " ", "{", "}", "[", "]", '"', "=", "<gpu>", "</gpu>", "<nvidia_smi_log>",
-     "</nvidia_smi_log>", "<!ENTITY", "path /", "MemTotal:", "kB", "LISTEN", "0A", "- address:", "@@ ",
-     d.MARKER, "rc=0", "rc=x", "NVRM version:", "GPU 0: ", "(UUID: ", "MIG 1g.10gb Device 0:", "nan", "inf",
-     "-1", "99999999999999999999", "\x00", "é", "☃"]
+    [
+        ",",
+        ", ",
+        "[N/A]",
+        "MiB",
+        "0x10de",
+        "10de:",
+        "[0302]",
+        "[10de:2330]",
+        "0000:3b:00.0",
+        "00000000:3B:00.0",
+        ":",
+        ".",
+        "\n",
+        "\t",
+        " ",
+        "{",
+        "}",
+        "[",
+        "]",
+        '"',
+        "=",
+        "<gpu>",
+        "</gpu>",
+        "<nvidia_smi_log>",
+        "</nvidia_smi_log>",
+        "<!ENTITY",
+        "path /",
+        "MemTotal:",
+        "kB",
+        "LISTEN",
+        "0A",
+        "- address:",
+        "@@ ",
+        d.MARKER,
+        "rc=0",
+        "rc=x",
+        "NVRM version:",
+        "GPU 0: ",
+        "(UUID: ",
+        "MIG 1g.10gb Device 0:",
+        "nan",
+        "inf",
+        "-1",
+        "99999999999999999999",
+        "\x00",
+        "é",
+        "☃",
+    ]
 )
 GARBLE = st.one_of(st.text(max_size=300), st.lists(st.one_of(ATOMS, st.text(max_size=5)), max_size=60).map("".join))
 
@@ -60,8 +104,26 @@ def test_text_parsers_never_raise(text):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.dictionaries(st.sampled_from(sorted(ubuntu_sections()) + ["lspci", "nvidia_smi_csv", "nvidia_smi_xml", "nvidia_smi_list", "nvidia_version", "microk8s_status", "snap_microk8s", "proc_net_tcp", "clock_end"]),
-                       st.tuples(GARBLE, st.integers(-1, 255)), max_size=12))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                *sorted(ubuntu_sections()),
+                "lspci",
+                "nvidia_smi_csv",
+                "nvidia_smi_xml",
+                "nvidia_smi_list",
+                "nvidia_version",
+                "microk8s_status",
+                "snap_microk8s",
+                "proc_net_tcp",
+                "clock_end",
+            ]
+        ),
+        st.tuples(GARBLE, st.integers(-1, 255)),
+        max_size=12,
+    )
+)
 def test_whole_probe_parser_never_raises(sections):
     facts = d.parse_probe_output("n", probe_output(sections, complete=False), local_sent=1.0, local_received=2.0)
     assert facts.node == "n"

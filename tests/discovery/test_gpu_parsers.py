@@ -25,14 +25,70 @@ from thinkube_tui.discovery import (
 
 # file stem → (name, MiB, driver, compute cap, MIG mode, PCI address, device id)
 CSV_EXPECTED = {
-    "linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01": ("NVIDIA H100 80GB HBM3", 81559, "590.48.01", "9.0", "Disabled", "0000:00:09.0", "2330"),
-    "linux-x86_64__nvidia-h100-mig__590.48.01": ("NVIDIA H100 80GB HBM3", 81559, "590.48.01", "9.0", "Enabled", "0000:00:09.0", "2330"),
-    "linux-x86_64__nvidia-h200__590.48.01": ("NVIDIA H200", 143771, "590.48.01", "9.0", "Disabled", "0000:83:00.0", "2335"),
-    "linux-x86_64__nvidia-h200-mig__590.48.01": ("NVIDIA H200", 143771, "590.48.01", "9.0", "Enabled", "0000:83:00.0", "2335"),
+    "linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01": (
+        "NVIDIA H100 80GB HBM3",
+        81559,
+        "590.48.01",
+        "9.0",
+        "Disabled",
+        "0000:00:09.0",
+        "2330",
+    ),
+    "linux-x86_64__nvidia-h100-mig__590.48.01": (
+        "NVIDIA H100 80GB HBM3",
+        81559,
+        "590.48.01",
+        "9.0",
+        "Enabled",
+        "0000:00:09.0",
+        "2330",
+    ),
+    "linux-x86_64__nvidia-h200__590.48.01": (
+        "NVIDIA H200",
+        143771,
+        "590.48.01",
+        "9.0",
+        "Disabled",
+        "0000:83:00.0",
+        "2335",
+    ),
+    "linux-x86_64__nvidia-h200-mig__590.48.01": (
+        "NVIDIA H200",
+        143771,
+        "590.48.01",
+        "9.0",
+        "Enabled",
+        "0000:83:00.0",
+        "2335",
+    ),
     "linux-x86_64__nvidia-l40s__595.80": ("NVIDIA L40S", 46068, "595.80", "8.9", None, "0000:01:00.0", "26b9"),
-    "linux-x86_64__nvidia-geforce-rtx-4080-super__595.71.05": ("NVIDIA GeForce RTX 4080 SUPER", 16376, "595.71.05", "8.9", None, "0000:01:00.0", "2702"),
-    "linux-x86_64__nvidia-geforce-rtx-2080-super__595.71.05": ("NVIDIA GeForce RTX 2080 SUPER", 8192, "595.71.05", "7.5", None, "0000:0c:00.0", "1e81"),
-    "linux-x86_64__nvidia-geforce-rtx-2080-super__610.57.04": ("NVIDIA GeForce RTX 2080 SUPER", 8192, "610.57.04", "7.5", None, "0000:0c:00.0", "1e81"),
+    "linux-x86_64__nvidia-geforce-rtx-4080-super__595.71.05": (
+        "NVIDIA GeForce RTX 4080 SUPER",
+        16376,
+        "595.71.05",
+        "8.9",
+        None,
+        "0000:01:00.0",
+        "2702",
+    ),
+    "linux-x86_64__nvidia-geforce-rtx-2080-super__595.71.05": (
+        "NVIDIA GeForce RTX 2080 SUPER",
+        8192,
+        "595.71.05",
+        "7.5",
+        None,
+        "0000:0c:00.0",
+        "1e81",
+    ),
+    "linux-x86_64__nvidia-geforce-rtx-2080-super__610.57.04": (
+        "NVIDIA GeForce RTX 2080 SUPER",
+        8192,
+        "610.57.04",
+        "7.5",
+        None,
+        "0000:0c:00.0",
+        "1e81",
+    ),
 }
 
 
@@ -75,7 +131,7 @@ def _as_probe_csv(body: str) -> str:
     header = [re.sub(r"\s*\[[^\]]*\]$", "", h.strip()) for h in rows[0]]
     out = []
     for row in rows[1:]:
-        d = dict(zip(header, row))
+        d = dict(zip(header, row, strict=False))
         vals = [re.sub(r"\s+MiB$", "", d[f].strip()) for f in NVIDIA_SMI_FIELDS]
         out.append(", ".join(vals))
     return "\n".join(out) + "\n"
@@ -88,9 +144,15 @@ def test_query_gpu_csv_noheader_nounits(path):
     assert not text.startswith("index")
     (gpu,) = parse_nvidia_smi_csv(text)
     name, mib, driver, cc, mig, addr, dev = CSV_EXPECTED[path.stem]
-    assert (gpu.name, gpu.memory_mib, gpu.driver_version, gpu.compute_capability, gpu.mig_mode, gpu.pci_address, gpu.pci_device_id) == (
-        name, mib, driver, cc, mig, addr, dev
-    )
+    assert (
+        gpu.name,
+        gpu.memory_mib,
+        gpu.driver_version,
+        gpu.compute_capability,
+        gpu.mig_mode,
+        gpu.pci_address,
+        gpu.pci_device_id,
+    ) == (name, mib, driver, cc, mig, addr, dev)
 
 
 def test_csv_several_gpus_and_na_values():
@@ -136,14 +198,38 @@ def test_nvidia_smi_list_counts_mig_devices(stem, expected):
 
 # file → list of (name, MiB, driver, MIG mode, MIG devices, PCI address, device id, uuid prefix)
 XML_EXPECTED = {
-    "telegraf/a100-sxm4-v12.xml": [("NVIDIA A100-SXM4-80GB", 81920, "535.54.03", "Enabled", 4, "0000:01:00.0", "20b2", "GPU-513536b6")],
+    "telegraf/a100-sxm4-v12.xml": [
+        ("NVIDIA A100-SXM4-80GB", 81920, "535.54.03", "Enabled", 4, "0000:01:00.0", "20b2", "GPU-513536b6")
+    ],
     "telegraf/tesla-t4.xml": [("Tesla T4", 15360, "515.105.01", None, None, "0000:00:1e.0", "1eb8", "GPU-d37e67a5")],
-    "telegraf/rtx-3090-v12.xml": [("NVIDIA GeForce RTX 3090", 24576, "525.147.05", None, None, "0000:00:10.0", None, "GPU-12345678")],
-    "telegraf/rtx-4000-sff-ada-v13.xml": [("NVIDIA RTX 4000 SFF Ada Generation", 20475, "595.84", None, None, "0000:06:00.0", "27b0", "GPU-37037c3f")],
+    "telegraf/rtx-3090-v12.xml": [
+        ("NVIDIA GeForce RTX 3090", 24576, "525.147.05", None, None, "0000:00:10.0", None, "GPU-12345678")
+    ],
+    "telegraf/rtx-4000-sff-ada-v13.xml": [
+        ("NVIDIA RTX 4000 SFF Ada Generation", 20475, "595.84", None, None, "0000:06:00.0", "27b0", "GPU-37037c3f")
+    ],
     "telegraf/gtx-1070-ti.xml": [("GeForce GTX 1070 Ti", 4096, None, None, None, "0000:01:00.0", None, "GPU-f9ba66fc")],
     "telegraf/dual_a5000-v13.xml": [
-        ("NVIDIA RTX A5000", 24564, "590.44.01", None, None, "0000:81:00.0", "2231", "GPU-12345678-aaaa-bbbb-cccc-0123456789ab"),
-        ("NVIDIA RTX A5000", 24564, "590.44.01", None, None, "0000:c1:00.0", "2231", "GPU-12345678-aaaa-bbbb-cccc-0123456789cd"),
+        (
+            "NVIDIA RTX A5000",
+            24564,
+            "590.44.01",
+            None,
+            None,
+            "0000:81:00.0",
+            "2231",
+            "GPU-12345678-aaaa-bbbb-cccc-0123456789ab",
+        ),
+        (
+            "NVIDIA RTX A5000",
+            24564,
+            "590.44.01",
+            None,
+            None,
+            "0000:c1:00.0",
+            "2231",
+            "GPU-12345678-aaaa-bbbb-cccc-0123456789cd",
+        ),
     ],
     "hadoop/nvidia-smi-sample-output.xml": [
         ("Tesla P100-PCIE-12GB", 11567, "375.66", None, None, "0000:04:00.0", "15f7", "GPU-28604e81"),
@@ -157,10 +243,13 @@ def test_nvidia_smi_xml(rel):
     warnings: list[str] = []
     gpus = parse_nvidia_smi_xml(fixture_text(rel), warnings)
     assert warnings == []
-    got = [(g.name, g.memory_mib, g.driver_version, g.mig_mode, g.mig_devices, g.pci_address, g.pci_device_id) for g in gpus]
+    got = [
+        (g.name, g.memory_mib, g.driver_version, g.mig_mode, g.mig_devices, g.pci_address, g.pci_device_id)
+        for g in gpus
+    ]
     assert got == [e[:7] for e in XML_EXPECTED[rel]]
     assert [g.index for g in gpus] == list(range(len(gpus)))
-    for g, e in zip(gpus, XML_EXPECTED[rel]):
+    for g, e in zip(gpus, XML_EXPECTED[rel], strict=False):
         assert g.uuid is not None and g.uuid.startswith(e[7])
         assert g.compute_capability is None  # the XML does not say; no guessing
 
@@ -261,7 +350,9 @@ def test_merge_joins_on_normalised_address_and_keeps_driverless_gpus():
         "0000:3b:00.0 3D controller [0302]: NVIDIA Corporation GH100 [H100 SXM5 80GB] [10de:2330] (rev a1)\n"
         "0000:86:00.0 3D controller [0302]: NVIDIA Corporation GH100 [H100 SXM5 80GB] [10de:2330] (rev a1)\n"
     )
-    _, body = capture_section(FIXTURES / "nvidia_gpu_exporter" / "linux-x86_64__nvidia-h100-mig__590.48.01.txt", "idle :: query-gpu")
+    _, body = capture_section(
+        FIXTURES / "nvidia_gpu_exporter" / "linux-x86_64__nvidia-h100-mig__590.48.01.txt", "idle :: query-gpu"
+    )
     (smi,) = parse_nvidia_smi_csv(body)
     from dataclasses import replace
 

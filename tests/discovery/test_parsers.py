@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.discovery.helpers import UBUNTU_2404, capture_section, FIXTURES, probe_output, ubuntu_sections
+from tests.discovery.helpers import FIXTURES, UBUNTU_2404, capture_section, probe_output, ubuntu_sections
 from thinkube_tui.discovery import (
     MARKER,
     normalise_arch,
@@ -35,7 +35,12 @@ def test_os_release_unbalanced_quote_does_not_crash():
 
 def test_arch():
     assert [normalise_arch(m) for m in ("x86_64", "aarch64", "arm64", "riscv64", "", None)] == [
-        "amd64", "arm64", "arm64", "riscv64", None, None,
+        "amd64",
+        "arm64",
+        "arm64",
+        "riscv64",
+        None,
+        None,
     ]
 
 
@@ -46,7 +51,10 @@ def test_meminfo():
 
 
 def test_cpu_model_x86_and_arm():
-    assert parse_cpu_model("model name\t: Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz") == "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz"
+    assert (
+        parse_cpu_model("model name\t: Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz")
+        == "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz"
+    )
     lscpu = "Architecture: aarch64\nVendor ID: ARM\nModel name: Neoverse-V2\nModel: 0\n"
     assert parse_cpu_model("", lscpu) == "ARM Neoverse-V2"
     assert parse_cpu_model("", "") is None
@@ -106,11 +114,17 @@ def test_snap_list_microk8s():
 
 def test_microk8s_status():
     single = "microk8s:\n  running: true\nhigh-availability:\n  enabled: false\n  nodes:\n  - address: 10.0.0.1:19001\n    role: voter\naddons:\n- name: dns\n  status: enabled\n"
-    three = single.replace("    role: voter\n", "    role: voter\n  - address: 10.0.0.2:19001\n    role: voter\n  - address: 10.0.0.3:19001\n    role: voter\n")
+    three = single.replace(
+        "    role: voter\n",
+        "    role: voter\n  - address: 10.0.0.2:19001\n    role: voter\n  - address: 10.0.0.3:19001\n    role: voter\n",
+    )
     assert parse_microk8s_status(single) is False
     assert parse_microk8s_status(three) is True
     assert parse_microk8s_status("This MicroK8s deployment is acting as a node in a cluster.") is True
-    assert parse_microk8s_status("Insufficient permissions to access MicroK8s.\nYou can either try again with sudo") is None
+    assert (
+        parse_microk8s_status("Insufficient permissions to access MicroK8s.\nYou can either try again with sudo")
+        is None
+    )
     assert parse_microk8s_status("microk8s is not running. Use microk8s inspect for a deeper inspection.") is None
     assert parse_microk8s_status("datastore master nodes: 10.0.0.1:19001 10.0.0.2:19001\n") is True
 
@@ -130,7 +144,9 @@ def test_split_sections_rc_and_truncated():
 
 
 def test_probe_output_plain_ubuntu_node():
-    f = parse_probe_output("node-a", probe_output(ubuntu_sections()), local_sent=1700000000.0, local_received=1700000001.0)
+    f = parse_probe_output(
+        "node-a", probe_output(ubuntu_sections()), local_sent=1700000000.0, local_received=1700000001.0
+    )
     assert f.warnings == ()
     assert f.node == "node-a" and f.hostname == "gpu1"
     assert f.os.id == "ubuntu" and f.os.version_id == "24.04" and f.arch == "amd64"
@@ -164,7 +180,12 @@ def test_probe_output_gpu_node_from_real_captures():
     assert f.warnings == ()
     (g,) = f.gpus
     assert (g.model, g.memory_mib, g.driver_version, g.compute_capability, g.mig_mode, g.mig_devices) == (
-        "NVIDIA H200", 143771, "590.48.01", "9.0", "Enabled", 5
+        "NVIDIA H200",
+        143771,
+        "590.48.01",
+        "9.0",
+        "Enabled",
+        5,
     )
     assert (g.pci_address, g.pci_device_id, g.kernel_driver) == ("0000:83:00.0", "2335", "nvidia")
     assert f.nvidia_driver_version == "590.48.01" and f.nvidia_smi is True and f.nouveau_loaded is False

@@ -60,8 +60,14 @@ def test_healthy_cluster_has_no_findings():
 
 
 def test_every_finding_names_the_node_and_has_a_fix():
-    bad = node("n1", os=OsInfo("debian", "12", "Debian GNU/Linux 12", "bookworm"), memory_bytes=2 * GiB, snapd=False,
-               arch="riscv64", machine="riscv64")
+    bad = node(
+        "n1",
+        os=OsInfo("debian", "12", "Debian GNU/Linux 12", "bookworm"),
+        memory_bytes=2 * GiB,
+        snapd=False,
+        arch="riscv64",
+        machine="riscv64",
+    )
     for f in run_preflight([bad]):
         assert "n1" in f.message and f.fix and f.node == "n1"
 
@@ -181,14 +187,24 @@ def test_ports():
     got = only(run_preflight([busy]), "ports")
     assert [f.severity for f in got] == ["error", "error"] and "16443" in got[0].message
     assert "ss -ltnp" in got[0].fix
-    with_mk = node("n1", listening_ports=frozenset({16443, 25000}), microk8s=MicroK8s(True, "v1.33.3", "8205", "1.33/stable"))
+    with_mk = node(
+        "n1", listening_ports=frozenset({16443, 25000}), microk8s=MicroK8s(True, "v1.33.3", "8205", "1.33/stable")
+    )
     assert only(run_preflight([with_mk]), "ports") == []
     assert only(run_preflight([node("n1", listening_ports=None)]), "ports") == []
 
 
 def gpu(**kw) -> Gpu:
-    base = dict(pci_address="0000:01:00.0", pci_device_id="2684", model="NVIDIA GeForce RTX 4090", memory_mib=24564,
-                driver_version="580.65.06", compute_capability="8.9", index=0, kernel_driver="nvidia")
+    base = dict(
+        pci_address="0000:01:00.0",
+        pci_device_id="2684",
+        model="NVIDIA GeForce RTX 4090",
+        memory_mib=24564,
+        driver_version="580.65.06",
+        compute_capability="8.9",
+        index=0,
+        kernel_driver="nvidia",
+    )
     base.update(kw)
     return Gpu(**base)  # type: ignore[arg-type]
 
@@ -249,8 +265,22 @@ def test_errors_sorted_first():
 
 
 def test_check_names():
-    assert set(CHECKS) == {"probe", "os", "arch", "ram", "disk", "snapd", "sudo", "unique", "hostname-resolves",
-                           "clock-skew", "ports", "gpu-driver", "nouveau", "microk8s"}
+    assert set(CHECKS) == {
+        "probe",
+        "os",
+        "arch",
+        "ram",
+        "disk",
+        "snapd",
+        "sudo",
+        "unique",
+        "hostname-resolves",
+        "clock-skew",
+        "ports",
+        "gpu-driver",
+        "nouveau",
+        "microk8s",
+    }
 
 
 def test_unreachable_finding():

@@ -28,7 +28,9 @@ def render(renderable, width: int = 200) -> str:
 
 
 def _facts(name="n1", **kw):
-    f = parse_probe_output(name, probe_output(ubuntu_sections(hostname=name)), local_sent=1.7e9, local_received=1.7e9 + 1)
+    f = parse_probe_output(
+        name, probe_output(ubuntu_sections(hostname=name)), local_sent=1.7e9, local_received=1.7e9 + 1
+    )
     from dataclasses import replace
 
     return replace(f, **kw)
@@ -97,14 +99,18 @@ def _target(t):
 
 
 async def test_run_discover_with_fake_nodes_and_resolution():
-    ctl = FakeTransport("n1", probe_output(ubuntu_sections("n1", "10.0.0.11")),
-                        responses={"getent": "@@ n2\n10.0.0.12 STREAM n2\n@@ n3\n"})
+    ctl = FakeTransport(
+        "n1",
+        probe_output(ubuntu_sections("n1", "10.0.0.11")),
+        responses={"getent": "@@ n2\n10.0.0.12 STREAM n2\n@@ n3\n"},
+    )
     assert "getent" not in PROBE_SCRIPT  # so the fake answers the probe with stdout, getent with responses
     n2 = FakeTransport("n2", probe_output(ubuntu_sections("n2", "10.0.0.12")))
     n3 = FakeTransport("n3", probe_output(ubuntu_sections("n3", "10.0.0.13")), delay=0.1)
     out = io.StringIO()
-    rc = await run_discover([_target(ctl), _target(n2), _target(n3)], json_out=True, control="n1", skip=set(),
-                            console=Console(file=out))
+    rc = await run_discover(
+        [_target(ctl), _target(n2), _target(n3)], json_out=True, control="n1", skip=set(), console=Console(file=out)
+    )
     data = json.loads(out.getvalue())
     assert [n["node"] for n in data["nodes"]] == ["n1", "n2", "n3"]  # given order, not arrival order
     assert [(f["check"], f["node"]) for f in data["findings"]] == [("hostname-resolves", "n3")]
@@ -117,8 +123,13 @@ async def test_run_discover_unreachable_node_and_skip():
 
     n1 = FakeTransport("n1", probe_output(ubuntu_sections("n1")))
     out = io.StringIO()
-    rc = await run_discover([_target(n1), ("n2", refused)], json_out=False, control=None, skip={"hostname-resolves"},
-                            console=Console(file=out, width=160, color_system=None))
+    rc = await run_discover(
+        [_target(n1), ("n2", refused)],
+        json_out=False,
+        control=None,
+        skip={"hostname-resolves"},
+        console=Console(file=out, width=160, color_system=None),
+    )
     text = out.getvalue()
     assert rc == 3 and "reachable" in text and "Connection refused" in text
 
@@ -126,17 +137,23 @@ async def test_run_discover_unreachable_node_and_skip():
 async def test_run_discover_bad_arguments():
     n1 = FakeTransport("n1", probe_output(ubuntu_sections("n1")))
     out = io.StringIO()
-    assert await run_discover([_target(n1)], json_out=False, control=None, skip={"nope"}, console=Console(file=out)) == 2
+    assert (
+        await run_discover([_target(n1)], json_out=False, control=None, skip={"nope"}, console=Console(file=out)) == 2
+    )
     assert "unknown preflight check" in out.getvalue()
     assert await run_discover([_target(n1)], json_out=False, control="zz", skip=set(), console=Console(file=out)) == 2
     assert not n1.commands  # nothing was run
 
 
 async def test_run_discover_live_on_a_terminal():
-    nodes = [FakeTransport(f"n{i}", probe_output(ubuntu_sections(f"n{i}", f"10.0.0.{10 + i}")), delay=0.05 * i) for i in range(1, 4)]
+    nodes = [
+        FakeTransport(f"n{i}", probe_output(ubuntu_sections(f"n{i}", f"10.0.0.{10 + i}")), delay=0.05 * i)
+        for i in range(1, 4)
+    ]
     out = io.StringIO()
     console = Console(file=out, width=160, force_terminal=True, color_system=None)
-    rc = await run_discover([_target(n) for n in nodes], json_out=False, control="n1", skip={"hostname-resolves"},
-                            console=console)
+    rc = await run_discover(
+        [_target(n) for n in nodes], json_out=False, control="n1", skip={"hostname-resolves"}, console=console
+    )
     text = out.getvalue()
     assert rc == 0 and "n3" in text and "all checks passed" in text

@@ -20,9 +20,19 @@ from thinkube_tui.plan import plan_for
 
 
 def comp(cid, requires=(), estimate=1.0):
-    return Component(id=cid, title=cid, description=cid, group="g", tier="optional", default=False,
-                     namespace="ns", install=Install(method="manifests"), schema=cid,
-                     requires=tuple(requires), estimate_s=estimate)
+    return Component(
+        id=cid,
+        title=cid,
+        description=cid,
+        group="g",
+        tier="optional",
+        default=False,
+        namespace="ns",
+        install=Install(method="manifests"),
+        schema=cid,
+        requires=tuple(requires),
+        estimate_s=estimate,
+    )
 
 
 def catalog(*components):
@@ -42,8 +52,14 @@ def make_engine(cat, installers, journal=None, installed=frozenset(), **settings
     plan = plan_for(cat, {c.id: "selected" for c in cat if c.id not in installed}, installed=installed)
     bus = EventBus()
     rec = Recorder(bus)
-    engine = Engine(plan, installers, configs={c.id: {} for c in cat}, journal=journal or Journal(None), bus=bus,
-                    settings=EngineSettings(**settings))
+    engine = Engine(
+        plan,
+        installers,
+        configs={c.id: {} for c in cat},
+        journal=journal or Journal(None),
+        bus=bus,
+        settings=EngineSettings(**settings),
+    )
     return engine, rec
 
 

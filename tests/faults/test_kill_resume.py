@@ -3,7 +3,7 @@
 Each trial starts a fresh lab, runs the real `thinkube-tui --answers ... --only microk8s-workers`
 in a subprocess, SIGKILLs it after a seeded random delay, checks the journal still parses, and
 runs it again until it finishes. The lab counts side effects (snaps installed, addons enabled,
-joins), so a step repeated in a non-idempotent way shows. More trials: TK_KILL_TRIALS=50.
+joins), so a step repeated in a non-idempotent way shows. 20 trials; more: TK_KILL_TRIALS=100.
 """
 
 import asyncio
@@ -18,7 +18,7 @@ import pytest
 from thinkube_tui.journal import Journal
 from thinkube_tui.lab.cluster import Lab
 
-TRIALS = int(os.environ.get("TK_KILL_TRIALS", "6"))
+TRIALS = int(os.environ.get("TK_KILL_TRIALS", "20"))
 SPEED = 0.1  # the lab's commands take 10 % of their simulated time
 
 
@@ -29,14 +29,27 @@ def steps_done(journal_path: Path) -> int:
         return 0
 
 
-async def install(answers: Path, state: Path, known_hosts: Path, env: dict[str, str],
-                  kill: tuple[int, float] | None) -> int | None:
+async def install(
+    answers: Path, state: Path, known_hosts: Path, env: dict[str, str], kill: tuple[int, float] | None
+) -> int | None:
     """Run the installer; with `kill` = (steps, jitter), SIGKILL it `jitter` seconds after the
     journal records that many steps. None when it was killed before it finished."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "thinkube_tui", "--answers", str(answers), "--yes", "--only", "microk8s-workers",
-        "--state-dir", str(state), "--known-hosts", str(known_hosts),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, env=env,
+        sys.executable,
+        "-m",
+        "thinkube_tui",
+        "--answers",
+        str(answers),
+        "--yes",
+        "--only",
+        "microk8s-workers",
+        "--state-dir",
+        str(state),
+        "--known-hosts",
+        str(known_hosts),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=env,
     )
     journal_path = state / "thinkube-lab" / "journal.json"
 

@@ -27,15 +27,29 @@ async def lab(tmp_path):
 async def install(lab, tmp_path, *only, timeout=120, **options):
     answers = lab.write_answers(tmp_path / "answers.yaml", components={"valkey": {"enabled": True}})
     out = io.StringIO()
-    opts = HeadlessOptions(answers=answers, yes=True, state_dir=tmp_path / "state", known_hosts=tmp_path / "kh",
-                           interactive_output=False, only=frozenset(only or ("microk8s-workers",)), **options)
+    opts = HeadlessOptions(
+        answers=answers,
+        yes=True,
+        state_dir=tmp_path / "state",
+        known_hosts=tmp_path / "kh",
+        interactive_output=False,
+        only=frozenset(only or ("microk8s-workers",)),
+        **options,
+    )
     code = await asyncio.wait_for(run(opts, out=out, err=out), timeout)
     return code, out.getvalue()
 
 
 async def test_a_step_that_fails_once_is_reported_then_retried(lab, tmp_path):
-    lab.faults.faults.append(Fault("fail", node="tk-worker-1", pattern="snap install", times=1,
-                                   message="error: cannot communicate with server: timeout"))
+    lab.faults.faults.append(
+        Fault(
+            "fail",
+            node="tk-worker-1",
+            pattern="snap install",
+            times=1,
+            message="error: cannot communicate with server: timeout",
+        )
+    )
     code, out = await install(lab, tmp_path)
     assert code == 1
     assert "[microk8s-workers] FAILED (node tk-worker-1, step 'tk-worker-1: install the MicroK8s snap')" in out
@@ -81,3 +95,37 @@ async def test_reentry_adds_a_component_without_rerunning_the_rest(lab, tmp_path
         changed = {k: v for k, v in node.counters.items() if before[name].get(k) != v}
         assert all(k.startswith("helm-") for k in changed), (name, changed)
     assert lab.kube.get("apps/v1", "Deployment", "valkey", "valkey") is not None
+
+
+async def test_a_node_rebooting_during_its_step_is_waited_for(lab, tmp_path):
+    lab.faults.faults.append(Fault("reboot", node="tk-worker-1", pattern="status --wait-ready", times=1, down_for=1.0))
+    code, out = await install(lab, tmp_path)
+    assert code == 0, out
+    assert "trying again" in out
+
+
+async def test_a_node_gone_for_good_fails_its_component_and_the_rest_finishes(lab, tmp_path):
+    # From its first install command on, tk-gpu-1 drops every connection: it is gone.
+    lab.faults.faults.append(Fault("drop", node="tk-gpu-1", pattern="snap install"))
+    code, out = await asyncio.wait_for(install(lab, tmp_path, "microk8s-workers", "metallb"), 90)
+    assert code == 1
+    assert "FAILED (node tk-gpu-1, step 'tk-gpu-1: install the MicroK8s snap')" in out
+    assert "the connection dropped while running" in out
+    assert "done     metallb" in out  # independent of the lost node: finished
+    assert "run the same command again" in out
+
+
+async def test_a_changed_host_key_is_refused_like_a_man_in_the_middle(lab, tmp_path):
+    import asyncssh
+
+    code, _ = await install(lab, tmp_path)  # the nodes' keys are now known (pinned and remembered)
+    assert code == 0
+    server = lab.servers["tk-worker-1"]
+    old = server.fingerprint
+    await server.stop()
+    server.host_key = asyncssh.generate_private_key("ssh-ed25519")  # someone else answers on that address
+    await server.start()
+    code, out = await install(lab, tmp_path)
+    assert code == 3  # preflight: nothing was changed
+    assert "HOST KEY" in out.upper() and old in out and server.fingerprint in out
+    assert "ssh-keygen -R" in out

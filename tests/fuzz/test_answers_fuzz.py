@@ -21,12 +21,19 @@ FULL = yaml.safe_load((EXAMPLES / "answers-full.yaml").read_text())
 FULL_TEXT = (EXAMPLES / "answers-full.yaml").read_text()
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(allow_nan=True),
-    st.text(max_size=40), st.text(alphabet="ÄéΩ😀\u202e\x00\t", max_size=5), st.just("x" * 5000),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True),
+    st.text(max_size=40),
+    st.text(alphabet="ÄéΩ😀\u202e\x00\t", max_size=5),
+    st.just("x" * 5000),
 )
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                        st.dictionaries(st.text(max_size=8), inner, max_size=3)),
-                      max_leaves=6)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=6,
+)
 
 
 def paths(node: Any, prefix: tuple = ()) -> list[tuple]:
@@ -75,8 +82,12 @@ def check(text: str) -> None:
 
 
 @settings(max_examples=PER_TEST, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(path=st.sampled_from(ALL_PATHS), action=st.sampled_from(["replace", "delete", "add", "rename"]),
-       value=values, key=st.text(min_size=1, max_size=10))
+@given(
+    path=st.sampled_from(ALL_PATHS),
+    action=st.sampled_from(["replace", "delete", "add", "rename"]),
+    value=values,
+    key=st.text(min_size=1, max_size=10),
+)
 def test_structural_mutations(path, action, value, key):
     import copy
 
@@ -91,29 +102,53 @@ def test_text_mutations(data):
     for _ in range(data.draw(st.integers(1, 3))):
         at = data.draw(st.integers(0, len(text)))
         cut = data.draw(st.integers(0, 20))
-        insert = data.draw(st.sampled_from(["", ":", "- ", "\t", "  ", "{", "]", "&a", "*a", "!!python/name:os.system",
-                                            "\n", "<<: *a\n", "'", "\"", "#", "\x00", "key: value\n", "é"]))
-        text = text[:at] + insert + text[at + cut:]
+        insert = data.draw(
+            st.sampled_from(
+                [
+                    "",
+                    ":",
+                    "- ",
+                    "\t",
+                    "  ",
+                    "{",
+                    "]",
+                    "&a",
+                    "*a",
+                    "!!python/name:os.system",
+                    "\n",
+                    "<<: *a\n",
+                    "'",
+                    '"',
+                    "#",
+                    "\x00",
+                    "key: value\n",
+                    "é",
+                ]
+            )
+        )
+        text = text[:at] + insert + text[at + cut :]
     check(text)
 
 
 # YAML-level attacks and oddities: duplicate keys, anchors and alias bombs, tags, huge values.
-yaml_tricks = st.sampled_from([
-    "cluster:\n  domain: a.lan\n  domain: b.lan\n",
-    "x: &a [1, 2]\ny: *a\nz: *a\n",
-    "x: !!python/object/apply:os.system ['true']\n",
-    "x: !!binary aGVsbG8=\n",
-    "x: !custom 1\n",
-    "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
-    "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n",
-    "k: " + "9" * 5000 + "\n",
-    "k: \"" + "\\u00e9" * 3000 + "\"\n",
-    "[" * 500 + "]" * 500 + "\n",
-    "<<: {apiVersion: x}\n",
-    "? [complex, key]\n: value\n",
-    "--- a\n--- b\n",
-    "\ufeffapiVersion: thinkube.io/v1alpha1\n",
-])
+yaml_tricks = st.sampled_from(
+    [
+        "cluster:\n  domain: a.lan\n  domain: b.lan\n",
+        "x: &a [1, 2]\ny: *a\nz: *a\n",
+        "x: !!python/object/apply:os.system ['true']\n",
+        "x: !!binary aGVsbG8=\n",
+        "x: !custom 1\n",
+        "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+        "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n",
+        "k: " + "9" * 5000 + "\n",
+        'k: "' + "\\u00e9" * 3000 + '"\n',
+        "[" * 500 + "]" * 500 + "\n",
+        "<<: {apiVersion: x}\n",
+        "? [complex, key]\n: value\n",
+        "--- a\n--- b\n",
+        "\ufeffapiVersion: thinkube.io/v1alpha1\n",
+    ]
+)
 
 
 @settings(max_examples=PER_TEST, deadline=None, suppress_health_check=[HealthCheck.too_slow])

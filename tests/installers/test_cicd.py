@@ -63,8 +63,11 @@ class FakeNode(RecordingTransport):
         argv = shlex.split(command)
         if argv[:3] == ["microk8s", "helm3", "upgrade"]:
             ns = argv[argv.index("--namespace") + 1]
-            self.releases[(ns, argv[4])] = (argv[5], argv[argv.index("--version") + 1],
-                                            yaml.safe_load(input or "{}") or {})
+            self.releases[(ns, argv[4])] = (
+                argv[5],
+                argv[argv.index("--version") + 1],
+                yaml.safe_load(input or "{}") or {},
+            )
         elif argv[:3] == ["microk8s", "helm3", "list"]:
             ns, release = argv[argv.index("--namespace") + 1], argv[argv.index("--filter") + 1].strip("^$")
             if (ns, release) in self.releases:
@@ -104,8 +107,11 @@ class FakeKube(RecordingKube):
         m = obj["metadata"]
         key = (obj["kind"], m.get("namespace") or "", m["name"])
         live = _merge(self.store.get(key) or {}, obj)
-        status = {"Job": {"succeeded": 1}, "Workflow": {"phase": "Succeeded"},
-                  "Application": {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}}}
+        status = {
+            "Job": {"succeeded": 1},
+            "Workflow": {"phase": "Succeeded"},
+            "Application": {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}},
+        }
         if obj["kind"] in status:
             live["status"] = status[obj["kind"]]
         # the shared services' controllers (CloudNativePG, MinIO Operator)
@@ -122,8 +128,9 @@ class FakeKube(RecordingKube):
     async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Any:
         return copy.deepcopy(self.store.get((kind, namespace or "", name)))
 
-    async def wait_for(self, api_version: str, kind: str, name: str, namespace: str | None, ready: Any, *,
-                       timeout: float, what: str) -> dict[str, Any]:
+    async def wait_for(
+        self, api_version: str, kind: str, name: str, namespace: str | None, ready: Any, *, timeout: float, what: str
+    ) -> dict[str, Any]:
         await super().wait_for(api_version, kind, name, namespace, ready, timeout=timeout, what=what)
         obj = self.store.get((kind, namespace or "", name))
         if obj is None:  # objects of other groups' controllers (Tenant, CRDs...): as the dry run
@@ -138,24 +145,41 @@ class World:
         self.releases: dict[tuple[str, str], Any] = {}
         kube = FakeKube(Transcript(), self.store)
         # Left behind by ssl-certificates and keycloak: the CA, the realm with the SSO clients.
-        kube.put({"apiVersion": "v1", "kind": "Secret",
-                  "metadata": {"name": "thinkube-ca", "namespace": "cert-manager"},
-                  "data": {"ca.crt": b64(CA_PEM), "tls.key": b64("CA-PRIVATE-KEY")}})
-        kube.put({"apiVersion": "k8s.keycloak.org/v2alpha1", "kind": "KeycloakRealmImport",
-                  "metadata": {"name": "thinkube", "namespace": "keycloak"},
-                  "spec": {"realm": {"clients": [{"clientId": c} for c in ("harbor", "argocd", "argo-workflows")]}},
-                  "status": {"conditions": [{"type": "Done", "status": "True"},
-                                            {"type": "HasErrors", "status": "False"}]}})
+        kube.put(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "thinkube-ca", "namespace": "cert-manager"},
+                "data": {"ca.crt": b64(CA_PEM), "tls.key": b64("CA-PRIVATE-KEY")},
+            }
+        )
+        kube.put(
+            {
+                "apiVersion": "k8s.keycloak.org/v2alpha1",
+                "kind": "KeycloakRealmImport",
+                "metadata": {"name": "thinkube", "namespace": "keycloak"},
+                "spec": {"realm": {"clients": [{"clientId": c} for c in ("harbor", "argocd", "argo-workflows")]}},
+                "status": {
+                    "conditions": [{"type": "Done", "status": "True"}, {"type": "HasErrors", "status": "False"}]
+                },
+            }
+        )
 
 
 def spec_with(certificates: str | None = None, **overrides: dict[str, Any]) -> Any:
     data = yaml.safe_load((EXAMPLES / "answers-full.yaml").read_text())
     if certificates:
         data["cluster"]["certificates"] = certificates
-    data["components"]["harbor"] = {"adminPassword": {"env": "TK_CANARY_HARBOR"},
-                                    "dockerHubUsername": "thinkube-bot", "dockerHubToken": {"env": "TK_CANARY_DOCKER"}}
-    data["components"]["argocd"] = {"repositories": [{"name": "apps", "url": "https://github.com/thinkube/apps.git",
-                                                      "token": {"env": "TK_CANARY_GIT"}}]}
+    data["components"]["harbor"] = {
+        "adminPassword": {"env": "TK_CANARY_HARBOR"},
+        "dockerHubUsername": "thinkube-bot",
+        "dockerHubToken": {"env": "TK_CANARY_DOCKER"},
+    }
+    data["components"]["argocd"] = {
+        "repositories": [
+            {"name": "apps", "url": "https://github.com/thinkube/apps.git", "token": {"env": "TK_CANARY_GIT"}}
+        ]
+    }
     data["components"]["devpi"] = {"rootPassword": {"env": "TK_CANARY_DEVPI"}}
     for cid, settings in overrides.items():
         data["components"].setdefault(cid.replace("_", "-"), {}).update(settings)
@@ -185,13 +209,24 @@ async def run_all(world: World, spec: Any = None, order: Any = ORDER) -> dict[st
             errors.append(exc)
         batcher.flush()
     control = nodes[spec.control.name]
-    return {"kube": kube, "logs": logs, "errors": errors, "commands": control.commands, "secrets": secrets,
-            "transcript": transcript}
+    return {
+        "kube": kube,
+        "logs": logs,
+        "errors": errors,
+        "commands": control.commands,
+        "secrets": secrets,
+        "transcript": transcript,
+    }
 
 
 def applied(run: dict[str, Any], kind: str, name: str | None = None, ns: str | None = None) -> list[dict[str, Any]]:
-    return [o for o, _ in run["kube"].applied if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)
-            and (ns is None or o["metadata"].get("namespace") == ns)]
+    return [
+        o
+        for o, _ in run["kube"].applied
+        if o["kind"] == kind
+        and (name is None or o["metadata"]["name"] == name)
+        and (ns is None or o["metadata"].get("namespace") == ns)
+    ]
 
 
 def upgrades(run: dict[str, Any]) -> dict[str, tuple[list[str], dict[str, Any], str]]:
@@ -231,13 +266,25 @@ async def test_harbor_values_secrets_and_setup_job(first):
     assert values["existingSecretSecretKey"] == "harbor-internal"
     assert values["core"]["existingSecret"] == "harbor-internal"
     assert values["registry"]["credentials"]["existingSecret"] == "harbor-registry-credentials"
-    assert values["core"]["extraEnvVars"] == [{"name": "CONFIG_OVERWRITE_JSON", "valueFrom": {"secretKeyRef": {
-        "name": "harbor-oidc-config", "key": "CONFIG_OVERWRITE_JSON"}}}]
+    assert values["core"]["extraEnvVars"] == [
+        {
+            "name": "CONFIG_OVERWRITE_JSON",
+            "valueFrom": {"secretKeyRef": {"name": "harbor-oidc-config", "key": "CONFIG_OVERWRITE_JSON"}},
+        }
+    ]
     assert "configureUserSettings" not in values["core"]
     # Shared PostgreSQL and MinIO.
-    assert values["database"] == {"type": "external", "external": {
-        "host": "postgres-rw.postgres.svc.cluster.local", "port": "5432", "username": "harbor",
-        "coreDatabase": "harbor", "existingSecret": "harbor-db", "sslmode": "disable"}}
+    assert values["database"] == {
+        "type": "external",
+        "external": {
+            "host": "postgres-rw.postgres.svc.cluster.local",
+            "port": "5432",
+            "username": "harbor",
+            "coreDatabase": "harbor",
+            "existingSecret": "harbor-db",
+            "sslmode": "disable",
+        },
+    }
     storage = values["persistence"]["imageChartStorage"]
     assert storage["type"] == "s3" and storage["disableredirect"] is True
     assert storage["s3"]["bucket"] == "harbor" and storage["s3"]["existingSecret"] == "harbor-registry-s3"
@@ -274,8 +321,10 @@ async def test_harbor_values_secrets_and_setup_job(first):
     env = {e["name"]: e for e in container["env"]}
     assert env["HARBOR_HOST"]["value"] == "harbor-core.registry.svc"
     assert env["PROJECTS"]["value"] == "thinkube library" and env["PROXY_CACHE"]["value"] == "true"
-    assert env["HARBOR_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "harbor-admin",
-                                                                         "key": "HARBOR_ADMIN_PASSWORD"}
+    assert env["HARBOR_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "harbor-admin",
+        "key": "HARBOR_ADMIN_PASSWORD",
+    }
     assert env["DOCKERHUB_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "harbor-dockerhub", "key": "token"}
     assert env["DOCKERHUB_USERNAME"]["value"] == "thinkube-bot"
     assert secret(world, "harbor-dockerhub", "registry") == {"token": CANARIES["TK_CANARY_DOCKER"]}
@@ -290,9 +339,14 @@ async def test_argocd_sso_admin_and_repositories(first):
     cm = values["configs"]["cm"]
     assert cm["url"] == "https://argocd.thinkube.lan" and cm["admin.enabled"] is False
     oidc = yaml.safe_load(cm["oidc.config"])
-    assert oidc == {"name": "Keycloak", "issuer": "https://auth.thinkube.lan/realms/thinkube", "clientID": "argocd",
-                    "clientSecret": "$argocd-oidc:client-secret",
-                    "requestedScopes": ["openid", "profile", "email"], "rootCA": CA_PEM}
+    assert oidc == {
+        "name": "Keycloak",
+        "issuer": "https://auth.thinkube.lan/realms/thinkube",
+        "clientID": "argocd",
+        "clientSecret": "$argocd-oidc:client-secret",
+        "requestedScopes": ["openid", "profile", "email"],
+        "rootCA": CA_PEM,
+    }
     assert values["configs"]["rbac"]["policy.csv"] == "g, admins, role:admin\n"
     assert values["configs"]["rbac"]["policy.default"] == "role:readonly"
     assert values["configs"]["secret"] == {"createSecret": False} and values["dex"] == {"enabled": False}
@@ -301,11 +355,25 @@ async def test_argocd_sso_admin_and_repositories(first):
     assert ingress["hostname"] == "argocd.thinkube.lan" and ingress["extraTls"] == [{"hosts": ["argocd.thinkube.lan"]}]
     assert "redis-ha" not in values
     # The client secret's Secret gets Argo CD's label from a field manager of its own.
-    label = [(o, m) for o, m in run["kube"].applied if o["kind"] == "Secret" and o["metadata"]["name"] == "argocd-oidc"
-             and "data" not in o]
-    assert label == [({"apiVersion": "v1", "kind": "Secret", "metadata": {
-        "name": "argocd-oidc", "namespace": "argocd", "labels": {"app.kubernetes.io/part-of": "argocd"}}},
-        argocd.LABEL_MANAGER)]
+    label = [
+        (o, m)
+        for o, m in run["kube"].applied
+        if o["kind"] == "Secret" and o["metadata"]["name"] == "argocd-oidc" and "data" not in o
+    ]
+    assert label == [
+        (
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {
+                    "name": "argocd-oidc",
+                    "namespace": "argocd",
+                    "labels": {"app.kubernetes.io/part-of": "argocd"},
+                },
+            },
+            argocd.LABEL_MANAGER,
+        )
+    ]
     assert world.store[("Secret", "argocd", "argocd-oidc")]["data"]  # data kept
     # The admin password: generated, its bcrypt hash in argocd-secret (ours), nothing in values.
     admin = secret(world, "argocd-admin", "argocd")
@@ -313,10 +381,18 @@ async def test_argocd_sso_admin_and_repositories(first):
     assert bcrypt.checkpw(admin["password"].encode(), server_secret["admin.password"].encode())
     assert admin["password"] not in stdin and server_secret["admin.password"] not in stdin
     # Repositories as labelled Secrets.
-    (repo,) = [o for o in applied(run, "Secret", ns="argocd")
-               if o["metadata"]["labels"].get("argocd.argoproj.io/secret-type") == "repository"]
-    assert decoded(repo) == {"type": "git", "url": "https://github.com/thinkube/apps.git", "name": "apps",
-                             "username": "git", "password": CANARIES["TK_CANARY_GIT"]}
+    (repo,) = [
+        o
+        for o in applied(run, "Secret", ns="argocd")
+        if o["metadata"]["labels"].get("argocd.argoproj.io/secret-type") == "repository"
+    ]
+    assert decoded(repo) == {
+        "type": "git",
+        "url": "https://github.com/thinkube/apps.git",
+        "name": "apps",
+        "username": "git",
+        "password": CANARIES["TK_CANARY_GIT"],
+    }
 
 
 async def test_argo_workflows_sso_artifacts_and_rbac(first):
@@ -335,9 +411,13 @@ async def test_argo_workflows_sso_artifacts_and_rbac(first):
     assert server["ingress"]["tls"] == [{"hosts": ["argo.thinkube.lan"]}]
     assert server["volumes"] == [{"name": "thinkube-ca", "secret": {"secretName": "thinkube-ca"}}]
     s3 = values["artifactRepository"]["s3"]
-    assert s3 == {"bucket": "argo", "endpoint": "minio.minio.svc.cluster.local:80", "insecure": True,
-                  "accessKeySecret": {"name": "argo-workflows-s3", "key": "AWS_ACCESS_KEY_ID"},
-                  "secretKeySecret": {"name": "argo-workflows-s3", "key": "AWS_SECRET_ACCESS_KEY"}}
+    assert s3 == {
+        "bucket": "argo",
+        "endpoint": "minio.minio.svc.cluster.local:80",
+        "insecure": True,
+        "accessKeySecret": {"name": "argo-workflows-s3", "key": "AWS_ACCESS_KEY_ID"},
+        "secretKeySecret": {"name": "argo-workflows-s3", "key": "AWS_SECRET_ACCESS_KEY"},
+    }
     assert values["controller"]["workflowNamespaces"] == ["argo"] and values["controller"]["parallelism"] == 10
     assert values["workflow"]["serviceAccount"] == {"create": True, "name": "argo-workflow"}
     (sa,) = applied(run, "ServiceAccount", "argo-admin", "argo")
@@ -354,7 +434,10 @@ async def test_devpi_application_and_workflow(first):
     (app,) = applied(run, "Application", "devpi", "argocd")
     source = app["spec"]["source"]
     assert (source["repoURL"], source["chart"], source["targetRevision"]) == (
-        "https://bedag.github.io/helm-charts/", "raw", "2.0.1")
+        "https://bedag.github.io/helm-charts/",
+        "raw",
+        "2.0.1",
+    )
     assert app["spec"]["destination"] == {"server": "https://kubernetes.default.svc", "namespace": "devpi"}
     assert app["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
     objects = {o["kind"]: o for o in source["helm"]["valuesObject"]["resources"]}
@@ -362,8 +445,9 @@ async def test_devpi_application_and_workflow(first):
     container = objects["Deployment"]["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "jonasal/devpi-server:6.15.0"
     assert container["args"] == ["--outside-url", "https://pypi.thinkube.lan"]
-    assert container["env"] == [{"name": "DEVPI_PASSWORD", "valueFrom": {"secretKeyRef": {
-        "name": "devpi-credentials", "key": "root-password"}}}]
+    assert container["env"] == [
+        {"name": "DEVPI_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "devpi-credentials", "key": "root-password"}}}
+    ]
     assert objects["PersistentVolumeClaim"]["spec"]["resources"]["requests"]["storage"] == "20Gi"
     ingress = objects["Ingress"]["spec"]
     assert ingress["ingressClassName"] == "nginx" and ingress["tls"] == [{"hosts": ["pypi.thinkube.lan"]}]
@@ -381,8 +465,10 @@ async def test_devpi_application_and_workflow(first):
     assert env["ROOT_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "devpi-credentials", "key": "root-password"}
     (wf,) = applied(run, "Workflow", ns="argo")
     assert wf["spec"]["workflowTemplateRef"] == {"name": "devpi-setup"}
-    assert wf["spec"]["arguments"]["parameters"] == [{"name": "mirror", "value": "true"},
-                                                     {"name": "mirror-url", "value": "https://pypi.org/simple/"}]
+    assert wf["spec"]["arguments"]["parameters"] == [
+        {"name": "mirror", "value": "true"},
+        {"name": "mirror-url", "value": "https://pypi.org/simple/"},
+    ]
     assert any("Application argocd/devpi is Synced and Healthy" in line for line in run["logs"])
     assert any("devpi is ready at https://pypi.thinkube.lan" in line for line in run["logs"])
 
@@ -406,9 +492,21 @@ async def test_secrets_stay_out_of_logs_argv_values_and_errors(first):
     generated = []
     for (kind, _, _), obj in world.store.items():
         if kind == "Secret":
-            generated += [v for k, v in decoded(obj).items()
-                          if k in ("password", "client-secret", "root-password", "user-password", "REGISTRY_PASSWD",
-                                   "AWS_SECRET_ACCESS_KEY", "HARBOR_ADMIN_PASSWORD", *harbor.INTERNAL_KEYS)]
+            generated += [
+                v
+                for k, v in decoded(obj).items()
+                if k
+                in (
+                    "password",
+                    "client-secret",
+                    "root-password",
+                    "user-password",
+                    "REGISTRY_PASSWD",
+                    "AWS_SECRET_ACCESS_KEY",
+                    "HARBOR_ADMIN_PASSWORD",
+                    *harbor.INTERNAL_KEYS,
+                )
+            ]
     secrets = [*CANARIES.values(), *generated]
     assert len(generated) > 10
     logs = "\n".join(run["logs"])
@@ -427,10 +525,11 @@ async def test_secrets_stay_out_of_logs_argv_values_and_errors(first):
 
 async def test_pvc_storage_ha_and_staging_certificates():
     world = World()
-    spec = spec_with(certificates="letsencrypt-staging",
-                     harbor={"storageBackend": "pvc", "registryStorageSize": "50Gi", "trivy": False,
-                             "dockerHubProxyCache": False},
-                     argocd={"highAvailability": True, "localAdmin": True, "adminGroup": "platform"})
+    spec = spec_with(
+        certificates="letsencrypt-staging",
+        harbor={"storageBackend": "pvc", "registryStorageSize": "50Gi", "trivy": False, "dockerHubProxyCache": False},
+        argocd={"highAvailability": True, "localAdmin": True, "adminGroup": "platform"},
+    )
     run = await run_all(world, spec, order=ORDER[:2])
     assert run["errors"] == []
     _, hv, _ = upgrades(run)["harbor"]
@@ -439,8 +538,10 @@ async def test_pvc_storage_ha_and_staging_certificates():
     assert "caBundleSecretName" not in hv and hv["trivy"] == {"enabled": False}
     settings = json.loads(secret(world, "harbor-oidc-config", "registry")["CONFIG_OVERWRITE_JSON"])
     assert settings["oidc_verify_cert"] is False
-    env = {e["name"]: e.get("value") for e in applied(run, "Job", ns="registry")[0]["spec"]["template"]["spec"]
-           ["containers"][0]["env"]}
+    env = {
+        e["name"]: e.get("value")
+        for e in applied(run, "Job", ns="registry")[0]["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
     assert env["PROXY_CACHE"] == "false" and "DOCKERHUB_TOKEN" not in env
     _, av, _ = upgrades(run)["argocd"]
     assert av["redis-ha"] == {"enabled": True} and av["server"]["replicas"] == 2
@@ -455,8 +556,12 @@ async def test_failed_setup_job_says_where_to_look():
     from thinkube_tui.installers.cicd import job_succeeded
 
     with pytest.raises(InstallError, match="logs job/harbor-setup-x"):
-        job_succeeded({"metadata": {"name": "harbor-setup-x", "namespace": "registry"},
-                       "status": {"conditions": [{"type": "Failed", "status": "True"}]}})
+        job_succeeded(
+            {
+                "metadata": {"name": "harbor-setup-x", "namespace": "registry"},
+                "status": {"conditions": [{"type": "Failed", "status": "True"}]},
+            }
+        )
 
 
 @pytest.mark.parametrize("settings", [{}, {"harbor": {"trivy": False}, "argocd": {"highAvailability": True}}])
@@ -471,10 +576,20 @@ async def test_lab_chart_files_create_what_the_installers_wait_for(settings):
         chart, ns = argv[5], argv[argv.index("--namespace") + 1]
         doc = charts.load(chart)
         assert doc is not None, f"lab/charts/{chart}.yaml is missing"
-        rendered = charts.render(doc, release=release, namespace=ns, chart=chart,
-                                 version=argv[argv.index("--version") + 1], values=values, source=chart)
+        rendered = charts.render(
+            doc,
+            release=release,
+            namespace=ns,
+            chart=chart,
+            version=argv[argv.index("--version") + 1],
+            values=values,
+            source=chart,
+        )
         assert rendered.notes == []  # no value fell back to a guess
         created |= {f"{o['kind']} {ns}/{o['metadata']['name']}" for o in rendered.objects}
-    awaited = {line.split("wait for the rollout of ", 1)[1].split(" (at most")[0]
-               for line in run["transcript"].lines["kubernetes API"] if "wait for the rollout of" in line}
+    awaited = {
+        line.split("wait for the rollout of ", 1)[1].split(" (at most")[0]
+        for line in run["transcript"].lines["kubernetes API"]
+        if "wait for the rollout of" in line
+    }
     assert awaited and awaited <= created

@@ -35,8 +35,14 @@ from thinkube_tui.transport import CommandResult
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CANARY_ADMIN = "CanaryAdminPassw0rdXYZ"
 CANARY_PG = "CanaryPgSuperuser0rdQQ"
-ORDER = [("postgresql", postgresql), ("minio", minio), ("vault", vault), ("keycloak", keycloak),
-         ("qdrant", qdrant), ("valkey", valkey)]
+ORDER = [
+    ("postgresql", postgresql),
+    ("minio", minio),
+    ("vault", vault),
+    ("keycloak", keycloak),
+    ("qdrant", qdrant),
+    ("valkey", valkey),
+]
 
 MANIFEST_CRD = """\
 apiVersion: apiextensions.k8s.io/v1
@@ -109,8 +115,9 @@ class FakeNode(RecordingTransport):
             if url.endswith("keycloaks.k8s.keycloak.org-v1.yml"):
                 return CommandResult(command, 0, MANIFEST_CRD.format(kind="Keycloak", plural="keycloaks"), "")
             if url.endswith("keycloakrealmimports.k8s.keycloak.org-v1.yml"):
-                return CommandResult(command, 0, MANIFEST_CRD.format(kind="KeycloakRealmImport",
-                                                                     plural="keycloakrealmimports"), "")
+                return CommandResult(
+                    command, 0, MANIFEST_CRD.format(kind="KeycloakRealmImport", plural="keycloakrealmimports"), ""
+                )
             return CommandResult(command, 0, MANIFEST_OPERATOR, "")
         return CommandResult(command, 0, "", "")
 
@@ -178,8 +185,20 @@ class FakeKube(RecordingKube):
     async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Any:
         return copy.deepcopy(self.store.get((api_version, kind, namespace or "", name)))
 
-    async def proxy(self, method: str, namespace: str, target: str, port: int, path: str, *, kind: str = "services",
-                    query: Any = None, body: Any = None, headers: Any = None, timeout: float = 30) -> ProxyResponse:
+    async def proxy(
+        self,
+        method: str,
+        namespace: str,
+        target: str,
+        port: int,
+        path: str,
+        *,
+        kind: str = "services",
+        query: Any = None,
+        body: Any = None,
+        headers: Any = None,
+        timeout: float = 30,
+    ) -> ProxyResponse:
         assert (namespace, kind, port) == ("vault", "pods", 8200)
         return self.vault.answer(method, target, path, body, dict(headers or {}))
 
@@ -195,9 +214,10 @@ class World:
 
 def full_spec() -> Any:
     data = yaml.safe_load((EXAMPLES / "answers-full.yaml").read_text())
-    data["components"]["keycloak"] = {"adminPassword": {"env": "TK_CANARY_ADMIN"},
-                                      "users": [{"username": "alice", "email": "alice@thinkube.lan",
-                                                 "groups": ["admins"]}]}
+    data["components"]["keycloak"] = {
+        "adminPassword": {"env": "TK_CANARY_ADMIN"},
+        "users": [{"username": "alice", "email": "alice@thinkube.lan", "groups": ["admins"]}],
+    }
     data["components"]["postgresql"] = {"superuserPassword": {"env": "TK_CANARY_PG"}}
     return parse_answers(yaml.safe_dump(data))
 
@@ -231,8 +251,13 @@ async def run_all(world: World, tmp_path: Path) -> dict[str, Any]:
 
 
 def applied(run: dict[str, Any], kind: str, name: str | None = None, ns: str | None = None) -> list[dict[str, Any]]:
-    return [o for o, _ in run["kube"].applied if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)
-            and (ns is None or o["metadata"].get("namespace") == ns)]
+    return [
+        o
+        for o, _ in run["kube"].applied
+        if o["kind"] == kind
+        and (name is None or o["metadata"]["name"] == name)
+        and (ns is None or o["metadata"].get("namespace") == ns)
+    ]
 
 
 def decoded(secret: dict[str, Any]) -> dict[str, str]:
@@ -265,7 +290,11 @@ async def test_first_install_sends_the_expected_objects(first):
     roles = [(o, m) for o, m in run["kube"].applied if o["kind"] == "Cluster" and "managed" in o["spec"]]
     assert roles and all(m == ROLES_MANAGER and set(o["spec"]) == {"managed"} for o, m in roles)
     assert roles[-1][0]["spec"]["managed"]["roles"][-1] == {
-        "name": "keycloak", "ensure": "present", "login": True, "passwordSecret": {"name": "keycloak-db"}}
+        "name": "keycloak",
+        "ensure": "present",
+        "login": True,
+        "passwordSecret": {"name": "keycloak-db"},
+    }
     (db,) = applied(run, "Database")
     assert db["spec"] == {"name": "keycloak", "owner": "keycloak", "cluster": {"name": "postgres"}, "ensure": "present"}
     kc_db = decoded(applied(run, "Secret", "keycloak-db", "keycloak")[0])
@@ -302,9 +331,14 @@ async def test_first_install_sends_the_expected_objects(first):
     assert decoded(applied(run, "Secret", "keycloak-admin", "keycloak")[0])["password"] == CANARY_ADMIN
     (realm,) = applied(run, "KeycloakRealmImport")
     clients = [c["clientId"] for c in realm["spec"]["realm"]["clients"]]
-    assert {"harbor", "argocd", "jupyterhub", "grafana", "penpot"} <= set(clients) and "mlflow" in clients and "keycloak-k8s-oidc" not in clients
+    assert (
+        {"harbor", "argocd", "jupyterhub", "grafana", "penpot"} <= set(clients)
+        and "mlflow" in clients
+        and "keycloak-k8s-oidc" not in clients
+    )
     assert realm["spec"]["placeholders"]["CLIENT_SECRET_HARBOR"] == {
-        "secret": {"name": "oidc-harbor", "key": "client-secret"}}
+        "secret": {"name": "oidc-harbor", "key": "client-secret"}
+    }
     harbor_client = next(c for c in realm["spec"]["realm"]["clients"] if c["clientId"] == "harbor")
     assert harbor_client["secret"] == "${CLIENT_SECRET_HARBOR}"
     assert harbor_client["redirectUris"] == ["https://registry.thinkube.lan/*"]
@@ -335,8 +369,12 @@ async def test_second_run_changes_nothing_and_reuses_passwords(first):
 
 async def test_secrets_stay_out_of_logs_argv_and_errors(first):
     world, run, _ = first
-    generated = [decoded(o)[k] for o in applied(run, "Secret") for k in decoded(o)
-                 if k in ("password", "client-secret", "api-key", "default", "AWS_SECRET_ACCESS_KEY")]
+    generated = [
+        decoded(o)[k]
+        for o in applied(run, "Secret")
+        for k in decoded(o)
+        if k in ("password", "client-secret", "api-key", "default", "AWS_SECRET_ACCESS_KEY")
+    ]
     secrets = [CANARY_ADMIN, CANARY_PG, world.vault.token, *world.vault.keys, *generated]
     text = "\n".join(run["logs"])
     argv = "\n".join(c for c, _ in run["commands"])
@@ -361,11 +399,18 @@ async def test_late_sso_consumer_gets_a_client_through_a_job(first):
     journal.started("keycloak-k8s-oidc", {})
     steps = Steps("keycloak-k8s-oidc", {}, journal, bus, LineBatcher(bus, 0.0), EngineSettings(step_timeout_s=60))
     client = await oidc_client_for(InstallContext(steps, cluster), "keycloak-k8s-oidc")
-    assert client.issuer == "https://auth.thinkube.lan/realms/thinkube" and client.secret_name == "keycloak-k8s-oidc-oidc"
+    assert (
+        client.issuer == "https://auth.thinkube.lan/realms/thinkube" and client.secret_name == "keycloak-k8s-oidc-oidc"
+    )
     (job,) = [o for o, _ in kube.applied if o["kind"] == "Job"]
     env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["CLIENT_SECRET"]["valueFrom"]["secretKeyRef"] == {"name": "oidc-keycloak-k8s-oidc", "key": "client-secret"}
-    (secret_obj,) = [o for o, _ in kube.applied if o["kind"] == "Secret" and o["metadata"]["name"] == "keycloak-k8s-oidc-oidc"]
+    assert env["CLIENT_SECRET"]["valueFrom"]["secretKeyRef"] == {
+        "name": "oidc-keycloak-k8s-oidc",
+        "key": "client-secret",
+    }
+    (secret_obj,) = [
+        o for o, _ in kube.applied if o["kind"] == "Secret" and o["metadata"]["name"] == "keycloak-k8s-oidc-oidc"
+    ]
     secret = decoded(secret_obj)
     assert secret["client-secret"] not in json.dumps(job)
 

@@ -35,8 +35,14 @@ from thinkube_tui.transport import CommandResult
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CANARY_GRAFANA = "CanaryGrafanaAdminPw0rdZZ"
 CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBthinkubeCA\n-----END CERTIFICATE-----\n"
-ORDER = [("prometheus", prometheus), ("grafana", grafana), ("loki", loki), ("jupyterhub", jupyterhub),
-         ("code-server", code_server), ("code-server-monitor", code_server_monitor)]
+ORDER = [
+    ("prometheus", prometheus),
+    ("grafana", grafana),
+    ("loki", loki),
+    ("jupyterhub", jupyterhub),
+    ("code-server", code_server),
+    ("code-server-monitor", code_server_monitor),
+]
 GPU_MODEL = "NVIDIA GeForce RTX 4090"
 
 
@@ -94,8 +100,9 @@ class FakeKube(RecordingKube):
     async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Any:
         return copy.deepcopy(self.store.get((api_version, kind, namespace or "", name)))
 
-    async def wait_for(self, api_version: str, kind: str, name: str, namespace: str | None, ready: Any, *,
-                       timeout: float, what: str) -> dict[str, Any]:
+    async def wait_for(
+        self, api_version: str, kind: str, name: str, namespace: str | None, ready: Any, *, timeout: float, what: str
+    ) -> dict[str, Any]:
         self.waits.append(what)
         obj = self.store.get((api_version, kind, namespace or "", name))
         return copy.deepcopy(obj) if obj is not None and ready(obj) else {}
@@ -112,28 +119,56 @@ class World:
         ca = {"ca.crt": base64.b64encode(CA_PEM.encode()).decode(), "tls.key": base64.b64encode(b"k" * 40).decode()}
         self.store: dict[tuple[str, ...], Any] = {
             ("v1", "Secret", "cert-manager", "thinkube-ca"): {
-                "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "thinkube-ca", "namespace": "cert-manager"},
-                "data": ca},
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "thinkube-ca", "namespace": "cert-manager"},
+                "data": ca,
+            },
         }
         self.releases: dict[tuple[str, str], Any] = {}
 
 
 def full_spec() -> Any:
     data = yaml.safe_load((EXAMPLES / "answers-full.yaml").read_text())
-    data["components"]["grafana"] = {"enabled": True, "adminPassword": {"env": "TK_CANARY_GRAFANA"},
-                                     "plugins": ["grafana-piechart-panel"]}
-    data["components"]["jupyterhub"].update({"extraProfiles": [
-        {"displayName": "Big CPU", "image": "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime", "cpu": 1.5,
-         "memory": "16Gi", "gpus": 1}]})
-    data["components"]["code-server"].update({"repositories": ["https://github.com/thinkube/thinkube.git"],
-                                              "gitUserName": "Alice", "gitUserEmail": "alice@thinkube.lan"})
+    data["components"]["grafana"] = {
+        "enabled": True,
+        "adminPassword": {"env": "TK_CANARY_GRAFANA"},
+        "plugins": ["grafana-piechart-panel"],
+    }
+    data["components"]["jupyterhub"].update(
+        {
+            "extraProfiles": [
+                {
+                    "displayName": "Big CPU",
+                    "image": "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime",
+                    "cpu": 1.5,
+                    "memory": "16Gi",
+                    "gpus": 1,
+                }
+            ]
+        }
+    )
+    data["components"]["code-server"].update(
+        {
+            "repositories": ["https://github.com/thinkube/thinkube.git"],
+            "gitUserName": "Alice",
+            "gitUserEmail": "alice@thinkube.lan",
+        }
+    )
     return parse_answers(yaml.safe_dump(data))
 
 
 def facts_with_gpu(spec: Any) -> dict[str, Facts]:
     facts = assumed_facts(spec)
-    gpu = Gpu(pci_address="0000:01:00.0", pci_device_id="2684", model=GPU_MODEL, memory_mib=24564,
-              driver_version="580.65.06", compute_capability="8.9", index=0)
+    gpu = Gpu(
+        pci_address="0000:01:00.0",
+        pci_device_id="2684",
+        model=GPU_MODEL,
+        memory_mib=24564,
+        driver_version="580.65.06",
+        compute_capability="8.9",
+        index=0,
+    )
     facts["tk-gpu"] = Facts(node="tk-gpu", hostname="tk-gpu", primary_address="192.168.1.12", gpus=(gpu,))
     return facts
 
@@ -161,14 +196,22 @@ async def run_all(world: World) -> dict[str, Any]:
             errors.append(exc)
         batcher.flush()
     control = nodes[spec.control.name]
-    upgrades = {shlex.split(c)[4]: (shlex.split(c), yaml.safe_load(stdin or "{}"), stdin or "")
-                for c, stdin in control.commands if " upgrade " in c}
+    upgrades = {
+        shlex.split(c)[4]: (shlex.split(c), yaml.safe_load(stdin or "{}"), stdin or "")
+        for c, stdin in control.commands
+        if " upgrade " in c
+    }
     return {"kube": kube, "logs": logs, "errors": errors, "commands": control.commands, "upgrades": upgrades}
 
 
 def applied(run: dict[str, Any], kind: str, name: str | None = None, ns: str | None = None) -> list[dict[str, Any]]:
-    return [o for o, _ in run["kube"].applied if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)
-            and (ns is None or o["metadata"].get("namespace") == ns)]
+    return [
+        o
+        for o, _ in run["kube"].applied
+        if o["kind"] == kind
+        and (name is None or o["metadata"]["name"] == name)
+        and (ns is None or o["metadata"].get("namespace") == ns)
+    ]
 
 
 def one(run: dict[str, Any], kind: str, name: str, ns: str | None = None) -> dict[str, Any]:
@@ -203,9 +246,12 @@ async def test_no_errors_and_builtin_objects_are_valid_kubernetes_1_33(first):
 async def test_charts_and_versions(first):
     _, run = first
     assert set(run["upgrades"]) == {"prometheus", "grafana", "loki", "jupyterhub"}
-    expected = {"prometheus": ("kube-prometheus-stack", "79.7.1", "monitoring"),
-                "grafana": ("grafana", "10.1.5", "monitoring"), "loki": ("loki", "6.29.0", "monitoring"),
-                "jupyterhub": ("jupyterhub", "4.3.3", "jupyterhub")}
+    expected = {
+        "prometheus": ("kube-prometheus-stack", "79.7.1", "monitoring"),
+        "grafana": ("grafana", "10.1.5", "monitoring"),
+        "loki": ("loki", "6.29.0", "monitoring"),
+        "jupyterhub": ("jupyterhub", "4.3.3", "jupyterhub"),
+    }
     for release, (chart, version, ns) in expected.items():
         argv = run["upgrades"][release][0]
         assert argv[5] == chart and argv[argv.index("--version") + 1] == version
@@ -216,12 +262,16 @@ async def test_jupyterhub_values(first):
     _, run = first
     v = run["upgrades"]["jupyterhub"][1]
     hub = v["hub"]
-    assert hub["db"] == {"type": "postgres",
-                         "url": "postgresql+psycopg2://jupyterhub@postgres-rw.postgres.svc.cluster.local:5432/jupyterhub"}
+    assert hub["db"] == {
+        "type": "postgres",
+        "url": "postgresql+psycopg2://jupyterhub@postgres-rw.postgres.svc.cluster.local:5432/jupyterhub",
+    }
     assert hub["extraEnv"]["PGPASSWORD"] == {
-        "valueFrom": {"secretKeyRef": {"name": "jupyterhub-db", "key": "password"}}}
+        "valueFrom": {"secretKeyRef": {"name": "jupyterhub-db", "key": "password"}}
+    }
     assert hub["extraEnv"]["OAUTH_CLIENT_SECRET"] == {
-        "valueFrom": {"secretKeyRef": {"name": "jupyterhub-oidc", "key": "client-secret"}}}
+        "valueFrom": {"secretKeyRef": {"name": "jupyterhub-oidc", "key": "client-secret"}}
+    }
     assert "os.environ['OAUTH_CLIENT_SECRET']" in hub["extraConfig"]["thinkube-oidc"]
     auth = hub["config"]["GenericOAuthenticator"]
     assert hub["config"]["JupyterHub"]["authenticator_class"] == "generic-oauth"
@@ -234,7 +284,8 @@ async def test_jupyterhub_values(first):
     # the users' bucket, from the Secret only
     su = v["singleuser"]
     assert su["extraEnv"]["AWS_SECRET_ACCESS_KEY"] == {
-        "valueFrom": {"secretKeyRef": {"name": "jupyterhub-s3", "key": "AWS_SECRET_ACCESS_KEY"}}}
+        "valueFrom": {"secretKeyRef": {"name": "jupyterhub-s3", "key": "AWS_SECRET_ACCESS_KEY"}}
+    }
     assert su["image"] == {"name": "quay.io/jupyter/scipy-notebook", "tag": "latest"}  # quay.io: not via Harbor
     profiles = {p["display_name"]: p["kubespawner_override"] for p in su["profileList"]}
     gpu = profiles[f"GPU: {GPU_MODEL}"]
@@ -242,12 +293,17 @@ async def test_jupyterhub_values(first):
     assert gpu["node_selector"] == {"nvidia.com/gpu.present": "true"}
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in gpu["tolerations"]
     big = profiles["Big CPU"]
-    assert big["image"] == (f"registry.thinkube.lan/{HARBOR_DOCKERHUB_PROJECT}/pytorch/pytorch:"
-                            "2.5.1-cuda12.4-cudnn9-runtime")
+    assert big["image"] == (
+        f"registry.thinkube.lan/{HARBOR_DOCKERHUB_PROJECT}/pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime"
+    )
     assert big["cpu_limit"] == 1.5 and big["mem_limit"] == "16G"
     assert big["extra_resource_limits"] == {"nvidia.com/gpu": "1"}
-    assert v["ingress"] == {"enabled": True, "ingressClassName": "nginx", "hosts": ["jupyter.thinkube.lan"],
-                            "tls": [{"hosts": ["jupyter.thinkube.lan"]}]}
+    assert v["ingress"] == {
+        "enabled": True,
+        "ingressClassName": "nginx",
+        "hosts": ["jupyter.thinkube.lan"],
+        "tls": [{"hosts": ["jupyter.thinkube.lan"]}],
+    }
     assert v["cull"] == {"enabled": True, "timeout": 3600}
     assert one(run, "ConfigMap", "thinkube-ca", "jupyterhub")["data"] == {"ca.crt": CA_PEM}
     db = one(run, "Database", "postgres-jupyterhub", "postgres")
@@ -259,11 +315,25 @@ async def test_jupyterhub_without_gpus_or_setting_offers_no_gpu_profile():
     spec = full_spec()
     cluster = Cluster(spec=spec, catalog=load_catalog(), nodes={}, facts=assumed_facts(spec), secrets=Secrets())
     bus = EventBus()
-    steps = Steps("jupyterhub", {"gpuProfiles": True}, Journal(None), bus, LineBatcher(bus, 0.0), EngineSettings(step_timeout_s=60))
+    steps = Steps(
+        "jupyterhub",
+        {"gpuProfiles": True},
+        Journal(None),
+        bus,
+        LineBatcher(bus, 0.0),
+        EngineSettings(step_timeout_s=60),
+    )
     names = [p["display_name"] for p in jupyterhub.profiles(InstallContext(steps, cluster), "img:1")]
     assert names == ["Default"]
     cluster = Cluster(spec=spec, catalog=load_catalog(), nodes={}, facts=facts_with_gpu(spec), secrets=Secrets())
-    steps = Steps("jupyterhub", {"gpuProfiles": False}, Journal(None), bus, LineBatcher(bus, 0.0), EngineSettings(step_timeout_s=60))
+    steps = Steps(
+        "jupyterhub",
+        {"gpuProfiles": False},
+        Journal(None),
+        bus,
+        LineBatcher(bus, 0.0),
+        EngineSettings(step_timeout_s=60),
+    )
     assert [p["display_name"] for p in jupyterhub.profiles(InstallContext(steps, cluster), "img:1")] == ["Default"]
 
 
@@ -282,8 +352,9 @@ async def test_code_server_objects(first):
     assert not any("secret" in a for a in proxy["args"])
     env = env_of(proxy)
     assert env["OAUTH2_PROXY_CLIENT_SECRET"] == {"secretKeyRef": {"name": "code-server-oidc", "key": "client-secret"}}
-    assert env["OAUTH2_PROXY_COOKIE_SECRET"] == {"secretKeyRef": {"name": "code-server-oauth2-proxy",
-                                                                  "key": "cookie-secret"}}
+    assert env["OAUTH2_PROXY_COOKIE_SECRET"] == {
+        "secretKeyRef": {"name": "code-server-oauth2-proxy", "key": "cookie-secret"}
+    }
     assert len(decoded(one(run, "Secret", "code-server-oauth2-proxy", "code-server"))["cookie-secret"]) == 32
     prepare = env_of(pod["initContainers"][0])
     assert prepare["REPOSITORIES"] == "https://github.com/thinkube/thinkube.git" and prepare["GIT_USER_NAME"] == "Alice"
@@ -329,16 +400,19 @@ async def test_grafana_values(first):
     v = run["upgrades"]["grafana"][1]
     assert v["admin"]["existingSecret"] == "grafana-admin"
     assert decoded(one(run, "Secret", "grafana-admin", "monitoring"))["admin-password"] == CANARY_GRAFANA
-    assert v["envValueFrom"] == {"GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET": {
-        "secretKeyRef": {"name": "grafana-oidc", "key": "client-secret"}}}
+    assert v["envValueFrom"] == {
+        "GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET": {"secretKeyRef": {"name": "grafana-oidc", "key": "client-secret"}}
+    }
     oauth = v["grafana.ini"]["auth.generic_oauth"]
     assert oauth["client_secret"] == "$__env{GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET}"
     assert oauth["token_url"] == "https://auth.thinkube.lan/realms/thinkube/protocol/openid-connect/token"
     assert oauth["role_attribute_path"] == "contains(groups[*], 'admins') && 'Admin' || 'Viewer'"
     assert oauth["tls_client_ca"] == "/etc/thinkube-ca/ca.crt"
     sources = {d["name"]: d["url"] for d in v["datasources"]["datasources.yaml"]["datasources"]}
-    assert sources == {"Prometheus": "http://kube-prometheus-prometheus.monitoring.svc.cluster.local:9090",
-                       "Loki": "http://loki-gateway.monitoring.svc.cluster.local"}
+    assert sources == {
+        "Prometheus": "http://kube-prometheus-prometheus.monitoring.svc.cluster.local:9090",
+        "Loki": "http://loki-gateway.monitoring.svc.cluster.local",
+    }
     assert v["ingress"]["hosts"] == ["grafana.thinkube.lan"] and v["ingress"]["ingressClassName"] == "nginx"
     assert v["plugins"] == ["grafana-piechart-panel"] and v["persistence"] == {"enabled": True, "size": "5Gi"}
     assert v["dashboards"]["thinkube"]["nvidia-dcgm"]["gnetId"] == 12239  # the cluster has a GPU node
@@ -370,13 +444,23 @@ async def test_loki_simple_scalable_workloads():
     spec = full_spec()
     cluster = Cluster(spec=spec, catalog=load_catalog(), nodes={}, facts=assumed_facts(spec), secrets=Secrets())
     bus = EventBus()
-    steps = Steps("loki", {"deploymentMode": "SimpleScalable"}, Journal(None), bus, LineBatcher(bus, 0.0),
-                  EngineSettings(step_timeout_s=60))
+    steps = Steps(
+        "loki",
+        {"deploymentMode": "SimpleScalable"},
+        Journal(None),
+        bus,
+        LineBatcher(bus, 0.0),
+        EngineSettings(step_timeout_s=60),
+    )
     ctx = InstallContext(steps, cluster)
     v = loki.chart_values(ctx, endpoint="http://minio.minio.svc.cluster.local", bucket="loki", s3_secret="loki-s3")
     assert v["singleBinary"] == {"replicas": 0} and v["write"]["extraEnvFrom"] == [{"secretRef": {"name": "loki-s3"}}]
-    assert loki.workloads(ctx) == [("Deployment", "loki-read"), ("StatefulSet", "loki-write"),
-                                   ("StatefulSet", "loki-backend"), ("Deployment", "loki-gateway")]
+    assert loki.workloads(ctx) == [
+        ("Deployment", "loki-read"),
+        ("StatefulSet", "loki-write"),
+        ("StatefulSet", "loki-backend"),
+        ("Deployment", "loki-gateway"),
+    ]
 
 
 async def test_second_run_changes_nothing(first):
@@ -392,10 +476,22 @@ async def test_second_run_changes_nothing(first):
 
 async def test_secrets_stay_out_of_logs_argv_values_and_errors(first):
     world, run = first
-    generated = [value for (api, kind, _, _), obj in world.store.items() if kind == "Secret" and "data" in obj
-                 for key, value in decoded(obj).items()
-                 if key in ("password", "client-secret", "cookie-secret", "AWS_SECRET_ACCESS_KEY", "admin-password",
-                            "uri", "CONSOLE_SECRET_KEY")]
+    generated = [
+        value
+        for (api, kind, _, _), obj in world.store.items()
+        if kind == "Secret" and "data" in obj
+        for key, value in decoded(obj).items()
+        if key
+        in (
+            "password",
+            "client-secret",
+            "cookie-secret",
+            "AWS_SECRET_ACCESS_KEY",
+            "admin-password",
+            "uri",
+            "CONSOLE_SECRET_KEY",
+        )
+    ]
     assert len(generated) > 8
     text = "\n".join(run["logs"])
     argv = "\n".join(c for c, _ in run["commands"])
@@ -411,7 +507,9 @@ def test_harbor_image_rewrites_docker_hub_only():
     spec = full_spec()
     cluster = Cluster(spec=spec, catalog=load_catalog(), nodes={}, facts={}, secrets=Secrets())
     bus = EventBus()
-    ctx = InstallContext(Steps("jupyterhub", {}, Journal(None), bus, LineBatcher(bus, 0.0), EngineSettings(step_timeout_s=60)), cluster)
+    ctx = InstallContext(
+        Steps("jupyterhub", {}, Journal(None), bus, LineBatcher(bus, 0.0), EngineSettings(step_timeout_s=60)), cluster
+    )
     assert harbor_image(ctx, "alpine:3.20") == "registry.thinkube.lan/dockerhub/library/alpine:3.20"
     assert harbor_image(ctx, "docker.io/grafana/loki:3.4.2") == "registry.thinkube.lan/dockerhub/grafana/loki:3.4.2"
     assert harbor_image(ctx, "quay.io/jupyter/base-notebook:2025-03-14") == "quay.io/jupyter/base-notebook:2025-03-14"

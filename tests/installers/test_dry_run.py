@@ -37,8 +37,21 @@ async def test_full_example_transcript():
 
 
 def test_cli_dry_run_changes_nothing(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "thinkube_tui", "--answers", str(EXAMPLES / "answers-full.yaml"),
-                          "--dry-run", "--state-dir", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "thinkube_tui",
+            "--answers",
+            str(EXAMPLES / "answers-full.yaml"),
+            "--dry-run",
+            "--state-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("Dry run:") and "== tk-control" in out.stdout
     assert list(tmp_path.iterdir()) == []  # no journal, no log

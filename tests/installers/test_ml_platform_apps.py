@@ -52,9 +52,18 @@ CANARY_OPENSEARCH = "CanaryOpenSearch#Passw0rd"
 CANARY_VALKEY = "CanaryValkeyPassw0rdXYZW"
 CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBthinkubeCA\n-----END CERTIFICATE-----\n"
 ARGS = "--advertise-address=192.168.1.10\n--service-cluster-ip-range=10.152.183.0/24\n--oidc-client-id=old\n"
-ORDER = [("keycloak-k8s-oidc", keycloak_k8s_oidc), ("mlflow", mlflow), ("model-serving", model_serving),
-         ("pgadmin", pgadmin), ("thinkube-dashboard", thinkube_dashboard), ("opensearch", opensearch),
-         ("penpot", penpot), ("awx", awx), ("mkdocs", mkdocs), ("knative", knative)]
+ORDER = [
+    ("keycloak-k8s-oidc", keycloak_k8s_oidc),
+    ("mlflow", mlflow),
+    ("model-serving", model_serving),
+    ("pgadmin", pgadmin),
+    ("thinkube-dashboard", thinkube_dashboard),
+    ("opensearch", opensearch),
+    ("penpot", penpot),
+    ("awx", awx),
+    ("mkdocs", mkdocs),
+    ("knative", knative),
+]
 
 KSERVE = """\
 apiVersion: apiextensions.k8s.io/v1
@@ -80,11 +89,14 @@ metadata: {name: kserve-controller-manager, namespace: kserve}
 spec: {selector: {matchLabels: {app: kserve}}, template: {metadata: {labels: {app: kserve}},
   spec: {containers: [{name: manager, image: "kserve/kserve-controller:v0.15.0"}]}}}
 """
-KSERVE_RESOURCES = "\n---\n".join(
-    f"apiVersion: serving.kserve.io/v1alpha1\nkind: ClusterServingRuntime\nmetadata: {{name: {name}}}\n"
-    f"spec: {{containers: [{{name: kserve-container, image: 'x/{name}:1'}}]}}"
-    for name in ("kserve-mlserver", "kserve-huggingfaceserver", "kserve-tritonserver", "kserve-sklearnserver")
-) + "\n---\napiVersion: serving.kserve.io/v1alpha1\nkind: ClusterStorageContainer\nmetadata: {name: default}\n"
+KSERVE_RESOURCES = (
+    "\n---\n".join(
+        f"apiVersion: serving.kserve.io/v1alpha1\nkind: ClusterServingRuntime\nmetadata: {{name: {name}}}\n"
+        f"spec: {{containers: [{{name: kserve-container, image: 'x/{name}:1'}}]}}"
+        for name in ("kserve-mlserver", "kserve-huggingfaceserver", "kserve-tritonserver", "kserve-sklearnserver")
+    )
+    + "\n---\napiVersion: serving.kserve.io/v1alpha1\nkind: ClusterStorageContainer\nmetadata: {name: default}\n"
+)
 
 
 class FakeNode(RecordingTransport):
@@ -167,8 +179,9 @@ class FakeKube(RecordingKube):
     async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Any:
         return copy.deepcopy(self.store.get((api_version, kind, namespace or "", name)))
 
-    async def wait_for(self, api_version: str, kind: str, name: str, namespace: str | None, ready: Any, *,
-                       timeout: float, what: str) -> dict[str, Any]:
+    async def wait_for(
+        self, api_version: str, kind: str, name: str, namespace: str | None, ready: Any, *, timeout: float, what: str
+    ) -> dict[str, Any]:
         self.waits.append(what)
         obj = self.store.get((api_version, kind, namespace or "", name))
         return copy.deepcopy(obj) if obj is not None and ready(obj) else {}
@@ -179,8 +192,12 @@ class FakeKube(RecordingKube):
 
 
 def _secret(name: str, ns: str, data: dict[str, str]) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns},
-            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": ns},
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+    }
 
 
 class World:
@@ -188,8 +205,9 @@ class World:
 
     def __init__(self) -> None:
         self.store: dict[tuple[str, ...], Any] = {
-            ("v1", "Secret", "cert-manager", "thinkube-ca"): _secret("thinkube-ca", "cert-manager",
-                                                                     {"ca.crt": CA_PEM, "tls.key": "k" * 40}),
+            ("v1", "Secret", "cert-manager", "thinkube-ca"): _secret(
+                "thinkube-ca", "cert-manager", {"ca.crt": CA_PEM, "tls.key": "k" * 40}
+            ),
             ("v1", "Secret", "valkey", "valkey-users"): _secret("valkey-users", "valkey", {"default": CANARY_VALKEY}),
         }
         self.releases: dict[tuple[str, str], Any] = {}
@@ -202,15 +220,26 @@ def full_spec() -> Any:
     data["components"]["pgadmin"] = {"enabled": True, "adminPassword": {"env": "TK_CANARY_PGADMIN"}}
     data["components"]["awx"] = {"enabled": True, "adminPassword": {"env": "TK_CANARY_AWX"}}
     data["components"]["opensearch"] = {"enabled": True, "adminPassword": {"env": "TK_CANARY_OPENSEARCH"}}
-    data["components"]["thinkube-dashboard"] = {"enabled": True, "extraLinks": [
-        {"title": "Home <router>", "url": "https://router.thinkube.lan", "description": "the LAN's router"}]}
+    data["components"]["thinkube-dashboard"] = {
+        "enabled": True,
+        "extraLinks": [
+            {"title": "Home <router>", "url": "https://router.thinkube.lan", "description": "the LAN's router"}
+        ],
+    }
     return parse_answers(yaml.safe_dump(data))
 
 
 def facts_with_gpu(spec: Any) -> dict[str, Facts]:
     facts = assumed_facts(spec)
-    gpu = Gpu(pci_address="0000:01:00.0", pci_device_id="2684", model="NVIDIA GeForce RTX 4090", memory_mib=24564,
-              driver_version="580.65.06", compute_capability="8.9", index=0)
+    gpu = Gpu(
+        pci_address="0000:01:00.0",
+        pci_device_id="2684",
+        model="NVIDIA GeForce RTX 4090",
+        memory_mib=24564,
+        driver_version="580.65.06",
+        compute_capability="8.9",
+        index=0,
+    )
     facts["tk-gpu"] = Facts(node="tk-gpu", hostname="tk-gpu", primary_address="192.168.1.12", gpus=(gpu,))
     return facts
 
@@ -219,8 +248,13 @@ async def run_all(world: World) -> dict[str, Any]:
     spec = full_spec()
     transcript = Transcript()
     nodes = {n.name: FakeNode(n.name, transcript, world) for n in spec.nodes}
-    secrets = Secrets(environ={"TK_CANARY_PGADMIN": CANARY_PGADMIN, "TK_CANARY_AWX": CANARY_AWX,
-                               "TK_CANARY_OPENSEARCH": CANARY_OPENSEARCH})
+    secrets = Secrets(
+        environ={
+            "TK_CANARY_PGADMIN": CANARY_PGADMIN,
+            "TK_CANARY_AWX": CANARY_AWX,
+            "TK_CANARY_OPENSEARCH": CANARY_OPENSEARCH,
+        }
+    )
     cluster = Cluster(spec=spec, catalog=load_catalog(), nodes=nodes, facts=facts_with_gpu(spec), secrets=secrets)
     kube = FakeKube(transcript, world.store)
     cluster._kube = kube  # type: ignore[assignment]
@@ -239,15 +273,29 @@ async def run_all(world: World) -> dict[str, Any]:
             errors.append(exc)
         batcher.flush()
     control = nodes[spec.control.name]
-    upgrades = {shlex.split(c)[4]: (shlex.split(c), yaml.safe_load(stdin or "{}"), stdin or "")
-                for c, stdin in control.commands if " upgrade " in c}
-    return {"kube": kube, "logs": logs, "errors": errors, "commands": control.commands, "upgrades": upgrades,
-            "handovers": cluster.handovers}
+    upgrades = {
+        shlex.split(c)[4]: (shlex.split(c), yaml.safe_load(stdin or "{}"), stdin or "")
+        for c, stdin in control.commands
+        if " upgrade " in c
+    }
+    return {
+        "kube": kube,
+        "logs": logs,
+        "errors": errors,
+        "commands": control.commands,
+        "upgrades": upgrades,
+        "handovers": cluster.handovers,
+    }
 
 
 def applied(run: dict[str, Any], kind: str, name: str | None = None, ns: str | None = None) -> list[dict[str, Any]]:
-    return [o for o in run["kube"].applied if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)
-            and (ns is None or o["metadata"].get("namespace") == ns)]
+    return [
+        o
+        for o in run["kube"].applied
+        if o["kind"] == kind
+        and (name is None or o["metadata"]["name"] == name)
+        and (ns is None or o["metadata"].get("namespace") == ns)
+    ]
 
 
 def one(run: dict[str, Any], kind: str, name: str, ns: str | None = None) -> dict[str, Any]:
@@ -287,9 +335,15 @@ async def test_api_server_oidc_flags_restart_and_login(first):
     world, run = first
     content = world.files[ARGS_FILE]
     assert "--advertise-address=192.168.1.10" in content and "--oidc-client-id=old" not in content
-    for flag in ("--oidc-issuer-url=https://auth.thinkube.lan/realms/thinkube", "--oidc-client-id=keycloak-k8s-oidc",
-                 "--oidc-username-claim=preferred_username", "--oidc-groups-claim=groups",
-                 "--oidc-username-prefix=oidc:", "--oidc-groups-prefix=oidc:", f"--oidc-ca-file={CA_PATH}"):
+    for flag in (
+        "--oidc-issuer-url=https://auth.thinkube.lan/realms/thinkube",
+        "--oidc-client-id=keycloak-k8s-oidc",
+        "--oidc-username-claim=preferred_username",
+        "--oidc-groups-claim=groups",
+        "--oidc-username-prefix=oidc:",
+        "--oidc-groups-prefix=oidc:",
+        f"--oidc-ca-file={CA_PATH}",
+    ):
         assert content.count(flag) == 1, flag
     assert world.files[CA_PATH] == CA_PEM and RESTART_MARKER not in world.files
     assert "192.168.1.200 auth.thinkube.lan" in world.files["/etc/hosts"]
@@ -298,8 +352,9 @@ async def test_api_server_oidc_flags_restart_and_login(first):
     assert f"tee {ARGS_FILE} > /dev/null" in commands  # an existing flag had another value: rewritten
     assert commands.index("snap restart microk8s.daemon-kubelite") > commands.index(f"tee {ARGS_FILE} > /dev/null")
     binding = one(run, "ClusterRoleBinding", "oidc-cluster-admins")
-    assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
-                                    "name": "oidc:cluster-admins"}]
+    assert binding["subjects"] == [
+        {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "oidc:cluster-admins"}
+    ]
     job = one(run, "Job", "keycloak-k8s-oidc-kubelogin", "keycloak")
     env = env_of(job["spec"]["template"]["spec"]["containers"][0])
     assert "http://localhost:8000" in json.loads(env["REDIRECT_URIS"]) and env["GROUP"] == "cluster-admins"
@@ -311,8 +366,9 @@ async def test_api_server_oidc_flags_restart_and_login(first):
 
 
 def test_edit_args_appends_missing_and_replaces_changed():
-    content, append, changed = edit_args("--a=1\n--oidc-groups-claim=roles\n", {"--oidc-groups-claim": "groups",
-                                                                                 "--oidc-client-id": "k"})
+    content, append, changed = edit_args(
+        "--a=1\n--oidc-groups-claim=roles\n", {"--oidc-groups-claim": "groups", "--oidc-client-id": "k"}
+    )
     assert changed and append == ["--oidc-client-id=k"]
     assert content == "--a=1\n--oidc-groups-claim=groups\n--oidc-client-id=k\n"
     assert edit_args(content, {"--oidc-groups-claim": "groups", "--oidc-client-id": "k"})[1:] == ([], False)
@@ -322,8 +378,11 @@ async def test_mlflow_values_use_shared_services_by_reference(first):
     _, run = first
     argv, values, stdin = run["upgrades"]["mlflow"]
     assert argv[argv.index("--version") + 1] == "1.12.0" and argv[-2:] == ["-f", "-"]
-    assert values["backendStore"]["existingDatabaseSecret"] == {"name": "mlflow-db", "usernameKey": "username",
-                                                                "passwordKey": "password"}
+    assert values["backendStore"]["existingDatabaseSecret"] == {
+        "name": "mlflow-db",
+        "usernameKey": "username",
+        "passwordKey": "password",
+    }
     assert values["backendStore"]["postgres"]["host"] == "postgres-rw.postgres.svc.cluster.local"
     assert values["artifactRoot"]["s3"]["existingSecret"]["name"] == "mlflow-s3"
     assert values["artifactRoot"]["proxiedArtifactStorage"] is True
@@ -333,7 +392,8 @@ async def test_mlflow_values_use_shared_services_by_reference(first):
     assert ingress["className"] == "nginx" and ingress["hosts"][0]["host"] == "mlflow.thinkube.lan"
     assert ingress["tls"] == [{"hosts": ["mlflow.thinkube.lan"]}]
     assert ingress["annotations"]["nginx.ingress.kubernetes.io/auth-url"] == (
-        "http://mlflow-oauth2-proxy.mlflow.svc.cluster.local:4180/oauth2/auth")
+        "http://mlflow-oauth2-proxy.mlflow.svc.cluster.local:4180/oauth2/auth"
+    )
     db_password = decoded(one(run, "Secret", "mlflow-db", "mlflow"))["password"]
     assert db_password not in stdin
     proxy = one(run, "Deployment", "mlflow-oauth2-proxy", "mlflow")
@@ -351,8 +411,12 @@ async def test_kserve_manifests_config_and_gpu_runtimes(first):
     ingress = json.loads(config["data"]["ingress"])
     assert ingress["ingressClassName"] == "nginx" and ingress["ingressDomain"] == "thinkube.lan"
     assert ingress["ingressGateway"] == "knative-serving/knative-ingress-gateway"  # the rest kept
-    kinds = [o["kind"] for o in run["kube"].applied if o["metadata"].get("namespace") == "kserve" or
-             o["kind"] in ("CustomResourceDefinition", "ClusterServingRuntime")]
+    kinds = [
+        o["kind"]
+        for o in run["kube"].applied
+        if o["metadata"].get("namespace") == "kserve"
+        or o["kind"] in ("CustomResourceDefinition", "ClusterServingRuntime")
+    ]
     assert kinds.index("CustomResourceDefinition") < kinds.index("Deployment")
     runtimes = {o["metadata"]["name"]: o for o in applied(run, "ClusterServingRuntime")}
     assert set(runtimes) == {"kserve-mlserver", "kserve-huggingfaceserver"}  # the schema's default selection
@@ -386,8 +450,12 @@ async def test_pgadmin_oauth2_config_only_in_a_secret(first):
 async def test_dashboard_page_lists_services_and_is_escaped(first):
     _, run = first
     page = one(run, "ConfigMap", "thinkube-dashboard", "thinkube-control")["data"]["index.html"]
-    for url in ("https://mlflow.thinkube.lan", "https://auth.thinkube.lan", "https://docs.thinkube.lan",
-                "https://router.thinkube.lan"):
+    for url in (
+        "https://mlflow.thinkube.lan",
+        "https://auth.thinkube.lan",
+        "https://docs.thinkube.lan",
+        "https://router.thinkube.lan",
+    ):
         assert f'data-url="{url}"' in page
     assert "Home &lt;router&gt;" in page and "<router>" not in page
     ingress = one(run, "Ingress", "thinkube-dashboard", "thinkube-control")
@@ -402,8 +470,12 @@ async def test_opensearch_admin_password_from_secret(first):
     _, run = first
     _, values, _ = run["upgrades"]["opensearch"]
     assert values["singleNode"] is True and values["opensearchJavaOpts"] == "-Xms1g -Xmx1g"
-    assert values["extraEnvs"] == [{"name": "OPENSEARCH_INITIAL_ADMIN_PASSWORD",
-                                    "valueFrom": {"secretKeyRef": {"name": "opensearch-admin", "key": "password"}}}]
+    assert values["extraEnvs"] == [
+        {
+            "name": "OPENSEARCH_INITIAL_ADMIN_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": "opensearch-admin", "key": "password"}},
+        }
+    ]
     assert decoded(one(run, "Secret", "opensearch-admin", "opensearch"))["password"] == CANARY_OPENSEARCH
     argv, dash, _ = run["upgrades"]["opensearch-dashboards"]
     assert argv[5] == "opensearch-dashboards" and dash["ingress"]["hosts"][0]["host"] == "opensearch.thinkube.lan"
@@ -440,7 +512,9 @@ async def test_awx_operator_cr_and_sso_settings(first):
     assert decoded(one(run, "Secret", "awx-admin-password", "awx"))["password"] == CANARY_AWX
     assert "AWX awx/awx (condition Successful)" in run["kube"].waits
     assert one(run, "Ingress", "awx", "awx")["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"] == {
-        "name": "awx-service", "port": {"number": 80}}
+        "name": "awx-service",
+        "port": {"number": 80},
+    }
 
 
 async def test_mkdocs_starter_site_and_knative(first):

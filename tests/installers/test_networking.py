@@ -69,9 +69,14 @@ class FakeKube(RecordingKube):
         if obj["kind"] in ("ClusterIssuer", "Certificate"):  # cert-manager's part
             obj["status"] = {"conditions": [{"type": "Ready", "status": "True", "reason": "Issued"}]}
             if obj["kind"] == "Certificate":
-                self.put({"apiVersion": "v1", "kind": "Secret",
-                          "metadata": {"name": obj["spec"]["secretName"], "namespace": obj["metadata"]["namespace"]},
-                          "data": {"tls.crt": "Y2VydA==", "tls.key": "a2V5"}})
+                self.put(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Secret",
+                        "metadata": {"name": obj["spec"]["secretName"], "namespace": obj["metadata"]["namespace"]},
+                        "data": {"tls.crt": "Y2VydA==", "tls.key": "a2V5"},
+                    }
+                )
         self.put(obj)
         return obj
 
@@ -92,16 +97,22 @@ class FakeKube(RecordingKube):
         self.deleted.append((kind, name))
         return self.store.pop((kind, namespace, name), None) is not None
 
-    async def wait_for(self, api_version: str, kind: str, name: str, namespace: str | None, ready: Any, *,
-                       timeout: float, what: str) -> dict[str, Any]:
+    async def wait_for(
+        self, api_version: str, kind: str, name: str, namespace: str | None, ready: Any, *, timeout: float, what: str
+    ) -> dict[str, Any]:
         obj = self.find(kind, name, namespace)
         if obj is None or not ready(obj):
             raise KubeError(f"{what}: not ready after {timeout:g} s")
         return copy.deepcopy(obj)
 
 
-CHARTS = {"coredns": "coredns", "ingress": "ingress-nginx", "ingress-kn": "ingress-nginx",
-          "cert-manager": "cert-manager", "gpu-operator": "gpu-operator"}
+CHARTS = {
+    "coredns": "coredns",
+    "ingress": "ingress-nginx",
+    "ingress-kn": "ingress-nginx",
+    "cert-manager": "cert-manager",
+    "gpu-operator": "gpu-operator",
+}
 
 
 class FakeNode(RecordingTransport):
@@ -128,15 +139,28 @@ class FakeNode(RecordingTransport):
             name, _, arg = argv[2].partition(":")
             self.addons.add(name)
             if name == "metallb":
-                self.kube.put({"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
-                               "metadata": {"name": "default-addresspool", "namespace": "metallb-system"},
-                               "spec": {"addresses": [arg]}})
+                self.kube.put(
+                    {
+                        "apiVersion": "metallb.io/v1beta1",
+                        "kind": "IPAddressPool",
+                        "metadata": {"name": "default-addresspool", "namespace": "metallb-system"},
+                        "spec": {"addresses": [arg]},
+                    }
+                )
         elif argv[:3] == ["microk8s", "helm3", "list"]:
             ns, release = argv[argv.index("--namespace") + 1], argv[argv.index("--filter") + 1].strip("^$")
             if (ns, release) in self.releases:
                 chart, version, _ = self.releases[(ns, release)]
-                out = json.dumps([{"name": release, "namespace": ns, "chart": f"{chart}-{version.lstrip('v')}",
-                                   "status": "deployed"}])
+                out = json.dumps(
+                    [
+                        {
+                            "name": release,
+                            "namespace": ns,
+                            "chart": f"{chart}-{version.lstrip('v')}",
+                            "status": "deployed",
+                        }
+                    ]
+                )
             else:
                 out = "[]"
         elif argv[:4] == ["microk8s", "helm3", "get", "values"]:
@@ -156,31 +180,59 @@ class FakeNode(RecordingTransport):
         """What the chart's controllers would make that the installers check."""
         put = self.kube.put
         if chart == "coredns":
-            put({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "coredns-thinkube", "namespace": ns},
-                 "data": {"Corefile": render_corefile(values["servers"])}})
+            put(
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": "coredns-thinkube", "namespace": ns},
+                    "data": {"Corefile": render_corefile(values["servers"])},
+                }
+            )
         elif chart == "ingress-nginx":
             controller = values["controller"]
             address = controller["service"]["annotations"]["metallb.universe.tf/loadBalancerIPs"]
-            put({"apiVersion": "v1", "kind": "Service",
-                 "metadata": {"name": f"{values['fullnameOverride']}-controller", "namespace": ns},
-                 "spec": {"type": "LoadBalancer"}, "status": {"loadBalancer": {"ingress": [{"ip": address}]}}})
+            put(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": {"name": f"{values['fullnameOverride']}-controller", "namespace": ns},
+                    "spec": {"type": "LoadBalancer"},
+                    "status": {"loadBalancer": {"ingress": [{"ip": address}]}},
+                }
+            )
             cls = controller["ingressClassResource"]
             annotations = {"ingressclass.kubernetes.io/is-default-class": "true"} if cls["default"] else {}
-            put({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
-                 "metadata": {"name": cls["name"], "annotations": annotations},
-                 "spec": {"controller": cls["controllerValue"]}})
+            put(
+                {
+                    "apiVersion": "networking.k8s.io/v1",
+                    "kind": "IngressClass",
+                    "metadata": {"name": cls["name"], "annotations": annotations},
+                    "spec": {"controller": cls["controllerValue"]},
+                }
+            )
         elif chart == "cert-manager":
             for crd in ("certificates", "clusterissuers", "issuers"):
-                put({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-                     "metadata": {"name": f"{crd}.cert-manager.io"},
-                     "status": {"conditions": [{"type": "Established", "status": "True"}]}})
+                put(
+                    {
+                        "apiVersion": "apiextensions.k8s.io/v1",
+                        "kind": "CustomResourceDefinition",
+                        "metadata": {"name": f"{crd}.cert-manager.io"},
+                        "status": {"conditions": [{"type": "Established", "status": "True"}]},
+                    }
+                )
         elif chart == "gpu-operator":
             ts = self.kube.find("ConfigMap", "time-slicing-config", ns)
             sharing = yaml.safe_load(ts["data"]["any"])["sharing"] if ts else None
             replicas = sharing["timeSlicing"]["resources"][0]["replicas"] if sharing else 1
             for node, gpus in self.gpu_nodes.items():
-                put({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node},
-                     "status": {"allocatable": {"cpu": "8", "nvidia.com/gpu": str(gpus * replicas)}}})
+                put(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Node",
+                        "metadata": {"name": node},
+                        "status": {"allocatable": {"cpu": "8", "nvidia.com/gpu": str(gpus * replicas)}},
+                    }
+                )
 
 
 @dataclasses.dataclass
@@ -217,16 +269,21 @@ class Rig:
         return len(self.control.commands), len(self.kube.applied), len(self.kube.deleted), len(self.kube.patched)
 
     def changes_since(self, mark: tuple[int, int, int, int]) -> list[str]:
-        commands = [c for c, _ in self.control.commands[mark[0]:] if " upgrade " in c or " enable " in c]
-        applied = [f"apply {o['kind']} {o['metadata']['name']}" for o in self.kube.applied[mark[1]:]]
-        deleted = [f"delete {k} {n}" for k, n in self.kube.deleted[mark[2]:]]
-        patched = [f"patch {k} {n}" for k, n, _ in self.kube.patched[mark[3]:]]
+        commands = [c for c, _ in self.control.commands[mark[0] :] if " upgrade " in c or " enable " in c]
+        applied = [f"apply {o['kind']} {o['metadata']['name']}" for o in self.kube.applied[mark[1] :]]
+        deleted = [f"delete {k} {n}" for k, n in self.kube.deleted[mark[2] :]]
+        patched = [f"patch {k} {n}" for k, n, _ in self.kube.patched[mark[3] :]]
         return commands + applied + deleted + patched
 
 
-def make_rig(*, gpu_nodes: dict[str, int] | None = None, driver: str | None = "570.172.08",
-             components: dict[str, dict[str, Any]] | None = None, cluster: dict[str, Any] | None = None,
-             environ: dict[str, str] | None = None) -> Rig:
+def make_rig(
+    *,
+    gpu_nodes: dict[str, int] | None = None,
+    driver: str | None = "570.172.08",
+    components: dict[str, dict[str, Any]] | None = None,
+    cluster: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Rig:
     spec = load_answers(EXAMPLES / "answers-full.yaml")
     if components:
         changed = dict(spec.components)
@@ -239,17 +296,30 @@ def make_rig(*, gpu_nodes: dict[str, int] | None = None, driver: str | None = "5
     gpu_nodes = {"tk-gpu": 1} if gpu_nodes is None else gpu_nodes
     facts = assumed_facts(spec)
     for name, count in gpu_nodes.items():
-        gpus = tuple(Gpu(f"0000:0{i}:00.0", "2684", "NVIDIA GeForce RTX 4090", driver_version=driver, index=i)
-                     for i in range(count))
+        gpus = tuple(
+            Gpu(f"0000:0{i}:00.0", "2684", "NVIDIA GeForce RTX 4090", driver_version=driver, index=i)
+            for i in range(count)
+        )
         facts[name] = dataclasses.replace(facts[name], gpus=gpus, nvidia_driver_version=driver)
     transcript = Transcript()
     kube = FakeKube(transcript)
     # What MicroK8s' dns addon left: its Deployment and the kube-dns Service the kubelets use.
-    kube.put({"apiVersion": "apps/v1", "kind": "Deployment",
-              "metadata": {"name": "coredns", "namespace": "kube-system"},
-              "spec": {"selector": {"matchLabels": {"k8s-app": "kube-dns"}}}})
-    kube.put({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kube-dns", "namespace": "kube-system"},
-              "spec": {"clusterIP": "10.152.183.10", "selector": {"k8s-app": "kube-dns"}}})
+    kube.put(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "coredns", "namespace": "kube-system"},
+            "spec": {"selector": {"matchLabels": {"k8s-app": "kube-dns"}}},
+        }
+    )
+    kube.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "kube-dns", "namespace": "kube-system"},
+            "spec": {"clusterIP": "10.152.183.10", "selector": {"k8s-app": "kube-dns"}},
+        }
+    )
     nodes: dict[str, Any] = {n.name: RecordingTransport(n.name, transcript) for n in spec.nodes}
     control = FakeNode(spec.control.name, transcript, kube, gpu_nodes)
     nodes[spec.control.name] = control
@@ -274,12 +344,20 @@ async def test_dry_run_installs_every_networking_component():
     spec = load_answers(EXAMPLES / "answers-full.yaml")
     transcript = await dry_run(spec, load_catalog())
     control = transcript.lines["tk-control"]
-    charts = (("coredns", "coredns", "1.46.2"), ("ingress", "ingress-nginx", "4.14.1"),
-              ("ingress-kn", "ingress-nginx", "4.14.1"), ("cert-manager", "cert-manager", "v1.19.4"),
-              ("gpu-operator", "gpu-operator", "v25.10.1"))
+    charts = (
+        ("coredns", "coredns", "1.46.2"),
+        ("ingress", "ingress-nginx", "4.14.1"),
+        ("ingress-kn", "ingress-nginx", "4.14.1"),
+        ("cert-manager", "cert-manager", "v1.19.4"),
+        ("gpu-operator", "gpu-operator", "v25.10.1"),
+    )
     for release, chart, version in charts:
-        assert any(f"helm3 upgrade --install {release} {chart} " in line and f"--version {version} " in line
-                   and line.endswith("-f - (input on stdin)") for line in control), release
+        assert any(
+            f"helm3 upgrade --install {release} {chart} " in line
+            and f"--version {version} " in line
+            and line.endswith("-f - (input on stdin)")
+            for line in control
+        ), release
     assert "[metallb] sudo microk8s enable metallb:192.168.1.200-192.168.1.220" in control
     api = transcript.lines["kubernetes API"]
     assert "[ssl-certificates] apply Certificate ingress/thinkube-wildcard (cert-manager.io/v1)" in api
@@ -312,8 +390,17 @@ async def test_coredns_values_corefile_and_takeover():
 
 
 async def test_coredns_upstreams_and_extra_hosts():
-    rig = make_rig(components={"coredns": {"upstreamServers": ("192.168.1.1",), "extraHosts": (
-        {"hostname": "nas.thinkube.lan", "ip": "192.168.1.5"}, {"hostname": "printer.home", "ip": "192.168.1.6"})}})
+    rig = make_rig(
+        components={
+            "coredns": {
+                "upstreamServers": ("192.168.1.1",),
+                "extraHosts": (
+                    {"hostname": "nas.thinkube.lan", "ip": "192.168.1.5"},
+                    {"hostname": "printer.home", "ip": "192.168.1.6"},
+                ),
+            }
+        }
+    )
     await rig.run("coredns")
     corefile = render_corefile(rig.helm_values("coredns")["servers"])
     assert "forward . 192.168.1.1\n" in corefile
@@ -340,13 +427,19 @@ async def test_metallb_enables_the_addon_and_announces_the_pool():
 async def test_metallb_converges_a_changed_range():
     rig = make_rig(cluster={"metallb_range": "192.168.1.192/27"})
     rig.control.addons.add("metallb")
-    rig.kube.put({"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
-                  "metadata": {"name": "default-addresspool", "namespace": "metallb-system"},
-                  "spec": {"addresses": ["10.0.0.1-10.0.0.9"]}})
+    rig.kube.put(
+        {
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "IPAddressPool",
+            "metadata": {"name": "default-addresspool", "namespace": "metallb-system"},
+            "spec": {"addresses": ["10.0.0.1-10.0.0.9"]},
+        }
+    )
     await rig.run("metallb")
     assert not [c for c, _ in rig.control.commands if "enable" in c]
-    assert rig.kube.patched == [("IPAddressPool", "default-addresspool",
-                                 {"spec": {"addresses": ["192.168.1.192-192.168.1.223"]}})]
+    assert rig.kube.patched == [
+        ("IPAddressPool", "default-addresspool", {"spec": {"addresses": ["192.168.1.192-192.168.1.223"]}})
+    ]
 
 
 def test_metallb_range_forms():
@@ -356,10 +449,13 @@ def test_metallb_range_forms():
         metallb_range("nonsense")
 
 
-@pytest.mark.parametrize("component, fullname, cls, controller, address, default", [
-    ("ingress", "ingress-nginx", "nginx", "k8s.io/ingress-nginx", "192.168.1.200", True),
-    ("ingress-kn", "ingress-nginx-kn", "nginx-kn", "k8s.io/ingress-nginx-kn", "192.168.1.201", False),
-])
+@pytest.mark.parametrize(
+    "component, fullname, cls, controller, address, default",
+    [
+        ("ingress", "ingress-nginx", "nginx", "k8s.io/ingress-nginx", "192.168.1.200", True),
+        ("ingress-kn", "ingress-nginx-kn", "nginx-kn", "k8s.io/ingress-nginx-kn", "192.168.1.201", False),
+    ],
+)
 async def test_ingress_controllers(component, fullname, cls, controller, address, default):
     rig = make_rig()
     await rig.run(component)
@@ -369,8 +465,12 @@ async def test_ingress_controllers(component, fullname, cls, controller, address
     values = yaml.safe_load(stdin)
     assert values["fullnameOverride"] == fullname
     c = values["controller"]
-    assert c["ingressClassResource"] == {"name": cls, "enabled": True, "default": default,
-                                         "controllerValue": controller}
+    assert c["ingressClassResource"] == {
+        "name": cls,
+        "enabled": True,
+        "default": default,
+        "controllerValue": controller,
+    }
     assert c["ingressClass"] == cls and c["electionID"] == f"{fullname}-leader"
     assert c["service"] == {"type": "LoadBalancer", "annotations": {"metallb.universe.tf/loadBalancerIPs": address}}
     assert c["extraArgs"] == {"default-ssl-certificate": "ingress/thinkube-wildcard-tls"}
@@ -445,8 +545,13 @@ async def test_ssl_certificates_self_signed_ca_and_wildcard():
     rig = make_rig()
     await rig.run("ssl-certificates")
     kinds = [(o["kind"], o["metadata"]["name"]) for o in rig.kube.applied]
-    assert kinds == [("ClusterIssuer", "thinkube-selfsigned"), ("Certificate", "thinkube-ca"),
-                     ("ClusterIssuer", "thinkube-ca"), ("Namespace", "ingress"), ("Certificate", "thinkube-wildcard")]
+    assert kinds == [
+        ("ClusterIssuer", "thinkube-selfsigned"),
+        ("Certificate", "thinkube-ca"),
+        ("ClusterIssuer", "thinkube-ca"),
+        ("Namespace", "ingress"),
+        ("Certificate", "thinkube-wildcard"),
+    ]
     ca = rig.kube.find("Certificate", "thinkube-ca", "cert-manager")
     assert ca["spec"]["isCA"] is True and ca["spec"]["issuerRef"]["name"] == "thinkube-selfsigned"
     assert rig.kube.find("ClusterIssuer", "thinkube-ca")["spec"] == {"ca": {"secretName": "thinkube-ca"}}
@@ -458,24 +563,33 @@ async def test_ssl_certificates_self_signed_ca_and_wildcard():
 
 async def test_ssl_certificates_letsencrypt_dns01_keeps_the_token_secret():
     token = "cf-token-0123456789"
-    rig = make_rig(cluster={"certificates": "letsencrypt"}, environ={"CF_TOKEN": token},
-                   components={"ssl-certificates": {"dns01": {"provider": "cloudflare", "apiToken": _ref("CF_TOKEN")}}})
+    rig = make_rig(
+        cluster={"certificates": "letsencrypt"},
+        environ={"CF_TOKEN": token},
+        components={"ssl-certificates": {"dns01": {"provider": "cloudflare", "apiToken": _ref("CF_TOKEN")}}},
+    )
     await rig.run("ssl-certificates")
     secret = rig.kube.find("Secret", "thinkube-dns01-credentials", "cert-manager")
     assert base64.b64decode(secret["data"]["api-token"]).decode() == token
     issuer = rig.kube.find("ClusterIssuer", "letsencrypt")["spec"]["acme"]
     assert issuer["server"] == "https://acme-v02.api.letsencrypt.org/directory"
     assert issuer["email"] == "admin@thinkube.lan"
-    assert issuer["solvers"] == [{"dns01": {"cloudflare": {"apiTokenSecretRef": {
-        "name": "thinkube-dns01-credentials", "key": "api-token"}}}, "selector": {"dnsZones": ["thinkube.lan"]}}]
+    assert issuer["solvers"] == [
+        {
+            "dns01": {"cloudflare": {"apiTokenSecretRef": {"name": "thinkube-dns01-credentials", "key": "api-token"}}},
+            "selector": {"dnsZones": ["thinkube.lan"]},
+        }
+    ]
     assert rig.kube.find("Certificate", "thinkube-wildcard", "ingress")["spec"]["issuerRef"]["name"] == "letsencrypt"
     everything = "\n".join(rig.logs + [c for c, _ in rig.control.commands])
     assert token not in everything and base64.b64encode(token.encode()).decode() not in everything
 
 
 async def test_ssl_certificates_staging_http01():
-    rig = make_rig(cluster={"certificates": "letsencrypt-staging"},
-                   components={"ssl-certificates": {"challenge": "http01", "wildcard": False}})
+    rig = make_rig(
+        cluster={"certificates": "letsencrypt-staging"},
+        components={"ssl-certificates": {"challenge": "http01", "wildcard": False}},
+    )
     await rig.run("ssl-certificates")
     issuer = rig.kube.find("ClusterIssuer", "letsencrypt-staging")["spec"]["acme"]
     assert issuer["server"] == "https://acme-staging-v02.api.letsencrypt.org/directory"
@@ -488,8 +602,10 @@ async def test_ssl_certificates_refuses_a_wildcard_over_http01_and_missing_secre
     with pytest.raises(InstallError, match="DNS-01"):
         await rig.run("ssl-certificates")
     assert rig.kube.applied == []
-    rig = make_rig(cluster={"certificates": "letsencrypt"},
-                   components={"ssl-certificates": {"dns01": {"provider": "cloudflare", "apiToken": _ref("CF_TOKEN")}}})
+    rig = make_rig(
+        cluster={"certificates": "letsencrypt"},
+        components={"ssl-certificates": {"dns01": {"provider": "cloudflare", "apiToken": _ref("CF_TOKEN")}}},
+    )
     with pytest.raises(InstallError, match="CF_TOKEN is not set"):
         await rig.run("ssl-certificates")
 
@@ -504,8 +620,11 @@ def _ref(env: str) -> Any:
 
 
 async def test_second_run_changes_nothing():
-    rig = make_rig(cluster={"certificates": "letsencrypt"}, environ={"CF_TOKEN": "cf-token-0123456789"},
-                   components={"ssl-certificates": {"dns01": {"provider": "cloudflare", "apiToken": _ref("CF_TOKEN")}}})
+    rig = make_rig(
+        cluster={"certificates": "letsencrypt"},
+        environ={"CF_TOKEN": "cf-token-0123456789"},
+        components={"ssl-certificates": {"dns01": {"provider": "cloudflare", "apiToken": _ref("CF_TOKEN")}}},
+    )
     for component in MINE:
         await rig.run(component)
     first = rig.mark()

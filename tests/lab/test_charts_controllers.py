@@ -39,8 +39,14 @@ async def sh(lab: Lab, name: str, command: str, input: str = "", sudo: bool = Fa
     if sudo:
         command, input = f"sudo -k -S -p '' {command}", lab.sudo_password + "\n" + input
     port = lab.addresses()[name]["port"]
-    async with asyncssh.connect("127.0.0.1", port, username="thinkube", client_keys=[str(lab.client_key)],
-                                known_hosts=str(lab.state_dir.parent / "known_hosts"), agent_path=None) as conn:
+    async with asyncssh.connect(
+        "127.0.0.1",
+        port,
+        username="thinkube",
+        client_keys=[str(lab.client_key)],
+        known_hosts=str(lab.state_dir.parent / "known_hosts"),
+        agent_path=None,
+    ) as conn:
         return await conn.run(command, input=input)
 
 
@@ -71,10 +77,11 @@ async def control(lab: Lab) -> Kube:
     return await Kube.from_kubeconfig(config)
 
 
-async def helm(lab: Lab, release: str, chart: str, namespace: str, values: dict[str, Any],
-               wait: bool = True) -> str:
-    cmd = (f"microk8s helm3 upgrade --install {release} {chart} --repo https://charts.example --version 1.0.0 "
-           f"--namespace {namespace} --create-namespace {'--wait --timeout 1m ' if wait else ''}-f -")
+async def helm(lab: Lab, release: str, chart: str, namespace: str, values: dict[str, Any], wait: bool = True) -> str:
+    cmd = (
+        f"microk8s helm3 upgrade --install {release} {chart} --repo https://charts.example --version 1.0.0 "
+        f"--namespace {namespace} --create-namespace {'--wait --timeout 1m ' if wait else ''}-f -"
+    )
     return await ok(lab, "tk-control", cmd, yaml.safe_dump(values))
 
 
@@ -88,14 +95,17 @@ def ready(obj: dict[str, Any] | None) -> bool:
 
 
 def condition(obj: dict[str, Any] | None, type_: str, status: str = "True") -> bool:
-    return any(c.get("type") == type_ and c.get("status") == status
-               for c in ((obj or {}).get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == type_ and c.get("status") == status
+        for c in ((obj or {}).get("status") or {}).get("conditions") or []
+    )
 
 
 async def metallb(lab: Lab) -> None:
     await ok(lab, "tk-control", f"microk8s enable metallb:{RANGE}")
-    await until("MetalLB controller", lambda: ready(lab.kube.get("apps/v1", "Deployment", "controller",
-                                                                  "metallb-system")))
+    await until(
+        "MetalLB controller", lambda: ready(lab.kube.get("apps/v1", "Deployment", "controller", "metallb-system"))
+    )
 
 
 # ---------------------------------------------------------------------------- chart files
@@ -103,19 +113,57 @@ async def metallb(lab: Lab) -> None:
 SAMPLE_VALUES: dict[str, tuple[str, str, dict[str, Any]]] = {  # chart -> (release, namespace, values)
     "cert-manager": ("cert-manager", "cert-manager", {"crds": {"enabled": True}}),
     "cloudnative-pg": ("cloudnative-pg", "postgres", {"fullnameOverride": "cnpg-controller-manager"}),
-    "coredns": ("coredns", "kube-system", {
-        "fullnameOverride": "coredns-thinkube", "replicaCount": 2, "k8sAppLabelOverride": "kube-dns",
-        "servers": [{"zones": [{"zone": "."}], "port": 53, "plugins": [
-            {"name": "errors"}, {"name": "health", "configBlock": "lameduck 5s"},
-            {"name": "forward", "parameters": ". 10.42.0.1"}]},
-            {"zones": [{"zone": "thinkube-lab.lan."}], "port": 53, "plugins": [
-                {"name": "template", "parameters": "IN A thinkube-lab.lan.",
-                 "configBlock": 'answer "{{ .Name }} 60 IN A 10.42.0.200"'}]}]}),
+    "coredns": (
+        "coredns",
+        "kube-system",
+        {
+            "fullnameOverride": "coredns-thinkube",
+            "replicaCount": 2,
+            "k8sAppLabelOverride": "kube-dns",
+            "servers": [
+                {
+                    "zones": [{"zone": "."}],
+                    "port": 53,
+                    "plugins": [
+                        {"name": "errors"},
+                        {"name": "health", "configBlock": "lameduck 5s"},
+                        {"name": "forward", "parameters": ". 10.42.0.1"},
+                    ],
+                },
+                {
+                    "zones": [{"zone": "thinkube-lab.lan."}],
+                    "port": 53,
+                    "plugins": [
+                        {
+                            "name": "template",
+                            "parameters": "IN A thinkube-lab.lan.",
+                            "configBlock": 'answer "{{ .Name }} 60 IN A 10.42.0.200"',
+                        }
+                    ],
+                },
+            ],
+        },
+    ),
     "gpu-operator": ("gpu-operator", "gpu-operator", {}),
-    "ingress-nginx": ("ingress", "ingress", {"fullnameOverride": "ingress-nginx", "controller": {
-        "ingressClassResource": {"name": "nginx", "enabled": True, "default": True,
-                                 "controllerValue": "k8s.io/ingress-nginx"},
-        "service": {"type": "LoadBalancer", "annotations": {"metallb.universe.tf/loadBalancerIPs": "10.42.0.200"}}}}),
+    "ingress-nginx": (
+        "ingress",
+        "ingress",
+        {
+            "fullnameOverride": "ingress-nginx",
+            "controller": {
+                "ingressClassResource": {
+                    "name": "nginx",
+                    "enabled": True,
+                    "default": True,
+                    "controllerValue": "k8s.io/ingress-nginx",
+                },
+                "service": {
+                    "type": "LoadBalancer",
+                    "annotations": {"metallb.universe.tf/loadBalancerIPs": "10.42.0.200"},
+                },
+            },
+        },
+    ),
     "operator": ("minio-operator", "minio", {"operator": {"replicaCount": 1}}),
     "qdrant": ("qdrant", "qdrant", {"replicaCount": 2}),
     "valkey": ("valkey", "valkey", {}),
@@ -135,8 +183,9 @@ async def test_every_chart_file_creates_what_it_declares(lab: Lab) -> None:
             assert "STATUS: deployed" in out
             doc = charts.load(chart)
             assert doc is not None
-            expected = charts.render(doc, release=release, namespace=ns, chart=chart, version="1.0.0", values=values,
-                                     source=chart).objects
+            expected = charts.render(
+                doc, release=release, namespace=ns, chart=chart, version="1.0.0", values=values, source=chart
+            ).objects
             assert expected, chart
             for obj in expected:
                 meta = obj["metadata"]
@@ -160,12 +209,14 @@ async def test_every_chart_file_creates_what_it_declares(lab: Lab) -> None:
         assert cm["data"]["Corefile"] == (
             ".:53 {\n    errors\n    health {\n        lameduck 5s\n    }\n    forward . 10.42.0.1\n}\n"
             "thinkube-lab.lan.:53 {\n    template IN A thinkube-lab.lan. {\n"
-            '        answer "{{ .Name }} 60 IN A 10.42.0.200"\n    }\n}\n')
+            '        answer "{{ .Name }} 60 IN A 10.42.0.200"\n    }\n}\n'
+        )
         dep = await kube.get("apps/v1", "Deployment", "coredns-thinkube", "kube-system")
         assert dep["spec"]["template"]["metadata"]["labels"]["k8s-app"] == "kube-dns"
         # helm list / get values, as thinkube_tui.helm.deployed() asks them
-        listing = json.loads(await ok(lab, "tk-control", "microk8s helm3 list --namespace vault --filter '^vault$' "
-                                                         "--deployed -o json"))
+        listing = json.loads(
+            await ok(lab, "tk-control", "microk8s helm3 list --namespace vault --filter '^vault$' --deployed -o json")
+        )
         assert [r["chart"] for r in listing] == ["vault-1.0.0"]
         got = json.loads(await ok(lab, "tk-control", "microk8s helm3 get values vault --namespace vault -o json"))
         assert got == SAMPLE_VALUES["vault"][2]
@@ -180,16 +231,21 @@ async def test_every_chart_file_creates_what_it_declares(lab: Lab) -> None:
         await kube.close()
 
 
-async def test_malformed_chart_file_fails_the_helm_command(lab: Lab, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_malformed_chart_file_fails_the_helm_command(
+    lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     bad = tmp_path / "charts"
     bad.mkdir()
     (bad / "broken.yaml").write_text("workloads:\n  - {kind: Pod, name: x}\n")
     monkeypatch.setattr(charts, "CHARTS_DIR", bad)
     kube = await control(lab)
     await kube.close()
-    r = await sh(lab, "tk-control", "sudo -k -S -p '' microk8s helm3 upgrade --install b broken --namespace default -f -",
-                 lab.sudo_password + "\n{}\n")
+    r = await sh(
+        lab,
+        "tk-control",
+        "sudo -k -S -p '' microk8s helm3 upgrade --install b broken --namespace default -f -",
+        lab.sudo_password + "\n{}\n",
+    )
     assert r.exit_status == 1
     assert "broken.yaml" in r.stderr and "workloads[0].kind" in r.stderr
 
@@ -207,15 +263,19 @@ async def test_addons_and_loadbalancer_addresses(lab: Lab) -> None:
         await metallb(lab)
         status = yaml.safe_load(await ok(lab, "tk-control", "microk8s status --format yaml"))
         assert {"name": "metallb", "status": "enabled"}.items() <= next(
-            a for a in status["addons"] if a["name"] == "metallb").items()
+            a for a in status["addons"] if a["name"] == "metallb"
+        ).items()
         pool = await kube.get("metallb.io/v1beta1", "IPAddressPool", "default-addresspool", "metallb-system")
         assert pool["spec"]["addresses"] == [RANGE]
         assert await kube.get("apps/v1", "DaemonSet", "speaker", "metallb-system") is not None
 
         def lb(name: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
-            return {"apiVersion": "v1", "kind": "Service",
-                    "metadata": {"name": name, "namespace": "default", "annotations": annotations or {}},
-                    "spec": {"type": "LoadBalancer", "selector": {"app": name}, "ports": [{"port": 80}]}}
+            return {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": name, "namespace": "default", "annotations": annotations or {}},
+                "spec": {"type": "LoadBalancer", "selector": {"app": name}, "ports": [{"port": 80}]},
+            }
 
         await kube.apply(lb("pinned", {"metallb.universe.tf/loadBalancerIPs": "10.42.0.205"}))
         await kube.apply(lb("any"))
@@ -242,35 +302,73 @@ async def test_cert_manager_issues_certificates(lab: Lab) -> None:
     kube = await control(lab)
     try:
         await helm(lab, "cert-manager", "cert-manager", "cert-manager", {"crds": {"enabled": True}})
-        await kube.apply({"apiVersion": CM, "kind": "ClusterIssuer", "metadata": {"name": "selfsigned"},
-                          "spec": {"selfSigned": {}}})
-        await kube.apply({"apiVersion": CM, "kind": "Certificate", "metadata": {"name": "ca", "namespace": "cert-manager"},
-                          "spec": {"isCA": True, "commonName": "lab CA", "secretName": "ca",
-                                   "issuerRef": {"name": "selfsigned", "kind": "ClusterIssuer"}}})
-        await kube.apply({"apiVersion": CM, "kind": "ClusterIssuer", "metadata": {"name": "ca"},
-                          "spec": {"ca": {"secretName": "ca"}}})
+        await kube.apply(
+            {"apiVersion": CM, "kind": "ClusterIssuer", "metadata": {"name": "selfsigned"}, "spec": {"selfSigned": {}}}
+        )
+        await kube.apply(
+            {
+                "apiVersion": CM,
+                "kind": "Certificate",
+                "metadata": {"name": "ca", "namespace": "cert-manager"},
+                "spec": {
+                    "isCA": True,
+                    "commonName": "lab CA",
+                    "secretName": "ca",
+                    "issuerRef": {"name": "selfsigned", "kind": "ClusterIssuer"},
+                },
+            }
+        )
+        await kube.apply(
+            {
+                "apiVersion": CM,
+                "kind": "ClusterIssuer",
+                "metadata": {"name": "ca"},
+                "spec": {"ca": {"secretName": "ca"}},
+            }
+        )
         await kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "web"}})
-        await kube.apply({"apiVersion": CM, "kind": "Certificate", "metadata": {"name": "wild", "namespace": "web"},
-                          "spec": {"secretName": "wild-tls", "dnsNames": ["*.lab.lan", "lab.lan"],
-                                   "issuerRef": {"name": "ca", "kind": "ClusterIssuer"}}})
-        await kube.apply({"apiVersion": CM, "kind": "ClusterIssuer", "metadata": {"name": "le"},
-                          "spec": {"acme": {"server": "https://acme-v02.api.letsencrypt.org/directory",
-                                            "privateKeySecretRef": {"name": "le"},
-                                            "solvers": [{"http01": {"ingress": {"ingressClassName": "nginx"}}}]}}})
+        await kube.apply(
+            {
+                "apiVersion": CM,
+                "kind": "Certificate",
+                "metadata": {"name": "wild", "namespace": "web"},
+                "spec": {
+                    "secretName": "wild-tls",
+                    "dnsNames": ["*.lab.lan", "lab.lan"],
+                    "issuerRef": {"name": "ca", "kind": "ClusterIssuer"},
+                },
+            }
+        )
+        await kube.apply(
+            {
+                "apiVersion": CM,
+                "kind": "ClusterIssuer",
+                "metadata": {"name": "le"},
+                "spec": {
+                    "acme": {
+                        "server": "https://acme-v02.api.letsencrypt.org/directory",
+                        "privateKeySecretRef": {"name": "le"},
+                        "solvers": [{"http01": {"ingress": {"ingressClassName": "nginx"}}}],
+                    }
+                },
+            }
+        )
         for name in ("selfsigned", "ca"):
-            await kube.wait_for(CM, "ClusterIssuer", name, None, lambda o: condition(o, "Ready"), timeout=10,
-                                what=name)
-        cert = await kube.wait_for(CM, "Certificate", "wild", "web", lambda o: condition(o, "Ready"), timeout=10,
-                                   what="wild")
+            await kube.wait_for(CM, "ClusterIssuer", name, None, lambda o: condition(o, "Ready"), timeout=10, what=name)
+        cert = await kube.wait_for(
+            CM, "Certificate", "wild", "web", lambda o: condition(o, "Ready"), timeout=10, what="wild"
+        )
         assert cert["status"]["notAfter"] > cert["status"]["notBefore"]
         secret = await kube.get("v1", "Secret", "wild-tls", "web")
         assert secret["type"] == "kubernetes.io/tls" and {"tls.crt", "tls.key", "ca.crt"} <= set(secret["data"])
-        assert "THINKUBE-LAB SIMULATED" in base64.b64decode(base64.b64decode(secret["data"]["tls.crt"]).decode()
-                                                           .splitlines()[1] + "==").decode(errors="replace")
+        assert "THINKUBE-LAB SIMULATED" in base64.b64decode(
+            base64.b64decode(secret["data"]["tls.crt"]).decode().splitlines()[1] + "=="
+        ).decode(errors="replace")
         ca = await kube.get("v1", "Secret", "ca", "cert-manager")
         assert secret["data"]["ca.crt"] == ca["data"]["tls.crt"]
-        le = await kube.wait_for(CM, "ClusterIssuer", "le", None, lambda o: condition(o, "Ready", "False"),
-                                 timeout=10, what="le")
+        le = await kube.wait_for(
+            CM, "ClusterIssuer", "le", None, lambda o: condition(o, "Ready", "False"), timeout=10, what="le"
+        )
         assert "no internet" in le["status"]["conditions"][0]["message"]
     finally:
         await kube.close()
@@ -284,37 +382,96 @@ async def test_cloudnative_pg_minio_and_keycloak(lab: Lab) -> None:
     try:
         # CloudNativePG
         await helm(lab, "cloudnative-pg", "cloudnative-pg", "postgres", {"fullnameOverride": "cnpg-controller-manager"})
-        secret = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/basic-auth",
-                  "metadata": {"name": "app-db", "namespace": "postgres"},
-                  "stringData": {"username": "app_user", "password": "x"}}
+        secret = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/basic-auth",
+            "metadata": {"name": "app-db", "namespace": "postgres"},
+            "stringData": {"username": "app_user", "password": "x"},
+        }
         await kube.apply(secret)
-        await kube.apply({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
-                          "metadata": {"name": "postgres", "namespace": "postgres"},
-                          "spec": {"instances": 2, "storage": {"size": "1Gi"}, "managed": {"roles": [
-                              {"name": "app_user", "ensure": "present", "login": True,
-                               "passwordSecret": {"name": "app-db"}}]}}})
-        await kube.apply({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Database",
-                          "metadata": {"name": "postgres-app", "namespace": "postgres"},
-                          "spec": {"name": "app", "owner": "app_user", "cluster": {"name": "postgres"}}})
-        pg = await kube.wait_for("postgresql.cnpg.io/v1", "Cluster", "postgres", "postgres",
-                                 lambda o: condition(o, "Ready"), timeout=10, what="pg")
+        await kube.apply(
+            {
+                "apiVersion": "postgresql.cnpg.io/v1",
+                "kind": "Cluster",
+                "metadata": {"name": "postgres", "namespace": "postgres"},
+                "spec": {
+                    "instances": 2,
+                    "storage": {"size": "1Gi"},
+                    "managed": {
+                        "roles": [
+                            {
+                                "name": "app_user",
+                                "ensure": "present",
+                                "login": True,
+                                "passwordSecret": {"name": "app-db"},
+                            }
+                        ]
+                    },
+                },
+            }
+        )
+        await kube.apply(
+            {
+                "apiVersion": "postgresql.cnpg.io/v1",
+                "kind": "Database",
+                "metadata": {"name": "postgres-app", "namespace": "postgres"},
+                "spec": {"name": "app", "owner": "app_user", "cluster": {"name": "postgres"}},
+            }
+        )
+        pg = await kube.wait_for(
+            "postgresql.cnpg.io/v1",
+            "Cluster",
+            "postgres",
+            "postgres",
+            lambda o: condition(o, "Ready"),
+            timeout=10,
+            what="pg",
+        )
         assert pg["status"]["readyInstances"] == 2
         assert pg["status"]["managedRolesStatus"]["byStatus"]["reconciled"] == ["app_user"]
-        await kube.wait_for("postgresql.cnpg.io/v1", "Database", "postgres-app", "postgres",
-                            lambda o: (o.get("status") or {}).get("applied") is True, timeout=10, what="db")
+        await kube.wait_for(
+            "postgresql.cnpg.io/v1",
+            "Database",
+            "postgres-app",
+            "postgres",
+            lambda o: (o.get("status") or {}).get("applied") is True,
+            timeout=10,
+            what="db",
+        )
         assert await kube.get("v1", "Service", "postgres-rw", "postgres") is not None
 
         # MinIO
         await helm(lab, "minio-operator", "operator", "minio", {"operator": {"replicaCount": 1}})
-        await kube.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "env", "namespace": "minio"},
-                          "stringData": {"config.env": "export MINIO_ROOT_USER=x"}})
-        await kube.apply({"apiVersion": "minio.min.io/v2", "kind": "Tenant",
-                          "metadata": {"name": "thinkube", "namespace": "minio"},
-                          "spec": {"configuration": {"name": "env"}, "requestAutoCert": False,
-                                   "pools": [{"name": "pool-0", "servers": 2, "volumesPerServer": 1}]}})
-        await kube.wait_for("minio.min.io/v2", "Tenant", "thinkube", "minio",
-                            lambda o: (o.get("status") or {}).get("currentState") == "Initialized", timeout=10,
-                            what="tenant")
+        await kube.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "env", "namespace": "minio"},
+                "stringData": {"config.env": "export MINIO_ROOT_USER=x"},
+            }
+        )
+        await kube.apply(
+            {
+                "apiVersion": "minio.min.io/v2",
+                "kind": "Tenant",
+                "metadata": {"name": "thinkube", "namespace": "minio"},
+                "spec": {
+                    "configuration": {"name": "env"},
+                    "requestAutoCert": False,
+                    "pools": [{"name": "pool-0", "servers": 2, "volumesPerServer": 1}],
+                },
+            }
+        )
+        await kube.wait_for(
+            "minio.min.io/v2",
+            "Tenant",
+            "thinkube",
+            "minio",
+            lambda o: (o.get("status") or {}).get("currentState") == "Initialized",
+            timeout=10,
+            what="tenant",
+        )
         sts = await kube.get("apps/v1", "StatefulSet", "thinkube-pool-0", "minio")
         assert sts["spec"]["replicas"] == 2 and ready(sts)
         assert (await kube.get("v1", "Service", "minio", "minio"))["spec"]["ports"][0]["port"] == 80
@@ -322,8 +479,11 @@ async def test_cloudnative_pg_minio_and_keycloak(lab: Lab) -> None:
         # Keycloak: the operator's manifests through curl, applied as the installer does
         base = "https://raw.githubusercontent.com/keycloak/keycloak-k8s-resources/26.2.0/kubernetes"
         await kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "keycloak"}})
-        for name in ("keycloaks.k8s.keycloak.org-v1.yml", "keycloakrealmimports.k8s.keycloak.org-v1.yml",
-                     "kubernetes.yml"):
+        for name in (
+            "keycloaks.k8s.keycloak.org-v1.yml",
+            "keycloakrealmimports.k8s.keycloak.org-v1.yml",
+            "kubernetes.yml",
+        ):
             text = await ok(lab, "tk-control", f"curl -fsSL --retry 3 {base}/{name}", sudo=False)
             for doc in yaml.safe_load_all(text):
                 if doc["kind"] not in ("CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"):
@@ -332,29 +492,81 @@ async def test_cloudnative_pg_minio_and_keycloak(lab: Lab) -> None:
         crd = await kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", "keycloaks.k8s.keycloak.org")
         assert condition(crd, "Established")
         await kube.wait_rollout("Deployment", "keycloak-operator", "keycloak", timeout=10)
-        await kube.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "admin", "namespace": "keycloak"},
-                          "stringData": {"username": "admin", "password": "x"}})
-        await kube.apply({"apiVersion": "k8s.keycloak.org/v2alpha1", "kind": "Keycloak",
-                          "metadata": {"name": "keycloak", "namespace": "keycloak"},
-                          "spec": {"instances": 1, "http": {"httpEnabled": True},
-                                   "bootstrapAdmin": {"user": {"secret": "admin"}}}})
-        await kube.wait_for("k8s.keycloak.org/v2alpha1", "Keycloak", "keycloak", "keycloak",
-                            lambda o: condition(o, "Ready"), timeout=10, what="keycloak")
+        await kube.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "admin", "namespace": "keycloak"},
+                "stringData": {"username": "admin", "password": "x"},
+            }
+        )
+        await kube.apply(
+            {
+                "apiVersion": "k8s.keycloak.org/v2alpha1",
+                "kind": "Keycloak",
+                "metadata": {"name": "keycloak", "namespace": "keycloak"},
+                "spec": {
+                    "instances": 1,
+                    "http": {"httpEnabled": True},
+                    "bootstrapAdmin": {"user": {"secret": "admin"}},
+                },
+            }
+        )
+        await kube.wait_for(
+            "k8s.keycloak.org/v2alpha1",
+            "Keycloak",
+            "keycloak",
+            "keycloak",
+            lambda o: condition(o, "Ready"),
+            timeout=10,
+            what="keycloak",
+        )
         assert ready(await kube.get("apps/v1", "StatefulSet", "keycloak", "keycloak"))
         svc = await kube.get("v1", "Service", "keycloak-service", "keycloak")
         assert {"name": "http", "port": 8080, "protocol": "TCP"} in svc["spec"]["ports"]
-        await kube.apply({"apiVersion": "k8s.keycloak.org/v2alpha1", "kind": "KeycloakRealmImport",
-                          "metadata": {"name": "thinkube", "namespace": "keycloak"},
-                          "spec": {"keycloakCRName": "keycloak", "realm": {"realm": "thinkube"}}})
-        ri = await kube.wait_for("k8s.keycloak.org/v2alpha1", "KeycloakRealmImport", "thinkube", "keycloak",
-                                 lambda o: condition(o, "Done"), timeout=10, what="realm")
+        await kube.apply(
+            {
+                "apiVersion": "k8s.keycloak.org/v2alpha1",
+                "kind": "KeycloakRealmImport",
+                "metadata": {"name": "thinkube", "namespace": "keycloak"},
+                "spec": {"keycloakCRName": "keycloak", "realm": {"realm": "thinkube"}},
+            }
+        )
+        ri = await kube.wait_for(
+            "k8s.keycloak.org/v2alpha1",
+            "KeycloakRealmImport",
+            "thinkube",
+            "keycloak",
+            lambda o: condition(o, "Done"),
+            timeout=10,
+            what="realm",
+        )
         assert condition(ri, "HasErrors", "False") and condition(ri, "Started", "False")
         # a one-shot Job (kcadm) completes through the emulator's Job simulation
-        await kube.apply({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "kcadm", "namespace": "keycloak"},
-                          "spec": {"template": {"spec": {"restartPolicy": "OnFailure", "containers": [
-                              {"name": "kcadm", "image": "quay.io/keycloak/keycloak:26.2.0"}]}}}})
-        await kube.wait_for("batch/v1", "Job", "kcadm", "keycloak",
-                            lambda o: (o.get("status") or {}).get("succeeded", 0) >= 1, timeout=10, what="job")
+        await kube.apply(
+            {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": {"name": "kcadm", "namespace": "keycloak"},
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "restartPolicy": "OnFailure",
+                            "containers": [{"name": "kcadm", "image": "quay.io/keycloak/keycloak:26.2.0"}],
+                        }
+                    }
+                },
+            }
+        )
+        await kube.wait_for(
+            "batch/v1",
+            "Job",
+            "kcadm",
+            "keycloak",
+            lambda o: (o.get("status") or {}).get("succeeded", 0) >= 1,
+            timeout=10,
+            what="job",
+        )
     finally:
         await kube.close()
 
@@ -369,14 +581,34 @@ async def test_gpu_operator_advertises_gpus_only_after_the_release(lab: Lab) -> 
         node = await kube.wait_node_ready("tk-gpu-1", timeout=10)
         assert not any(k.startswith("nvidia.com/") for k in node["status"]["allocatable"])
         await kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "gpu-operator"}})
-        sharing = {"version": "v1", "sharing": {"timeSlicing": {"resources": [{"name": "nvidia.com/gpu", "replicas": 4}]}}}
-        await kube.apply({"apiVersion": "v1", "kind": "ConfigMap",
-                          "metadata": {"name": "time-slicing-config", "namespace": "gpu-operator"},
-                          "data": {"any": yaml.safe_dump(sharing)}})
-        await helm(lab, "gpu-operator", "gpu-operator", "gpu-operator",
-                   {"devicePlugin": {"config": {"name": "time-slicing-config", "default": "any"}}})
-        node = await kube.wait_for("v1", "Node", "tk-gpu-1", None,
-                                   lambda o: "nvidia.com/gpu" in o["status"]["allocatable"], timeout=10, what="gpus")
+        sharing = {
+            "version": "v1",
+            "sharing": {"timeSlicing": {"resources": [{"name": "nvidia.com/gpu", "replicas": 4}]}},
+        }
+        await kube.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "time-slicing-config", "namespace": "gpu-operator"},
+                "data": {"any": yaml.safe_dump(sharing)},
+            }
+        )
+        await helm(
+            lab,
+            "gpu-operator",
+            "gpu-operator",
+            "gpu-operator",
+            {"devicePlugin": {"config": {"name": "time-slicing-config", "default": "any"}}},
+        )
+        node = await kube.wait_for(
+            "v1",
+            "Node",
+            "tk-gpu-1",
+            None,
+            lambda o: "nvidia.com/gpu" in o["status"]["allocatable"],
+            timeout=10,
+            what="gpus",
+        )
         assert node["status"]["allocatable"]["nvidia.com/gpu"] == "4"
         assert node["metadata"]["labels"]["nvidia.com/gpu.present"] == "true"
         control_node = await kube.get("v1", "Node", "tk-control")
@@ -396,17 +628,39 @@ async def test_vault_init_unseal_health_audit_through_the_api_server_proxy(lab: 
         assert status.status == 200 and status.body["initialized"] is False
         health = await kube.proxy("GET", "vault", "vault-0", 8200, "/v1/sys/health", kind="pods")
         assert health.status == 501
-        health = await kube.proxy("GET", "vault", "vault-0", 8200, "/v1/sys/health", kind="pods",
-                                  query=[("uninitcode", "204")])
+        health = await kube.proxy(
+            "GET", "vault", "vault-0", 8200, "/v1/sys/health", kind="pods", query=[("uninitcode", "204")]
+        )
         assert health.status == 204
-        bad = await kube.proxy("PUT", "vault", "vault-0", 8200, "/v1/sys/init", kind="pods",
-                               body={"secret_shares": 2, "secret_threshold": 3})
+        bad = await kube.proxy(
+            "PUT",
+            "vault",
+            "vault-0",
+            8200,
+            "/v1/sys/init",
+            kind="pods",
+            body={"secret_shares": 2, "secret_threshold": 3},
+        )
         assert bad.status == 400
-        init = await kube.proxy("PUT", "vault", "vault-0", 8200, "/v1/sys/init", kind="pods",
-                                body={"secret_shares": 5, "secret_threshold": 3})
+        init = await kube.proxy(
+            "PUT",
+            "vault",
+            "vault-0",
+            8200,
+            "/v1/sys/init",
+            kind="pods",
+            body={"secret_shares": 5, "secret_threshold": 3},
+        )
         assert init.status == 200 and len(init.body["keys_base64"]) == 5 and init.body["root_token"]
-        again = await kube.proxy("PUT", "vault", "vault-0", 8200, "/v1/sys/init", kind="pods",
-                                 body={"secret_shares": 5, "secret_threshold": 3})
+        again = await kube.proxy(
+            "PUT",
+            "vault",
+            "vault-0",
+            8200,
+            "/v1/sys/init",
+            kind="pods",
+            body={"secret_shares": 5, "secret_threshold": 3},
+        )
         assert again.status == 400 and "already initialized" in again.body["errors"][0]
         keys, root = init.body["keys_base64"], init.body["root_token"]
         sealed = await kube.proxy("GET", "vault", "vault-0", 8200, "/v1/sys/health", kind="pods")
@@ -419,17 +673,26 @@ async def test_vault_init_unseal_health_audit_through_the_api_server_proxy(lab: 
         assert active.status == 200 and active.body["standby"] is False
         standby = await kube.proxy("GET", "vault", "vault-1", 8200, "/v1/sys/health", kind="pods")
         assert standby.status == 429
-        standby = await kube.proxy("GET", "vault", "vault-1", 8200, "/v1/sys/health", kind="pods",
-                                   query=[("standbyok", "true")])
+        standby = await kube.proxy(
+            "GET", "vault", "vault-1", 8200, "/v1/sys/health", kind="pods", query=[("standbyok", "true")]
+        )
         assert standby.status == 200
         denied = await kube.proxy("GET", "vault", "vault-0", 8200, "/v1/sys/audit", kind="pods")
         assert denied.status == 403
-        enable = await kube.proxy("PUT", "vault", "vault-0", 8200, "/v1/sys/audit/file", kind="pods",
-                                  headers={"X-Vault-Token": root},
-                                  body={"type": "file", "options": {"file_path": "/vault/audit/vault_audit.log"}})
+        enable = await kube.proxy(
+            "PUT",
+            "vault",
+            "vault-0",
+            8200,
+            "/v1/sys/audit/file",
+            kind="pods",
+            headers={"X-Vault-Token": root},
+            body={"type": "file", "options": {"file_path": "/vault/audit/vault_audit.log"}},
+        )
         assert enable.status == 204
-        listed = await kube.proxy("GET", "vault", "vault-0", 8200, "/v1/sys/audit", kind="pods",
-                                  headers={"X-Vault-Token": root})
+        listed = await kube.proxy(
+            "GET", "vault", "vault-0", 8200, "/v1/sys/audit", kind="pods", headers={"X-Vault-Token": root}
+        )
         assert listed.status == 200 and "file/" in listed.body["data"]
         # through the Services: vault-active reaches the active pod
         svc = await kube.proxy("GET", "vault", "vault-active", 8200, "/v1/sys/health")
@@ -462,24 +725,64 @@ async def test_curl_manifests_and_hosts_through_the_ingress(lab: Lab) -> None:
     try:
         r = await sh(lab, "tk-control", "curl -fsSL --retry 3 https://github.com/x/y/releases/download/v1/z.yaml")
         assert r.exit_status == 6 and "Could not resolve host: github.com" in r.stderr
-        text = await ok(lab, "tk-control", "curl -fsSL https://raw.githubusercontent.com/keycloak/"
-                                           "keycloak-k8s-resources/26.2.0/kubernetes/kubernetes.yml", sudo=False)
+        text = await ok(
+            lab,
+            "tk-control",
+            "curl -fsSL https://raw.githubusercontent.com/keycloak/"
+            "keycloak-k8s-resources/26.2.0/kubernetes/kubernetes.yml",
+            sudo=False,
+        )
         assert "thinkube-lab stand-in" in text and "kind: Deployment" in text
         await metallb(lab)
         await helm(lab, "ingress", "ingress-nginx", "ingress", SAMPLE_VALUES["ingress-nginx"][2])
         await kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "web"}})
         labels = {"app": "web"}
-        await kube.apply({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "web"},
-                          "spec": {"replicas": 1, "selector": {"matchLabels": labels},
-                                   "template": {"metadata": {"labels": labels},
-                                                "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}})
-        await kube.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "web"},
-                          "spec": {"selector": labels, "ports": [{"port": 80}]}})
-        await kube.apply({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-                          "metadata": {"name": "web", "namespace": "web"},
-                          "spec": {"rules": [{"host": "web.lab.lan", "http": {"paths": [
-                              {"path": "/", "pathType": "Prefix",
-                               "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}})
+        await kube.apply(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": "web"},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": labels},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {"containers": [{"name": "web", "image": "nginx"}]},
+                    },
+                },
+            }
+        )
+        await kube.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "web", "namespace": "web"},
+                "spec": {"selector": labels, "ports": [{"port": 80}]},
+            }
+        )
+        await kube.apply(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "Ingress",
+                "metadata": {"name": "web", "namespace": "web"},
+                "spec": {
+                    "rules": [
+                        {
+                            "host": "web.lab.lan",
+                            "http": {
+                                "paths": [
+                                    {
+                                        "path": "/",
+                                        "pathType": "Prefix",
+                                        "backend": {"service": {"name": "web", "port": {"number": 80}}},
+                                    }
+                                ]
+                            },
+                        }
+                    ]
+                },
+            }
+        )
         await kube.wait_rollout("Deployment", "web", "web", timeout=10)
         code = "curl -sk -o /dev/null -w '%{{http_code}}' --max-time 5 --resolve {h}:443:{ip} https://{h}/"
         assert await ok(lab, "tk-control", code.format(h="web.lab.lan", ip="10.42.0.200"), sudo=False) == "200"
@@ -496,9 +799,23 @@ async def test_curl_manifests_and_hosts_through_the_ingress(lab: Lab) -> None:
 
 # ---------------------------------------------------------------------------- the real installers, end to end
 
-CORE_WITH_INSTALLERS = ["microk8s-control", "microk8s-workers", "coredns", "metallb", "ingress", "ingress-kn",
-                        "cert-manager", "ssl-certificates", "postgresql", "minio", "vault", "keycloak", "qdrant",
-                        "valkey", "gpu-operator"]
+CORE_WITH_INSTALLERS = [
+    "microk8s-control",
+    "microk8s-workers",
+    "coredns",
+    "metallb",
+    "ingress",
+    "ingress-kn",
+    "cert-manager",
+    "ssl-certificates",
+    "postgresql",
+    "minio",
+    "vault",
+    "keycloak",
+    "qdrant",
+    "valkey",
+    "gpu-operator",
+]
 
 
 async def test_headless_install_against_the_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -512,8 +829,17 @@ async def test_headless_install_against_the_lab(tmp_path: Path, monkeypatch: pyt
         monkeypatch.setenv("TK_LAB_SUDO_PASSWORD", (lab.state_dir / "sudo-password").read_text().strip())
         out = tmp_path / "out.txt"
         with open(out, "w") as f:
-            code = await run(HeadlessOptions(answers=answers_path, yes=True, state_dir=tmp_path / "state",
-                                             known_hosts=known_hosts, interactive_output=False), out=f, err=f)
+            code = await run(
+                HeadlessOptions(
+                    answers=answers_path,
+                    yes=True,
+                    state_dir=tmp_path / "state",
+                    known_hosts=known_hosts,
+                    interactive_output=False,
+                ),
+                out=f,
+                err=f,
+            )
         text = out.read_text()
         logs = sorted((tmp_path / "state").glob("*/logs/*.log"))
         detail = logs[-1].read_text()[-6000:] if logs else ""
@@ -522,7 +848,16 @@ async def test_headless_install_against_the_lab(tmp_path: Path, monkeypatch: pyt
             assert f"done     {component}" in text, component
         # a second run changes nothing
         with open(out, "w") as f:
-            code = await run(HeadlessOptions(answers=answers_path, yes=True, state_dir=tmp_path / "state",
-                                             known_hosts=known_hosts, interactive_output=False), out=f, err=f)
+            code = await run(
+                HeadlessOptions(
+                    answers=answers_path,
+                    yes=True,
+                    state_dir=tmp_path / "state",
+                    known_hosts=known_hosts,
+                    interactive_output=False,
+                ),
+                out=f,
+                err=f,
+            )
         assert code == 0, out.read_text()[-3000:]
         assert os.environ["TK_LAB_SUDO_PASSWORD"] not in out.read_text()

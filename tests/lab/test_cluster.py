@@ -29,8 +29,15 @@ async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
 def connect(lab: Lab, name: str, **kw: Any):
     lab.write_known_hosts(lab.state_dir / "known_hosts.test")
     port = lab.addresses()[name]["port"]
-    return asyncssh.connect("127.0.0.1", port, username="thinkube", client_keys=[str(lab.client_key)],
-                            known_hosts=str(lab.state_dir / "known_hosts.test"), agent_path=None, **kw)
+    return asyncssh.connect(
+        "127.0.0.1",
+        port,
+        username="thinkube",
+        client_keys=[str(lab.client_key)],
+        known_hosts=str(lab.state_dir / "known_hosts.test"),
+        agent_path=None,
+        **kw,
+    )
 
 
 async def run(lab: Lab, name: str, command: str, input: str = "", sudo: bool = False) -> asyncssh.SSHCompletedProcess:
@@ -64,8 +71,9 @@ async def wait_for(list_fn: Callable[..., Any], cond: Callable[[Any], bool], tim
 
 
 def node_ready(name: str) -> Callable[[Any], bool]:
-    return lambda n: n.metadata.name == name and any(
-        c.type == "Ready" and c.status == "True" for c in (n.status.conditions or []))
+    return lambda n: (
+        n.metadata.name == name and any(c.type == "Ready" and c.status == "True" for c in (n.status.conditions or []))
+    )
 
 
 async def install_control(lab: Lab) -> None:
@@ -101,16 +109,20 @@ async def test_add_node_and_join(lab: Lab) -> None:
 
 async def test_helm_upgrade_install_creates_a_ready_deployment(lab: Lab) -> None:
     await install_control(lab)
-    helm = ("microk8s helm3 upgrade --install valkey valkey --repo https://charts.example.invalid --version 1.2.3 "
-            "--namespace valkey --create-namespace --wait --timeout 5m -f -")
+    helm = (
+        "microk8s helm3 upgrade --install valkey valkey --repo https://charts.example.invalid --version 1.2.3 "
+        "--namespace valkey --create-namespace --wait --timeout 5m -f -"
+    )
     r = await run(lab, "tk-control", helm, input="replicas: 1\nauth:\n  enabled: true\n", sudo=True)
     assert r.exit_status == 0, r.stderr
     assert 'Release "valkey" does not exist. Installing it now.' in r.stdout and "REVISION: 1" in r.stdout
     async with await kube(lab) as api:
         apps = client.AppsV1Api(api)
-        dep = await wait_for(apps.list_namespaced_deployment,
-                             lambda d: d.metadata.name == "valkey" and (d.status.ready_replicas or 0) >= 1,
-                             namespace="valkey")
+        dep = await wait_for(
+            apps.list_namespaced_deployment,
+            lambda d: d.metadata.name == "valkey" and (d.status.ready_replicas or 0) >= 1,
+            namespace="valkey",
+        )
         assert dep.metadata.labels["app.kubernetes.io/managed-by"] == "Helm"
     r = await run(lab, "tk-control", helm, input="replicas: 1\n", sudo=True)
     assert "has been upgraded" in r.stdout and "REVISION: 2" in r.stdout
@@ -134,8 +146,15 @@ async def test_fault_fail_once(lab: Lab) -> None:
 async def test_fault_drop_mid_command(lab: Lab) -> None:
     lab.faults.add("drop", node="tk-control", pattern="cat /proc/cpuinfo", after_bytes=100)
     async with connect(lab, "tk-control") as conn:
-        with pytest.raises((asyncssh.ConnectionLost, asyncssh.DisconnectError, asyncssh.ChannelOpenError,
-                            BrokenPipeError, ConnectionError)):
+        with pytest.raises(
+            (
+                asyncssh.ConnectionLost,
+                asyncssh.DisconnectError,
+                asyncssh.ChannelOpenError,
+                BrokenPipeError,
+                ConnectionError,
+            )
+        ):
             r = await conn.run("cat /proc/cpuinfo")
             assert r.exit_status is None  # no exit status: treat like a lost connection
             raise ConnectionError("dropped")

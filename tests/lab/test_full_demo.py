@@ -22,8 +22,18 @@ ANSWERS = ROOT / "examples" / "answers-full.yaml"
 
 
 def _demo(state: Path) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "thinkube_tui", "--demo", "--answers", str(ANSWERS), "--state-dir", str(state),
-           "--lab-speed", "50"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "thinkube_tui",
+        "--demo",
+        "--answers",
+        str(ANSWERS),
+        "--state-dir",
+        str(state),
+        "--lab-speed",
+        "50",
+    ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("THINKUBE_LAB_")}
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
@@ -45,9 +55,11 @@ def test_full_demo_installs_every_component_then_has_nothing_to_do(tmp_path):
     summary = {cid: status for status, cid in re.findall(r"^  (\w+)\s+([a-z0-9-]+)", first.stdout, re.M)}
     assert {cid for cid, status in summary.items() if status == "done"} == catalog, summary
     # Verifications that end with the platform answering: a few components' last words.
-    for line in ("[model-serving] | KServe v0.15.0 is ready in RawDeployment mode",
-                 "[keycloak-k8s-oidc] | the API server restarted with the OIDC flags and answers again",
-                 "[keycloak-k8s-oidc] | the API server accepts Keycloak tokens from https://auth.thinkube-lab.lan"):
+    for line in (
+        "[model-serving] | KServe v0.15.0 is ready in RawDeployment mode",
+        "[keycloak-k8s-oidc] | the API server restarted with the OIDC flags and answers again",
+        "[keycloak-k8s-oidc] | the API server accepts Keycloak tokens from https://auth.thinkube-lab.lan",
+    ):
         assert line in first.stdout, line
     before = _counters(tmp_path)
     control = before["tk-control"]

@@ -37,32 +37,44 @@ async def kc(emu: KubeApiEmulator):
 
 
 def cm(name: str, data: dict[str, str], ns: str = "default", **extra: Any) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns},
-            "data": data, **extra}
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}, "data": data, **extra}
 
 
 def deployment(name: str, image: str = "nginx:1.27", replicas: int = 2) -> dict[str, Any]:
     labels = {"app": name}
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": "default"},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels},
-                                  "spec": {"containers": [{"name": "web", "image": image}]}}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "web", "image": image}]}},
+        },
+    }
 
 
 def rolled_out(d: dict[str, Any]) -> bool:
     """`kubectl rollout status` for a Deployment."""
     s, want = d.get("status") or {}, d["spec"].get("replicas", 1)
-    return (s.get("observedGeneration", 0) >= d["metadata"]["generation"]
-            and s.get("updatedReplicas", 0) == want and s.get("replicas", 0) == want
-            and s.get("availableReplicas", 0) == want)
+    return (
+        s.get("observedGeneration", 0) >= d["metadata"]["generation"]
+        and s.get("updatedReplicas", 0) == want
+        and s.get("replicas", 0) == want
+        and s.get("availableReplicas", 0) == want
+    )
 
 
 async def wait_rolled_out(kc: client.ApiClient, name: str, timeout: float = 5) -> dict[str, Any]:
     apps = client.AppsV1Api(kc)
     async with watch.Watch() as w:
         async with asyncio.timeout(timeout):
-            async for ev in w.stream(apps.list_namespaced_deployment, "default",
-                                     field_selector=f"metadata.name={name}", timeout_seconds=int(timeout) + 1):
+            async for ev in w.stream(
+                apps.list_namespaced_deployment,
+                "default",
+                field_selector=f"metadata.name={name}",
+                timeout_seconds=int(timeout) + 1,
+            ):
                 if rolled_out(ev["raw_object"]):
                     return ev["raw_object"]
     raise AssertionError("watch ended before the rollout finished")
@@ -94,14 +106,19 @@ async def test_namespace_lifecycle(kc):
 async def test_server_side_apply_creates_then_merges(kc):
     core = client.CoreV1Api(kc)
     first = await core.patch_namespaced_config_map(
-        "settings", "default", cm("settings", {"a": "1", "b": "2"}), field_manager="thinkube", force=True,
-        _content_type=APPLY)
+        "settings",
+        "default",
+        cm("settings", {"a": "1", "b": "2"}),
+        field_manager="thinkube",
+        force=True,
+        _content_type=APPLY,
+    )
     assert first.data == {"a": "1", "b": "2"}
     # Someone else adds a key; the applier changes one and drops one it owned.
     await core.patch_namespaced_config_map("settings", "default", {"data": {"c": "3"}}, field_manager="operator")
     second = await core.patch_namespaced_config_map(
-        "settings", "default", cm("settings", {"a": "10"}), field_manager="thinkube", force=True,
-        _content_type=APPLY)
+        "settings", "default", cm("settings", {"a": "10"}), field_manager="thinkube", force=True, _content_type=APPLY
+    )
     assert second.data == {"a": "10", "c": "3"}
     assert int(second.metadata.resource_version) > int(first.metadata.resource_version)
     assert second.metadata.uid == first.metadata.uid
@@ -109,13 +126,14 @@ async def test_server_side_apply_creates_then_merges(kc):
     assert managers == {"thinkube": "Apply", "operator": "Update"}
     # Applying the same thing again changes nothing, not even the resourceVersion.
     again = await core.patch_namespaced_config_map(
-        "settings", "default", cm("settings", {"a": "10"}), field_manager="thinkube", force=True,
-        _content_type=APPLY)
+        "settings", "default", cm("settings", {"a": "10"}), field_manager="thinkube", force=True, _content_type=APPLY
+    )
     assert again.metadata.resource_version == second.metadata.resource_version
     # Without force, changing a field another manager owns is a conflict.
     with pytest.raises(ApiException) as e:
-        await core.patch_namespaced_config_map("settings", "default", cm("settings", {"c": "4"}),
-                                               field_manager="thinkube", _content_type=APPLY)
+        await core.patch_namespaced_config_map(
+            "settings", "default", cm("settings", {"c": "4"}), field_manager="thinkube", _content_type=APPLY
+        )
     assert e.value.status == 409 and "operator" in json.loads(e.value.body)["message"]
 
 
@@ -127,8 +145,13 @@ async def test_unknown_field_is_refused(kc):
     assert e.value.status == 422 and status["reason"] == "Invalid" and 'unknown field "datta"' in status["message"]
     with pytest.raises(ApiException) as e:
         await client.AppsV1Api(kc).patch_namespaced_deployment(
-            "web", "default", {**deployment("web"), "spec": {**deployment("web")["spec"], "replicas": "two"}},
-            field_manager="t", force=True, _content_type=APPLY)
+            "web",
+            "default",
+            {**deployment("web"), "spec": {**deployment("web")["spec"], "replicas": "two"}},
+            field_manager="t",
+            force=True,
+            _content_type=APPLY,
+        )
     assert e.value.status == 422 and "spec.replicas" in json.loads(e.value.body)["message"]
 
 
@@ -138,30 +161,65 @@ async def test_missing_namespace_is_not_found(kc):
         await core.create_namespaced_config_map("nowhere", cm("x", {}, "nowhere"))
     assert e.value.status == 404 and json.loads(e.value.body)["message"] == 'namespaces "nowhere" not found'
     with pytest.raises(ApiException) as e:
-        await core.patch_namespaced_config_map("x", "nowhere", cm("x", {}, "nowhere"), field_manager="t",
-                                               _content_type=APPLY)
+        await core.patch_namespaced_config_map(
+            "x", "nowhere", cm("x", {}, "nowhere"), field_manager="t", _content_type=APPLY
+        )
     assert e.value.status == 404
 
 
 CERT_MANAGER_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
     "metadata": {"name": "clusterissuers.cert-manager.io"},
     "spec": {
-        "group": "cert-manager.io", "scope": "Cluster",
-        "names": {"kind": "ClusterIssuer", "listKind": "ClusterIssuerList", "plural": "clusterissuers",
-                  "singular": "clusterissuer"},
-        "versions": [{"name": "v1", "served": True, "storage": True, "subresources": {"status": {}},
-                      "schema": {"openAPIV3Schema": {"type": "object", "properties": {
-                          "spec": {"type": "object", "properties": {
-                              "selfSigned": {"type": "object", "properties": {
-                                  "crlDistributionPoints": {"type": "array", "items": {"type": "string"}}}},
-                              "ca": {"type": "object", "required": ["secretName"],
-                                     "properties": {"secretName": {"type": "string"}}}}},
-                          "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}}}],
+        "group": "cert-manager.io",
+        "scope": "Cluster",
+        "names": {
+            "kind": "ClusterIssuer",
+            "listKind": "ClusterIssuerList",
+            "plural": "clusterissuers",
+            "singular": "clusterissuer",
+        },
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "subresources": {"status": {}},
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {
+                            "spec": {
+                                "type": "object",
+                                "properties": {
+                                    "selfSigned": {
+                                        "type": "object",
+                                        "properties": {
+                                            "crlDistributionPoints": {"type": "array", "items": {"type": "string"}}
+                                        },
+                                    },
+                                    "ca": {
+                                        "type": "object",
+                                        "required": ["secretName"],
+                                        "properties": {"secretName": {"type": "string"}},
+                                    },
+                                },
+                            },
+                            "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                        },
+                    }
+                },
+            }
+        ],
     },
 }
-ISSUER = {"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": "selfsigned"},
-          "spec": {"selfSigned": {}}}
+ISSUER = {
+    "apiVersion": "cert-manager.io/v1",
+    "kind": "ClusterIssuer",
+    "metadata": {"name": "selfsigned"},
+    "spec": {"selfSigned": {}},
+}
 
 
 async def test_custom_kind_needs_its_crd(kc):
@@ -180,13 +238,22 @@ async def test_custom_kind_needs_its_crd(kc):
     assert got["spec"] == {"selfSigned": {}}
     with pytest.raises(ApiException) as e:
         await custom.patch_cluster_custom_object(
-            "cert-manager.io", "v1", "clusterissuers", "ca",
+            "cert-manager.io",
+            "v1",
+            "clusterissuers",
+            "ca",
             {**ISSUER, "metadata": {"name": "ca"}, "spec": {"ca": {"secretNme": "x"}}},
-            field_manager="t", _content_type=APPLY)
+            field_manager="t",
+            _content_type=APPLY,
+        )
     assert e.value.status == 422 and "secretNme" in json.loads(e.value.body)["message"]
     resources = await client.CustomObjectsApi(kc).api_client.call_api(
-        "/apis/cert-manager.io/v1", "GET", response_types_map={200: "object"}, auth_settings=["BearerToken"],
-        _return_http_data_only=True)
+        "/apis/cert-manager.io/v1",
+        "GET",
+        response_types_map={200: "object"},
+        auth_settings=["BearerToken"],
+        _return_http_data_only=True,
+    )
     assert [r["kind"] for r in resources["resources"]] == ["ClusterIssuer", "ClusterIssuer"]
 
 
@@ -211,8 +278,9 @@ async def test_watch_sees_added_then_modified(kc):
 
     async def follow() -> None:
         async with watch.Watch() as w:
-            async for ev in w.stream(core.list_namespaced_config_map, "default", label_selector="app=web",
-                                     timeout_seconds=5):
+            async for ev in w.stream(
+                core.list_namespaced_config_map, "default", label_selector="app=web", timeout_seconds=5
+            ):
                 started.set()
                 seen.append((ev["type"], ev["object"].data.get("v")))
                 if len(seen) == 3:
@@ -220,7 +288,8 @@ async def test_watch_sees_added_then_modified(kc):
 
     task = asyncio.create_task(follow())
     await core.create_namespaced_config_map(
-        "default", cm("w", {"v": "0"}, metadata={"name": "w", "labels": {"app": "web"}}))
+        "default", cm("w", {"v": "0"}, metadata={"name": "w", "labels": {"app": "web"}})
+    )
     await asyncio.wait_for(started.wait(), 5)
     await core.patch_namespaced_config_map("w", "default", {"data": {"v": "1"}})
     await core.create_namespaced_config_map("default", cm("other", {}))  # not selected
@@ -236,15 +305,20 @@ async def test_watch_resumes_from_resource_version_and_times_out(kc, emu):
     t0 = time.monotonic()
     events = []
     async with watch.Watch() as w:
-        async for ev in w.stream(core.list_namespaced_config_map, "default",
-                                 resource_version=first.metadata.resource_version, timeout_seconds=1):
+        async for ev in w.stream(
+            core.list_namespaced_config_map,
+            "default",
+            resource_version=first.metadata.resource_version,
+            timeout_seconds=1,
+        ):
             events.append((ev["type"], ev["object"].metadata.name))
     assert events == [("ADDED", "b")]
     assert 0.9 < time.monotonic() - t0 < 3  # timeoutSeconds ends the stream
     with pytest.raises(ApiException) as e:
         async with watch.Watch() as w:
-            async for _ in w.stream(core.list_namespaced_config_map, "default", resource_version="1",
-                                    timeout_seconds=1):
+            async for _ in w.stream(
+                core.list_namespaced_config_map, "default", resource_version="1", timeout_seconds=1
+            ):
                 pass
     assert e.value.status == 410
 
@@ -252,15 +326,17 @@ async def test_watch_resumes_from_resource_version_and_times_out(kc, emu):
 async def test_deployment_becomes_ready_after_simulated_delay(kc, emu):
     apps = client.AppsV1Api(kc)
     t0 = time.monotonic()
-    applied = await apps.patch_namespaced_deployment("web", "default", deployment("web"), field_manager="thinkube",
-                                                     force=True, _content_type=APPLY)
+    applied = await apps.patch_namespaced_deployment(
+        "web", "default", deployment("web"), field_manager="thinkube", force=True, _content_type=APPLY
+    )
     assert applied.metadata.generation == 1 and not rolled_out(kc.sanitize_for_serialization(applied))
     done = await wait_rolled_out(kc, "web")
     assert time.monotonic() - t0 >= 0.2
     assert done["status"]["readyReplicas"] == 2
     # A new image is a new generation: not ready until the controller catches up again.
-    changed = await apps.patch_namespaced_deployment("web", "default", deployment("web", "nginx:1.28"),
-                                                     field_manager="thinkube", force=True, _content_type=APPLY)
+    changed = await apps.patch_namespaced_deployment(
+        "web", "default", deployment("web", "nginx:1.28"), field_manager="thinkube", force=True, _content_type=APPLY
+    )
     assert changed.metadata.generation == 2 and changed.status.observed_generation == 1
     assert (await wait_rolled_out(kc, "web"))["status"]["observedGeneration"] == 2
 
@@ -272,10 +348,18 @@ async def test_daemonset_counts_ready_nodes_and_status_subresource(kc, emu):
     nodes = await client.CoreV1Api(kc).list_node(label_selector="nvidia.com/gpu.present")
     assert [n.metadata.name for n in nodes.items] == ["gpu1"]
     assert nodes.items[0].status.capacity["nvidia.com/gpu"] == "1"
-    ds = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent", "namespace": "kube-system"},
-          "spec": {"selector": {"matchLabels": {"app": "agent"}},
-                   "template": {"metadata": {"labels": {"app": "agent"}},
-                                "spec": {"containers": [{"name": "a", "image": "busybox"}]}}}}
+    ds = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "agent", "namespace": "kube-system"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "agent"}},
+            "template": {
+                "metadata": {"labels": {"app": "agent"}},
+                "spec": {"containers": [{"name": "a", "image": "busybox"}]},
+            },
+        },
+    }
     apps = client.AppsV1Api(kc)
     await apps.patch_namespaced_daemon_set("agent", "kube-system", ds, field_manager="t", _content_type=APPLY)
     async with asyncio.timeout(5):
@@ -296,8 +380,10 @@ async def test_selectors_and_errors(kc):
     for name, tier in (("a", "web"), ("b", "db"), ("c", None)):
         labels = {"tier": tier} if tier else {}
         await core.create_namespaced_config_map("default", {"metadata": {"name": name, "labels": labels}})
+
     async def names(**kw: str) -> list[str]:
         return [i.metadata.name for i in (await core.list_namespaced_config_map("default", **kw)).items]
+
     assert await names(label_selector="tier=web") == ["a"]
     assert await names(label_selector="tier in (web,db)") == ["a", "b"]
     assert await names(label_selector="!tier") == ["c"]
@@ -312,8 +398,15 @@ async def test_selectors_and_errors(kc):
     with pytest.raises(ApiException) as e:
         await core.read_namespaced_config_map("zzz", "default")
     assert json.loads(e.value.body) | {"details": None} == {
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": 'configmaps "zzz" not found', "reason": "NotFound", "code": 404, "details": None}
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": 'configmaps "zzz" not found',
+        "reason": "NotFound",
+        "code": 404,
+        "details": None,
+    }
     secret = await core.create_namespaced_secret("default", {"metadata": {"name": "s"}, "stringData": {"k": "v"}})
     assert secret.data == {"k": "dg=="} and secret.type == "Opaque"
 
@@ -344,32 +437,40 @@ async def test_wrong_token_is_unauthorized(emu):
 
 async def test_rollout_delay_callable_and_never_ready(tmp_path):
     delays = {"slow": 0.3, "stuck": None}
-    async with KubeApiEmulator(state_dir=tmp_path, speed=3.0,
-                               rollout_delay=lambda o: delays.get(o["metadata"]["name"], 0.0)) as emu:
-        async with await _client(emu) as kc:
-            apps = client.AppsV1Api(kc)
-            for name in ("fast", "slow", "stuck"):
-                await apps.create_namespaced_deployment("default", deployment(name))
-            t0 = time.monotonic()
-            await wait_rolled_out(kc, "slow")
-            assert 0.08 < time.monotonic() - t0 < 1  # 0.3 s divided by speed 3
-            assert rolled_out(emu.get("apps/v1", "Deployment", "fast"))
-            assert not rolled_out(emu.get("apps/v1", "Deployment", "stuck"))
+    async with (
+        KubeApiEmulator(
+            state_dir=tmp_path, speed=3.0, rollout_delay=lambda o: delays.get(o["metadata"]["name"], 0.0)
+        ) as emu,
+        await _client(emu) as kc,
+    ):
+        apps = client.AppsV1Api(kc)
+        for name in ("fast", "slow", "stuck"):
+            await apps.create_namespaced_deployment("default", deployment(name))
+        t0 = time.monotonic()
+        await wait_rolled_out(kc, "slow")
+        assert 0.08 < time.monotonic() - t0 < 1  # 0.3 s divided by speed 3
+        assert rolled_out(emu.get("apps/v1", "Deployment", "fast"))
+        assert not rolled_out(emu.get("apps/v1", "Deployment", "stuck"))
 
 
 async def test_merge_json_patch_and_dry_run(kc, emu):
     core = client.CoreV1Api(kc)
     emu.set_node("worker1", labels={"node.kubernetes.io/microk8s-worker": "microk8s-worker"})
-    node = await core.patch_node("worker1", [
-        {"op": "add", "path": "/metadata/labels/thinkube.io~1gpu", "value": "true"},
-        {"op": "add", "path": "/spec/taints", "value": [{"key": "gpu", "effect": "NoSchedule"}]}])
+    node = await core.patch_node(
+        "worker1",
+        [
+            {"op": "add", "path": "/metadata/labels/thinkube.io~1gpu", "value": "true"},
+            {"op": "add", "path": "/spec/taints", "value": [{"key": "gpu", "effect": "NoSchedule"}]},
+        ],
+    )
     assert node.metadata.labels["thinkube.io/gpu"] == "true" and node.spec.taints[0].key == "gpu"
     emu.set_node("worker1", ready=False)  # the kubelet's update keeps what installers set
     kept = emu.get("v1", "Node", "worker1")
     assert kept["metadata"]["labels"]["thinkube.io/gpu"] == "true" and not node_ready_(kept)
     await core.create_namespaced_config_map("default", cm("m", {"a": "1", "b": "2"}))
-    merged = await core.patch_namespaced_config_map("m", "default", {"data": {"a": None, "c": "3"}},
-                                                    _content_type="application/merge-patch+json")
+    merged = await core.patch_namespaced_config_map(
+        "m", "default", {"data": {"a": None, "c": "3"}}, _content_type="application/merge-patch+json"
+    )
     assert merged.data == {"b": "2", "c": "3"}
     await core.create_namespaced_config_map("default", cm("dry", {}), dry_run="All")
     assert emu.get("v1", "ConfigMap", "dry") is None

@@ -26,8 +26,15 @@ async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
 
 def connect(lab: Lab, name: str, **kw):
     port = lab.addresses()[name]["port"]
-    return asyncssh.connect("127.0.0.1", port, username="thinkube", client_keys=[str(lab.client_key)],
-                            known_hosts=str(lab.state_dir.parent / "known_hosts"), agent_path=None, **kw)
+    return asyncssh.connect(
+        "127.0.0.1",
+        port,
+        username="thinkube",
+        client_keys=[str(lab.client_key)],
+        known_hosts=str(lab.state_dir.parent / "known_hosts"),
+        agent_path=None,
+        **kw,
+    )
 
 
 async def run(lab: Lab, name: str, command: str, input: str | None = None) -> asyncssh.SSHCompletedProcess:
@@ -44,8 +51,14 @@ async def test_unknown_host_key_is_refused(lab: Lab, tmp_path: Path) -> None:
     other.write_text("")
     port = lab.addresses()["tk-control"]["port"]
     with pytest.raises(asyncssh.HostKeyNotVerifiable):
-        async with asyncssh.connect("127.0.0.1", port, username="thinkube", client_keys=[str(lab.client_key)],
-                                    known_hosts=str(other), agent_path=None):
+        async with asyncssh.connect(
+            "127.0.0.1",
+            port,
+            username="thinkube",
+            client_keys=[str(lab.client_key)],
+            known_hosts=str(other),
+            agent_path=None,
+        ):
             pass
 
 
@@ -63,8 +76,9 @@ async def test_hardware_outputs_parse(lab: Lab) -> None:
     r = await run(lab, "tk-gpu-1", "lsblk -J -b -d -o NAME,SIZE,TYPE,MODEL,ROTA,TRAN")
     disks = parse_lsblk(r.stdout)
     assert [d.name for d in disks] == ["nvme0n1", "nvme1n1"]
-    r = await run(lab, "tk-worker-1",
-                  "getconf _NPROCESSORS_ONLN; grep '^MemTotal:' /proc/meminfo; ip -j route show default")
+    r = await run(
+        lab, "tk-worker-1", "getconf _NPROCESSORS_ONLN; grep '^MemTotal:' /proc/meminfo; ip -j route show default"
+    )
     cores, mem, route = r.stdout.splitlines()
     assert cores == "8" and mem.startswith("MemTotal:") and '"gateway":"10.42.0.1"' in route
     r = await run(lab, "tk-control", "getent hosts tk-worker-1 tk-gpu-1")
@@ -89,8 +103,9 @@ async def test_nvidia_smi_matches_the_h100_capture(lab: Lab) -> None:
     assert values.split(", ") == [captured[f] for f in ("name", "memory.total", "pci.bus_id", "compute_cap")]
     assert (await run(lab, "tk-worker-1", "nvidia-smi -L")).exit_status == 127
     r = await run(lab, "tk-gpu-1", "lspci -Dnn -d 10de:")
-    assert r.stdout.strip() == ("0000:00:09.0 3D controller [0302]: NVIDIA Corporation GH100 [H100 SXM5 80GB] "
-                                "[10de:2330] (rev a1)")
+    assert r.stdout.strip() == (
+        "0000:00:09.0 3D controller [0302]: NVIDIA Corporation GH100 [H100 SXM5 80GB] [10de:2330] (rev a1)"
+    )
 
 
 async def test_sudo_password(lab: Lab) -> None:

@@ -13,8 +13,9 @@ from thinkube_tui.lab.shell import BufferOutput, ShellError, StringInput, Unsupp
 
 @pytest.fixture
 def node(tmp_path: Path) -> LabNode:
-    return LabNode("tk-test", profile("worker"), index=1, address="10.42.0.12", state_dir=tmp_path / "n",
-                   sudo_password="s3cret")
+    return LabNode(
+        "tk-test", profile("worker"), index=1, address="10.42.0.12", state_dir=tmp_path / "n", sudo_password="s3cret"
+    )
 
 
 async def sh(node: LabNode, command: str, stdin: str = "", user: str = "thinkube") -> tuple[int, str, str]:
@@ -53,8 +54,9 @@ async def test_quoting_and_expansions(node: LabNode) -> None:
 
 
 async def test_redirections(node: LabNode) -> None:
-    rc, out, err = await sh(node, "echo hi > /tmp/f; echo there >> /tmp/f; cat < /tmp/f; "
-                                  "cat /nope 2>/dev/null; echo $?")
+    rc, out, err = await sh(
+        node, "echo hi > /tmp/f; echo there >> /tmp/f; cat < /tmp/f; cat /nope 2>/dev/null; echo $?"
+    )
     assert out == "hi\nthere\n1\n" and err == ""
     rc, out, err = await sh(node, "cat /nope 2>&1 | grep -c 'No such'")
     assert out == "1\n"
@@ -70,16 +72,31 @@ async def test_builtins(node: LabNode) -> None:
     assert out == "a=1\nb=2\nx\n"
     _, out, _ = await sh(node, "command -v echo snap nosuch; echo $?")
     assert out == "echo\n/usr/bin/snap\n1\n"
-    _rc, out, _ = await sh(node, "[ -e /etc/os-release ] && test -d /var/snap && [ -n x ] && [ -z '' ] && "
-                                "[ a = a ] && [ a != b ] && ! [ -f /nope ] && echo ok")
+    _rc, out, _ = await sh(
+        node,
+        "[ -e /etc/os-release ] && test -d /var/snap && [ -n x ] && [ -z '' ] && "
+        "[ a = a ] && [ a != b ] && ! [ -f /nope ] && echo ok",
+    )
     assert out == "ok\n"
     assert (await sh(node, "exec false; echo never"))[0:2] == (1, "")
 
 
-@pytest.mark.parametrize("script", [
-    "if true; then echo; fi", "for i in 1 2; do echo $i; done", "while true; do :; done", "case x in x) ;; esac",
-    "f() { echo; }", "(echo sub)", "cat <<EOF\nx\nEOF", "ls /etc/*", "echo `id`", "sleep 1 &", "echo $((1+1))",
-])
+@pytest.mark.parametrize(
+    "script",
+    [
+        "if true; then echo; fi",
+        "for i in 1 2; do echo $i; done",
+        "while true; do :; done",
+        "case x in x) ;; esac",
+        "f() { echo; }",
+        "(echo sub)",
+        "cat <<EOF\nx\nEOF",
+        "ls /etc/*",
+        "echo `id`",
+        "sleep 1 &",
+        "echo $((1+1))",
+    ],
+)
 async def test_unsupported_syntax_is_refused(node: LabNode, script: str) -> None:
     rc, out, err = await sh(node, script)
     assert rc == 2 and out == ""

@@ -39,8 +39,10 @@ async def _install(lab: Lab, node: str = "tk-control") -> None:
 
 async def _api_up(lab: Lab) -> bool:
     try:
-        async with aiohttp.ClientSession() as s, s.get(f"{lab.kube.url}/version",
-                                                       timeout=aiohttp.ClientTimeout(total=1)) as r:
+        async with (
+            aiohttp.ClientSession() as s,
+            s.get(f"{lab.kube.url}/version", timeout=aiohttp.ClientTimeout(total=1)) as r,
+        ):
             return r.status == 200
     except (aiohttp.ClientError, TimeoutError):
         return False
@@ -69,8 +71,9 @@ async def test_snap_data_exists_only_while_microk8s_is_installed(lab: Lab) -> No
     assert (await sh(lab, "tk-control", f": > {SNAP_DATA}/args/.marker && test -e {SNAP_DATA}/args/.marker"))[0] == 0
     assert (await sh(lab, "tk-control", f"tee -a {ARGS} > /dev/null", stdin="--oidc-client-id=x\n"))[0] == 0
     out = (await sh(lab, "tk-control", f"cat {ARGS}"))[1]
-    assert out.endswith("--kubelet-preferred-address-types=InternalIP,Hostname,InternalDNS,ExternalDNS,ExternalIP\n"
-                        "--oidc-client-id=x\n")
+    assert out.endswith(
+        "--kubelet-preferred-address-types=InternalIP,Hostname,InternalDNS,ExternalDNS,ExternalIP\n--oidc-client-id=x\n"
+    )
     d = f"{SNAP_DATA}/args/certs.d/registry.example.lan"
     assert (await sh(lab, "tk-control", f"mkdir -p {d} && tee {d}/hosts.toml > /dev/null", stdin="x\n"))[0] == 0
 
@@ -95,8 +98,7 @@ async def test_a_joined_worker_holds_the_control_nodes_ca(lab: Lab) -> None:
 
 @pytest.mark.parametrize("mode", ["hold", "refuse"])
 async def test_snap_restart_kubelite_takes_the_api_away_for_a_while(tmp_path: Path, mode: str) -> None:
-    async with Lab(tmp_path / "lab", nodes=1, gpus=0, speed=0.05, log=lambda _m: None,
-                   apiserver_restart=mode) as lab:
+    async with Lab(tmp_path / "lab", nodes=1, gpus=0, speed=0.05, log=lambda _m: None, apiserver_restart=mode) as lab:
         await _install(lab)
         code, _out, err = await sh(lab, "tk-control", "snap restart microk8s.daemon-kubelite", user="thinkube")
         assert code == 1 and "access denied" in err
@@ -157,13 +159,28 @@ async def test_curl_serves_the_kserve_release_manifests(lab: Lab) -> None:
     assert code == 0, err
     docs = [d for d in yaml.safe_load_all(out) if d]
     crds = {d["metadata"]["name"] for d in docs if d["kind"] == "CustomResourceDefinition"}
-    assert {f"{p}.serving.kserve.io" for p in ("inferenceservices", "servingruntimes", "clusterservingruntimes",
-                                               "trainedmodels", "inferencegraphs", "clusterstoragecontainers")} <= crds
+    assert {
+        f"{p}.serving.kserve.io"
+        for p in (
+            "inferenceservices",
+            "servingruntimes",
+            "clusterservingruntimes",
+            "trainedmodels",
+            "inferencegraphs",
+            "clusterstoragecontainers",
+        )
+    } <= crds
     config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "inferenceservice-config")
     assert json.loads(config["data"]["deploy"]) == {"defaultDeploymentMode": "Serverless"}
     assert json.loads(config["data"]["ingress"])["ingressClassName"] == "istio"
     code, out, err = await sh(lab, "tk-control", f"curl -fsSL {base}/kserve-cluster-resources.yaml")
     assert code == 0, err
     names = {d["metadata"]["name"] for d in yaml.safe_load_all(out) if d}
-    assert {"kserve-mlserver", "kserve-huggingfaceserver", "kserve-tritonserver", "kserve-sklearnserver",
-            "kserve-xgbserver", "default"} <= names
+    assert {
+        "kserve-mlserver",
+        "kserve-huggingfaceserver",
+        "kserve-tritonserver",
+        "kserve-sklearnserver",
+        "kserve-xgbserver",
+        "default",
+    } <= names

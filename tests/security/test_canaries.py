@@ -23,8 +23,9 @@ TOKEN_CANARY = "canary-token-Hb7w2Kx9"
 
 @pytest.fixture
 async def lab(tmp_path):
-    async with Lab(tmp_path / "lab", nodes=2, gpus=0, speed=0.05, sudo_password=SUDO_CANARY,
-                   log=lambda _m: None) as lab:
+    async with Lab(
+        tmp_path / "lab", nodes=2, gpus=0, speed=0.05, sudo_password=SUDO_CANARY, log=lambda _m: None
+    ) as lab:
         yield lab
 
 
@@ -33,16 +34,23 @@ async def test_canaries_never_leak(lab, tmp_path, monkeypatch):
     secrets_file = tmp_path / "secrets.yaml"
     secrets_file.write_text(f"valkey-password: {TOKEN_CANARY}\n")
     os.chmod(secrets_file, 0o600)
-    answers = lab.write_answers(tmp_path / "answers.yaml",
-                                components={"valkey": {"enabled": True, "password": {"secret": "valkey-password"}}})
+    answers = lab.write_answers(
+        tmp_path / "answers.yaml", components={"valkey": {"enabled": True, "password": {"secret": "valkey-password"}}}
+    )
     data = yaml.safe_load(answers.read_text())
     data["secretsFile"] = str(secrets_file)
     answers.write_text(yaml.safe_dump(data))
 
     out = io.StringIO()
     state = tmp_path / "state"
-    options = HeadlessOptions(answers=answers, yes=True, state_dir=state, known_hosts=tmp_path / "known_hosts",
-                              interactive_output=False, only=frozenset({"microk8s-workers", "valkey"}))
+    options = HeadlessOptions(
+        answers=answers,
+        yes=True,
+        state_dir=state,
+        known_hosts=tmp_path / "known_hosts",
+        interactive_output=False,
+        only=frozenset({"microk8s-workers", "valkey"}),
+    )
     code = await asyncio.wait_for(run(options, out=out, err=out), 120)
     assert code == 0, out.getvalue()
 
@@ -59,12 +67,17 @@ async def test_canaries_never_leak(lab, tmp_path, monkeypatch):
     for name, node in lab.nodes.items():
         places[f"{name}: command lines received"] = "\n".join(node.history)
         places[f"{name}: argv of every command run"] = "\n".join(" ".join(argv) for _, argv in node.argv_log)
-    places["journal in the cluster"] = str(lab.kube.get("v1", "ConfigMap", "thinkube-installer-state",
-                                                       "thinkube-system"))
+    places["journal in the cluster"] = str(
+        lab.kube.get("v1", "ConfigMap", "thinkube-installer-state", "thinkube-system")
+    )
     # MicroK8s' join tokens: we send them on stdin, but `microk8s add-node --token` and `microk8s
     # join` themselves take them as arguments on the node (single use, one hour at most).
-    tokens = [argv[argv.index("--token") + 1] for node in lab.nodes.values() for _, argv in node.argv_log
-              if argv[:2] == ("microk8s", "add-node") and "--token" in argv]
+    tokens = [
+        argv[argv.index("--token") + 1]
+        for node in lab.nodes.values()
+        for _, argv in node.argv_log
+        if argv[:2] == ("microk8s", "add-node") and "--token" in argv
+    ]
     assert len(tokens) == 1  # one worker, one token
     for place, text in places.items():
         own_argv = "argv of every command run" in place
@@ -79,6 +92,11 @@ def test_no_code_path_switches_host_key_checking_off():
     # (accept_new_host_keys is ssh's accept-new: unknown keys are remembered, changed keys still refused.)
     forbidden = ("known_hosts=None", "known_hosts = None", "StrictHostKeyChecking", "UserKnownHostsFile=/dev/null")
     sources = [*(root / "thinkube_tui").rglob("*.py"), *(root / "tests").rglob("*.py")]
-    offenders = [f"{path.relative_to(root)}: {word}" for path in sources if path != Path(__file__).resolve()
-                 for word in forbidden if word in path.read_text()]
+    offenders = [
+        f"{path.relative_to(root)}: {word}"
+        for path in sources
+        if path != Path(__file__).resolve()
+        for word in forbidden
+        if word in path.read_text()
+    ]
     assert offenders == []

@@ -38,14 +38,18 @@ VALKEY_CANARY = "canary-valkey-Rx2c7Jh4"
 #: must stay out of them, the secrets they exist to keep are in them.
 SECRET_STORES = {"vault-init.json"}
 #: Keys of Kubernetes Secrets holding public or non-secret data.
-PUBLIC_KEYS = re.compile(r"(^|[._-])(crt|cert|pem|ca|user(name)?|endpoint|url|host|port|bucket|region|database|"
-                         r"dbname|issuer|config|id|index|mtime|access_key)$|passwordMtime$", re.I)
+PUBLIC_KEYS = re.compile(
+    r"(^|[._-])(crt|cert|pem|ca|user(name)?|endpoint|url|host|port|bucket|region|database|"
+    r"dbname|issuer|config|id|index|mtime|access_key)$|passwordMtime$",
+    re.I,
+)
 
 
 @pytest.fixture
 async def lab(tmp_path):
-    async with Lab(tmp_path / "lab", nodes=3, gpus=1, speed=0.02, sudo_password=SUDO_CANARY,
-                   log=lambda _m: None) as lab:
+    async with Lab(
+        tmp_path / "lab", nodes=3, gpus=1, speed=0.02, sudo_password=SUDO_CANARY, log=lambda _m: None
+    ) as lab:
         yield lab
 
 
@@ -95,22 +99,31 @@ async def test_full_install_never_leaks(lab, tmp_path, monkeypatch):
 
     out = io.StringIO()
     state = tmp_path / "state"
-    options = HeadlessOptions(answers=answers, yes=True, state_dir=state, known_hosts=lab.write_known_hosts(
-        tmp_path / "known_hosts"), interactive_output=False)
+    options = HeadlessOptions(
+        answers=answers,
+        yes=True,
+        state_dir=state,
+        known_hosts=lab.write_known_hosts(tmp_path / "known_hosts"),
+        interactive_output=False,
+    )
     code = await asyncio.wait_for(run(options, out=out, err=out), 240)
     assert code == 0, out.getvalue()[-4000:]
 
     # The canaries reached where they belong.
     grafana = lab.kube.get("v1", "Secret", "grafana-admin", "monitoring") or {}
-    in_cluster = {base64.b64decode(v).decode() for s in lab.kube.list("v1", "Secret")
-                  for v in (s.get("data") or {}).values()}
+    in_cluster = {
+        base64.b64decode(v).decode() for s in lab.kube.list("v1", "Secret") for v in (s.get("data") or {}).values()
+    }
     assert GRAFANA_CANARY in in_cluster and VALKEY_CANARY in in_cluster, grafana
     assert GRAFANA_CANARY in registered and VALKEY_CANARY in registered
 
     generated = _thinkube_secret_values(lab)
     assert len(generated) > 20, generated.keys()  # a full install writes many
-    secrets = {SUDO_CANARY: "the sudo password", GRAFANA_CANARY: "Grafana's admin password",
-               VALKEY_CANARY: "Valkey's password"}
+    secrets = {
+        SUDO_CANARY: "the sudo password",
+        GRAFANA_CANARY: "Grafana's admin password",
+        VALKEY_CANARY: "Valkey's password",
+    }
     secrets.update({v: "a value registered as a secret" for v in registered if len(v) >= 8})
     secrets.update({v: f"Secret {where}" for where, v in generated.items()})
 
@@ -125,14 +138,19 @@ async def test_full_install_never_leaks(lab, tmp_path, monkeypatch):
         (stores if path.name in SECRET_STORES else places)[str(path)] = path.read_text(errors="replace")
     assert any("logs" in p for p in places) and any(p.endswith("journal.json") for p in places), places.keys()
     places["exported answers"] = dump_spec(load_answers(answers))
-    places["journal in the cluster"] = str(lab.kube.get("v1", "ConfigMap", "thinkube-installer-state",
-                                                       "thinkube-system"))
+    places["journal in the cluster"] = str(
+        lab.kube.get("v1", "ConfigMap", "thinkube-installer-state", "thinkube-system")
+    )
     assert places["journal in the cluster"] != "None"
     for name, node in lab.nodes.items():
         places[f"{name}: command lines received"] = "\n".join(node.history)
         places[f"{name}: argv of every command run"] = "\n".join(" ".join(argv) for _, argv in node.argv_log)
-    tokens = {argv[argv.index("--token") + 1] for node in lab.nodes.values() for _, argv in node.argv_log
-              if argv[:2] == ("microk8s", "add-node") and "--token" in argv}
+    tokens = {
+        argv[argv.index("--token") + 1]
+        for node in lab.nodes.values()
+        for _, argv in node.argv_log
+        if argv[:2] == ("microk8s", "add-node") and "--token" in argv
+    }
     assert len(tokens) == 2  # two workers, one single-use token each
     secrets.update({t: "a MicroK8s join token" for t in tokens})
 
@@ -146,10 +164,11 @@ async def test_full_install_never_leaks(lab, tmp_path, monkeypatch):
                 continue  # the run's summary shows the handover, the log masks it
             at = text.find(value)
             if at >= 0:
-                context = text[max(0, at - 80):at + len(value) + 40].replace(value, "<SECRET>")
+                context = text[max(0, at - 80) : at + len(value) + 40].replace(value, "<SECRET>")
                 leaks.append(f"{what} leaked into {place}: ...{context}...")
     for place, text in stores.items():
-        leaks += [f"{secrets[c]} leaked into {place}" for c in (SUDO_CANARY, GRAFANA_CANARY, VALKEY_CANARY)
-                  if c in text]
+        leaks += [
+            f"{secrets[c]} leaked into {place}" for c in (SUDO_CANARY, GRAFANA_CANARY, VALKEY_CANARY) if c in text
+        ]
     assert leaks == [], "\n".join(leaks)
     assert "grafana-admin" in places["exported answers"]  # the reference, not the value

@@ -9,6 +9,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
+from tests.ssh.fake_node import DropFirst, FakeNode, Silent, write_client_key
 from thinkube_tui.hostkeys import KnownHosts
 from thinkube_tui.ssh import (
     PGID_PREFIX,
@@ -28,7 +29,6 @@ from thinkube_tui.ssh import (
     SudoRefused,
 )
 from thinkube_tui.transport import CommandTimeout
-from tests.ssh.fake_node import DropFirst, FakeNode, Silent, write_client_key
 
 SUDO_PASSWORD = "correct horse battery staple"
 SUDO = "sudo -k -S -p '' "

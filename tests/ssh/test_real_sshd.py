@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.ssh.fake_node import write_client_key
 from thinkube_tui.hostkeys import KnownHosts
 from thinkube_tui.ssh import (
     AuthenticationFailed,
@@ -22,7 +23,6 @@ from thinkube_tui.ssh import (
     SshSettings,
 )
 from thinkube_tui.transport import CommandTimeout, Transport
-from tests.ssh.fake_node import write_client_key
 
 
 @pytest.fixture

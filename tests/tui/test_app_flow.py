@@ -35,9 +35,14 @@ async def lab(tmp_path: Path):
 
 
 def make_app(tmp_path: Path, lab: Lab, **kwargs) -> ThinkubeApp:
-    return ThinkubeApp(state_dir=tmp_path / "state", known_hosts=tmp_path / "known_hosts",
-                       installers=kwargs.pop("installers", fake_installers()), answers_dir=tmp_path,
-                       engine_settings=EngineSettings(log_interval_s=0.01), **kwargs)
+    return ThinkubeApp(
+        state_dir=tmp_path / "state",
+        known_hosts=tmp_path / "known_hosts",
+        installers=kwargs.pop("installers", fake_installers()),
+        answers_dir=tmp_path,
+        engine_settings=EngineSettings(log_interval_s=0.01),
+        **kwargs,
+    )
 
 
 async def add_node(pilot, app: ThinkubeApp, name: str, port: int, key: Path) -> None:
@@ -86,8 +91,9 @@ async def test_new_install_walk(tmp_path: Path, lab: Lab) -> None:
 
         # Discover: the third node's host key is unknown -> a modal with its fingerprint.
         await pilot.press("d")
-        await wait_until(pilot, lambda: isinstance(app.screen, HostKeyDialog) or app.model.discovery_errors,
-                         what="host key dialog")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, HostKeyDialog) or app.model.discovery_errors, what="host key dialog"
+        )
         assert not app.model.discovery_errors, app.model.discovery_errors
         assert app.screen.fingerprint == addresses[names[2]]["fingerprint"]
         await pilot.click("#accept")
@@ -196,8 +202,12 @@ async def test_quitting_during_an_install_asks_first(tmp_path: Path) -> None:
 
     from .wizard_harness import blocking_installers, snapshot_model
 
-    app = ThinkubeApp(model=snapshot_model(), state_dir=tmp_path / "state", answers_dir=tmp_path,
-                      installers=blocking_installers(fail="postgresql", hang="minio"))
+    app = ThinkubeApp(
+        model=snapshot_model(),
+        state_dir=tmp_path / "state",
+        answers_dir=tmp_path,
+        installers=blocking_installers(fail="postgresql", hang="minio"),
+    )
     async with app.run_test(size=SIZE) as pilot:
         app.next_step(type("Review", (), {"STEP": "Review"})())
         await wait_until(pilot, lambda: app.install_running, what="install running")

@@ -16,12 +16,26 @@ class Tmux:
     def __init__(self, command: str, env: dict[str, str]) -> None:
         self.name = f"tk-e2e-{uuid.uuid4().hex[:8]}"
         exports = " ".join(f"{k}={v}" for k, v in env.items())
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "100", "-y", "30",
-                        f"env {exports} {command}; sleep 600"], check=True)
+        subprocess.run(
+            [
+                "tmux",
+                "new-session",
+                "-d",
+                "-s",
+                self.name,
+                "-x",
+                "100",
+                "-y",
+                "30",
+                f"env {exports} {command}; sleep 600",
+            ],
+            check=True,
+        )
 
     def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True,
-                              check=True).stdout
+        return subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True, check=True
+        ).stdout
 
     def keys(self, *keys: str) -> None:
         subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
@@ -43,8 +57,12 @@ class Tmux:
 
 def test_demo_wizard_installs_everything(tmp_path):
     command = f"{sys.executable} -m thinkube_tui --demo --lab-speed 20 --state-dir {tmp_path}"
-    env = {"TEXTUAL_ANIMATIONS": "none", "TERM": "xterm-256color", "HOME": str(tmp_path),
-           "PATH": os.environ.get("PATH", "")}
+    env = {
+        "TEXTUAL_ANIMATIONS": "none",
+        "TERM": "xterm-256color",
+        "HOME": str(tmp_path),
+        "PATH": os.environ.get("PATH", ""),
+    }
     tmux = Tmux(command, env)
     try:
         tmux.wait_for("DEMO: the nodes below are a SIMULATED lab")

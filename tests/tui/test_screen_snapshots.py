@@ -23,9 +23,14 @@ SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40"
 
 
 def make_app(tmp_path: Path, model: Any = None, installers: Any = None) -> ThinkubeApp:
-    return ThinkubeApp(model=model or snapshot_model(), state_dir=tmp_path / "state", answers_dir=tmp_path,
-                       installers=installers or fake_installers(), known_hosts=tmp_path / "known_hosts",
-                       engine_settings=EngineSettings(log_interval_s=0.001))
+    return ThinkubeApp(
+        model=model or snapshot_model(),
+        state_dir=tmp_path / "state",
+        answers_dir=tmp_path,
+        installers=installers or fake_installers(),
+        known_hosts=tmp_path / "known_hosts",
+        engine_settings=EngineSettings(log_interval_s=0.001),
+    )
 
 
 def go_to(step: str, *, select: tuple[str, ...] = ()):
@@ -112,6 +117,7 @@ def test_summary(snap_compare: Any, monkeypatch: pytest.MonkeyPatch, size: tuple
     tmp_path = Path("/tmp/thinkube-tui-snapshot")
     shutil.rmtree(tmp_path, ignore_errors=True)
     monkeypatch.setattr("thinkube_tui.wizard.log_file_name", lambda: "install-20250101-120000.log")
+
     async def run_before(pilot: Any) -> None:
         app = pilot.app
         app.next_step(type("Review", (), {"STEP": "Review"})())
@@ -128,8 +134,11 @@ def test_host_key_dialog(snap_compare: Any, tmp_path: Path) -> None:
     async def run_before(pilot: Any) -> None:
         from thinkube_tui.screens.dialogs import HostKeyDialog
 
-        await pilot.app.push_screen(HostKeyDialog("tk-gpu-1", "10.42.0.13", 22, "ssh-ed25519",
-                                                  "SHA256:" + "uRl1pUm0fdhXmnU7Q2NiPOUt+MYAbYtq1KlZFTZ9v3A"))
+        await pilot.app.push_screen(
+            HostKeyDialog(
+                "tk-gpu-1", "10.42.0.13", 22, "ssh-ed25519", "SHA256:" + "uRl1pUm0fdhXmnU7Q2NiPOUt+MYAbYtq1KlZFTZ9v3A"
+            )
+        )
         await pilot.pause()
 
     assert snap_compare(make_app(tmp_path), terminal_size=(80, 24), run_before=run_before)

@@ -51,9 +51,16 @@ def test_cluster_form_with_external_error(snap_compare) -> None:
 
     async def fill(pilot) -> None:
         form = pilot.app.query_one(SchemaForm)
-        form.set_value({"domain": "thinkube.lan", "adminEmail": "admin@thinkube.lan",
-                        "metallbRange": "192.168.1.200-192.168.1.220", "ingressIP": "192.168.1.100",
-                        "ingressKnIP": "192.168.1.201"}, as_defaults=True)
+        form.set_value(
+            {
+                "domain": "thinkube.lan",
+                "adminEmail": "admin@thinkube.lan",
+                "metallbRange": "192.168.1.200-192.168.1.220",
+                "ingressIP": "192.168.1.100",
+                "ingressKnIP": "192.168.1.201",
+            },
+            as_defaults=True,
+        )
         form.show_errors({"cluster.ingressIP": "192.168.1.100 is outside metallbRange 192.168.1.200-192.168.1.220"})
         form.field("ingressIP").scroll_visible(animate=False)
         await pilot.pause()
@@ -80,8 +87,17 @@ def graph_mid_run() -> WidgetHarness:
 
     def build() -> InstallGraph:
         graph = InstallGraph(plan)
-        for done in ("microk8s-control", "microk8s-workers", "metallb", "coredns", "qdrant", "valkey",
-                     "prometheus", "ingress", "cert-manager"):
+        for done in (
+            "microk8s-control",
+            "microk8s-workers",
+            "metallb",
+            "coredns",
+            "qdrant",
+            "valkey",
+            "prometheus",
+            "ingress",
+            "cert-manager",
+        ):
             graph.set_state(done, "done")
         for running in ("gpu-operator", "ingress-kn", "ssl-certificates"):
             graph.set_state(running, "running")

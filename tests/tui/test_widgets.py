@@ -51,8 +51,16 @@ async def type_into(pilot, form: SchemaForm, path: str, text: str) -> None:
 @pytest.mark.parametrize(
     ("component", "expected"),
     [
-        ("gpu-operator", {"driver": EnumField, "driverVersion": StringField, "timeSlicing.replicas": NumberField,
-                          "timeSlicing.renameByDefault": BooleanField, "cdi": BooleanField}),
+        (
+            "gpu-operator",
+            {
+                "driver": EnumField,
+                "driverVersion": StringField,
+                "timeSlicing.replicas": NumberField,
+                "timeSlicing.renameByDefault": BooleanField,
+                "cdi": BooleanField,
+            },
+        ),
         ("grafana", {"adminPassword": SecretField, "plugins": ListField, "storageSize": StringField}),
         ("jupyterhub", {"extraProfiles": YamlField, "adminGroups": ListField, "cullIdleSeconds": NumberField}),
         ("ssl-certificates", {"challenge": EnumField, "dns01.apiToken": SecretField, "dns01.provider": EnumField}),
@@ -161,8 +169,11 @@ async def test_answered_values_are_shown_as_defaults() -> None:
     app = WidgetHarness(lambda: component_form("jupyterhub"))
     async with app.run_test(size=SIZE):
         form = app.query_one(SchemaForm)
-        answered = {"adminGroups": ["admins", "ml"], "cullIdleSeconds": 600,
-                    "extraProfiles": [{"displayName": "Torch", "image": "pytorch/pytorch"}]}
+        answered = {
+            "adminGroups": ["admins", "ml"],
+            "cullIdleSeconds": 600,
+            "extraProfiles": [{"displayName": "Torch", "image": "pytorch/pytorch"}],
+        }
         form.set_value(answered, as_defaults=True)
         groups = form.field("adminGroups").query_one(Input)
         assert groups.value == "" and groups.placeholder == "default: admins, ml"
@@ -226,11 +237,22 @@ async def test_external_errors_show_next_to_their_field() -> None:
     app = WidgetHarness(cluster_form)
     async with app.run_test(size=SIZE) as pilot:
         form = app.query_one(SchemaForm)
-        form.set_value({"domain": "thinkube.lan", "adminEmail": "a@thinkube.lan", "metallbRange": "10.0.0.10-10.0.0.20",
-                        "ingressIP": "10.0.0.99", "ingressKnIP": "10.0.0.11"})
+        form.set_value(
+            {
+                "domain": "thinkube.lan",
+                "adminEmail": "a@thinkube.lan",
+                "metallbRange": "10.0.0.10-10.0.0.20",
+                "ingressIP": "10.0.0.99",
+                "ingressKnIP": "10.0.0.11",
+            }
+        )
         assert form.errors() == {}
-        form.show_errors({"cluster.ingressIP": "10.0.0.99 is outside metallbRange 10.0.0.10-10.0.0.20",
-                          "nodes": "no node has role 'control'"})
+        form.show_errors(
+            {
+                "cluster.ingressIP": "10.0.0.99 is outside metallbRange 10.0.0.10-10.0.0.20",
+                "nodes": "no node has role 'control'",
+            }
+        )
         await pilot.pause()
         assert "outside metallbRange" in error_text(form, "ingressIP")
         assert form.errors()["cluster.ingressIP"].startswith("10.0.0.99 is outside")
@@ -303,7 +325,10 @@ async def test_graph_arrow_keys_move_selection_and_post_selected() -> None:
         await pilot.press("left")
         await pilot.pause()
         assert [m.component_id for m in app.recorded(InstallGraph.Selected)][:3] == [
-            "microk8s-control", "microk8s-workers", "metallb"]
+            "microk8s-control",
+            "microk8s-workers",
+            "metallb",
+        ]
         assert app.recorded(InstallGraph.Selected)[-1].component_id == graph.selected
 
 

@@ -12,15 +12,22 @@ from thinkube_tui.journal import Journal
 from thinkube_tui.spec import AnswersError, SecretRef, load_answers, load_secrets, parse_answers
 from thinkube_tui.wizard import NodeDraft, WizardModel, env_name, known_clusters, parse_labels
 
-CLUSTER = {"domain": "thinkube.lan", "adminEmail": "admin@thinkube.lan", "metallbRange": "10.0.0.200-10.0.0.220",
-           "ingressIP": "10.0.0.200", "ingressKnIP": "10.0.0.201"}
+CLUSTER = {
+    "domain": "thinkube.lan",
+    "adminEmail": "admin@thinkube.lan",
+    "metallbRange": "10.0.0.200-10.0.0.220",
+    "ingressIP": "10.0.0.200",
+    "ingressKnIP": "10.0.0.201",
+}
 
 
 def model_with_nodes() -> WizardModel:
     model = WizardModel()
     assert model.add_node(NodeDraft("tk-control", "10.0.0.10", "thinkube")) == []
-    assert model.add_node(NodeDraft("tk-worker", "10.0.0.11", "thinkube", auth_method="key",
-                                    key_file="~/.ssh/id_ed25519")) == []
+    assert (
+        model.add_node(NodeDraft("tk-worker", "10.0.0.11", "thinkube", auth_method="key", key_file="~/.ssh/id_ed25519"))
+        == []
+    )
     assert model.add_node(NodeDraft("tk-gpu", "10.0.0.12", "thinkube", auth_method="password")) == []
     model.set_cluster_settings(CLUSTER)
     return model
@@ -138,18 +145,25 @@ def test_export_revalidates_to_the_same_spec_with_a_0600_secrets_file(tmp_path: 
     model.select("grafana")
     model.node_secrets[("tk-gpu", "password")] = "hunter2-login"
     model.node_secrets[("tk-worker", "sudo")] = "sudo-pass-1"
-    model.set_component_settings("keycloak", {"adminPassword": {"secret": "keycloak-adminPassword"}},
-                                 {"keycloak-adminPassword": "kc-admin-pw"})
+    model.set_component_settings(
+        "keycloak", {"adminPassword": {"secret": "keycloak-adminPassword"}}, {"keycloak-adminPassword": "kc-admin-pw"}
+    )
     exported = model.export(tmp_path / "answers.yaml")
     assert exported.secrets == tmp_path / "answers.secrets.yaml"
     assert stat.S_IMODE(exported.secrets.stat().st_mode) == 0o600
     text = (tmp_path / "answers.yaml").read_text()
     for secret in ("hunter2-login", "sudo-pass-1", "kc-admin-pw"):
         assert secret not in text
-    assert load_answers(tmp_path / "answers.yaml") == exported.spec == model.build_spec(
-        secrets_file="answers.secrets.yaml")
-    assert load_secrets(exported.secrets) == {"tk-gpu-password": "hunter2-login", "tk-worker-sudo": "sudo-pass-1",
-                                              "keycloak-adminPassword": "kc-admin-pw"}
+    assert (
+        load_answers(tmp_path / "answers.yaml")
+        == exported.spec
+        == model.build_spec(secrets_file="answers.secrets.yaml")
+    )
+    assert load_secrets(exported.secrets) == {
+        "tk-gpu-password": "hunter2-login",
+        "tk-worker-sudo": "sudo-pass-1",
+        "keycloak-adminPassword": "kc-admin-pw",
+    }
     # Loaded back into a model, the same answers come out again.
     again = WizardModel.from_answers_file(tmp_path / "answers.yaml")
     assert again.build_spec(secrets_file="answers.secrets.yaml") == exported.spec

@@ -11,8 +11,14 @@ from typing import Any
 from thinkube_tui.catalog import load_catalog
 from thinkube_tui.engine import InstallError
 
-LAB_CLUSTER = {"name": "thinkube-lab", "domain": "thinkube-lab.lan", "adminEmail": "admin@thinkube-lab.lan",
-               "metallbRange": "10.42.0.200-10.42.0.220", "ingressIP": "10.42.0.200", "ingressKnIP": "10.42.0.201"}
+LAB_CLUSTER = {
+    "name": "thinkube-lab",
+    "domain": "thinkube-lab.lan",
+    "adminEmail": "admin@thinkube-lab.lan",
+    "metallbRange": "10.42.0.200-10.42.0.220",
+    "ingressIP": "10.42.0.200",
+    "ingressKnIP": "10.42.0.201",
+}
 
 
 def fake_installers(fail: Iterable[str] = (), fail_times: int = 1) -> dict[str, Any]:
@@ -25,8 +31,11 @@ def fake_installers(fail: Iterable[str] = (), fail_times: int = 1) -> dict[str, 
             ctx.log(f"installing {cid} (fake installer)")
             if failures.get(cid, 0) > 0:
                 failures[cid] -= 1
-                raise InstallError(f"{cid}: simulated failure", node=ctx.spec.control.name,
-                                   output_tail="error: the chart did not become ready")
+                raise InstallError(
+                    f"{cid}: simulated failure",
+                    node=ctx.spec.control.name,
+                    output_tail="error: the chart did not become ready",
+                )
 
             async def apply() -> None:
                 await asyncio.sleep(0)
@@ -60,10 +69,14 @@ def lab_known_hosts_without(lab: Any, path: Path, unknown: str) -> Path:
 
 # ---------------------------------------------------------------- fixed data for snapshots
 
-GPU_SMI = ("0, NVIDIA H100 80GB HBM3, GPU-00000000-0000-0000-0000-000000000000, 81559, 590.48.01, 9.0, Disabled, "
-           "00000000:00:09.0, 0x233010DE")
-GPU_LSPCI = ("0000:00:09.0 3D controller [0302]: NVIDIA Corporation GH100 [H100 SXM5 80GB] [10de:2330] (rev a1)\n"
-             "\tKernel driver in use: nvidia")
+GPU_SMI = (
+    "0, NVIDIA H100 80GB HBM3, GPU-00000000-0000-0000-0000-000000000000, 81559, 590.48.01, 9.0, Disabled, "
+    "00000000:00:09.0, 0x233010DE"
+)
+GPU_LSPCI = (
+    "0000:00:09.0 3D controller [0302]: NVIDIA Corporation GH100 [H100 SXM5 80GB] [10de:2330] (rev a1)\n"
+    "\tKernel driver in use: nvidia"
+)
 
 
 def snapshot_model(*, discovered: bool = True, with_cluster: bool = True) -> Any:
@@ -75,16 +88,24 @@ def snapshot_model(*, discovered: bool = True, with_cluster: bool = True) -> Any
 
     model = WizardModel()
     for i, name in enumerate(("tk-control", "tk-worker-1", "tk-gpu-1")):
-        model.add_node(NodeDraft(name, f"10.42.0.{11 + i}", "thinkube", auth_method="key",
-                                 key_file="~/.ssh/id_ed25519"))
+        model.add_node(
+            NodeDraft(name, f"10.42.0.{11 + i}", "thinkube", auth_method="key", key_file="~/.ssh/id_ed25519")
+        )
         if discovered:
             sections = ubuntu_sections(hostname=name, address=f"10.42.0.{11 + i}")
             if "gpu" in name:
                 sections.update({"lspci": GPU_LSPCI, "nvidia_smi_csv": GPU_SMI})
             model.facts[name] = parse_probe_output(name, probe_output(sections))
     if discovered:
-        model.findings = [Finding("ram", "warning", "tk-worker-1", "tk-worker-1 has 62 GiB of RAM; 64 GiB is "
-                                  "recommended for the full platform", "Add memory, or install fewer components.")]
+        model.findings = [
+            Finding(
+                "ram",
+                "warning",
+                "tk-worker-1",
+                "tk-worker-1 has 62 GiB of RAM; 64 GiB is recommended for the full platform",
+                "Add memory, or install fewer components.",
+            )
+        ]
     if with_cluster:
         model.set_cluster_settings({k: v for k, v in LAB_CLUSTER.items()})
     return model

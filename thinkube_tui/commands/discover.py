@@ -54,6 +54,10 @@ async def _remote(args: argparse.Namespace) -> int:
 
             factories.append((target.name, connected))
         return await run_discover(
-            factories, json_out=args.json, control=control, skip=set(args.skip_check),
-            console=Console(), microk8s_channel=spec.cluster.microk8s_channel if spec else None,
+            factories,
+            json_out=args.json,
+            control=control,
+            skip=set(args.skip_check),
+            console=Console(),
+            microk8s_channel=spec.cluster.microk8s_channel if spec else None,
         )

@@ -144,8 +144,13 @@ def facts_to_json(obj: Any) -> Any:
     Adds the clock's computed `offset_s`/`uncertainty_s`; leaves out live objects (transports).
     """
     if isinstance(obj, NodeResult):
-        return {"node": obj.node, "ok": obj.ok, "error": obj.error, "elapsed_s": round(obj.elapsed_s, 3),
-                "facts": facts_to_json(obj.facts)}
+        return {
+            "node": obj.node,
+            "ok": obj.ok,
+            "error": obj.error,
+            "elapsed_s": round(obj.elapsed_s, 3),
+            "facts": facts_to_json(obj.facts),
+        }
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out = {f.name: facts_to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
         if hasattr(type(obj), "offset_s"):
@@ -196,12 +201,18 @@ async def run_discover(
     names = [name for name, _ in targets]
     bad_skip = {s for s in skip if s not in CHECKS and s != "all"}
     if bad_skip:
-        console.print(Text(f"error: unknown preflight check(s) to skip: {', '.join(sorted(bad_skip))}; "
-                           f"valid names: {', '.join(CHECKS)}, all", style="red"))
+        console.print(
+            Text(
+                f"error: unknown preflight check(s) to skip: {', '.join(sorted(bad_skip))}; "
+                f"valid names: {', '.join(CHECKS)}, all",
+                style="red",
+            )
+        )
         return EXIT_USAGE
     if control is not None and control not in names:
-        console.print(Text(f"error: control node {control!r} is not one of the targets ({', '.join(names)})",
-                           style="red"))
+        console.print(
+            Text(f"error: control node {control!r} is not one of the targets ({', '.join(names)})", style="red")
+        )
         return EXIT_USAGE
     control = control if control is not None else (names[0] if names else None)
 
@@ -227,7 +238,11 @@ async def run_discover(
     resolutions = await _control_resolutions(results, control)
     findings = [unreachable(r.node, r.error or "discovery failed") for r in results if r.facts is None]
     findings += run_preflight(
-        facts, control=control, skip=skip, sudo_ok=sudo_ok, resolutions=resolutions,
+        facts,
+        control=control,
+        skip=skip,
+        sudo_ok=sudo_ok,
+        resolutions=resolutions,
         microk8s_channel=microk8s_channel,
     )
     if json_out:
@@ -261,6 +276,4 @@ async def run_local(json_out: bool, *, console: Console | None = None, skip: set
     async def connect() -> Transport:
         return LocalTransport(name)
 
-    return await run_discover(
-        [(name, connect)], json_out=json_out, control=name, skip=set(skip or ()), console=console
-    )
+    return await run_discover([(name, connect)], json_out=json_out, control=name, skip=set(skip or ()), console=console)

@@ -75,13 +75,27 @@ def _up(state: Path, args: argparse.Namespace) -> int:
         return 2
     state.mkdir(parents=True, exist_ok=True, mode=0o700)
     (state / READY).unlink(missing_ok=True)
-    command = [sys.executable, "-m", "thinkube_tui", "lab", "serve", "--state-dir", str(state),
-               "--nodes", str(args.nodes), "--gpus", str(args.gpus), "--lab-speed", str(args.lab_speed)]
+    command = [
+        sys.executable,
+        "-m",
+        "thinkube_tui",
+        "lab",
+        "serve",
+        "--state-dir",
+        str(state),
+        "--nodes",
+        str(args.nodes),
+        "--gpus",
+        str(args.gpus),
+        "--lab-speed",
+        str(args.lab_speed),
+    ]
     if args.faults:
         command += ["--faults", str(args.faults)]
     log = open(state / "lab.log", "ab")  # noqa: SIM115 - handed to the child process
-    child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                             start_new_session=True)
+    child = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+    )
     (state / PID).write_text(str(child.pid))
     deadline = time.monotonic() + 60
     while not (state / READY).exists():
@@ -90,8 +104,10 @@ def _up(state: Path, args: argparse.Namespace) -> int:
             return 1
         time.sleep(0.1)
     print((state / READY).read_text(), end="")
-    print(f"answers file: {state / ANSWERS}\nknown hosts:  {state / KNOWN_HOSTS}\n"
-          f"try: {SUDO_ENV}=$(cat {state / 'sudo-password'}) thinkube-tui discover --answers {state / ANSWERS}")
+    print(
+        f"answers file: {state / ANSWERS}\nknown hosts:  {state / KNOWN_HOSTS}\n"
+        f"try: {SUDO_ENV}=$(cat {state / 'sudo-password'}) thinkube-tui discover --answers {state / ANSWERS}"
+    )
     return 0
 
 
@@ -129,11 +145,20 @@ async def run_demo(args: argparse.Namespace) -> int:
     async with Lab(state / "lab", nodes=3, gpus=1, speed=1.0 / args.lab_speed, log=lambda _m: None) as lab:
         print(lab.describe(), flush=True)
         answers = state / ANSWERS
-        answers.write_text("# thinkube-tui demo: the lab's nodes and network"
-                           + (f", the components of {args.answers}" if args.answers else "") + "\n"
-                           + yaml.safe_dump(demo_answers(lab.answers(), args.answers), sort_keys=False))
+        answers.write_text(
+            "# thinkube-tui demo: the lab's nodes and network"
+            + (f", the components of {args.answers}" if args.answers else "")
+            + "\n"
+            + yaml.safe_dump(demo_answers(lab.answers(), args.answers), sort_keys=False)
+        )
         os.environ[SUDO_ENV] = lab.sudo_password  # the lab's own sudo password, for this process only
-        options = HeadlessOptions(answers=answers, yes=True, dry_run=args.dry_run, state_dir=state / "installer",
-                                  skip_checks=frozenset(args.skip_check), only=frozenset(args.only),
-                                  known_hosts=lab.write_known_hosts(state / KNOWN_HOSTS))
+        options = HeadlessOptions(
+            answers=answers,
+            yes=True,
+            dry_run=args.dry_run,
+            state_dir=state / "installer",
+            skip_checks=frozenset(args.skip_check),
+            only=frozenset(args.only),
+            known_hosts=lab.write_known_hosts(state / KNOWN_HOSTS),
+        )
         return await run(options)

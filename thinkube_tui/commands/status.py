@@ -30,12 +30,19 @@ def run_status(state_dir: Path | None, cluster: str | None) -> int:
         table = Table(title=f"cluster {name} ({base / name})")
         for column in ("component", "state", "attempts", "finished", "namespace", "note"):
             table.add_column(column)
-        for cid, rec in sorted(journal.components.items(), key=lambda kv: catalog.ids.index(kv[0])
-                               if kv[0] in catalog else 999):
+        for cid, rec in sorted(
+            journal.components.items(), key=lambda kv: catalog.ids.index(kv[0]) if kv[0] in catalog else 999
+        ):
             finished = time.strftime("%Y-%m-%d %H:%M", time.localtime(rec.finished_at)) if rec.finished_at else "-"
             style = {"done": "green", "failed": "red"}.get(rec.status, "yellow")
             namespace = catalog[cid].namespace if cid in catalog else "?"
-            table.add_row(cid, f"[{style}]{rec.status}[/]", str(rec.attempts), finished, namespace,
-                          rec.error or f"{len(rec.steps_done)} steps done")
+            table.add_row(
+                cid,
+                f"[{style}]{rec.status}[/]",
+                str(rec.attempts),
+                finished,
+                namespace,
+                rec.error or f"{len(rec.steps_done)} steps done",
+            )
         console.print(table)
     return 0

@@ -66,8 +66,9 @@ def auth_annotations(app: str, namespace: str) -> dict[str, str]:
     }
 
 
-def oauth2_proxy_objects(ctx: InstallContext, app: str, namespace: str, host: str, client: OidcClient, *,
-                         with_ca: bool) -> list[Obj]:
+def oauth2_proxy_objects(
+    ctx: InstallContext, app: str, namespace: str, host: str, client: OidcClient, *, with_ca: bool
+) -> list[Obj]:
     name = proxy_name(app)
     labels = {"app.kubernetes.io/name": name, **MANAGED}
     env: list[Obj] = [
@@ -90,13 +91,19 @@ def oauth2_proxy_objects(ctx: InstallContext, app: str, namespace: str, host: st
         {"name": "OAUTH2_PROXY_CODE_CHALLENGE_METHOD", "value": "S256"},
     ]
     container: Obj = {
-        "name": "oauth2-proxy", "image": OAUTH2_PROXY_IMAGE, "env": env,
+        "name": "oauth2-proxy",
+        "image": OAUTH2_PROXY_IMAGE,
+        "env": env,
         "ports": [{"name": "http", "containerPort": OAUTH2_PROXY_PORT}],
         "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"}, "periodSeconds": 10},
         "livenessProbe": {"httpGet": {"path": "/ping", "port": "http"}, "periodSeconds": 20},
         "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
-        "securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
-                            "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
     }
     pod: Obj = {"containers": [container]}
     if with_ca:  # Keycloak's certificate is signed by the cluster's own CA
@@ -105,28 +112,50 @@ def oauth2_proxy_objects(ctx: InstallContext, app: str, namespace: str, host: st
         container["volumeMounts"] = [mount]
         pod["volumes"] = [volume]
     deployment = {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": name, "namespace": namespace, "labels": labels},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
-                 "template": {"metadata": {"labels": labels}, "spec": pod}},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+            "template": {"metadata": {"labels": labels}, "spec": pod},
+        },
     }
     service = {
-        "apiVersion": "v1", "kind": "Service",
+        "apiVersion": "v1",
+        "kind": "Service",
         "metadata": {"name": name, "namespace": namespace, "labels": labels},
-        "spec": {"selector": {"app.kubernetes.io/name": name},
-                 "ports": [{"name": "http", "port": OAUTH2_PROXY_PORT, "targetPort": "http"}]},
+        "spec": {
+            "selector": {"app.kubernetes.io/name": name},
+            "ports": [{"name": "http", "port": OAUTH2_PROXY_PORT, "targetPort": "http"}],
+        },
     }
     ingress = {
-        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels,
-                     "annotations": {"nginx.ingress.kubernetes.io/proxy-buffer-size": "16k"}},
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": {"nginx.ingress.kubernetes.io/proxy-buffer-size": "16k"},
+        },
         "spec": {
             "ingressClassName": "nginx",
             "tls": [{"hosts": [host]}],  # the controller's default (wildcard) certificate, see workspace.ingress
-            "rules": [{"host": host, "http": {"paths": [{
-                "path": "/oauth2", "pathType": "Prefix",
-                "backend": {"service": {"name": name, "port": {"number": OAUTH2_PROXY_PORT}}},
-            }]}}],
+            "rules": [
+                {
+                    "host": host,
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/oauth2",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": name, "port": {"number": OAUTH2_PROXY_PORT}}},
+                            }
+                        ]
+                    },
+                }
+            ],
         },
     }
     return [deployment, service, ingress]
@@ -138,8 +167,9 @@ async def oauth2_proxy(ctx: InstallContext, app: str, namespace: str, host: str,
     The cookie secret is generated once and kept in the Secret `<app>-oauth2-proxy`; the client
     secret is read by the proxy from `client.secret_name` (both by reference, never values)."""
     name = proxy_name(app)
-    cookie = await keep_or_make(ctx, [(name, namespace, "cookie-secret")],
-                                used_for=f"the oauth2-proxy cookie secret of {app}")
+    cookie = await keep_or_make(
+        ctx, [(name, namespace, "cookie-secret")], used_for=f"the oauth2-proxy cookie secret of {app}"
+    )
     await ensure_secret(ctx, name, namespace, {"cookie-secret": cookie})  # 32 characters: AES-256
     with_ca = await trusted_ca(ctx, namespace)
     for obj in oauth2_proxy_objects(ctx, app, namespace, host, client, with_ca=with_ca):
@@ -163,21 +193,33 @@ async def fetch_manifest(ctx: InstallContext, url: str) -> list[Obj]:
         raise InstallError(f"{url} is not valid YAML: {exc}", node=ctx.control.name) from None
 
 
-async def extra_chart(ctx: InstallContext, release: str, chart: str, version: str, values: Mapping[str, Any], *,
-                      repo: str | None = None, namespace: str | None = None, timeout_s: float = 900) -> bool:
+async def extra_chart(
+    ctx: InstallContext,
+    release: str,
+    chart: str,
+    version: str,
+    values: Mapping[str, Any],
+    *,
+    repo: str | None = None,
+    namespace: str | None = None,
+    timeout_s: float = 900,
+) -> bool:
     """A second chart of this component (same repository unless `repo`), like `ctx.helm`."""
-    spec = Chart(release, chart, repo or str(ctx.component.install.repo), version,
-                 namespace or ctx.component.namespace)
+    spec = Chart(release, chart, repo or str(ctx.component.install.repo), version, namespace or ctx.component.namespace)
     transport = ctx.cluster.nodes[ctx.control.name]
     ctx.log(f"helm: {spec.release} = {spec.chart} {spec.version} from {spec.repo} in {spec.namespace}")
     try:
-        changed = await upgrade_install(transport, spec, values, on_line=lambda line: ctx.log(f"helm: {line}"),
-                                        timeout_s=timeout_s)
+        changed = await upgrade_install(
+            transport, spec, values, on_line=lambda line: ctx.log(f"helm: {line}"), timeout_s=timeout_s
+        )
     except HelmError as exc:
         raise InstallError(str(exc), node=exc.node, output_tail=ctx.cluster.secrets.mask(exc.output_tail)) from None
     except CommandTimeout as exc:
-        raise InstallError(f"helm did not finish within {exc.timeout:g} s", node=ctx.control.name,
-                           output_tail=ctx.cluster.secrets.mask(exc.output_tail)) from None
+        raise InstallError(
+            f"helm did not finish within {exc.timeout:g} s",
+            node=ctx.control.name,
+            output_tail=ctx.cluster.secrets.mask(exc.output_tail),
+        ) from None
     if not changed:
         ctx.log(f"helm: {spec.release} is already deployed as wanted")
     return changed

@@ -51,29 +51,57 @@ async def install(ctx: InstallContext) -> None:
     bucket = str(ctx.config.get("artifactBucket") or creds.bucket)
     if bucket != creds.bucket:
         # The access key of argo-workflows may use every bucket of the Tenant (see shared.bucket_for).
-        await ctx.step(f"MinIO bucket {bucket} for artifacts", lambda: provision_buckets(
-            ctx, [ctx.component.id], extra=[{"name": bucket}]))
-    await ctx.step("artifact credentials in the workflow namespaces",
-                   lambda: _copy_s3_secret(ctx, creds.secret_name, [n for n in namespaces if n != ns]))
+        await ctx.step(
+            f"MinIO bucket {bucket} for artifacts",
+            lambda: provision_buckets(ctx, [ctx.component.id], extra=[{"name": bucket}]),
+        )
+    await ctx.step(
+        "artifact credentials in the workflow namespaces",
+        lambda: _copy_s3_secret(ctx, creds.secret_name, [n for n in namespaces if n != ns]),
+    )
     client = await oidc_client_for(ctx, ctx.component.id)
     await ctx.step("trust the platform CA", lambda: ensure_ca_secret(ctx, ns))
-    values = workflows_values(ctx, endpoint=creds.endpoint, bucket=bucket, s3_secret=creds.secret_name,
-                              issuer=client.issuer, oidc_secret=client.secret_name, ca_secret=ca_secret_name(ctx))
+    values = workflows_values(
+        ctx,
+        endpoint=creds.endpoint,
+        bucket=bucket,
+        s3_secret=creds.secret_name,
+        issuer=client.issuer,
+        oidc_secret=client.secret_name,
+        ca_secret=ca_secret_name(ctx),
+    )
     await ctx.step(f"install Argo Workflows at https://{host}", lambda: ctx.helm(values, timeout_s=900))
     await ctx.step(f"SSO access for the {ADMIN_GROUP} group", lambda: _sso_rbac(ctx))
 
     # Verify: the CRDs are served, the controller and the server run.
     kube = await ctx.kube()
     for crd in CRDS:
-        await kube.wait_for("apiextensions.k8s.io/v1", "CustomResourceDefinition", crd, None,
-                            lambda o: condition(o, "Established"), timeout=120, what=f"CRD {crd}")
+        await kube.wait_for(
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            crd,
+            None,
+            lambda o: condition(o, "Established"),
+            timeout=120,
+            what=f"CRD {crd}",
+        )
     await rollout(ctx, "Deployment", CONTROLLER, ns, timeout=600)
     await rollout(ctx, "Deployment", SERVER, ns, timeout=600)
-    await wait(ctx, "v1", "Service", SERVER, ns, lambda s: bool((s.get("spec") or {}).get("ports")), timeout=60,
-               what=f"Service {ns}/{SERVER}")
-    ctx.log(f"Argo Workflows is ready at https://{host} (Keycloak SSO; members of {ADMIN_GROUP} act as "
-            f"ServiceAccount {ns}/{ADMIN_SA}); workflows run in {', '.join(namespaces)} as ServiceAccount "
-            f"{WORKFLOW_SA}; artifacts and logs go to MinIO bucket {bucket}")
+    await wait(
+        ctx,
+        "v1",
+        "Service",
+        SERVER,
+        ns,
+        lambda s: bool((s.get("spec") or {}).get("ports")),
+        timeout=60,
+        what=f"Service {ns}/{SERVER}",
+    )
+    ctx.log(
+        f"Argo Workflows is ready at https://{host} (Keycloak SSO; members of {ADMIN_GROUP} act as "
+        f"ServiceAccount {ns}/{ADMIN_SA}); workflows run in {', '.join(namespaces)} as ServiceAccount "
+        f"{WORKFLOW_SA}; artifacts and logs go to MinIO bucket {bucket}"
+    )
 
 
 async def _namespaces(ctx: InstallContext, names: list[str]) -> None:
@@ -90,8 +118,16 @@ async def _copy_s3_secret(ctx: InstallContext, secret: str, namespaces: list[str
         await ensure_secret(ctx, secret, namespace, values)
 
 
-def workflows_values(ctx: InstallContext, *, endpoint: str, bucket: str, s3_secret: str, issuer: str,
-                     oidc_secret: str, ca_secret: str | None) -> dict[str, Any]:
+def workflows_values(
+    ctx: InstallContext,
+    *,
+    endpoint: str,
+    bucket: str,
+    s3_secret: str,
+    issuer: str,
+    oidc_secret: str,
+    ca_secret: str | None,
+) -> dict[str, Any]:
     host = hostname(ctx)
     parsed = urlparse(endpoint)
     s3_endpoint = f"{parsed.hostname}:{parsed.port or (443 if parsed.scheme == 'https' else 80)}"
@@ -127,10 +163,12 @@ def workflows_values(ctx: InstallContext, *, endpoint: str, bucket: str, s3_secr
         "controller": {
             "workflowNamespaces": workflow_namespaces(ctx),
             "parallelism": int(ctx.config.get("parallelism", 10)),
-            "workflowDefaults": {"spec": {
-                "serviceAccountName": WORKFLOW_SA,
-                "ttlStrategy": {"secondsAfterCompletion": int(ctx.config.get("ttlSecondsAfterFinished", 86400))},
-            }},
+            "workflowDefaults": {
+                "spec": {
+                    "serviceAccountName": WORKFLOW_SA,
+                    "ttlStrategy": {"secondsAfterCompletion": int(ctx.config.get("ttlSecondsAfterFinished", 86400))},
+                }
+            },
         },
         "workflow": {"serviceAccount": {"create": True, "name": WORKFLOW_SA}, "rbac": {"create": True}},
         "server": server,
@@ -151,23 +189,45 @@ def workflows_values(ctx: InstallContext, *, endpoint: str, bucket: str, s3_secr
 async def _sso_rbac(ctx: InstallContext) -> None:
     """The ServiceAccount SSO users of the admin group act as (Argo's SSO RBAC)."""
     ns = ctx.component.namespace
-    await ensure(ctx, {
-        "apiVersion": "v1", "kind": "ServiceAccount",
-        "metadata": {"name": ADMIN_SA, "namespace": ns, "labels": dict(MANAGED_BY), "annotations": {
-            "workflows.argoproj.io/rbac-rule": f"'{ADMIN_GROUP}' in groups",
-            "workflows.argoproj.io/rbac-rule-precedence": "1",
-        }},
-    })
+    await ensure(
+        ctx,
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {
+                "name": ADMIN_SA,
+                "namespace": ns,
+                "labels": dict(MANAGED_BY),
+                "annotations": {
+                    "workflows.argoproj.io/rbac-rule": f"'{ADMIN_GROUP}' in groups",
+                    "workflows.argoproj.io/rbac-rule-precedence": "1",
+                },
+            },
+        },
+    )
     # Since Kubernetes 1.24 a ServiceAccount has no token Secret of its own; Argo's SSO RBAC
     # reads `<sa>.service-account-token` (docs: argo-server-sso, "SSO RBAC").
-    await ensure(ctx, {
-        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
-        "metadata": {"name": f"{ADMIN_SA}.service-account-token", "namespace": ns, "labels": dict(MANAGED_BY),
-                     "annotations": {"kubernetes.io/service-account.name": ADMIN_SA}},
-    })
-    await ensure(ctx, {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-        "metadata": {"name": f"{FULLNAME}-{ADMIN_SA}", "labels": dict(MANAGED_BY)},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": f"{FULLNAME}-admin"},
-        "subjects": [{"kind": "ServiceAccount", "name": ADMIN_SA, "namespace": ns}],
-    })
+    await ensure(
+        ctx,
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/service-account-token",
+            "metadata": {
+                "name": f"{ADMIN_SA}.service-account-token",
+                "namespace": ns,
+                "labels": dict(MANAGED_BY),
+                "annotations": {"kubernetes.io/service-account.name": ADMIN_SA},
+            },
+        },
+    )
+    await ensure(
+        ctx,
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": f"{FULLNAME}-{ADMIN_SA}", "labels": dict(MANAGED_BY)},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": f"{FULLNAME}-admin"},
+            "subjects": [{"kind": "ServiceAccount", "name": ADMIN_SA, "namespace": ns}],
+        },
+    )

@@ -58,20 +58,35 @@ async def install(ctx: InstallContext) -> None:
     # Verify: the CRDs are served and every component rolled out.
     kube = await ctx.kube()
     for crd in ("applications.argoproj.io", "appprojects.argoproj.io"):
-        await kube.wait_for("apiextensions.k8s.io/v1", "CustomResourceDefinition", crd, None,
-                            lambda o: condition(o, "Established"), timeout=120, what=f"CRD {crd}")
+        await kube.wait_for(
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            crd,
+            None,
+            lambda o: condition(o, "Established"),
+            timeout=120,
+            what=f"CRD {crd}",
+        )
     for kind, name in workloads(ctx):
         await rollout(ctx, kind, name, ns, timeout=600)
-    admin = (f"; local admin enabled, password in Secret {ns}/{ADMIN_SECRET}" if ctx.config.get("localAdmin")
-             else f"; the local admin is disabled (its password is kept in Secret {ns}/{ADMIN_SECRET})")
-    ctx.log(f"Argo CD is ready at https://{host}: sign in with Keycloak (group "
-            f"{ctx.config.get('adminGroup', ADMIN_GROUP)} = role:admin, others read-only){admin}")
+    admin = (
+        f"; local admin enabled, password in Secret {ns}/{ADMIN_SECRET}"
+        if ctx.config.get("localAdmin")
+        else f"; the local admin is disabled (its password is kept in Secret {ns}/{ADMIN_SECRET})"
+    )
+    ctx.log(
+        f"Argo CD is ready at https://{host}: sign in with Keycloak (group "
+        f"{ctx.config.get('adminGroup', ADMIN_GROUP)} = role:admin, others read-only){admin}"
+    )
 
 
 def workloads(ctx: InstallContext) -> list[tuple[str, str]]:
-    out = [("Deployment", f"{FULLNAME}-server"), ("Deployment", f"{FULLNAME}-repo-server"),
-           ("Deployment", f"{FULLNAME}-applicationset-controller"),
-           ("StatefulSet", f"{FULLNAME}-application-controller")]
+    out = [
+        ("Deployment", f"{FULLNAME}-server"),
+        ("Deployment", f"{FULLNAME}-repo-server"),
+        ("Deployment", f"{FULLNAME}-applicationset-controller"),
+        ("StatefulSet", f"{FULLNAME}-application-controller"),
+    ]
     if ctx.config.get("highAvailability"):
         out += [("StatefulSet", f"{FULLNAME}-redis-ha-server"), ("Deployment", f"{FULLNAME}-redis-ha-haproxy")]
     else:
@@ -80,10 +95,19 @@ def workloads(ctx: InstallContext) -> list[tuple[str, str]]:
 
 
 async def _label_oidc_secret(ctx: InstallContext, client: OidcClient) -> None:
-    await ensure(ctx, {"apiVersion": "v1", "kind": "Secret",
-                       "metadata": {"name": client.secret_name, "namespace": client.namespace,
-                                    "labels": {"app.kubernetes.io/part-of": "argocd"}}},
-                 field_manager=LABEL_MANAGER)
+    await ensure(
+        ctx,
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": client.secret_name,
+                "namespace": client.namespace,
+                "labels": {"app.kubernetes.io/part-of": "argocd"},
+            },
+        },
+        field_manager=LABEL_MANAGER,
+    )
 
 
 async def _admin(ctx: InstallContext) -> None:
@@ -96,12 +120,18 @@ async def _admin(ctx: InstallContext) -> None:
     mtime = stored.get("mtime") or ""
     if stored.get("bcrypt") != hashed or not mtime:
         mtime = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    await ensure_secret(ctx, ADMIN_SECRET, ns, {"username": "admin", "password": password, "bcrypt": hashed,
-                                                "mtime": mtime})
+    await ensure_secret(
+        ctx, ADMIN_SECRET, ns, {"username": "admin", "password": password, "bcrypt": hashed, "mtime": mtime}
+    )
     # argocd-secret is ours (configs.secret.createSecret: false); Argo CD adds server.secretkey
     # itself on first start, under its own field manager, which this apply leaves alone.
-    await ensure_secret(ctx, ARGOCD_SECRET, ns, {"admin.password": hashed, "admin.passwordMtime": mtime},
-                        labels={"app.kubernetes.io/name": ARGOCD_SECRET, "app.kubernetes.io/part-of": "argocd"})
+    await ensure_secret(
+        ctx,
+        ARGOCD_SECRET,
+        ns,
+        {"admin.password": hashed, "admin.passwordMtime": mtime},
+        labels={"app.kubernetes.io/name": ARGOCD_SECRET, "app.kubernetes.io/part-of": "argocd"},
+    )
 
 
 def _bcrypt_matches(hashed: str, password: str) -> bool:
@@ -126,8 +156,9 @@ async def _repositories(ctx: InstallContext) -> None:
             token = ctx.cluster.secrets.resolve(repo["token"], f"the access token of repository {url}")
             # Token over HTTPS: GitHub, GitLab and Gitea accept any non-empty user name with a token.
             values.update({"username": "git", "password": token})
-        await ensure_secret(ctx, f"repo-{digest(url)}", ns, values,
-                            labels={"argocd.argoproj.io/secret-type": "repository"})
+        await ensure_secret(
+            ctx, f"repo-{digest(url)}", ns, values, labels={"argocd.argoproj.io/secret-type": "repository"}
+        )
         ctx.log(f"repository {url} registered")
 
 

@@ -77,23 +77,30 @@ def awx_object(ctx: InstallContext, *, with_ca: bool) -> dict[str, Any]:
     }
     if with_ca:
         spec["bundle_cacert_secret"] = CA_BUNDLE_SECRET
-    return {"apiVersion": AWX_API, "kind": "AWX", "metadata": {"name": NAME, "namespace": ctx.component.namespace},
-            "spec": spec}
+    return {
+        "apiVersion": AWX_API,
+        "kind": "AWX",
+        "metadata": {"name": NAME, "namespace": ctx.component.namespace},
+        "spec": spec,
+    }
 
 
 def sso_settings(client: OidcClient, secret: str) -> str:
-    return (f"SOCIAL_AUTH_OIDC_KEY = {client.client_id!r}\n"
-            f"SOCIAL_AUTH_OIDC_SECRET = {secret!r}\n"
-            f"SOCIAL_AUTH_OIDC_OIDC_ENDPOINT = {client.issuer!r}\n"
-            "SOCIAL_AUTH_OIDC_VERIFY_SSL = True\n")
+    return (
+        f"SOCIAL_AUTH_OIDC_KEY = {client.client_id!r}\n"
+        f"SOCIAL_AUTH_OIDC_SECRET = {secret!r}\n"
+        f"SOCIAL_AUTH_OIDC_OIDC_ENDPOINT = {client.issuer!r}\n"
+        "SOCIAL_AUTH_OIDC_VERIFY_SSL = True\n"
+    )
 
 
 async def install(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
     host = domain_host(ctx)
     await ctx.step("namespace", lambda: ensure_namespace(ctx, ns))
-    await ctx.step("install the AWX Operator chart",
-                   lambda: ctx.helm({"AWX": {"enabled": False}}, release=RELEASE, timeout_s=600))
+    await ctx.step(
+        "install the AWX Operator chart", lambda: ctx.helm({"AWX": {"enabled": False}}, release=RELEASE, timeout_s=600)
+    )
     await rollout(ctx, "Deployment", OPERATOR, ns, timeout=600)
     db = await database_for(ctx, "awx")
     await ctx.step("the database settings for the operator", lambda: _postgres(ctx, db))
@@ -104,14 +111,24 @@ async def install(ctx: InstallContext) -> None:
     await ctx.step(f"publish {host}", lambda: ensure(ctx, ingress(ctx, NAME, host, f"{NAME}-service", 80)))
 
     # Verify: the operator's reconciliation succeeded, web and task are rolled out.
-    await wait(ctx, AWX_API, "AWX", NAME, ns, lambda o: condition(o, "Successful"), timeout=CR_TIMEOUT_S,
-               what=f"AWX {ns}/{NAME} (condition Successful)",
-               hint=f"see `microk8s kubectl -n {ns} logs deploy/{OPERATOR} -c awx-manager` for the operator's run")
+    await wait(
+        ctx,
+        AWX_API,
+        "AWX",
+        NAME,
+        ns,
+        lambda o: condition(o, "Successful"),
+        timeout=CR_TIMEOUT_S,
+        what=f"AWX {ns}/{NAME} (condition Successful)",
+        hint=f"see `microk8s kubectl -n {ns} logs deploy/{OPERATOR} -c awx-manager` for the operator's run",
+    )
     for name in (f"{NAME}-web", f"{NAME}-task"):
         await rollout(ctx, "Deployment", name, ns, timeout=900)
     admin = ctx.config.get("adminUser", "admin")
-    ctx.log(f"AWX is ready at https://{host} (Keycloak: \"Sign in with OIDC\"; admin {admin} with the "
-            f"password in Secret {ns}/{ADMIN_SECRET})")
+    ctx.log(
+        f'AWX is ready at https://{host} (Keycloak: "Sign in with OIDC"; admin {admin} with the '
+        f"password in Secret {ns}/{ADMIN_SECRET})"
+    )
 
 
 async def _postgres(ctx: InstallContext, db: DbCredentials) -> None:
@@ -121,16 +138,27 @@ async def _postgres(ctx: InstallContext, db: DbCredentials) -> None:
     if not password:  # database_for wrote it first; only a dry run finds nothing
         ctx.log(f"Secret {db.namespace}/{db.secret_name} has no password yet")
         password = ""
-    await ensure_secret(ctx, PG_SECRET, ns, {
-        "host": db.host, "port": str(db.port), "database": db.database, "username": db.user,
-        "password": password, "sslmode": "prefer", "type": "unmanaged",
-    })
+    await ensure_secret(
+        ctx,
+        PG_SECRET,
+        ns,
+        {
+            "host": db.host,
+            "port": str(db.port),
+            "database": db.database,
+            "username": db.user,
+            "password": password,
+            "sslmode": "prefer",
+            "type": "unmanaged",
+        },
+    )
 
 
 async def _admin(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
-    password = await keep_or_make(ctx, [(ADMIN_SECRET, ns, "password")], ref=ctx.config.get("adminPassword"),
-                                  used_for="the AWX admin password")
+    password = await keep_or_make(
+        ctx, [(ADMIN_SECRET, ns, "password")], ref=ctx.config.get("adminPassword"), used_for="the AWX admin password"
+    )
     await ensure_secret(ctx, ADMIN_SECRET, ns, {"password": password})
 
 
@@ -144,13 +172,20 @@ async def _awx(ctx: InstallContext) -> None:
     with_ca = False
     if ctx.spec.cluster.certificates == "self-signed":
         ca_ns = ctx.cluster.catalog["ssl-certificates"].namespace
-        secret = await wait(ctx, "v1", "Secret", CA_SECRET, ca_ns,
-                            lambda o: bool((o.get("data") or {}).get(CA_KEY)), timeout=300,
-                            what=f"the cluster CA in Secret {ca_ns}/{CA_SECRET}")
+        secret = await wait(
+            ctx,
+            "v1",
+            "Secret",
+            CA_SECRET,
+            ca_ns,
+            lambda o: bool((o.get("data") or {}).get(CA_KEY)),
+            timeout=300,
+            what=f"the cluster CA in Secret {ca_ns}/{CA_SECRET}",
+        )
         encoded = (secret.get("data") or {}).get(CA_KEY)
         if encoded:
-            await ensure_secret(ctx, CA_BUNDLE_SECRET, ctx.component.namespace,
-                                {"bundle-ca.crt": base64.b64decode(encoded).decode()})
+            await ensure_secret(
+                ctx, CA_BUNDLE_SECRET, ctx.component.namespace, {"bundle-ca.crt": base64.b64decode(encoded).decode()}
+            )
             with_ca = True
     await ensure(ctx, awx_object(ctx, with_ca=with_ca))
-

@@ -53,8 +53,11 @@ class Cluster:
                 control = self.nodes[self.spec.control.name]
                 result = await control.run("microk8s config", sudo=True, timeout=60)
                 if not result.ok:
-                    raise InstallError("could not read the cluster's kubeconfig (`microk8s config`)",
-                                       node=control.node, output_tail=result.tail())
+                    raise InstallError(
+                        "could not read the cluster's kubeconfig (`microk8s config`)",
+                        node=control.node,
+                        output_tail=result.tail(),
+                    )
                 self.secrets.register_kubeconfig(result.stdout)
                 self._kube = await Kube.from_kubeconfig(result.stdout)
             return self._kube
@@ -109,8 +112,17 @@ class InstallContext:
         """The node's address on its LAN (the default route's interface), else the SSH host."""
         return self.facts(node).primary_address or node.host
 
-    async def run(self, node: NodeSpec, command: str, *, sudo: bool = False, input: str | None = None,
-                  timeout: float = 600, check: bool = True, quiet: bool = False) -> CommandResult:
+    async def run(
+        self,
+        node: NodeSpec,
+        command: str,
+        *,
+        sudo: bool = False,
+        input: str | None = None,
+        timeout: float = 600,
+        check: bool = True,
+        quiet: bool = False,
+    ) -> CommandResult:
         """Run `command` on `node`; its output goes to the log unless `quiet`.
 
         With `check`, a non-zero exit raises `InstallError` naming the node, the command and
@@ -123,11 +135,17 @@ class InstallContext:
         try:
             result = await transport.run(command, sudo=sudo, input=input, timeout=timeout, on_line=on_line)
         except CommandTimeout as exc:
-            raise InstallError(f"`{command}` did not finish within {exc.timeout:g} s", node=node.name,
-                               output_tail=self.cluster.secrets.mask(exc.output_tail)) from None
+            raise InstallError(
+                f"`{command}` did not finish within {exc.timeout:g} s",
+                node=node.name,
+                output_tail=self.cluster.secrets.mask(exc.output_tail),
+            ) from None
         if check and not result.ok:
-            raise InstallError(f"`{command}` failed with exit status {result.exit_status}", node=node.name,
-                               output_tail=self.cluster.secrets.mask(result.tail()))
+            raise InstallError(
+                f"`{command}` failed with exit status {result.exit_status}",
+                node=node.name,
+                output_tail=self.cluster.secrets.mask(result.tail()),
+            )
         return result
 
     # ------------------------------------------------------------ cluster
@@ -135,24 +153,40 @@ class InstallContext:
     async def kube(self) -> Kube:
         return await self.cluster.kube()
 
-    async def helm(self, values: Mapping[str, Any], *, release: str | None = None,
-                   namespace: str | None = None, timeout_s: float = 900) -> bool:
+    async def helm(
+        self,
+        values: Mapping[str, Any],
+        *,
+        release: str | None = None,
+        namespace: str | None = None,
+        timeout_s: float = 900,
+    ) -> bool:
         """Install or upgrade this component's chart (from the catalog) with `values`."""
         install = self.component.install
         assert install.repo and install.chart and install.version, f"{self.component.id} has no Helm chart"
-        chart = Chart(release or self.component.id, install.chart, install.repo, install.version,
-                      namespace or self.component.namespace)
+        chart = Chart(
+            release or self.component.id,
+            install.chart,
+            install.repo,
+            install.version,
+            namespace or self.component.namespace,
+        )
         transport = self.cluster.nodes[self.control.name]
         self.log(f"helm: {chart.release} = {chart.chart} {chart.version} from {chart.repo} in {chart.namespace}")
         try:
-            changed = await upgrade_install(transport, chart, values, on_line=lambda line: self.log(f"helm: {line}"),
-                                            timeout_s=timeout_s)
+            changed = await upgrade_install(
+                transport, chart, values, on_line=lambda line: self.log(f"helm: {line}"), timeout_s=timeout_s
+            )
         except HelmError as exc:
-            raise InstallError(str(exc), node=exc.node,
-                               output_tail=self.cluster.secrets.mask(exc.output_tail)) from None
+            raise InstallError(
+                str(exc), node=exc.node, output_tail=self.cluster.secrets.mask(exc.output_tail)
+            ) from None
         except CommandTimeout as exc:
-            raise InstallError(f"helm did not finish within {exc.timeout:g} s", node=self.control.name,
-                               output_tail=self.cluster.secrets.mask(exc.output_tail)) from None
+            raise InstallError(
+                f"helm did not finish within {exc.timeout:g} s",
+                node=self.control.name,
+                output_tail=self.cluster.secrets.mask(exc.output_tail),
+            ) from None
         if not changed:
             self.log(f"helm: {chart.release} is already deployed as wanted")
         return changed

@@ -28,10 +28,17 @@ async def cluster_ca(ctx: InstallContext) -> str | None:
     if not self_signed(ctx):
         return None
     ns = ctx.cluster.catalog["ssl-certificates"].namespace
-    secret = await wait(ctx, "v1", "Secret", CA_SECRET, ns,
-                        lambda s: bool((s.get("data") or {}).get(CA_KEY) or (s.get("data") or {}).get("tls.crt")),
-                        timeout=300, what=f"the cluster CA in Secret {ns}/{CA_SECRET}",
-                        hint="the ssl-certificates component issues it; check its Certificate thinkube-ca")
+    secret = await wait(
+        ctx,
+        "v1",
+        "Secret",
+        CA_SECRET,
+        ns,
+        lambda s: bool((s.get("data") or {}).get(CA_KEY) or (s.get("data") or {}).get("tls.crt")),
+        timeout=300,
+        what=f"the cluster CA in Secret {ns}/{CA_SECRET}",
+        hint="the ssl-certificates component issues it; check its Certificate thinkube-ca",
+    )
     data = secret.get("data") or {}
     encoded = data.get(CA_KEY) or data.get("tls.crt")
     if not encoded:  # only a dry run answers a wait without the object

@@ -39,8 +39,10 @@ async def values(ctx: InstallContext) -> dict[str, Any]:
         if await kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", SERVICE_MONITOR_CRD) is not None:
             out["prometheus"] = {"enabled": True, "servicemonitor": {"enabled": True}}
         else:
-            ctx.log("serviceMonitor: Prometheus' ServiceMonitor CRD is not installed yet; "
-                    "run this component again after prometheus to add it")
+            ctx.log(
+                "serviceMonitor: Prometheus' ServiceMonitor CRD is not installed yet; "
+                "run this component again after prometheus to add it"
+            )
     return out
 
 
@@ -53,12 +55,20 @@ async def install(ctx: InstallContext) -> None:
     for name in DEPLOYMENTS:
         await rollout(ctx, "Deployment", name, namespace, timeout=300)
     for crd in CRDS:
-        await wait(ctx, "apiextensions.k8s.io/v1", "CustomResourceDefinition", crd, None, _established,
-                   timeout=120, what=f"CRD {crd}", hint="the chart installs it with crds.enabled=true")
+        await wait(
+            ctx,
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            crd,
+            None,
+            _established,
+            timeout=120,
+            what=f"CRD {crd}",
+            hint="the chart installs it with crds.enabled=true",
+        )
     ctx.log(f"cert-manager is running; CRDs {', '.join(CRDS)} are established")
 
 
 def _established(obj: dict[str, Any]) -> bool:
     conditions = obj.get("status", {}).get("conditions") or []
     return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
-

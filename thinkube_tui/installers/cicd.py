@@ -61,14 +61,21 @@ async def ensure_ca_secret(ctx: InstallContext, namespace: str) -> str | None:
     pem = await cluster_ca(ctx)
     if pem is None:
         if not verify_tls(ctx):
-            ctx.log("certificates come from Let's Encrypt staging (untrusted roots): OIDC clients will skip "
-                    "TLS verification towards Keycloak")
+            ctx.log(
+                "certificates come from Let's Encrypt staging (untrusted roots): OIDC clients will skip "
+                "TLS verification towards Keycloak"
+            )
         return None
-    await ensure(ctx, {
-        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-        "metadata": {"name": CA_SECRET, "namespace": namespace, "labels": dict(MANAGED_BY)},
-        "data": {"ca.crt": base64.b64encode(pem.encode()).decode()},
-    })
+    await ensure(
+        ctx,
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {"name": CA_SECRET, "namespace": namespace, "labels": dict(MANAGED_BY)},
+            "data": {"ca.crt": base64.b64encode(pem.encode()).decode()},
+        },
+    )
     return CA_SECRET
 
 
@@ -80,17 +87,27 @@ def job_succeeded(obj: Mapping[str, Any]) -> bool:
 
 def raise_failed(obj: Mapping[str, Any]) -> None:
     meta = obj.get("metadata") or {}
-    raise InstallError(f"Job {meta.get('namespace')}/{meta.get('name')} failed: see `microk8s kubectl -n "
-                       f"{meta.get('namespace')} logs job/{meta.get('name')}`")
+    raise InstallError(
+        f"Job {meta.get('namespace')}/{meta.get('name')} failed: see `microk8s kubectl -n "
+        f"{meta.get('namespace')} logs job/{meta.get('name')}`"
+    )
 
 
 async def run_job(ctx: InstallContext, job: dict[str, Any], *, what: str, timeout: float = 900) -> None:
     """Apply a one-shot Job (unless it exists as wanted) and wait until it succeeded."""
     meta = job["metadata"]
     await ensure(ctx, job)
-    await wait(ctx, "batch/v1", "Job", meta["name"], meta["namespace"], job_succeeded, timeout=timeout,
-               what=f"Job {meta['namespace']}/{meta['name']} ({what})",
-               hint=f"see `microk8s kubectl -n {meta['namespace']} logs job/{meta['name']}`")
+    await wait(
+        ctx,
+        "batch/v1",
+        "Job",
+        meta["name"],
+        meta["namespace"],
+        job_succeeded,
+        timeout=timeout,
+        what=f"Job {meta['namespace']}/{meta['name']} ({what})",
+        hint=f"see `microk8s kubectl -n {meta['namespace']} logs job/{meta['name']}`",
+    )
     ctx.log(f"Job {meta['namespace']}/{meta['name']} succeeded: {what}")
 
 

@@ -92,13 +92,17 @@ def deployment(ctx: InstallContext, *, issuer: str, client_id: str, oidc_secret:
     home = {"name": "home", "mountPath": HOME}
     # Empty values are left out: the API server drops `value: ""`, and a second run would
     # otherwise find the Deployment different from what it wants.
-    prepare_env = [{"name": k, "value": v} for k, v in (
-        ("WORKSPACE", WORKSPACE),
-        ("GIT_USER_NAME", str(c.get("gitUserName", ""))),
-        ("GIT_USER_EMAIL", str(c.get("gitUserEmail", ""))),
-        ("REPOSITORIES", " ".join(c.get("repositories", ()))),
-        ("EXTENSIONS", " ".join(c.get("extensions", ["ms-python.python"]))),
-    ) if v]
+    prepare_env = [
+        {"name": k, "value": v}
+        for k, v in (
+            ("WORKSPACE", WORKSPACE),
+            ("GIT_USER_NAME", str(c.get("gitUserName", ""))),
+            ("GIT_USER_EMAIL", str(c.get("gitUserEmail", ""))),
+            ("REPOSITORIES", " ".join(c.get("repositories", ()))),
+            ("EXTENSIONS", " ".join(c.get("extensions", ["ms-python.python"]))),
+        )
+        if v
+    ]
     proxy_args = [
         "--provider=keycloak-oidc",
         f"--oidc-issuer-url={issuer}",
@@ -135,7 +139,8 @@ def deployment(ctx: InstallContext, *, issuer: str, client_id: str, oidc_secret:
     if proxy_mounts:
         proxy["volumeMounts"] = proxy_mounts
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": NAME, "namespace": ctx.component.namespace, "labels": LABELS},
         "spec": {
             "replicas": 1,
@@ -145,20 +150,40 @@ def deployment(ctx: InstallContext, *, issuer: str, client_id: str, oidc_secret:
                 "metadata": {"labels": LABELS},
                 "spec": {
                     "securityContext": {"runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000},
-                    "initContainers": [{
-                        "name": "prepare", "image": image,
-                        "command": ["/bin/sh", "-c", PREPARE_SCRIPT],
-                        "env": prepare_env, "volumeMounts": [home],
-                    }],
+                    "initContainers": [
+                        {
+                            "name": "prepare",
+                            "image": image,
+                            "command": ["/bin/sh", "-c", PREPARE_SCRIPT],
+                            "env": prepare_env,
+                            "volumeMounts": [home],
+                        }
+                    ],
                     "containers": [
                         {
-                            "name": "code-server", "image": image,
-                            "args": ["--bind-addr", f"127.0.0.1:{CODE_PORT}", "--auth", "none",
-                                     "--disable-telemetry", WORKSPACE],
+                            "name": "code-server",
+                            "image": image,
+                            "args": [
+                                "--bind-addr",
+                                f"127.0.0.1:{CODE_PORT}",
+                                "--auth",
+                                "none",
+                                "--disable-telemetry",
+                                WORKSPACE,
+                            ],
                             "volumeMounts": [home],
-                            "readinessProbe": {"exec": {"command": [
-                                "curl", "-fsS", "-o", "/dev/null", f"http://127.0.0.1:{CODE_PORT}/healthz"]},
-                                "periodSeconds": 10},
+                            "readinessProbe": {
+                                "exec": {
+                                    "command": [
+                                        "curl",
+                                        "-fsS",
+                                        "-o",
+                                        "/dev/null",
+                                        f"http://127.0.0.1:{CODE_PORT}/healthz",
+                                    ]
+                                },
+                                "periodSeconds": 10,
+                            },
                             "resources": {
                                 "requests": {"cpu": "100m", "memory": "256Mi"},
                                 "limits": {"cpu": cpu_quantity(c.get("cpu", 2)), "memory": str(c.get("memory", "4Gi"))},
@@ -175,26 +200,33 @@ def deployment(ctx: InstallContext, *, issuer: str, client_id: str, oidc_secret:
 
 def workspace_pvc(ctx: InstallContext) -> dict[str, Any]:
     return {
-        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
         "metadata": {"name": WORKSPACE_PVC, "namespace": ctx.component.namespace, "labels": LABELS},
-        "spec": {"accessModes": ["ReadWriteOnce"],
-                 "resources": {"requests": {"storage": str(ctx.config.get("storageSize", "20Gi"))}}},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": str(ctx.config.get("storageSize", "20Gi"))}},
+        },
     }
 
 
 def service(ctx: InstallContext) -> dict[str, Any]:
     return {
-        "apiVersion": "v1", "kind": "Service",
+        "apiVersion": "v1",
+        "kind": "Service",
         "metadata": {"name": NAME, "namespace": ctx.component.namespace, "labels": LABELS},
-        "spec": {"selector": {"app.kubernetes.io/name": NAME},
-                 "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]},
+        "spec": {
+            "selector": {"app.kubernetes.io/name": NAME},
+            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+        },
     }
 
 
 def ingress_object(ctx: InstallContext) -> dict[str, Any]:
     # oauth2-proxy's cookies carry Keycloak's tokens: bigger response headers than nginx's default.
-    return ingress(ctx, NAME, host(ctx, HOSTNAME), NAME, 80,
-                   annotations={"nginx.ingress.kubernetes.io/proxy-buffer-size": "16k"})
+    return ingress(
+        ctx, NAME, host(ctx, HOSTNAME), NAME, 80, annotations={"nginx.ingress.kubernetes.io/proxy-buffer-size": "16k"}
+    )
 
 
 async def _cookie_secret(ctx: InstallContext) -> None:
@@ -220,6 +252,8 @@ async def install(ctx: InstallContext) -> None:
 
     # Verify: both containers ready (code-server's /healthz, oauth2-proxy's /ping).
     await rollout(ctx, "Deployment", NAME, ns, timeout=600)
-    ctx.log(f"code-server is ready at https://{host(ctx, HOSTNAME)} (Keycloak login, group {ALLOWED_GROUP}); "
-            f"workspace volume {ns}/{WORKSPACE_PVC} ({ctx.config.get('storageSize', '20Gi')}); OIDC client secret "
-            f"in Secret {ns}/{client.secret_name}, cookie secret in Secret {ns}/{PROXY_SECRET}")
+    ctx.log(
+        f"code-server is ready at https://{host(ctx, HOSTNAME)} (Keycloak login, group {ALLOWED_GROUP}); "
+        f"workspace volume {ns}/{WORKSPACE_PVC} ({ctx.config.get('storageSize', '20Gi')}); OIDC client secret "
+        f"in Secret {ns}/{client.secret_name}, cookie secret in Secret {ns}/{PROXY_SECRET}"
+    )

@@ -33,8 +33,11 @@ from .workspace import harbor_image
 NAME = "code-server-monitor"
 IMAGE = "alpine/git:v2.52.0"
 MOUNT = "/workspace"
-LABELS = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": CODE_SERVER,
-          "app.kubernetes.io/managed-by": "thinkube-tui"}
+LABELS = {
+    "app.kubernetes.io/name": NAME,
+    "app.kubernetes.io/part-of": CODE_SERVER,
+    "app.kubernetes.io/managed-by": "thinkube-tui",
+}
 
 SCRIPT = """\
 set -u
@@ -77,7 +80,8 @@ done
 def deployment(ctx: InstallContext) -> dict[str, Any]:
     c = ctx.config
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": NAME, "namespace": ctx.component.namespace, "labels": LABELS},
         "spec": {
             "replicas": 1,
@@ -87,34 +91,50 @@ def deployment(ctx: InstallContext) -> dict[str, Any]:
                 "spec": {
                     "securityContext": {"runAsUser": 1000, "runAsGroup": 1000, "runAsNonRoot": True},
                     # The workspace volume is ReadWriteOnce: share code-server's node.
-                    "affinity": {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{
-                        "labelSelector": {"matchLabels": {"app.kubernetes.io/name": CODE_SERVER}},
-                        "topologyKey": "kubernetes.io/hostname",
-                    }]}},
+                    "affinity": {
+                        "podAffinity": {
+                            "requiredDuringSchedulingIgnoredDuringExecution": [
+                                {
+                                    "labelSelector": {"matchLabels": {"app.kubernetes.io/name": CODE_SERVER}},
+                                    "topologyKey": "kubernetes.io/hostname",
+                                }
+                            ]
+                        }
+                    },
                     "automountServiceAccountToken": False,
-                    "containers": [{
-                        "name": "monitor",
-                        "image": harbor_image(ctx, IMAGE),
-                        "command": ["/bin/sh", "-c", SCRIPT],
-                        # (empty values left out: the API server drops `value: ""`)
-                        "env": [{"name": k, "value": v} for k, v in (
-                            ("WORKSPACE", MOUNT),
-                            ("INTERVAL", str(int(c.get("intervalSeconds", 30)))),
-                            ("REPOSITORIES", " ".join(c.get("repositories", ()))),
-                            ("BRANCHES", " ".join(c.get("branches", ["main"]))),
-                        ) if v] + [
-                            # the repositories belong to code-server's user; trust them read-only
-                            {"name": "GIT_CONFIG_COUNT", "value": "1"},
-                            {"name": "GIT_CONFIG_KEY_0", "value": "safe.directory"},
-                            {"name": "GIT_CONFIG_VALUE_0", "value": "*"},
-                        ],
-                        "volumeMounts": [{"name": "workspace", "mountPath": MOUNT, "subPath": "workspace",
-                                          "readOnly": True},
-                                         {"name": "tmp", "mountPath": "/tmp"}],  # its last reports
-                        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True},
-                        "resources": {"requests": {"cpu": "5m", "memory": "16Mi"},
-                                      "limits": {"cpu": "200m", "memory": "64Mi"}},
-                    }],
+                    "containers": [
+                        {
+                            "name": "monitor",
+                            "image": harbor_image(ctx, IMAGE),
+                            "command": ["/bin/sh", "-c", SCRIPT],
+                            # (empty values left out: the API server drops `value: ""`)
+                            "env": [
+                                {"name": k, "value": v}
+                                for k, v in (
+                                    ("WORKSPACE", MOUNT),
+                                    ("INTERVAL", str(int(c.get("intervalSeconds", 30)))),
+                                    ("REPOSITORIES", " ".join(c.get("repositories", ()))),
+                                    ("BRANCHES", " ".join(c.get("branches", ["main"]))),
+                                )
+                                if v
+                            ]
+                            + [
+                                # the repositories belong to code-server's user; trust them read-only
+                                {"name": "GIT_CONFIG_COUNT", "value": "1"},
+                                {"name": "GIT_CONFIG_KEY_0", "value": "safe.directory"},
+                                {"name": "GIT_CONFIG_VALUE_0", "value": "*"},
+                            ],
+                            "volumeMounts": [
+                                {"name": "workspace", "mountPath": MOUNT, "subPath": "workspace", "readOnly": True},
+                                {"name": "tmp", "mountPath": "/tmp"},
+                            ],  # its last reports
+                            "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True},
+                            "resources": {
+                                "requests": {"cpu": "5m", "memory": "16Mi"},
+                                "limits": {"cpu": "200m", "memory": "64Mi"},
+                            },
+                        }
+                    ],
                     "volumes": [
                         {"name": "workspace", "persistentVolumeClaim": {"claimName": WORKSPACE_PVC, "readOnly": True}},
                         {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}},
@@ -130,6 +150,8 @@ async def install(ctx: InstallContext) -> None:
     await ctx.step("the repository monitor", lambda: ensure(ctx, deployment(ctx)))
     await rollout(ctx, "Deployment", NAME, ns, timeout=300)
     watched = ", ".join(ctx.config.get("repositories", ())) or "every git repository"
-    ctx.log(f"the monitor watches {watched} in the code-server workspace every "
-            f"{int(ctx.config.get('intervalSeconds', 30))} s; its reports: "
-            f"`microk8s kubectl -n {ns} logs deploy/{NAME}`")
+    ctx.log(
+        f"the monitor watches {watched} in the code-server workspace every "
+        f"{int(ctx.config.get('intervalSeconds', 30))} s; its reports: "
+        f"`microk8s kubectl -n {ns} logs deploy/{NAME}`"
+    )

@@ -90,12 +90,21 @@ def servers(ctx: InstallContext) -> list[dict[str, Any]]:
         {"name": "errors"},
         {"name": "health", "configBlock": "lameduck 5s"},
         {"name": "ready"},
-        {"name": "kubernetes", "parameters": f"{config.get('clusterDomain', 'cluster.local')} in-addr.arpa ip6.arpa",
-         "configBlock": "pods insecure\nfallthrough in-addr.arpa ip6.arpa\nttl 30"},
+        {
+            "name": "kubernetes",
+            "parameters": f"{config.get('clusterDomain', 'cluster.local')} in-addr.arpa ip6.arpa",
+            "configBlock": "pods insecure\nfallthrough in-addr.arpa ip6.arpa\nttl 30",
+        },
     ]
     if outside:
-        root.append({"name": "hosts", "configBlock": "\n".join(
-            [f"{h['ip']} {h['hostname']}" for h in outside] + [f"ttl {TTL}", "fallthrough"])})
+        root.append(
+            {
+                "name": "hosts",
+                "configBlock": "\n".join(
+                    [f"{h['ip']} {h['hostname']}" for h in outside] + [f"ttl {TTL}", "fallthrough"]
+                ),
+            }
+        )
     root += [
         {"name": "prometheus", "parameters": "0.0.0.0:9153"},
         {"name": "forward", "parameters": ". " + " ".join(upstreams(ctx))},
@@ -115,8 +124,11 @@ def servers(ctx: InstallContext) -> list[dict[str, Any]]:
     plugins: list[dict[str, Any]] = [{"name": "errors"}]
     # Templates are tried in order: extra hosts first, then Knative's subdomain, then the rest.
     plugins += [_a_template(zone, h["ip"], _exact(h["hostname"]), fallthrough=True) for h in in_domain]
-    plugins.append(_a_template(zone, ingress_address(ctx.spec, "ingress-kn"),
-                               "(^|[.])" + _literal(kn_zone) + "$", fallthrough=True))
+    plugins.append(
+        _a_template(
+            zone, ingress_address(ctx.spec, "ingress-kn"), "(^|[.])" + _literal(kn_zone) + "$", fallthrough=True
+        )
+    )
     plugins.append(_a_template(zone, ingress_address(ctx.spec, "ingress")))
     # IPv4 only: other types get an empty answer instead of a failure.
     plugins.append({"name": "template", "parameters": f"IN ANY {zone}", "configBlock": "rcode NOERROR"})
@@ -158,8 +170,9 @@ def render_corefile(server_list: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(blocks) + "\n"
 
 
-def corefile_problems(corefile: str, *, domain: str, ingress_ip: str, resolvers: Sequence[str],
-                      resolve_domain: bool) -> list[str]:
+def corefile_problems(
+    corefile: str, *, domain: str, ingress_ip: str, resolvers: Sequence[str], resolve_domain: bool
+) -> list[str]:
     """What the deployed Corefile lacks, read loosely (whitespace and block layout may differ)."""
     problems = []
     forward = re.search(r"^\s*forward\s+\.\s+([^{\n]*)", corefile, re.M)
@@ -189,26 +202,43 @@ async def install(ctx: InstallContext) -> None:
         corefile = (configmap.get("data") or {}).get("Corefile")
         if corefile is None:
             return ["no Corefile"]
-        return corefile_problems(corefile, domain=domain, ingress_ip=ingress_ip, resolvers=upstreams(ctx),
-                                 resolve_domain=resolve_domain)
+        return corefile_problems(
+            corefile, domain=domain, ingress_ip=ingress_ip, resolvers=upstreams(ctx), resolve_domain=resolve_domain
+        )
 
     try:
-        await wait(ctx, "v1", "ConfigMap", FULLNAME, namespace, lambda obj: not problems(obj), timeout=60,
-                   what=f"ConfigMap {namespace}/{FULLNAME} with the Corefile")
+        await wait(
+            ctx,
+            "v1",
+            "ConfigMap",
+            FULLNAME,
+            namespace,
+            lambda obj: not problems(obj),
+            timeout=60,
+            what=f"ConfigMap {namespace}/{FULLNAME} with the Corefile",
+        )
     except InstallError:
         kube = await ctx.kube()
         live = await kube.get("v1", "ConfigMap", FULLNAME, namespace)
         found = "; ".join(problems(live)) if live is not None else "it does not exist"
-        raise InstallError(f"the deployed Corefile (ConfigMap {namespace}/{FULLNAME}) is not as asked: "
-                           f"{found}") from None
+        raise InstallError(
+            f"the deployed Corefile (ConfigMap {namespace}/{FULLNAME}) is not as asked: {found}"
+        ) from None
 
     def serves_ours(service: Mapping[str, Any]) -> bool:
         return bool((service.get("spec", {}).get("selector") or {}).get("k8s-app") == POD_LABEL)
 
-    service = await wait(ctx, "v1", "Service", DNS_SERVICE, namespace, serves_ours, timeout=60,
-                         what=f"Service {namespace}/{DNS_SERVICE} selecting k8s-app={POD_LABEL}",
-                         hint="the kubelets send DNS to this Service; is MicroK8s' dns addon enabled "
-                              "(`microk8s status`)?")
+    service = await wait(
+        ctx,
+        "v1",
+        "Service",
+        DNS_SERVICE,
+        namespace,
+        serves_ours,
+        timeout=60,
+        what=f"Service {namespace}/{DNS_SERVICE} selecting k8s-app={POD_LABEL}",
+        hint="the kubelets send DNS to this Service; is MicroK8s' dns addon enabled (`microk8s status`)?",
+    )
     dns_ip = service.get("spec", {}).get("clusterIP")
     ctx.log(f"Service {DNS_SERVICE} ({dns_ip or 'its cluster address'}) is served by {FULLNAME}")
     if resolve_domain and dns_ip:
@@ -225,8 +255,9 @@ async def _retire_addon(ctx: InstallContext, namespace: str) -> None:
         ctx.log(f"Deployment {ADDON_DEPLOYMENT} belongs to a Helm release: left alone")
         return
     await kube.delete("apps/v1", "Deployment", ADDON_DEPLOYMENT, namespace)
-    ctx.log(f"deleted the dns addon's Deployment {namespace}/{ADDON_DEPLOYMENT}; "
-            f"{DNS_SERVICE} now reaches {FULLNAME} only")
+    ctx.log(
+        f"deleted the dns addon's Deployment {namespace}/{ADDON_DEPLOYMENT}; {DNS_SERVICE} now reaches {FULLNAME} only"
+    )
 
 
 async def _lookup(ctx: InstallContext, server: str, name: str, expected: str) -> None:
@@ -239,7 +270,10 @@ async def _lookup(ctx: InstallContext, server: str, name: str, expected: str) ->
     result = await ctx.run(ctx.control, command, check=False, timeout=60)
     answers = result.stdout.split()
     if expected not in answers:
-        raise InstallError(f"{name} resolved through {server} to {', '.join(answers) or 'nothing'}, "
-                           f"not the ingress address {expected}", node=ctx.control.name,
-                           output_tail=result.tail())
+        raise InstallError(
+            f"{name} resolved through {server} to {', '.join(answers) or 'nothing'}, "
+            f"not the ingress address {expected}",
+            node=ctx.control.name,
+            output_tail=result.tail(),
+        )
     ctx.log(f"{name} -> {expected} through {server}")

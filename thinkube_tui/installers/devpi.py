@@ -53,15 +53,17 @@ TEMPLATE = "devpi-setup"
 def workflow_namespace(ctx: InstallContext) -> str:
     comp = ctx.spec.components.get("argo-workflows")
     namespaces = list((comp.config if comp else {}).get("workflowNamespaces", ())) or [
-        namespace_of(ctx, "argo-workflows")]
+        namespace_of(ctx, "argo-workflows")
+    ]
     return str(namespaces[0])
 
 
 def index_parts(ctx: InstallContext) -> tuple[str, str]:
     user, _, index = str(ctx.config.get("indexName", "thinkube/stable")).partition("/")
     if user == "root":
-        raise InstallError("devpi.indexName: the private index needs a user of its own, not root "
-                           "(root/pypi is the mirror)")
+        raise InstallError(
+            "devpi.indexName: the private index needs a user of its own, not root (root/pypi is the mirror)"
+        )
     return user, index
 
 
@@ -75,10 +77,18 @@ async def install(ctx: InstallContext) -> None:
     await ctx.step("Argo CD Application devpi", lambda: ensure(ctx, application(ctx)))
 
     # Verify the deployment: Argo CD synced the manifests and they are healthy, the server runs.
-    await wait(ctx, ARGO_API, "Application", NAME, argocd_ns, application_ready, timeout=900,
-               what=f"Argo CD Application {argocd_ns}/{NAME} Synced and Healthy",
-               hint=f"see `microk8s kubectl -n {argocd_ns} get application {NAME} -o yaml` (status.conditions, "
-                    "status.operationState) or the Argo CD UI")
+    await wait(
+        ctx,
+        ARGO_API,
+        "Application",
+        NAME,
+        argocd_ns,
+        application_ready,
+        timeout=900,
+        what=f"Argo CD Application {argocd_ns}/{NAME} Synced and Healthy",
+        hint=f"see `microk8s kubectl -n {argocd_ns} get application {NAME} -o yaml` (status.conditions, "
+        "status.operationState) or the Argo CD UI",
+    )
     ctx.log(f"Application {argocd_ns}/{NAME} is Synced and Healthy")
     await rollout(ctx, "Deployment", NAME, ns, timeout=600)
 
@@ -86,20 +96,34 @@ async def install(ctx: InstallContext) -> None:
     run = workflow(ctx, wf_ns)
     await ctx.step("prepare the indexes (Workflow)", lambda: ensure(ctx, run))
     name = run["metadata"]["name"]
-    await wait(ctx, ARGO_API, "Workflow", name, wf_ns, workflow_succeeded, timeout=900,
-               what=f"Workflow {wf_ns}/{name} Succeeded",
-               hint=f"see `microk8s kubectl -n {wf_ns} get workflow {name} -o yaml` or the Argo Workflows UI")
+    await wait(
+        ctx,
+        ARGO_API,
+        "Workflow",
+        name,
+        wf_ns,
+        workflow_succeeded,
+        timeout=900,
+        what=f"Workflow {wf_ns}/{name} Succeeded",
+        hint=f"see `microk8s kubectl -n {wf_ns} get workflow {name} -o yaml` or the Argo Workflows UI",
+    )
     user, index = index_parts(ctx)
-    mirror = (f"PyPI mirror https://{host}/root/pypi/+simple/, " if ctx.config.get("mirrorPyPI", True) else "")
-    ctx.log(f"devpi is ready at https://{host}: {mirror}private index https://{host}/{user}/{index}/+simple/ "
-            f"(upload as {user}); credentials in Secret {ns}/{CREDENTIALS}")
+    mirror = f"PyPI mirror https://{host}/root/pypi/+simple/, " if ctx.config.get("mirrorPyPI", True) else ""
+    ctx.log(
+        f"devpi is ready at https://{host}: {mirror}private index https://{host}/{user}/{index}/+simple/ "
+        f"(upload as {user}); credentials in Secret {ns}/{CREDENTIALS}"
+    )
 
 
 async def _credentials(ctx: InstallContext, wf_ns: str) -> None:
     ns = ctx.component.namespace
     user, index = index_parts(ctx)
-    root = await keep_or_make(ctx, [(CREDENTIALS, ns, "root-password")], ref=ctx.config.get("rootPassword"),
-                              used_for="the devpi root password")
+    root = await keep_or_make(
+        ctx,
+        [(CREDENTIALS, ns, "root-password")],
+        ref=ctx.config.get("rootPassword"),
+        used_for="the devpi root password",
+    )
     stored = await secret_values(ctx, CREDENTIALS, ns, secret_keys=("user-password",)) or {}
     user_password = stored.get("user-password") if stored.get("user") == user else None
     if not user_password:
@@ -119,65 +143,115 @@ def manifests(ctx: InstallContext) -> list[dict[str, Any]]:
     labels = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "thinkube"}
     probe = {"httpGet": {"path": "/+api", "port": PORT}, "periodSeconds": 10}
     return [
-        {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-         "metadata": {"name": f"{NAME}-data", "namespace": ns, "labels": labels},
-         "spec": {"accessModes": ["ReadWriteOnce"],
-                  "resources": {"requests": {"storage": str(ctx.config.get("storageSize", "20Gi"))}}}},
-        {"apiVersion": "apps/v1", "kind": "Deployment",
-         "metadata": {"name": NAME, "namespace": ns, "labels": labels},
-         "spec": {
-             "replicas": 1,
-             "strategy": {"type": "Recreate"},  # one writer of the ReadWriteOnce volume
-             "selector": {"matchLabels": {"app.kubernetes.io/name": NAME}},
-             "template": {"metadata": {"labels": labels}, "spec": {"containers": [{
-                 "name": "devpi-server",
-                 "image": SERVER_IMAGE,
-                 # the image's entrypoint runs devpi-init once (root password from DEVPI_PASSWORD),
-                 # then devpi-server --host 0.0.0.0 --port 3141 --restrict-modify=root "$@"
-                 "args": ["--outside-url", f"https://{host}"],
-                 "env": [env_from_secret("DEVPI_PASSWORD", CREDENTIALS, "root-password")],
-                 "ports": [{"name": "http", "containerPort": PORT}],
-                 "readinessProbe": {**probe, "initialDelaySeconds": 5},
-                 "livenessProbe": {**probe, "initialDelaySeconds": 60, "failureThreshold": 6},
-                 "volumeMounts": [{"name": "data", "mountPath": "/devpi/server"}],
-                 "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
-             }], "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": f"{NAME}-data"}}]}},
-         }},
-        {"apiVersion": "v1", "kind": "Service",
-         "metadata": {"name": NAME, "namespace": ns, "labels": labels},
-         "spec": {"selector": {"app.kubernetes.io/name": NAME},
-                  "ports": [{"name": "http", "port": PORT, "targetPort": "http"}]}},
-        {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-         "metadata": {"name": NAME, "namespace": ns, "labels": labels,
-                      "annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "0"}},
-         "spec": {"ingressClassName": "nginx", "tls": ingress_tls(host),
-                  "rules": [{"host": host, "http": {"paths": [{
-                      "path": "/", "pathType": "Prefix",
-                      "backend": {"service": {"name": NAME, "port": {"number": PORT}}}}]}}]}},
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": f"{NAME}-data", "namespace": ns, "labels": labels},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": str(ctx.config.get("storageSize", "20Gi"))}},
+            },
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": NAME, "namespace": ns, "labels": labels},
+            "spec": {
+                "replicas": 1,
+                "strategy": {"type": "Recreate"},  # one writer of the ReadWriteOnce volume
+                "selector": {"matchLabels": {"app.kubernetes.io/name": NAME}},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "devpi-server",
+                                "image": SERVER_IMAGE,
+                                # the image's entrypoint runs devpi-init once (root password from DEVPI_PASSWORD),
+                                # then devpi-server --host 0.0.0.0 --port 3141 --restrict-modify=root "$@"
+                                "args": ["--outside-url", f"https://{host}"],
+                                "env": [env_from_secret("DEVPI_PASSWORD", CREDENTIALS, "root-password")],
+                                "ports": [{"name": "http", "containerPort": PORT}],
+                                "readinessProbe": {**probe, "initialDelaySeconds": 5},
+                                "livenessProbe": {**probe, "initialDelaySeconds": 60, "failureThreshold": 6},
+                                "volumeMounts": [{"name": "data", "mountPath": "/devpi/server"}],
+                                "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
+                            }
+                        ],
+                        "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": f"{NAME}-data"}}],
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": NAME, "namespace": ns, "labels": labels},
+            "spec": {
+                "selector": {"app.kubernetes.io/name": NAME},
+                "ports": [{"name": "http", "port": PORT, "targetPort": "http"}],
+            },
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {
+                "name": NAME,
+                "namespace": ns,
+                "labels": labels,
+                "annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "0"},
+            },
+            "spec": {
+                "ingressClassName": "nginx",
+                "tls": ingress_tls(host),
+                "rules": [
+                    {
+                        "host": host,
+                        "http": {
+                            "paths": [
+                                {
+                                    "path": "/",
+                                    "pathType": "Prefix",
+                                    "backend": {"service": {"name": NAME, "port": {"number": PORT}}},
+                                }
+                            ]
+                        },
+                    }
+                ],
+            },
+        },
     ]
 
 
 def application(ctx: InstallContext) -> dict[str, Any]:
     return {
-        "apiVersion": ARGO_API, "kind": "Application",
-        "metadata": {"name": NAME, "namespace": namespace_of(ctx, "argocd"), "labels": dict(MANAGED_BY),
-                     # deleting the Application deletes what it deployed
-                     "finalizers": ["resources-finalizer.argocd.argoproj.io"]},
+        "apiVersion": ARGO_API,
+        "kind": "Application",
+        "metadata": {
+            "name": NAME,
+            "namespace": namespace_of(ctx, "argocd"),
+            "labels": dict(MANAGED_BY),
+            # deleting the Application deletes what it deployed
+            "finalizers": ["resources-finalizer.argocd.argoproj.io"],
+        },
         "spec": {
             "project": "default",
             "source": {**RAW_CHART, "helm": {"releaseName": NAME, "valuesObject": {"resources": manifests(ctx)}}},
             "destination": {"server": "https://kubernetes.default.svc", "namespace": ctx.component.namespace},
-            "syncPolicy": {"automated": {"prune": True, "selfHeal": True},
-                           "syncOptions": ["CreateNamespace=true"],
-                           "retry": {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "3m"}}},
+            "syncPolicy": {
+                "automated": {"prune": True, "selfHeal": True},
+                "syncOptions": ["CreateNamespace=true"],
+                "retry": {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "3m"}},
+            },
         },
     }
 
 
 def application_ready(obj: Mapping[str, Any]) -> bool:
     status = obj.get("status") or {}
-    return ((status.get("sync") or {}).get("status") == "Synced"
-            and (status.get("health") or {}).get("status") == "Healthy")
+    return (status.get("sync") or {}).get("status") == "Synced" and (status.get("health") or {}).get(
+        "status"
+    ) == "Healthy"
 
 
 # ---------------------------------------------------------------- the setup workflow
@@ -214,32 +288,40 @@ devpi logoff >/dev/null
 def workflow_template(ctx: InstallContext, wf_ns: str) -> dict[str, Any]:
     ns = ctx.component.namespace
     return {
-        "apiVersion": ARGO_API, "kind": "WorkflowTemplate",
+        "apiVersion": ARGO_API,
+        "kind": "WorkflowTemplate",
         "metadata": {"name": TEMPLATE, "namespace": wf_ns, "labels": dict(MANAGED_BY)},
         "spec": {
             "entrypoint": "setup",
             "serviceAccountName": WORKFLOW_SA,
-            "arguments": {"parameters": [
-                {"name": "mirror", "value": "true"},
-                {"name": "mirror-url", "value": "https://pypi.org/simple/"},
-            ]},
-            "templates": [{
-                "name": "setup",
-                "retryStrategy": {"limit": "10", "retryPolicy": "Always",
-                                  "backoff": {"duration": "10s", "factor": "2", "maxDuration": "10m"}},
-                "container": {
-                    "image": CLIENT_IMAGE,
-                    "command": ["/bin/sh", "-c", SETUP_SCRIPT],
-                    "env": [
-                        {"name": "DEVPI_HOST", "value": f"{NAME}.{ns}.svc.cluster.local"},
-                        {"name": "MIRROR", "value": "{{workflow.parameters.mirror}}"},
-                        {"name": "MIRROR_URL", "value": "{{workflow.parameters.mirror-url}}"},
-                        env_from_secret("ROOT_PASSWORD", CREDENTIALS, "root-password"),
-                        env_from_secret("INDEX", CREDENTIALS, "index"),
-                        env_from_secret("USER_PASSWORD", CREDENTIALS, "user-password"),
-                    ],
-                },
-            }],
+            "arguments": {
+                "parameters": [
+                    {"name": "mirror", "value": "true"},
+                    {"name": "mirror-url", "value": "https://pypi.org/simple/"},
+                ]
+            },
+            "templates": [
+                {
+                    "name": "setup",
+                    "retryStrategy": {
+                        "limit": "10",
+                        "retryPolicy": "Always",
+                        "backoff": {"duration": "10s", "factor": "2", "maxDuration": "10m"},
+                    },
+                    "container": {
+                        "image": CLIENT_IMAGE,
+                        "command": ["/bin/sh", "-c", SETUP_SCRIPT],
+                        "env": [
+                            {"name": "DEVPI_HOST", "value": f"{NAME}.{ns}.svc.cluster.local"},
+                            {"name": "MIRROR", "value": "{{workflow.parameters.mirror}}"},
+                            {"name": "MIRROR_URL", "value": "{{workflow.parameters.mirror-url}}"},
+                            env_from_secret("ROOT_PASSWORD", CREDENTIALS, "root-password"),
+                            env_from_secret("INDEX", CREDENTIALS, "index"),
+                            env_from_secret("USER_PASSWORD", CREDENTIALS, "user-password"),
+                        ],
+                    },
+                }
+            ],
         },
     }
 
@@ -253,7 +335,8 @@ def workflow(ctx: InstallContext, wf_ns: str) -> dict[str, Any]:
     # Named after what it does (template and settings, no secret): a second run finds it.
     name = f"{TEMPLATE}-{digest(template, params, ctx.config.get('indexName'))}"
     return {
-        "apiVersion": ARGO_API, "kind": "Workflow",
+        "apiVersion": ARGO_API,
+        "kind": "Workflow",
         "metadata": {"name": name, "namespace": wf_ns, "labels": dict(MANAGED_BY)},
         "spec": {"workflowTemplateRef": {"name": TEMPLATE}, "arguments": {"parameters": params}},
     }

@@ -54,12 +54,19 @@ def time_slicing_configmap(ctx: InstallContext) -> dict[str, Any]:
     config = {
         "version": "v1",
         "flags": {"migStrategy": ctx.config.get("migStrategy", "none")},
-        "sharing": {"timeSlicing": {"renameByDefault": ts["renameByDefault"],
-                                    "resources": [{"name": "nvidia.com/gpu", "replicas": ts["replicas"]}]}},
+        "sharing": {
+            "timeSlicing": {
+                "renameByDefault": ts["renameByDefault"],
+                "resources": [{"name": "nvidia.com/gpu", "replicas": ts["replicas"]}],
+            }
+        },
     }
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": TIME_SLICING_CONFIG, "namespace": ctx.component.namespace},
-            "data": {TIME_SLICING_KEY: yaml.safe_dump(config, sort_keys=False)}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": TIME_SLICING_CONFIG, "namespace": ctx.component.namespace},
+        "data": {TIME_SLICING_KEY: yaml.safe_dump(config, sort_keys=False)},
+    }
 
 
 def values(ctx: InstallContext) -> dict[str, Any]:
@@ -70,14 +77,23 @@ def values(ctx: InstallContext) -> dict[str, Any]:
         driver["version"] = str(config["driverVersion"])
     out: dict[str, Any] = {
         "driver": driver,
-        "toolkit": {"enabled": True, "env": [
-            {"name": "CONTAINERD_CONFIG",
-             "value": str(config.get("containerdConfig", "/var/snap/microk8s/current/args/containerd-template.toml"))},
-            {"name": "CONTAINERD_SOCKET",
-             "value": str(config.get("containerdSocket", "/var/snap/microk8s/common/run/containerd.sock"))},
-            {"name": "CONTAINERD_RUNTIME_CLASS", "value": "nvidia"},
-            {"name": "CONTAINERD_SET_AS_DEFAULT", "value": "1"},
-        ]},
+        "toolkit": {
+            "enabled": True,
+            "env": [
+                {
+                    "name": "CONTAINERD_CONFIG",
+                    "value": str(
+                        config.get("containerdConfig", "/var/snap/microk8s/current/args/containerd-template.toml")
+                    ),
+                },
+                {
+                    "name": "CONTAINERD_SOCKET",
+                    "value": str(config.get("containerdSocket", "/var/snap/microk8s/common/run/containerd.sock")),
+                },
+                {"name": "CONTAINERD_RUNTIME_CLASS", "value": "nvidia"},
+                {"name": "CONTAINERD_SET_AS_DEFAULT", "value": "1"},
+            ],
+        },
         "mig": {"strategy": config.get("migStrategy", "none")},
         "cdi": {"enabled": bool(config.get("cdi", False))},
         "dcgmExporter": {"enabled": bool(config.get("dcgmExporter", True))},
@@ -91,17 +107,23 @@ def _check_nodes(ctx: InstallContext) -> list[NodeSpec]:
     nodes = gpu_nodes(ctx)
     if not nodes:
         if ctx.spec.components["gpu-operator"].enabled is True:
-            raise InstallError("components.gpu-operator.enabled is true, but discovery found no NVIDIA GPU on any "
-                               "node: set it to auto (installed only where a GPU is found) or false")
-        ctx.log("discovery has not reported a GPU node (a dry run has no discovery): installing without "
-                "checking any node's GPUs")
+            raise InstallError(
+                "components.gpu-operator.enabled is true, but discovery found no NVIDIA GPU on any "
+                "node: set it to auto (installed only where a GPU is found) or false"
+            )
+        ctx.log(
+            "discovery has not reported a GPU node (a dry run has no discovery): installing without "
+            "checking any node's GPUs"
+        )
         return nodes
     if ctx.config.get("driver", "host") == "host":
         missing = [n.name for n in nodes if not host_driver(ctx, n)]
         if missing:
-            raise InstallError(f"driver: host, but discovery found no working NVIDIA driver on {', '.join(missing)}: "
-                               "install the driver there (`sudo ubuntu-drivers install --gpgpu`) or set "
-                               "components.gpu-operator.driver to operator")
+            raise InstallError(
+                f"driver: host, but discovery found no working NVIDIA driver on {', '.join(missing)}: "
+                "install the driver there (`sudo ubuntu-drivers install --gpgpu`) or set "
+                "components.gpu-operator.driver to operator"
+            )
         for n in nodes:
             ctx.log(f"{n.name}: host driver {host_driver(ctx, n)}, {len(ctx.facts(n).gpus)} GPU(s)")
     return nodes
@@ -110,8 +132,10 @@ def _check_nodes(ctx: InstallContext) -> list[NodeSpec]:
 def _has_gpus(resource_names: tuple[str, ...]) -> Any:
     def ready(node: dict[str, Any]) -> bool:
         allocatable = node.get("status", {}).get("allocatable") or {}
-        return any(_count(v) > 0 for k, v in allocatable.items()
-                   if k in resource_names or k.startswith("nvidia.com/mig-"))
+        return any(
+            _count(v) > 0 for k, v in allocatable.items() if k in resource_names or k.startswith("nvidia.com/mig-")
+        )
+
     return ready
 
 
@@ -126,24 +150,36 @@ async def install(ctx: InstallContext) -> None:
     nodes = _check_nodes(ctx)
     namespace = ctx.component.namespace
     if time_slicing(ctx)["replicas"] > 0:
+
         async def time_slicing_config() -> None:
             await ensure_namespace(ctx, namespace)
             await ensure(ctx, time_slicing_configmap(ctx))
 
         await ctx.step("write the time-slicing configuration", time_slicing_config)
     wanted = values(ctx)
-    await ctx.step("install the NVIDIA GPU Operator (can take 15 minutes)",
-                   lambda: ctx.helm(wanted, timeout_s=HELM_TIMEOUT_S), timeout=HELM_TIMEOUT_S + 300)
+    await ctx.step(
+        "install the NVIDIA GPU Operator (can take 15 minutes)",
+        lambda: ctx.helm(wanted, timeout_s=HELM_TIMEOUT_S),
+        timeout=HELM_TIMEOUT_S + 300,
+    )
 
     # Verify: every GPU node advertises GPUs to the scheduler.
     ts = time_slicing(ctx)
     names = ("nvidia.com/gpu.shared",) if ts["replicas"] > 0 and ts["renameByDefault"] else ("nvidia.com/gpu",)
     for node in nodes:
         name = ctx.hostname(node)
-        obj = await wait(ctx, "v1", "Node", name, None, _has_gpus(names), timeout=ALLOCATABLE_TIMEOUT_S,
-                         what=f"node {name} advertising {names[0]}",
-                         hint=f"see `microk8s kubectl -n {namespace} get pods -o wide` for the operator's "
-                              f"pods on {name} (toolkit, device plugin, validator)")
+        obj = await wait(
+            ctx,
+            "v1",
+            "Node",
+            name,
+            None,
+            _has_gpus(names),
+            timeout=ALLOCATABLE_TIMEOUT_S,
+            what=f"node {name} advertising {names[0]}",
+            hint=f"see `microk8s kubectl -n {namespace} get pods -o wide` for the operator's "
+            f"pods on {name} (toolkit, device plugin, validator)",
+        )
         allocatable = obj.get("status", {}).get("allocatable") or {}
         found = {k: v for k, v in allocatable.items() if k.startswith("nvidia.com/")}
         ctx.log(f"{node.name}: allocatable {', '.join(f'{k}={v}' for k, v in sorted(found.items()))}")

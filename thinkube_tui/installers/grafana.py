@@ -49,10 +49,16 @@ def loki_url(ctx: InstallContext) -> str:
 
 
 def datasources(ctx: InstallContext) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = [{
-        "name": "Prometheus", "type": "prometheus", "uid": "prometheus", "access": "proxy", "isDefault": True,
-        "url": prometheus_url(ctx.cluster.catalog["prometheus"].namespace),
-    }]
+    out: list[dict[str, Any]] = [
+        {
+            "name": "Prometheus",
+            "type": "prometheus",
+            "uid": "prometheus",
+            "access": "proxy",
+            "isDefault": True,
+            "url": prometheus_url(ctx.cluster.catalog["prometheus"].namespace),
+        }
+    ]
     if enabled(ctx, "loki"):
         out.append({"name": "Loki", "type": "loki", "uid": "loki", "access": "proxy", "url": loki_url(ctx)})
     return out
@@ -85,8 +91,9 @@ def chart_values(ctx: InstallContext, *, issuer: str, client_id: str, oidc_secre
         generic_oauth["tls_client_ca"] = CA_FILE
     ini: dict[str, Any] = {
         "server": {"domain": hostname, "root_url": f"https://{hostname}"},
-        "auth": {"signout_redirect_url":
-                 f"{oidc}/logout?client_id={client_id}&post_logout_redirect_uri={after_logout}"},
+        "auth": {
+            "signout_redirect_url": f"{oidc}/logout?client_id={client_id}&post_logout_redirect_uri={after_logout}"
+        },
         "auth.generic_oauth": generic_oauth,
         "auth.anonymous": {"enabled": bool(c.get("anonymousViewer", False)), "org_role": "Viewer"},
         "analytics": {"reporting_enabled": False, "check_for_updates": False},
@@ -105,22 +112,39 @@ def chart_values(ctx: InstallContext, *, issuer: str, client_id: str, oidc_secre
         # kube-prometheus-stack's dashboards (forceDeployDashboards), from any namespace
         values["sidecar"] = {"dashboards": {"enabled": True, "label": "grafana_dashboard", "searchNamespace": "ALL"}}
         if gpu_nodes(ctx):
-            values["dashboardProviders"] = {"dashboardproviders.yaml": {"apiVersion": 1, "providers": [{
-                "name": "thinkube", "orgId": 1, "folder": "Thinkube", "type": "file", "disableDeletion": False,
-                "options": {"path": "/var/lib/grafana/dashboards/thinkube"},
-            }]}}
-            values["dashboards"] = {"thinkube": {"nvidia-dcgm": {
-                "gnetId": DCGM_DASHBOARD, "revision": 2, "datasource": "Prometheus"}}}
+            values["dashboardProviders"] = {
+                "dashboardproviders.yaml": {
+                    "apiVersion": 1,
+                    "providers": [
+                        {
+                            "name": "thinkube",
+                            "orgId": 1,
+                            "folder": "Thinkube",
+                            "type": "file",
+                            "disableDeletion": False,
+                            "options": {"path": "/var/lib/grafana/dashboards/thinkube"},
+                        }
+                    ],
+                }
+            }
+            values["dashboards"] = {
+                "thinkube": {"nvidia-dcgm": {"gnetId": DCGM_DASHBOARD, "revision": 2, "datasource": "Prometheus"}}
+            }
     if ca:
-        values["extraConfigmapMounts"] = [{"name": "thinkube-ca", "mountPath": CA_MOUNT, "configMap": CA_CONFIGMAP,
-                                           "readOnly": True}]
+        values["extraConfigmapMounts"] = [
+            {"name": "thinkube-ca", "mountPath": CA_MOUNT, "configMap": CA_CONFIGMAP, "readOnly": True}
+        ]
     return values
 
 
 async def _admin(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
-    password = await keep_or_make(ctx, [(ADMIN_SECRET, ns, "admin-password")], ref=ctx.config.get("adminPassword"),
-                                  used_for="the Grafana admin password")
+    password = await keep_or_make(
+        ctx,
+        [(ADMIN_SECRET, ns, "admin-password")],
+        ref=ctx.config.get("adminPassword"),
+        used_for="the Grafana admin password",
+    )
     await ensure_secret(ctx, ADMIN_SECRET, ns, {"admin-user": "admin", "admin-password": password})
 
 
@@ -132,13 +156,14 @@ async def install(ctx: InstallContext) -> None:
     ca = self_signed(ctx)
     if ca:
         await ctx.step("trust the cluster CA", lambda: trusted_ca(ctx, ns))
-    values = chart_values(ctx, issuer=client.issuer, client_id=client.client_id, oidc_secret=client.secret_name,
-                          ca=ca)
+    values = chart_values(ctx, issuer=client.issuer, client_id=client.client_id, oidc_secret=client.secret_name, ca=ca)
     await ctx.step("install the Grafana chart", lambda: ctx.helm(values, timeout_s=600))
 
     # Verify: ready means /api/health answers (database migrated, provisioning loaded).
     await rollout(ctx, "Deployment", NAME, ns, timeout=600)
     sources = ", ".join(d["name"] for d in values["datasources"]["datasources.yaml"]["datasources"])
-    ctx.log(f"Grafana is ready at https://{host(ctx, NAME)} (Keycloak login; group "
-            f"{ctx.config.get('adminGroup', 'admins')} -> Admin, others Viewer); data sources {sources}; local "
-            f"admin in Secret {ns}/{ADMIN_SECRET}")
+    ctx.log(
+        f"Grafana is ready at https://{host(ctx, NAME)} (Keycloak login; group "
+        f"{ctx.config.get('adminGroup', 'admins')} -> Admin, others Viewer); data sources {sources}; local "
+        f"admin in Secret {ns}/{ADMIN_SECRET}"
+    )

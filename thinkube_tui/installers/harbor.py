@@ -96,18 +96,29 @@ async def install(ctx: InstallContext) -> None:
         bucket = await bucket_for(ctx, "harbor")
         name = str(ctx.config.get("bucket") or bucket.bucket)
         if name != bucket.bucket:  # the access key of harbor may use every bucket of the Tenant
-            await ctx.step(f"MinIO bucket {name} for images", lambda: provision_buckets(
-                ctx, ["harbor"], extra=[{"name": name}]))
+            await ctx.step(
+                f"MinIO bucket {name} for images", lambda: provision_buckets(ctx, ["harbor"], extra=[{"name": name}])
+            )
         storage = {"endpoint": bucket.endpoint, "bucket": name, "secret": bucket.secret_name}
         await ctx.step("S3 credentials for the registry", lambda: _s3_secret(ctx, storage["secret"]))
     client = await oidc_client_for(ctx, ctx.component.id)
     await ctx.step("trust the platform CA", lambda: ensure_ca_secret(ctx, ns))
     settings = await oidc_settings_json(ctx, client)  # a read: later steps need it on a resumed run too
-    await ctx.step("SSO settings (CONFIG_OVERWRITE_JSON)", lambda: ensure_secret(
-        ctx, OIDC_CONFIG_SECRET, ns, {"CONFIG_OVERWRITE_JSON": settings}))
-    values = harbor_values(ctx, db_host=db.host, db_port=db.port, db_name=db.database, db_user=db.user,
-                           db_secret=db.secret_name, storage=storage, ca_secret=ca_secret_name(ctx),
-                           settings_digest=digest(settings, length=16))
+    await ctx.step(
+        "SSO settings (CONFIG_OVERWRITE_JSON)",
+        lambda: ensure_secret(ctx, OIDC_CONFIG_SECRET, ns, {"CONFIG_OVERWRITE_JSON": settings}),
+    )
+    values = harbor_values(
+        ctx,
+        db_host=db.host,
+        db_port=db.port,
+        db_name=db.database,
+        db_user=db.user,
+        db_secret=db.secret_name,
+        storage=storage,
+        ca_secret=ca_secret_name(ctx),
+        settings_digest=digest(settings, length=16),
+    )
     await ctx.step(f"install Harbor at https://{host}", lambda: ctx.helm(values, timeout_s=1200))
 
     # Verify: every component rolled out, then the API answers the setup Job.
@@ -115,14 +126,26 @@ async def install(ctx: InstallContext) -> None:
         await rollout(ctx, kind, name, ns, timeout=900)
     if ctx.config.get("dockerHubToken") is not None:
         await ctx.step("Docker Hub token", lambda: _dockerhub_secret(ctx))
-    await ctx.step("projects and the Docker Hub proxy cache", lambda: run_job(
-        ctx, setup_job(ctx), what="Harbor projects " + ", ".join(projects(ctx))
-        + (f" and the proxy cache {PROXY_PROJECT}" if ctx.config.get("dockerHubProxyCache", True) else "")))
+    await ctx.step(
+        "projects and the Docker Hub proxy cache",
+        lambda: run_job(
+            ctx,
+            setup_job(ctx),
+            what="Harbor projects "
+            + ", ".join(projects(ctx))
+            + (f" and the proxy cache {PROXY_PROJECT}" if ctx.config.get("dockerHubProxyCache", True) else ""),
+        ),
+    )
     await ctx.step("let every node pull through the registry", lambda: _node_pulls(ctx, host))
-    pulls = (f"; Docker Hub images through {host}/{PROXY_PROJECT}/<image>"
-             if ctx.config.get("dockerHubProxyCache", True) else "")
-    ctx.log(f"Harbor is ready at https://{host}: sign in with Keycloak (members of {ADMIN_GROUP} are Harbor "
-            f"admins); the local admin's password is in Secret {ns}/{ADMIN_SECRET} (key {ADMIN_KEY}){pulls}")
+    pulls = (
+        f"; Docker Hub images through {host}/{PROXY_PROJECT}/<image>"
+        if ctx.config.get("dockerHubProxyCache", True)
+        else ""
+    )
+    ctx.log(
+        f"Harbor is ready at https://{host}: sign in with Keycloak (members of {ADMIN_GROUP} are Harbor "
+        f"admins); the local admin's password is in Secret {ns}/{ADMIN_SECRET} (key {ADMIN_KEY}){pulls}"
+    )
 
 
 async def _node_pulls(ctx: InstallContext, host: str) -> None:
@@ -133,8 +156,9 @@ async def _node_pulls(ctx: InstallContext, host: str) -> None:
     """
     ca = await cluster_ca(ctx)
     directory = f"{CERTS_D}/{host}"
-    hosts_toml = (f'server = "https://{host}"\n\n[host."https://{host}"]\n'
-                  f'capabilities = ["pull", "resolve"]\n' + (f'ca = "{directory}/ca.crt"\n' if ca else ""))
+    hosts_toml = f'server = "https://{host}"\n\n[host."https://{host}"]\ncapabilities = ["pull", "resolve"]\n' + (
+        f'ca = "{directory}/ca.crt"\n' if ca else ""
+    )
     for node in ctx.spec.nodes:
         await ensure_hosts_entry(ctx, node, host, ctx.spec.cluster.ingress_ip)
         if ca:
@@ -163,8 +187,9 @@ def projects(ctx: InstallContext) -> list[str]:
 
 async def _credentials(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
-    password = await keep_or_make(ctx, [(ADMIN_SECRET, ns, ADMIN_KEY)], ref=ctx.config.get("adminPassword"),
-                                  used_for="the Harbor admin password")
+    password = await keep_or_make(
+        ctx, [(ADMIN_SECRET, ns, ADMIN_KEY)], ref=ctx.config.get("adminPassword"), used_for="the Harbor admin password"
+    )
     await ensure_secret(ctx, ADMIN_SECRET, ns, {"username": "admin", ADMIN_KEY: password})
 
     stored = await secret_values(ctx, INTERNAL_SECRET, ns, secret_keys=INTERNAL_KEYS) or {}
@@ -182,13 +207,13 @@ async def _credentials(ctx: InstallContext) -> None:
     # bcrypt hash is salted, so it is kept and reused while it still matches the password.
     registry = await secret_values(ctx, REGISTRY_CREDENTIALS, ns, secret_keys=("REGISTRY_PASSWD",)) or {}
     reg_password = registry.get("REGISTRY_PASSWD") or await keep_or_make(
-        ctx, [], used_for="the password of Harbor's registry user")
+        ctx, [], used_for="the password of Harbor's registry user"
+    )
     htpasswd = registry.get("REGISTRY_HTPASSWD", "")
     if not _htpasswd_matches(htpasswd, REGISTRY_USER, reg_password):
         hashed = bcrypt.hashpw(reg_password.encode(), bcrypt.gensalt(rounds=10)).decode()
         htpasswd = f"{REGISTRY_USER}:{hashed}"
-    await ensure_secret(ctx, REGISTRY_CREDENTIALS, ns, {"REGISTRY_PASSWD": reg_password,
-                                                        "REGISTRY_HTPASSWD": htpasswd})
+    await ensure_secret(ctx, REGISTRY_CREDENTIALS, ns, {"REGISTRY_PASSWD": reg_password, "REGISTRY_HTPASSWD": htpasswd})
 
 
 def _htpasswd_matches(line: str, user: str, password: str) -> bool:
@@ -204,10 +229,15 @@ def _htpasswd_matches(line: str, user: str, password: str) -> bool:
 async def _s3_secret(ctx: InstallContext, bucket_secret: str) -> None:
     ns = ctx.component.namespace
     creds = await secret_values(ctx, bucket_secret, ns, secret_keys=("AWS_SECRET_ACCESS_KEY",)) or {}
-    await ensure_secret(ctx, S3_SECRET, ns, {
-        "REGISTRY_STORAGE_S3_ACCESSKEY": creds.get("AWS_ACCESS_KEY_ID", "harbor"),
-        "REGISTRY_STORAGE_S3_SECRETKEY": creds.get("AWS_SECRET_ACCESS_KEY", ""),
-    })
+    await ensure_secret(
+        ctx,
+        S3_SECRET,
+        ns,
+        {
+            "REGISTRY_STORAGE_S3_ACCESSKEY": creds.get("AWS_ACCESS_KEY_ID", "harbor"),
+            "REGISTRY_STORAGE_S3_SECRETKEY": creds.get("AWS_SECRET_ACCESS_KEY", ""),
+        },
+    )
 
 
 async def _dockerhub_secret(ctx: InstallContext) -> None:
@@ -245,18 +275,36 @@ async def oidc_settings_json(ctx: InstallContext, client: OidcClient) -> str:
 # ---------------------------------------------------------------- values
 
 
-def harbor_values(ctx: InstallContext, *, db_host: str, db_port: int, db_name: str, db_user: str, db_secret: str,
-                  storage: dict[str, Any], ca_secret: str | None, settings_digest: str) -> dict[str, Any]:
+def harbor_values(
+    ctx: InstallContext,
+    *,
+    db_host: str,
+    db_port: int,
+    db_name: str,
+    db_user: str,
+    db_secret: str,
+    storage: dict[str, Any],
+    ca_secret: str | None,
+    settings_digest: str,
+) -> dict[str, Any]:
     host = hostname(ctx)
     c = ctx.config
     image_storage: dict[str, Any]
     if storage:
         # MinIO does not support the registry's redirects to pre-signed URLs (chart comment on
         # disableredirect); the in-cluster endpoint is plain HTTP.
-        image_storage = {"type": "s3", "disableredirect": True, "s3": {
-            "existingSecret": S3_SECRET, "region": "us-east-1", "bucket": storage["bucket"],
-            "regionendpoint": storage["endpoint"], "secure": False, "v4auth": True,
-        }}
+        image_storage = {
+            "type": "s3",
+            "disableredirect": True,
+            "s3": {
+                "existingSecret": S3_SECRET,
+                "region": "us-east-1",
+                "bucket": storage["bucket"],
+                "regionendpoint": storage["endpoint"],
+                "secure": False,
+                "v4auth": True,
+            },
+        }
     else:
         image_storage = {"type": "filesystem", "filesystem": {"rootdirectory": "/storage"}}
     values: dict[str, Any] = {
@@ -267,10 +315,14 @@ def harbor_values(ctx: InstallContext, *, db_host: str, db_port: int, db_name: s
             # controller" (chart values): the wildcard certificate; the Ingress gets a TLS
             # entry for the host without a secretName.
             "tls": {"enabled": True, "certSource": "none"},
-            "ingress": {"hosts": {"core": host}, "className": "nginx", "annotations": {
-                "nginx.ingress.kubernetes.io/ssl-redirect": "true",
-                "nginx.ingress.kubernetes.io/proxy-body-size": "0",
-            }},
+            "ingress": {
+                "hosts": {"core": host},
+                "className": "nginx",
+                "annotations": {
+                    "nginx.ingress.kubernetes.io/ssl-redirect": "true",
+                    "nginx.ingress.kubernetes.io/proxy-body-size": "0",
+                },
+            },
         },
         "existingSecretAdminPassword": ADMIN_SECRET,
         "existingSecretAdminPasswordKey": ADMIN_KEY,
@@ -284,7 +336,8 @@ def harbor_values(ctx: InstallContext, *, db_host: str, db_port: int, db_name: s
         },
         "jobservice": {"existingSecret": INTERNAL_SECRET, "existingSecretKey": "JOBSERVICE_SECRET"},
         "registry": {
-            "existingSecret": INTERNAL_SECRET, "existingSecretKey": "REGISTRY_HTTP_SECRET",
+            "existingSecret": INTERNAL_SECRET,
+            "existingSecretKey": "REGISTRY_HTTP_SECRET",
             "credentials": {"username": REGISTRY_USER, "existingSecret": REGISTRY_CREDENTIALS},
         },
         "persistence": {
@@ -293,10 +346,17 @@ def harbor_values(ctx: InstallContext, *, db_host: str, db_port: int, db_name: s
             "persistentVolumeClaim": {"registry": {"size": str(c.get("registryStorageSize", "100Gi"))}},
             "imageChartStorage": image_storage,
         },
-        "database": {"type": "external", "external": {
-            "host": db_host, "port": str(db_port), "username": db_user, "coreDatabase": db_name,
-            "existingSecret": db_secret, "sslmode": "disable",
-        }},
+        "database": {
+            "type": "external",
+            "external": {
+                "host": db_host,
+                "port": str(db_port),
+                "username": db_user,
+                "coreDatabase": db_name,
+                "existingSecret": db_secret,
+                "sslmode": "disable",
+            },
+        },
         "redis": {"type": "internal"},
         "trivy": {"enabled": bool(c.get("trivy", True))},
         "metrics": {"enabled": False},
@@ -378,14 +438,22 @@ def setup_job(ctx: InstallContext) -> dict[str, Any]:
             "metadata": {"labels": {"app.kubernetes.io/name": "harbor-setup"}},
             "spec": {
                 "restartPolicy": "OnFailure",
-                "containers": [{
-                    "name": "setup", "image": CURL_IMAGE, "command": ["/bin/sh", "-c", SETUP_SCRIPT], "env": env,
-                    "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-                }],
+                "containers": [
+                    {
+                        "name": "setup",
+                        "image": CURL_IMAGE,
+                        "command": ["/bin/sh", "-c", SETUP_SCRIPT],
+                        "env": env,
+                        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+                    }
+                ],
             },
         },
     }
     # Named after what it does: Job specs are immutable, a changed setting needs a new Job.
-    return {"apiVersion": "batch/v1", "kind": "Job",
-            "metadata": {"name": f"harbor-setup-{digest(spec)}", "namespace": ns, "labels": dict(MANAGED_BY)},
-            "spec": spec}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": f"harbor-setup-{digest(spec)}", "namespace": ns, "labels": dict(MANAGED_BY)},
+        "spec": spec,
+    }

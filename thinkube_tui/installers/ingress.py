@@ -11,5 +11,6 @@ from .net import install_ingress
 
 
 async def install(ctx: InstallContext) -> None:
-    await install_ingress(ctx, fullname="ingress-nginx", class_name="nginx",
-                          controller_value="k8s.io/ingress-nginx", default_class=True)
+    await install_ingress(
+        ctx, fullname="ingress-nginx", class_name="nginx", controller_value="k8s.io/ingress-nginx", default_class=True
+    )

@@ -13,5 +13,10 @@ from .net import install_ingress
 
 
 async def install(ctx: InstallContext) -> None:
-    await install_ingress(ctx, fullname="ingress-nginx-kn", class_name="nginx-kn",
-                          controller_value="k8s.io/ingress-nginx-kn", default_class=False)
+    await install_ingress(
+        ctx,
+        fullname="ingress-nginx-kn",
+        class_name="nginx-kn",
+        controller_value="k8s.io/ingress-nginx-kn",
+        default_class=False,
+    )

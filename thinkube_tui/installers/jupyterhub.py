@@ -54,10 +54,7 @@ DEFAULT_IMAGE = "quay.io/jupyter/scipy-notebook:latest"  # the schema's default
 GPU_PRESENT = {"nvidia.com/gpu.present": "true"}
 SECRET_ENV = "OAUTH_CLIENT_SECRET"
 # The authenticator gets the client secret from the environment, never from the values.
-EXTRA_CONFIG = (
-    "import os\n"
-    f"c.GenericOAuthenticator.client_secret = os.environ[{SECRET_ENV!r}]\n"
-)
+EXTRA_CONFIG = f"import os\nc.GenericOAuthenticator.client_secret = os.environ[{SECRET_ENV!r}]\n"
 
 
 def _env(secret: str, key: str) -> dict[str, Any]:
@@ -72,13 +69,15 @@ def profiles(ctx: InstallContext, default_image: str) -> list[dict[str, Any]]:
     """The spawn form's profiles: the default image, one per GPU model found (when the setting
     asks for them), and the operator's extra profiles."""
     c = ctx.config
-    out: list[dict[str, Any]] = [{
-        "display_name": "Default",
-        "description": f"CPU only, {default_image.rsplit('/', 1)[-1]}",
-        "slug": "default",
-        "default": True,
-        "kubespawner_override": {"image": default_image},
-    }]
+    out: list[dict[str, Any]] = [
+        {
+            "display_name": "Default",
+            "description": f"CPU only, {default_image.rsplit('/', 1)[-1]}",
+            "slug": "default",
+            "default": True,
+            "kubespawner_override": {"image": default_image},
+        }
+    ]
     resource = gpu_resource(ctx)
     tolerations = gpu_tolerations(ctx)
     models = gpu_models(ctx)
@@ -87,17 +86,19 @@ def profiles(ctx: InstallContext, default_image: str) -> list[dict[str, Any]]:
             selector = dict(GPU_PRESENT)
             if len(models) > 1:  # pick the model when the cluster has several
                 selector["nvidia.com/gpu.product"] = gpu_product_label(model)
-            out.append({
-                "display_name": f"GPU: {model}",
-                "description": f"1 {model} ({count} in the cluster)",
-                "slug": "gpu-" + "".join(ch if ch.isalnum() else "-" for ch in model.lower()).strip("-"),
-                "kubespawner_override": {
-                    "image": default_image,
-                    "extra_resource_limits": {resource: "1"},
-                    "node_selector": selector,
-                    "tolerations": tolerations,
-                },
-            })
+            out.append(
+                {
+                    "display_name": f"GPU: {model}",
+                    "description": f"1 {model} ({count} in the cluster)",
+                    "slug": "gpu-" + "".join(ch if ch.isalnum() else "-" for ch in model.lower()).strip("-"),
+                    "kubespawner_override": {
+                        "image": default_image,
+                        "extra_resource_limits": {resource: "1"},
+                        "node_selector": selector,
+                        "tolerations": tolerations,
+                    },
+                }
+            )
     for extra in c.get("extraProfiles", ()):
         override: dict[str, Any] = {
             "image": harbor_image(ctx, str(extra["image"])),
@@ -106,18 +107,34 @@ def profiles(ctx: InstallContext, default_image: str) -> list[dict[str, Any]]:
         }
         gpus = int(extra.get("gpus", 0))
         if gpus > 0:
-            override.update({"extra_resource_limits": {resource: str(gpus)}, "node_selector": dict(GPU_PRESENT),
-                             "tolerations": tolerations})
-        out.append({
-            "display_name": str(extra["displayName"]),
-            "slug": "".join(ch if ch.isalnum() else "-" for ch in str(extra["displayName"]).lower()).strip("-"),
-            "kubespawner_override": override,
-        })
+            override.update(
+                {
+                    "extra_resource_limits": {resource: str(gpus)},
+                    "node_selector": dict(GPU_PRESENT),
+                    "tolerations": tolerations,
+                }
+            )
+        out.append(
+            {
+                "display_name": str(extra["displayName"]),
+                "slug": "".join(ch if ch.isalnum() else "-" for ch in str(extra["displayName"]).lower()).strip("-"),
+                "kubespawner_override": override,
+            }
+        )
     return out
 
 
-def chart_values(ctx: InstallContext, *, issuer: str, client_id: str, oidc_secret: str, db_url: str,
-                 db_secret: str, s3_secret: str, ca: bool) -> dict[str, Any]:
+def chart_values(
+    ctx: InstallContext,
+    *,
+    issuer: str,
+    client_id: str,
+    oidc_secret: str,
+    db_url: str,
+    db_secret: str,
+    s3_secret: str,
+    ca: bool,
+) -> dict[str, Any]:
     c = ctx.config
     hostname = host(ctx, HOSTNAME)
     image = harbor_image(ctx, str(c.get("defaultImage", DEFAULT_IMAGE)))
@@ -194,21 +211,31 @@ async def install(ctx: InstallContext) -> None:
     nodes = gpu_nodes(ctx)
     if ctx.config.get("gpuProfiles", True):
         if nodes:
-            ctx.log(f"GPU profiles for {', '.join(m for m, _ in gpu_models(ctx))} on "
-                    f"{', '.join(n.name for n in nodes)}")
+            ctx.log(
+                f"GPU profiles for {', '.join(m for m, _ in gpu_models(ctx))} on {', '.join(n.name for n in nodes)}"
+            )
         else:
             ctx.log("gpuProfiles is on, but discovery found no GPU node: no GPU profiles")
     note_direct_pull(ctx, str(ctx.config.get("defaultImage", DEFAULT_IMAGE)))
     db_url = f"postgresql+psycopg2://{db.user}@{db.host}:{db.port}/{db.database}"
-    values = chart_values(ctx, issuer=client.issuer, client_id=client.client_id, oidc_secret=client.secret_name,
-                          db_url=db_url, db_secret=db.secret_name, s3_secret=bucket.secret_name, ca=bool(ca))
+    values = chart_values(
+        ctx,
+        issuer=client.issuer,
+        client_id=client.client_id,
+        oidc_secret=client.secret_name,
+        db_url=db_url,
+        db_secret=db.secret_name,
+        s3_secret=bucket.secret_name,
+        ca=bool(ca),
+    )
     await ctx.step("install the JupyterHub chart", lambda: ctx.helm(values, timeout_s=900), timeout=1200)
 
     # Verify: hub (ready only once it reached the database) and proxy are rolled out.
     await rollout(ctx, "Deployment", "hub", ns, timeout=600)
     await rollout(ctx, "Deployment", "proxy", ns, timeout=600)
-    ctx.log(f"JupyterHub is ready at https://{host(ctx, HOSTNAME)} (log in with Keycloak, realm users; admins: "
-            f"groups {', '.join(ctx.config.get('adminGroups', ['admins']))}); hub database {db.database} on "
-            f"{db.host}; users' bucket {bucket.bucket} (credentials from Secret {ns}/{bucket.secret_name} as "
-            f"AWS_* environment variables); {len(values['singleuser']['profileList'])} server profile(s)")
-
+    ctx.log(
+        f"JupyterHub is ready at https://{host(ctx, HOSTNAME)} (log in with Keycloak, realm users; admins: "
+        f"groups {', '.join(ctx.config.get('adminGroups', ['admins']))}); hub database {db.database} on "
+        f"{db.host}; users' bucket {bucket.bucket} (credentials from Secret {ns}/{bucket.secret_name} as "
+        f"AWS_* environment variables); {len(values['singleuser']['profileList'])} server profile(s)"
+    )

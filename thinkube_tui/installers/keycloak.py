@@ -87,31 +87,50 @@ async def install(ctx: InstallContext) -> None:
     await ctx.step(f"apply the Keycloak Operator {VERSION}", lambda: _operator(ctx))
     kube = await ctx.kube()
     for crd in CRDS:
-        await kube.wait_for("apiextensions.k8s.io/v1", "CustomResourceDefinition", crd, None,
-                            lambda o: condition(o, "Established"), timeout=120, what=f"CRD {crd}")
+        await kube.wait_for(
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            crd,
+            None,
+            lambda o: condition(o, "Established"),
+            timeout=120,
+            what=f"CRD {crd}",
+        )
     await kube.wait_rollout("Deployment", OPERATOR, ns, timeout=600)
     db = await database_for(ctx, "keycloak")
     await ctx.step("admin credentials", lambda: _admin(ctx))
-    await ctx.step("declare Keycloak", lambda: ensure(ctx, keycloak_object(ctx, db.host, db.port, db.database,
-                                                                              db.secret_name)))
+    await ctx.step(
+        "declare Keycloak", lambda: ensure(ctx, keycloak_object(ctx, db.host, db.port, db.database, db.secret_name))
+    )
     await ctx.step("publish auth." + ctx.spec.cluster.domain, lambda: ensure(ctx, ingress_object(ctx)))
-    await kube.wait_for(KEYCLOAK_API, "Keycloak", KEYCLOAK_CR, ns, lambda o: condition(o, "Ready"), timeout=900,
-                        what=f"Keycloak {ns}/{KEYCLOAK_CR}")
+    await kube.wait_for(
+        KEYCLOAK_API,
+        "Keycloak",
+        KEYCLOAK_CR,
+        ns,
+        lambda o: condition(o, "Ready"),
+        timeout=900,
+        what=f"Keycloak {ns}/{KEYCLOAK_CR}",
+    )
     await kube.wait_rollout("StatefulSet", KEYCLOAK_CR, ns, timeout=600)
     clients = sso_consumers(ctx)
     await ctx.step("client secrets", lambda: _client_secrets(ctx, clients))
     await ctx.step("user passwords", lambda: _user_passwords(ctx))
     realm = str(ctx.config.get("realm", "thinkube"))
     await ctx.step(f"import the {realm} realm", lambda: ensure(ctx, realm_import_object(ctx, clients)))
-    await kube.wait_for(KEYCLOAK_API, "KeycloakRealmImport", realm, ns, realm_imported, timeout=600,
-                        what=f"realm import {realm}")
+    await kube.wait_for(
+        KEYCLOAK_API, "KeycloakRealmImport", realm, ns, realm_imported, timeout=600, what=f"realm import {realm}"
+    )
     if ctx.config.get("storeSecretsInVault", True) and enabled(ctx, "vault"):
-        ctx.log("note: client secrets are kept in Kubernetes Secrets only; copying them into Vault is not "
-                "implemented yet")
-    ctx.log(f"Keycloak is ready at https://auth.{ctx.spec.cluster.domain} (admin console: /admin); admin "
-            f"credentials in Secret {ns}/{KEYCLOAK_ADMIN_SECRET}; realm {realm} with clients "
-            f"{', '.join(clients) or '-'}" + (f"; initial user passwords in Secret {ns}/{USERS_SECRET}"
-                                              if ctx.config.get("users") else ""))
+        ctx.log(
+            "note: client secrets are kept in Kubernetes Secrets only; copying them into Vault is not implemented yet"
+        )
+    ctx.log(
+        f"Keycloak is ready at https://auth.{ctx.spec.cluster.domain} (admin console: /admin); admin "
+        f"credentials in Secret {ns}/{KEYCLOAK_ADMIN_SECRET}; realm {realm} with clients "
+        f"{', '.join(clients) or '-'}"
+        + (f"; initial user passwords in Secret {ns}/{USERS_SECRET}" if ctx.config.get("users") else "")
+    )
 
 
 async def _operator(ctx: InstallContext) -> None:
@@ -132,20 +151,30 @@ async def _operator(ctx: InstallContext) -> None:
 async def _admin(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
     user = str(ctx.config.get("adminUser", "admin"))
-    password = await keep_or_make(ctx, [(KEYCLOAK_ADMIN_SECRET, ns, "password")], ref=ctx.config.get("adminPassword"),
-                                  used_for="the Keycloak admin password")
+    password = await keep_or_make(
+        ctx,
+        [(KEYCLOAK_ADMIN_SECRET, ns, "password")],
+        ref=ctx.config.get("adminPassword"),
+        used_for="the Keycloak admin password",
+    )
     await ensure_secret(ctx, KEYCLOAK_ADMIN_SECRET, ns, {"username": user, "password": password})
 
 
 def keycloak_object(ctx: InstallContext, host: str, port: int, database: str, db_secret: str) -> dict[str, Any]:
     return {
-        "apiVersion": KEYCLOAK_API, "kind": "Keycloak",
+        "apiVersion": KEYCLOAK_API,
+        "kind": "Keycloak",
         "metadata": {"name": KEYCLOAK_CR, "namespace": ctx.component.namespace},
         "spec": {
             "instances": int(ctx.config.get("replicas", 1)),
-            "db": {"vendor": "postgres", "host": host, "port": port, "database": database,
-                   "usernameSecret": {"name": db_secret, "key": "username"},
-                   "passwordSecret": {"name": db_secret, "key": "password"}},
+            "db": {
+                "vendor": "postgres",
+                "host": host,
+                "port": port,
+                "database": database,
+                "usernameSecret": {"name": db_secret, "key": "username"},
+                "passwordSecret": {"name": db_secret, "key": "password"},
+            },
             "http": {"httpEnabled": True},
             "hostname": {"hostname": f"https://auth.{ctx.spec.cluster.domain}"},
             "proxy": {"headers": "xforwarded"},
@@ -158,16 +187,30 @@ def keycloak_object(ctx: InstallContext, host: str, port: int, database: str, db
 def ingress_object(ctx: InstallContext) -> dict[str, Any]:
     host = f"auth.{ctx.spec.cluster.domain}"
     return {
-        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-        "metadata": {"name": "keycloak", "namespace": ctx.component.namespace,
-                     "annotations": {"nginx.ingress.kubernetes.io/proxy-buffer-size": "128k"}},
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {
+            "name": "keycloak",
+            "namespace": ctx.component.namespace,
+            "annotations": {"nginx.ingress.kubernetes.io/proxy-buffer-size": "128k"},
+        },
         "spec": {
             "ingressClassName": "nginx",
             "tls": [{"hosts": [host]}],
-            "rules": [{"host": host, "http": {"paths": [{
-                "path": "/", "pathType": "Prefix",
-                "backend": {"service": {"name": KEYCLOAK_SERVICE, "port": {"number": 8080}}},
-            }]}}],
+            "rules": [
+                {
+                    "host": host,
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": KEYCLOAK_SERVICE, "port": {"number": 8080}}},
+                            }
+                        ]
+                    },
+                }
+            ],
         },
     }
 
@@ -190,7 +233,8 @@ async def _user_passwords(ctx: InstallContext) -> None:
     values = {}
     for username in users:
         values[username] = stored.get(username) or await keep_or_make(
-            ctx, [], used_for=f"the initial password of realm user {username}")
+            ctx, [], used_for=f"the initial password of realm user {username}"
+        )
     await ensure_secret(ctx, USERS_SECRET, ns, values)
 
 
@@ -198,26 +242,41 @@ def realm_import_object(ctx: InstallContext, clients: list[str]) -> dict[str, An
     realm = str(ctx.config.get("realm", "thinkube"))
     users = list(ctx.config.get("users", ()))
     groups = sorted({"admins", *(g for u in users for g in u.get("groups", ()))})
-    placeholders = {placeholder(c): {"secret": {"name": keycloak_secret_name(c), "key": "client-secret"}}
-                    for c in clients}
-    placeholders.update({user_placeholder(u["username"]): {"secret": {"name": USERS_SECRET, "key": u["username"]}}
-                         for u in users})
+    placeholders = {
+        placeholder(c): {"secret": {"name": keycloak_secret_name(c), "key": "client-secret"}} for c in clients
+    }
+    placeholders.update(
+        {user_placeholder(u["username"]): {"secret": {"name": USERS_SECRET, "key": u["username"]}} for u in users}
+    )
     realm_body: dict[str, Any] = {
-        "realm": realm, "enabled": True, "sslRequired": "external",
+        "realm": realm,
+        "enabled": True,
+        "sslRequired": "external",
         "passwordPolicy": ctx.config.get("passwordPolicy", "length(12) and notUsername"),
         "groups": [{"name": g} for g in groups],
         "clients": [client_representation(ctx, c, "${" + placeholder(c) + "}") for c in clients],
-        "users": [{
-            "username": u["username"], "email": u["email"], "enabled": True, "emailVerified": True,
-            **({"firstName": u["firstName"]} if u.get("firstName") else {}),
-            **({"lastName": u["lastName"]} if u.get("lastName") else {}),
-            "groups": [f"/{g}" for g in u.get("groups", ())],
-            "credentials": [{"type": "password", "value": "${" + user_placeholder(u["username"]) + "}",
-                             "temporary": True}],
-        } for u in users],
+        "users": [
+            {
+                "username": u["username"],
+                "email": u["email"],
+                "enabled": True,
+                "emailVerified": True,
+                **({"firstName": u["firstName"]} if u.get("firstName") else {}),
+                **({"lastName": u["lastName"]} if u.get("lastName") else {}),
+                "groups": [f"/{g}" for g in u.get("groups", ())],
+                "credentials": [
+                    {"type": "password", "value": "${" + user_placeholder(u["username"]) + "}", "temporary": True}
+                ],
+            }
+            for u in users
+        ],
     }
     spec: dict[str, Any] = {"keycloakCRName": KEYCLOAK_CR, "realm": realm_body}
     if placeholders:
         spec["placeholders"] = placeholders
-    return {"apiVersion": KEYCLOAK_API, "kind": "KeycloakRealmImport",
-            "metadata": {"name": realm, "namespace": ctx.component.namespace}, "spec": spec}
+    return {
+        "apiVersion": KEYCLOAK_API,
+        "kind": "KeycloakRealmImport",
+        "metadata": {"name": realm, "namespace": ctx.component.namespace},
+        "spec": spec,
+    }

@@ -55,8 +55,12 @@ CA_PATH = "/var/snap/microk8s/current/certs/thinkube-oidc-ca.crt"
 RESTART_MARKER = "/var/snap/microk8s/current/args/.thinkube-oidc-restart-pending"
 KUBELITE = "microk8s.daemon-kubelite"
 CONSUMER = "keycloak-k8s-oidc"
-REDIRECT_URIS = ["http://localhost:8000", "http://localhost:18000",
-                 "http://localhost:8000/*", "http://localhost:18000/*"]
+REDIRECT_URIS = [
+    "http://localhost:8000",
+    "http://localhost:18000",
+    "http://localhost:8000/*",
+    "http://localhost:18000/*",
+]
 API_TIMEOUT_S = 300
 
 KCADM_SCRIPT = """\
@@ -136,26 +140,36 @@ def kcadm_job(ctx: InstallContext, client: OidcClient) -> dict[str, Any]:
         return {"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
     return {
-        "apiVersion": "batch/v1", "kind": "Job",
-        "metadata": {"name": f"{CONSUMER}-kubelogin", "namespace": kc_ns,
-                     "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"}},
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": f"{CONSUMER}-kubelogin",
+            "namespace": kc_ns,
+            "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"},
+        },
         "spec": {
             "backoffLimit": 6,
-            "template": {"spec": {
-                "restartPolicy": "OnFailure",
-                "containers": [{
-                    "name": "kcadm", "image": KEYCLOAK_IMAGE, "command": ["/bin/bash", "-c", KCADM_SCRIPT],
-                    "env": [
-                        {"name": "KEYCLOAK_URL", "value": f"http://{KEYCLOAK_SERVICE}.{kc_ns}.svc:8080"},
-                        {"name": "REALM", "value": realm_name(ctx)},
-                        {"name": "CLIENT_ID", "value": client.client_id},
-                        {"name": "REDIRECT_URIS", "value": json.dumps(REDIRECT_URIS)},
-                        {"name": "GROUP", "value": admin_group(ctx)},
-                        from_secret("ADMIN_USER", KEYCLOAK_ADMIN_SECRET, "username"),
-                        from_secret("KC_CLI_PASSWORD", KEYCLOAK_ADMIN_SECRET, "password"),
+            "template": {
+                "spec": {
+                    "restartPolicy": "OnFailure",
+                    "containers": [
+                        {
+                            "name": "kcadm",
+                            "image": KEYCLOAK_IMAGE,
+                            "command": ["/bin/bash", "-c", KCADM_SCRIPT],
+                            "env": [
+                                {"name": "KEYCLOAK_URL", "value": f"http://{KEYCLOAK_SERVICE}.{kc_ns}.svc:8080"},
+                                {"name": "REALM", "value": realm_name(ctx)},
+                                {"name": "CLIENT_ID", "value": client.client_id},
+                                {"name": "REDIRECT_URIS", "value": json.dumps(REDIRECT_URIS)},
+                                {"name": "GROUP", "value": admin_group(ctx)},
+                                from_secret("ADMIN_USER", KEYCLOAK_ADMIN_SECRET, "username"),
+                                from_secret("KC_CLI_PASSWORD", KEYCLOAK_ADMIN_SECRET, "password"),
+                            ],
+                        }
                     ],
-                }],
-            }},
+                }
+            },
         },
     }
 
@@ -163,7 +177,8 @@ def kcadm_job(ctx: InstallContext, client: OidcClient) -> dict[str, Any]:
 def admin_binding(ctx: InstallContext) -> dict[str, Any]:
     group = f"{ctx.config.get('groupsPrefix', 'oidc:')}{admin_group(ctx)}"
     return {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
         "metadata": {"name": "oidc-cluster-admins", "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"}},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}],
@@ -173,8 +188,10 @@ def admin_binding(ctx: InstallContext) -> dict[str, Any]:
 async def install(ctx: InstallContext) -> None:
     client = await oidc_client_for(ctx, CONSUMER)
     if str(ctx.config.get("clientId", CONSUMER)) not in ("kubernetes", CONSUMER):
-        ctx.log(f"note: the Keycloak client is {client.client_id} (shared.oidc_client_for names clients after "
-                "their component); the clientId setting is not used")
+        ctx.log(
+            f"note: the Keycloak client is {client.client_id} (shared.oidc_client_for names clients after "
+            "their component); the clientId setting is not used"
+        )
     await ctx.step("Keycloak: kubelogin redirect URIs and the admin group", lambda: _keycloak(ctx, client))
     ca = await ctx.step("the cluster CA for the API server", lambda: _ca_file(ctx))
     await ctx.step(f"resolve auth.{domain(ctx)} on the control node", lambda: _resolve_issuer(ctx))
@@ -188,10 +205,13 @@ async def install(ctx: InstallContext) -> None:
     current = await ctx.run(ctx.control, f"cat {ARGS_FILE}", sudo=True, quiet=True, timeout=60)
     _, missing, differs = edit_args(current.stdout, flags)
     if (missing or differs) and current.stdout:
-        raise InstallError(f"{ARGS_FILE} does not hold the OIDC flags after the edit: check the file by hand",
-                           node=ctx.control.name)
-    ctx.log(f"the API server accepts Keycloak tokens from {client.issuer} (client {client.client_id}); "
-            f"members of group {admin_group(ctx)} are cluster-admin")
+        raise InstallError(
+            f"{ARGS_FILE} does not hold the OIDC flags after the edit: check the file by hand", node=ctx.control.name
+        )
+    ctx.log(
+        f"the API server accepts Keycloak tokens from {client.issuer} (client {client.client_id}); "
+        f"members of group {admin_group(ctx)} are cluster-admin"
+    )
     _handover(ctx, client, with_ca=CA_PATH in flags.values())
 
 
@@ -199,9 +219,17 @@ async def _keycloak(ctx: InstallContext, client: OidcClient) -> None:
     job = kcadm_job(ctx, client)
     await ensure(ctx, job)
     meta = job["metadata"]
-    await wait(ctx, "batch/v1", "Job", meta["name"], meta["namespace"], job_succeeded, timeout=600,
-               what=f"Job {meta['namespace']}/{meta['name']} (kubelogin settings of client {client.client_id})",
-               hint=f"see `microk8s kubectl -n {meta['namespace']} logs job/{meta['name']}`")
+    await wait(
+        ctx,
+        "batch/v1",
+        "Job",
+        meta["name"],
+        meta["namespace"],
+        job_succeeded,
+        timeout=600,
+        what=f"Job {meta['namespace']}/{meta['name']} (kubelogin settings of client {client.client_id})",
+        hint=f"see `microk8s kubectl -n {meta['namespace']} logs job/{meta['name']}`",
+    )
 
 
 async def _ca_file(ctx: InstallContext) -> bool:
@@ -248,8 +276,9 @@ async def _flags(ctx: InstallContext, flags: Mapping[str, str]) -> None:
         ctx.log(f"{node.name}: rewrote {ARGS_FILE} with the wanted OIDC flags")
     else:
         prefix = "" if not current.stdout or current.stdout.endswith("\n") else "\n"
-        await ctx.run(node, f"tee -a {ARGS_FILE} > /dev/null", sudo=True, input=prefix + "\n".join(append) + "\n",
-                      timeout=60)
+        await ctx.run(
+            node, f"tee -a {ARGS_FILE} > /dev/null", sudo=True, input=prefix + "\n".join(append) + "\n", timeout=60
+        )
         ctx.log(f"{node.name}: added {', '.join(a.split('=', 1)[0] for a in append)} to {ARGS_FILE}")
 
 
@@ -275,20 +304,28 @@ async def _api_answers(ctx: InstallContext, *, timeout: float) -> None:
             return
         except (TimeoutError, KubeError, OSError) as exc:
             if time.monotonic() > deadline:
-                raise InstallError(f"the API server did not answer within {timeout:g} s after the restart ({exc}); "
-                                   f"see `sudo journalctl -u snap.{KUBELITE}` on {ctx.control.name}: a wrong "
-                                   f"--oidc-* flag in {ARGS_FILE} stops it from starting",
-                                   node=ctx.control.name) from None
+                raise InstallError(
+                    f"the API server did not answer within {timeout:g} s after the restart ({exc}); "
+                    f"see `sudo journalctl -u snap.{KUBELITE}` on {ctx.control.name}: a wrong "
+                    f"--oidc-* flag in {ARGS_FILE} stops it from starting",
+                    node=ctx.control.name,
+                ) from None
             await asyncio.sleep(5)
 
 
 def _handover(ctx: InstallContext, client: OidcClient, *, with_ca: bool) -> None:
     ns = ctx.component.namespace
-    secret_cmd = (f"microk8s kubectl -n {ns} get secret {client.secret_name} "
-                  f"-o jsonpath='{{.data.{client.secret_key}}}' | base64 -d")
-    args = [f"--exec-arg=--oidc-issuer-url={client.issuer}", f"--exec-arg=--oidc-client-id={client.client_id}",
-            '--exec-arg=--oidc-client-secret="$(cat oidc-client-secret)"',
-            "--exec-arg=--oidc-extra-scope=email", "--exec-arg=--oidc-extra-scope=profile"]
+    secret_cmd = (
+        f"microk8s kubectl -n {ns} get secret {client.secret_name} "
+        f"-o jsonpath='{{.data.{client.secret_key}}}' | base64 -d"
+    )
+    args = [
+        f"--exec-arg=--oidc-issuer-url={client.issuer}",
+        f"--exec-arg=--oidc-client-id={client.client_id}",
+        '--exec-arg=--oidc-client-secret="$(cat oidc-client-secret)"',
+        "--exec-arg=--oidc-extra-scope=email",
+        "--exec-arg=--oidc-extra-scope=profile",
+    ]
     if with_ca:
         args.append("--exec-arg=--certificate-authority=thinkube-ca.crt")
     lines = [

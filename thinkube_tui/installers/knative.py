@@ -61,16 +61,18 @@ def kn_domain(ctx: InstallContext) -> str:
 def serving_object(ctx: InstallContext) -> dict[str, Any]:
     c = ctx.config
     return {
-        "apiVersion": OPERATOR_API, "kind": "KnativeServing",
+        "apiVersion": OPERATOR_API,
+        "kind": "KnativeServing",
         "metadata": {"name": SERVING, "namespace": ctx.component.namespace},
         "spec": {
             "ingress": {"kourier": {"enabled": True, "service-type": "ClusterIP"}},
             "config": {
-                "network": {"ingress-class": KOURIER_CLASS,
-                            "domain-template": "{{.Name}}-{{.Namespace}}.{{.Domain}}"},
+                "network": {"ingress-class": KOURIER_CLASS, "domain-template": "{{.Name}}-{{.Namespace}}.{{.Domain}}"},
                 "domain": {kn_domain(ctx): ""},
-                "autoscaler": {"enable-scale-to-zero": "true" if c.get("scaleToZero", True) else "false",
-                               "scale-to-zero-grace-period": str(c.get("scaleToZeroGracePeriod", "30s"))},
+                "autoscaler": {
+                    "enable-scale-to-zero": "true" if c.get("scaleToZero", True) else "false",
+                    "scale-to-zero-grace-period": str(c.get("scaleToZeroGracePeriod", "30s")),
+                },
             },
         },
     }
@@ -78,12 +80,19 @@ def serving_object(ctx: InstallContext) -> dict[str, Any]:
 
 def certificate(ctx: InstallContext) -> dict[str, Any]:
     return {
-        "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
         "metadata": {"name": CERTIFICATE, "namespace": ctx.component.namespace},
-        "spec": {"secretName": CERT_SECRET, "dnsNames": [f"*.{kn_domain(ctx)}"],
-                 "privateKey": {"algorithm": "ECDSA", "size": 256},
-                 "issuerRef": {"name": issuer_name(ctx.spec.cluster.certificates), "kind": "ClusterIssuer",
-                               "group": "cert-manager.io"}},
+        "spec": {
+            "secretName": CERT_SECRET,
+            "dnsNames": [f"*.{kn_domain(ctx)}"],
+            "privateKey": {"algorithm": "ECDSA", "size": 256},
+            "issuerRef": {
+                "name": issuer_name(ctx.spec.cluster.certificates),
+                "kind": "ClusterIssuer",
+                "group": "cert-manager.io",
+            },
+        },
     }
 
 
@@ -91,26 +100,44 @@ def wildcard_ingress(ctx: InstallContext) -> dict[str, Any]:
     host = f"*.{kn_domain(ctx)}"
     spec: dict[str, Any] = {
         "ingressClassName": INGRESS_CLASS,
-        "rules": [{"host": host, "http": {"paths": [{
-            "path": "/", "pathType": "Prefix",
-            "backend": {"service": {"name": KOURIER_SERVICE, "port": {"number": 80}}},
-        }]}}],
+        "rules": [
+            {
+                "host": host,
+                "http": {
+                    "paths": [
+                        {
+                            "path": "/",
+                            "pathType": "Prefix",
+                            "backend": {"service": {"name": KOURIER_SERVICE, "port": {"number": 80}}},
+                        }
+                    ]
+                },
+            }
+        ],
     }
     if ctx.config.get("autoTls", True):
         # the *.kn.<domain> certificate: the controllers' default *.{domain} one cannot match two labels
         spec["tls"] = [{"hosts": [host], "secretName": CERT_SECRET}]
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-            "metadata": {"name": "knative-services", "namespace": ctx.component.namespace,
-                         "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"},
-                         # long-lived streams (server-sent events, websockets) through to Kourier
-                         "annotations": {"nginx.ingress.kubernetes.io/proxy-read-timeout": "3600"}},
-            "spec": spec}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {
+            "name": "knative-services",
+            "namespace": ctx.component.namespace,
+            "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"},
+            # long-lived streams (server-sent events, websockets) through to Kourier
+            "annotations": {"nginx.ingress.kubernetes.io/proxy-read-timeout": "3600"},
+        },
+        "spec": spec,
+    }
 
 
 async def install(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
-    await ctx.step("install the Knative Operator chart",
-                   lambda: ctx.helm({}, release=OPERATOR_RELEASE, namespace=OPERATOR_NAMESPACE, timeout_s=600))
+    await ctx.step(
+        "install the Knative Operator chart",
+        lambda: ctx.helm({}, release=OPERATOR_RELEASE, namespace=OPERATOR_NAMESPACE, timeout_s=600),
+    )
     for name in OPERATOR_DEPLOYMENTS:
         await rollout(ctx, "Deployment", name, OPERATOR_NAMESPACE, timeout=600)
 
@@ -123,29 +150,61 @@ async def install(ctx: InstallContext) -> None:
         await ctx.step(f"the certificate *.{kn_domain(ctx)}", lambda: ensure(ctx, certificate(ctx)))
     await ctx.step(f"publish *.{kn_domain(ctx)} through {INGRESS_CLASS}", lambda: ensure(ctx, wildcard_ingress(ctx)))
     if ctx.config.get("eventing", False):
+
         async def eventing() -> None:
             await ensure_namespace(ctx, EVENTING_NAMESPACE)
-            await ensure(ctx, {"apiVersion": OPERATOR_API, "kind": "KnativeEventing",
-                               "metadata": {"name": "knative-eventing", "namespace": EVENTING_NAMESPACE}, "spec": {}})
+            await ensure(
+                ctx,
+                {
+                    "apiVersion": OPERATOR_API,
+                    "kind": "KnativeEventing",
+                    "metadata": {"name": "knative-eventing", "namespace": EVENTING_NAMESPACE},
+                    "spec": {},
+                },
+            )
 
         await ctx.step("declare Knative Eventing", eventing)
 
     # Verify
-    await wait(ctx, OPERATOR_API, "KnativeServing", SERVING, ns, lambda o: condition(o, "Ready"),
-               timeout=READY_TIMEOUT_S, what=f"KnativeServing {ns}/{SERVING} Ready",
-               hint=f"see `microk8s kubectl -n {ns} describe knativeserving {SERVING}`")
+    await wait(
+        ctx,
+        OPERATOR_API,
+        "KnativeServing",
+        SERVING,
+        ns,
+        lambda o: condition(o, "Ready"),
+        timeout=READY_TIMEOUT_S,
+        what=f"KnativeServing {ns}/{SERVING} Ready",
+        hint=f"see `microk8s kubectl -n {ns} describe knativeserving {SERVING}`",
+    )
     ctx.log(f"KnativeServing {ns}/{SERVING} is Ready")
     if ctx.config.get("eventing", False):
-        await wait(ctx, OPERATOR_API, "KnativeEventing", "knative-eventing", EVENTING_NAMESPACE,
-                   lambda o: condition(o, "Ready"), timeout=READY_TIMEOUT_S,
-                   what=f"KnativeEventing {EVENTING_NAMESPACE}/knative-eventing Ready")
+        await wait(
+            ctx,
+            OPERATOR_API,
+            "KnativeEventing",
+            "knative-eventing",
+            EVENTING_NAMESPACE,
+            lambda o: condition(o, "Ready"),
+            timeout=READY_TIMEOUT_S,
+            what=f"KnativeEventing {EVENTING_NAMESPACE}/knative-eventing Ready",
+        )
     if ctx.config.get("autoTls", True):
         mode = ctx.spec.cluster.certificates
-        await wait(ctx, "cert-manager.io/v1", "Certificate", CERTIFICATE, ns, lambda o: condition(o, "Ready"),
-                   timeout=CERTIFICATE_TIMEOUT_S[mode], what=f"Certificate {ns}/{CERTIFICATE}",
-                   hint=f"see `microk8s kubectl -n {ns} describe certificate {CERTIFICATE}`"
-                        + ("" if mode == "self-signed" else " (a Let's Encrypt wildcard needs DNS-01)"))
+        await wait(
+            ctx,
+            "cert-manager.io/v1",
+            "Certificate",
+            CERTIFICATE,
+            ns,
+            lambda o: condition(o, "Ready"),
+            timeout=CERTIFICATE_TIMEOUT_S[mode],
+            what=f"Certificate {ns}/{CERTIFICATE}",
+            hint=f"see `microk8s kubectl -n {ns} describe certificate {CERTIFICATE}`"
+            + ("" if mode == "self-signed" else " (a Let's Encrypt wildcard needs DNS-01)"),
+        )
     scheme = "https" if ctx.config.get("autoTls", True) else "http"
-    ctx.log(f"Knative services are published at {scheme}://<name>-<namespace>.{kn_domain(ctx)} through "
-            f"{INGRESS_CLASS} ({ctx.spec.cluster.ingress_kn_ip}); point *.{kn_domain(ctx)} there in your DNS")
-
+    ctx.log(
+        f"Knative services are published at {scheme}://<name>-<namespace>.{kn_domain(ctx)} through "
+        f"{INGRESS_CLASS} ({ctx.spec.cluster.ingress_kn_ip}); point *.{kn_domain(ctx)} there in your DNS"
+    )

@@ -131,10 +131,17 @@ def chart_values(ctx: InstallContext, *, endpoint: str, bucket: str, s3_secret: 
         "loki": {
             "auth_enabled": False,
             "commonConfig": {"replication_factor": 1},
-            "schemaConfig": {"configs": [{
-                "from": SCHEMA_FROM, "store": "tsdb", "object_store": "s3", "schema": "v13",
-                "index": {"prefix": "loki_index_", "period": "24h"},
-            }]},
+            "schemaConfig": {
+                "configs": [
+                    {
+                        "from": SCHEMA_FROM,
+                        "store": "tsdb",
+                        "object_store": "s3",
+                        "schema": "v13",
+                        "index": {"prefix": "loki_index_", "period": "24h"},
+                    }
+                ]
+            },
             "storage": {
                 "type": "s3",
                 "bucketNames": {"chunks": bucket, "ruler": bucket, "admin": bucket},
@@ -183,8 +190,11 @@ def workloads(ctx: InstallContext) -> list[tuple[str, str]]:
 
 def alloy_objects(ctx: InstallContext) -> list[dict[str, Any]]:
     ns = ctx.component.namespace
-    labels = {"app.kubernetes.io/name": ALLOY, "app.kubernetes.io/part-of": NAME,
-              "app.kubernetes.io/managed-by": "thinkube-tui"}
+    labels = {
+        "app.kubernetes.io/name": ALLOY,
+        "app.kubernetes.io/part-of": NAME,
+        "app.kubernetes.io/managed-by": "thinkube-tui",
+    }
     push = f"http://{GATEWAY}.{ns}.svc.cluster.local/loki/api/v1/push"
     meta = {"name": ALLOY, "namespace": ns, "labels": labels}
 
@@ -193,50 +203,78 @@ def alloy_objects(ctx: InstallContext) -> list[dict[str, Any]]:
 
     return [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-         "metadata": {"name": ALLOY, "labels": labels},
-         "rules": [{"apiGroups": [""], "resources": ["pods", "nodes", "namespaces"],
-                    "verbs": ["get", "list", "watch"]}]},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-         "metadata": {"name": ALLOY, "labels": labels},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": ALLOY},
-         "subjects": [{"kind": "ServiceAccount", "name": ALLOY, "namespace": ns}]},
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta,
-         "data": {"config.alloy": ALLOY_CONFIG.replace("LOKI_PUSH_URL", push)}},
-        {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": meta, "spec": {
-            "selector": {"matchLabels": {"app.kubernetes.io/name": ALLOY}},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "serviceAccountName": ALLOY,
-                    "tolerations": [{"operator": "Exists"}],  # every node, GPU nodes included
-                    "containers": [{
-                        "name": "alloy", "image": ALLOY_IMAGE,
-                        "args": ["run", "/etc/alloy/config.alloy", "--storage.path=/var/lib/alloy",
-                                 "--server.http.listen-addr=0.0.0.0:12345"],
-                        "env": [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
-                        "ports": [{"name": "http", "containerPort": 12345}],
-                        "readinessProbe": {"httpGet": {"path": "/-/ready", "port": 12345}, "periodSeconds": 10},
-                        # reading other pods' log files and the journal needs root (read-only mounts)
-                        "securityContext": {"runAsUser": 0, "allowPrivilegeEscalation": False},
-                        "resources": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
-                        "volumeMounts": [
-                            {"name": "config", "mountPath": "/etc/alloy", "readOnly": True},
-                            {"name": "varlog", "mountPath": "/var/log", "readOnly": True},
-                            {"name": "machine-id", "mountPath": "/etc/machine-id", "readOnly": True},
-                            {"name": "positions", "mountPath": "/var/lib/alloy"},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": ALLOY, "labels": labels},
+            "rules": [
+                {"apiGroups": [""], "resources": ["pods", "nodes", "namespaces"], "verbs": ["get", "list", "watch"]}
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": ALLOY, "labels": labels},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": ALLOY},
+            "subjects": [{"kind": "ServiceAccount", "name": ALLOY, "namespace": ns}],
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": meta,
+            "data": {"config.alloy": ALLOY_CONFIG.replace("LOKI_PUSH_URL", push)},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": meta,
+            "spec": {
+                "selector": {"matchLabels": {"app.kubernetes.io/name": ALLOY}},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "serviceAccountName": ALLOY,
+                        "tolerations": [{"operator": "Exists"}],  # every node, GPU nodes included
+                        "containers": [
+                            {
+                                "name": "alloy",
+                                "image": ALLOY_IMAGE,
+                                "args": [
+                                    "run",
+                                    "/etc/alloy/config.alloy",
+                                    "--storage.path=/var/lib/alloy",
+                                    "--server.http.listen-addr=0.0.0.0:12345",
+                                ],
+                                "env": [
+                                    {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}
+                                ],
+                                "ports": [{"name": "http", "containerPort": 12345}],
+                                "readinessProbe": {"httpGet": {"path": "/-/ready", "port": 12345}, "periodSeconds": 10},
+                                # reading other pods' log files and the journal needs root (read-only mounts)
+                                "securityContext": {"runAsUser": 0, "allowPrivilegeEscalation": False},
+                                "resources": {
+                                    "requests": {"cpu": "20m", "memory": "64Mi"},
+                                    "limits": {"memory": "256Mi"},
+                                },
+                                "volumeMounts": [
+                                    {"name": "config", "mountPath": "/etc/alloy", "readOnly": True},
+                                    {"name": "varlog", "mountPath": "/var/log", "readOnly": True},
+                                    {"name": "machine-id", "mountPath": "/etc/machine-id", "readOnly": True},
+                                    {"name": "positions", "mountPath": "/var/lib/alloy"},
+                                ],
+                            }
                         ],
-                    }],
-                    "volumes": [
-                        {"name": "config", "configMap": {"name": ALLOY}},
-                        host_path("varlog", "/var/log", "Directory"),
-                        host_path("machine-id", "/etc/machine-id", "File"),
-                        # read positions survive restarts: no log shipped twice
-                        host_path("positions", "/var/lib/thinkube-alloy", "DirectoryOrCreate"),
-                    ],
+                        "volumes": [
+                            {"name": "config", "configMap": {"name": ALLOY}},
+                            host_path("varlog", "/var/log", "Directory"),
+                            host_path("machine-id", "/etc/machine-id", "File"),
+                            # read positions survive restarts: no log shipped twice
+                            host_path("positions", "/var/lib/thinkube-alloy", "DirectoryOrCreate"),
+                        ],
+                    },
                 },
             },
-        }},
+        },
     ]
 
 
@@ -245,6 +283,7 @@ def _on_every_node(count: int) -> Any:
         st = ds.get("status") or {}
         desired = int(st.get("desiredNumberScheduled") or 0)
         return desired >= count and int(st.get("numberReady") or 0) >= desired
+
     return ready
 
 
@@ -259,8 +298,10 @@ async def install(ctx: InstallContext) -> None:
     bucket = await bucket_for(ctx, NAME)
     wanted_bucket = str(ctx.config.get("bucket", "loki"))
     if wanted_bucket != bucket.bucket:
-        ctx.log(f"note: the bucket setting is {wanted_bucket}, but the shared MinIO contract provisions "
-                f"bucket {bucket.bucket} for loki; using {bucket.bucket}")
+        ctx.log(
+            f"note: the bucket setting is {wanted_bucket}, but the shared MinIO contract provisions "
+            f"bucket {bucket.bucket} for loki; using {bucket.bucket}"
+        )
     values = chart_values(ctx, endpoint=bucket.endpoint, bucket=bucket.bucket, s3_secret=bucket.secret_name)
     await ctx.step(f"install Loki ({values['deploymentMode']})", lambda: ctx.helm(values, timeout_s=600))
     collect = bool(ctx.config.get("collectNodeLogs", True))
@@ -273,9 +314,19 @@ async def install(ctx: InstallContext) -> None:
     if collect:
         nodes = len(ctx.spec.nodes)
         await rollout(ctx, "DaemonSet", ALLOY, ns, timeout=300)
-        await wait(ctx, "apps/v1", "DaemonSet", ALLOY, ns, _on_every_node(nodes), timeout=300,
-                   what=f"Alloy on all {nodes} nodes")
+        await wait(
+            ctx,
+            "apps/v1",
+            "DaemonSet",
+            ALLOY,
+            ns,
+            _on_every_node(nodes),
+            timeout=300,
+            what=f"Alloy on all {nodes} nodes",
+        )
         ctx.log(f"Alloy ships pod and journal logs from all {nodes} nodes")
-    ctx.log(f"Loki is ready at http://{GATEWAY}.{ns}.svc.cluster.local (Grafana's Loki data source); chunks and "
-            f"index in MinIO bucket {bucket.bucket} (access key in Secret {ns}/{bucket.secret_name}); retention "
-            f"{ctx.config.get('retention', '31d')}")
+    ctx.log(
+        f"Loki is ready at http://{GATEWAY}.{ns}.svc.cluster.local (Grafana's Loki data source); chunks and "
+        f"index in MinIO bucket {bucket.bucket} (access key in Secret {ns}/{bucket.secret_name}); retention "
+        f"{ctx.config.get('retention', '31d')}"
+    )

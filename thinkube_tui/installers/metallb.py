@@ -35,9 +35,17 @@ async def install(ctx: InstallContext) -> None:
     # Verify: MetalLB runs and serves the pool.
     await rollout(ctx, "Deployment", "controller", NAMESPACE, timeout=300)
     await rollout(ctx, "DaemonSet", "speaker", NAMESPACE, timeout=300)
-    pool = await wait(ctx, API, "IPAddressPool", POOL, NAMESPACE, lambda obj: wanted in _addresses(obj),
-                      timeout=120, what=f"IPAddressPool {NAMESPACE}/{POOL} with {wanted}",
-                      hint="`microk8s enable metallb` should have created it")
+    pool = await wait(
+        ctx,
+        API,
+        "IPAddressPool",
+        POOL,
+        NAMESPACE,
+        lambda obj: wanted in _addresses(obj),
+        timeout=120,
+        what=f"IPAddressPool {NAMESPACE}/{POOL} with {wanted}",
+        hint="`microk8s enable metallb` should have created it",
+    )
     ctx.log(f"MetalLB hands out {', '.join(_addresses(pool))}")
 
 
@@ -69,14 +77,19 @@ async def _l2_advertisement(ctx: InstallContext) -> None:
     try:
         existing = await kube.list(API, "L2Advertisement", NAMESPACE)
     except KubeError as exc:  # the CRD comes with the addon
-        raise InstallError(f"could not list MetalLB's L2Advertisements ({exc}); "
-                           "is the metallb addon enabled?") from None
+        raise InstallError(
+            f"could not list MetalLB's L2Advertisements ({exc}); is the metallb addon enabled?"
+        ) from None
     others = [a for a in existing if a.get("metadata", {}).get("name") != L2_ADVERTISEMENT]
     if others:
         ctx.log(f"layer-2 announcement already configured ({', '.join(a['metadata']['name'] for a in others)})")
         return
-    await ensure(ctx, {
-        "apiVersion": API, "kind": "L2Advertisement",
-        "metadata": {"name": L2_ADVERTISEMENT, "namespace": NAMESPACE},
-        "spec": {"ipAddressPools": [POOL]},
-    })
+    await ensure(
+        ctx,
+        {
+            "apiVersion": API,
+            "kind": "L2Advertisement",
+            "metadata": {"name": L2_ADVERTISEMENT, "namespace": NAMESPACE},
+            "spec": {"ipAddressPools": [POOL]},
+        },
+    )

@@ -55,8 +55,9 @@ async def ensure_group(ctx: InstallContext, node: NodeSpec) -> None:
 
 
 async def wait_ready(ctx: InstallContext, node: NodeSpec) -> None:
-    await ctx.run(node, f"microk8s status --wait-ready --timeout {WAIT_READY_S}", sudo=True,
-                  timeout=WAIT_READY_S + 60, quiet=True)
+    await ctx.run(
+        node, f"microk8s status --wait-ready --timeout {WAIT_READY_S}", sudo=True, timeout=WAIT_READY_S + 60, quiet=True
+    )
 
 
 async def enabled_addons(ctx: InstallContext, node: NodeSpec) -> set[str]:
@@ -64,8 +65,9 @@ async def enabled_addons(ctx: InstallContext, node: NodeSpec) -> set[str]:
     try:
         status = yaml.safe_load(result.stdout) or {}
     except yaml.YAMLError:
-        raise InstallError("could not read `microk8s status --format yaml`", node=node.name,
-                           output_tail=result.tail()) from None
+        raise InstallError(
+            "could not read `microk8s status --format yaml`", node=node.name, output_tail=result.tail()
+        ) from None
     return {a.get("name") for a in status.get("addons", []) if isinstance(a, dict) and a.get("status") == "enabled"}
 
 

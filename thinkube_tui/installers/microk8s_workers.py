@@ -46,13 +46,20 @@ async def _join(ctx: InstallContext, worker: NodeSpec) -> None:
         return
     token = secrets.token_hex(16)
     ctx.cluster.secrets.register(token)
-    await ctx.run(ctx.control, f'microk8s add-node --token-ttl {TOKEN_TTL_S} --format yaml --token "$(cat)"',
-                  sudo=True, input=token, timeout=120, quiet=True)
+    await ctx.run(
+        ctx.control,
+        f'microk8s add-node --token-ttl {TOKEN_TTL_S} --format yaml --token "$(cat)"',
+        sudo=True,
+        input=token,
+        timeout=120,
+        quiet=True,
+    )
     url = f"{ctx.address(ctx.control)}:25000/{token}"
     result = await ctx.run(worker, 'microk8s join "$(cat)" --worker', sudo=True, input=url, timeout=600, check=False)
     if not result.ok:
         raise InstallError(
             f"could not join the cluster at {ctx.address(ctx.control)}:25000. The control node must reach "
             f"{worker.name} by its hostname ({ctx.hostname(worker)}), and port 25000 must be open",
-            node=worker.name, output_tail=ctx.cluster.secrets.mask(result.tail()),
+            node=worker.name,
+            output_tail=ctx.cluster.secrets.mask(result.tail()),
         )

@@ -47,23 +47,28 @@ def root_password_of(env: str) -> str | None:
 def tenant_object(ctx: InstallContext) -> dict[str, Any]:
     c = ctx.config
     return {
-        "apiVersion": MINIO_API, "kind": "Tenant",
+        "apiVersion": MINIO_API,
+        "kind": "Tenant",
         "metadata": {"name": TENANT, "namespace": ctx.component.namespace},
         "spec": {
             "image": MINIO_IMAGE,
             "configuration": {"name": TENANT_CONFIG_SECRET},
             "requestAutoCert": False,  # TLS ends at the ingress
             "features": {"bucketDNS": False},
-            "pools": [{
-                "name": POOL,
-                "servers": int(c.get("servers", 1)),
-                "volumesPerServer": int(c.get("volumesPerServer", 1)),
-                "volumeClaimTemplate": {
-                    "metadata": {"name": "data"},
-                    "spec": {"accessModes": ["ReadWriteOnce"],
-                             "resources": {"requests": {"storage": c.get("storageSize", "100Gi")}}},
-                },
-            }],
+            "pools": [
+                {
+                    "name": POOL,
+                    "servers": int(c.get("servers", 1)),
+                    "volumesPerServer": int(c.get("volumesPerServer", 1)),
+                    "volumeClaimTemplate": {
+                        "metadata": {"name": "data"},
+                        "spec": {
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": c.get("storageSize", "100Gi")}},
+                        },
+                    },
+                }
+            ],
         },
     }
 
@@ -74,16 +79,31 @@ def ingress_object(ctx: InstallContext) -> dict[str, Any]:
     if ctx.config.get("console", True):
         rules.append(("minio", f"{TENANT}-console", 9090))
     return {
-        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-        "metadata": {"name": "minio", "namespace": ctx.component.namespace,
-                     "annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "0"}},
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {
+            "name": "minio",
+            "namespace": ctx.component.namespace,
+            "annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "0"},
+        },
         "spec": {
             "ingressClassName": "nginx",
             "tls": [{"hosts": [f"{host}.{domain}" for host, _, _ in rules]}],
-            "rules": [{"host": f"{host}.{domain}", "http": {"paths": [{
-                "path": "/", "pathType": "Prefix",
-                "backend": {"service": {"name": service, "port": {"number": port}}},
-            }]}} for host, service, port in rules],
+            "rules": [
+                {
+                    "host": f"{host}.{domain}",
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": service, "port": {"number": port}}},
+                            }
+                        ]
+                    },
+                }
+                for host, service, port in rules
+            ],
         },
     }
 
@@ -95,8 +115,9 @@ def consumers(ctx: InstallContext) -> list[str]:
 
 async def install(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
-    await ctx.step("install the MinIO Operator", lambda: ctx.helm({"operator": {"replicaCount": 1}},
-                                                                  release=OPERATOR_RELEASE))
+    await ctx.step(
+        "install the MinIO Operator", lambda: ctx.helm({"operator": {"replicaCount": 1}}, release=OPERATOR_RELEASE)
+    )
     kube = await ctx.kube()
     await kube.wait_rollout("Deployment", OPERATOR_RELEASE, ns, timeout=600)
     await ctx.step("the root credentials", lambda: _root_credentials(ctx))
@@ -106,17 +127,27 @@ async def install(ctx: InstallContext) -> None:
     for bucket in ctx.config.get("buckets", ()):
         extra.append({"name": bucket["name"], **({"objectLock": True} if bucket.get("objectLock") else {})})
         if bucket.get("versioning") or bucket.get("quota"):
-            ctx.log(f"note: bucket {bucket['name']}: versioning and quotas are not declarative in the Tenant; "
-                    f"set them with `mc version enable` / `mc quota set` (not done by the installer)")
+            ctx.log(
+                f"note: bucket {bucket['name']}: versioning and quotas are not declarative in the Tenant; "
+                f"set them with `mc version enable` / `mc quota set` (not done by the installer)"
+            )
     wanted = consumers(ctx)
     await ctx.step("buckets and users for the services", lambda: provision_buckets(ctx, wanted, extra))
-    await kube.wait_for(MINIO_API, "Tenant", TENANT, ns,
-                        lambda t: (t.get("status") or {}).get("currentState") == "Initialized",
-                        timeout=900, what=f"MinIO Tenant {ns}/{TENANT}")
+    await kube.wait_for(
+        MINIO_API,
+        "Tenant",
+        TENANT,
+        ns,
+        lambda t: (t.get("status") or {}).get("currentState") == "Initialized",
+        timeout=900,
+        what=f"MinIO Tenant {ns}/{TENANT}",
+    )
     await kube.wait_rollout("StatefulSet", f"{TENANT}-{POOL}", ns, timeout=600)
     console = f", console https://minio.{ctx.spec.cluster.domain}" if ctx.config.get("console", True) else ""
-    ctx.log(f"MinIO is ready: S3 at https://s3.{ctx.spec.cluster.domain} (in the cluster {s3_endpoint(ctx)})"
-            f"{console}; root credentials in Secret {ns}/{TENANT_CONFIG_SECRET} (config.env)")
+    ctx.log(
+        f"MinIO is ready: S3 at https://s3.{ctx.spec.cluster.domain} (in the cluster {s3_endpoint(ctx)})"
+        f"{console}; root credentials in Secret {ns}/{TENANT_CONFIG_SECRET} (config.env)"
+    )
 
 
 async def _root_credentials(ctx: InstallContext) -> None:

@@ -76,8 +76,14 @@ def source_files(ctx: InstallContext) -> dict[str, str]:
     theme = str(ctx.config.get("theme", "material"))
     name = ctx.spec.cluster.name
     mkdocs_yml = f"site_name: {name} documentation\ntheme:\n  name: {theme}\nnav:\n  - Home: index.md\n"
-    lines = [f"# {name}", "", f"Services of the {name} platform at `{ctx.spec.cluster.domain}`.", "",
-             "| Service | What it is | Address |", "| --- | --- | --- |"]
+    lines = [
+        f"# {name}",
+        "",
+        f"Services of the {name} platform at `{ctx.spec.cluster.domain}`.",
+        "",
+        "| Service | What it is | Address |",
+        "| --- | --- | --- |",
+    ]
     for title, description, urls in installed_services(ctx):
         where = ", ".join(f"[{u.removeprefix('https://')}]({u})" for u in urls) or "inside the cluster"
         lines.append(f"| {title} | {description.replace('|', '/')} | {where} |")
@@ -100,37 +106,76 @@ def objects(ctx: InstallContext) -> list[dict[str, Any]]:
         build = CLONE_AND_BUILD
     else:
         files = source_files(ctx)
-        out.append({"apiVersion": "v1", "kind": "ConfigMap",
-                    "metadata": {"name": SOURCE, "namespace": ns, "labels": LABELS}, "data": files})
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": SOURCE, "namespace": ns, "labels": LABELS},
+                "data": files,
+            }
+        )
         volumes.append({"name": "source", "configMap": {"name": SOURCE}})
         mounts = [*mounts, {"name": "source", "mountPath": "/source", "readOnly": True}]
         build = LOCAL_BUILD
         digest = hashlib.sha256("".join(f"{k}\0{v}\0" for k, v in sorted(files.items())).encode()).hexdigest()
         annotations["thinkube.io/source-sha256"] = digest[:16]
-    builder = {"name": "build", "image": MKDOCS_IMAGE, "command": ["/bin/sh", "-c", build], "env": env,
-               "volumeMounts": mounts}
-    containers: list[dict[str, Any]] = [{
-        "name": "nginx", "image": NGINX_IMAGE,
-        "ports": [{"name": "http", "containerPort": 80}],
-        "volumeMounts": [{"name": "site", "mountPath": "/usr/share/nginx/html", "readOnly": True}],
-        "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 10},
-        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
-    }]
+    builder = {
+        "name": "build",
+        "image": MKDOCS_IMAGE,
+        "command": ["/bin/sh", "-c", build],
+        "env": env,
+        "volumeMounts": mounts,
+    }
+    containers: list[dict[str, Any]] = [
+        {
+            "name": "nginx",
+            "image": NGINX_IMAGE,
+            "ports": [{"name": "http", "containerPort": 80}],
+            "volumeMounts": [{"name": "site", "mountPath": "/usr/share/nginx/html", "readOnly": True}],
+            "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 10},
+            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
+        }
+    ]
     if repository and minutes > 0:
-        containers.append({"name": "rebuild", "image": MKDOCS_IMAGE, "command": ["/bin/sh", "-c", REBUILD_LOOP],
-                           "env": [*env, {"name": "INTERVAL", "value": f"{minutes * 60}"}], "volumeMounts": mounts,
-                           "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}}})
-    template: dict[str, Any] = {"metadata": {"labels": LABELS},
-                                "spec": {"initContainers": [builder], "containers": containers, "volumes": volumes}}
+        containers.append(
+            {
+                "name": "rebuild",
+                "image": MKDOCS_IMAGE,
+                "command": ["/bin/sh", "-c", REBUILD_LOOP],
+                "env": [*env, {"name": "INTERVAL", "value": f"{minutes * 60}"}],
+                "volumeMounts": mounts,
+                "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}},
+            }
+        )
+    template: dict[str, Any] = {
+        "metadata": {"labels": LABELS},
+        "spec": {"initContainers": [builder], "containers": containers, "volumes": volumes},
+    }
     if annotations:
         template["metadata"]["annotations"] = annotations
-    out.append({"apiVersion": "apps/v1", "kind": "Deployment",
-                "metadata": {"name": NAME, "namespace": ns, "labels": LABELS},
-                "spec": {"replicas": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": NAME}},
-                         "template": template}})
-    out.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": NAME, "namespace": ns, "labels": LABELS},
-                "spec": {"selector": {"app.kubernetes.io/name": NAME},
-                         "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}})
+    out.append(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": NAME, "namespace": ns, "labels": LABELS},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app.kubernetes.io/name": NAME}},
+                "template": template,
+            },
+        }
+    )
+    out.append(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": NAME, "namespace": ns, "labels": LABELS},
+            "spec": {
+                "selector": {"app.kubernetes.io/name": NAME},
+                "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
+            },
+        }
+    )
     out.append(ingress(ctx, NAME, domain_host(ctx), NAME, 80))
     return out
 

@@ -37,8 +37,17 @@ NAME = "mlflow"  # release; the chart's fullname, Deployment and Service (port 5
 PORT = 5000
 
 
-def chart_values(ctx: InstallContext, *, db_secret: str, db_host: str, db_port: int, database: str,
-                 s3_secret: str, bucket: str, endpoint: str) -> dict[str, Any]:
+def chart_values(
+    ctx: InstallContext,
+    *,
+    db_secret: str,
+    db_host: str,
+    db_port: int,
+    database: str,
+    s3_secret: str,
+    bucket: str,
+    endpoint: str,
+) -> dict[str, Any]:
     c = ctx.config
     host = domain_host(ctx)
     return {
@@ -56,9 +65,15 @@ def chart_values(ctx: InstallContext, *, db_secret: str, db_host: str, db_port: 
         },
         "artifactRoot": {
             "proxiedArtifactStorage": bool(c.get("serveArtifacts", True)),
-            "s3": {"enabled": True, "bucket": bucket,
-                   "existingSecret": {"name": s3_secret, "keyOfAccessKeyId": "AWS_ACCESS_KEY_ID",
-                                      "keyOfSecretAccessKey": "AWS_SECRET_ACCESS_KEY"}},
+            "s3": {
+                "enabled": True,
+                "bucket": bucket,
+                "existingSecret": {
+                    "name": s3_secret,
+                    "keyOfAccessKeyId": "AWS_ACCESS_KEY_ID",
+                    "keyOfSecretAccessKey": "AWS_SECRET_ACCESS_KEY",
+                },
+            },
         },
         "extraEnvVars": {"MLFLOW_S3_ENDPOINT_URL": endpoint},
         "ingress": {
@@ -80,18 +95,31 @@ async def install(ctx: InstallContext) -> None:
     s3 = await bucket_for(ctx, "mlflow")
     wanted_bucket = str(ctx.config.get("artifactBucket", s3.bucket))
     if wanted_bucket != s3.bucket:
-        ctx.log(f"note: artifactBucket {wanted_bucket} is not provisioned by the shared MinIO contract; "
-                f"using its bucket {s3.bucket}")
+        ctx.log(
+            f"note: artifactBucket {wanted_bucket} is not provisioned by the shared MinIO contract; "
+            f"using its bucket {s3.bucket}"
+        )
     client = await oidc_client_for(ctx, "mlflow")
-    await ctx.step("Keycloak login in front of the web UI (oauth2-proxy)",
-                   lambda: oauth2_proxy(ctx, NAME, ns, host, client))
-    values = chart_values(ctx, db_secret=db.secret_name, db_host=db.host, db_port=db.port, database=db.database,
-                          s3_secret=s3.secret_name, bucket=s3.bucket, endpoint=s3.endpoint)
+    await ctx.step(
+        "Keycloak login in front of the web UI (oauth2-proxy)", lambda: oauth2_proxy(ctx, NAME, ns, host, client)
+    )
+    values = chart_values(
+        ctx,
+        db_secret=db.secret_name,
+        db_host=db.host,
+        db_port=db.port,
+        database=db.database,
+        s3_secret=s3.secret_name,
+        bucket=s3.bucket,
+        endpoint=s3.endpoint,
+    )
     await ctx.step("install the MLflow chart", lambda: ctx.helm(values, timeout_s=900))
 
     # Verify: the tracking server and the login proxy are rolled out.
     await rollout(ctx, "Deployment", NAME, ns, timeout=900)
     await rollout(ctx, "Deployment", f"{NAME}-oauth2-proxy", ns, timeout=300)
-    ctx.log(f"MLflow is ready at https://{host} (Keycloak login); in the cluster at "
-            f"http://{NAME}.{ns}.svc.cluster.local:{PORT}; metadata in database {db.database} "
-            f"(Secret {ns}/{db.secret_name}), artifacts in s3://{s3.bucket} (Secret {ns}/{s3.secret_name})")
+    ctx.log(
+        f"MLflow is ready at https://{host} (Keycloak login); in the cluster at "
+        f"http://{NAME}.{ns}.svc.cluster.local:{PORT}; metadata in database {db.database} "
+        f"(Secret {ns}/{db.secret_name}), artifacts in s3://{s3.bucket} (Secret {ns}/{s3.secret_name})"
+    )

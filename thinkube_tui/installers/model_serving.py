@@ -43,15 +43,25 @@ RELEASE = f"https://github.com/kserve/kserve/releases/download/{VERSION}"
 MANIFEST = f"{RELEASE}/kserve.yaml"
 CLUSTER_RESOURCES = f"{RELEASE}/kserve-cluster-resources.yaml"
 CONFIG = "inferenceservice-config"
-RUNTIMES = {"mlserver": "kserve-mlserver", "huggingface": "kserve-huggingfaceserver",
-            "triton": "kserve-tritonserver", "sklearn": "kserve-sklearnserver", "xgboost": "kserve-xgbserver"}
+RUNTIMES = {
+    "mlserver": "kserve-mlserver",
+    "huggingface": "kserve-huggingfaceserver",
+    "triton": "kserve-tritonserver",
+    "sklearn": "kserve-sklearnserver",
+    "xgboost": "kserve-xgbserver",
+}
 GPU_RUNTIMES = ("huggingface", "triton")
 S3_SECRET = "kserve-s3"
 #: What the release manifest brings and the verification checks (also on a resumed run, whose
 #: journal skips the step that fetched the manifest).
-CRDS = ("inferenceservices.serving.kserve.io", "servingruntimes.serving.kserve.io",
-        "clusterservingruntimes.serving.kserve.io", "trainedmodels.serving.kserve.io",
-        "inferencegraphs.serving.kserve.io", "clusterstoragecontainers.serving.kserve.io")
+CRDS = (
+    "inferenceservices.serving.kserve.io",
+    "servingruntimes.serving.kserve.io",
+    "clusterservingruntimes.serving.kserve.io",
+    "trainedmodels.serving.kserve.io",
+    "inferencegraphs.serving.kserve.io",
+    "clusterstoragecontainers.serving.kserve.io",
+)
 CONTROLLER = "kserve-controller-manager"
 
 
@@ -69,8 +79,14 @@ def configure(ctx: InstallContext, obj: dict[str, Any]) -> dict[str, Any]:
     deploy["defaultDeploymentMode"] = deployment_mode(ctx)
     data["deploy"] = json.dumps(deploy, indent=2)
     ingress = json.loads(data.get("ingress") or "{}")
-    ingress.update({"ingressClassName": "nginx", "ingressDomain": ctx.spec.cluster.domain, "urlScheme": "https",
-                    "domainTemplate": "{{ .Name }}-{{ .Namespace }}.{{ .IngressDomain }}"})
+    ingress.update(
+        {
+            "ingressClassName": "nginx",
+            "ingressDomain": ctx.spec.cluster.domain,
+            "urlScheme": "https",
+            "domainTemplate": "{{ .Name }}-{{ .Namespace }}.{{ .IngressDomain }}",
+        }
+    )
     data["ingress"] = json.dumps(ingress, indent=2)
     return obj
 
@@ -94,8 +110,10 @@ def runtime(ctx: InstallContext, obj: dict[str, Any], *, gpus: bool) -> dict[str
 async def install(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
     if deployment_mode(ctx) == "Serverless" and not enabled(ctx, "knative"):
-        raise InstallError("components.model-serving.deploymentMode is Serverless, which needs Knative: enable the "
-                           "knative component or use RawDeployment")
+        raise InstallError(
+            "components.model-serving.deploymentMode is Serverless, which needs Knative: enable the "
+            "knative component or use RawDeployment"
+        )
     unknown = [r for r in ctx.config.get("runtimes", ()) if r not in RUNTIMES]
     if unknown:
         raise InstallError(f"components.model-serving.runtimes: unknown runtime(s) {', '.join(unknown)}")
@@ -106,8 +124,16 @@ async def install(ctx: InstallContext) -> None:
 
     # Verify: CRDs established, the controller(s) rolled out.
     for crd in crds:
-        await wait(ctx, "apiextensions.k8s.io/v1", "CustomResourceDefinition", crd, None,
-                   lambda o: condition(o, "Established"), timeout=120, what=f"CRD {crd}")
+        await wait(
+            ctx,
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            crd,
+            None,
+            lambda o: condition(o, "Established"),
+            timeout=120,
+            what=f"CRD {crd}",
+        )
     ctx.log(f"{len(crds)} KServe CRDs are established")
     for where, name in deployments:
         await rollout(ctx, "Deployment", name, where, timeout=600)
@@ -118,26 +144,41 @@ async def install(ctx: InstallContext) -> None:
     await ctx.step("S3 access to the model bucket", lambda: _s3(ctx))
 
     for name in selected:
-        await wait(ctx, "serving.kserve.io/v1alpha1", "ClusterServingRuntime", name, None, lambda o: True,
-                   timeout=60, what=f"ClusterServingRuntime {name}")
-    ctx.log(f"KServe {VERSION} is ready in {deployment_mode(ctx)} mode; runtimes {', '.join(selected) or '-'}"
-            + (f" (GPU runtimes request one {gpu_resource(ctx)})" if gpus else "")
-            + f"; InferenceServices are published at https://<name>-<namespace>.{ctx.spec.cluster.domain}; "
-              f"models from MinIO with serviceAccountName {S3_SECRET} in namespace {ns}")
+        await wait(
+            ctx,
+            "serving.kserve.io/v1alpha1",
+            "ClusterServingRuntime",
+            name,
+            None,
+            lambda o: True,
+            timeout=60,
+            what=f"ClusterServingRuntime {name}",
+        )
+    ctx.log(
+        f"KServe {VERSION} is ready in {deployment_mode(ctx)} mode; runtimes {', '.join(selected) or '-'}"
+        + (f" (GPU runtimes request one {gpu_resource(ctx)})" if gpus else "")
+        + f"; InferenceServices are published at https://<name>-<namespace>.{ctx.spec.cluster.domain}; "
+        f"models from MinIO with serviceAccountName {S3_SECRET} in namespace {ns}"
+    )
 
 
 async def _apply(ctx: InstallContext) -> dict[str, list[Any]]:
     ns = ctx.component.namespace
     objects = await fetch_manifest(ctx, MANIFEST)
     await ensure_namespace(ctx, ns)
-    ordered = ([o for o in objects if o["kind"] == "CustomResourceDefinition"]
-               + [o for o in objects if o["kind"] == "Namespace"]
-               + [o for o in objects if o["kind"] not in ("CustomResourceDefinition", "Namespace")])
+    ordered = (
+        [o for o in objects if o["kind"] == "CustomResourceDefinition"]
+        + [o for o in objects if o["kind"] == "Namespace"]
+        + [o for o in objects if o["kind"] not in ("CustomResourceDefinition", "Namespace")]
+    )
     for obj in ordered:
         await ensure(ctx, configure(ctx, obj))
-    return {"crds": [o["metadata"]["name"] for o in objects if o["kind"] == "CustomResourceDefinition"],
-            "deployments": [(o["metadata"].get("namespace") or ns, o["metadata"]["name"])
-                            for o in objects if o["kind"] == "Deployment"]}
+    return {
+        "crds": [o["metadata"]["name"] for o in objects if o["kind"] == "CustomResourceDefinition"],
+        "deployments": [
+            (o["metadata"].get("namespace") or ns, o["metadata"]["name"]) for o in objects if o["kind"] == "Deployment"
+        ],
+    }
 
 
 async def _runtimes(ctx: InstallContext, selected: list[str], *, gpus: bool) -> list[str]:
@@ -165,19 +206,37 @@ async def _s3(ctx: InstallContext) -> None:
         ctx.log(f"no MinIO access key in Secret {source_ns}/mlflow-s3 (MLflow's): no S3 credentials for KServe")
         return
     endpoint = s3_endpoint(ctx).removeprefix("http://")
-    secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-              "metadata": {"name": S3_SECRET, "namespace": ns,
-                           "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"},
-                           "annotations": {"serving.kserve.io/s3-endpoint": endpoint,
-                                           "serving.kserve.io/s3-usehttps": "0",
-                                           "serving.kserve.io/s3-region": "us-east-1",
-                                           "serving.kserve.io/s3-useanoncredential": "false"}}}
-    secret["data"] = {k: base64.b64encode(found[k].encode()).decode()
-                      for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": S3_SECRET,
+            "namespace": ns,
+            "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"},
+            "annotations": {
+                "serving.kserve.io/s3-endpoint": endpoint,
+                "serving.kserve.io/s3-usehttps": "0",
+                "serving.kserve.io/s3-region": "us-east-1",
+                "serving.kserve.io/s3-useanoncredential": "false",
+            },
+        },
+    }
+    secret["data"] = {
+        k: base64.b64encode(found[k].encode()).decode() for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    }
     await ensure(ctx, secret)
-    await ensure(ctx, {"apiVersion": "v1", "kind": "ServiceAccount",
-                       "metadata": {"name": S3_SECRET, "namespace": ns,
-                                    "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"}},
-                       "secrets": [{"name": S3_SECRET}]})
+    await ensure(
+        ctx,
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {
+                "name": S3_SECRET,
+                "namespace": ns,
+                "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"},
+            },
+            "secrets": [{"name": S3_SECRET}],
+        },
+    )
     ctx.log(f"ServiceAccount {ns}/{S3_SECRET} reads s3://{bucket} at {endpoint}")
-

@@ -59,8 +59,9 @@ def in_range(address: str, range_text: str) -> bool:
 # ---------------------------------------------------------------- objects
 
 
-def ingress_values(ctx: InstallContext, *, fullname: str, class_name: str, controller_value: str,
-                   default_class: bool, address: str) -> dict[str, Any]:
+def ingress_values(
+    ctx: InstallContext, *, fullname: str, class_name: str, controller_value: str, default_class: bool, address: str
+) -> dict[str, Any]:
     """Values for one ingress-nginx release.
 
     Chart values: https://github.com/kubernetes/ingress-nginx/blob/main/charts/ingress-nginx/README.md
@@ -100,15 +101,24 @@ def ingress_values(ctx: InstallContext, *, fullname: str, class_name: str, contr
     return {"fullnameOverride": fullname, "controller": controller}
 
 
-async def install_ingress(ctx: InstallContext, *, fullname: str, class_name: str, controller_value: str,
-                          default_class: bool) -> None:
+async def install_ingress(
+    ctx: InstallContext, *, fullname: str, class_name: str, controller_value: str, default_class: bool
+) -> None:
     namespace = ctx.component.namespace
     address = ingress_address(ctx.spec, ctx.component.id)
     if not in_range(address, ctx.spec.cluster.metallb_range):
-        raise InstallError(f"{address} is outside cluster.metallbRange {ctx.spec.cluster.metallb_range}: "
-                           "MetalLB can only hand out addresses from its pool")
-    values = ingress_values(ctx, fullname=fullname, class_name=class_name, controller_value=controller_value,
-                            default_class=default_class, address=address)
+        raise InstallError(
+            f"{address} is outside cluster.metallbRange {ctx.spec.cluster.metallb_range}: "
+            "MetalLB can only hand out addresses from its pool"
+        )
+    values = ingress_values(
+        ctx,
+        fullname=fullname,
+        class_name=class_name,
+        controller_value=controller_value,
+        default_class=default_class,
+        address=address,
+    )
     await ctx.step(f"install ingress-nginx ({class_name}) in {namespace}", lambda: ctx.helm(values, timeout_s=600))
 
     # Verify: the controller runs, MetalLB gave its Service the wanted address, the class exists.
@@ -119,17 +129,32 @@ async def install_ingress(ctx: InstallContext, *, fullname: str, class_name: str
         ingress = obj.get("status", {}).get("loadBalancer", {}).get("ingress") or []
         return bool(ingress) and ingress[0].get("ip") == address
 
-    await wait(ctx, "v1", "Service", service, namespace, has_address, timeout=300,
-               what=f"Service {namespace}/{service} with external address {address}",
-               hint=f"MetalLB did not assign {address}: check that it is free and inside the pool "
-                    "(`microk8s kubectl -n metallb-system get ipaddresspools`) and the Service's events")
+    await wait(
+        ctx,
+        "v1",
+        "Service",
+        service,
+        namespace,
+        has_address,
+        timeout=300,
+        what=f"Service {namespace}/{service} with external address {address}",
+        hint=f"MetalLB did not assign {address}: check that it is free and inside the pool "
+        "(`microk8s kubectl -n metallb-system get ipaddresspools`) and the Service's events",
+    )
     ctx.log(f"Service {namespace}/{service} answers on {address}")
     ingress_class = await wait(
-        ctx, "networking.k8s.io/v1", "IngressClass", class_name, None,
-        lambda obj: obj.get("spec", {}).get("controller") == controller_value, timeout=60,
+        ctx,
+        "networking.k8s.io/v1",
+        "IngressClass",
+        class_name,
+        None,
+        lambda obj: obj.get("spec", {}).get("controller") == controller_value,
+        timeout=60,
         what=f"IngressClass {class_name} of controller {controller_value}",
         hint="the chart creates it (controller.ingressClassResource); if it exists with another controller, "
-             "another ingress controller owns that class name")
+        "another ingress controller owns that class name",
+    )
     default = (ingress_class.get("metadata", {}).get("annotations") or {}).get(
-        "ingressclass.kubernetes.io/is-default-class") == "true"
+        "ingressclass.kubernetes.io/is-default-class"
+    ) == "true"
     ctx.log(f"IngressClass {class_name} ({controller_value}){' is the default class' if default else ''}")

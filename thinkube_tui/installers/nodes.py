@@ -39,8 +39,9 @@ async def label_and_taint(ctx: InstallContext, node: NodeSpec) -> None:
         return
     current = await kube.get("v1", "Node", name)
     existing: list[dict[str, Any]] = list((current or {}).get("spec", {}).get("taints", []))
-    missing = [t for t in wanted if not any(e.get("key") == t["key"] and e.get("effect") == t["effect"]
-                                            for e in existing)]
+    missing = [
+        t for t in wanted if not any(e.get("key") == t["key"] and e.get("effect") == t["effect"] for e in existing)
+    ]
     if missing:
         # Taints are one list shared with Kubernetes' own controllers: add ours, keep theirs.
         await kube.merge_patch("v1", "Node", name, None, {"spec": {"taints": existing + missing}})

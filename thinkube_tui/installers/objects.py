@@ -26,8 +26,11 @@ def contains(have: Any, want: Any) -> bool:
     if isinstance(want, Mapping):
         return isinstance(have, Mapping) and all(k in have and contains(have[k], v) for k, v in want.items())
     if isinstance(want, (list, tuple)):
-        return (isinstance(have, (list, tuple)) and len(have) == len(want)
-                and all(contains(h, w) for h, w in zip(have, want, strict=True)))
+        return (
+            isinstance(have, (list, tuple))
+            and len(have) == len(want)
+            and all(contains(h, w) for h, w in zip(have, want, strict=True))
+        )
     if isinstance(want, bool) or isinstance(have, bool):
         return have is want
     return bool(have == want)
@@ -74,8 +77,18 @@ def condition_message(obj: Mapping[str, Any] | None, type_: str = "Ready") -> st
     return f"no {type_} condition yet"
 
 
-async def wait(ctx: InstallContext, api_version: str, kind: str, name: str, namespace: str | None,
-               ready: Any, *, timeout: float, what: str, hint: str = "") -> Obj:
+async def wait(
+    ctx: InstallContext,
+    api_version: str,
+    kind: str,
+    name: str,
+    namespace: str | None,
+    ready: Any,
+    *,
+    timeout: float,
+    what: str,
+    hint: str = "",
+) -> Obj:
     """`kube.wait_for`, failing as an InstallError that says what was awaited and what to check."""
     kube = await ctx.kube()
     ctx.log(f"waiting for {what} (at most {timeout:g} s)")
@@ -91,6 +104,7 @@ async def rollout(ctx: InstallContext, kind: str, name: str, namespace: str, *, 
     try:
         await kube.wait_rollout(kind, name, namespace, timeout=timeout)
     except KubeError as exc:
-        raise InstallError(f"{exc}. See `microk8s kubectl -n {namespace} describe {kind.lower()} {name}` "
-                           f"and its pods' events") from None
+        raise InstallError(
+            f"{exc}. See `microk8s kubectl -n {namespace} describe {kind.lower()} {name}` and its pods' events"
+        ) from None
     ctx.log(f"{kind} {namespace}/{name} is rolled out")

@@ -57,12 +57,18 @@ def chart_values(ctx: InstallContext) -> dict[str, Any]:
         "singleNode": replicas == 1,
         "replicas": replicas,
         "opensearchJavaOpts": f"-Xms{heap} -Xmx{heap}",
-        "resources": {"requests": {"cpu": "500m", "memory": f"{heap_mi(heap) * 2}Mi"},
-                      "limits": {"memory": f"{heap_mi(heap) * 2}Mi"}},
+        "resources": {
+            "requests": {"cpu": "500m", "memory": f"{heap_mi(heap) * 2}Mi"},
+            "limits": {"memory": f"{heap_mi(heap) * 2}Mi"},
+        },
         "persistence": {"enabled": True, "size": str(c.get("storageSize", "30Gi"))},
         "sysctlInit": {"enabled": True},
-        "extraEnvs": [{"name": "OPENSEARCH_INITIAL_ADMIN_PASSWORD",
-                       "valueFrom": {"secretKeyRef": {"name": ADMIN_SECRET, "key": "password"}}}],
+        "extraEnvs": [
+            {
+                "name": "OPENSEARCH_INITIAL_ADMIN_PASSWORD",
+                "valueFrom": {"secretKeyRef": {"name": ADMIN_SECRET, "key": "password"}},
+            }
+        ],
     }
 
 
@@ -89,23 +95,29 @@ async def install(ctx: InstallContext) -> None:
     dashboards = bool(ctx.config.get("dashboards", True))
     if dashboards:
         repo = ctx.component.install.repo
-        await ctx.step("install OpenSearch Dashboards",
-                       lambda: extra_chart(ctx, DASHBOARDS, DASHBOARDS, DASHBOARDS_VERSION, dashboards_values(ctx),
-                                           repo=repo, timeout_s=600))
+        await ctx.step(
+            "install OpenSearch Dashboards",
+            lambda: extra_chart(
+                ctx, DASHBOARDS, DASHBOARDS, DASHBOARDS_VERSION, dashboards_values(ctx), repo=repo, timeout_s=600
+            ),
+        )
 
     # Verify
     await rollout(ctx, "StatefulSet", STATEFULSET, ns, timeout=900)
     if dashboards:
         await rollout(ctx, "Deployment", DASHBOARDS, ns, timeout=600)
-    ctx.log(f"OpenSearch is ready at https://{STATEFULSET}.{ns}.svc.cluster.local:9200 (user admin, password in "
-            f"Secret {ns}/{ADMIN_SECRET})" + (f"; Dashboards at https://{domain_host(ctx)}" if dashboards else ""))
+    ctx.log(
+        f"OpenSearch is ready at https://{STATEFULSET}.{ns}.svc.cluster.local:9200 (user admin, password in "
+        f"Secret {ns}/{ADMIN_SECRET})" + (f"; Dashboards at https://{domain_host(ctx)}" if dashboards else "")
+    )
 
 
 async def _admin(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
     ref = ctx.config.get("adminPassword")
-    password = await keep_or_make(ctx, [(ADMIN_SECRET, ns, "password")], ref=ref,
-                                  used_for="the OpenSearch admin password")
+    password = await keep_or_make(
+        ctx, [(ADMIN_SECRET, ns, "password")], ref=ref, used_for="the OpenSearch admin password"
+    )
     if ref is None and password.isalnum():
         # OpenSearch's password policy wants a special character; generated ones are alphanumeric.
         password += "_"

@@ -41,13 +41,13 @@ DEPLOYMENTS = ("penpot-backend", "penpot-frontend", "penpot-exporter")
 
 def flags(ctx: InstallContext) -> str:
     out = ["enable-login-with-oidc", "enable-registration", "disable-email-verification", "disable-smtp"]
-    out.append("enable-login-with-password" if ctx.config.get("registration", False) else
-               "disable-login-with-password")
+    out.append("enable-login-with-password" if ctx.config.get("registration", False) else "disable-login-with-password")
     return " ".join(out)
 
 
-def chart_values(ctx: InstallContext, *, db_host: str, db_port: int, database: str, db_secret: str,
-                 client: OidcClient) -> dict[str, Any]:
+def chart_values(
+    ctx: InstallContext, *, db_host: str, db_port: int, database: str, db_secret: str, client: OidcClient
+) -> dict[str, Any]:
     c = ctx.config
     host = domain_host(ctx)
     return {
@@ -56,14 +56,24 @@ def chart_values(ctx: InstallContext, *, db_host: str, db_port: int, database: s
             "publicUri": f"https://{host}",
             "flags": flags(ctx),
             "telemetryEnabled": bool(c.get("telemetry", False)),
-            "postgresql": {"host": db_host, "port": db_port, "database": database, "existingSecret": db_secret,
-                           "secretKeys": {"usernameKey": "username", "passwordKey": "password"}},
+            "postgresql": {
+                "host": db_host,
+                "port": db_port,
+                "database": database,
+                "existingSecret": db_secret,
+                "secretKeys": {"usernameKey": "username", "passwordKey": "password"},
+            },
             "redis": {"existingSecret": VALKEY_SECRET, "secretKeys": {"redisUriKey": "redis-uri"}},
             "providers": {
                 "existingSecret": client.secret_name,
                 "secretKeys": {"oidcClientIDKey": "client-id", "oidcClientSecretKey": client.secret_key},
-                "oidc": {"enabled": True, "baseURI": client.issuer, "scopes": "openid profile email",
-                         "roles": "", "rolesAttribute": ""},
+                "oidc": {
+                    "enabled": True,
+                    "baseURI": client.issuer,
+                    "scopes": "openid profile email",
+                    "roles": "",
+                    "rolesAttribute": "",
+                },
             },
         },
         "persistence": {"assets": {"enabled": True, "size": str(c.get("storageSize", "10Gi"))}},
@@ -83,27 +93,40 @@ async def install(ctx: InstallContext) -> None:
     db = await database_for(ctx, "penpot")
     await ctx.step("the shared Valkey's address and password", lambda: _valkey(ctx))
     client = await oidc_client_for(ctx, "penpot")
-    values = chart_values(ctx, db_host=db.host, db_port=db.port, database=db.database, db_secret=db.secret_name,
-                          client=client)
+    values = chart_values(
+        ctx, db_host=db.host, db_port=db.port, database=db.database, db_secret=db.secret_name, client=client
+    )
     await ctx.step("install the Penpot chart", lambda: ctx.helm(values, timeout_s=900))
 
     # Verify
     for name in DEPLOYMENTS:
         await rollout(ctx, "Deployment", name, ns, timeout=900)
-    ctx.log(f"Penpot is ready at https://{domain_host(ctx)} (Keycloak login"
-            + (", local sign-up allowed" if ctx.config.get("registration", False) else "") + ")")
+    ctx.log(
+        f"Penpot is ready at https://{domain_host(ctx)} (Keycloak login"
+        + (", local sign-up allowed" if ctx.config.get("registration", False) else "")
+        + ")"
+    )
     if ctx.spec.cluster.certificates == "self-signed":
-        ctx.log("note: with self-signed certificates Penpot's backend (JVM) must trust the cluster CA to reach "
-                "Keycloak; add it to the backend's trust store if the Keycloak login fails")
+        ctx.log(
+            "note: with self-signed certificates Penpot's backend (JVM) must trust the cluster CA to reach "
+            "Keycloak; add it to the backend's trust store if the Keycloak login fails"
+        )
 
 
 async def _valkey(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
     valkey_ns = ctx.cluster.catalog["valkey"].namespace
-    await wait(ctx, "v1", "Secret", VALKEY_USERS_SECRET, valkey_ns,
-               lambda o: bool((o.get("data") or {}).get("default")), timeout=120,
-               what=f"the Valkey password in Secret {valkey_ns}/{VALKEY_USERS_SECRET}",
-               hint="the valkey component creates it")
+    await wait(
+        ctx,
+        "v1",
+        "Secret",
+        VALKEY_USERS_SECRET,
+        valkey_ns,
+        lambda o: bool((o.get("data") or {}).get("default")),
+        timeout=120,
+        what=f"the Valkey password in Secret {valkey_ns}/{VALKEY_USERS_SECRET}",
+        hint="the valkey component creates it",
+    )
     found = await secret_values(ctx, VALKEY_USERS_SECRET, valkey_ns, secret_keys=("default",)) or {}
     password = found.get("default")
     if not password:  # only a dry run answers the wait without the Secret

@@ -83,8 +83,10 @@ def chart_values(ctx: InstallContext, *, with_ca: bool) -> dict[str, Any]:
         {"name": "PGADMIN_CONFIG_OAUTH2_AUTO_CREATE_USER", "value": "True"},
         # e-mail addresses on a homelab domain (.lan, .home) are not "deliverable"
         {"name": "PGADMIN_CONFIG_CHECK_EMAIL_DELIVERABILITY", "value": "False"},
-        {"name": "PGADMIN_CONFIG_ALLOW_SPECIAL_EMAIL_DOMAINS",
-         "value": repr([ctx.spec.cluster.domain.rsplit(".", 1)[-1]])},
+        {
+            "name": "PGADMIN_CONFIG_ALLOW_SPECIAL_EMAIL_DOMAINS",
+            "value": repr([ctx.spec.cluster.domain.rsplit(".", 1)[-1]]),
+        },
         {"name": "PGADMIN_CONFIG_PROXY_X_PROTO_COUNT", "value": "1"},
         {"name": "PGADMIN_CONFIG_PROXY_X_HOST_COUNT", "value": "1"},
     ]
@@ -108,14 +110,22 @@ def chart_values(ctx: InstallContext, *, with_ca: bool) -> dict[str, Any]:
         values["serverDefinitions"] = {
             "enabled": True,
             "resourceType": "ConfigMap",
-            "servers": {"thinkube": {
-                "Name": "Thinkube (shared PostgreSQL)", "Group": "Servers", "Host": pg_host(ctx), "Port": PG_PORT,
-                "MaintenanceDB": "postgres", "Username": "postgres", "SSLMode": "prefer",
-            }},
+            "servers": {
+                "thinkube": {
+                    "Name": "Thinkube (shared PostgreSQL)",
+                    "Group": "Servers",
+                    "Host": pg_host(ctx),
+                    "Port": PG_PORT,
+                    "MaintenanceDB": "postgres",
+                    "Username": "postgres",
+                    "SSLMode": "prefer",
+                }
+            },
         }
     if with_ca:
-        values["extraConfigmapMounts"] = [{"name": "thinkube-ca", "configMap": CA_CONFIGMAP, "mountPath": CA_MOUNT,
-                                           "subPath": "", "readOnly": True}]
+        values["extraConfigmapMounts"] = [
+            {"name": "thinkube-ca", "configMap": CA_CONFIGMAP, "mountPath": CA_MOUNT, "subPath": "", "readOnly": True}
+        ]
         variables += [{"name": "REQUESTS_CA_BUNDLE", "value": CA_FILE}, {"name": "SSL_CERT_FILE", "value": CA_FILE}]
     return values
 
@@ -131,10 +141,11 @@ async def install(ctx: InstallContext) -> None:
 
     # Verify
     await rollout(ctx, "Deployment", NAME, ns, timeout=600)
-    ctx.log(f"pgAdmin is ready at https://{host} (Keycloak login, or {admin_email(ctx)} with the password in "
-            f"Secret {ns}/{ADMIN_SECRET})"
-            + ("; the shared PostgreSQL is registered as a server" if ctx.config.get("registerSharedServer", True)
-               else ""))
+    ctx.log(
+        f"pgAdmin is ready at https://{host} (Keycloak login, or {admin_email(ctx)} with the password in "
+        f"Secret {ns}/{ADMIN_SECRET})"
+        + ("; the shared PostgreSQL is registered as a server" if ctx.config.get("registerSharedServer", True) else "")
+    )
 
 
 async def _chart(ctx: InstallContext) -> None:
@@ -145,8 +156,12 @@ async def _chart(ctx: InstallContext) -> None:
 
 async def _admin(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
-    password = await keep_or_make(ctx, [(ADMIN_SECRET, ns, "password")], ref=ctx.config.get("adminPassword"),
-                                  used_for="the pgAdmin admin password")
+    password = await keep_or_make(
+        ctx,
+        [(ADMIN_SECRET, ns, "password")],
+        ref=ctx.config.get("adminPassword"),
+        used_for="the pgAdmin admin password",
+    )
     await ensure_secret(ctx, ADMIN_SECRET, ns, {"password": password})
 
 

@@ -49,23 +49,31 @@ def cluster_object(ctx: InstallContext) -> dict[str, object]:
         "enableSuperuserAccess": True,
         "superuserSecret": {"name": SUPERUSER_SECRET},
         "storage": {"size": c.get("storageSize", "20Gi")},
-        "postgresql": {"parameters": {
-            "max_connections": str(c.get("maxConnections", 200)),
-            "shared_buffers": pg_memory(c.get("sharedBuffers", "256Mi")),
-        }},
+        "postgresql": {
+            "parameters": {
+                "max_connections": str(c.get("maxConnections", 200)),
+                "shared_buffers": pg_memory(c.get("sharedBuffers", "256Mi")),
+            }
+        },
     }
     wal = c.get("walStorageSize", "0Gi")
     if float(re.sub(r"[A-Za-z]+$", "", wal) or 0) > 0:
         spec["walStorage"] = {"size": wal}
-    return {"apiVersion": CNPG_API, "kind": "Cluster",
-            "metadata": {"name": PG_CLUSTER, "namespace": ctx.component.namespace}, "spec": spec}
+    return {
+        "apiVersion": CNPG_API,
+        "kind": "Cluster",
+        "metadata": {"name": PG_CLUSTER, "namespace": ctx.component.namespace},
+        "spec": spec,
+    }
 
 
 def cluster_ready(instances: int) -> Callable[[Mapping[str, Any]], bool]:
     """CloudNativePG's view: `status.readyInstances` reached and condition Ready True."""
+
     def ready(obj: Mapping[str, Any]) -> bool:
         status = obj.get("status") or {}
         return int(status.get("readyInstances") or 0) >= instances and condition(obj, "Ready")
+
     return ready
 
 
@@ -77,18 +85,37 @@ async def install(ctx: InstallContext) -> None:
     await ctx.step("the superuser's password", lambda: _superuser(ctx))
     await ctx.step("declare the shared PostgreSQL cluster", lambda: _apply_cluster(ctx))
     instances = int(ctx.config.get("instances", 1))
-    await kube.wait_for(CNPG_API, "Cluster", PG_CLUSTER, ns, cluster_ready(instances), timeout=900,
-                        what=f"PostgreSQL cluster {ns}/{PG_CLUSTER}")
-    ctx.log(f"PostgreSQL {ctx.config.get('version', '17')} is ready at {pg_host(ctx)}:5432 "
-            f"({instances} instance(s)); superuser credentials in Secret {ns}/{SUPERUSER_SECRET}")
+    await kube.wait_for(
+        CNPG_API,
+        "Cluster",
+        PG_CLUSTER,
+        ns,
+        cluster_ready(instances),
+        timeout=900,
+        what=f"PostgreSQL cluster {ns}/{PG_CLUSTER}",
+    )
+    ctx.log(
+        f"PostgreSQL {ctx.config.get('version', '17')} is ready at {pg_host(ctx)}:5432 "
+        f"({instances} instance(s)); superuser credentials in Secret {ns}/{SUPERUSER_SECRET}"
+    )
 
 
 async def _superuser(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
-    password = await keep_or_make(ctx, [(SUPERUSER_SECRET, ns, "password")], ref=ctx.config.get("superuserPassword"),
-                                  used_for="the PostgreSQL superuser password")
-    await ensure_secret(ctx, SUPERUSER_SECRET, ns, {"username": "postgres", "password": password},
-                        type="kubernetes.io/basic-auth", labels={"cnpg.io/reload": "true"})
+    password = await keep_or_make(
+        ctx,
+        [(SUPERUSER_SECRET, ns, "password")],
+        ref=ctx.config.get("superuserPassword"),
+        used_for="the PostgreSQL superuser password",
+    )
+    await ensure_secret(
+        ctx,
+        SUPERUSER_SECRET,
+        ns,
+        {"username": "postgres", "password": password},
+        type="kubernetes.io/basic-auth",
+        labels={"cnpg.io/reload": "true"},
+    )
 
 
 async def _apply_cluster(ctx: InstallContext) -> None:

@@ -56,10 +56,14 @@ def chart_values(ctx: InstallContext) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "retention": str(c.get("retention", "15d")),
         "scrapeInterval": str(c.get("scrapeInterval", "30s")),
-        "storageSpec": {"volumeClaimTemplate": {"spec": {
-            "accessModes": ["ReadWriteOnce"],
-            "resources": {"requests": {"storage": str(c.get("storageSize", "50Gi"))}},
-        }}},
+        "storageSpec": {
+            "volumeClaimTemplate": {
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": str(c.get("storageSize", "50Gi"))}},
+                }
+            }
+        },
     }
     for kind in ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig"):
         spec[f"{kind}SelectorNilUsesHelmValues"] = False
@@ -85,8 +89,10 @@ def _available(obj: Mapping[str, Any]) -> bool:
 def _on_every_node(count: int) -> Any:
     def ready(ds: Mapping[str, Any]) -> bool:
         st = ds.get("status") or {}
-        return int(st.get("desiredNumberScheduled") or 0) >= count and \
-            int(st.get("numberReady") or 0) >= int(st.get("desiredNumberScheduled") or 0)
+        return int(st.get("desiredNumberScheduled") or 0) >= count and int(st.get("numberReady") or 0) >= int(
+            st.get("desiredNumberScheduled") or 0
+        )
+
     return ready
 
 
@@ -100,20 +106,45 @@ async def install(ctx: InstallContext) -> None:
     if values["nodeExporter"]["enabled"]:
         nodes = len(ctx.spec.nodes)
         await rollout(ctx, "DaemonSet", NODE_EXPORTER, ns)
-        await wait(ctx, "apps/v1", "DaemonSet", NODE_EXPORTER, ns, _on_every_node(nodes), timeout=300,
-                   what=f"node-exporter on all {nodes} nodes",
-                   hint=f"see `microk8s kubectl -n {ns} get pods -o wide "
-                        "-l app.kubernetes.io/name=prometheus-node-exporter`")
+        await wait(
+            ctx,
+            "apps/v1",
+            "DaemonSet",
+            NODE_EXPORTER,
+            ns,
+            _on_every_node(nodes),
+            timeout=300,
+            what=f"node-exporter on all {nodes} nodes",
+            hint=f"see `microk8s kubectl -n {ns} get pods -o wide -l app.kubernetes.io/name=prometheus-node-exporter`",
+        )
         ctx.log(f"node-exporter runs on all {nodes} nodes")
-    await wait(ctx, MONITORING_API, "Prometheus", PROMETHEUS, ns, _available, timeout=600,
-               what=f"Prometheus {ns}/{PROMETHEUS} Available",
-               hint=f"see `microk8s kubectl -n {ns} describe prometheus {PROMETHEUS}` and the operator's log")
+    await wait(
+        ctx,
+        MONITORING_API,
+        "Prometheus",
+        PROMETHEUS,
+        ns,
+        _available,
+        timeout=600,
+        what=f"Prometheus {ns}/{PROMETHEUS} Available",
+        hint=f"see `microk8s kubectl -n {ns} describe prometheus {PROMETHEUS}` and the operator's log",
+    )
     await rollout(ctx, "StatefulSet", f"prometheus-{PROMETHEUS}", ns)
     if values["alertmanager"]["enabled"]:
-        await wait(ctx, MONITORING_API, "Alertmanager", ALERTMANAGER, ns, _available, timeout=600,
-                   what=f"Alertmanager {ns}/{ALERTMANAGER} Available")
+        await wait(
+            ctx,
+            MONITORING_API,
+            "Alertmanager",
+            ALERTMANAGER,
+            ns,
+            _available,
+            timeout=600,
+            what=f"Alertmanager {ns}/{ALERTMANAGER} Available",
+        )
         await rollout(ctx, "StatefulSet", f"alertmanager-{ALERTMANAGER}", ns)
     retention = values["prometheus"]["prometheusSpec"]["retention"]
-    ctx.log(f"Prometheus is ready at {prometheus_url(ns)} (inside the cluster; its UI through Grafana or "
-            f"`microk8s kubectl -n {ns} port-forward svc/{PROMETHEUS} 9090`); retention {retention}, volume "
-            f"{ctx.config.get('storageSize', '50Gi')}; every ServiceMonitor/PodMonitor in the cluster is scraped")
+    ctx.log(
+        f"Prometheus is ready at {prometheus_url(ns)} (inside the cluster; its UI through Grafana or "
+        f"`microk8s kubectl -n {ns} port-forward svc/{PROMETHEUS} 9090`); retention {retention}, volume "
+        f"{ctx.config.get('storageSize', '50Gi')}; every ServiceMonitor/PodMonitor in the cluster is scraped"
+    )

@@ -36,11 +36,13 @@ async def install(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
     await ctx.step("namespace", lambda: ensure_namespace(ctx, ns))
     # Not a step: the chart step below needs the key, and reading it back is cheap.
-    api_key = await keep_or_make(ctx, [(KEY_SECRET, ns, "api-key")], ref=ctx.config.get("apiKey"),
-                                 used_for="the Qdrant API key")
+    api_key = await keep_or_make(
+        ctx, [(KEY_SECRET, ns, "api-key")], ref=ctx.config.get("apiKey"), used_for="the Qdrant API key"
+    )
     await ctx.step("keep the API key", lambda: ensure_secret(ctx, KEY_SECRET, ns, {"api-key": api_key}))
     await ctx.step("install the Qdrant chart", lambda: ctx.helm(chart_values(ctx, api_key)))
     kube = await ctx.kube()
     await kube.wait_rollout("StatefulSet", NAME, ns, timeout=600)
-    ctx.log(f"Qdrant is ready at http://{NAME}.{ns}.svc.cluster.local:6333 (gRPC 6334); "
-            f"API key in Secret {ns}/{KEY_SECRET}")
+    ctx.log(
+        f"Qdrant is ready at http://{NAME}.{ns}.svc.cluster.local:6333 (gRPC 6334); API key in Secret {ns}/{KEY_SECRET}"
+    )

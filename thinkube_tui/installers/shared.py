@@ -68,8 +68,7 @@ TENANT = "thinkube"
 TENANT_CONFIG_SECRET = f"{TENANT}-env-configuration"
 BUCKETS_MANAGER = "thinkube-tui-buckets"  # owns Tenant.spec.buckets and spec.users, nothing else
 #: consumer -> bucket
-BUCKETS = {"harbor": "harbor", "mlflow": "mlflow", "argo-workflows": "argo", "jupyterhub": "jupyterhub",
-           "loki": "loki"}
+BUCKETS = {"harbor": "harbor", "mlflow": "mlflow", "argo-workflows": "argo", "jupyterhub": "jupyterhub", "loki": "loki"}
 
 KEYCLOAK_API = "k8s.keycloak.org/v2alpha1"
 KEYCLOAK_CR = "keycloak"
@@ -113,8 +112,9 @@ def b64(value: str) -> str:
     return base64.b64encode(value.encode()).decode()
 
 
-async def secret_values(ctx: InstallContext, name: str, namespace: str,
-                        secret_keys: Iterable[str] = ()) -> dict[str, str] | None:
+async def secret_values(
+    ctx: InstallContext, name: str, namespace: str, secret_keys: Iterable[str] = ()
+) -> dict[str, str] | None:
     """The decoded data of Secret `namespace/name` (None when it does not exist).
 
     Values under `secret_keys` are registered as secrets, so they are masked from then on.
@@ -135,21 +135,43 @@ async def secret_values(ctx: InstallContext, name: str, namespace: str,
     return out
 
 
-def secret_object(name: str, namespace: str, values: Mapping[str, str], *, type: str = "Opaque",
-                  labels: Mapping[str, str] | None = None) -> Obj:
-    meta: Obj = {"name": name, "namespace": namespace,
-                 "labels": {"app.kubernetes.io/managed-by": "thinkube-tui", **(labels or {})}}
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": type,
-            "data": {k: b64(v) for k, v in values.items()}}
+def secret_object(
+    name: str,
+    namespace: str,
+    values: Mapping[str, str],
+    *,
+    type: str = "Opaque",
+    labels: Mapping[str, str] | None = None,
+) -> Obj:
+    meta: Obj = {
+        "name": name,
+        "namespace": namespace,
+        "labels": {"app.kubernetes.io/managed-by": "thinkube-tui", **(labels or {})},
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta,
+        "type": type,
+        "data": {k: b64(v) for k, v in values.items()},
+    }
 
 
-async def ensure_secret(ctx: InstallContext, name: str, namespace: str, values: Mapping[str, str], *,
-                        type: str = "Opaque", labels: Mapping[str, str] | None = None) -> bool:
+async def ensure_secret(
+    ctx: InstallContext,
+    name: str,
+    namespace: str,
+    values: Mapping[str, str],
+    *,
+    type: str = "Opaque",
+    labels: Mapping[str, str] | None = None,
+) -> bool:
     return await ensure(ctx, secret_object(name, namespace, values, type=type, labels=labels))
 
 
-async def keep_or_make(ctx: InstallContext, stored: Sequence[tuple[str, str, str]], *,
-                       ref: SecretRef | None = None, used_for: str) -> str:
+async def keep_or_make(
+    ctx: InstallContext, stored: Sequence[tuple[str, str, str]], *, ref: SecretRef | None = None, used_for: str
+) -> str:
     """A secret value: the operator's (`ref`), else one stored before (the first of `stored`,
     each (secret name, namespace, key), that has it), else a newly generated password.
 
@@ -170,8 +192,7 @@ async def keep_or_make(ctx: InstallContext, stored: Sequence[tuple[str, str, str
 
 # One lock per event loop for read-modify-write of shared lists (roles, buckets): installers of
 # one run share a loop, and several may ask for a database or a bucket at the same time.
-_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
-    weakref.WeakKeyDictionary())
+_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = weakref.WeakKeyDictionary()
 
 
 def _lock(name: str) -> asyncio.Lock:
@@ -204,44 +225,81 @@ async def database_for(ctx: InstallContext, consumer: str, *, database: str | No
     user = pg_identifier(consumer)
     db = database or user
     namespace = _namespace_of(ctx, consumer)
-    creds = DbCredentials(host=pg_host(ctx), port=PG_PORT, database=db, user=user,
-                          secret_name=f"{consumer}-db", namespace=namespace)
+    creds = DbCredentials(
+        host=pg_host(ctx), port=PG_PORT, database=db, user=user, secret_name=f"{consumer}-db", namespace=namespace
+    )
     await ctx.step(f"PostgreSQL database {db} for {consumer}", lambda: _ensure_database(ctx, consumer, creds))
     return creds
 
 
 async def _ensure_database(ctx: InstallContext, consumer: str, creds: DbCredentials) -> None:
     pg_ns = _namespace_of(ctx, "postgresql")
-    password = await keep_or_make(ctx, [(creds.secret_name, creds.namespace, "password"),
-                                        (creds.secret_name, pg_ns, "password")],
-                                  used_for=f"the PostgreSQL password of {creds.user}")
+    password = await keep_or_make(
+        ctx,
+        [(creds.secret_name, creds.namespace, "password"), (creds.secret_name, pg_ns, "password")],
+        used_for=f"the PostgreSQL password of {creds.user}",
+    )
     # CloudNativePG reads the role's password from a basic-auth Secret in the Cluster's namespace;
     # cnpg.io/reload makes it follow changes of that Secret.
-    await ensure_secret(ctx, creds.secret_name, pg_ns, {"username": creds.user, "password": password},
-                        type="kubernetes.io/basic-auth", labels={"cnpg.io/reload": "true"})
+    await ensure_secret(
+        ctx,
+        creds.secret_name,
+        pg_ns,
+        {"username": creds.user, "password": password},
+        type="kubernetes.io/basic-auth",
+        labels={"cnpg.io/reload": "true"},
+    )
     await ensure_namespace(ctx, creds.namespace)
     uri = f"postgresql://{creds.user}:{password}@{creds.host}:{creds.port}/{creds.database}"
-    await ensure_secret(ctx, creds.secret_name, creds.namespace, {
-        "username": creds.user, "password": password, "host": creds.host, "port": str(creds.port),
-        "dbname": creds.database, "uri": uri,
-    })
+    await ensure_secret(
+        ctx,
+        creds.secret_name,
+        creds.namespace,
+        {
+            "username": creds.user,
+            "password": password,
+            "host": creds.host,
+            "port": str(creds.port),
+            "dbname": creds.database,
+            "uri": uri,
+        },
+    )
     await _ensure_role(ctx, pg_ns, creds)
-    await ensure(ctx, {
-        "apiVersion": CNPG_API, "kind": "Database",
-        "metadata": {"name": f"{PG_CLUSTER}-{creds.database.replace('_', '-')}", "namespace": pg_ns},
-        "spec": {"name": creds.database, "owner": creds.user, "cluster": {"name": PG_CLUSTER},
-                 "ensure": "present"},
-    })
+    await ensure(
+        ctx,
+        {
+            "apiVersion": CNPG_API,
+            "kind": "Database",
+            "metadata": {"name": f"{PG_CLUSTER}-{creds.database.replace('_', '-')}", "namespace": pg_ns},
+            "spec": {"name": creds.database, "owner": creds.user, "cluster": {"name": PG_CLUSTER}, "ensure": "present"},
+        },
+    )
     kube = await ctx.kube()
-    await kube.wait_for(CNPG_API, "Cluster", PG_CLUSTER, pg_ns,
-                        lambda c: creds.user in (((c.get("status") or {}).get("managedRolesStatus") or {})
-                                                 .get("byStatus") or {}).get("reconciled", []),
-                        timeout=300, what=f"PostgreSQL role {creds.user}")
-    await kube.wait_for(CNPG_API, "Database", f"{PG_CLUSTER}-{creds.database.replace('_', '-')}", pg_ns,
-                        lambda d: (d.get("status") or {}).get("applied") is True,
-                        timeout=300, what=f"PostgreSQL database {creds.database}")
-    ctx.log(f"database {creds.database} (owner {creds.user}) at {creds.host}:{creds.port}; "
-            f"credentials in Secret {creds.namespace}/{creds.secret_name}")
+    await kube.wait_for(
+        CNPG_API,
+        "Cluster",
+        PG_CLUSTER,
+        pg_ns,
+        lambda c: (
+            creds.user
+            in (((c.get("status") or {}).get("managedRolesStatus") or {}).get("byStatus") or {}).get("reconciled", [])
+        ),
+        timeout=300,
+        what=f"PostgreSQL role {creds.user}",
+    )
+    await kube.wait_for(
+        CNPG_API,
+        "Database",
+        f"{PG_CLUSTER}-{creds.database.replace('_', '-')}",
+        pg_ns,
+        lambda d: (d.get("status") or {}).get("applied") is True,
+        timeout=300,
+        what=f"PostgreSQL database {creds.database}",
+    )
+    ctx.log(
+        f"database {creds.database} (owner {creds.user}) at {creds.host}:{creds.port}; "
+        f"credentials in Secret {creds.namespace}/{creds.secret_name}"
+    )
 
 
 def role_entry(user: str, secret_name: str) -> Obj:
@@ -258,14 +316,20 @@ async def _ensure_role(ctx: InstallContext, pg_ns: str, creds: DbCredentials) ->
             ctx.log(f"PostgreSQL role {creds.user} is already declared")
             return
         roles = [r for r in roles if r.get("name") != creds.user] + [wanted]
-        patch = {"apiVersion": CNPG_API, "kind": "Cluster", "metadata": {"name": PG_CLUSTER, "namespace": pg_ns},
-                 "spec": {"managed": {"roles": roles}}}
+        patch = {
+            "apiVersion": CNPG_API,
+            "kind": "Cluster",
+            "metadata": {"name": PG_CLUSTER, "namespace": pg_ns},
+            "spec": {"managed": {"roles": roles}},
+        }
         try:
             await kube.apply(patch, field_manager=ROLES_MANAGER)
         except KubeError as exc:
             if current is None:
-                raise InstallError(f"the shared PostgreSQL cluster {pg_ns}/{PG_CLUSTER} does not exist: "
-                                   "install the postgresql component first") from exc
+                raise InstallError(
+                    f"the shared PostgreSQL cluster {pg_ns}/{PG_CLUSTER} does not exist: "
+                    "install the postgresql component first"
+                ) from exc
             raise
         ctx.log(f"declared PostgreSQL role {creds.user} (password from Secret {pg_ns}/{creds.secret_name})")
 
@@ -288,44 +352,72 @@ def user_secret_name(consumer: str) -> str:
 
 async def bucket_for(ctx: InstallContext, consumer: str) -> BucketCredentials:
     """A bucket and an access key for `consumer` in the MinIO Tenant (see the module doc)."""
-    creds = BucketCredentials(endpoint=s3_endpoint(ctx), bucket=bucket_name(consumer), access_key_id=consumer,
-                              secret_name=f"{consumer}-s3", namespace=_namespace_of(ctx, consumer))
+    creds = BucketCredentials(
+        endpoint=s3_endpoint(ctx),
+        bucket=bucket_name(consumer),
+        access_key_id=consumer,
+        secret_name=f"{consumer}-s3",
+        namespace=_namespace_of(ctx, consumer),
+    )
     await ctx.step(f"MinIO bucket {creds.bucket} for {consumer}", lambda: provision_buckets(ctx, [consumer]))
     return creds
 
 
-async def provision_buckets(ctx: InstallContext, consumers: Sequence[str],
-                            extra: Sequence[Mapping[str, Any]] = ()) -> None:
+async def provision_buckets(
+    ctx: InstallContext, consumers: Sequence[str], extra: Sequence[Mapping[str, Any]] = ()
+) -> None:
     """Buckets and users for `consumers` (+ `extra` bucket entries) in the Tenant, their Secrets."""
     minio_ns = _namespace_of(ctx, "minio")
     endpoint = s3_endpoint(ctx)
     for consumer in consumers:
         ns = _namespace_of(ctx, consumer)
-        key = await keep_or_make(ctx, [(f"{consumer}-s3", ns, "AWS_SECRET_ACCESS_KEY"),
-                                       (user_secret_name(consumer), minio_ns, "CONSOLE_SECRET_KEY")],
-                                 used_for=f"the MinIO secret key of {consumer}")
+        key = await keep_or_make(
+            ctx,
+            [
+                (f"{consumer}-s3", ns, "AWS_SECRET_ACCESS_KEY"),
+                (user_secret_name(consumer), minio_ns, "CONSOLE_SECRET_KEY"),
+            ],
+            used_for=f"the MinIO secret key of {consumer}",
+        )
         # The operator creates a MinIO user from each Secret named in Tenant.spec.users.
-        await ensure_secret(ctx, user_secret_name(consumer), minio_ns,
-                            {"CONSOLE_ACCESS_KEY": consumer, "CONSOLE_SECRET_KEY": key})
+        await ensure_secret(
+            ctx, user_secret_name(consumer), minio_ns, {"CONSOLE_ACCESS_KEY": consumer, "CONSOLE_SECRET_KEY": key}
+        )
         await ensure_namespace(ctx, ns)
-        await ensure_secret(ctx, f"{consumer}-s3", ns, {
-            "AWS_ACCESS_KEY_ID": consumer, "AWS_SECRET_ACCESS_KEY": key, "endpoint": endpoint,
-            "bucket": bucket_name(consumer),
-        })
+        await ensure_secret(
+            ctx,
+            f"{consumer}-s3",
+            ns,
+            {
+                "AWS_ACCESS_KEY_ID": consumer,
+                "AWS_SECRET_ACCESS_KEY": key,
+                "endpoint": endpoint,
+                "bucket": bucket_name(consumer),
+            },
+        )
     buckets = [{"name": bucket_name(c)} for c in consumers] + [dict(b) for b in extra]
     users = [{"name": user_secret_name(c)} for c in consumers]
     await _ensure_tenant_lists(ctx, minio_ns, buckets, users)
     kube = await ctx.kube()
-    await kube.wait_for(MINIO_API, "Tenant", TENANT, minio_ns,
-                        lambda t: (t.get("status") or {}).get("currentState") == "Initialized",
-                        timeout=600, what=f"MinIO Tenant {minio_ns}/{TENANT}")
+    await kube.wait_for(
+        MINIO_API,
+        "Tenant",
+        TENANT,
+        minio_ns,
+        lambda t: (t.get("status") or {}).get("currentState") == "Initialized",
+        timeout=600,
+        what=f"MinIO Tenant {minio_ns}/{TENANT}",
+    )
     for consumer in consumers:
-        ctx.log(f"bucket {bucket_name(consumer)} at {endpoint}; access key in Secret "
-                f"{_namespace_of(ctx, consumer)}/{consumer}-s3")
+        ctx.log(
+            f"bucket {bucket_name(consumer)} at {endpoint}; access key in Secret "
+            f"{_namespace_of(ctx, consumer)}/{consumer}-s3"
+        )
 
 
-async def _ensure_tenant_lists(ctx: InstallContext, minio_ns: str, buckets: Sequence[Obj],
-                               users: Sequence[Obj]) -> None:
+async def _ensure_tenant_lists(
+    ctx: InstallContext, minio_ns: str, buckets: Sequence[Obj], users: Sequence[Obj]
+) -> None:
     kube = await ctx.kube()
     async with _lock(f"tenant:{minio_ns}"):
         current = await kube.get(MINIO_API, "Tenant", TENANT, minio_ns)
@@ -337,18 +429,25 @@ async def _ensure_tenant_lists(ctx: InstallContext, minio_ns: str, buckets: Sequ
         if len(new_buckets) == len(have_buckets) and len(new_users) == len(have_users):
             ctx.log("the Tenant already declares these buckets and users")
             return
-        patch = {"apiVersion": MINIO_API, "kind": "Tenant", "metadata": {"name": TENANT, "namespace": minio_ns},
-                 "spec": {"buckets": new_buckets, "users": new_users}}
+        patch = {
+            "apiVersion": MINIO_API,
+            "kind": "Tenant",
+            "metadata": {"name": TENANT, "namespace": minio_ns},
+            "spec": {"buckets": new_buckets, "users": new_users},
+        }
         try:
             await kube.apply(patch, field_manager=BUCKETS_MANAGER)
         except KubeError as exc:
             if current is None:
-                raise InstallError(f"the MinIO Tenant {minio_ns}/{TENANT} does not exist: install the minio "
-                                   "component first") from exc
+                raise InstallError(
+                    f"the MinIO Tenant {minio_ns}/{TENANT} does not exist: install the minio component first"
+                ) from exc
             raise
-        added = [b["name"] for b in new_buckets[len(have_buckets):]]
-        ctx.log(f"declared in the Tenant: buckets {', '.join(added) or '-'}; "
-                f"users {', '.join(u['name'] for u in new_users[len(have_users):]) or '-'}")
+        added = [b["name"] for b in new_buckets[len(have_buckets) :]]
+        ctx.log(
+            f"declared in the Tenant: buckets {', '.join(added) or '-'}; "
+            f"users {', '.join(u['name'] for u in new_users[len(have_users) :]) or '-'}"
+        )
 
 
 # ---------------------------------------------------------------- Keycloak
@@ -388,11 +487,20 @@ def client_representation(ctx: InstallContext, consumer: str, secret: str) -> Ob
         "redirectUris": [f"https://{h}/*" for h in hosts],
         "webOrigins": [f"https://{h}" for h in hosts],
         "attributes": {"post.logout.redirect.uris": "+"},
-        "protocolMappers": [{
-            "name": "groups", "protocol": "openid-connect", "protocolMapper": "oidc-group-membership-mapper",
-            "config": {"claim.name": "groups", "full.path": "false", "id.token.claim": "true",
-                       "access.token.claim": "true", "userinfo.token.claim": "true"},
-        }],
+        "protocolMappers": [
+            {
+                "name": "groups",
+                "protocol": "openid-connect",
+                "protocolMapper": "oidc-group-membership-mapper",
+                "config": {
+                    "claim.name": "groups",
+                    "full.path": "false",
+                    "id.token.claim": "true",
+                    "access.token.claim": "true",
+                    "userinfo.token.claim": "true",
+                },
+            }
+        ],
     }
 
 
@@ -401,20 +509,27 @@ async def ensure_client_secret(ctx: InstallContext, consumer: str) -> OidcClient
     kc_ns = _namespace_of(ctx, "keycloak")
     ns = _namespace_of(ctx, consumer)
     client = OidcClient(issuer=issuer_url(ctx), client_id=consumer, secret_name=f"{consumer}-oidc", namespace=ns)
-    secret = await keep_or_make(ctx, [(client.secret_name, ns, "client-secret"),
-                                      (keycloak_secret_name(consumer), kc_ns, "client-secret")],
-                                used_for=f"the OIDC client secret of {consumer}")
+    secret = await keep_or_make(
+        ctx,
+        [(client.secret_name, ns, "client-secret"), (keycloak_secret_name(consumer), kc_ns, "client-secret")],
+        used_for=f"the OIDC client secret of {consumer}",
+    )
     await ensure_secret(ctx, keycloak_secret_name(consumer), kc_ns, {"client-secret": secret})
     await ensure_namespace(ctx, ns)
-    await ensure_secret(ctx, client.secret_name, ns,
-                        {"client-id": consumer, "client-secret": secret, "issuer": client.issuer})
+    await ensure_secret(
+        ctx, client.secret_name, ns, {"client-id": consumer, "client-secret": secret, "issuer": client.issuer}
+    )
     return client
 
 
 async def oidc_client_for(ctx: InstallContext, consumer: str) -> OidcClient:
     """An OIDC client for `consumer` in the platform realm (see the module doc)."""
-    client = OidcClient(issuer=issuer_url(ctx), client_id=consumer, secret_name=f"{consumer}-oidc",
-                        namespace=_namespace_of(ctx, consumer))
+    client = OidcClient(
+        issuer=issuer_url(ctx),
+        client_id=consumer,
+        secret_name=f"{consumer}-oidc",
+        namespace=_namespace_of(ctx, consumer),
+    )
     await ctx.step(f"Keycloak OIDC client {consumer}", lambda: _ensure_client(ctx, consumer))
     return client
 
@@ -427,8 +542,9 @@ async def _ensure_client(ctx: InstallContext, consumer: str) -> None:
     imported = await kube.get(KEYCLOAK_API, "KeycloakRealmImport", realm, kc_ns)
     clients = (((imported or {}).get("spec") or {}).get("realm") or {}).get("clients") or []
     if any(c.get("clientId") == consumer for c in clients):
-        await kube.wait_for(KEYCLOAK_API, "KeycloakRealmImport", realm, kc_ns, realm_imported,
-                            timeout=600, what=f"realm import {realm}")
+        await kube.wait_for(
+            KEYCLOAK_API, "KeycloakRealmImport", realm, kc_ns, realm_imported, timeout=600, what=f"realm import {realm}"
+        )
         ctx.log(f"client {consumer} came with the {realm} realm import")
         return
     await _client_job(ctx, consumer)
@@ -465,31 +581,39 @@ async def _client_job(ctx: InstallContext, consumer: str) -> None:
         return {"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
     job = {
-        "apiVersion": "batch/v1", "kind": "Job",
+        "apiVersion": "batch/v1",
+        "kind": "Job",
         "metadata": {"name": name, "namespace": kc_ns, "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"}},
         "spec": {
             "backoffLimit": 6,
-            "template": {"spec": {
-                "restartPolicy": "OnFailure",
-                "containers": [{
-                    "name": "kcadm", "image": KEYCLOAK_IMAGE, "command": ["/bin/bash", "-c", KCADM_SCRIPT],
-                    "env": [
-                        {"name": "KEYCLOAK_URL", "value": f"http://{KEYCLOAK_SERVICE}.{kc_ns}.svc:8080"},
-                        {"name": "REALM", "value": realm_name(ctx)},
-                        {"name": "CLIENT_ID", "value": consumer},
-                        {"name": "CLIENT_JSON", "value": json.dumps(representation, sort_keys=True)},
-                        from_secret("ADMIN_USER", KEYCLOAK_ADMIN_SECRET, "username"),
-                        from_secret("KC_CLI_PASSWORD", KEYCLOAK_ADMIN_SECRET, "password"),
-                        from_secret("CLIENT_SECRET", keycloak_secret_name(consumer), "client-secret"),
+            "template": {
+                "spec": {
+                    "restartPolicy": "OnFailure",
+                    "containers": [
+                        {
+                            "name": "kcadm",
+                            "image": KEYCLOAK_IMAGE,
+                            "command": ["/bin/bash", "-c", KCADM_SCRIPT],
+                            "env": [
+                                {"name": "KEYCLOAK_URL", "value": f"http://{KEYCLOAK_SERVICE}.{kc_ns}.svc:8080"},
+                                {"name": "REALM", "value": realm_name(ctx)},
+                                {"name": "CLIENT_ID", "value": consumer},
+                                {"name": "CLIENT_JSON", "value": json.dumps(representation, sort_keys=True)},
+                                from_secret("ADMIN_USER", KEYCLOAK_ADMIN_SECRET, "username"),
+                                from_secret("KC_CLI_PASSWORD", KEYCLOAK_ADMIN_SECRET, "password"),
+                                from_secret("CLIENT_SECRET", keycloak_secret_name(consumer), "client-secret"),
+                            ],
+                        }
                     ],
-                }],
-            }},
+                }
+            },
         },
     }
     await ensure(ctx, job)
     kube = await ctx.kube()
-    await kube.wait_for("batch/v1", "Job", name, kc_ns, job_succeeded, timeout=600,
-                        what=f"Job {kc_ns}/{name} (OIDC client {consumer})")
+    await kube.wait_for(
+        "batch/v1", "Job", name, kc_ns, job_succeeded, timeout=600, what=f"Job {kc_ns}/{name} (OIDC client {consumer})"
+    )
     ctx.log(f"client {consumer} is in realm {realm_name(ctx)}")
 
 

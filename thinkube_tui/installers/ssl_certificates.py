@@ -55,9 +55,11 @@ async def install(ctx: InstallContext) -> None:
     issuer = issuer_name(mode)
     wildcard = bool(config.get("wildcard", True))
     if mode != "self-signed" and wildcard and config.get("challenge", "dns01") == "http01":
-        raise InstallError(f"a wildcard certificate (*.{ctx.spec.cluster.domain}) can only be issued with the "
-                           "DNS-01 challenge: set components.ssl-certificates.challenge to dns01 (with a dns01 "
-                           "provider), or wildcard to false to let every service get its own certificate over HTTP-01")
+        raise InstallError(
+            f"a wildcard certificate (*.{ctx.spec.cluster.domain}) can only be issued with the "
+            "DNS-01 challenge: set components.ssl-certificates.challenge to dns01 (with a dns01 "
+            "provider), or wildcard to false to let every service get its own certificate over HTTP-01"
+        )
 
     if mode == "self-signed":
         await ctx.step("create the self-signed CA", lambda: _self_signed_ca(ctx, namespace))
@@ -65,29 +67,52 @@ async def install(ctx: InstallContext) -> None:
         await ctx.step(f"create the Let's Encrypt issuer {issuer}", lambda: _acme_issuer(ctx, namespace, issuer))
 
     # Verify the issuer before asking it for certificates.
-    await wait(ctx, CM, "ClusterIssuer", issuer, None, condition, timeout=ISSUER_TIMEOUT_S,
-               what=f"ClusterIssuer {issuer}",
-               hint=f"see `microk8s kubectl describe clusterissuer {issuer}`"
-                    + (" (the ACME account registration needs internet access)" if mode != "self-signed" else ""))
+    await wait(
+        ctx,
+        CM,
+        "ClusterIssuer",
+        issuer,
+        None,
+        condition,
+        timeout=ISSUER_TIMEOUT_S,
+        what=f"ClusterIssuer {issuer}",
+        hint=f"see `microk8s kubectl describe clusterissuer {issuer}`"
+        + (" (the ACME account registration needs internet access)" if mode != "self-signed" else ""),
+    )
     ctx.log(f"ClusterIssuer {issuer} is Ready")
 
     if not wildcard:
         ctx.log("wildcard certificate turned off: each service asks the issuer for its own certificate")
         return
-    await ctx.step(f"request the wildcard certificate *.{ctx.spec.cluster.domain}",
-                   lambda: _wildcard(ctx, issuer))
+    await ctx.step(f"request the wildcard certificate *.{ctx.spec.cluster.domain}", lambda: _wildcard(ctx, issuer))
     certificate = await wait(
-        ctx, CM, "Certificate", WILDCARD_CERTIFICATE, WILDCARD_NAMESPACE, condition,
-        timeout=CERTIFICATE_TIMEOUT_S[mode], what=f"Certificate {WILDCARD_NAMESPACE}/{WILDCARD_CERTIFICATE}",
+        ctx,
+        CM,
+        "Certificate",
+        WILDCARD_CERTIFICATE,
+        WILDCARD_NAMESPACE,
+        condition,
+        timeout=CERTIFICATE_TIMEOUT_S[mode],
+        what=f"Certificate {WILDCARD_NAMESPACE}/{WILDCARD_CERTIFICATE}",
         hint=f"see `microk8s kubectl -n {WILDCARD_NAMESPACE} describe certificate {WILDCARD_CERTIFICATE}` "
-             "and its CertificateRequest/Order/Challenge")
-    await wait(ctx, "v1", "Secret", WILDCARD_SECRET, WILDCARD_NAMESPACE,
-               lambda obj: bool((obj.get("data") or {}).get("tls.crt")), timeout=60,
-               what=f"Secret {WILDCARD_NAMESPACE}/{WILDCARD_SECRET} with the certificate",
-               hint=f"Certificate {WILDCARD_CERTIFICATE} is Ready, so cert-manager should have written it")
+        "and its CertificateRequest/Order/Challenge",
+    )
+    await wait(
+        ctx,
+        "v1",
+        "Secret",
+        WILDCARD_SECRET,
+        WILDCARD_NAMESPACE,
+        lambda obj: bool((obj.get("data") or {}).get("tls.crt")),
+        timeout=60,
+        what=f"Secret {WILDCARD_NAMESPACE}/{WILDCARD_SECRET} with the certificate",
+        hint=f"Certificate {WILDCARD_CERTIFICATE} is Ready, so cert-manager should have written it",
+    )
     expiry = certificate.get("status", {}).get("notAfter")
-    ctx.log(f"Secret {WILDCARD_NAMESPACE}/{WILDCARD_SECRET} holds the wildcard certificate"
-            + (f" (valid until {expiry})" if expiry else ""))
+    ctx.log(
+        f"Secret {WILDCARD_NAMESPACE}/{WILDCARD_SECRET} holds the wildcard certificate"
+        + (f" (valid until {expiry})" if expiry else "")
+    )
 
 
 # ---------------------------------------------------------------- issuers
@@ -96,21 +121,33 @@ async def install(ctx: InstallContext) -> None:
 def self_signed_objects(ctx: InstallContext, namespace: str) -> list[dict[str, Any]]:
     name = ctx.spec.cluster.name
     return [
-        {"apiVersion": CM, "kind": "ClusterIssuer", "metadata": {"name": SELF_SIGNED_ISSUER},
-         "spec": {"selfSigned": {}}},
-        {"apiVersion": CM, "kind": "Certificate", "metadata": {"name": CA_SECRET, "namespace": namespace},
-         "spec": {
-             "isCA": True,
-             "commonName": f"{name} CA",
-             "subject": {"organizations": [name]},
-             "secretName": CA_SECRET,
-             "duration": "87600h",  # 10 years: the CA operators import into their browsers
-             "renewBefore": "720h",
-             "privateKey": {"algorithm": "ECDSA", "size": 256},
-             "issuerRef": {"name": SELF_SIGNED_ISSUER, "kind": "ClusterIssuer", "group": "cert-manager.io"},
-         }},
-        {"apiVersion": CM, "kind": "ClusterIssuer", "metadata": {"name": CA_ISSUER},
-         "spec": {"ca": {"secretName": CA_SECRET}}},
+        {
+            "apiVersion": CM,
+            "kind": "ClusterIssuer",
+            "metadata": {"name": SELF_SIGNED_ISSUER},
+            "spec": {"selfSigned": {}},
+        },
+        {
+            "apiVersion": CM,
+            "kind": "Certificate",
+            "metadata": {"name": CA_SECRET, "namespace": namespace},
+            "spec": {
+                "isCA": True,
+                "commonName": f"{name} CA",
+                "subject": {"organizations": [name]},
+                "secretName": CA_SECRET,
+                "duration": "87600h",  # 10 years: the CA operators import into their browsers
+                "renewBefore": "720h",
+                "privateKey": {"algorithm": "ECDSA", "size": 256},
+                "issuerRef": {"name": SELF_SIGNED_ISSUER, "kind": "ClusterIssuer", "group": "cert-manager.io"},
+            },
+        },
+        {
+            "apiVersion": CM,
+            "kind": "ClusterIssuer",
+            "metadata": {"name": CA_ISSUER},
+            "spec": {"ca": {"secretName": CA_SECRET}},
+        },
     ]
 
 
@@ -161,27 +198,38 @@ def dns01_solver(ctx: InstallContext) -> tuple[dict[str, Any], dict[str, str]]:
         block: dict[str, Any] = {"project": need("project"), "serviceAccountSecretRef": ref("key.json")}
         return {"cloudDNS": block}, {"key.json": _resolve(ctx, dns.get("apiToken"), "apiToken")}
     if provider == "route53":
-        block = {"region": dns.get("region", "us-east-1"), "accessKeyID": need("accessKeyId"),
-                 "secretAccessKeySecretRef": ref("secret-access-key")}
+        block = {
+            "region": dns.get("region", "us-east-1"),
+            "accessKeyID": need("accessKeyId"),
+            "secretAccessKeySecretRef": ref("secret-access-key"),
+        }
         if dns.get("hostedZoneId"):
             block["hostedZoneID"] = dns["hostedZoneId"]
         return {"route53": block}, {"secret-access-key": _resolve(ctx, dns.get("secretAccessKey"), "secretAccessKey")}
     if provider == "rfc2136":
-        block = {"nameserver": need("nameserver"), "tsigKeyName": need("tsigKeyName"),
-                 "tsigAlgorithm": dns.get("tsigAlgorithm", "HMACSHA256"), "tsigSecretSecretRef": ref("tsig-secret")}
+        block = {
+            "nameserver": need("nameserver"),
+            "tsigKeyName": need("tsigKeyName"),
+            "tsigAlgorithm": dns.get("tsigAlgorithm", "HMACSHA256"),
+            "tsigSecretSecretRef": ref("tsig-secret"),
+        }
         return {"rfc2136": block}, {"tsig-secret": _resolve(ctx, dns.get("tsigSecret"), "tsigSecret")}
     raise InstallError(f"components.ssl-certificates.dns01.provider: unknown provider {provider!r}")
 
 
 def acme_issuer(ctx: InstallContext, issuer: str, solver: dict[str, Any]) -> dict[str, Any]:
     return {
-        "apiVersion": CM, "kind": "ClusterIssuer", "metadata": {"name": issuer},
-        "spec": {"acme": {
-            "server": ACME_SERVERS[ctx.spec.cluster.certificates],
-            "email": ctx.spec.cluster.admin_email,
-            "privateKeySecretRef": {"name": f"{issuer}-account-key"},
-            "solvers": [solver],
-        }},
+        "apiVersion": CM,
+        "kind": "ClusterIssuer",
+        "metadata": {"name": issuer},
+        "spec": {
+            "acme": {
+                "server": ACME_SERVERS[ctx.spec.cluster.certificates],
+                "email": ctx.spec.cluster.admin_email,
+                "privateKeySecretRef": {"name": f"{issuer}-account-key"},
+                "solvers": [solver],
+            }
+        },
     }
 
 
@@ -190,9 +238,16 @@ async def _acme_issuer(ctx: InstallContext, namespace: str, issuer: str) -> None
         solver: dict[str, Any] = {"http01": {"ingress": {"ingressClassName": "nginx"}}}
     else:
         dns01, credentials = dns01_solver(ctx)
-        await ensure(ctx, {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                           "metadata": {"name": DNS01_SECRET, "namespace": namespace},
-                           "data": _secret_data(credentials)})
+        await ensure(
+            ctx,
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": "Opaque",
+                "metadata": {"name": DNS01_SECRET, "namespace": namespace},
+                "data": _secret_data(credentials),
+            },
+        )
         solver = {"dns01": dns01, "selector": {"dnsZones": [ctx.spec.cluster.domain]}}
     await ensure(ctx, acme_issuer(ctx, issuer, solver))
 
@@ -204,7 +259,8 @@ def wildcard_certificate(ctx: InstallContext, issuer: str) -> dict[str, Any]:
     domain = ctx.spec.cluster.domain
     days = int(ctx.config.get("renewBeforeDays", 30))
     return {
-        "apiVersion": CM, "kind": "Certificate",
+        "apiVersion": CM,
+        "kind": "Certificate",
         "metadata": {"name": WILDCARD_CERTIFICATE, "namespace": WILDCARD_NAMESPACE},
         "spec": {
             "secretName": WILDCARD_SECRET,

@@ -50,11 +50,23 @@ def services(ctx: InstallContext) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for comp in ctx.cluster.catalog:
         if comp.tier == "core" or enabled(ctx, comp.id):
-            out.append({"title": comp.title, "description": comp.description,
-                        "urls": list(comp.urls(ctx.spec.cluster.domain)), "group": comp.group})
+            out.append(
+                {
+                    "title": comp.title,
+                    "description": comp.description,
+                    "urls": list(comp.urls(ctx.spec.cluster.domain)),
+                    "group": comp.group,
+                }
+            )
     for link in ctx.config.get("extraLinks", ()):
-        out.append({"title": link["title"], "description": link.get("description", ""), "urls": [link["url"]],
-                    "group": "links"})
+        out.append(
+            {
+                "title": link["title"],
+                "description": link.get("description", ""),
+                "urls": [link["url"]],
+                "group": "links",
+            }
+        )
     return out
 
 
@@ -64,16 +76,22 @@ def page(ctx: InstallContext) -> str:
     for s in services(ctx):
         url = s["urls"][0] if s["urls"] else ""
         links = " ".join(f'<a href="{html.escape(u)}">{html.escape(u.removeprefix("https://"))}</a>' for u in s["urls"])
-        status = ('<span class="status unknown">checking…</span>' if url
-                  else '<span class="status unknown">in-cluster</span>')
+        status = (
+            '<span class="status unknown">checking…</span>' if url else '<span class="status unknown">in-cluster</span>'
+        )
         attr = f' data-url="{html.escape(url)}"' if url else ""
-        cards.append(f'<div class="card"{attr}>{status}<h2>{html.escape(s["title"])}</h2>'
-                     f'<p>{html.escape(s["description"])}</p><p>{links}</p></div>')
-    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
-            f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{STYLE}</style></head>\n'
-            f'<body><h1>{title}</h1><p class="sub">{html.escape(ctx.spec.cluster.name)} at '
-            f'{html.escape(ctx.spec.cluster.domain)}</p>\n<div class="grid">\n' + "\n".join(cards)
-            + f"\n</div><script>{SCRIPT}</script></body></html>\n")
+        cards.append(
+            f'<div class="card"{attr}>{status}<h2>{html.escape(s["title"])}</h2>'
+            f"<p>{html.escape(s['description'])}</p><p>{links}</p></div>"
+        )
+    return (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{STYLE}</style></head>\n'
+        f'<body><h1>{title}</h1><p class="sub">{html.escape(ctx.spec.cluster.name)} at '
+        f'{html.escape(ctx.spec.cluster.domain)}</p>\n<div class="grid">\n'
+        + "\n".join(cards)
+        + f"\n</div><script>{SCRIPT}</script></body></html>\n"
+    )
 
 
 def objects(ctx: InstallContext) -> list[dict[str, Any]]:
@@ -81,26 +99,51 @@ def objects(ctx: InstallContext) -> list[dict[str, Any]]:
     content = page(ctx)
     digest = hashlib.sha256(content.encode()).hexdigest()[:16]
     return [
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": NAME, "namespace": ns, "labels": LABELS},
-         "data": {"index.html": content}},
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": NAME, "namespace": ns, "labels": LABELS},
-         "spec": {
-             "replicas": int(ctx.config.get("replicas", 1)),
-             "selector": {"matchLabels": {"app.kubernetes.io/name": NAME}},
-             "template": {
-                 "metadata": {"labels": LABELS, "annotations": {"thinkube.io/page-sha256": digest}},
-                 "spec": {"containers": [{
-                     "name": "nginx", "image": NGINX_IMAGE,
-                     "ports": [{"name": "http", "containerPort": 80}],
-                     "volumeMounts": [{"name": "page", "mountPath": "/usr/share/nginx/html", "readOnly": True}],
-                     "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 10},
-                     "resources": {"requests": {"cpu": "5m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
-                 }], "volumes": [{"name": "page", "configMap": {"name": NAME}}]},
-             },
-         }},
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": NAME, "namespace": ns, "labels": LABELS},
-         "spec": {"selector": {"app.kubernetes.io/name": NAME},
-                  "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}},
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": NAME, "namespace": ns, "labels": LABELS},
+            "data": {"index.html": content},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": NAME, "namespace": ns, "labels": LABELS},
+            "spec": {
+                "replicas": int(ctx.config.get("replicas", 1)),
+                "selector": {"matchLabels": {"app.kubernetes.io/name": NAME}},
+                "template": {
+                    "metadata": {"labels": LABELS, "annotations": {"thinkube.io/page-sha256": digest}},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "nginx",
+                                "image": NGINX_IMAGE,
+                                "ports": [{"name": "http", "containerPort": 80}],
+                                "volumeMounts": [
+                                    {"name": "page", "mountPath": "/usr/share/nginx/html", "readOnly": True}
+                                ],
+                                "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 10},
+                                "resources": {
+                                    "requests": {"cpu": "5m", "memory": "16Mi"},
+                                    "limits": {"memory": "64Mi"},
+                                },
+                            }
+                        ],
+                        "volumes": [{"name": "page", "configMap": {"name": NAME}}],
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": NAME, "namespace": ns, "labels": LABELS},
+            "spec": {
+                "selector": {"app.kubernetes.io/name": NAME},
+                "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
+            },
+        },
         ingress(ctx, NAME, domain_host(ctx), NAME, 80, annotations=auth_annotations(NAME, ns)),
     ]
 

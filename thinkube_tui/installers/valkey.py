@@ -33,18 +33,26 @@ def chart_values(ctx: InstallContext) -> dict[str, Any]:
     c = ctx.config
     replicated = c.get("mode", "standalone") == "replicated"
     persistence = bool(c.get("persistence", True)) or replicated  # replicas need volumes
-    config = [f"maxmemory {to_bytes(c.get('maxMemory', '512Mi'))}",
-              f"maxmemory-policy {c.get('evictionPolicy', 'noeviction')}"]
+    config = [
+        f"maxmemory {to_bytes(c.get('maxMemory', '512Mi'))}",
+        f"maxmemory-policy {c.get('evictionPolicy', 'noeviction')}",
+    ]
     if persistence:
         config.append("appendonly yes")
     values: dict[str, Any] = {
-        "auth": {"enabled": True, "usersExistingSecret": USERS_SECRET,
-                 "aclUsers": {"default": {"permissions": "~* &* +@all", "passwordKey": "default"}}},
+        "auth": {
+            "enabled": True,
+            "usersExistingSecret": USERS_SECRET,
+            "aclUsers": {"default": {"permissions": "~* &* +@all", "passwordKey": "default"}},
+        },
         "valkeyConfig": "\n".join(config) + "\n",
     }
     if replicated:
-        values["replica"] = {"enabled": True, "replicas": int(c.get("replicas", 2)),
-                             "persistence": {"size": c.get("storageSize", "2Gi")}}
+        values["replica"] = {
+            "enabled": True,
+            "replicas": int(c.get("replicas", 2)),
+            "persistence": {"size": c.get("storageSize", "2Gi")},
+        }
     else:
         values["dataStorage"] = {"enabled": persistence, "requestedSize": c.get("storageSize", "2Gi")}
     return values
@@ -58,12 +66,15 @@ async def install(ctx: InstallContext) -> None:
     kube = await ctx.kube()
     kind = "StatefulSet" if ctx.config.get("mode", "standalone") == "replicated" else "Deployment"
     await kube.wait_rollout(kind, NAME, ns, timeout=600)
-    ctx.log(f"Valkey is ready at {NAME}.{ns}.svc.cluster.local:6379 (user default); password in Secret "
-            f"{ns}/{USERS_SECRET} (key default)")
+    ctx.log(
+        f"Valkey is ready at {NAME}.{ns}.svc.cluster.local:6379 (user default); password in Secret "
+        f"{ns}/{USERS_SECRET} (key default)"
+    )
 
 
 async def _password(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
-    password = await keep_or_make(ctx, [(USERS_SECRET, ns, "default")], ref=ctx.config.get("password"),
-                                  used_for="the Valkey password")
+    password = await keep_or_make(
+        ctx, [(USERS_SECRET, ns, "default")], ref=ctx.config.get("password"), used_for="the Valkey password"
+    )
     await ensure_secret(ctx, USERS_SECRET, ns, {"default": password})

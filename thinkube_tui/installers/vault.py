@@ -44,8 +44,10 @@ READINESS = "/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204"
 
 
 def raft_config(replicas: int) -> str:
-    joins = "".join(f'  retry_join {{\n    leader_api_addr = "http://{NAME}-{i}.{NAME}-internal:{PORT}"\n  }}\n'
-                    for i in range(replicas))
+    joins = "".join(
+        f'  retry_join {{\n    leader_api_addr = "http://{NAME}-{i}.{NAME}-internal:{PORT}"\n  }}\n'
+        for i in range(replicas)
+    )
     return (
         "ui = true\n"
         'listener "tcp" {\n  tls_disable = 1\n  address = "[::]:8200"\n  cluster_address = "[::]:8201"\n}\n'
@@ -62,15 +64,22 @@ def chart_values(ctx: InstallContext) -> dict[str, Any]:
         "dataStorage": {"enabled": True, "size": c.get("storageSize", "10Gi")},
         "auditStorage": {"enabled": bool(c.get("auditLog", True)), "size": c.get("auditStorageSize", "5Gi")},
         "standalone": {"enabled": False},
-        "ha": {"enabled": True, "replicas": replicas,
-               "raft": {"enabled": True, "setNodeId": True, "config": raft_config(replicas)}},
+        "ha": {
+            "enabled": True,
+            "replicas": replicas,
+            "raft": {"enabled": True, "setNodeId": True, "config": raft_config(replicas)},
+        },
     }
     if c.get("uiIngress", False):
         host = f"vault.{ctx.spec.cluster.domain}"
-        server["ingress"] = {"enabled": True, "ingressClassName": "nginx", "activeService": True,
-                             "hosts": [{"host": host, "paths": []}], "tls": [{"hosts": [host]}]}
-    return {"global": {"tlsDisable": True}, "injector": {"enabled": False}, "ui": {"enabled": True},
-            "server": server}
+        server["ingress"] = {
+            "enabled": True,
+            "ingressClassName": "nginx",
+            "activeService": True,
+            "hosts": [{"host": host, "paths": []}],
+            "tls": [{"hosts": [host]}],
+        }
+    return {"global": {"tlsDisable": True}, "injector": {"enabled": False}, "ui": {"enabled": True}, "server": server}
 
 
 class _Keys:
@@ -85,17 +94,27 @@ def keys_path(ctx: InstallContext) -> Path:
     return ctx.cluster.state_dir / KEYS_FILE
 
 
-async def _call(ctx: InstallContext, method: str, pod: str, path: str, *, body: Any = None,
-                token: str | None = None, query: list[tuple[str, str]] | None = None,
-                expect: tuple[int, ...] = (200, 204), retry: tuple[int, ...] = (502, 503),
-                patience: float = 120) -> ProxyResponse:
+async def _call(
+    ctx: InstallContext,
+    method: str,
+    pod: str,
+    path: str,
+    *,
+    body: Any = None,
+    token: str | None = None,
+    query: list[tuple[str, str]] | None = None,
+    expect: tuple[int, ...] = (200, 204),
+    retry: tuple[int, ...] = (502, 503),
+    patience: float = 120,
+) -> ProxyResponse:
     kube = await ctx.kube()
     headers = {"X-Vault-Token": token} if token else None
     deadline = time.monotonic() + patience
     while True:
         try:
-            response = await kube.proxy(method, ctx.component.namespace, pod, PORT, path, kind="pods",
-                                        query=query, body=body, headers=headers)
+            response = await kube.proxy(
+                method, ctx.component.namespace, pod, PORT, path, kind="pods", query=query, body=body, headers=headers
+            )
         except KubeError as exc:
             raise InstallError(str(exc)) from None
         if response.status in expect:
@@ -105,8 +124,11 @@ async def _call(ctx: InstallContext, method: str, pod: str, path: str, *, body: 
             await asyncio.sleep(3)
             continue
         errors = response.body.get("errors") if isinstance(response.body, dict) else None
-        raise InstallError(f"Vault {method} {path} on {pod} answered {response.status}"
-                           + (f": {'; '.join(map(str, errors))}" if errors else ""), node=None)
+        raise InstallError(
+            f"Vault {method} {path} on {pod} answered {response.status}"
+            + (f": {'; '.join(map(str, errors))}" if errors else ""),
+            node=None,
+        )
 
 
 async def install(ctx: InstallContext) -> None:
@@ -124,11 +146,22 @@ async def install(ctx: InstallContext) -> None:
         await ctx.step("enable the file audit device", lambda: _audit(ctx, pods[0], keys))
     for pod in pods:
         # 200 once unsealed (active or standby); a follower may need a moment to join the leader
-        await _call(ctx, "GET", pod, "/v1/sys/health", query=[("standbyok", "true")], expect=(200,),
-                    retry=(429, 472, 473, 474, 501, 502, 503), patience=300)
+        await _call(
+            ctx,
+            "GET",
+            pod,
+            "/v1/sys/health",
+            query=[("standbyok", "true")],
+            expect=(200,),
+            retry=(429, 472, 473, 474, 501, 502, 503),
+            patience=300,
+        )
     ui = f"; UI at https://vault.{ctx.spec.cluster.domain}" if ctx.config.get("uiIngress") else ""
-    where = (f"unseal keys and root token in {keys_path(ctx)}" if ctx.config.get("secretsStore", "file") == "file"
-             else "unseal keys and root token shown once in the summary")
+    where = (
+        f"unseal keys and root token in {keys_path(ctx)}"
+        if ctx.config.get("secretsStore", "file") == "file"
+        else "unseal keys and root token shown once in the summary"
+    )
     ctx.log(f"Vault is initialised, unsealed and healthy on {len(pods)} pod(s){ui}; {where}")
 
 
@@ -141,27 +174,38 @@ async def _initialise(ctx: InstallContext, leader: str, keys: _Keys) -> None:
     shares, threshold = int(ctx.config.get("keyShares", 5)), int(ctx.config.get("keyThreshold", 3))
     if threshold > shares:
         raise InstallError(f"vault.keyThreshold ({threshold}) is larger than vault.keyShares ({shares})")
-    result = (await _call(ctx, "PUT", leader, "/v1/sys/init",
-                          body={"secret_shares": shares, "secret_threshold": threshold})).body or {}
+    result = (
+        await _call(ctx, "PUT", leader, "/v1/sys/init", body={"secret_shares": shares, "secret_threshold": threshold})
+    ).body or {}
     keys.keys = list(result.get("keys_base64") or result.get("keys") or [])
     keys.root_token = result.get("root_token")
     for value in [*keys.keys, keys.root_token or ""]:
         ctx.cluster.secrets.register(value)
     if not keys.keys or not keys.root_token:
         raise InstallError("Vault's init answer had no unseal keys or no root token")
-    record = {"unseal_keys_b64": keys.keys, "root_token": keys.root_token, "key_shares": shares,
-              "key_threshold": threshold, "initialized_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    record = {
+        "unseal_keys_b64": keys.keys,
+        "root_token": keys.root_token,
+        "key_shares": shares,
+        "key_threshold": threshold,
+        "initialized_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     if store == "file":
         path = keys_path(ctx)
         await asyncio.to_thread(write_atomic, path, json.dumps(record, indent=2) + "\n", 0o600)
-        ctx.log(f"Vault initialised with {shares} key shares (threshold {threshold}); keys and root token "
-                f"written to {path} (mode 0600). Keep a copy somewhere safe.")
+        ctx.log(
+            f"Vault initialised with {shares} key shares (threshold {threshold}); keys and root token "
+            f"written to {path} (mode 0600). Keep a copy somewhere safe."
+        )
     else:
-        ctx.cluster.handover("Vault unseal keys and root token (shown once, stored nowhere)",
-                       [f"unseal key {i + 1}: {k}" for i, k in enumerate(keys.keys)]
-                       + [f"root token: {keys.root_token}"])
-        ctx.log(f"Vault initialised with {shares} key shares (threshold {threshold}); the keys are shown once "
-                "in the summary")
+        ctx.cluster.handover(
+            "Vault unseal keys and root token (shown once, stored nowhere)",
+            [f"unseal key {i + 1}: {k}" for i, k in enumerate(keys.keys)] + [f"root token: {keys.root_token}"],
+        )
+        ctx.log(
+            f"Vault initialised with {shares} key shares (threshold {threshold}); the keys are shown once "
+            "in the summary"
+        )
 
 
 def _load_keys(ctx: InstallContext, keys: _Keys) -> None:
@@ -185,9 +229,11 @@ async def _unseal(ctx: InstallContext, pod: str, keys: _Keys) -> None:
         return
     _load_keys(ctx, keys)
     if not keys.keys:
-        raise InstallError(f"{pod} is sealed and this run has no unseal keys (secretsStore 'print', or "
-                           f"{keys_path(ctx)} is missing). Unseal it with your keys: kubectl -n "
-                           f"{ctx.component.namespace} exec -ti {pod} -- vault operator unseal; then retry")
+        raise InstallError(
+            f"{pod} is sealed and this run has no unseal keys (secretsStore 'print', or "
+            f"{keys_path(ctx)} is missing). Unseal it with your keys: kubectl -n "
+            f"{ctx.component.namespace} exec -ti {pod} -- vault operator unseal; then retry"
+        )
     for key in keys.keys:
         answer = (await _call(ctx, "PUT", pod, "/v1/sys/unseal", body={"key": key})).body or {}
         if answer.get("sealed") is False:
@@ -199,14 +245,22 @@ async def _unseal(ctx: InstallContext, pod: str, keys: _Keys) -> None:
 async def _audit(ctx: InstallContext, leader: str, keys: _Keys) -> None:
     _load_keys(ctx, keys)
     if not keys.root_token:
-        ctx.log("note: no root token in this run (secretsStore 'print'): enable the audit device yourself: "
-                f"vault audit enable file file_path={AUDIT_PATH}")
+        ctx.log(
+            "note: no root token in this run (secretsStore 'print'): enable the audit device yourself: "
+            f"vault audit enable file file_path={AUDIT_PATH}"
+        )
         return
     devices = (await _call(ctx, "GET", leader, "/v1/sys/audit", token=keys.root_token)).body or {}
     listed = devices.get("data", devices) if isinstance(devices, dict) else {}
     if "file/" in listed:
         ctx.log("the file audit device is already enabled")
         return
-    await _call(ctx, "PUT", leader, "/v1/sys/audit/file", token=keys.root_token,
-                body={"type": "file", "options": {"file_path": AUDIT_PATH}})
+    await _call(
+        ctx,
+        "PUT",
+        leader,
+        "/v1/sys/audit/file",
+        token=keys.root_token,
+        body={"type": "file", "options": {"file_path": AUDIT_PATH}},
+    )
     ctx.log(f"file audit device enabled: {AUDIT_PATH} on the audit volume")

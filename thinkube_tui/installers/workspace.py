@@ -90,8 +90,11 @@ def note_direct_pull(ctx: InstallContext, image: str) -> None:
     through = harbor_image(ctx, image)
     if through == image and not image.startswith(host(ctx, "registry") + "/"):
         registry = split_image(image)[0] or "docker.io"
-        why = ("Harbor's proxy cache mirrors Docker Hub only" if dockerhub_proxy(ctx)
-               else "Harbor's Docker Hub proxy cache is not part of this install")
+        why = (
+            "Harbor's proxy cache mirrors Docker Hub only"
+            if dockerhub_proxy(ctx)
+            else "Harbor's Docker Hub proxy cache is not part of this install"
+        )
         ctx.log(f"note: {image} is pulled from {registry} directly ({why})")
 
 
@@ -103,7 +106,7 @@ def split_tag(image: str) -> tuple[str, str]:
     slash = name.rfind("/")
     colon = name.rfind(":")
     if colon > slash:
-        return name[:colon], name[colon + 1:]
+        return name[:colon], name[colon + 1 :]
     return name, "latest"
 
 
@@ -121,8 +124,15 @@ def env_from_secret(name: str, secret: str, key: str) -> Obj:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
 
-def ingress(ctx: InstallContext, name: str, hostname: str, service: str, port: int | str, *,
-            annotations: Mapping[str, str] | None = None) -> Obj:
+def ingress(
+    ctx: InstallContext,
+    name: str,
+    hostname: str,
+    service: str,
+    port: int | str,
+    *,
+    annotations: Mapping[str, str] | None = None,
+) -> Obj:
     """An Ingress for `hostname` to `service:port` in class `nginx`.
 
     TLS: `tls: [{hosts: [...]}]` without a secretName. ingress-nginx then serves its default
@@ -135,14 +145,26 @@ def ingress(ctx: InstallContext, name: str, hostname: str, service: str, port: i
     if annotations:
         meta["annotations"] = dict(annotations)
     return {
-        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta,
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": meta,
         "spec": {
             "ingressClassName": "nginx",
             "tls": [{"hosts": [hostname]}],
-            "rules": [{"host": hostname, "http": {"paths": [{
-                "path": "/", "pathType": "Prefix",
-                "backend": {"service": {"name": service, "port": backend_port}},
-            }]}}],
+            "rules": [
+                {
+                    "host": hostname,
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": service, "port": backend_port}},
+                            }
+                        ]
+                    },
+                }
+            ],
         },
     }
 
@@ -166,17 +188,28 @@ async def trusted_ca(ctx: InstallContext, namespace: str) -> bool:
     cert = await cluster_ca(ctx)
     if cert is None:
         return False
-    await ensure(ctx, {"apiVersion": "v1", "kind": "ConfigMap",
-                       "metadata": {"name": CA_CONFIGMAP, "namespace": namespace,
-                                    "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"}},
-                       "data": {CA_KEY: cert}})
+    await ensure(
+        ctx,
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": CA_CONFIGMAP,
+                "namespace": namespace,
+                "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"},
+            },
+            "data": {CA_KEY: cert},
+        },
+    )
     return True
 
 
 def ca_volume() -> tuple[Obj, Obj]:
     """(volume, volumeMount) of the CA ConfigMap at /etc/thinkube-ca."""
-    return ({"name": "thinkube-ca", "configMap": {"name": CA_CONFIGMAP}},
-            {"name": "thinkube-ca", "mountPath": CA_MOUNT, "readOnly": True})
+    return (
+        {"name": "thinkube-ca", "configMap": {"name": CA_CONFIGMAP}},
+        {"name": "thinkube-ca", "mountPath": CA_MOUNT, "readOnly": True},
+    )
 
 
 # ---------------------------------------------------------------- GPUs

@@ -71,8 +71,10 @@ def load(chart_name: str, directory: Path | None = None) -> dict[str, Any] | Non
         raise ChartFileError(f"{path}: must be a mapping of {', '.join(sorted(KNOWN_KEYS))}")
     unknown = set(doc) - KNOWN_KEYS
     if unknown:
-        raise ChartFileError(f"{path}: unknown keys {', '.join(sorted(unknown))} "
-                             f"(the lab knows {', '.join(sorted(KNOWN_KEYS))}; see lab/charts/README.md)")
+        raise ChartFileError(
+            f"{path}: unknown keys {', '.join(sorted(unknown))} "
+            f"(the lab knows {', '.join(sorted(KNOWN_KEYS))}; see lab/charts/README.md)"
+        )
     problems = _check(doc)
     if problems:
         raise ChartFileError(f"{path}: " + "; ".join(problems))
@@ -138,11 +140,11 @@ def fullname(release: str, chart: str, values: Mapping[str, Any]) -> str:
 def render_corefile(servers: Any) -> str:
     """The Corefile the coredns chart renders from `servers` (charts/coredns/templates/configmap.yaml):
 
-        {{ range .zones }}{{ scheme }}{{ zone | default "." }}{{ end }}{{ if .port }}:{{ .port }}{{ end }} {
-            {{ .name }}{{ if .parameters }} {{ .parameters }}{{ end }}{{ if .configBlock }} {
-        {{ .configBlock | indent 8 }}
-            }{{ end }}
-        }
+    {{ range .zones }}{{ scheme }}{{ zone | default "." }}{{ end }}{{ if .port }}:{{ .port }}{{ end }} {
+        {{ .name }}{{ if .parameters }} {{ .parameters }}{{ end }}{{ if .configBlock }} {
+    {{ .configBlock | indent 8 }}
+        }{{ end }}
+    }
     """
     blocks = []
     for server in servers or []:
@@ -172,10 +174,23 @@ RENDERERS: dict[str, Callable[[Any], str]] = {
 
 
 class Templates:
-    def __init__(self, release: str, namespace: str, chart: str, version: str, values: Mapping[str, Any],
-                 notes: list[str], source: str) -> None:
-        self.vars = {"release": release, "namespace": namespace, "chart": chart, "version": version,
-                     "fullname": fullname(release, chart, values)}
+    def __init__(
+        self,
+        release: str,
+        namespace: str,
+        chart: str,
+        version: str,
+        values: Mapping[str, Any],
+        notes: list[str],
+        source: str,
+    ) -> None:
+        self.vars = {
+            "release": release,
+            "namespace": namespace,
+            "chart": chart,
+            "version": version,
+            "fullname": fullname(release, chart, values),
+        }
         self.values = values
         self.notes = notes
         self.source = source
@@ -189,15 +204,19 @@ class Templates:
         if ":" in expr:
             renderer, expr = (p.strip() for p in expr.split(":", 1))
             if renderer not in RENDERERS:
-                raise ChartFileError(f"{self.source}: unknown renderer {renderer!r} in {{{renderer}:{expr}}} "
-                                     f"(known: {', '.join(RENDERERS)})")
+                raise ChartFileError(
+                    f"{self.source}: unknown renderer {renderer!r} in {{{renderer}:{expr}}} "
+                    f"(known: {', '.join(RENDERERS)})"
+                )
         if expr.startswith("values."):
-            value = lookup(self.values, expr[len("values."):])
+            value = lookup(self.values, expr[len("values.") :])
         elif expr in self.vars:
             value = self.vars[expr]
         else:
-            raise ChartFileError(f"{self.source}: unknown template {{{expr}}} (use {{release}}, {{namespace}}, "
-                                 "{chart}, {version}, {fullname} or {values.a.b})")
+            raise ChartFileError(
+                f"{self.source}: unknown template {{{expr}}} (use {{release}}, {{namespace}}, "
+                "{chart}, {version}, {fullname} or {values.a.b})"
+            )
         if value is _UNSET:
             if fallback is _UNSET:
                 return _UNSET
@@ -231,13 +250,17 @@ class Templates:
             if missing and part_fallback is not None:
                 out = _TEMPLATE.sub(lambda m: part_fallback if m.group(0) in missing else m.group(0), template)
                 out = _TEMPLATE.sub(sub, out)
-                self.notes.append(f"thinkube-lab: chart {self.vars['chart']}: {what}: {', '.join(missing)} not set "
-                                  f"in the values; the lab uses {out!r} ({self.source})")
+                self.notes.append(
+                    f"thinkube-lab: chart {self.vars['chart']}: {what}: {', '.join(missing)} not set "
+                    f"in the values; the lab uses {out!r} ({self.source})"
+                )
             elif missing:
                 out = _UNSET
         if out is _UNSET and fallback is not _UNSET:
-            self.notes.append(f"thinkube-lab: chart {self.vars['chart']}: {what}: {template} is not set in the "
-                              f"values; the lab uses {fallback!r} ({self.source})")
+            self.notes.append(
+                f"thinkube-lab: chart {self.vars['chart']}: {what}: {template} is not set in the "
+                f"values; the lab uses {fallback!r} ({self.source})"
+            )
             return fallback
         return out
 
@@ -255,12 +278,18 @@ class Templates:
         if isinstance(obj, str):
             if what.endswith(".name") or ".selector" in what or ".labels" in what or ".matchLabels" in what:
                 partial = not _TEMPLATE.fullmatch(obj.strip())
-                return self.value(obj, what=what, part_fallback=self.vars["fullname"] if partial else None,
-                                  fallback=self.vars["fullname"] if what.endswith(".name") else _UNSET)
+                return self.value(
+                    obj,
+                    what=what,
+                    part_fallback=self.vars["fullname"] if partial else None,
+                    fallback=self.vars["fullname"] if what.endswith(".name") else _UNSET,
+                )
             out = self.value(obj, what=what)
             if out is _UNSET:
-                self.notes.append(f"thinkube-lab: chart {self.vars['chart']}: {what}: {obj} is not set in the "
-                                  f"values; left out ({self.source})")
+                self.notes.append(
+                    f"thinkube-lab: chart {self.vars['chart']}: {what}: {obj} is not set in the "
+                    f"values; left out ({self.source})"
+                )
             return out
         return obj
 
@@ -283,19 +312,37 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
-def render(doc: Mapping[str, Any], *, release: str, namespace: str, chart: str, version: str,
-           values: Mapping[str, Any], source: str) -> Rendered:
+def render(
+    doc: Mapping[str, Any],
+    *,
+    release: str,
+    namespace: str,
+    chart: str,
+    version: str,
+    values: Mapping[str, Any],
+    source: str,
+) -> Rendered:
     """The objects of one release (metadata as Helm sets it; the caller stores them)."""
     out = Rendered()
     t = Templates(release, namespace, chart, version, values, out.notes, source)
-    labels = {"app.kubernetes.io/instance": release, "app.kubernetes.io/managed-by": "Helm",
-              "helm.sh/chart": f"{chart}-{version}"}
+    labels = {
+        "app.kubernetes.io/instance": release,
+        "app.kubernetes.io/managed-by": "Helm",
+        "helm.sh/chart": f"{chart}-{version}",
+    }
     annotations = {"meta.helm.sh/release-name": release, "meta.helm.sh/release-namespace": namespace}
 
-    def meta(name: str, namespaced: bool = True, extra_labels: Mapping[str, str] | None = None,
-             extra_annotations: Mapping[str, str] | None = None) -> Obj:
-        m: Obj = {"name": name, "labels": {**labels, **(extra_labels or {})},
-                  "annotations": {**annotations, **(extra_annotations or {})}}
+    def meta(
+        name: str,
+        namespaced: bool = True,
+        extra_labels: Mapping[str, str] | None = None,
+        extra_annotations: Mapping[str, str] | None = None,
+    ) -> Obj:
+        m: Obj = {
+            "name": name,
+            "labels": {**labels, **(extra_labels or {})},
+            "annotations": {**annotations, **(extra_annotations or {})},
+        }
         if namespaced:
             m["namespace"] = namespace
         return m
@@ -314,24 +361,30 @@ def render(doc: Mapping[str, Any], *, release: str, namespace: str, chart: str, 
         if kind not in WORKLOAD_KINDS:
             raise ChartFileError(f"{source}: {what}.kind is {kind!r}")
         name = t.name(w["name"], what=f"{what}.name")
-        replicas = _int(t.value(w.get("replicas", 1), what=f"{what}.replicas", fallback=1), f"{what}.replicas",
-                        source)
+        replicas = _int(t.value(w.get("replicas", 1), what=f"{what}.replicas", fallback=1), f"{what}.replicas", source)
         pod_labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": release}
         extra = t.deep(w.get("labels") or {}, what=f"{what}.labels")
         pod_labels.update({str(k): str(v) for k, v in (extra or {}).items()})
         workload_selectors[name] = pod_labels
-        spec: Obj = {"selector": {"matchLabels": pod_labels},
-                     "template": {"metadata": {"labels": pod_labels},
-                                  "spec": {"containers": [{
-                                      "name": name.rsplit("-", 1)[-1] if kind != "DaemonSet" else name,
-                                      "image": f"registry.thinkube-lab.invalid/{chart}:{version}"}]}}}
+        spec: Obj = {
+            "selector": {"matchLabels": pod_labels},
+            "template": {
+                "metadata": {"labels": pod_labels},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": name.rsplit("-", 1)[-1] if kind != "DaemonSet" else name,
+                            "image": f"registry.thinkube-lab.invalid/{chart}:{version}",
+                        }
+                    ]
+                },
+            },
+        }
         if kind != "DaemonSet":
             spec["replicas"] = replicas
         if kind == "StatefulSet":
-            spec["serviceName"] = str(t.value(w.get("serviceName", name), what=f"{what}.serviceName",
-                                              fallback=name))
-        out.add({"apiVersion": "apps/v1", "kind": kind, "metadata": meta(name, extra_labels=pod_labels),
-                 "spec": spec})
+            spec["serviceName"] = str(t.value(w.get("serviceName", name), what=f"{what}.serviceName", fallback=name))
+        out.add({"apiVersion": "apps/v1", "kind": kind, "metadata": meta(name, extra_labels=pod_labels), "spec": spec})
 
     first_selector = next(iter(workload_selectors.values()), None)
     for i, s in enumerate(doc.get("services") or []):
@@ -343,10 +396,12 @@ def render(doc: Mapping[str, Any], *, release: str, namespace: str, chart: str, 
         ports = []
         for j, p in enumerate(s.get("ports") or []):
             if isinstance(p, dict):
-                port = _int(t.value(p.get("port"), what=f"{what}.ports[{j}]", fallback=0), f"{what}.ports[{j}]",
-                            source)
-                entry: Obj = {"name": str(p.get("name") or f"p{port}"), "port": port,
-                              "protocol": str(p.get("protocol", "TCP"))}
+                port = _int(t.value(p.get("port"), what=f"{what}.ports[{j}]", fallback=0), f"{what}.ports[{j}]", source)
+                entry: Obj = {
+                    "name": str(p.get("name") or f"p{port}"),
+                    "port": port,
+                    "protocol": str(p.get("protocol", "TCP")),
+                }
                 if "targetPort" in p:
                     entry["targetPort"] = p["targetPort"]
             else:
@@ -370,9 +425,14 @@ def render(doc: Mapping[str, Any], *, release: str, namespace: str, chart: str, 
             ip = t.value(s["loadBalancerIP"], what=f"{what}.loadBalancerIP")
             if ip is not _UNSET and ip:
                 svc_annotations["metallb.universe.tf/loadBalancerIPs"] = str(ip)
-        out.add({"apiVersion": "v1", "kind": "Service",
-                 "metadata": meta(name, extra_annotations={str(k): str(v) for k, v in svc_annotations.items()}),
-                 "spec": svc_spec})
+        out.add(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": meta(name, extra_annotations={str(k): str(v) for k, v in svc_annotations.items()}),
+                "spec": svc_spec,
+            }
+        )
 
     for i, c in enumerate(doc.get("crds") or []):
         out.add(crd_object(c, source=f"{source} crds[{i}]", extra_labels=labels))
@@ -382,14 +442,25 @@ def render(doc: Mapping[str, Any], *, release: str, namespace: str, chart: str, 
         spec_ic = {"name": ic} if isinstance(ic, str) else dict(ic)
         base = "values.controller.ingressClassResource"
         name = str(t.value(spec_ic.get("name", f"{{{base}.name}}"), what="ingressClass.name", fallback="nginx"))
-        controller = str(t.value(spec_ic.get("controller", f"{{{base}.controllerValue}}"),
-                                 what="ingressClass.controller", fallback="k8s.io/ingress-nginx"))
-        default = _truthy(t.value(spec_ic.get("default", f"{{{base}.default}}"), what="ingressClass.default",
-                                  fallback=False))
+        controller = str(
+            t.value(
+                spec_ic.get("controller", f"{{{base}.controllerValue}}"),
+                what="ingressClass.controller",
+                fallback="k8s.io/ingress-nginx",
+            )
+        )
+        default = _truthy(
+            t.value(spec_ic.get("default", f"{{{base}.default}}"), what="ingressClass.default", fallback=False)
+        )
         extra_ann = {"ingressclass.kubernetes.io/is-default-class": "true"} if default else {}
-        out.add({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
-                 "metadata": meta(name, namespaced=False, extra_annotations=extra_ann),
-                 "spec": {"controller": controller}})
+        out.add(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "IngressClass",
+                "metadata": meta(name, namespaced=False, extra_annotations=extra_ann),
+                "spec": {"controller": controller},
+            }
+        )
 
     for key, kind in (("configMaps", "ConfigMap"), ("secrets", "Secret")):
         for i, m in enumerate(doc.get(key) or []):
@@ -401,8 +472,10 @@ def render(doc: Mapping[str, Any], *, release: str, namespace: str, chart: str, 
             for k, v in (m.get("data") or {}).items():
                 x = t.value(v, what=f"{what}.data.{k}")
                 if x is _UNSET:
-                    out.notes.append(f"thinkube-lab: chart {chart}: {what}.data.{k}: {v} is not set in the values; "
-                                     f"key left out ({source})")
+                    out.notes.append(
+                        f"thinkube-lab: chart {chart}: {what}.data.{k}: {v} is not set in the values; "
+                        f"key left out ({source})"
+                    )
                     continue
                 data[str(k)] = x if isinstance(x, str) else yaml.safe_dump(x, sort_keys=False)
             obj: Obj = {"apiVersion": "v1", "kind": kind, "metadata": meta(name)}
@@ -434,14 +507,34 @@ def crd_object(c: Mapping[str, Any], *, source: str = "", extra_labels: Mapping[
     names: Obj = {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower()}
     if c.get("shortNames"):
         names["shortNames"] = list(c["shortNames"])
-    schema = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True,
-                                  "description": "thinkube-lab: permissive stand-in for the chart's real schema"}}
+    schema = {
+        "openAPIV3Schema": {
+            "type": "object",
+            "x-kubernetes-preserve-unknown-fields": True,
+            "description": "thinkube-lab: permissive stand-in for the chart's real schema",
+        }
+    }
     return {
-        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{group}", "labels": dict(extra_labels or {}),
-                     "annotations": {"thinkube-lab/source": source or "lab"}},
-        "spec": {"group": group, "scope": str(c.get("scope", "Namespaced")), "names": names,
-                 "versions": [{"name": str(v), "served": True, "storage": str(v) == storage,
-                               "schema": copy.deepcopy(schema), "subresources": {"status": {}}}
-                              for v in versions]},
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": f"{plural}.{group}",
+            "labels": dict(extra_labels or {}),
+            "annotations": {"thinkube-lab/source": source or "lab"},
+        },
+        "spec": {
+            "group": group,
+            "scope": str(c.get("scope", "Namespaced")),
+            "names": names,
+            "versions": [
+                {
+                    "name": str(v),
+                    "served": True,
+                    "storage": str(v) == storage,
+                    "schema": copy.deepcopy(schema),
+                    "subresources": {"status": {}},
+                }
+                for v in versions
+            ],
+        },
     }

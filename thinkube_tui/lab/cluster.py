@@ -52,11 +52,21 @@ def node_names(nodes: int, gpus: int) -> list[tuple[str, str]]:
 
 
 class Lab:
-    def __init__(self, state_dir: str | os.PathLike[str], nodes: int = 3, gpus: int = 1, speed: float = 1.0,
-                 faults: Faults | Iterable[Any] | str | os.PathLike[str] | None = None, *,
-                 sudo_password: str | None = None, nopasswd: bool = False, password_auth: bool = False,
-                 max_sessions: int = 10, log: Callable[[str], None] | None = None,
-                 apiserver_restart: str | None = None) -> None:
+    def __init__(
+        self,
+        state_dir: str | os.PathLike[str],
+        nodes: int = 3,
+        gpus: int = 1,
+        speed: float = 1.0,
+        faults: Faults | Iterable[Any] | str | os.PathLike[str] | None = None,
+        *,
+        sudo_password: str | None = None,
+        nopasswd: bool = False,
+        password_auth: bool = False,
+        max_sessions: int = 10,
+        log: Callable[[str], None] | None = None,
+        apiserver_restart: str | None = None,
+    ) -> None:
         self.state_dir = Path(state_dir)
         # While kubelite restarts, the Kube API emulator "refuse"s connections (the default: what a
         # real API server does) or makes requests "hold" until it answers again (see docs/lab.md).
@@ -146,18 +156,33 @@ class Lab:
         self.controllers.start()
         saved = data.get("nodes") or {}
         for i, (name, prof) in enumerate(self._layout):
-            node = LabNode(name, profile(prof), index=i, address=f"{NETWORK}.{11 + i}",
-                           state_dir=self.state_dir / "nodes" / name, lab=self, speed=self.speed,
-                           sudo_password=self.sudo_password, nopasswd=self._nopasswd or None,
-                           lab_id=self.lab_id, gateway=f"{NETWORK}.1")
+            node = LabNode(
+                name,
+                profile(prof),
+                index=i,
+                address=f"{NETWORK}.{11 + i}",
+                state_dir=self.state_dir / "nodes" / name,
+                lab=self,
+                speed=self.speed,
+                sudo_password=self.sudo_password,
+                nopasswd=self._nopasswd or None,
+                lab_id=self.lab_id,
+                gateway=f"{NETWORK}.1",
+            )
             if name in saved:
                 node.load_state(saved[name])
             node.on_change = self.changed
             self.nodes[name] = node
         for name, _prof in self._layout:
-            server = NodeServer(self.nodes[name], self.state_dir / "hostkeys" / f"{name}_ed25519",
-                                self.authorized_keys, self.faults, port=(saved.get(name) or {}).get("port", 0),
-                                password=self.ssh_password, max_sessions=self._max_sessions)
+            server = NodeServer(
+                self.nodes[name],
+                self.state_dir / "hostkeys" / f"{name}_ed25519",
+                self.authorized_keys,
+                self.faults,
+                port=(saved.get(name) or {}).get("port", 0),
+                password=self.ssh_password,
+                max_sessions=self._max_sessions,
+            )
             await server.start()
             self.servers[name] = server
         # Kubelets come back after a restart: every member is Ready again.
@@ -257,18 +282,27 @@ class Lab:
         self._saving = asyncio.ensure_future(write())
 
     def _snapshot(self) -> dict[str, Any]:
-        return json.loads(json.dumps({
-            "version": 1,
-            "note": "thinkube lab state (a simulator)",
-            "lab_id": self.lab_id,
-            "cluster_check": self.cluster_check,
-            "kube_port": self.kube.port,
-            "tokens": self.tokens,
-            "releases": self.releases,
-            "nodes": {name: {"port": self.servers[name].port if name in self.servers else 0,
-                             "profile": node.profile.name, **node.to_state()}
-                      for name, node in self.nodes.items()},
-        }))
+        return json.loads(
+            json.dumps(
+                {
+                    "version": 1,
+                    "note": "thinkube lab state (a simulator)",
+                    "lab_id": self.lab_id,
+                    "cluster_check": self.cluster_check,
+                    "kube_port": self.kube.port,
+                    "tokens": self.tokens,
+                    "releases": self.releases,
+                    "nodes": {
+                        name: {
+                            "port": self.servers[name].port if name in self.servers else 0,
+                            "profile": node.profile.name,
+                            **node.to_state(),
+                        }
+                        for name, node in self.nodes.items()
+                    },
+                }
+            )
+        )
 
     def _read_state(self) -> dict[str, Any]:
         path = self.state_dir / STATE_FILE
@@ -293,9 +327,14 @@ class Lab:
         out = {}
         for i, (name, prof) in enumerate(self._layout):
             srv = self.servers[name]
-            out[name] = {"host": "127.0.0.1", "port": srv.port, "address": self.nodes[name].address,
-                         "role": "control" if i == 0 else "worker", "profile": prof,
-                         "fingerprint": srv.fingerprint}
+            out[name] = {
+                "host": "127.0.0.1",
+                "port": srv.port,
+                "address": self.nodes[name].address,
+                "role": "control" if i == 0 else "worker",
+                "profile": prof,
+                "fingerprint": srv.fingerprint,
+            }
         return out
 
     def write_known_hosts(self, path: str | os.PathLike[str]) -> Path:
@@ -304,12 +343,20 @@ class Lab:
         p.write_text("".join(s.known_hosts_line() + "\n" for s in self.servers.values()))
         return p
 
-    def answers(self, components: dict[str, Any] | Iterable[str] | None = None, *,
-                sudo_password_env: str = "TK_LAB_SUDO_PASSWORD") -> dict[str, Any]:
+    def answers(
+        self,
+        components: dict[str, Any] | Iterable[str] | None = None,
+        *,
+        sudo_password_env: str = "TK_LAB_SUDO_PASSWORD",
+    ) -> dict[str, Any]:
         nodes = []
         for name, info in self.addresses().items():
             entry: dict[str, Any] = {
-                "name": name, "host": info["host"], "port": info["port"], "user": LAB_USER, "role": info["role"],
+                "name": name,
+                "host": info["host"],
+                "port": info["port"],
+                "user": LAB_USER,
+                "role": info["role"],
                 "auth": {"method": "key", "keyFile": str(self.client_key)},
                 "hostKey": info["fingerprint"],
             }
@@ -320,45 +367,63 @@ class Lab:
             nodes.append(entry)
         doc: dict[str, Any] = {
             "apiVersion": "thinkube.io/v1alpha1",
-            "cluster": {"name": "thinkube-lab", "domain": "thinkube-lab.lan", "adminEmail": "admin@thinkube-lab.lan",
-                        "microk8sChannel": "1.33/stable", "metallbRange": f"{NETWORK}.200-{NETWORK}.220",
-                        "ingressIP": f"{NETWORK}.200", "ingressKnIP": f"{NETWORK}.201",
-                        "certificates": "self-signed", "dnsResolvers": [f"{NETWORK}.1"]},
+            "cluster": {
+                "name": "thinkube-lab",
+                "domain": "thinkube-lab.lan",
+                "adminEmail": "admin@thinkube-lab.lan",
+                "microk8sChannel": "1.33/stable",
+                "metallbRange": f"{NETWORK}.200-{NETWORK}.220",
+                "ingressIP": f"{NETWORK}.200",
+                "ingressKnIP": f"{NETWORK}.201",
+                "certificates": "self-signed",
+                "dnsResolvers": [f"{NETWORK}.1"],
+            },
             "nodes": nodes,
         }
         if components is not None:
-            doc["components"] = dict(components) if isinstance(components, dict) else {
-                c: {"enabled": True} for c in components}
+            doc["components"] = (
+                dict(components) if isinstance(components, dict) else {c: {"enabled": True} for c in components}
+            )
         return doc
 
-    def write_answers(self, path: str | os.PathLike[str], components: dict[str, Any] | Iterable[str] | None = None,
-                      **kw: Any) -> Path:
+    def write_answers(
+        self, path: str | os.PathLike[str], components: dict[str, Any] | Iterable[str] | None = None, **kw: Any
+    ) -> Path:
         """An answers file for thinkube-tui pointing at the lab's nodes (no secret in it)."""
         import yaml
 
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
-        header = ("# thinkube-tui answers for the thinkube LAB -- a simulated cluster on 127.0.0.1.\n"
-                  "# The sudo password is read from $TK_LAB_SUDO_PASSWORD "
-                  f"(its value is in {self.state_dir / 'sudo-password'}).\n")
+        header = (
+            "# thinkube-tui answers for the thinkube LAB -- a simulated cluster on 127.0.0.1.\n"
+            "# The sudo password is read from $TK_LAB_SUDO_PASSWORD "
+            f"(its value is in {self.state_dir / 'sudo-password'}).\n"
+        )
         p.write_text(header + yaml.safe_dump(self.answers(components, **kw), sort_keys=False))
         return p
 
     def describe(self) -> str:
-        lines = [BANNER, f"state: {self.state_dir}", f"Kubernetes API (emulated): {self.kube.url}",
-                 f"client key: {self.client_key}   sudo password file: {self.state_dir / 'sudo-password'}"]
+        lines = [
+            BANNER,
+            f"state: {self.state_dir}",
+            f"Kubernetes API (emulated): {self.kube.url}",
+            f"client key: {self.client_key}   sudo password file: {self.state_dir / 'sudo-password'}",
+        ]
         for name, info in self.addresses().items():
-            lines.append(f"  {name:<14} ssh -p {info['port']} -i {self.client_key} {LAB_USER}@127.0.0.1   "
-                         f"({info['role']}, {info['profile']}, simulated address {info['address']}, "
-                         f"{info['fingerprint']})")
+            lines.append(
+                f"  {name:<14} ssh -p {info['port']} -i {self.client_key} {LAB_USER}@127.0.0.1   "
+                f"({info['role']}, {info['profile']}, simulated address {info['address']}, "
+                f"{info['fingerprint']})"
+            )
         return "\n".join(lines)
 
     async def reboot(self, name: str, down_for: float = 1.0) -> None:
         await self.servers[name].reboot(down_for)
 
 
-async def serve(state_dir: str | os.PathLike[str], nodes: int = 3, gpus: int = 1, speed: float = 1.0,
-                faults: Any = None) -> None:
+async def serve(
+    state_dir: str | os.PathLike[str], nodes: int = 3, gpus: int = 1, speed: float = 1.0, faults: Any = None
+) -> None:
     """Run a lab until cancelled, printing where its nodes are."""
     async with Lab(state_dir, nodes=nodes, gpus=gpus, speed=speed, faults=faults) as lab:
         print(lab.describe(), flush=True)

@@ -81,21 +81,35 @@ LB_SHARED = "metallb.universe.tf/allow-shared-ip"
 # ============================================================================ helpers
 
 
-def cond(old: Iterable[Mapping[str, Any]] | None, type_: str, status: str, reason: str, message: str = "",
-         generation: int | None = None) -> Obj:
+def cond(
+    old: Iterable[Mapping[str, Any]] | None,
+    type_: str,
+    status: str,
+    reason: str,
+    message: str = "",
+    generation: int | None = None,
+) -> Obj:
     """A condition, keeping lastTransitionTime when the status did not change."""
     prev = next((c for c in old or () if c.get("type") == type_), None)
-    c: Obj = {"type": type_, "status": status, "reason": reason, "message": message,
-              "lastTransitionTime": prev["lastTransitionTime"] if prev and prev.get("status") == status
-              and prev.get("lastTransitionTime") else timestamp()}
+    c: Obj = {
+        "type": type_,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": prev["lastTransitionTime"]
+        if prev and prev.get("status") == status and prev.get("lastTransitionTime")
+        else timestamp(),
+    }
     if generation is not None:
         c["observedGeneration"] = generation
     return c
 
 
 def has_condition(obj: Mapping[str, Any] | None, type_: str, status: str = "True") -> bool:
-    return any(c.get("type") == type_ and c.get("status") == status
-               for c in ((obj or {}).get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == type_ and c.get("status") == status
+        for c in ((obj or {}).get("status") or {}).get("conditions") or []
+    )
 
 
 def workload_ready(obj: Mapping[str, Any] | None) -> bool:
@@ -116,7 +130,7 @@ def selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
 def _pem(kind: str, lines: list[str]) -> str:
     text = "\n".join(["THINKUBE-LAB SIMULATED " + kind + " -- NOT REAL CRYPTOGRAPHIC MATERIAL", *lines])
     b64 = base64.b64encode(text.encode()).decode()
-    body = "\n".join(b64[i:i + 64] for i in range(0, len(b64), 64))
+    body = "\n".join(b64[i : i + 64] for i in range(0, len(b64), 64))
     return f"-----BEGIN {kind}-----\n{body}\n-----END {kind}-----\n"
 
 
@@ -180,9 +194,13 @@ class Backend:
     applies: Callable[[str, str], bool] | None = None  # (namespace, name) -> is it really this backend?
 
     def matches(self, namespace: str, kind: str, name: str, port: int | None) -> bool:
-        return ((self.namespace is None or self.namespace == namespace) and self.kind == kind
-                and self.pattern.fullmatch(name) is not None and (self.port is None or self.port == port)
-                and (self.applies is None or self.applies(namespace, name)))
+        return (
+            (self.namespace is None or self.namespace == namespace)
+            and self.kind == kind
+            and self.pattern.fullmatch(name) is not None
+            and (self.port is None or self.port == port)
+            and (self.applies is None or self.applies(namespace, name))
+        )
 
 
 # ============================================================================ the controllers
@@ -247,13 +265,23 @@ class Controllers:
         self._scheduled = False
         if self._loop is None:
             return
-        for reconcile in (self._loadbalancers, self._cert_manager, self._gpu_operator, self._cnpg, self._minio,
-                          self._keycloak, self._argocd, self._generic):
+        for reconcile in (
+            self._loadbalancers,
+            self._cert_manager,
+            self._gpu_operator,
+            self._cnpg,
+            self._minio,
+            self._keycloak,
+            self._argocd,
+            self._generic,
+        ):
             try:
                 reconcile()
             except Exception as exc:  # a bug here must not take the lab down; say it loudly
-                self.lab.log(f"thinkube-lab: simulated controller {reconcile.__name__.strip('_')} failed: "
-                             f"{type(exc).__name__}: {exc}")
+                self.lab.log(
+                    f"thinkube-lab: simulated controller {reconcile.__name__.strip('_')} failed: "
+                    f"{type(exc).__name__}: {exc}"
+                )
 
     def after(self, key: str, what: str) -> bool:
         """Whether the simulated delay `what` for `key` has passed (first asked: it starts now)."""
@@ -307,8 +335,9 @@ class Controllers:
             for k, v in obj.items():
                 if k == "metadata":
                     for mk, mv in v.items():
-                        merged["metadata"][mk] = {**(merged["metadata"].get(mk) or {}), **mv} \
-                            if isinstance(mv, dict) else mv
+                        merged["metadata"][mk] = (
+                            {**(merged["metadata"].get(mk) or {}), **mv} if isinstance(mv, dict) else mv
+                        )
                 elif k != "status":
                     merged[k] = v
             merged.pop("status", None)
@@ -328,8 +357,11 @@ class Controllers:
             if r.get("status") != "deployed":
                 continue
             refs = r.get("objects") or [["apps/v1", k, n, r["namespace"]] for k, n in r.get("workloads", [])]
-            if all(workload_ready(self.get(a, k, n, ns or None)) for a, k, n, ns in refs
-                   if k in ("Deployment", "StatefulSet", "DaemonSet")):
+            if all(
+                workload_ready(self.get(a, k, n, ns or None))
+                for a, k, n, ns in refs
+                if k in ("Deployment", "StatefulSet", "DaemonSet")
+            ):
                 return r
         return None
 
@@ -400,8 +432,16 @@ class Controllers:
                 if self.after(key, "issuer"):
                     secret_ns = meta.get("namespace") or resource_ns
                     status, reason, message = self._issuer_state(issuer, secret_ns)
-                    conds = [cond((issuer.get("status") or {}).get("conditions"), "Ready", status, reason, message,
-                                  meta.get("generation"))]
+                    conds = [
+                        cond(
+                            (issuer.get("status") or {}).get("conditions"),
+                            "Ready",
+                            status,
+                            reason,
+                            message,
+                            meta.get("generation"),
+                        )
+                    ]
                     self.set_status(issuer, {"conditions": conds}, "cert-manager-issuers")
                     issuer = self.get(CM_API, kind, meta["name"], meta.get("namespace")) or issuer
                 issuers[(kind, meta.get("namespace", ""), meta["name"])] = issuer
@@ -422,9 +462,12 @@ class Controllers:
             return "True", "KeyPairVerified", "Signing CA verified"
         if "acme" in spec:
             server = (spec["acme"] or {}).get("server", "the ACME server")
-            return ("False", "ErrRegisterACMEAccount",
-                    f"Failed to register ACME account: thinkube-lab: the simulated cluster has no internet "
-                    f"and cannot reach {server}")
+            return (
+                "False",
+                "ErrRegisterACMEAccount",
+                f"Failed to register ACME account: thinkube-lab: the simulated cluster has no internet "
+                f"and cannot reach {server}",
+            )
         return "False", "NotSimulated", f"thinkube-lab: issuer type {', '.join(spec) or '(none)'} is not simulated"
 
     def _certificate(self, cert: Obj, issuers: Mapping[tuple[str, str, str], Obj], resource_ns: str) -> None:
@@ -438,17 +481,41 @@ class Controllers:
         secret_name = spec.get("secretName", "")
         fingerprint = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
         secret = self.get("v1", "Secret", secret_name, ns)
-        issued = secret is not None and (secret["metadata"].get("annotations") or {}).get(
-            "thinkube-lab/certificate-spec") == fingerprint
+        issued = (
+            secret is not None
+            and (secret["metadata"].get("annotations") or {}).get("thinkube-lab/certificate-spec") == fingerprint
+        )
         if not issued:
             if issuer is None or not has_condition(issuer, "Ready"):
-                why = (f"{kind} {ref.get('name')} not found" if issuer is None
-                       else f"{kind} {ref.get('name')} is not Ready")
-                self.set_status(cert, {"conditions": [
-                    cond(old_conds, "Ready", "False", "DoesNotExist",
-                         f"Issuing certificate as Secret does not exist; {why}", gen),
-                    cond(old_conds, "Issuing", "True", "DoesNotExist", "Issuing certificate as Secret does not exist",
-                         gen)]}, "cert-manager-certificates-trigger")
+                why = (
+                    f"{kind} {ref.get('name')} not found"
+                    if issuer is None
+                    else f"{kind} {ref.get('name')} is not Ready"
+                )
+                self.set_status(
+                    cert,
+                    {
+                        "conditions": [
+                            cond(
+                                old_conds,
+                                "Ready",
+                                "False",
+                                "DoesNotExist",
+                                f"Issuing certificate as Secret does not exist; {why}",
+                                gen,
+                            ),
+                            cond(
+                                old_conds,
+                                "Issuing",
+                                "True",
+                                "DoesNotExist",
+                                "Issuing certificate as Secret does not exist",
+                                gen,
+                            ),
+                        ]
+                    },
+                    "cert-manager-certificates-trigger",
+                )
                 return
             if not self.after(f"cm/Certificate/{ns}/{meta['name']}/{fingerprint}", "certificate"):
                 return
@@ -457,61 +524,90 @@ class Controllers:
         duration = _go_duration(spec.get("duration", "2160h"))
         renew = _go_duration(spec.get("renewBefore", "720h")) if spec.get("renewBefore") else duration / 3
         status = cert.get("status") or {}
-        not_before = status.get("notBefore") if issued and status.get("notBefore") else \
-            now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        not_before = (
+            status.get("notBefore") if issued and status.get("notBefore") else now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        )
         nb = datetime.strptime(not_before, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-        self.set_status(cert, {
-            "conditions": [cond(old_conds, "Ready", "True", "Ready", "Certificate is up to date and has not expired",
-                                gen)],
-            "notBefore": not_before,
-            "notAfter": (nb + timedelta(seconds=duration)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "renewalTime": (nb + timedelta(seconds=duration - renew)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "revision": int(status.get("revision") or 0) + (0 if issued else 1),
-        }, "cert-manager-certificates-readiness")
+        self.set_status(
+            cert,
+            {
+                "conditions": [
+                    cond(old_conds, "Ready", "True", "Ready", "Certificate is up to date and has not expired", gen)
+                ],
+                "notBefore": not_before,
+                "notAfter": (nb + timedelta(seconds=duration)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "renewalTime": (nb + timedelta(seconds=duration - renew)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "revision": int(status.get("revision") or 0) + (0 if issued else 1),
+            },
+            "cert-manager-certificates-readiness",
+        )
 
     def _issue(self, cert: Obj, issuer: Obj, fingerprint: str, resource_ns: str) -> None:
         meta, spec = cert["metadata"], cert.get("spec") or {}
         ispec, imeta = issuer.get("spec") or {}, issuer["metadata"]
         names = list(spec.get("dnsNames") or [])
         cn = spec.get("commonName") or (names[0] if names else meta["name"])
-        lines = [f"subject: CN={cn}", f"dnsNames: {', '.join(names) or '-'}",
-                 f"ipAddresses: {', '.join(spec.get('ipAddresses') or []) or '-'}",
-                 f"isCA: {bool(spec.get('isCA'))}", f"issuer: {issuer['kind']}/{imeta['name']}",
-                 f"serial: {secrets.token_hex(8)}"]
+        lines = [
+            f"subject: CN={cn}",
+            f"dnsNames: {', '.join(names) or '-'}",
+            f"ipAddresses: {', '.join(spec.get('ipAddresses') or []) or '-'}",
+            f"isCA: {bool(spec.get('isCA'))}",
+            f"issuer: {issuer['kind']}/{imeta['name']}",
+            f"serial: {secrets.token_hex(8)}",
+        ]
         crt = _pem("CERTIFICATE", lines)
-        key = _pem("PRIVATE KEY", [f"key of {meta['namespace']}/{meta['name']}",
-                                   f"algorithm: {(spec.get('privateKey') or {}).get('algorithm', 'RSA')}"])
+        key = _pem(
+            "PRIVATE KEY",
+            [
+                f"key of {meta['namespace']}/{meta['name']}",
+                f"algorithm: {(spec.get('privateKey') or {}).get('algorithm', 'RSA')}",
+            ],
+        )
         data = {"tls.crt": _b64(crt), "tls.key": _b64(key)}
         if "selfSigned" in ispec:
             data["ca.crt"] = data["tls.crt"]
         elif "ca" in ispec:
-            ca_secret = self.get("v1", "Secret", ispec["ca"].get("secretName", ""),
-                                 imeta.get("namespace") or resource_ns) or {}
+            ca_secret = (
+                self.get("v1", "Secret", ispec["ca"].get("secretName", ""), imeta.get("namespace") or resource_ns) or {}
+            )
             ca = (ca_secret.get("data") or {}).get("tls.crt")
             if ca:
                 data["ca.crt"] = ca
                 data["tls.crt"] = _b64(crt + base64.b64decode(ca).decode())  # the chain, as cert-manager writes it
-        annotations = {"cert-manager.io/certificate-name": meta["name"],
-                       "cert-manager.io/issuer-name": imeta["name"], "cert-manager.io/issuer-kind": issuer["kind"],
-                       "cert-manager.io/issuer-group": "cert-manager.io", "cert-manager.io/common-name": cn,
-                       "cert-manager.io/alt-names": ",".join(names), "thinkube-lab/certificate-spec": fingerprint}
+        annotations = {
+            "cert-manager.io/certificate-name": meta["name"],
+            "cert-manager.io/issuer-name": imeta["name"],
+            "cert-manager.io/issuer-kind": issuer["kind"],
+            "cert-manager.io/issuer-group": "cert-manager.io",
+            "cert-manager.io/common-name": cn,
+            "cert-manager.io/alt-names": ",".join(names),
+            "thinkube-lab/certificate-spec": fingerprint,
+        }
         template = spec.get("secretTemplate") or {}
-        self.ensure({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-                     "metadata": {"name": spec.get("secretName"), "namespace": meta["namespace"],
-                                  "labels": {"controller.cert-manager.io/fao": "true",
-                                             **(template.get("labels") or {})},
-                                  "annotations": {**(template.get("annotations") or {}), **annotations}},
-                     "data": data}, "cert-manager-certificates-issuing")
+        self.ensure(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": "kubernetes.io/tls",
+                "metadata": {
+                    "name": spec.get("secretName"),
+                    "namespace": meta["namespace"],
+                    "labels": {"controller.cert-manager.io/fao": "true", **(template.get("labels") or {})},
+                    "annotations": {**(template.get("annotations") or {}), **annotations},
+                },
+                "data": data,
+            },
+            "cert-manager-certificates-issuing",
+        )
 
     # ------------------------------------------------------------------ NVIDIA GPU Operator
 
     def _gpu_operator(self) -> None:
         release = self.release_ready("gpu-operator")
-        if release is None or not self.after(f"gpu/{release['namespace']}/{release['revision']}",
-                                             "gpu-device-plugin"):
+        if release is None or not self.after(f"gpu/{release['namespace']}/{release['revision']}", "gpu-device-plugin"):
             return
         values = release.get("values") or {}
-        plugin_cfg = ((values.get("devicePlugin") or {}).get("config") or {})
+        plugin_cfg = (values.get("devicePlugin") or {}).get("config") or {}
         replicas, rename = 1, False
         if plugin_cfg.get("name"):
             cm = self.get("v1", "ConfigMap", str(plugin_cfg["name"]), release["namespace"])
@@ -520,7 +616,7 @@ class Controllers:
                 config = yaml.safe_load(text) if text else None
             except yaml.YAMLError:
                 config = None
-            ts = (((config or {}).get("sharing") or {}).get("timeSlicing") or {})
+            ts = ((config or {}).get("sharing") or {}).get("timeSlicing") or {}
             rename = bool(ts.get("renameByDefault"))
             for res in ts.get("resources") or []:
                 if res.get("name") == "nvidia.com/gpu":
@@ -538,12 +634,21 @@ class Controllers:
             cap[resource] = alloc[resource] = count
             labels = dict(node["metadata"].get("labels") or {})
             gpu = lab_node.profile.gpu
-            labels.update({"nvidia.com/gpu.present": "true", "nvidia.com/gpu.count": str(gpus),
-                           "nvidia.com/gpu.product": gpu.model.replace(" ", "-"),
-                           "nvidia.com/gpu.replicas": str(replicas), "nvidia.com/cuda.driver.major":
-                           gpu.driver.split(".")[0], "nvidia.com/gpu.deploy.device-plugin": "true"})
-            if cap == status.get("capacity") and alloc == status.get("allocatable") and \
-                    labels == node["metadata"].get("labels"):
+            labels.update(
+                {
+                    "nvidia.com/gpu.present": "true",
+                    "nvidia.com/gpu.count": str(gpus),
+                    "nvidia.com/gpu.product": gpu.model.replace(" ", "-"),
+                    "nvidia.com/gpu.replicas": str(replicas),
+                    "nvidia.com/cuda.driver.major": gpu.driver.split(".")[0],
+                    "nvidia.com/gpu.deploy.device-plugin": "true",
+                }
+            )
+            if (
+                cap == status.get("capacity")
+                and alloc == status.get("allocatable")
+                and labels == node["metadata"].get("labels")
+            ):
                 continue
             updated = copy.deepcopy(node)
             updated["metadata"]["labels"] = labels
@@ -562,19 +667,33 @@ class Controllers:
             instances = int(spec.get("instances", 1))
             for suffix, role in (("rw", "primary"), ("ro", "replica"), ("r", None)):
                 sel = {"cnpg.io/cluster": name, **({"cnpg.io/instanceRole": role} if role else {})}
-                self.ensure({"apiVersion": "v1", "kind": "Service",
-                             "metadata": {"name": f"{name}-{suffix}", "namespace": ns,
-                                          "labels": {"cnpg.io/cluster": name}},
-                             "spec": {"type": "ClusterIP", "selector": sel,
-                                      "ports": [{"name": "postgres", "port": 5432, "protocol": "TCP"}]}},
-                            "cloudnative-pg")
+                self.ensure(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Service",
+                        "metadata": {"name": f"{name}-{suffix}", "namespace": ns, "labels": {"cnpg.io/cluster": name}},
+                        "spec": {
+                            "type": "ClusterIP",
+                            "selector": sel,
+                            "ports": [{"name": "postgres", "port": 5432, "protocol": "TCP"}],
+                        },
+                    },
+                    "cloudnative-pg",
+                )
             old = (cl.get("status") or {}).get("conditions")
             if not self.after(f"cnpg/{ns}/{name}", "cnpg-cluster"):
-                self.set_status(cl, {"instances": instances, "phase": "Setting up primary", "conditions": [
-                    cond(old, "Ready", "False", "ClusterIsNotReady", "Cluster Is Not Ready")]}, "cloudnative-pg")
+                self.set_status(
+                    cl,
+                    {
+                        "instances": instances,
+                        "phase": "Setting up primary",
+                        "conditions": [cond(old, "Ready", "False", "ClusterIsNotReady", "Cluster Is Not Ready")],
+                    },
+                    "cloudnative-pg",
+                )
                 continue
             reconciled, cannot, absent = [], {}, []
-            for role in ((spec.get("managed") or {}).get("roles") or []):
+            for role in (spec.get("managed") or {}).get("roles") or []:
                 rname = role.get("name")
                 if role.get("ensure", "present") == "absent":
                     absent.append(rname)
@@ -593,27 +712,46 @@ class Controllers:
             if cannot:
                 roles_status["cannotReconcile"] = cannot
             names = [f"{name}-{i + 1}" for i in range(instances)]
-            self.set_status(cl, {
-                "instances": instances, "readyInstances": instances, "phase": "Cluster in healthy state",
-                "currentPrimary": names[0], "targetPrimary": names[0], "instanceNames": names,
-                "writeService": f"{name}-rw", "readService": f"{name}-r", "latestGeneratedNode": instances,
-                "managedRolesStatus": roles_status,
-                "conditions": [cond(old, "Ready", "True", "ClusterIsReady", "Cluster is Ready")],
-            }, "cloudnative-pg")
+            self.set_status(
+                cl,
+                {
+                    "instances": instances,
+                    "readyInstances": instances,
+                    "phase": "Cluster in healthy state",
+                    "currentPrimary": names[0],
+                    "targetPrimary": names[0],
+                    "instanceNames": names,
+                    "writeService": f"{name}-rw",
+                    "readService": f"{name}-r",
+                    "latestGeneratedNode": instances,
+                    "managedRolesStatus": roles_status,
+                    "conditions": [cond(old, "Ready", "True", "ClusterIsReady", "Cluster is Ready")],
+                },
+                "cloudnative-pg",
+            )
             ready_clusters[(ns, name)] = [*reconciled, "postgres", "app"]
         for db in self.list(CNPG_API, "Database"):
             meta, spec = db["metadata"], db.get("spec") or {}
             roles = ready_clusters.get((meta["namespace"], (spec.get("cluster") or {}).get("name", "")))
-            if roles is None or not self.after(f"cnpg-db/{meta['namespace']}/{meta['name']}/{meta.get('generation')}",
-                                               "cnpg-database"):
+            if roles is None or not self.after(
+                f"cnpg-db/{meta['namespace']}/{meta['name']}/{meta.get('generation')}", "cnpg-database"
+            ):
                 continue
             owner = spec.get("owner")
             if owner and owner not in roles:
-                self.set_status(db, {"applied": False, "observedGeneration": meta.get("generation"),
-                                     "message": f'role "{owner}" does not exist'}, "cloudnative-pg")
+                self.set_status(
+                    db,
+                    {
+                        "applied": False,
+                        "observedGeneration": meta.get("generation"),
+                        "message": f'role "{owner}" does not exist',
+                    },
+                    "cloudnative-pg",
+                )
             else:
-                self.set_status(db, {"applied": True, "observedGeneration": meta.get("generation")}, "cloudnative-pg",
-                                replace=True)
+                self.set_status(
+                    db, {"applied": True, "observedGeneration": meta.get("generation")}, "cloudnative-pg", replace=True
+                )
 
     # ------------------------------------------------------------------ MinIO Operator
 
@@ -625,8 +763,9 @@ class Controllers:
             ns, name = meta["namespace"], meta["name"]
             config = (spec.get("configuration") or {}).get("name")
             if config and self.get("v1", "Secret", config, ns) is None:
-                self.set_status(tenant, {"currentState": f"Waiting for the configuration Secret {config}"},
-                                "minio-operator")
+                self.set_status(
+                    tenant, {"currentState": f"Waiting for the configuration Secret {config}"}, "minio-operator"
+                )
                 continue
             tls = spec.get("requestAutoCert", True) is not False
             sel = {"v1.min.io/tenant": name}
@@ -634,41 +773,78 @@ class Controllers:
             for pool in spec.get("pools") or []:
                 pool_name = pool.get("name") or "pool-0"
                 labels = {**sel, "v1.min.io/pool": pool_name}
-                sts = self.ensure({
-                    "apiVersion": "apps/v1", "kind": "StatefulSet",
-                    "metadata": {"name": f"{name}-{pool_name}", "namespace": ns, "labels": dict(labels)},
-                    "spec": {"replicas": int(pool.get("servers", 1)), "serviceName": f"{name}-hl",
-                             "selector": {"matchLabels": labels},
-                             "template": {"metadata": {"labels": labels}, "spec": {"containers": [
-                                 {"name": "minio", "image": spec.get("image", "quay.io/minio/minio")}]}}},
-                }, "minio-operator")
+                sts = self.ensure(
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "StatefulSet",
+                        "metadata": {"name": f"{name}-{pool_name}", "namespace": ns, "labels": dict(labels)},
+                        "spec": {
+                            "replicas": int(pool.get("servers", 1)),
+                            "serviceName": f"{name}-hl",
+                            "selector": {"matchLabels": labels},
+                            "template": {
+                                "metadata": {"labels": labels},
+                                "spec": {
+                                    "containers": [{"name": "minio", "image": spec.get("image", "quay.io/minio/minio")}]
+                                },
+                            },
+                        },
+                    },
+                    "minio-operator",
+                )
                 statefulsets.append(sts)
-            for svc, port, target in (("minio", 443 if tls else 80, 9000),
-                                      (f"{name}-console", 9443 if tls else 9090, 9443 if tls else 9090),
-                                      (f"{name}-hl", 9000, 9000)):
-                body: Obj = {"type": "ClusterIP", "selector": dict(sel),
-                             "ports": [{"name": "https-minio" if tls else "http-minio", "port": port,
-                                        "targetPort": target, "protocol": "TCP"}]}
+            for svc, port, target in (
+                ("minio", 443 if tls else 80, 9000),
+                (f"{name}-console", 9443 if tls else 9090, 9443 if tls else 9090),
+                (f"{name}-hl", 9000, 9000),
+            ):
+                body: Obj = {
+                    "type": "ClusterIP",
+                    "selector": dict(sel),
+                    "ports": [
+                        {
+                            "name": "https-minio" if tls else "http-minio",
+                            "port": port,
+                            "targetPort": target,
+                            "protocol": "TCP",
+                        }
+                    ],
+                }
                 if svc.endswith("-hl"):
                     body["clusterIP"] = "None"
-                self.ensure({"apiVersion": "v1", "kind": "Service",
-                             "metadata": {"name": svc, "namespace": ns, "labels": dict(sel)}, "spec": body},
-                            "minio-operator")
-            ready = statefulsets and all(workload_ready(self.get("apps/v1", "StatefulSet", s["metadata"]["name"], ns))
-                                         for s in statefulsets)
+                self.ensure(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Service",
+                        "metadata": {"name": svc, "namespace": ns, "labels": dict(sel)},
+                        "spec": body,
+                    },
+                    "minio-operator",
+                )
+            ready = statefulsets and all(
+                workload_ready(self.get("apps/v1", "StatefulSet", s["metadata"]["name"], ns)) for s in statefulsets
+            )
             if not ready or not self.after(f"minio/{ns}/{name}/{meta.get('uid')}", "minio-tenant"):
                 self.set_status(tenant, {"currentState": "Waiting for Pods to be ready"}, "minio-operator")
                 continue
             users = [u.get("name") for u in spec.get("users") or []]
-            self.set_status(tenant, {
-                "currentState": "Initialized", "healthStatus": "green",
-                "availableReplicas": sum(int(p.get("servers", 1)) for p in spec.get("pools") or []),
-                "pools": [{"ssName": s["metadata"]["name"], "state": "PoolInitialized", "legacySecurityContext": False}
-                          for s in statefulsets],
-                "provisionedUsers": bool(users) and all(self.get("v1", "Secret", u, ns) is not None for u in users),
-                "provisionedBuckets": bool(spec.get("buckets")),
-                "revision": 0, "syncVersion": "v6.0.0",
-            }, "minio-operator")
+            self.set_status(
+                tenant,
+                {
+                    "currentState": "Initialized",
+                    "healthStatus": "green",
+                    "availableReplicas": sum(int(p.get("servers", 1)) for p in spec.get("pools") or []),
+                    "pools": [
+                        {"ssName": s["metadata"]["name"], "state": "PoolInitialized", "legacySecurityContext": False}
+                        for s in statefulsets
+                    ],
+                    "provisionedUsers": bool(users) and all(self.get("v1", "Secret", u, ns) is not None for u in users),
+                    "provisionedBuckets": bool(spec.get("buckets")),
+                    "revision": 0,
+                    "syncVersion": "v6.0.0",
+                },
+                "minio-operator",
+            )
 
     # ------------------------------------------------------------------ Keycloak Operator
 
@@ -681,45 +857,111 @@ class Controllers:
             old = (kc.get("status") or {}).get("conditions")
             gen = meta.get("generation")
             db = spec.get("db") or {}
-            refs = [(db.get("usernameSecret") or {}).get("name"), (db.get("passwordSecret") or {}).get("name"),
-                    ((spec.get("bootstrapAdmin") or {}).get("user") or {}).get("secret")]
+            refs = [
+                (db.get("usernameSecret") or {}).get("name"),
+                (db.get("passwordSecret") or {}).get("name"),
+                ((spec.get("bootstrapAdmin") or {}).get("user") or {}).get("secret"),
+            ]
             missing = [r for r in refs if r and self.get("v1", "Secret", r, ns) is None]
             if missing:
-                self.set_status(kc, {"observedGeneration": gen, "conditions": [
-                    cond(old, "Ready", "False", "Error", "", gen),
-                    cond(old, "HasErrors", "True", "Error", f"Secret(s) {', '.join(missing)} not found in {ns}", gen),
-                    cond(old, "RollingUpdate", "False", "", "", gen)]}, "keycloak-operator")
+                self.set_status(
+                    kc,
+                    {
+                        "observedGeneration": gen,
+                        "conditions": [
+                            cond(old, "Ready", "False", "Error", "", gen),
+                            cond(
+                                old,
+                                "HasErrors",
+                                "True",
+                                "Error",
+                                f"Secret(s) {', '.join(missing)} not found in {ns}",
+                                gen,
+                            ),
+                            cond(old, "RollingUpdate", "False", "", "", gen),
+                        ],
+                    },
+                    "keycloak-operator",
+                )
                 continue
-            labels = {"app": "keycloak", "app.kubernetes.io/instance": name,
-                      "app.kubernetes.io/managed-by": "keycloak-operator"}
+            labels = {
+                "app": "keycloak",
+                "app.kubernetes.io/instance": name,
+                "app.kubernetes.io/managed-by": "keycloak-operator",
+            }
             instances = int(spec.get("instances", 1))
-            self.ensure({"apiVersion": "apps/v1", "kind": "StatefulSet",
-                               "metadata": {"name": name, "namespace": ns, "labels": dict(labels)},
-                               "spec": {"replicas": instances, "serviceName": f"{name}-discovery",
-                                        "selector": {"matchLabels": labels},
-                                        "template": {"metadata": {"labels": labels}, "spec": {"containers": [
-                                            {"name": "keycloak",
-                                             "image": spec.get("image", "quay.io/keycloak/keycloak:26.2.0")}]}}}},
-                              "keycloak-operator")
+            self.ensure(
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "StatefulSet",
+                    "metadata": {"name": name, "namespace": ns, "labels": dict(labels)},
+                    "spec": {
+                        "replicas": instances,
+                        "serviceName": f"{name}-discovery",
+                        "selector": {"matchLabels": labels},
+                        "template": {
+                            "metadata": {"labels": labels},
+                            "spec": {
+                                "containers": [
+                                    {"name": "keycloak", "image": spec.get("image", "quay.io/keycloak/keycloak:26.2.0")}
+                                ]
+                            },
+                        },
+                    },
+                },
+                "keycloak-operator",
+            )
             http = (spec.get("http") or {}).get("httpEnabled", False)
-            ports = ([{"name": "http", "port": 8080, "protocol": "TCP"}] if http else []) + \
-                [{"name": "https", "port": 8443, "protocol": "TCP"},
-                 {"name": "management", "port": 9000, "protocol": "TCP"}]
-            self.ensure({"apiVersion": "v1", "kind": "Service",
-                         "metadata": {"name": f"{name}-service", "namespace": ns, "labels": dict(labels)},
-                         "spec": {"type": "ClusterIP", "selector": dict(labels), "ports": ports}}, "keycloak-operator")
-            self.ensure({"apiVersion": "v1", "kind": "Service",
-                         "metadata": {"name": f"{name}-discovery", "namespace": ns, "labels": dict(labels)},
-                         "spec": {"clusterIP": "None", "selector": dict(labels),
-                                  "ports": [{"name": "tcp", "port": 7800, "protocol": "TCP"}]}}, "keycloak-operator")
-            ready = workload_ready(self.get("apps/v1", "StatefulSet", name, ns)) and \
-                self.after(f"kc/{ns}/{name}/{gen}", "keycloak")
-            self.set_status(kc, {"observedGeneration": gen, "instances": instances,
-                                 "selector": ",".join(f"{k}={v}" for k, v in labels.items()), "conditions": [
-                                     cond(old, "Ready", "True" if ready else "False", "",
-                                          "" if ready else "Waiting for more replicas", gen),
-                                     cond(old, "HasErrors", "False", "", "", gen),
-                                     cond(old, "RollingUpdate", "False", "", "", gen)]}, "keycloak-operator")
+            ports = ([{"name": "http", "port": 8080, "protocol": "TCP"}] if http else []) + [
+                {"name": "https", "port": 8443, "protocol": "TCP"},
+                {"name": "management", "port": 9000, "protocol": "TCP"},
+            ]
+            self.ensure(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": {"name": f"{name}-service", "namespace": ns, "labels": dict(labels)},
+                    "spec": {"type": "ClusterIP", "selector": dict(labels), "ports": ports},
+                },
+                "keycloak-operator",
+            )
+            self.ensure(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": {"name": f"{name}-discovery", "namespace": ns, "labels": dict(labels)},
+                    "spec": {
+                        "clusterIP": "None",
+                        "selector": dict(labels),
+                        "ports": [{"name": "tcp", "port": 7800, "protocol": "TCP"}],
+                    },
+                },
+                "keycloak-operator",
+            )
+            ready = workload_ready(self.get("apps/v1", "StatefulSet", name, ns)) and self.after(
+                f"kc/{ns}/{name}/{gen}", "keycloak"
+            )
+            self.set_status(
+                kc,
+                {
+                    "observedGeneration": gen,
+                    "instances": instances,
+                    "selector": ",".join(f"{k}={v}" for k, v in labels.items()),
+                    "conditions": [
+                        cond(
+                            old,
+                            "Ready",
+                            "True" if ready else "False",
+                            "",
+                            "" if ready else "Waiting for more replicas",
+                            gen,
+                        ),
+                        cond(old, "HasErrors", "False", "", "", gen),
+                        cond(old, "RollingUpdate", "False", "", "", gen),
+                    ],
+                },
+                "keycloak-operator",
+            )
         for ri in self.list(KEYCLOAK_API, "KeycloakRealmImport"):
             meta, spec = ri["metadata"], ri.get("spec") or {}
             ns = meta["namespace"]
@@ -727,29 +969,60 @@ class Controllers:
             if not has_condition(kc, "Ready"):
                 continue
             old = (ri.get("status") or {}).get("conditions")
-            missing = sorted({p["secret"]["name"] for p in (spec.get("placeholders") or {}).values()
-                              if isinstance(p, dict) and (p.get("secret") or {}).get("name")
-                              and self.get("v1", "Secret", p["secret"]["name"], ns) is None})
+            missing = sorted(
+                {
+                    p["secret"]["name"]
+                    for p in (spec.get("placeholders") or {}).values()
+                    if isinstance(p, dict)
+                    and (p.get("secret") or {}).get("name")
+                    and self.get("v1", "Secret", p["secret"]["name"], ns) is None
+                }
+            )
             if missing:
-                self.set_status(ri, {"conditions": [
-                    cond(old, "Done", "False", "", "", meta.get("generation")),
-                    cond(old, "Started", "False", "", "", meta.get("generation")),
-                    cond(old, "HasErrors", "True", "",
-                         f"Secret(s) {', '.join(missing)} referenced by placeholders not found",
-                         meta.get("generation"))]},
-                    "keycloak-operator")
+                self.set_status(
+                    ri,
+                    {
+                        "conditions": [
+                            cond(old, "Done", "False", "", "", meta.get("generation")),
+                            cond(old, "Started", "False", "", "", meta.get("generation")),
+                            cond(
+                                old,
+                                "HasErrors",
+                                "True",
+                                "",
+                                f"Secret(s) {', '.join(missing)} referenced by placeholders not found",
+                                meta.get("generation"),
+                            ),
+                        ]
+                    },
+                    "keycloak-operator",
+                )
                 continue
             if not self.after(f"kri/{ns}/{meta['name']}/{meta.get('generation')}", "realm-import"):
                 if not old:
-                    self.set_status(ri, {"conditions": [
-                        cond(old, "Done", "False", "", "", meta.get("generation")),
-                        cond(old, "Started", "True", "", "Import Job running", meta.get("generation")),
-                        cond(old, "HasErrors", "False", "", "", meta.get("generation"))]}, "keycloak-operator")
+                    self.set_status(
+                        ri,
+                        {
+                            "conditions": [
+                                cond(old, "Done", "False", "", "", meta.get("generation")),
+                                cond(old, "Started", "True", "", "Import Job running", meta.get("generation")),
+                                cond(old, "HasErrors", "False", "", "", meta.get("generation")),
+                            ]
+                        },
+                        "keycloak-operator",
+                    )
                 continue
-            self.set_status(ri, {"conditions": [
-                cond(old, "Done", "True", "", "", meta.get("generation")),
-                cond(old, "Started", "False", "", "", meta.get("generation")),
-                cond(old, "HasErrors", "False", "", "", meta.get("generation"))]}, "keycloak-operator")
+            self.set_status(
+                ri,
+                {
+                    "conditions": [
+                        cond(old, "Done", "True", "", "", meta.get("generation")),
+                        cond(old, "Started", "False", "", "", meta.get("generation")),
+                        cond(old, "HasErrors", "False", "", "", meta.get("generation")),
+                    ]
+                },
+                "keycloak-operator",
+            )
 
     # ------------------------------------------------------------------ Argo CD
 
@@ -781,55 +1054,102 @@ class Controllers:
                     if doc is None:
                         error = f"thinkube-lab: no data file lab/charts/{source['chart']}.yaml for this chart"
                     else:
-                        objects = charts.render(doc, release=helm.get("releaseName") or meta["name"],
-                                                namespace=dest_ns, chart=source["chart"],
-                                                version=str(source.get("targetRevision", "0.0.0")),
-                                                values=values, source=str(charts.chart_file(source["chart"]))).objects
+                        objects = charts.render(
+                            doc,
+                            release=helm.get("releaseName") or meta["name"],
+                            namespace=dest_ns,
+                            chart=source["chart"],
+                            version=str(source.get("targetRevision", "0.0.0")),
+                            values=values,
+                            source=str(charts.chart_file(source["chart"])),
+                        ).objects
                 except charts.ChartFileError as exc:
                     error = str(exc)
             else:
                 error = "thinkube-lab: Git sources are not simulated (no network)"
             if error:
-                self.set_status(app, {"sync": {"status": "Unknown"}, "health": {"status": "Missing"},
-                                      "conditions": [{"type": "ComparisonError", "message": error}]},
-                                "argocd-application-controller")
+                self.set_status(
+                    app,
+                    {
+                        "sync": {"status": "Unknown"},
+                        "health": {"status": "Missing"},
+                        "conditions": [{"type": "ComparisonError", "message": error}],
+                    },
+                    "argocd-application-controller",
+                )
                 continue
             key = f"argo/{meta['namespace']}/{meta['name']}/{gen}"
             synced = ((app.get("status") or {}).get("operationState") or {}).get("syncResult", {}).get("revision")
             if synced != str(gen):
                 if not self.after(key, "generic"):
                     continue
-                if self.get("v1", "Namespace", dest_ns) is None and (spec.get("syncPolicy") or {}).get(
-                        "syncOptions") and "CreateNamespace=true" in spec["syncPolicy"]["syncOptions"]:
-                    self.kube.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": dest_ns}},
-                                  manager="argocd-application-controller")
+                if (
+                    self.get("v1", "Namespace", dest_ns) is None
+                    and (spec.get("syncPolicy") or {}).get("syncOptions")
+                    and "CreateNamespace=true" in spec["syncPolicy"]["syncOptions"]
+                ):
+                    self.kube.put(
+                        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": dest_ns}},
+                        manager="argocd-application-controller",
+                    )
                 resources = []
                 try:
                     for o in objects:
                         o.setdefault("metadata", {})
-                        if o.get("kind") not in ("Namespace", "ClusterRole", "ClusterRoleBinding", "StorageClass",
-                                                 "CustomResourceDefinition", "IngressClass", "PersistentVolume"):
+                        if o.get("kind") not in (
+                            "Namespace",
+                            "ClusterRole",
+                            "ClusterRoleBinding",
+                            "StorageClass",
+                            "CustomResourceDefinition",
+                            "IngressClass",
+                            "PersistentVolume",
+                        ):
                             o["metadata"].setdefault("namespace", dest_ns)
                         o["metadata"].setdefault("labels", {})["app.kubernetes.io/instance"] = meta["name"]
                         self.kube.put(o, manager="argocd-controller")
-                        resources.append({"kind": o["kind"], "name": o["metadata"]["name"],
-                                          "namespace": o["metadata"].get("namespace", ""), "status": "Synced"})
+                        resources.append(
+                            {
+                                "kind": o["kind"],
+                                "name": o["metadata"]["name"],
+                                "namespace": o["metadata"].get("namespace", ""),
+                                "status": "Synced",
+                            }
+                        )
                 except ApiError as exc:
-                    self.set_status(app, {"sync": {"status": "OutOfSync"}, "health": {"status": "Degraded"},
-                                          "operationState": {"phase": "Failed", "message": str(exc)}},
-                                    "argocd-application-controller")
+                    self.set_status(
+                        app,
+                        {
+                            "sync": {"status": "OutOfSync"},
+                            "health": {"status": "Degraded"},
+                            "operationState": {"phase": "Failed", "message": str(exc)},
+                        },
+                        "argocd-application-controller",
+                    )
                     continue
-                self.set_status(app, {"sync": {"status": "Synced", "revision": str(source.get("targetRevision", ""))},
-                                      "resources": resources, "health": {"status": "Progressing"},
-                                      "operationState": {"phase": "Succeeded", "message": "successfully synced",
-                                                         "syncResult": {"revision": str(gen)}}},
-                                "argocd-application-controller")
+                self.set_status(
+                    app,
+                    {
+                        "sync": {"status": "Synced", "revision": str(source.get("targetRevision", ""))},
+                        "resources": resources,
+                        "health": {"status": "Progressing"},
+                        "operationState": {
+                            "phase": "Succeeded",
+                            "message": "successfully synced",
+                            "syncResult": {"revision": str(gen)},
+                        },
+                    },
+                    "argocd-application-controller",
+                )
                 continue
-            healthy = all(workload_ready(self.get("apps/v1", r["kind"], r["name"], r["namespace"]))
-                          for r in (app.get("status") or {}).get("resources") or []
-                          if r["kind"] in ("Deployment", "StatefulSet", "DaemonSet"))
-            self.set_status(app, {"health": {"status": "Healthy" if healthy else "Progressing"}},
-                            "argocd-application-controller")
+            healthy = all(
+                workload_ready(self.get("apps/v1", r["kind"], r["name"], r["namespace"]))
+                for r in (app.get("status") or {}).get("resources") or []
+                if r["kind"] in ("Deployment", "StatefulSet", "DaemonSet")
+            )
+            self.set_status(
+                app, {"health": {"status": "Healthy" if healthy else "Progressing"}}, "argocd-application-controller"
+            )
 
     # ------------------------------------------------------------------ generic CR kinds
 
@@ -859,25 +1179,50 @@ class Controllers:
             labels = {k: v.replace("{name}", base) for k, v in (c.get("labels") or {}).items()}
             if c["kind"] == "Service":
                 sel = {k: v.replace("{name}", base) for k, v in (c.get("selector") or {}).items()}
-                self.ensure({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
-                             "spec": {"type": "ClusterIP", "selector": sel,
-                                      "ports": [{"name": "http", "port": int(c.get("port", 80)), "protocol": "TCP"}]}},
-                            entry.get("manager", "thinkube-lab-controller"))
+                self.ensure(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Service",
+                        "metadata": {"name": name, "namespace": ns},
+                        "spec": {
+                            "type": "ClusterIP",
+                            "selector": sel,
+                            "ports": [{"name": "http", "port": int(c.get("port", 80)), "protocol": "TCP"}],
+                        },
+                    },
+                    entry.get("manager", "thinkube-lab-controller"),
+                )
                 continue
-            spec: Obj = {"selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": {
-                "containers": [{"name": name.rsplit("-", 1)[-1], "image": "registry.thinkube-lab.invalid/operand"}]}}}
+            spec: Obj = {
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "containers": [
+                            {"name": name.rsplit("-", 1)[-1], "image": "registry.thinkube-lab.invalid/operand"}
+                        ]
+                    },
+                },
+            }
             if c["kind"] != "DaemonSet":
                 spec["replicas"] = int(c.get("replicas", 1))
-            self.ensure({"apiVersion": c["apiVersion"], "kind": c["kind"],
-                         "metadata": {"name": name, "namespace": ns, "labels": dict(labels)}, "spec": spec},
-                        entry.get("manager", "thinkube-lab-controller"))
+            self.ensure(
+                {
+                    "apiVersion": c["apiVersion"],
+                    "kind": c["kind"],
+                    "metadata": {"name": name, "namespace": ns, "labels": dict(labels)},
+                    "spec": spec,
+                },
+                entry.get("manager", "thinkube-lab-controller"),
+            )
             all_ready = all_ready and workload_ready(self.get(c["apiVersion"], c["kind"], name, ns))
         return all_ready
 
     # ------------------------------------------------------------------ the API server proxy
 
-    async def handle_proxy(self, request: web.Request, namespace: str, kind: str, target: str,
-                           path: str) -> web.StreamResponse:
+    async def handle_proxy(
+        self, request: web.Request, namespace: str, kind: str, target: str, path: str
+    ) -> web.StreamResponse:
         parts = target.split(":")
         if len(parts) == 3:
             _scheme, name, port_text = parts
@@ -893,18 +1238,26 @@ class Controllers:
             if svc is None:
                 raise ApiError(404, "NotFound", f'services "{name}" not found', {"name": name, "kind": "services"})
             svc_ports = (svc.get("spec") or {}).get("ports") or []
-            match = [p for p in svc_ports if not port_text or str(p.get("port")) == port_text
-                     or p.get("name") == port_text]
+            match = [
+                p for p in svc_ports if not port_text or str(p.get("port")) == port_text or p.get("name") == port_text
+            ]
             if not match:
                 raise ApiError(503, "ServiceUnavailable", f'no endpoints available for service "{name}"')
-            port: int | None = int(match[0].get("targetPort") or match[0]["port"]) \
-                if str(match[0].get("targetPort", "")).isdigit() else int(match[0]["port"])
+            port: int | None = (
+                int(match[0].get("targetPort") or match[0]["port"])
+                if str(match[0].get("targetPort", "")).isdigit()
+                else int(match[0]["port"])
+            )
             service_port = int(match[0]["port"])
             pods = self.endpoints(svc)
             backend = next((b for b in self.backends if b.matches(namespace, "services", name, service_port)), None)
             if backend is None:
-                raise ApiError(502, "BadGateway", f"thinkube-lab: nothing answers HTTP behind service {namespace}/"
-                                                  f"{name}:{service_port} in the lab (no simulated backend)")
+                raise ApiError(
+                    502,
+                    "BadGateway",
+                    f"thinkube-lab: nothing answers HTTP behind service {namespace}/"
+                    f"{name}:{service_port} in the lab (no simulated backend)",
+                )
             if not pods:
                 raise ApiError(503, "ServiceUnavailable", f'no endpoints available for service "{name}"')
             service, name, port = name, pods[0], service_port
@@ -915,8 +1268,12 @@ class Controllers:
                 raise ApiError(404, "NotFound", f'pods "{name}" not found', {"name": name, "kind": "pods"})
             backend = next((b for b in self.backends if b.matches(namespace, "pods", name, port)), None)
             if backend is None:
-                raise ApiError(502, "BadGateway", f"thinkube-lab: nothing answers HTTP on pod {namespace}/{name}:"
-                                                  f"{port} in the lab (no simulated backend)")
+                raise ApiError(
+                    502,
+                    "BadGateway",
+                    f"thinkube-lab: nothing answers HTTP on pod {namespace}/{name}:"
+                    f"{port} in the lab (no simulated backend)",
+                )
             if not ready:
                 raise ApiError(503, "ServiceUnavailable", f'pod "{name}" is not running')
         raw = await request.read()
@@ -924,8 +1281,18 @@ class Controllers:
             body = json.loads(raw) if raw.strip() else None
         except ValueError:
             body = raw.decode(errors="replace")
-        req = ProxyRequest(namespace, kind, name, service, port, request.method, path or "/",
-                           dict(request.rel_url.query), dict(request.headers), body)
+        req = ProxyRequest(
+            namespace,
+            kind,
+            name,
+            service,
+            port,
+            request.method,
+            path or "/",
+            dict(request.rel_url.query),
+            dict(request.headers),
+            body,
+        )
         status, answer = await backend.handler(req)
         if answer is None or status == 204:
             return web.Response(status=status)
@@ -968,11 +1335,12 @@ def selected_workloads(lab: Lab, svc: Obj) -> list[Obj]:
     `-svc` suffix)."""
     ns = svc["metadata"]["namespace"]
     selector = (svc.get("spec") or {}).get("selector") or {}
-    workloads = [w for kind in ("Deployment", "StatefulSet", "DaemonSet")
-                 for w in lab.kube.list("apps/v1", kind, ns)]
-    found = [w for w in workloads
-             if selects(selector, (((w.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels")
-                        or {})]
+    workloads = [w for kind in ("Deployment", "StatefulSet", "DaemonSet") for w in lab.kube.list("apps/v1", kind, ns)]
+    found = [
+        w
+        for w in workloads
+        if selects(selector, (((w.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {})
+    ]
     if not found:
         name = svc["metadata"]["name"]
         names = {name, re.sub(r"-(service|svc)$", "", name)}
@@ -1004,15 +1372,18 @@ class VaultBackend:
         self.c.backends.append(Backend(None, "services", re.compile(r".+"), 8200, self.handle, self._is_vault_service))
 
     def _release_of(self, namespace: str, sts: str) -> bool:
-        return any(r["namespace"] == namespace and r.get("chart_name") == "vault" and r["name"] == sts
-                   for r in self.c.lab.releases.values())
+        return any(
+            r["namespace"] == namespace and r.get("chart_name") == "vault" and r["name"] == sts
+            for r in self.c.lab.releases.values()
+        )
 
     def _is_vault_pod(self, namespace: str, name: str) -> bool:
         return self._release_of(namespace, name.rsplit("-", 1)[0])
 
     def _is_vault_service(self, namespace: str, name: str) -> bool:
-        return any(self._release_of(namespace, base) for base in
-                   {name, re.sub(r"-(active|standby|internal|ui)$", "", name)})
+        return any(
+            self._release_of(namespace, base) for base in {name, re.sub(r"-(active|standby|internal|ui)$", "", name)}
+        )
 
     def endpoint_filter(self, namespace: str, service: str, pod: str) -> bool:
         """vault-active selects only the active pod, vault-standby only unsealed standbys."""
@@ -1046,16 +1417,36 @@ class VaultBackend:
             self.c.save()
 
     def _seal_status(self, st: Mapping[str, Any], pod: Mapping[str, Any]) -> Obj:
-        out: Obj = {"type": "shamir", "initialized": st["initialized"], "sealed": pod["sealed"],
-                    "t": st.get("threshold", 0), "n": st.get("shares", 0), "progress": len(pod["progress"]),
-                    "nonce": "", "version": self.VERSION, "build_date": "2025-07-24T13:33:52Z",
-                    "migration": False, "recovery_seal": False, "storage_type": "raft", "removed_from_cluster": False}
+        out: Obj = {
+            "type": "shamir",
+            "initialized": st["initialized"],
+            "sealed": pod["sealed"],
+            "t": st.get("threshold", 0),
+            "n": st.get("shares", 0),
+            "progress": len(pod["progress"]),
+            "nonce": "",
+            "version": self.VERSION,
+            "build_date": "2025-07-24T13:33:52Z",
+            "migration": False,
+            "recovery_seal": False,
+            "storage_type": "raft",
+            "removed_from_cluster": False,
+        }
         if not pod["sealed"]:
             out.update(cluster_name=st.get("cluster_name"), cluster_id=st.get("cluster_id"))
         return out
 
-    def _route(self, st: dict[str, Any], name: str, pod: dict[str, Any], method: str, path: str, body: Obj,
-               query: Mapping[str, str], token: str | None) -> tuple[int, Any]:
+    def _route(
+        self,
+        st: dict[str, Any],
+        name: str,
+        pod: dict[str, Any],
+        method: str,
+        path: str,
+        body: Obj,
+        query: Mapping[str, str],
+        token: str | None,
+    ) -> tuple[int, Any]:
         if path == "/v1/sys/seal-status" and method == "GET":
             return 200, self._seal_status(st, pod)
         if path == "/v1/sys/init":
@@ -1069,9 +1460,13 @@ class VaultBackend:
         if path == "/v1/sys/health" and method in ("GET", "HEAD"):
             return self._health(st, name, pod, query)
         if path == "/v1/sys/leader" and method == "GET":
-            return 200, {"ha_enabled": True, "is_self": st.get("active") == name,
-                         "leader_address": f"http://{st.get('active')}:8200" if st.get("active") else "",
-                         "raft_committed_index": 42, "raft_applied_index": 42}
+            return 200, {
+                "ha_enabled": True,
+                "is_self": st.get("active") == name,
+                "leader_address": f"http://{st.get('active')}:8200" if st.get("active") else "",
+                "raft_committed_index": 42,
+                "raft_applied_index": 42,
+            }
         if not st["initialized"]:
             return self._err(400, "Vault is not initialized")
         if pod["sealed"]:
@@ -1080,9 +1475,18 @@ class VaultBackend:
             return self._err(403, "permission denied")
         if path == "/v1/sys/audit" and method == "GET":
             devices = {k: dict(v) for k, v in st["audit"].items()}
-            return 200, {**devices, "request_id": secrets.token_hex(8), "lease_id": "", "renewable": False,
-                         "lease_duration": 0, "data": devices, "wrap_info": None, "warnings": None, "auth": None,
-                         "mount_type": "system"}
+            return 200, {
+                **devices,
+                "request_id": secrets.token_hex(8),
+                "lease_id": "",
+                "renewable": False,
+                "lease_duration": 0,
+                "data": devices,
+                "wrap_info": None,
+                "warnings": None,
+                "auth": None,
+                "mount_type": "system",
+            }
         m = re.fullmatch(r"/v1/sys/audit/(.+)", path)
         if m:
             mount = m.group(1).strip("/") + "/"
@@ -1095,9 +1499,13 @@ class VaultBackend:
                     return self._err(400, f"unknown backend type: {atype!r}")
                 if atype == "file" and not options.get("file_path"):
                     return self._err(400, "file_path is required")
-                st["audit"][mount] = {"type": atype, "description": body.get("description", ""),
-                                      "options": {k: str(v) for k, v in options.items()},
-                                      "local": bool(body.get("local", False)), "path": mount}
+                st["audit"][mount] = {
+                    "type": atype,
+                    "description": body.get("description", ""),
+                    "options": {k: str(v) for k, v in options.items()},
+                    "local": bool(body.get("local", False)),
+                    "path": mount,
+                }
                 return 204, None
             if method == "DELETE":
                 st["audit"].pop(mount, None)
@@ -1120,13 +1528,23 @@ class VaultBackend:
         if shares > 1 and threshold == 1:
             return self._err(400, "invalid seal configuration: threshold must be greater than one for multiple shares")
         raw = [secrets.token_bytes(33) for _ in range(shares)]
-        st.update(initialized=True, shares=shares, threshold=threshold, keys=[k.hex() for k in raw],
-                  root_token="hvs." + secrets.token_urlsafe(18), cluster_id=str(__import__("uuid").uuid4()),
-                  cluster_name=f"vault-cluster-{secrets.token_hex(4)}", active=None)
+        st.update(
+            initialized=True,
+            shares=shares,
+            threshold=threshold,
+            keys=[k.hex() for k in raw],
+            root_token="hvs." + secrets.token_urlsafe(18),
+            cluster_id=str(__import__("uuid").uuid4()),
+            cluster_name=f"vault-cluster-{secrets.token_hex(4)}",
+            active=None,
+        )
         for p in st["pods"].values():
             p.update(sealed=True, progress=[])
-        return 200, {"keys": [k.hex() for k in raw], "keys_base64": [base64.b64encode(k).decode() for k in raw],
-                     "root_token": st["root_token"]}
+        return 200, {
+            "keys": [k.hex() for k in raw],
+            "keys_base64": [base64.b64encode(k).decode() for k in raw],
+            "root_token": st["root_token"],
+        }
 
     def _unseal(self, st: dict[str, Any], name: str, pod: dict[str, Any], body: Obj) -> tuple[int, Any]:
         if not st["initialized"]:
@@ -1159,8 +1577,9 @@ class VaultBackend:
                 st["active"] = name
         return 200, self._seal_status(st, pod)
 
-    def _health(self, st: Mapping[str, Any], name: str, pod: Mapping[str, Any],
-                query: Mapping[str, str]) -> tuple[int, Any]:
+    def _health(
+        self, st: Mapping[str, Any], name: str, pod: Mapping[str, Any], query: Mapping[str, str]
+    ) -> tuple[int, Any]:
         def code(param: str, default: int) -> int:
             try:
                 return int(query.get(param, default))
@@ -1168,10 +1587,20 @@ class VaultBackend:
                 return default
 
         standby = not pod["sealed"] and st.get("active") != name
-        body = {"initialized": st["initialized"], "sealed": pod["sealed"], "standby": standby,
-                "performance_standby": False, "replication_performance_mode": "disabled",
-                "replication_dr_mode": "disabled", "server_time_utc": int(time.time()), "version": self.VERSION,
-                "enterprise": False, "echo_duration_ms": 0, "clock_skew_ms": 0, "removed_from_cluster": False}
+        body = {
+            "initialized": st["initialized"],
+            "sealed": pod["sealed"],
+            "standby": standby,
+            "performance_standby": False,
+            "replication_performance_mode": "disabled",
+            "replication_dr_mode": "disabled",
+            "server_time_utc": int(time.time()),
+            "version": self.VERSION,
+            "enterprise": False,
+            "echo_duration_ms": 0,
+            "clock_skew_ms": 0,
+            "removed_from_cluster": False,
+        }
         if st["initialized"] and not pod["sealed"]:
             body.update(cluster_name=st.get("cluster_name"), cluster_id=st.get("cluster_id"))
         standby_ok = query.get("standbyok", "").lower() in ("true", "1")
@@ -1192,43 +1621,105 @@ class VaultBackend:
 #: `release` (a chart name) is rolled out, every object of the kind gets `status` and
 #: `conditions` ((type, status, reason, message)) after DELAYS["generic"].
 GENERIC_STATUS: list[dict[str, Any]] = [
-    {"apiVersion": "nvidia.com/v1", "kind": "ClusterPolicy", "release": "gpu-operator",
-     "status": {"state": "ready"}, "conditions": [("Ready", "True", "Reconciled", "ClusterPolicy is ready")],
-     "manager": "gpu-operator"},
-    {"apiVersion": "nvidia.com/v1alpha1", "kind": "NVIDIADriver", "release": "gpu-operator",
-     "status": {"state": "ready"}, "conditions": [("Ready", "True", "Reconciled", "")], "manager": "gpu-operator"},
-    {"apiVersion": "operator.knative.dev/v1beta1", "kind": "KnativeServing", "release": "knative-operator",
-     "status": {"version": "1.22.3"}, "manager": "knative-operator",
-     "conditions": [("Ready", "True", "", ""), ("InstallSucceeded", "True", "", ""),
-                    ("DeploymentsAvailable", "True", "", ""), ("DependenciesInstalled", "True", "", "")]},
-    {"apiVersion": "operator.knative.dev/v1beta1", "kind": "KnativeEventing", "release": "knative-operator",
-     "status": {"version": "1.22.3"}, "manager": "knative-operator",
-     "conditions": [("Ready", "True", "", ""), ("InstallSucceeded", "True", "", ""),
-                    ("DeploymentsAvailable", "True", "", ""), ("DependenciesInstalled", "True", "", "")]},
-    {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "release": "argo-workflows",
-     "status": {"phase": "Succeeded", "progress": "1/1",
-                "message": "thinkube-lab: simulated run (no step was executed)"},
-     "conditions": [("Completed", "True", "", "")], "manager": "workflow-controller"},
-    {"apiVersion": "awx.ansible.com/v1beta1", "kind": "AWX", "release": "awx-operator", "manager": "awx-operator",
-     "creates": [
-         {"apiVersion": "apps/v1", "kind": "Deployment", "name": "{name}-web",
-          "labels": {"app.kubernetes.io/name": "{name}-web"}},
-         {"apiVersion": "apps/v1", "kind": "Deployment", "name": "{name}-task",
-          "labels": {"app.kubernetes.io/name": "{name}-task"}},
-         {"apiVersion": "v1", "kind": "Service", "name": "{name}-service", "port": 80,
-          "selector": {"app.kubernetes.io/name": "{name}-web"}}],
-     "conditions": [("Successful", "True", "Successful", "Last reconciliation succeeded"),
-                    ("Running", "True", "Running", "")]},
+    {
+        "apiVersion": "nvidia.com/v1",
+        "kind": "ClusterPolicy",
+        "release": "gpu-operator",
+        "status": {"state": "ready"},
+        "conditions": [("Ready", "True", "Reconciled", "ClusterPolicy is ready")],
+        "manager": "gpu-operator",
+    },
+    {
+        "apiVersion": "nvidia.com/v1alpha1",
+        "kind": "NVIDIADriver",
+        "release": "gpu-operator",
+        "status": {"state": "ready"},
+        "conditions": [("Ready", "True", "Reconciled", "")],
+        "manager": "gpu-operator",
+    },
+    {
+        "apiVersion": "operator.knative.dev/v1beta1",
+        "kind": "KnativeServing",
+        "release": "knative-operator",
+        "status": {"version": "1.22.3"},
+        "manager": "knative-operator",
+        "conditions": [
+            ("Ready", "True", "", ""),
+            ("InstallSucceeded", "True", "", ""),
+            ("DeploymentsAvailable", "True", "", ""),
+            ("DependenciesInstalled", "True", "", ""),
+        ],
+    },
+    {
+        "apiVersion": "operator.knative.dev/v1beta1",
+        "kind": "KnativeEventing",
+        "release": "knative-operator",
+        "status": {"version": "1.22.3"},
+        "manager": "knative-operator",
+        "conditions": [
+            ("Ready", "True", "", ""),
+            ("InstallSucceeded", "True", "", ""),
+            ("DeploymentsAvailable", "True", "", ""),
+            ("DependenciesInstalled", "True", "", ""),
+        ],
+    },
+    {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "release": "argo-workflows",
+        "status": {
+            "phase": "Succeeded",
+            "progress": "1/1",
+            "message": "thinkube-lab: simulated run (no step was executed)",
+        },
+        "conditions": [("Completed", "True", "", "")],
+        "manager": "workflow-controller",
+    },
+    {
+        "apiVersion": "awx.ansible.com/v1beta1",
+        "kind": "AWX",
+        "release": "awx-operator",
+        "manager": "awx-operator",
+        "creates": [
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": "{name}-web",
+                "labels": {"app.kubernetes.io/name": "{name}-web"},
+            },
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": "{name}-task",
+                "labels": {"app.kubernetes.io/name": "{name}-task"},
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "name": "{name}-service",
+                "port": 80,
+                "selector": {"app.kubernetes.io/name": "{name}-web"},
+            },
+        ],
+        "conditions": [
+            ("Successful", "True", "Successful", "Last reconciliation succeeded"),
+            ("Running", "True", "Running", ""),
+        ],
+    },
 ]
 
 
 def _contains(have: Any, want: Any) -> bool:
     if isinstance(want, Mapping):
-        return isinstance(have, Mapping) and all(k in have and _contains(have[k], v) for k, v in want.items()
-                                                 if k != "status")
+        return isinstance(have, Mapping) and all(
+            k in have and _contains(have[k], v) for k, v in want.items() if k != "status"
+        )
     if isinstance(want, list):
-        return isinstance(have, list) and len(have) == len(want) and all(
-            _contains(h, w) for h, w in zip(have, want, strict=True))
+        return (
+            isinstance(have, list)
+            and len(have) == len(want)
+            and all(_contains(h, w) for h, w in zip(have, want, strict=True))
+        )
     return bool(have == want)
 
 

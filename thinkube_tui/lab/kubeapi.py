@@ -34,10 +34,31 @@ from typing import Any
 from aiohttp import web
 
 from .kubeapi_objects import (
-    NO_RESOURCE, SERVER_META, ApiError, SchemaValidator, as_version, conflict_error, crd_errors, crd_validator,
-    field_matcher, invalid_error, json_patch, label_errors, label_matcher, merge_patch, name_errors, node_ready,
-    not_found_error, owned_fields, read_managers, schema_messages, server_side_apply, spec_of, timestamp,
-    track_update, write_managers,
+    NO_RESOURCE,
+    SERVER_META,
+    ApiError,
+    SchemaValidator,
+    as_version,
+    conflict_error,
+    crd_errors,
+    crd_validator,
+    field_matcher,
+    invalid_error,
+    json_patch,
+    label_errors,
+    label_matcher,
+    merge_patch,
+    name_errors,
+    node_ready,
+    not_found_error,
+    owned_fields,
+    read_managers,
+    schema_messages,
+    server_side_apply,
+    spec_of,
+    timestamp,
+    track_update,
+    write_managers,
 )
 from .kubeapi_resources import BUILTIN, ResourceType, crd_types
 
@@ -79,9 +100,17 @@ class KubeApiEmulator:
     Deployment/StatefulSet/DaemonSet/Job reports its rollout done; divided by ``speed``.
     """
 
-    def __init__(self, state_dir: str | os.PathLike[str] | None = None, k8s_version: str = "1.33",
-                 *, rollout_delay: RolloutDelay = 1.0, speed: float = 1.0, host: str = "127.0.0.1",
-                 token: str | None = None, strict: bool = True):
+    def __init__(
+        self,
+        state_dir: str | os.PathLike[str] | None = None,
+        k8s_version: str = "1.33",
+        *,
+        rollout_delay: RolloutDelay = 1.0,
+        speed: float = 1.0,
+        host: str = "127.0.0.1",
+        token: str | None = None,
+        strict: bool = True,
+    ):
         self.k8s_version = k8s_version
         self.rollout_delay, self.speed, self.host = rollout_delay, speed, host
         self.strict = strict  # default fieldValidation; real servers default to Warn (drop + warn)
@@ -136,8 +165,11 @@ class KubeApiEmulator:
         for rt in [t for t in BUILTIN if t.kind in WORKLOAD_KINDS]:
             for obj in list(self.store.get(rt.key, {}).values()):
                 status = obj.get("status") or {}
-                done = "completionTime" in status if rt.kind == "Job" else \
-                    status.get("observedGeneration") == obj["metadata"].get("generation")
+                done = (
+                    "completionTime" in status
+                    if rt.kind == "Job"
+                    else status.get("observedGeneration") == obj["metadata"].get("generation")
+                )
                 if not done:
                     self._schedule_rollout(rt, obj)  # finish what a restart interrupted
         self._save_soon()
@@ -210,8 +242,11 @@ class KubeApiEmulator:
         for ns in BUILTIN_NAMESPACES:
             if ("", ns) not in self.store.get(("", "namespaces"), {}):
                 rt = self._lookup_type("", "v1", "namespaces")
-                self._commit(rt, self._finish(rt, self._prepare_new(rt, {"metadata": {"name": ns}}, None),
-                                              None, None, True), None)
+                self._commit(
+                    rt,
+                    self._finish(rt, self._prepare_new(rt, {"metadata": {"name": ns}}, None), None, None, True),
+                    None,
+                )
         self._history_floor = self.rv
 
     def _save_soon(self) -> asyncio.Future[None] | None:
@@ -233,9 +268,13 @@ class KubeApiEmulator:
         try:
             assert self.state_file
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
-            data = {"resourceVersion": self.rv, "token": self.token, "port": self.port,
-                    "nextServiceIP": self._next_ip,
-                    "objects": [o for objs in self.store.values() for o in objs.values()]}
+            data = {
+                "resourceVersion": self.rv,
+                "token": self.token,
+                "port": self.port,
+                "nextServiceIP": self._next_ip,
+                "objects": [o for objs in self.store.values() for o in objs.values()],
+            }
             tmp = self.state_file.with_suffix(".tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds Secrets and the token
             with os.fdopen(fd, "wb") as f:
@@ -245,7 +284,7 @@ class KubeApiEmulator:
             os.replace(tmp, self.state_file)
             if fut:
                 fut.set_result(None)
-        except Exception as e:  # noqa: BLE001 -- reported to the waiting request
+        except Exception as e:
             if fut:
                 fut.set_exception(e)
                 fut.exception()  # mark retrieved: timers save without waiting
@@ -273,8 +312,7 @@ class KubeApiEmulator:
         for rt in self._types.get((group, version), {}).values():
             if rt.kind == obj.get("kind"):
                 return rt
-        raise ApiError(404, "NotFound", f'no matches for kind "{obj.get("kind")}" in version '
-                                        f'"{obj.get("apiVersion")}"')
+        raise ApiError(404, "NotFound", f'no matches for kind "{obj.get("kind")}" in version "{obj.get("apiVersion")}"')
 
     # -- the write path shared by every verb and by the Python API
 
@@ -319,7 +357,9 @@ class KubeApiEmulator:
                     obj["spec"].setdefault(k, old["spec"][k])
         self._defaults(rt, obj)
         name = meta.get("name", "")
-        errors = name_errors(rt.kind, name) if name else ["metadata.name: Required value: name or generateName is required"]
+        errors = (
+            name_errors(rt.kind, name) if name else ["metadata.name: Required value: name or generateName is required"]
+        )
         errors += label_errors(meta.get("labels"))
         if rt.kind == "CustomResourceDefinition":
             errors += crd_errors(obj)
@@ -367,10 +407,13 @@ class KubeApiEmulator:
             obj["status"] = {
                 "acceptedNames": {k: v for k, v in names.items()},
                 "storedVersions": [v["name"] for v in (spec or {}).get("versions", []) if v.get("storage")],
-                "conditions": [{"type": t, "status": "True", "reason": r, "message": m,
-                                "lastTransitionTime": timestamp()} for t, r, m in (
-                    ("NamesAccepted", "NoConflicts", "no conflicts found"),
-                    ("Established", "InitialNamesAccepted", "the initial names have been accepted"))],
+                "conditions": [
+                    {"type": t, "status": "True", "reason": r, "message": m, "lastTransitionTime": timestamp()}
+                    for t, r, m in (
+                        ("NamesAccepted", "NoConflicts", "no conflicts found"),
+                        ("Established", "InitialNamesAccepted", "the initial names have been accepted"),
+                    )
+                ],
             }
 
     def _commit(self, rt: ResourceType, obj: Obj, old: Obj | None, dry_run: bool = False) -> Obj:
@@ -391,8 +434,9 @@ class KubeApiEmulator:
         if rt.kind == "CustomResourceDefinition":
             self._rebuild_types(self._crds())
             self._crd_validators.clear()
-        if rt.kind in WORKLOAD_KINDS and (old is None or obj["metadata"].get("generation") !=
-                                          old["metadata"].get("generation")):
+        if rt.kind in WORKLOAD_KINDS and (
+            old is None or obj["metadata"].get("generation") != old["metadata"].get("generation")
+        ):
             self._schedule_rollout(rt, obj)
         if rt.kind == "Node":
             for ds in self.store.get(("apps", "daemonsets"), {}).values():
@@ -453,7 +497,8 @@ class KubeApiEmulator:
         if delay is not None:
             gen = obj["metadata"].get("generation")
             self._timers[(rt.key, key)] = loop.call_later(
-                max(0.0, delay / self.speed), self._finish_rollout, rt, key, gen)
+                max(0.0, delay / self.speed), self._finish_rollout, rt, key, gen
+            )
 
     def _finish_rollout(self, rt: ResourceType, key: Key, generation: int) -> None:
         self._timers.pop((rt.key, key), None)
@@ -463,8 +508,7 @@ class KubeApiEmulator:
         obj = copy.deepcopy(old)
         obj["status"] = self._rollout_status(rt.kind, obj)
         managers = read_managers(obj)
-        managers[("kube-controller-manager", "Update", "status")] = {p for p in owned_fields(obj)
-                                                                      if p[0] == "status"}
+        managers[("kube-controller-manager", "Update", "status")] = {p for p in owned_fields(obj) if p[0] == "status"}
         write_managers(obj, managers, old)
         self._commit(rt, obj, old)
 
@@ -473,18 +517,36 @@ class KubeApiEmulator:
         name = obj["metadata"]["name"]
         if kind == "DaemonSet":
             selector = ((spec.get("template") or {}).get("spec") or {}).get("nodeSelector") or {}
-            n = sum(1 for node in self.store.get(("", "nodes"), {}).values()
-                    if node_ready(node) and all((node["metadata"].get("labels") or {}).get(k) == v
-                                                 for k, v in selector.items()))
-            return {"observedGeneration": gen, "desiredNumberScheduled": n, "currentNumberScheduled": n,
-                    "updatedNumberScheduled": n, "numberReady": n, "numberAvailable": n,
-                    "numberMisscheduled": 0}
+            n = sum(
+                1
+                for node in self.store.get(("", "nodes"), {}).values()
+                if node_ready(node)
+                and all((node["metadata"].get("labels") or {}).get(k) == v for k, v in selector.items())
+            )
+            return {
+                "observedGeneration": gen,
+                "desiredNumberScheduled": n,
+                "currentNumberScheduled": n,
+                "updatedNumberScheduled": n,
+                "numberReady": n,
+                "numberAvailable": n,
+                "numberMisscheduled": 0,
+            }
         if kind == "Job":
             done = spec.get("completions", 1)
-            cond = [{"type": t, "status": "True", "lastProbeTime": now, "lastTransitionTime": now}
-                    for t in ("SuccessCriteriaMet", "Complete")]
-            return {"startTime": now, "completionTime": now, "succeeded": done, "ready": 0,
-                    "terminating": 0, "uncountedTerminatedPods": {}, "conditions": cond}
+            cond = [
+                {"type": t, "status": "True", "lastProbeTime": now, "lastTransitionTime": now}
+                for t in ("SuccessCriteriaMet", "Complete")
+            ]
+            return {
+                "startTime": now,
+                "completionTime": now,
+                "succeeded": done,
+                "ready": 0,
+                "terminating": 0,
+                "uncountedTerminatedPods": {},
+                "conditions": cond,
+            }
         n = spec.get("replicas", 1)
         status: Obj = {"observedGeneration": gen, "replicas": n}
         if n:
@@ -494,12 +556,23 @@ class KubeApiEmulator:
             status.update(currentReplicas=n, currentRevision=rev, updateRevision=rev, collisionCount=0)
         else:
             status["conditions"] = [
-                {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
-                 "message": "Deployment has minimum availability.", "lastUpdateTime": now,
-                 "lastTransitionTime": now},
-                {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
-                 "message": f'ReplicaSet "{name}" has successfully progressed.', "lastUpdateTime": now,
-                 "lastTransitionTime": now}]
+                {
+                    "type": "Available",
+                    "status": "True",
+                    "reason": "MinimumReplicasAvailable",
+                    "message": "Deployment has minimum availability.",
+                    "lastUpdateTime": now,
+                    "lastTransitionTime": now,
+                },
+                {
+                    "type": "Progressing",
+                    "status": "True",
+                    "reason": "NewReplicaSetAvailable",
+                    "message": f'ReplicaSet "{name}" has successfully progressed.',
+                    "lastUpdateTime": now,
+                    "lastTransitionTime": now,
+                },
+            ]
         return {k: v for k, v in status.items() if v != 0 or k == "collisionCount"}
 
     # -- Python API for the lab
@@ -511,8 +584,11 @@ class KubeApiEmulator:
 
     def list(self, api_version: str, kind: str, namespace: str | None = None) -> list[Obj]:
         rt = self._type_of({"apiVersion": api_version, "kind": kind})
-        return [copy.deepcopy(o) for (ns, _), o in sorted(self.store.get(rt.key, {}).items())
-                if namespace is None or ns == namespace]
+        return [
+            copy.deepcopy(o)
+            for (ns, _), o in sorted(self.store.get(rt.key, {}).items())
+            if namespace is None or ns == namespace
+        ]
 
     def put(self, obj: Obj, *, manager: str = "thinkube-lab") -> Obj:
         """Create or update an object, status included, as `manager` (an Update operation)."""
@@ -545,18 +621,33 @@ class KubeApiEmulator:
         self._remove(rt, key)
         return True
 
-    def set_node(self, name: str, *, ready: bool = True, labels: dict[str, str] | None = None,
-                 address: str = "127.0.0.1", cpu: str = "4", memory: str = "16Gi",
-                 gpus: int = 0, os_image: str = "Ubuntu 24.04.2 LTS",
-                 taints: list[Obj] | None = None) -> Obj:
+    def set_node(
+        self,
+        name: str,
+        *,
+        ready: bool = True,
+        labels: dict[str, str] | None = None,
+        address: str = "127.0.0.1",
+        cpu: str = "4",
+        memory: str = "16Gi",
+        gpus: int = 0,
+        os_image: str = "Ubuntu 24.04.2 LTS",
+        taints: list[Obj] | None = None,
+    ) -> Obj:
         """Add or update a Node as a kubelet would (the lab's `microk8s join` calls this).
 
         Labels set by installers are kept; `labels` adds to them."""
         old = self.get("v1", "Node", name)
         meta_labels = dict((old or {}).get("metadata", {}).get("labels") or {})
-        meta_labels.update({"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                            "kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
-                            "beta.kubernetes.io/arch": "amd64"})
+        meta_labels.update(
+            {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "beta.kubernetes.io/os": "linux",
+                "beta.kubernetes.io/arch": "amd64",
+            }
+        )
         meta_labels.update(labels or {})
         now = timestamp()
         capacity = {"cpu": cpu, "memory": memory, "pods": "110", "ephemeral-storage": "100Gi"}
@@ -564,24 +655,38 @@ class KubeApiEmulator:
             capacity["nvidia.com/gpu"] = str(gpus)
         version = f"v{self.k8s_version}.0" if self.k8s_version.count(".") == 1 else f"v{self.k8s_version}"
         node: Obj = {
-            "apiVersion": "v1", "kind": "Node",
+            "apiVersion": "v1",
+            "kind": "Node",
             "metadata": {**((old or {}).get("metadata") or {}), "name": name, "labels": meta_labels},
             "spec": {**((old or {}).get("spec") or {})},
             "status": {
-                "conditions": [{"type": "Ready", "status": "True" if ready else "False",
-                                "reason": "KubeletReady" if ready else "KubeletNotReady",
-                                "message": "kubelet is posting ready status (simulated by thinkube-lab)"
-                                if ready else "container runtime not ready (simulated by thinkube-lab)",
-                                "lastHeartbeatTime": now, "lastTransitionTime": now}],
-                "addresses": [{"type": "InternalIP", "address": address},
-                              {"type": "Hostname", "address": name}],
-                "capacity": capacity, "allocatable": dict(capacity),
-                "nodeInfo": {"machineID": uuid.uuid5(uuid.NAMESPACE_DNS, name).hex,
-                             "systemUUID": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
-                             "bootID": str(uuid.uuid5(uuid.NAMESPACE_OID, name)),
-                             "kernelVersion": "6.8.0-lab", "osImage": os_image,
-                             "containerRuntimeVersion": "containerd://1.7.27", "kubeletVersion": version,
-                             "kubeProxyVersion": version, "operatingSystem": "linux", "architecture": "amd64"},
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": "True" if ready else "False",
+                        "reason": "KubeletReady" if ready else "KubeletNotReady",
+                        "message": "kubelet is posting ready status (simulated by thinkube-lab)"
+                        if ready
+                        else "container runtime not ready (simulated by thinkube-lab)",
+                        "lastHeartbeatTime": now,
+                        "lastTransitionTime": now,
+                    }
+                ],
+                "addresses": [{"type": "InternalIP", "address": address}, {"type": "Hostname", "address": name}],
+                "capacity": capacity,
+                "allocatable": dict(capacity),
+                "nodeInfo": {
+                    "machineID": uuid.uuid5(uuid.NAMESPACE_DNS, name).hex,
+                    "systemUUID": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
+                    "bootID": str(uuid.uuid5(uuid.NAMESPACE_OID, name)),
+                    "kernelVersion": "6.8.0-lab",
+                    "osImage": os_image,
+                    "containerRuntimeVersion": "containerd://1.7.27",
+                    "kubeletVersion": version,
+                    "kubeProxyVersion": version,
+                    "operatingSystem": "linux",
+                    "architecture": "amd64",
+                },
             },
         }
         if taints is not None:
@@ -596,8 +701,7 @@ class KubeApiEmulator:
 
     def _require_namespace(self, ns: str) -> None:
         if ("", ns) not in self.store.get(("", "namespaces"), {}):
-            raise ApiError(404, "NotFound", f'namespaces "{ns}" not found',
-                           {"name": ns, "kind": "namespaces"})
+            raise ApiError(404, "NotFound", f'namespaces "{ns}" not found', {"name": ns, "kind": "namespaces"})
 
     # -- HTTP
 
@@ -618,22 +722,37 @@ class KubeApiEmulator:
         path = "/" + request.path.strip("/")
         if path == "/version":
             major, minor = self.k8s_version.lstrip("v").split(".")[:2]
-            return web.json_response({"major": major, "minor": minor,
-                                      "gitVersion": f"v{major}.{minor}.0", "platform": "thinkube-lab",
-                                      "buildDate": "simulated", "goVersion": "none (simulated)",
-                                      "compiler": "thinkube-lab", "gitCommit": "thinkube-lab"})
+            return web.json_response(
+                {
+                    "major": major,
+                    "minor": minor,
+                    "gitVersion": f"v{major}.{minor}.0",
+                    "platform": "thinkube-lab",
+                    "buildDate": "simulated",
+                    "goVersion": "none (simulated)",
+                    "compiler": "thinkube-lab",
+                    "gitCommit": "thinkube-lab",
+                }
+            )
         if path in ("/healthz", "/livez", "/readyz"):
             return web.Response(text="ok")
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             raise ApiError(401, "Unauthorized", "Unauthorized")
         parts = path.strip("/").split("/")
         if path == "/api":
-            return web.json_response({"kind": "APIVersions", "versions": ["v1"],
-                                      "serverAddressByClientCIDRs": [
-                                          {"clientCIDR": "0.0.0.0/0", "serverAddress": f"{self.host}:{self.port}"}]})
+            return web.json_response(
+                {
+                    "kind": "APIVersions",
+                    "versions": ["v1"],
+                    "serverAddressByClientCIDRs": [
+                        {"clientCIDR": "0.0.0.0/0", "serverAddress": f"{self.host}:{self.port}"}
+                    ],
+                }
+            )
         if path == "/apis":
-            return web.json_response({"kind": "APIGroupList", "apiVersion": "v1",
-                                      "groups": [self._group(g) for g in self._groups()]})
+            return web.json_response(
+                {"kind": "APIGroupList", "apiVersion": "v1", "groups": [self._group(g) for g in self._groups()]}
+            )
         if parts[0] == "api" and len(parts) >= 2:
             group, version, rest = "", parts[1], parts[2:]
         elif parts[0] == "apis" and len(parts) == 2 and parts[1] in self._groups():
@@ -647,15 +766,25 @@ class KubeApiEmulator:
             raise NO_RESOURCE
         if not rest:
             resources = [r for rt in types.values() for r in rt.discovery()]
-            return web.json_response({"kind": "APIResourceList", "apiVersion": "v1",
-                                      "groupVersion": f"{group}/{version}" if group else version,
-                                      "resources": resources})
-        if (group == "" and len(rest) >= 5 and rest[0] == "namespaces" and rest[2] in ("pods", "services")
-                and rest[4] == "proxy"):
+            return web.json_response(
+                {
+                    "kind": "APIResourceList",
+                    "apiVersion": "v1",
+                    "groupVersion": f"{group}/{version}" if group else version,
+                    "resources": resources,
+                }
+            )
+        if (
+            group == ""
+            and len(rest) >= 5
+            and rest[0] == "namespaces"
+            and rest[2] in ("pods", "services")
+            and rest[4] == "proxy"
+        ):
             if self.proxy is None:
                 raise ApiError(503, "ServiceUnavailable", "thinkube-lab: the API server proxy has no backends")
             prefix = "/" + "/".join(["api", version, *rest[:5]])
-            sub_path = request.path[len(prefix):] if request.path.startswith(prefix) else "/" + "/".join(rest[5:])
+            sub_path = request.path[len(prefix) :] if request.path.startswith(prefix) else "/" + "/".join(rest[5:])
             return await self.proxy(request, rest[1], rest[2], rest[3], sub_path or "/")
         if rest[0] == "namespaces" and len(rest) >= 3 and rest[2] in types and types[rest[2]].namespaced:
             ns: str | None = rest[1]
@@ -678,7 +807,9 @@ class KubeApiEmulator:
                 return web.json_response(self._list(rt, ns, q))
             if m == "POST":
                 if rt.namespaced and ns is None:
-                    raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+                    raise ApiError(
+                        405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+                    )
                 return web.json_response(await self._create(rt, ns, await self._body(request), q), status=201)
             if m == "DELETE":
                 return web.json_response(await self._delete_collection(rt, ns, q))
@@ -735,18 +866,28 @@ class KubeApiEmulator:
     def _list(self, rt: ResourceType, ns: str | None, q: Any) -> Obj:
         labels = label_matcher(q.get("labelSelector", ""))
         fields = field_matcher(q.get("fieldSelector", ""))
-        items = [as_version(o, rt) for (ons, _), o in sorted(self.store.get(rt.key, {}).items())
-                 if (ns is None or ons == ns) and labels(o) and fields(o)]
-        return {"kind": f"{rt.kind}List", "apiVersion": rt.api_version,
-                "metadata": {"resourceVersion": str(self.rv)}, "items": items}
+        items = [
+            as_version(o, rt)
+            for (ons, _), o in sorted(self.store.get(rt.key, {}).items())
+            if (ns is None or ons == ns) and labels(o) and fields(o)
+        ]
+        return {
+            "kind": f"{rt.kind}List",
+            "apiVersion": rt.api_version,
+            "metadata": {"resourceVersion": str(self.rv)},
+            "items": items,
+        }
 
     async def _create(self, rt: ResourceType, ns: str | None, body: Any, q: Any) -> Obj:
         if not isinstance(body, dict):
             raise ApiError(400, "BadRequest", "the request body must be an object")
         body_ns = (body.get("metadata") or {}).get("namespace")
         if rt.namespaced and body_ns and body_ns != ns:
-            raise ApiError(400, "BadRequest", "the namespace of the provided object does not match "
-                                              "the namespace sent on the request")
+            raise ApiError(
+                400,
+                "BadRequest",
+                "the namespace of the provided object does not match the namespace sent on the request",
+            )
         self._check_kind(rt, body)
         if ns is not None:
             self._require_namespace(ns)
@@ -754,14 +895,17 @@ class KubeApiEmulator:
         name = obj["metadata"].get("name", "")
         if (ns or "", name) in self.store.get(rt.key, {}):
             res = f"{rt.plural}.{rt.group}" if rt.group else rt.plural
-            raise ApiError(409, "AlreadyExists", f'{res} "{name}" already exists',
-                           {"name": name, "group": rt.group, "kind": rt.plural})
+            raise ApiError(
+                409,
+                "AlreadyExists",
+                f'{res} "{name}" already exists',
+                {"name": name, "group": rt.group, "kind": rt.plural},
+            )
         obj = self._finish(rt, obj, None, None, self._strict(q))
         track_update(obj, None, self._manager(q), "")
         return await self._done(rt, self._commit(rt, obj, None, "dryRun" in q))
 
-    async def _replace(self, rt: ResourceType, ns: str | None, name: str, sub: str | None, body: Any,
-                       q: Any) -> Obj:
+    async def _replace(self, rt: ResourceType, ns: str | None, name: str, sub: str | None, body: Any, q: Any) -> Obj:
         if not isinstance(body, dict):
             raise ApiError(400, "BadRequest", "the request body must be an object")
         self._check_kind(rt, body)
@@ -786,8 +930,9 @@ class KubeApiEmulator:
         track_update(obj, old, self._manager(q), sub or "")
         return await self._done(rt, self._commit(rt, obj, old, "dryRun" in q))
 
-    async def _patch(self, rt: ResourceType, ns: str | None, name: str, sub: str | None,
-                     request: web.Request, q: Any) -> tuple[Obj, bool]:
+    async def _patch(
+        self, rt: ResourceType, ns: str | None, name: str, sub: str | None, request: web.Request, q: Any
+    ) -> tuple[Obj, bool]:
         ctype = request.content_type
         body = await self._body(request)
         if ns is not None:
@@ -796,8 +941,11 @@ class KubeApiEmulator:
         strict = self._strict(q)
         if ctype == "application/apply-patch+yaml":
             if not q.get("fieldManager"):
-                raise ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: '
-                                               "Required value: is required for apply patch")
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+                )
             if not isinstance(body, dict):
                 raise ApiError(400, "BadRequest", "the apply patch must be an object")
             self._check_kind(rt, body, required=True)
@@ -807,8 +955,11 @@ class KubeApiEmulator:
             if old is None:
                 obj = self._prepare_new(rt, obj, ns)
             elif sub == "status":
-                obj = {**copy.deepcopy(old), "status": obj.get("status"),
-                       "metadata": {**old["metadata"], "managedFields": obj["metadata"].get("managedFields", [])}}
+                obj = {
+                    **copy.deepcopy(old),
+                    "status": obj.get("status"),
+                    "metadata": {**old["metadata"], "managedFields": obj["metadata"].get("managedFields", [])},
+                }
             obj = self._finish(rt, obj, old, sub, strict)
             if old is None:  # the applier owns what it sent (and the server kept)
                 write_managers(obj, {(q["fieldManager"], "Apply", sub or ""): owned_fields(body)}, None)
@@ -852,9 +1003,13 @@ class KubeApiEmulator:
             await self._saved()
         else:
             gone = self.store[rt.key][key]
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                "details": {"name": name, "group": rt.group, "kind": rt.plural,
-                            "uid": gone["metadata"]["uid"]}}
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {"name": name, "group": rt.group, "kind": rt.plural, "uid": gone["metadata"]["uid"]},
+        }
 
     async def _delete_collection(self, rt: ResourceType, ns: str | None, q: Any) -> Obj:
         listed = self._list(rt, ns, q)
@@ -863,8 +1018,12 @@ class KubeApiEmulator:
                 continue
             self._remove(rt, (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
         await self._saved()
-        return {"kind": f"{rt.kind}List", "apiVersion": rt.api_version,
-                "metadata": {"resourceVersion": str(self.rv)}, "items": listed["items"]}
+        return {
+            "kind": f"{rt.kind}List",
+            "apiVersion": rt.api_version,
+            "metadata": {"resourceVersion": str(self.rv)},
+            "items": listed["items"],
+        }
 
     async def _done(self, rt: ResourceType, obj: Obj) -> Obj:
         await self._saved()
@@ -933,7 +1092,9 @@ class KubeApiEmulator:
 def kubeconfig(server_url: str, token: str, name: str = "microk8s") -> Obj:
     """A kubeconfig shaped like `microk8s config` prints, with a bearer token and plain HTTP."""
     return {
-        "apiVersion": "v1", "kind": "Config", "preferences": {},
+        "apiVersion": "v1",
+        "kind": "Config",
+        "preferences": {},
         "clusters": [{"name": f"{name}-cluster", "cluster": {"server": server_url}}],
         "users": [{"name": "admin", "user": {"token": token}}],
         "contexts": [{"name": name, "context": {"cluster": f"{name}-cluster", "user": "admin"}}],

@@ -18,8 +18,15 @@ from .kubeapi_resources import LABEL_NAMED, PATH_SEGMENT_NAMED, ResourceType
 
 Obj = dict[str, Any]
 Path_ = tuple[str, ...]
-SERVER_META = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields",
-               "deletionTimestamp", "selfLink")
+SERVER_META = (
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "deletionTimestamp",
+    "selfLink",
+)
 
 # ----------------------------------------------------------------------------- errors
 
@@ -32,8 +39,15 @@ class ApiError(Exception):
         self.code, self.reason, self.message, self.details = code, reason, message, details
 
     def status(self) -> Obj:
-        out: Obj = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                    "message": self.message, "reason": self.reason, "code": self.code}
+        out: Obj = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
         if self.details:
             out["details"] = self.details
         return out
@@ -41,15 +55,22 @@ class ApiError(Exception):
 
 def not_found_error(rt: ResourceType, name: str) -> ApiError:
     res = f"{rt.plural}.{rt.group}" if rt.group else rt.plural
-    return ApiError(404, "NotFound", f'{res} "{name}" not found',
-                    {"name": name, "group": rt.group, "kind": rt.plural})
+    return ApiError(404, "NotFound", f'{res} "{name}" not found', {"name": name, "group": rt.group, "kind": rt.plural})
 
 
 def invalid_error(rt: ResourceType, name: str, causes: list[str]) -> ApiError:
     kind = f"{rt.kind}.{rt.group}" if rt.group else rt.kind
-    return ApiError(422, "Invalid", f'{kind} "{name}" is invalid: ' + ", ".join(causes),
-                    {"name": name, "group": rt.group, "kind": rt.kind,
-                     "causes": [{"reason": "FieldValueInvalid", "message": c} for c in causes]})
+    return ApiError(
+        422,
+        "Invalid",
+        f'{kind} "{name}" is invalid: ' + ", ".join(causes),
+        {
+            "name": name,
+            "group": rt.group,
+            "kind": rt.kind,
+            "causes": [{"reason": "FieldValueInvalid", "message": c} for c in causes],
+        },
+    )
 
 
 NO_RESOURCE = ApiError(404, "NotFound", "the server could not find the requested resource")
@@ -66,19 +87,24 @@ _QUALIFIED_RE = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 def name_errors(kind: str, name: str) -> list[str]:
     if kind in PATH_SEGMENT_NAMED:
         if name in (".", "..") or "/" in name or "%" in name:
-            return [f'metadata.name: Invalid value: "{name}": may not be "." or ".." '
-                    "and may not contain '/' or '%'"]
+            return [
+                f'metadata.name: Invalid value: "{name}": may not be "." or ".." and may not contain \'/\' or \'%\''
+            ]
         return []
     if kind in LABEL_NAMED:
         if len(name) > 63 or not _DNS_LABEL_RE.fullmatch(name):
-            return [f'metadata.name: Invalid value: "{name}": a lowercase RFC 1123 label must consist '
-                    "of lower case alphanumeric characters or '-', and must start and end with an "
-                    f"alphanumeric character (regex used for validation is '{_DNS_LABEL}')"]
+            return [
+                f'metadata.name: Invalid value: "{name}": a lowercase RFC 1123 label must consist '
+                "of lower case alphanumeric characters or '-', and must start and end with an "
+                f"alphanumeric character (regex used for validation is '{_DNS_LABEL}')"
+            ]
         return []
     if len(name) > 253 or not _DNS_SUBDOMAIN_RE.fullmatch(name):
-        return [f'metadata.name: Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist '
-                "of lower case alphanumeric characters, '-' or '.', and must start and end with an "
-                "alphanumeric character"]
+        return [
+            f'metadata.name: Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist '
+            "of lower case alphanumeric characters, '-' or '.', and must start and end with an "
+            "alphanumeric character"
+        ]
     return []
 
 
@@ -86,13 +112,20 @@ def label_errors(labels: Any) -> list[str]:
     errors = []
     for k, v in (labels or {}).items():
         prefix, _, name = k.rpartition("/")
-        if (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN_RE.fullmatch(prefix))) or \
-                len(name) > 63 or not _QUALIFIED_RE.fullmatch(name):
-            errors.append(f'metadata.labels: Invalid value: "{k}": name part must consist of '
-                          "alphanumeric characters, '-', '_' or '.'")
+        if (
+            (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN_RE.fullmatch(prefix)))
+            or len(name) > 63
+            or not _QUALIFIED_RE.fullmatch(name)
+        ):
+            errors.append(
+                f'metadata.labels: Invalid value: "{k}": name part must consist of '
+                "alphanumeric characters, '-', '_' or '.'"
+            )
         if not isinstance(v, str) or len(v) > 63 or (v and not _QUALIFIED_RE.fullmatch(v)):
-            errors.append(f'metadata.labels: Invalid value: "{v}": a valid label must be an empty '
-                          "string or consist of alphanumeric characters, '-', '_' or '.'")
+            errors.append(
+                f'metadata.labels: Invalid value: "{v}": a valid label must be an empty '
+                "string or consist of alphanumeric characters, '-', '_' or '.'"
+            )
     return errors
 
 
@@ -128,12 +161,14 @@ class SchemaValidator:
                 self._cache[key] = None
             else:
                 if strict not in self._defs:
-                    self._defs[strict] = Resource.from_contents(
-                        json.loads((folder / "_definitions.json").read_text()))
+                    self._defs[strict] = Resource.from_contents(json.loads((folder / "_definitions.json").read_text()))
                 schema = json.loads(file.read_text())
-                registry = Registry().with_resources([
-                    ("https://kubernetes.io/api/_definitions.json", self._defs[strict]),
-                    ("/api/_definitions.json", self._defs[strict])])
+                registry = Registry().with_resources(
+                    [
+                        ("https://kubernetes.io/api/_definitions.json", self._defs[strict]),
+                        ("/api/_definitions.json", self._defs[strict]),
+                    ]
+                )
                 self._cache[key] = jsonschema.Draft202012Validator(schema, registry=registry)
         return self._cache[key]
 
@@ -185,8 +220,9 @@ def crd_validator(schema: Obj | None, strict: bool) -> Any:
 
     root = structural(schema or {"type": "object", "x-kubernetes-preserve-unknown-fields": True}, strict)
     root.setdefault("properties", {})
-    root["properties"].update({"apiVersion": {"type": "string"}, "kind": {"type": "string"},
-                               "metadata": {"type": "object"}})
+    root["properties"].update(
+        {"apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"}}
+    )
     return jsonschema.Draft4Validator(root)
 
 
@@ -256,9 +292,9 @@ def owned_fields(obj: Any, prefix: Path_ = ()) -> set[Path_]:
         for k, v in obj.items():
             if not prefix and k in ("apiVersion", "kind"):
                 continue
-            if prefix == ("metadata",) and k in SERVER_META + ("name", "namespace"):
+            if prefix == ("metadata",) and k in (*SERVER_META, "name", "namespace"):
                 continue
-            p = prefix + (k,)
+            p = (*prefix, k)
             out.add(p)
             out |= owned_fields(v, p)
     return out
@@ -283,7 +319,7 @@ def from_fields_v1(trie: Obj, prefix: Path_ = ()) -> set[Path_]:
     out: set[Path_] = set()
     for k, v in (trie or {}).items():
         if k.startswith("f:"):
-            p = prefix + (k[2:],)
+            p = (*prefix, k[2:])
             if not v or "." in v:
                 out.add(p)
             out |= from_fields_v1(v, p)
@@ -305,14 +341,17 @@ def read_managers(obj: Obj) -> dict[tuple[str, str, str], set[Path_]]:
     """{(manager, operation, subresource): owned paths} from metadata.managedFields."""
     out = {}
     for m in (obj.get("metadata") or {}).get("managedFields") or []:
-        out[(m.get("manager", ""), m.get("operation", "Update"), m.get("subresource", ""))] = \
-            from_fields_v1(m.get("fieldsV1") or {})
+        out[(m.get("manager", ""), m.get("operation", "Update"), m.get("subresource", ""))] = from_fields_v1(
+            m.get("fieldsV1") or {}
+        )
     return out
 
 
 def write_managers(obj: Obj, managers: dict[tuple[str, str, str], set[Path_]], old: Obj | None) -> None:
-    previous = {(m.get("manager", ""), m.get("operation", "Update"), m.get("subresource", "")): m
-                for m in ((old or {}).get("metadata") or {}).get("managedFields") or []}
+    previous = {
+        (m.get("manager", ""), m.get("operation", "Update"), m.get("subresource", "")): m
+        for m in ((old or {}).get("metadata") or {}).get("managedFields") or []
+    }
     entries = []
     for (manager, op, sub), paths in managers.items():
         paths = {p for p in paths if lookup_path(obj, p) is not MISSING}  # drop fields that are gone
@@ -323,8 +362,14 @@ def write_managers(obj: Obj, managers: dict[tuple[str, str, str], set[Path_]], o
         if prev and prev.get("fieldsV1") == fields:
             entries.append(prev)  # same fields: keep the entry and its timestamp
             continue
-        e = {"manager": manager, "operation": op, "apiVersion": obj["apiVersion"], "time": timestamp(),
-             "fieldsType": "FieldsV1", "fieldsV1": fields}
+        e = {
+            "manager": manager,
+            "operation": op,
+            "apiVersion": obj["apiVersion"],
+            "time": timestamp(),
+            "fieldsType": "FieldsV1",
+            "fieldsV1": fields,
+        }
         if sub:
             e["subresource"] = sub
         entries.append(e)
@@ -353,7 +398,7 @@ def label_matcher(selector: str) -> Callable[[Obj], bool]:
             reqs.append((key, "!=" if op == "!=" else "=", {val}))
         else:
             reqs.append((key, "!exists" if neg else "exists", set()))
-        s = s[m.end():]
+        s = s[m.end() :]
         if s.startswith(","):
             s = s[1:]
         elif s:
@@ -363,8 +408,14 @@ def label_matcher(selector: str) -> Callable[[Obj], bool]:
         labels = (obj.get("metadata") or {}).get("labels") or {}
         for key, op, vals in reqs:
             has, v = key in labels, labels.get(key)
-            ok = {"=": has and v in vals, "in": has and v in vals, "!=": not has or v not in vals,
-                  "notin": not has or v not in vals, "exists": has, "!exists": not has}[op]
+            ok = {
+                "=": has and v in vals,
+                "in": has and v in vals,
+                "!=": not has or v not in vals,
+                "notin": not has or v not in vals,
+                "exists": has,
+                "!exists": not has,
+            }[op]
             if not ok:
                 return False
         return True
@@ -396,8 +447,10 @@ def spec_of(obj: Obj) -> Obj:
 
 
 def node_ready(node: Obj) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (node.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (node.get("status") or {}).get("conditions") or []
+    )
 
 
 def as_version(obj: Obj, rt: ResourceType) -> Obj:
@@ -409,9 +462,13 @@ def as_version(obj: Obj, rt: ResourceType) -> Obj:
 
 def conflict_error(rt: ResourceType, name: str) -> ApiError:
     res = f"{rt.plural}.{rt.group}" if rt.group else rt.plural
-    return ApiError(409, "Conflict", f'Operation cannot be fulfilled on {res} "{name}": the object has been '
-                                     "modified; please apply your changes to the latest version and try again",
-                    {"name": name, "group": rt.group, "kind": rt.plural})
+    return ApiError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {res} "{name}": the object has been '
+        "modified; please apply your changes to the latest version and try again",
+        {"name": name, "group": rt.group, "kind": rt.plural},
+    )
 
 
 def crd_errors(crd: Obj) -> list[str]:
@@ -420,7 +477,9 @@ def crd_errors(crd: Obj) -> list[str]:
     want = f"{names.get('plural')}.{spec.get('group')}"
     errors = []
     if crd["metadata"]["name"] != want:
-        errors.append(f'metadata.name: Invalid value: "{crd["metadata"]["name"]}": must be spec.names.plural+"."+spec.group')
+        errors.append(
+            f'metadata.name: Invalid value: "{crd["metadata"]["name"]}": must be spec.names.plural+"."+spec.group'
+        )
     if sum(1 for v in spec.get("versions") or [] if v.get("storage")) != 1:
         errors.append("spec.versions: Invalid value: must have exactly one version marked as storage version")
     return errors
@@ -451,8 +510,7 @@ def deep_apply(live: Any, applied: Any) -> Any:
     return copy.deepcopy(applied)
 
 
-def server_side_apply(rt: ResourceType, old: Obj | None, body: Obj, manager: str, force: bool,
-                       sub: str | None) -> Obj:
+def server_side_apply(rt: ResourceType, old: Obj | None, body: Obj, manager: str, force: bool, sub: str | None) -> Obj:
     """Server-side apply, approximated: conflicts with other managers' differing fields (unless
     forced), removes fields this manager applied before and no longer sends (unless another
     manager also owns them), deep-merges the rest."""
@@ -479,22 +537,33 @@ def server_side_apply(rt: ResourceType, old: Obj | None, body: Obj, manager: str
                 conflicts.append((other[0], p))
     if conflicts and not force:
         lines = "; ".join(f'conflict with "{m}": .{".".join(p)}' for m, p in sorted(conflicts))
-        raise ApiError(409, "Conflict", f"Apply failed with {len(conflicts)} conflict(s): {lines}",
-                       {"name": old["metadata"]["name"], "group": rt.group, "kind": rt.plural,
-                        "causes": [{"reason": "FieldManagerConflict", "message": f'conflict with "{m}"',
-                                    "field": "." + ".".join(p)} for m, p in conflicts]})
+        raise ApiError(
+            409,
+            "Conflict",
+            f"Apply failed with {len(conflicts)} conflict(s): {lines}",
+            {
+                "name": old["metadata"]["name"],
+                "group": rt.group,
+                "kind": rt.plural,
+                "causes": [
+                    {"reason": "FieldManagerConflict", "message": f'conflict with "{m}"', "field": "." + ".".join(p)}
+                    for m, p in conflicts
+                ],
+            },
+        )
     obj = copy.deepcopy(old)
     others = set().union(*[v for k, v in managers.items() if k != mine]) if managers else set()
     for p in sorted(managers.get(mine, set()) - applied - others, key=len, reverse=True):
         parent = lookup_path(obj, p[:-1])
-        if isinstance(parent, dict) and p[-1] in parent:
-            if not isinstance(parent[p[-1]], dict) or not parent[p[-1]]:
-                del parent[p[-1]]
+        if isinstance(parent, dict) and p[-1] in parent and (not isinstance(parent[p[-1]], dict) or not parent[p[-1]]):
+            del parent[p[-1]]
     obj = deep_apply(obj, body)
     if force:  # the applier takes the fields it set to different values
         for other, paths in managers.items():
             if other != mine:
-                managers[other] = {p for p in paths if not (p in applied and lookup_path(old, p) != lookup_path(obj, p))}
+                managers[other] = {
+                    p for p in paths if not (p in applied and lookup_path(old, p) != lookup_path(obj, p))
+                }
     managers[mine] = applied
     obj["metadata"]["managedFields"] = old["metadata"].get("managedFields", [])
     write_managers(obj, managers, old)

@@ -47,16 +47,31 @@ class ResourceType:
             entry["shortNames"] = list(self.short_names)
         out = [entry]
         if self.status:
-            out.append({"name": f"{self.plural}/status", "singularName": "", "namespaced": self.namespaced,
-                        "kind": self.kind, "verbs": ["get", "patch", "update"]})
+            out.append(
+                {
+                    "name": f"{self.plural}/status",
+                    "singularName": "",
+                    "namespaced": self.namespaced,
+                    "kind": self.kind,
+                    "verbs": ["get", "patch", "update"],
+                }
+            )
         return out
 
 
-def _t(gv: str, kind: str, plural: str, namespaced: bool = True, short: str = "",
-       status: bool = False, generation: bool = False) -> ResourceType:
+def _t(
+    gv: str,
+    kind: str,
+    plural: str,
+    namespaced: bool = True,
+    short: str = "",
+    status: bool = False,
+    generation: bool = False,
+) -> ResourceType:
     group, _, version = gv.rpartition("/")
-    return ResourceType(group, version, kind, plural, namespaced,
-                        tuple(s for s in short.split(",") if s), status, generation)
+    return ResourceType(
+        group, version, kind, plural, namespaced, tuple(s for s in short.split(",") if s), status, generation
+    )
 
 
 BUILTIN: tuple[ResourceType, ...] = (
@@ -85,10 +100,16 @@ BUILTIN: tuple[ResourceType, ...] = (
     _t("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings"),
     _t("storage.k8s.io/v1", "StorageClass", "storageclasses", False, "sc"),
     _t("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations", False),
-    _t("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations",
-       False),
-    _t("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", False,
-       "crd,crds", status=True, generation=True),
+    _t("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations", False),
+    _t(
+        "apiextensions.k8s.io/v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        False,
+        "crd,crds",
+        status=True,
+        generation=True,
+    ),
 )
 
 # Name rules per kind, as the real registries apply them (RBAC names may hold ':').
@@ -104,12 +125,18 @@ def crd_types(crd: dict[str, Any]) -> list[ResourceType]:
     for v in spec.get("versions") or []:
         if not v.get("served", True):
             continue
-        out.append(ResourceType(
-            group=spec["group"], version=v["name"], kind=names["kind"], plural=names["plural"],
-            namespaced=spec.get("scope") == "Namespaced",
-            short_names=tuple(names.get("shortNames") or ()),
-            status="status" in (v.get("subresources") or {}),
-            generation=True, crd=True,
-            schema=(v.get("schema") or {}).get("openAPIV3Schema"),
-        ))
+        out.append(
+            ResourceType(
+                group=spec["group"],
+                version=v["name"],
+                kind=names["kind"],
+                plural=names["plural"],
+                namespaced=spec.get("scope") == "Namespaced",
+                short_names=tuple(names.get("shortNames") or ()),
+                status="status" in (v.get("subresources") or {}),
+                generation=True,
+                crd=True,
+                schema=(v.get("schema") or {}).get("openAPIV3Schema"),
+            )
+        )
     return out

@@ -61,7 +61,14 @@ LOGO=ubuntu-logo
 """
 
 BASE_GROUPS: dict[str, int] = {
-    "root": 0, "adm": 4, "cdrom": 24, "sudo": 27, "dip": 30, "plugdev": 46, "users": 100, "lxd": 101,
+    "root": 0,
+    "adm": 4,
+    "cdrom": 24,
+    "sudo": 27,
+    "dip": 30,
+    "plugdev": 46,
+    "users": 100,
+    "lxd": 101,
     LAB_USER: 1000,
 }
 USER_GROUPS = ["adm", "cdrom", "sudo", "dip", "plugdev", "lxd"]
@@ -139,8 +146,11 @@ class VirtualFS:
     async def listdir(self, path: str) -> list[str]:
         p = self.norm(path)
         prefix = "/" if p == "/" else p + "/"
-        names = {k[len(prefix):].split("/")[0] for k in [*self.base, *self.dirs]
-                 if k.startswith(prefix) and k not in self.deleted}
+        names = {
+            k[len(prefix) :].split("/")[0]
+            for k in [*self.base, *self.dirs]
+            if k.startswith(prefix) and k not in self.deleted
+        }
         disk = self._disk(p)
         names |= set(await asyncio.to_thread(lambda: os.listdir(disk) if disk.is_dir() else []))
         return sorted(n for n in names if n)
@@ -167,8 +177,11 @@ class VirtualFS:
         p = self.norm(path)
         from .snapdata import private
 
-        if user != "root" and (p in ("/etc/shadow", "/etc/sudoers", "/etc/gshadow") or p.startswith(
-                ("/root/", "/etc/sudoers.d/")) or private(p)):
+        if user != "root" and (
+            p in ("/etc/shadow", "/etc/sudoers", "/etc/gshadow")
+            or p.startswith(("/root/", "/etc/sudoers.d/"))
+            or private(p)
+        ):
             return "Permission denied"
         return None
 
@@ -232,10 +245,22 @@ class LabNode:
 
     SECURE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/snap/bin"
 
-    def __init__(self, name: str, profile: Profile, *, index: int, address: str, state_dir: Path,
-                 lab: Lab | None = None, speed: float = 1.0, sudo_password: str | None = None,
-                 nopasswd: bool | None = None, lab_id: str = "lab", gateway: str = "10.42.0.1",
-                 prefixlen: int = 24) -> None:
+    def __init__(
+        self,
+        name: str,
+        profile: Profile,
+        *,
+        index: int,
+        address: str,
+        state_dir: Path,
+        lab: Lab | None = None,
+        speed: float = 1.0,
+        sudo_password: str | None = None,
+        nopasswd: bool | None = None,
+        lab_id: str = "lab",
+        gateway: str = "10.42.0.1",
+        prefixlen: int = 24,
+    ) -> None:
         self.name, self.profile, self.index, self.address = name, profile, index, address
         self.gateway, self.prefixlen = gateway, prefixlen
         self.lab, self.speed = lab, speed
@@ -247,7 +272,7 @@ class LabNode:
         self.root_dir = self.dir / "root"
         self.root_dir.mkdir(parents=True, exist_ok=True)
         self.machine_id = hashlib.sha256(f"{lab_id}/{name}".encode()).hexdigest()[:32]
-        self.mac = "52:54:00:" + ":".join(self.machine_id[i:i + 2] for i in (0, 2, 4))
+        self.mac = "52:54:00:" + ":".join(self.machine_id[i : i + 2] for i in (0, 2, 4))
         self.boot_time = 0.0
         self.snaps: dict[str, dict[str, str]] = {}
         self.group_members: dict[str, list[str]] = {}
@@ -318,15 +343,31 @@ class LabNode:
         from .commands import TABLE
 
         home = "/root" if user == "root" else f"/home/{user}"
-        env = {"PATH": LOGIN_PATH, "HOME": home, "USER": user, "LOGNAME": user, "SHELL": "/bin/sh",
-               "LANG": "C.UTF-8", "PWD": home}
+        env = {
+            "PATH": LOGIN_PATH,
+            "HOME": home,
+            "USER": user,
+            "LOGNAME": user,
+            "SHELL": "/bin/sh",
+            "LANG": "C.UTF-8",
+            "PWD": home,
+        }
         if groups is None:
             groups = frozenset(self.groups_of(user))
         return Shell(self, TABLE, user=user, env=env, groups=groups)
 
-    async def run(self, command: str, stdin: Input, stdout: Output, stderr: Output, *, user: str = LAB_USER,
-                  groups: frozenset[str] | None = None, hang: str | None = None,
-                  pid_out: list[int] | None = None) -> int:
+    async def run(
+        self,
+        command: str,
+        stdin: Input,
+        stdout: Output,
+        stderr: Output,
+        *,
+        user: str = LAB_USER,
+        groups: frozenset[str] | None = None,
+        hang: str | None = None,
+        pid_out: list[int] | None = None,
+    ) -> int:
         """Run one exec request's command line as `user` (a login shell `sh -c COMMAND`).
 
         `groups` are the user's groups as of the login (new groups need a new connection,
@@ -359,7 +400,7 @@ class LabNode:
             "/etc/os-release": OS_RELEASE,
             "/usr/lib/os-release": OS_RELEASE,
             "/etc/lsb-release": "DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE=24.04\nDISTRIB_CODENAME=noble\n"
-                                'DISTRIB_DESCRIPTION="Ubuntu 24.04.2 LTS"\n',
+            'DISTRIB_DESCRIPTION="Ubuntu 24.04.2 LTS"\n',
             "/etc/debian_version": "trixie/sid\n",
             "/etc/machine-id": self.machine_id + "\n",
             "/etc/hostname": self.name + "\n",
@@ -367,13 +408,13 @@ class LabNode:
             "/etc/hosts": self._hosts,
             "/etc/group": self._etc_group,
             "/etc/passwd": "root:x:0:0:root:/root:/bin/bash\n"
-                           f"{LAB_USER}:x:1000:1000:Thinkube lab user:/home/{LAB_USER}:/bin/sh\n",
+            f"{LAB_USER}:x:1000:1000:Thinkube lab user:/home/{LAB_USER}:/bin/sh\n",
             "/etc/motd": f"This is {self.name}, a SIMULATED Ubuntu node of the thinkube-tui lab.\n",
             "/proc/meminfo": self._meminfo(),
             "/proc/cpuinfo": self._cpuinfo(),
             "/proc/version": f"Linux version {p.kernel} (buildd@lcy02-amd64-062) (x86_64-linux-gnu-gcc-13 "
-                             "(Ubuntu 13.3.0-6ubuntu2~24.04) 13.3.0, GNU ld (GNU Binutils for Ubuntu) 2.42) "
-                             "#63-Ubuntu SMP PREEMPT_DYNAMIC (simulated by thinkube-lab)\n",
+            "(Ubuntu 13.3.0-6ubuntu2~24.04) 13.3.0, GNU ld (GNU Binutils for Ubuntu) 2.42) "
+            "#63-Ubuntu SMP PREEMPT_DYNAMIC (simulated by thinkube-lab)\n",
             "/proc/loadavg": "0.08 0.03 0.01 1/312 4242\n",
             "/proc/uptime": lambda: f"{max(1.0, asyncio.get_event_loop().time() - self.boot_time):.2f} 0.00\n",
             "/proc/sys/kernel/osrelease": p.kernel + "\n",
@@ -381,22 +422,54 @@ class LabNode:
             f"/home/{LAB_USER}/.profile": "# ~/.profile (simulated)\n",
             "/etc/shadow": "root:*:20000:0:99999:7:::\n",
         }
-        dirs = {"/etc", "/tmp", "/var", "/var/snap", "/var/lib", "/home", f"/home/{LAB_USER}", "/root",
-                "/usr", "/usr/bin", "/usr/sbin", "/usr/local", "/usr/local/bin", "/snap", "/snap/bin",
-                "/sys", "/sys/module", "/sys/module/nvme", "/sys/bus/pci/devices", "/proc", "/dev",
-                "/dev/shm", "/opt", "/srv", "/mnt", "/boot"}
+        dirs = {
+            "/etc",
+            "/tmp",
+            "/var",
+            "/var/snap",
+            "/var/lib",
+            "/home",
+            f"/home/{LAB_USER}",
+            "/root",
+            "/usr",
+            "/usr/bin",
+            "/usr/sbin",
+            "/usr/local",
+            "/usr/local/bin",
+            "/snap",
+            "/snap/bin",
+            "/sys",
+            "/sys/module",
+            "/sys/module/nvme",
+            "/sys/bus/pci/devices",
+            "/proc",
+            "/dev",
+            "/dev/shm",
+            "/opt",
+            "/srv",
+            "/mnt",
+            "/boot",
+        }
         if p.gpu is not None:
             g = p.gpu
             base["/proc/driver/nvidia/version"] = (
                 f"NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  {g.driver}  Release Build  "
                 "(dvs-builder@U22-I3-AF03-09-1)  Mon Dec  1 00:00:00 UTC 2025\n"
-                "GCC version:  gcc version 13.3.0 (Ubuntu 13.3.0-6ubuntu2~24.04) \n")
+                "GCC version:  gcc version 13.3.0 (Ubuntu 13.3.0-6ubuntu2~24.04) \n"
+            )
             dev = f"/sys/bus/pci/devices/{g.pci_address}"
             base[f"{dev}/vendor"] = "0x10de\n"
             base[f"{dev}/device"] = f"0x{g.pci_device_id}\n"
             base[f"{dev}/class"] = "0x030200\n"
-            dirs |= {dev, f"{dev}/driver", "/sys/module/nvidia", "/sys/module/nvidia_uvm",
-                     "/sys/module/nvidia_modeset", "/sys/module/nvidia_drm", "/proc/driver/nvidia"}
+            dirs |= {
+                dev,
+                f"{dev}/driver",
+                "/sys/module/nvidia",
+                "/sys/module/nvidia_uvm",
+                "/sys/module/nvidia_modeset",
+                "/sys/module/nvidia_drm",
+                "/proc/driver/nvidia",
+            }
         self.fs = VirtualFS(self.root_dir, base, dirs, self.deleted)
         self._snap_files: set[str] = set()
         self._snap_dirs: set[str] = set()
@@ -432,11 +505,18 @@ class LabNode:
     def _hosts(self) -> str:
         lines = ["127.0.0.1 localhost", f"127.0.1.1 {self.name}", ""]
         if self.lab is not None:
-            lines = lines[:-1] + [f"{n.address} {n.name}" for n in self.lab.nodes.values()
-                                  if n.lab_resolvable(self)] + [""]
-        lines += ["# The following lines are desirable for IPv6 capable hosts",
-                  "::1     ip6-localhost ip6-loopback", "fe00::0 ip6-localnet", "ff00::0 ip6-mcastprefix",
-                  "ff02::1 ip6-allnodes", "ff02::2 ip6-allrouters", ""]
+            lines = (
+                lines[:-1] + [f"{n.address} {n.name}" for n in self.lab.nodes.values() if n.lab_resolvable(self)] + [""]
+            )
+        lines += [
+            "# The following lines are desirable for IPv6 capable hosts",
+            "::1     ip6-localhost ip6-loopback",
+            "fe00::0 ip6-localnet",
+            "ff00::0 ip6-mcastprefix",
+            "ff02::1 ip6-allnodes",
+            "ff02::2 ip6-allrouters",
+            "",
+        ]
         return "\n".join(lines)
 
     def _etc_group(self) -> str:
@@ -452,11 +532,25 @@ class LabNode:
         # The kernel keeps some memory for itself: MemTotal is a little below the installed size.
         total_kb = int(self.profile.memory_bytes / 1024 * 0.985)
         free = int(total_kb * 0.93)
-        rows = [("MemTotal", total_kb), ("MemFree", free), ("MemAvailable", int(total_kb * 0.95)),
-                ("Buffers", 81234), ("Cached", 1234567), ("SwapCached", 0), ("Active", 734512),
-                ("Inactive", 912345), ("SwapTotal", 0), ("SwapFree", 0), ("Dirty", 12),
-                ("Shmem", 2345), ("Slab", 234567), ("PageTables", 6789), ("CommitLimit", total_kb // 2),
-                ("VmallocTotal", 34359738367), ("HugePages_Total", 0)]
+        rows = [
+            ("MemTotal", total_kb),
+            ("MemFree", free),
+            ("MemAvailable", int(total_kb * 0.95)),
+            ("Buffers", 81234),
+            ("Cached", 1234567),
+            ("SwapCached", 0),
+            ("Active", 734512),
+            ("Inactive", 912345),
+            ("SwapTotal", 0),
+            ("SwapFree", 0),
+            ("Dirty", 12),
+            ("Shmem", 2345),
+            ("Slab", 234567),
+            ("PageTables", 6789),
+            ("CommitLimit", total_kb // 2),
+            ("VmallocTotal", 34359738367),
+            ("HugePages_Total", 0),
+        ]
         out = []
         for k, v in rows:
             if k.startswith("HugePages"):
@@ -471,27 +565,31 @@ class LabNode:
         intel = "Intel" in p.cpu_model
         blocks = []
         for i in range(p.cores):
-            blocks.append("\n".join([
-                f"processor\t: {i}",
-                f"vendor_id\t: {'GenuineIntel' if intel else 'AuthenticAMD'}",
-                f"cpu family\t: {6 if intel else 25}",
-                f"model\t\t: {143 if intel else 17}",
-                f"model name\t: {p.cpu_model}",
-                "stepping\t: 8" if intel else "stepping\t: 1",
-                "cpu MHz\t\t: 2000.000",
-                "cache size\t: 1024 KB",
-                "physical id\t: 0",
-                f"siblings\t: {p.cores}",
-                f"core id\t\t: {i}",
-                f"cpu cores\t: {p.cores}",
-                "flags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush "
-                "mmx fxsr sse sse2 ht syscall nx pdpe1gb rdtscp lm constant_tsc rep_good nopl xtopology "
-                "cpuid pni pclmulqdq ssse3 fma cx16 pcid sse4_1 sse4_2 x2apic movbe popcnt aes xsave avx "
-                "f16c rdrand hypervisor lahf_lm abm 3dnowprefetch avx2 avx512f",
-                "bogomips\t: 4000.00",
-                "address sizes\t: 52 bits physical, 57 bits virtual",
-                "",
-            ]))
+            blocks.append(
+                "\n".join(
+                    [
+                        f"processor\t: {i}",
+                        f"vendor_id\t: {'GenuineIntel' if intel else 'AuthenticAMD'}",
+                        f"cpu family\t: {6 if intel else 25}",
+                        f"model\t\t: {143 if intel else 17}",
+                        f"model name\t: {p.cpu_model}",
+                        "stepping\t: 8" if intel else "stepping\t: 1",
+                        "cpu MHz\t\t: 2000.000",
+                        "cache size\t: 1024 KB",
+                        "physical id\t: 0",
+                        f"siblings\t: {p.cores}",
+                        f"core id\t\t: {i}",
+                        f"cpu cores\t: {p.cores}",
+                        "flags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush "
+                        "mmx fxsr sse sse2 ht syscall nx pdpe1gb rdtscp lm constant_tsc rep_good nopl xtopology "
+                        "cpuid pni pclmulqdq ssse3 fma cx16 pcid sse4_1 sse4_2 x2apic movbe popcnt aes xsave avx "
+                        "f16c rdrand hypervisor lahf_lm abm 3dnowprefetch avx2 avx512f",
+                        "bogomips\t: 4000.00",
+                        "address sizes\t: 52 bits physical, 57 bits virtual",
+                        "",
+                    ]
+                )
+            )
         return "\n".join(blocks)
 
     # -- persistence (the Lab writes these into its state file)
@@ -501,9 +599,16 @@ class LabNode:
         return {
             "snaps": self.snaps,
             "groups": self.group_members,
-            "microk8s": {"channel": m.channel, "version": m.version, "revision": m.revision, "running": m.running,
-                         "addons": m.addons, "role": m.role, "joined_to": m.joined_to,
-                         "metallb_range": m.metallb_range},
+            "microk8s": {
+                "channel": m.channel,
+                "version": m.version,
+                "revision": m.revision,
+                "running": m.running,
+                "addons": m.addons,
+                "role": m.role,
+                "joined_to": m.joined_to,
+                "metallb_range": m.metallb_range,
+            },
             "counters": dict(self.counters),
             "deleted": sorted(self.deleted - {"/var/snap/microk8s/current/var/lock/clustered.lock"}),
         }

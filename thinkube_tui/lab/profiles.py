@@ -57,9 +57,14 @@ PROFILES: dict[str, Profile] = {
     "control": Profile("control", 8, 32, "AMD EPYC 9124 16-Core Processor", (_NVME,)),
     "worker": Profile("worker", 8, 32, "AMD EPYC 9124 16-Core Processor", (_NVME,)),
     "gpu": Profile(
-        "gpu", 16, 64, "Intel(R) Xeon(R) Platinum 8480+",
-        (DiskSpec("nvme0n1", 1_920_383_410_176, "SAMSUNG MZQL21T9HCJR-00A07"),
-         DiskSpec("nvme1n1", 3_840_755_982_336, "SAMSUNG MZQL23T8HCLS-00A07")),
+        "gpu",
+        16,
+        64,
+        "Intel(R) Xeon(R) Platinum 8480+",
+        (
+            DiskSpec("nvme0n1", 1_920_383_410_176, "SAMSUNG MZQL21T9HCJR-00A07"),
+            DiskSpec("nvme1n1", 3_840_755_982_336, "SAMSUNG MZQL23T8HCLS-00A07"),
+        ),
         gpu=GpuSpec(),
     ),
 }

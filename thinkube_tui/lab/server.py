@@ -178,9 +178,16 @@ class _Connection(asyncssh.SSHServer):
 
         dropper = asyncio.ensure_future(drop_when_told())
         try:
-            status = await node.run(command, stdin, stdout, stderr, user=LAB_USER, groups=self.groups,
-                                    hang=(fault.pattern or "") if fault is not None and fault.kind == "hang" else None,
-                                    pid_out=pid_holder)
+            status = await node.run(
+                command,
+                stdin,
+                stdout,
+                stderr,
+                user=LAB_USER,
+                groups=self.groups,
+                hang=(fault.pattern or "") if fault is not None and fault.kind == "hang" else None,
+                pid_out=pid_holder,
+            )
         except asyncio.CancelledError:
             if pid_holder and pid_holder[0] in node.killed:
                 node.killed.discard(pid_holder[0])
@@ -224,8 +231,18 @@ class _Connection(asyncssh.SSHServer):
 class NodeServer:
     """The SSH server of one lab node."""
 
-    def __init__(self, node: LabNode, host_key: Path, authorized_keys: Path, faults: Faults | None = None, *,
-                 port: int = 0, host: str = "127.0.0.1", password: str | None = None, max_sessions: int = 10) -> None:
+    def __init__(
+        self,
+        node: LabNode,
+        host_key: Path,
+        authorized_keys: Path,
+        faults: Faults | None = None,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        password: str | None = None,
+        max_sessions: int = 10,
+    ) -> None:
         self.node = node
         self.host_key = load_or_create_key(host_key)
         self.authorized_keys = authorized_keys
@@ -255,9 +272,17 @@ class NodeServer:
         for i, port in enumerate(ports):
             try:
                 self._acceptor = await asyncssh.listen(
-                    self.host, port, server_factory=lambda: _Connection(self), server_host_keys=[self.host_key],
-                    server_version=SERVER_VERSION, encoding="utf-8", errors="replace",
-                    keepalive_interval=0, login_timeout=30, reuse_address=True)
+                    self.host,
+                    port,
+                    server_factory=lambda: _Connection(self),
+                    server_host_keys=[self.host_key],
+                    server_version=SERVER_VERSION,
+                    encoding="utf-8",
+                    errors="replace",
+                    keepalive_interval=0,
+                    login_timeout=30,
+                    reuse_address=True,
+                )
                 break
             except OSError:
                 if i == len(ports) - 1:

@@ -237,8 +237,27 @@ class Script:
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ASSIGN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=")
-KEYWORDS = {"if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case", "esac",
-            "function", "select", "{", "}", "[[", "]]", "in"}
+KEYWORDS = {
+    "if",
+    "then",
+    "else",
+    "elif",
+    "fi",
+    "for",
+    "while",
+    "until",
+    "do",
+    "done",
+    "case",
+    "esac",
+    "function",
+    "select",
+    "{",
+    "}",
+    "[[",
+    "]]",
+    "in",
+}
 
 
 @dataclass
@@ -299,14 +318,14 @@ class _Lexer:
                 raise unsupported("here-documents (<<)")
             if two == "<>":
                 raise unsupported("read-write redirection (<>)")
-            if two == "&>" :
+            if two == "&>":
                 raise unsupported("&> (a bash redirection)")
             for op in (">>", ">&", "<&", ">|", ">", "<"):
                 if s.startswith(op, i):
                     self.i += len(op)
                     return Tok("redir", ">" if op == ">|" else op, line, fd)
         if fd is not None:
-            raise ShellError(f"Syntax error: \"{one}\" unexpected")
+            raise ShellError(f'Syntax error: "{one}" unexpected')
         if two in ("&&", "||"):
             self.i += 2
             return Tok("op", two, line)
@@ -385,7 +404,7 @@ class _Lexer:
             if c == '"':
                 self.i += 1
                 break
-            if c == "\\" and self.peek(1) in ('$', '`', '"', '\\', '\n'):
+            if c == "\\" and self.peek(1) in ("$", "`", '"', "\\", "\n"):
                 if self.peek(1) != "\n":
                     lit.append(self.peek(1))
                 self.i += 2
@@ -469,7 +488,7 @@ def _matching_paren(s: str, i: int) -> int:
             if depth == 0:
                 return i
         i += 1
-    raise ShellError("Syntax error: end of file unexpected (expecting \")\")")
+    raise ShellError('Syntax error: end of file unexpected (expecting ")")')
 
 
 # ============================================================================ parser
@@ -505,7 +524,7 @@ class _Parser:
             elif t.kind == "nl":
                 self.i += 1
             elif t.kind != "eof":
-                raise ShellError(f"Syntax error: \"{t.value}\" unexpected")
+                raise ShellError(f'Syntax error: "{t.value}" unexpected')
 
     def and_or(self) -> AndOr:
         first = self.pipeline()
@@ -546,7 +565,7 @@ class _Parser:
                         raise unsupported("function definitions")
                     first = w.parts[0] if w.parts else None
                     if isinstance(first, Lit) and not first.quoted and (m := _ASSIGN.match(first.text)):
-                        rest = first.text[m.end():]
+                        rest = first.text[m.end() :]
                         value = Word(([Lit(rest, False)] if rest else []) + w.parts[1:])
                         assigns.append((m.group(1), value))
                         self.i += 1
@@ -620,26 +639,48 @@ class Ctx:
     async def sleep(self, what: str) -> None:
         await self.node.sleep(what)
 
-    async def run_argv(self, argv: list[str], *, user: str | None = None, stdin: Input | None = None,
-                       groups: frozenset[str] | None = None) -> int:
+    async def run_argv(
+        self,
+        argv: list[str],
+        *,
+        user: str | None = None,
+        stdin: Input | None = None,
+        groups: frozenset[str] | None = None,
+    ) -> int:
         """Run a command (not a builtin-only one) as `user`, as sudo/timeout/exec do."""
         sub = self.shell.child(user=user or self.user, groups=groups if groups is not None else self.groups)
         return await sub.exec_argv(argv, stdin or self.stdin, self.stdout, self.stderr, dict(self.env))
 
-    async def run_script(self, text: str, *, user: str | None = None, args: list[str] | None = None,
-                         stdin: Input | None = None, groups: frozenset[str] | None = None) -> int:
+    async def run_script(
+        self,
+        text: str,
+        *,
+        user: str | None = None,
+        args: list[str] | None = None,
+        stdin: Input | None = None,
+        groups: frozenset[str] | None = None,
+    ) -> int:
         """`sh -c TEXT` as `user`: a new shell sharing only the exported environment."""
-        sub = self.shell.child(user=user or self.user, env=dict(self.env), args=args,
-                               groups=groups if groups is not None else self.groups)
+        sub = self.shell.child(
+            user=user or self.user, env=dict(self.env), args=args, groups=groups if groups is not None else self.groups
+        )
         return await sub.run(text, stdin or self.stdin, self.stdout, self.stderr)
 
 
 class Shell:
     """One shell process on a node: variables, `$?`, `$$`, and a command table."""
 
-    def __init__(self, node: LabNode, table: CommandTable, *, user: str, env: dict[str, str] | None = None,
-                 pid: int | None = None, args: list[str] | None = None,
-                 groups: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        node: LabNode,
+        table: CommandTable,
+        *,
+        user: str,
+        env: dict[str, str] | None = None,
+        pid: int | None = None,
+        args: list[str] | None = None,
+        groups: frozenset[str] = frozenset(),
+    ) -> None:
         self.node, self.table, self.user, self.groups = node, table, user, groups
         self.vars: dict[str, str] = dict(env or {})
         self.exported: set[str] = set(self.vars)
@@ -650,8 +691,14 @@ class Shell:
         self.nounset = False
         self.hang: re.Pattern[str] | None = None  # a `hang` fault: the first matching command never ends
 
-    def child(self, *, user: str, env: dict[str, str] | None = None, args: list[str] | None = None,
-              groups: frozenset[str] = frozenset()) -> Shell:
+    def child(
+        self,
+        *,
+        user: str,
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+        groups: frozenset[str] = frozenset(),
+    ) -> Shell:
         if env is None:
             env = {k: v for k, v in self.vars.items() if k in self.exported}
         if user != self.user and user == "root":
@@ -701,8 +748,15 @@ class Shell:
                 out = pipes[i] if i < len(pipes) else stdout
                 try:
                     # Each stage of a pipeline runs in a subshell of its own.
-                    sub = Shell(self.node, self.table, user=self.user, env=dict(self.vars), pid=self.pid,
-                                args=self.args, groups=self.groups)
+                    sub = Shell(
+                        self.node,
+                        self.table,
+                        user=self.user,
+                        env=dict(self.vars),
+                        pid=self.pid,
+                        args=self.args,
+                        groups=self.groups,
+                    )
                     sub.exported = set(self.exported)
                     return await sub._simple(cmd, pipes[i - 1] if i else stdin, out, stderr)
                 except ExitShell as e:
@@ -739,8 +793,15 @@ class Shell:
     async def _value(self, part: Var | Sub, stdin: Input, stderr: Output) -> str:
         if isinstance(part, Sub):
             buf = BufferOutput()
-            sub = Shell(self.node, self.table, user=self.user, env=dict(self.vars), pid=self.pid,
-                        args=self.args, groups=self.groups)
+            sub = Shell(
+                self.node,
+                self.table,
+                user=self.user,
+                env=dict(self.vars),
+                pid=self.pid,
+                args=self.args,
+                groups=self.groups,
+            )
             sub.exported = set(self.exported)
             try:
                 await sub.run_script(part.script, stdin, buf, stderr)
@@ -859,8 +920,16 @@ class Shell:
         streams[r.fd] = f
         return None
 
-    async def _run(self, argv: list[str], stdin: Input, stdout: Output, stderr: Output, env: dict[str, str],
-                   line: int, assigns: list[tuple[str, str]]) -> int:
+    async def _run(
+        self,
+        argv: list[str],
+        stdin: Input,
+        stdout: Output,
+        stderr: Output,
+        env: dict[str, str],
+        line: int,
+        assigns: list[tuple[str, str]],
+    ) -> int:
         name = argv[0]
         if self.hang is not None and self.hang.search(" ".join(argv)):
             self.node.record_argv(self.user, argv)
@@ -872,8 +941,9 @@ class Shell:
             return await builtin(ctx, argv)
         return await self.exec_argv(argv, stdin, stdout, stderr, env, line)
 
-    async def exec_argv(self, argv: list[str], stdin: Input, stdout: Output, stderr: Output,
-                        env: dict[str, str], line: int = 1) -> int:
+    async def exec_argv(
+        self, argv: list[str], stdin: Input, stdout: Output, stderr: Output, env: dict[str, str], line: int = 1
+    ) -> int:
         """Run an external command (PATH lookup), as `exec`, `sudo` or `timeout` would."""
         name = argv[0]
         self.node.record_argv(self.user, argv)
@@ -1176,7 +1246,18 @@ async def _test_expr(ctx: Ctx, args: list[str]) -> bool:
 
 
 BUILTINS: dict[str, Handler] = {
-    "true": _true, ":": _true, "false": _false, "exit": _exit, "export": _export, "unset": _unset,
-    "set": _set, "cd": _cd, "echo": _echo, "printf": _printf, "command": _command, "exec": _exec,
-    "test": _test, "[": _test,
+    "true": _true,
+    ":": _true,
+    "false": _false,
+    "exit": _exit,
+    "export": _export,
+    "unset": _unset,
+    "set": _set,
+    "cd": _cd,
+    "echo": _echo,
+    "printf": _printf,
+    "command": _command,
+    "exec": _exec,
+    "test": _test,
+    "[": _test,
 }

@@ -29,17 +29,21 @@ CERTS = f"{SNAP_DATA}/certs"
 
 HEADER = "# thinkube-lab: SIMULATED MicroK8s default args (reconstructed from canonical/microk8s default-args)\n"
 
-TLS_CIPHERS = ("TLS_AES_128_GCM_SHA256,TLS_AES_256_GCM_SHA384,TLS_CHACHA20_POLY1305_SHA256,"
-               "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,"
-               "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305,TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,"
-               "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,"
-               "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256")
+TLS_CIPHERS = (
+    "TLS_AES_128_GCM_SHA256,TLS_AES_256_GCM_SHA384,TLS_CHACHA20_POLY1305_SHA256,"
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,"
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305,TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,"
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,"
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"
+)
 
 
 def kube_apiserver(rbac: bool) -> str:
     """args/kube-apiserver. MicroK8s runs AlwaysAllow until `microk8s enable rbac` (which
     rewrites the line to RBAC,Node)."""
-    return HEADER + f"""--cert-dir=${{SNAP_DATA}}/certs
+    return (
+        HEADER
+        + f"""--cert-dir=${{SNAP_DATA}}/certs
 --service-cluster-ip-range=10.152.183.0/24
 --authorization-mode={"RBAC,Node" if rbac else "AlwaysAllow"}
 --service-account-key-file=${{SNAP_DATA}}/certs/serviceaccount.key
@@ -71,11 +75,14 @@ def kube_apiserver(rbac: bool) -> str:
 --kubelet-certificate-authority=${{SNAP_DATA}}/certs/ca.crt
 --kubelet-preferred-address-types=InternalIP,Hostname,InternalDNS,ExternalDNS,ExternalIP
 """
+    )
 
 
 def kubelet(control: bool, dns: bool) -> str:
     role = "controlplane" if control else "worker"
-    text = HEADER + f"""--kubeconfig=${{SNAP_DATA}}/credentials/kubelet.config
+    text = (
+        HEADER
+        + f"""--kubeconfig=${{SNAP_DATA}}/credentials/kubelet.config
 --cert-dir=${{SNAP_DATA}}/certs
 --client-ca-file=${{SNAP_DATA}}/certs/ca.crt
 --anonymous-auth=false
@@ -90,12 +97,15 @@ def kubelet(control: bool, dns: bool) -> str:
 --tls-cipher-suites={TLS_CIPHERS}
 --serialize-image-pulls=false
 """
+    )
     if dns:  # added by the dns addon
         text += "--cluster-domain=cluster.local\n--cluster-dns=10.152.183.10\n"
     return text
 
 
-KUBELITE = HEADER + """--scheduler-args-file=$SNAP_DATA/args/kube-scheduler
+KUBELITE = (
+    HEADER
+    + """--scheduler-args-file=$SNAP_DATA/args/kube-scheduler
 --controller-manager-args-file=$SNAP_DATA/args/kube-controller-manager
 --proxy-args-file=$SNAP_DATA/args/kube-proxy
 --kubelet-args-file=$SNAP_DATA/args/kubelet
@@ -103,20 +113,29 @@ KUBELITE = HEADER + """--scheduler-args-file=$SNAP_DATA/args/kube-scheduler
 --kubeconfig-file=$SNAP_DATA/credentials/client.config
 --start-control-plane=true
 """
+)
 
-KUBE_PROXY = HEADER + """--kubeconfig=${SNAP_DATA}/credentials/proxy.config
+KUBE_PROXY = (
+    HEADER
+    + """--kubeconfig=${SNAP_DATA}/credentials/proxy.config
 --cluster-cidr=10.1.0.0/16
 --healthz-bind-address=127.0.0.1
 --profiling=false
 """
+)
 
-KUBE_SCHEDULER = HEADER + """--kubeconfig=${SNAP_DATA}/credentials/scheduler.config
+KUBE_SCHEDULER = (
+    HEADER
+    + """--kubeconfig=${SNAP_DATA}/credentials/scheduler.config
 --leader-elect-lease-duration=60s
 --leader-elect-renew-deadline=30s
 --profiling=false
 """
+)
 
-KUBE_CONTROLLER_MANAGER = HEADER + """--kubeconfig=${SNAP_DATA}/credentials/controller.config
+KUBE_CONTROLLER_MANAGER = (
+    HEADER
+    + """--kubeconfig=${SNAP_DATA}/credentials/controller.config
 --service-account-private-key-file=${SNAP_DATA}/certs/serviceaccount.key
 --root-ca-file=${SNAP_DATA}/certs/ca.crt
 --cluster-signing-cert-file=${SNAP_DATA}/certs/ca.crt
@@ -126,12 +145,16 @@ KUBE_CONTROLLER_MANAGER = HEADER + """--kubeconfig=${SNAP_DATA}/credentials/cont
 --leader-elect-renew-deadline=30s
 --profiling=false
 """
+)
 
-CONTAINERD = HEADER + """--config ${SNAP_DATA}/args/containerd.toml
+CONTAINERD = (
+    HEADER
+    + """--config ${SNAP_DATA}/args/containerd.toml
 --root ${SNAP_COMMON}/var/lib/containerd
 --state ${SNAP_COMMON}/run/containerd
 --address ${SNAP_COMMON}/run/containerd.sock
 """
+)
 
 CONTAINERD_ENV = """# thinkube-lab: SIMULATED MicroK8s containerd-env
 # To start containerd behind a proxy you need to add an HTTPS_PROXY
@@ -213,15 +236,21 @@ oom_score = 0
     config_path = "${SNAP_DATA}/args/certs.d"
 """
 
-CLUSTER_AGENT = HEADER + """--bind=0.0.0.0:25000
+CLUSTER_AGENT = (
+    HEADER
+    + """--bind=0.0.0.0:25000
 --keyfile=${SNAP_DATA}/certs/server.key
 --certfile=${SNAP_DATA}/certs/server.crt
 --timeout=240
 """
+)
 
-K8S_DQLITE = HEADER + """--storage-dir=${SNAP_DATA}/var/kubernetes/backend/
+K8S_DQLITE = (
+    HEADER
+    + """--storage-dir=${SNAP_DATA}/var/kubernetes/backend/
 --listen=unix://${SNAP_DATA}/var/kubernetes/backend/kine.sock:12379
 """
+)
 
 ADMISSION_CONTROL = """# thinkube-lab: SIMULATED MicroK8s admission-control-config-file.yaml
 apiVersion: apiserver.config.k8s.io/v1
@@ -294,7 +323,7 @@ def pem(kind: str, lines: list[str]) -> str:
     """A FAKE PEM block: its base64 body decodes to text saying it is the lab's."""
     text = "\n".join(["THINKUBE-LAB SIMULATED " + kind + " -- NOT REAL CRYPTOGRAPHIC MATERIAL", *lines])
     b64 = base64.b64encode(text.encode()).decode()
-    body = "\n".join(b64[i:i + 64] for i in range(0, len(b64), 64))
+    body = "\n".join(b64[i : i + 64] for i in range(0, len(b64), 64))
     return f"-----BEGIN {kind}-----\n{body}\n-----END {kind}-----\n"
 
 
@@ -308,9 +337,16 @@ def _ca_owner(node: LabNode) -> str:
 def _cert(node: LabNode, subject: str, *, issuer: str | None = None) -> Callable[[], str]:
     def make() -> str:
         owner = _ca_owner(node)
-        return pem("CERTIFICATE", [f"lab {node.lab_id} / {owner}", f"subject: {subject}",
-                                   f"issuer: {issuer or 'CN=10.152.183.1 (MicroK8s CA of ' + owner + ')'}",
-                                   "validity: 365 days (simulated)"])
+        return pem(
+            "CERTIFICATE",
+            [
+                f"lab {node.lab_id} / {owner}",
+                f"subject: {subject}",
+                f"issuer: {issuer or 'CN=10.152.183.1 (MicroK8s CA of ' + owner + ')'}",
+                "validity: 365 days (simulated)",
+            ],
+        )
+
     return make
 
 
@@ -323,8 +359,9 @@ def files(node: LabNode) -> dict[str, str | Callable[[], str]]:
     control = node.microk8s.role != "worker"
     out: dict[str, str | Callable[[], str]] = {
         f"{ARGS}/kube-apiserver": lambda: kube_apiserver("rbac" in node.microk8s.addons),
-        f"{ARGS}/kubelet": lambda: kubelet(node.microk8s.role != "worker",
-                                           "dns" in node.microk8s.addons or node.microk8s.role == "worker"),
+        f"{ARGS}/kubelet": lambda: kubelet(
+            node.microk8s.role != "worker", "dns" in node.microk8s.addons or node.microk8s.role == "worker"
+        ),
         f"{ARGS}/kubelite": KUBELITE,
         f"{ARGS}/kube-proxy": KUBE_PROXY,
         f"{ARGS}/kube-scheduler": KUBE_SCHEDULER,
@@ -355,22 +392,39 @@ def files(node: LabNode) -> dict[str, str | Callable[[], str]]:
         out[f"{SNAP_DATA}/var/kubernetes/backend/info.yaml"] = f"Address: {node.address}:19001\nID: 1\nRole: 0\n"
     else:  # `microk8s join --worker` configures the local API server proxy (see join's message)
         control_address = node.microk8s.joined_to or "127.0.0.1"
-        out[f"{ARGS}/apiserver-proxy"] = (HEADER + "--traefik-config ${SNAP_DATA}/args/traefik/traefik.yaml\n"
-                                          "--kubeconfig ${SNAP_DATA}/credentials/kubelet.config\n"
-                                          "--refresh-interval 30s\n")
+        out[f"{ARGS}/apiserver-proxy"] = (
+            HEADER + "--traefik-config ${SNAP_DATA}/args/traefik/traefik.yaml\n"
+            "--kubeconfig ${SNAP_DATA}/credentials/kubelet.config\n"
+            "--refresh-interval 30s\n"
+        )
         out[f"{ARGS}/traefik/provider.yaml"] = (
             "# thinkube-lab: SIMULATED MicroK8s API server proxy endpoints\n"
-            "tcp:\n  routers:\n    Router-1:\n      rule: \"HostSNI(`*`)\"\n      service: \"kube-apiserver\"\n"
+            'tcp:\n  routers:\n    Router-1:\n      rule: "HostSNI(`*`)"\n      service: "kube-apiserver"\n'
             "      tls:\n        passthrough: true\n  services:\n    kube-apiserver:\n      loadBalancer:\n"
-            f"        servers:\n        - address: \"{control_address}:16443\"\n")
+            f'        servers:\n        - address: "{control_address}:16443"\n'
+        )
     return out
 
 
 def dirs() -> set[str]:
-    return {"/var/snap/microk8s", SNAP_DATA, SNAP_COMMON, f"{SNAP_DATA}/var", f"{SNAP_DATA}/var/lock",
-            ARGS, f"{ARGS}/certs.d", f"{ARGS}/cni-network", CERTS, f"{SNAP_DATA}/credentials",
-            f"{ARGS}/traefik", f"{SNAP_COMMON}/run", f"{SNAP_COMMON}/var", f"{SNAP_COMMON}/var/lib", "/snap/microk8s",
-            "/snap/microk8s/current"}
+    return {
+        "/var/snap/microk8s",
+        SNAP_DATA,
+        SNAP_COMMON,
+        f"{SNAP_DATA}/var",
+        f"{SNAP_DATA}/var/lock",
+        ARGS,
+        f"{ARGS}/certs.d",
+        f"{ARGS}/cni-network",
+        CERTS,
+        f"{SNAP_DATA}/credentials",
+        f"{ARGS}/traefik",
+        f"{SNAP_COMMON}/run",
+        f"{SNAP_COMMON}/var",
+        f"{SNAP_COMMON}/var/lib",
+        "/snap/microk8s",
+        "/snap/microk8s/current",
+    }
 
 
 def private(path: str) -> bool:
@@ -400,7 +454,7 @@ async def apiserver_problem(node: LabNode) -> str | None:
         if not line or line.startswith("#"):
             continue
         if not _FLAG.match(line):
-            return f"unknown command \"{line}\" for \"kube-apiserver\" (in {ARGS}/kube-apiserver)"
+            return f'unknown command "{line}" for "kube-apiserver" (in {ARGS}/kube-apiserver)'
         name, _, value = line.partition("=")
         flags[name] = value.strip().strip("\"'")
     issuer = flags.get("--oidc-issuer-url")

@@ -15,8 +15,14 @@ from textual.widgets.tree import TreeNode
 from ..wizard import group_components
 from .base import WizardScreen
 
-MARK = {"installed": ("[i]", "green"), "core": ("[■]", "bold"), "selected": ("[x]", "bold cyan"),
-        "required": ("[x]", "cyan"), "auto": ("[a]", "magenta"), "off": ("[ ]", "dim")}
+MARK = {
+    "installed": ("[i]", "green"),
+    "core": ("[■]", "bold"),
+    "selected": ("[x]", "bold cyan"),
+    "required": ("[x]", "cyan"),
+    "auto": ("[a]", "magenta"),
+    "off": ("[ ]", "dim"),
+}
 
 
 class ComponentTree(Tree[str]):
@@ -60,8 +66,10 @@ class ComponentsScreen(WizardScreen):
         tree.move_cursor(tree.root.children[0].children[0] if tree.root.children else None)
         installed = len(self.model.installed)
         self.query_one("#selection-message", Static).update(
-            f"{installed} installed already; tick what to add." if self.model.reentry else
-            "Space/enter ticks a component; \\[■] core (always), \\[x] selected, \\[a] automatic, \\[i] installed.")
+            f"{installed} installed already; tick what to add."
+            if self.model.reentry
+            else "Space/enter ticks a component; \\[■] core (always), \\[x] selected, \\[a] automatic, \\[i] installed."
+        )
 
     def refresh_labels(self) -> None:
         chosen = self.model.selection()
@@ -92,8 +100,7 @@ class ComponentsScreen(WizardScreen):
     def toggle(self, cid: str) -> None:
         change = self.model.toggle(cid)
         message = change.explain(self.model.catalog)
-        self.query_one("#selection-message", Static).update(
-            f"[red]{message}[/]" if not change.ok else message)
+        self.query_one("#selection-message", Static).update(f"[red]{message}[/]" if not change.ok else message)
         if not change.ok:
             self.notify(message, title="Cannot untick", severity="warning")
         self.refresh_labels()

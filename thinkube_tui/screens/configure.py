@@ -33,8 +33,13 @@ class ConfigureScreen(WizardScreen):
             with ContentSwitcher(initial=form_id(CLUSTER), id="forms"):
                 yield SchemaForm(schema["$defs"]["cluster"], root=schema, path=("cluster",), id=form_id(CLUSTER))
                 for cid in self.sections[1:]:
-                    yield SchemaForm(self.model.component_schema(cid), root=schema, path=("components", cid),
-                                     secret_prefix=cid, id=form_id(cid))
+                    yield SchemaForm(
+                        self.model.component_schema(cid),
+                        root=schema,
+                        path=("components", cid),
+                        secret_prefix=cid,
+                        id=form_id(cid),
+                    )
         yield Static("", id="configure-status", classes="status-line")
 
     def on_mount(self) -> None:
@@ -67,8 +72,11 @@ class ConfigureScreen(WizardScreen):
             path = problem.path
             if not show_missing and problem.message.startswith("missing required key"):
                 continue
-            section = CLUSTER if path[:1] == ("cluster",) else (
-                str(path[1]) if path[:1] == ("components",) and len(path) > 1 else None)
+            section = (
+                CLUSTER
+                if path[:1] == ("cluster",)
+                else (str(path[1]) if path[:1] == ("components",) and len(path) > 1 else None)
+            )
             if section in self.sections:
                 errors[section][problem.json_path] = problem.message
         for section in self.sections:
@@ -77,8 +85,11 @@ class ConfigureScreen(WizardScreen):
             item = self.query_one(f"#item-{section}", ListItem)
             item.set_class(bool(errors.get(section) or self.form(section).errors()), "-invalid")
         status = self.query_one("#configure-status", Static)
-        status.update(f"[red]{len(problems)} problem(s)[/]: the sections marked red show where."
-                      if problems else "All settings are valid.")
+        status.update(
+            f"[red]{len(problems)} problem(s)[/]: the sections marked red show where."
+            if problems
+            else "All settings are valid."
+        )
         return len(problems)
 
     def show_first_problem(self) -> None:

@@ -36,8 +36,11 @@ class HostKeyDialog(Dialog):
             yield Static(f"[b]Unknown host key[/b] for {self.node or self.host}", classes="dialog-title")
             yield Static(f"{self.host}:{self.port} offers a {self.key_type} key with the fingerprint")
             yield Static(f"[b]{self.fingerprint}[/b]", id="fingerprint")
-            yield Static("Compare it with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the machine's "
-                         "console. Accepting remembers it in thinkube-tui's known-hosts file.", classes="hint")
+            yield Static(
+                "Compare it with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the machine's "
+                "console. Accepting remembers it in thinkube-tui's known-hosts file.",
+                classes="hint",
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Accept", id="accept", variant="success")
                 yield Button("Reject", id="reject", variant="error")
@@ -60,8 +63,9 @@ class SecretDialog(Dialog):
             if self.detail:
                 yield Static(self.detail, classes="hint")
             yield Input(password=True, id="secret", placeholder="typed characters are hidden", compact=True)
-            yield Static("Kept in memory for this session only; written to disk only if you save a secrets file.",
-                         classes="hint")
+            yield Static(
+                "Kept in memory for this session only; written to disk only if you save a secrets file.", classes="hint"
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("OK", id="ok", variant="primary")
                 yield Button("Cancel", id="cancel")
@@ -118,11 +122,11 @@ class NodeDialog(Dialog):
                 yield Label("User")
                 yield Input(d.user if d else "", id="user", placeholder="a user with sudo", compact=True)
                 yield Label("Login")
-                yield Select(AUTH_METHODS, value=d.auth_method if d else "agent", allow_blank=False, id="auth",
-                             compact=True)
+                yield Select(
+                    AUTH_METHODS, value=d.auth_method if d else "agent", allow_blank=False, id="auth", compact=True
+                )
                 yield Label("Key file")
-                yield Input(d.key_file or "" if d else "", id="key_file", placeholder="~/.ssh/id_ed25519",
-                            compact=True)
+                yield Input(d.key_file or "" if d else "", id="key_file", placeholder="~/.ssh/id_ed25519", compact=True)
             yield Static("", id="node-errors", classes="errors")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", id="save", variant="primary")
@@ -144,7 +148,9 @@ class NodeDialog(Dialog):
         port = text("port")
         base = self.original
         return NodeDraft(
-            name=text("name"), host=text("host"), user=text("user"),
+            name=text("name"),
+            host=text("host"),
+            user=text("user"),
             port=int(port) if port.isdigit() else 0,
             auth_method=self.query_one("#auth", Select).value,  # type: ignore[arg-type]
             key_file=text("key_file") or None,
@@ -173,11 +179,14 @@ class NodeDialog(Dialog):
         draft = self.draft()
         problems = app.model.node_problems(draft, replacing=self.original.name if self.original else None)
         for widget in self.query(Input):
-            widget.set_class(any(p.path[:1] == (widget.id.replace("key_file", "auth"),) for p in problems)
-                             if widget.id else False, "-invalid")
+            widget.set_class(
+                any(p.path[:1] == (widget.id.replace("key_file", "auth"),) for p in problems) if widget.id else False,
+                "-invalid",
+            )
         if problems:
             self.query_one("#node-errors", Static).update(
-                "\n".join(f"{'.'.join(map(str, p.path)) or 'node'}: {p.message}" for p in problems))
+                "\n".join(f"{'.'.join(map(str, p.path)) or 'node'}: {p.message}" for p in problems)
+            )
             return
         self.dismiss(draft)
 
@@ -194,10 +203,16 @@ class SaveAnswersDialog(Dialog):
             yield Static("[b]Save the answers[/b]", classes="dialog-title")
             yield Label("Answers file")
             yield Input(str(self.default), id="path", compact=True)
-            yield Checkbox("Leave secrets as environment-variable references (no secrets file)",
-                           value=not self.has_secrets, id="as-env", disabled=not self.has_secrets)
-            yield Static("Secrets you typed go to <answers>.secrets.yaml, mode 0600; the answers file holds "
-                         "only references.", classes="hint")
+            yield Checkbox(
+                "Leave secrets as environment-variable references (no secrets file)",
+                value=not self.has_secrets,
+                id="as-env",
+                disabled=not self.has_secrets,
+            )
+            yield Static(
+                "Secrets you typed go to <answers>.secrets.yaml, mode 0600; the answers file holds only references.",
+                classes="hint",
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", id="save", variant="primary")
                 yield Button("Cancel", id="cancel")
@@ -205,7 +220,8 @@ class SaveAnswersDialog(Dialog):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         if event.button.id == "save":
-            self.dismiss((Path(self.query_one("#path", Input).value).expanduser(),
-                          self.query_one("#as-env", Checkbox).value))
+            self.dismiss(
+                (Path(self.query_one("#path", Input).value).expanduser(), self.query_one("#as-env", Checkbox).value)
+            )
         else:
             self.dismiss(None)

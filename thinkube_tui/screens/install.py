@@ -72,9 +72,17 @@ class InstallScreen(WizardScreen):
         self.model.save_for_reentry(self.spec, state_dir)
         bus = EventBus()
         bus.subscribe(lambda event: self.post_message(EngineEvent(event)))
-        self.install_run = InstallRun(self.spec, self.model, self.plan, wizard.session.transports, wizard.installers,
-                              state_dir=state_dir, bus=bus, settings=wizard.engine_settings,
-                              mirror=wizard.mirror_to_cluster)
+        self.install_run = InstallRun(
+            self.spec,
+            self.model,
+            self.plan,
+            wizard.session.transports,
+            wizard.installers,
+            state_dir=state_dir,
+            bus=bus,
+            settings=wizard.engine_settings,
+            mirror=wizard.mirror_to_cluster,
+        )
         wizard.install = self.install_run
         self.started = time.monotonic()
         self.set_interval(1.0, self.tick)
@@ -143,14 +151,20 @@ class InstallScreen(WizardScreen):
             running = [cid for cid in self.plan.ids if states.get(cid) == "running"]
             status.update(f"Installing: {settled}/{len(self.plan)} settled; running {', '.join(running) or '-'}")
         elif self.finished.cancelled:
-            status.update("[yellow]Cancelled.[/] Finished steps are kept: run thinkube-tui again to resume. "
-                          "[b]n[/b]: summary")
+            status.update(
+                "[yellow]Cancelled.[/] Finished steps are kept: run thinkube-tui again to resume. [b]n[/b]: summary"
+            )
         elif self.finished.failed and not set(self.finished.failed) <= self.skipped:
-            status.update(f"[red]Failed: {', '.join(c for c in self.finished.failed if c not in self.skipped)}[/]. "
-                          "[b]r[/b] retry the selected one, [b]s[/b] skip it, [b]n[/b] summary")
+            status.update(
+                f"[red]Failed: {', '.join(c for c in self.finished.failed if c not in self.skipped)}[/]. "
+                "[b]r[/b] retry the selected one, [b]s[/b] skip it, [b]n[/b] summary"
+            )
         else:
-            status.update("[green]Install finished.[/] [b]n[/b]: summary" if self.finished.ok else
-                          "Finished; skipped components stay missing. [b]n[/b]: summary")
+            status.update(
+                "[green]Install finished.[/] [b]n[/b]: summary"
+                if self.finished.ok
+                else "Finished; skipped components stay missing. [b]n[/b]: summary"
+            )
             if self.finished.ok:
                 self.notify("Every component is installed.", title="Done")
 

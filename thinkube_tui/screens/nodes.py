@@ -16,8 +16,18 @@ from ..wizard import NodeDraft, facts_row
 from .base import WizardScreen
 from .dialogs import ConfirmDialog, NodeDialog
 
-COLUMNS = (("Node", "name"), ("Host", "host"), ("Status", "status"), ("GPUs", "gpus"), ("RAM", "ram"),
-           ("OS", "os"), ("CPU", "cpu"), ("Disk free", "disk"), ("User", "user"), ("Login", "auth"))
+COLUMNS = (
+    ("Node", "name"),
+    ("Host", "host"),
+    ("Status", "status"),
+    ("GPUs", "gpus"),
+    ("RAM", "ram"),
+    ("OS", "os"),
+    ("CPU", "cpu"),
+    ("Disk free", "disk"),
+    ("User", "user"),
+    ("Login", "auth"),
+)
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
@@ -48,8 +58,13 @@ class NodesScreen(WizardScreen):
         for label, key in COLUMNS:
             table.add_column(label, key=key)
         findings = self.query_one("#findings", DataTable)
-        for label, key in (("Severity", "severity"), ("Node", "node"), ("Check", "check"),
-                           ("Problem", "message"), ("What to do", "fix")):
+        for label, key in (
+            ("Severity", "severity"),
+            ("Node", "node"),
+            ("Check", "check"),
+            ("Problem", "message"),
+            ("What to do", "fix"),
+        ):
             findings.add_column(label, key=key)
         self.refresh_nodes()
         self.refresh_findings()
@@ -77,9 +92,18 @@ class NodesScreen(WizardScreen):
         auth = {"agent": "agent", "key": "key file", "password": "password"}[node.auth_method]
         style = {"found": "green", "failed": "bold red"}.get(status, "dim")
         os_name, cpu, ram, disk, gpus = facts_row(facts, error)
-        cells = {"name": node.name, "host": f"{node.host}:{node.port}" if node.port != 22 else node.host,
-                 "user": node.user, "auth": auth, "status": Text(status, style=style), "os": os_name, "cpu": cpu,
-                 "ram": ram, "disk": disk, "gpus": gpus}
+        cells = {
+            "name": node.name,
+            "host": f"{node.host}:{node.port}" if node.port != 22 else node.host,
+            "user": node.user,
+            "auth": auth,
+            "status": Text(status, style=style),
+            "os": os_name,
+            "cpu": cpu,
+            "ram": ram,
+            "disk": disk,
+            "gpus": gpus,
+        }
         return [cells[key] for _, key in COLUMNS]
 
     def _update_row(self, name: str, status: str | None = None) -> None:
@@ -93,8 +117,14 @@ class NodesScreen(WizardScreen):
         table.clear()
         findings: list[Finding] = list(self.model.findings)
         for i, f in enumerate(findings):
-            table.add_row(Text(f.severity, style=SEVERITY_STYLE.get(f.severity, "")), f.node or "all", f.check,
-                          f.message, f.fix, key=str(i))
+            table.add_row(
+                Text(f.severity, style=SEVERITY_STYLE.get(f.severity, "")),
+                f.node or "all",
+                f.check,
+                f.message,
+                f.fix,
+                key=str(i),
+            )
         if not findings and self.model.discovered:
             table.add_row(Text("ok", style="green"), "all", "-", "no problems found", "-", key="ok")
         self._sync_status()
@@ -115,8 +145,12 @@ class NodesScreen(WizardScreen):
     # ------------------------------------------------------------ actions
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        actions = {"add": self.action_add_node, "edit": self.action_edit_node, "remove": self.action_remove_node,
-                   "discover": self.action_discover}
+        actions = {
+            "add": self.action_add_node,
+            "edit": self.action_edit_node,
+            "remove": self.action_remove_node,
+            "discover": self.action_discover,
+        }
         if event.button.id in actions:
             event.stop()
             actions[event.button.id]()

@@ -45,8 +45,10 @@ class ReviewScreen(WizardScreen):
         tree.show_root = False
         plan = self.plan
         catalog = self.model.catalog
-        head = (f"{len(plan)} components to install, about {plan.critical_path_s / 60:.0f} min "
-                f"(longest chain: {' → '.join(plan.critical_path)})")
+        head = (
+            f"{len(plan)} components to install, about {plan.critical_path_s / 60:.0f} min "
+            f"(longest chain: {' → '.join(plan.critical_path)})"
+        )
         if plan.installed:
             head += f"; {len(plan.installed)} installed already"
         self.query_one("#plan-tree", Tree).root.add_leaf(head)
@@ -54,8 +56,11 @@ class ReviewScreen(WizardScreen):
             group = tree.root.add(f"{group_id} {catalog.group(group_id).title}", expand=True)
             for item in members:
                 needs = f" · needs {', '.join(item.deps)}" if item.deps else ""
-                group.add_leaf(Text.assemble((item.component.title, "bold"), f"  wave {item.wave}",
-                                             (f" · {item.reason}{needs}", "dim")))
+                group.add_leaf(
+                    Text.assemble(
+                        (item.component.title, "bold"), f"  wave {item.wave}", (f" · {item.reason}{needs}", "dim")
+                    )
+                )
         self.dry_run()
 
     def _waves(self) -> Text:
@@ -63,8 +68,10 @@ class ReviewScreen(WizardScreen):
         for wave, ids in enumerate(self.plan.waves):
             text.append(f"wave {wave}: ", "bold")
             text.append(", ".join(ids) + "\n")
-        text.append("\nComponents start as soon as what they need is done, not wave by wave; "
-                    "waves show what can run together.", "dim")
+        text.append(
+            "\nComponents start as soon as what they need is done, not wave by wave; waves show what can run together.",
+            "dim",
+        )
         return text
 
     def _preflight(self) -> Text:

@@ -19,8 +19,10 @@ class RolesScreen(WizardScreen):
 
     def body(self) -> ComposeResult:
         with Vertical(classes="main"):
-            yield Static("Highlight a node and press [b]c[/b] to make it the control plane; "
-                         "every other node is a worker.", classes="hint")
+            yield Static(
+                "Highlight a node and press [b]c[/b] to make it the control plane; every other node is a worker.",
+                classes="hint",
+            )
             yield DataTable(id="roles", cursor_type="row", zebra_stripes=True)
             with Grid(classes="form-grid", id="node-extras"):
                 yield Label("Labels", id="labels-label")
@@ -31,8 +33,14 @@ class RolesScreen(WizardScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#roles", DataTable)
-        for label, key in (("Node", "name"), ("Role", "role"), ("Host", "host"), ("GPUs", "gpus"),
-                           ("Labels", "labels"), ("Taints", "taints")):
+        for label, key in (
+            ("Node", "name"),
+            ("Role", "role"),
+            ("Host", "host"),
+            ("GPUs", "gpus"),
+            ("Labels", "labels"),
+            ("Taints", "taints"),
+        ):
             table.add_column(label, key=key)
         self.refresh_table()
         self.show_extras()
@@ -45,8 +53,15 @@ class RolesScreen(WizardScreen):
             facts = self.model.facts.get(node.name)
             gpus = "; ".join(describe_gpu(g) for g in facts.gpus) if facts and facts.gpus else "-"
             role = "[b]control plane[/b]" if node.role == "control" else "worker"
-            table.add_row(node.name, role, node.host, gpus, format_labels(node.labels) or "-",
-                          ", ".join(node.taints) or "-", key=node.name)
+            table.add_row(
+                node.name,
+                role,
+                node.host,
+                gpus,
+                format_labels(node.labels) or "-",
+                ", ".join(node.taints) or "-",
+                key=node.name,
+            )
         if self.model.nodes:
             table.move_cursor(row=min(max(cursor, 0), len(self.model.nodes) - 1))
 
@@ -94,8 +109,9 @@ class RolesScreen(WizardScreen):
         taints = parse_taints(self.query_one("#taints", Input).value)
         saved = (node.labels, node.taints)
         node.labels, node.taints = labels, taints
-        problems = [p for p in self.model.node_problems(node, replacing=name)
-                    if p.path[:1] in (("labels",), ("taints",))]
+        problems = [
+            p for p in self.model.node_problems(node, replacing=name) if p.path[:1] in (("labels",), ("taints",))
+        ]
         if problems:
             node.labels, node.taints = saved
             errors.update("\n".join(f"{'.'.join(map(str, p.path))}: {p.message}" for p in problems))

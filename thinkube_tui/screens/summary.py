@@ -41,8 +41,12 @@ class SummaryScreen(WizardScreen):
             urls = ", ".join(item.component.urls(spec.cluster.domain)) or "-"
             table.add_row(item.component.title, Text(state, style=style), urls, key=item.id)
         for cid in sorted(run.plan.installed):
-            table.add_row(catalog[cid].title, Text("installed before", style="green"),
-                          ", ".join(catalog[cid].urls(spec.cluster.domain)) or "-", key=cid)
+            table.add_row(
+                catalog[cid].title,
+                Text("installed before", style="green"),
+                ", ".join(catalog[cid].urls(spec.cluster.domain)) or "-",
+                key=cid,
+            )
         failed = [c for c in run.plan.ids if states.get(c) == "failed"]
         blocked = [c for c in run.plan.ids if states.get(c) == "blocked"]
         done = [c for c in run.plan.ids if states.get(c) == "done"]
@@ -61,9 +65,11 @@ class SummaryScreen(WizardScreen):
                 notes.append(f"  {cid}: failed — {error}\n")
             for cid in blocked:
                 notes.append(f"  {cid}: waits for a component that failed\n")
-            notes.append("\nTo retry: run thinkube-tui again and choose [Retry failed] on the Welcome screen "
-                         f"(or headless: thinkube-tui --answers {run.state_dir / 'answers.yaml'}). "
-                         "Finished steps are not repeated.\n")
+            notes.append(
+                "\nTo retry: run thinkube-tui again and choose [Retry failed] on the Welcome screen "
+                f"(or headless: thinkube-tui --answers {run.state_dir / 'answers.yaml'}). "
+                "Finished steps are not repeated.\n"
+            )
         self.query_one("#summary-notes", Static).update(notes)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

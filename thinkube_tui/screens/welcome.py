@@ -25,13 +25,18 @@ class WelcomeScreen(WizardScreen):
     def body(self) -> ComposeResult:
         with VerticalScroll(classes="main"):
             if self.wizard.sub_title.startswith("DEMO"):
-                yield Static("[b]DEMO[/b]: the nodes below are a SIMULATED lab running on this machine; "
-                             "nothing real is installed.", classes="demo-banner")
+                yield Static(
+                    "[b]DEMO[/b]: the nodes below are a SIMULATED lab running on this machine; "
+                    "nothing real is installed.",
+                    classes="demo-banner",
+                )
             yield Static(INTRO, id="intro")
             self.records = known_clusters(self.wizard.state_base)
             if self.records:
-                yield Static("[b]Clusters installed from this machine[/b] (choose one to come back to it):",
-                             classes="section-title")
+                yield Static(
+                    "[b]Clusters installed from this machine[/b] (choose one to come back to it):",
+                    classes="section-title",
+                )
                 yield DataTable(id="clusters", cursor_type="row", zebra_stripes=True)
 
     def buttons(self) -> ComposeResult:
@@ -45,8 +50,9 @@ class WelcomeScreen(WizardScreen):
             table.add_columns("Cluster", "Installed", "Failed", "Answers saved")
             for record in self.records:
                 failed = ", ".join(sorted(record.failed)) or "-"
-                table.add_row(record.name, str(len(record.installed)), failed,
-                              "yes" if record.answers else "no", key=record.name)
+                table.add_row(
+                    record.name, str(len(record.installed)), failed, "yes" if record.answers else "no", key=record.name
+                )
             self._sync_buttons()
 
     def selected_record(self) -> ClusterRecord | None:
@@ -69,9 +75,11 @@ class WelcomeScreen(WizardScreen):
             record = self.selected_record()
             if record is not None:
                 self.wizard.model = WizardModel.for_reentry(record, self.model.catalog)
-                self.notify(f"{record.name}: {len(record.installed)} components installed"
-                            + (f"; {len(record.failed)} failed will be tried again" if record.failed else ""),
-                            title="Re-entry")
+                self.notify(
+                    f"{record.name}: {len(record.installed)} components installed"
+                    + (f"; {len(record.failed)} failed will be tried again" if record.failed else ""),
+                    title="Re-entry",
+                )
                 self.wizard.next_step(self)
             return
         super().on_button_pressed(event)

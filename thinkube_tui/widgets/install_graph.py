@@ -33,8 +33,15 @@ from ..plan import Plan
 
 State = Literal["waiting", "running", "done", "failed", "blocked", "installed", "skipped"]
 STATES: tuple[State, ...] = ("waiting", "running", "done", "failed", "blocked", "installed", "skipped")
-SYMBOLS: dict[str, str] = {"waiting": "○", "running": "◐", "done": "✔", "failed": "✖", "blocked": "⊘",
-                           "installed": "≡", "skipped": "–"}
+SYMBOLS: dict[str, str] = {
+    "waiting": "○",
+    "running": "◐",
+    "done": "✔",
+    "failed": "✖",
+    "blocked": "⊘",
+    "installed": "≡",
+    "skipped": "–",
+}
 INSTALLED_ROW_LABEL = "≡"  # the row of components installed before this run
 GUTTER = 4  # "10 │"
 
@@ -261,7 +268,8 @@ class InstallGraph(Vertical):
 
     def on_mount(self) -> None:
         self.query_one(".install-graph--legend", Static).update(
-            Text(" ").join(Text(f"{SYMBOLS[s]} {s}", self._style(s)) for s in STATES))
+            Text(" ").join(Text(f"{SYMBOLS[s]} {s}", self._style(s)) for s in STATES)
+        )
         self._show_detail()
 
     def focus(self, scroll_visible: bool = True) -> InstallGraph:
@@ -288,8 +296,11 @@ class InstallGraph(Vertical):
         self.states[component_id] = state
         self.map.repaint(component_id)
         shown = self.selected
-        if shown is not None and (component_id == shown or component_id in self.requires.get(shown, ())
-                                  or component_id in self.required_by.get(shown, ())):
+        if shown is not None and (
+            component_id == shown
+            or component_id in self.requires.get(shown, ())
+            or component_id in self.required_by.get(shown, ())
+        ):
             self._show_detail()
 
     def rendered_lines(self) -> list[str]:
@@ -324,8 +335,11 @@ class InstallGraph(Vertical):
         if shown in self.plan:
             planned = self.plan[shown]
             head.append(f" · {planned.component.title} · group {planned.component.group} · wave {planned.wave}")
-            lines = [head, Text.assemble("needs: ", self._listed(self.requires[shown])),
-                     Text.assemble("needed by: ", self._listed(self.required_by[shown]))]
+            lines = [
+                head,
+                Text.assemble("needs: ", self._listed(self.requires[shown])),
+                Text.assemble("needed by: ", self._listed(self.required_by[shown])),
+            ]
         else:
             lines = [head.append(" before this run")]
         detail.update(Text("\n").join(lines))

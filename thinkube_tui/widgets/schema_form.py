@@ -140,10 +140,21 @@ def describe_error(error: ValidationError, secret: bool = False) -> str:
     return prefix + text
 
 
-_ARTICLE = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
-            "number": "a number", "boolean": "true or false", "null": "nothing"}
-_BOUND_WORDS = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than",
-                "exclusiveMaximum": "less than"}
+_ARTICLE = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "nothing",
+}
+_BOUND_WORDS = {
+    "minimum": "at least",
+    "maximum": "at most",
+    "exclusiveMinimum": "more than",
+    "exclusiveMaximum": "less than",
+}
 
 
 def _short(value: Any) -> str:
@@ -258,8 +269,12 @@ class _InputField(SchemaField):
 
     def compose_control(self) -> ComposeResult:
         self._last_seen = ""
-        yield Input(placeholder=self.placeholder(), type=self.input_type, compact=True,  # type: ignore[arg-type]
-                    classes="schema-field--control")
+        yield Input(
+            placeholder=self.placeholder(),
+            type=self.input_type,
+            compact=True,  # type: ignore[arg-type]
+            classes="schema-field--control",
+        )
 
     def control_value(self) -> Any:
         return self.input.value
@@ -421,8 +436,14 @@ class EnumField(SchemaField):
         options = [(show_value(v), i) for i, v in enumerate(self.schema["enum"])]
         self._last_seen = self._index(self.baseline)
         # Option values are indexes: enums mix types (true, false, "auto") and Select needs hashables.
-        yield Select(options, value=self._index(self.baseline), allow_blank=self.schema_default is UNSET,
-                     prompt="not set", compact=True, classes="schema-field--control")
+        yield Select(
+            options,
+            value=self._index(self.baseline),
+            allow_blank=self.schema_default is UNSET,
+            prompt="not set",
+            compact=True,
+            classes="schema-field--control",
+        )
 
     def help_text(self) -> str:
         default = f" (default: {show_value(self.schema_default)})" if self.schema_default is not UNSET else ""
@@ -565,8 +586,11 @@ class SchemaGroup(Vertical):
     """A nested object: its properties under a title."""
 
     def __init__(self, path: RelPath, schema: dict[str, Any], children: list[Widget]) -> None:
-        help_text = [Static(schema["description"], classes="schema-group--help", markup=False)] \
-            if schema.get("description") else []
+        help_text = (
+            [Static(schema["description"], classes="schema-group--help", markup=False)]
+            if schema.get("description")
+            else []
+        )
         super().__init__(*help_text, *children, id=_dom_id(path), classes="schema-group")
         self.path = path
         self.schema = schema
@@ -574,8 +598,15 @@ class SchemaGroup(Vertical):
 
 
 _FIELD_CLASSES: dict[str, type[SchemaField]] = {
-    "string": StringField, "integer": NumberField, "number": NumberField, "list": ListField,
-    "yaml": YamlField, "boolean": BooleanField, "enum": EnumField, "const": ConstField, "secret": SecretField,
+    "string": StringField,
+    "integer": NumberField,
+    "number": NumberField,
+    "list": ListField,
+    "yaml": YamlField,
+    "boolean": BooleanField,
+    "enum": EnumField,
+    "const": ConstField,
+    "secret": SecretField,
 }
 
 
@@ -666,8 +697,9 @@ class SchemaForm(VerticalScroll):
                 value = field.effective()
             except FieldValueError:
                 continue  # unreadable input is reported by errors(), not guessed at
-            if value is UNSET or (not include_defaults and value == field.schema_default
-                                  and type(value) is type(field.schema_default)):
+            if value is UNSET or (
+                not include_defaults and value == field.schema_default and type(value) is type(field.schema_default)
+            ):
                 continue
             _put(out, path, copy.deepcopy(value))
         return out

@@ -34,7 +34,7 @@ def _canonical(path: str) -> str:
     path = posixpath.normpath(path)
     for old, new in (("/bin/", "/usr/bin/"), ("/sbin/", "/usr/sbin/")):
         if path.startswith(old):
-            return new + path[len(old):]
+            return new + path[len(old) :]
     return path
 
 

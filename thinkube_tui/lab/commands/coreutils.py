@@ -20,8 +20,11 @@ from . import program
 
 
 def _bad_option(ctx: Ctx, tool: str, opt: str) -> int:
-    ctx.err(f"{tool}: invalid option -- '{opt.lstrip('-')[:1]}'" if not opt.startswith("--")
-            else f"{tool}: unrecognized option '{opt}'")
+    ctx.err(
+        f"{tool}: invalid option -- '{opt.lstrip('-')[:1]}'"
+        if not opt.startswith("--")
+        else f"{tool}: unrecognized option '{opt}'"
+    )
     ctx.err(f"Try '{tool} --help' for more information.")
     return 1
 
@@ -37,8 +40,11 @@ async def _read_file(ctx: Ctx, tool: str, path: str) -> str | None:
     why = fs.cannot_read(path, ctx.user)
     text = await fs.read(path)
     if text is None:
-        ctx.err(f"{tool}: {path}: No such file or directory" if tool != "grep" else
-                f"grep: {path}: No such file or directory")
+        ctx.err(
+            f"{tool}: {path}: No such file or directory"
+            if tool != "grep"
+            else f"grep: {path}: No such file or directory"
+        )
         return None
     if why:
         ctx.err(f"{tool}: {path}: {why}")
@@ -137,7 +143,7 @@ async def tail(ctx: Ctx, argv: list[str]) -> int:
         ls = _lines(text)
         try:
             if count.startswith("+"):
-                ctx.out("".join(ls[max(0, int(count[1:]) - 1):]))
+                ctx.out("".join(ls[max(0, int(count[1:]) - 1) :]))
             else:
                 n = int(count)
                 ctx.out("".join(ls[-n:] if n else []))
@@ -191,9 +197,17 @@ async def wc(ctx: Ctx, argv: list[str]) -> int:
 
 
 def _posix_classes(pattern: str) -> str:
-    classes = {"space": r"\s", "digit": r"0-9", "alpha": r"A-Za-z", "alnum": r"A-Za-z0-9",
-               "upper": r"A-Z", "lower": r"a-z", "xdigit": r"0-9A-Fa-f", "blank": r" \t",
-               "punct": r"!-/:-@\[-`{-~"}
+    classes = {
+        "space": r"\s",
+        "digit": r"0-9",
+        "alpha": r"A-Za-z",
+        "alnum": r"A-Za-z0-9",
+        "upper": r"A-Z",
+        "lower": r"a-z",
+        "xdigit": r"0-9A-Fa-f",
+        "blank": r" \t",
+        "punct": r"!-/:-@\[-`{-~",
+    }
     return re.sub(r"\[:(\w+):\]", lambda m: classes.get(m.group(1), m.group(0)), pattern)
 
 
@@ -215,15 +229,27 @@ def _bre_to_python(pattern: str) -> str:
 async def grep(ctx: Ctx, argv: list[str]) -> int:
     patterns: list[str] = []
     files: list[str] = []
-    opts = {"i": False, "E": False, "F": False, "q": False, "v": False, "c": False, "x": False, "s": False,
-            "n": False, "h": False, "o": False, "w": False}
+    opts = {
+        "i": False,
+        "E": False,
+        "F": False,
+        "q": False,
+        "v": False,
+        "c": False,
+        "x": False,
+        "s": False,
+        "n": False,
+        "h": False,
+        "o": False,
+        "w": False,
+    }
     max_count: int | None = None
     args = argv[1:]
     i = 0
     while i < len(args):
         a = args[i]
         if a == "--":
-            files.extend(args[i + 1:])
+            files.extend(args[i + 1 :])
             break
         if a.startswith("--"):
             if a.startswith("--max-count="):
@@ -237,11 +263,11 @@ async def grep(ctx: Ctx, argv: list[str]) -> int:
             while j < len(a):
                 f = a[j]
                 if f in ("m", "e"):
-                    value = a[j + 1:] or (args[i + 1] if i + 1 < len(args) else None)
+                    value = a[j + 1 :] or (args[i + 1] if i + 1 < len(args) else None)
                     if value is None:
                         ctx.err(f"grep: option requires an argument -- '{f}'")
                         return 2
-                    if not a[j + 1:]:
+                    if not a[j + 1 :]:
                         i += 1
                     if f == "m":
                         max_count = int(value)
@@ -412,13 +438,27 @@ async def usermod(ctx: Ctx, argv: list[str]) -> int:
 async def uname(ctx: Ctx, argv: list[str]) -> int:
     p, node = ctx.node.profile, ctx.node
     fields = {
-        "s": "Linux", "n": node.name, "r": p.kernel,
+        "s": "Linux",
+        "n": node.name,
+        "r": p.kernel,
         "v": "#63-Ubuntu SMP PREEMPT_DYNAMIC Tue Apr 15 19:04:15 UTC 2025",
-        "m": "x86_64", "p": "x86_64", "i": "x86_64", "o": "GNU/Linux",
+        "m": "x86_64",
+        "p": "x86_64",
+        "i": "x86_64",
+        "o": "GNU/Linux",
     }
     flags = "".join(a.lstrip("-") for a in argv[1:])
-    long = {"kernel-name": "s", "nodename": "n", "kernel-release": "r", "kernel-version": "v", "machine": "m",
-            "processor": "p", "hardware-platform": "i", "operating-system": "o", "all": "a"}
+    long = {
+        "kernel-name": "s",
+        "nodename": "n",
+        "kernel-release": "r",
+        "kernel-version": "v",
+        "machine": "m",
+        "processor": "p",
+        "hardware-platform": "i",
+        "operating-system": "o",
+        "all": "a",
+    }
     for a in argv[1:]:
         if a.startswith("--"):
             if a[2:] not in long:
@@ -443,8 +483,11 @@ async def hostname(ctx: Ctx, argv: list[str]) -> int:
     elif "-i" in argv:
         ctx.out("127.0.1.1\n")
     elif len(argv) > 1 and not argv[1].startswith("-"):
-        ctx.err("hostname: you must be root to change the host name" if not ctx.is_root else
-                "hostname: changing the host name is not simulated by the thinkube lab")
+        ctx.err(
+            "hostname: you must be root to change the host name"
+            if not ctx.is_root
+            else "hostname: changing the host name is not simulated by the thinkube lab"
+        )
         return 1
     else:
         ctx.out(node.name + "\n")
@@ -453,8 +496,14 @@ async def hostname(ctx: Ctx, argv: list[str]) -> int:
 
 @program("/usr/bin/getconf")
 async def getconf(ctx: Ctx, argv: list[str]) -> int:
-    values = {"_NPROCESSORS_ONLN": str(ctx.node.profile.cores), "_NPROCESSORS_CONF": str(ctx.node.profile.cores),
-              "PAGESIZE": "4096", "PAGE_SIZE": "4096", "LONG_BIT": "64", "CLK_TCK": "100"}
+    values = {
+        "_NPROCESSORS_ONLN": str(ctx.node.profile.cores),
+        "_NPROCESSORS_CONF": str(ctx.node.profile.cores),
+        "PAGESIZE": "4096",
+        "PAGE_SIZE": "4096",
+        "LONG_BIT": "64",
+        "CLK_TCK": "100",
+    }
     if len(argv) != 2:
         ctx.err("Usage: getconf [-v specification] variable_name [pathname]")
         return 1
@@ -552,8 +601,9 @@ async def df(ctx: Ctx, argv: list[str]) -> int:
             status = 1
             continue
         norm = posixpath.normpath(path)
-        best = max((m for m in mounts if norm == m[5] or norm.startswith(m[5].rstrip("/") + "/")),
-                   key=lambda m: len(m[5]))
+        best = max(
+            (m for m in mounts if norm == m[5] or norm.startswith(m[5].rstrip("/") + "/")), key=lambda m: len(m[5])
+        )
         rows.append(best)
     if human:
         head = ("Filesystem", "Size", "Used", "Avail", "Use%", "Mounted on")
@@ -595,8 +645,14 @@ def _mounts(node) -> list[tuple[str, int, int, int, str, str]]:
         ("tmpfs", mem // 10, 1_871_872, mem // 10 - 1_871_872, "tmpfs", "/run"),
         (part, root_size, used, int(root_size * 0.95) - used, "ext4", "/"),
         ("tmpfs", mem // 2, 0, mem // 2, "tmpfs", "/dev/shm"),
-        (part.replace("p2", "p1") if "p2" in part else part[:-1] + "1", 1_124_999_168, 6_369_280,
-         1_118_629_888, "vfat", "/boot/efi"),
+        (
+            part.replace("p2", "p1") if "p2" in part else part[:-1] + "1",
+            1_124_999_168,
+            6_369_280,
+            1_118_629_888,
+            "vfat",
+            "/boot/efi",
+        ),
     ]
 
 
@@ -678,8 +734,11 @@ async def timeout(ctx: Ctx, argv: list[str]) -> int:
     while args and args[0].startswith("-"):
         if args[0] in ("-s", "-k", "--signal", "--kill-after"):
             args = args[2:]
-        elif args[0].startswith(("--signal=", "--kill-after=", "-s", "-k")) or args[0] in ("--foreground", "-v",
-                                                                                          "--preserve-status"):
+        elif args[0].startswith(("--signal=", "--kill-after=", "-s", "-k")) or args[0] in (
+            "--foreground",
+            "-v",
+            "--preserve-status",
+        ):
             args = args[1:]
         else:
             return _bad_option(ctx, "timeout", args[0])
@@ -889,8 +948,10 @@ async def chmod(ctx: Ctx, argv: list[str]) -> int:
             ctx.err(f"{tool}: cannot access '{path}': No such file or directory")
             return 1
         if ctx.node.fs.cannot_write(path, ctx.user) or (tool == "chown" and not ctx.is_root):
-            ctx.err(f"{tool}: changing {'permissions' if tool == 'chmod' else 'ownership'} of '{path}': "
-                    "Operation not permitted")
+            ctx.err(
+                f"{tool}: changing {'permissions' if tool == 'chmod' else 'ownership'} of '{path}': "
+                "Operation not permitted"
+            )
             return 1
     return 0
 

@@ -36,34 +36,101 @@ def _short_flags(args: list[str]) -> set[str]:
 # ---------------------------------------------------------------------------- lsblk
 
 
-LSBLK_COLUMNS = ("NAME", "SIZE", "TYPE", "MODEL", "ROTA", "TRAN", "MOUNTPOINT", "MOUNTPOINTS", "FSTYPE",
-                 "SERIAL", "VENDOR", "RM", "RO", "MAJ:MIN", "PATH", "KNAME")
+LSBLK_COLUMNS = (
+    "NAME",
+    "SIZE",
+    "TYPE",
+    "MODEL",
+    "ROTA",
+    "TRAN",
+    "MOUNTPOINT",
+    "MOUNTPOINTS",
+    "FSTYPE",
+    "SERIAL",
+    "VENDOR",
+    "RM",
+    "RO",
+    "MAJ:MIN",
+    "PATH",
+    "KNAME",
+)
 
 
 def _block_devices(ctx: Ctx) -> list[dict]:
     node = ctx.node
     devs: list[dict] = []
     for i, snap in enumerate(sorted(node.snaps.values(), key=lambda s: s.get("loop", "0"))):
-        devs.append({"name": f"loop{i}", "size": int(snap.get("size", "0")), "type": "loop", "model": None,
-                     "rota": False, "tran": None, "mountpoint": f"/snap/{snap['name']}/{snap['rev']}",
-                     "fstype": "squashfs", "serial": None, "vendor": None, "rm": False, "ro": True,
-                     "maj:min": f"7:{i}"})
+        devs.append(
+            {
+                "name": f"loop{i}",
+                "size": int(snap.get("size", "0")),
+                "type": "loop",
+                "model": None,
+                "rota": False,
+                "tran": None,
+                "mountpoint": f"/snap/{snap['name']}/{snap['rev']}",
+                "fstype": "squashfs",
+                "serial": None,
+                "vendor": None,
+                "rm": False,
+                "ro": True,
+                "maj:min": f"7:{i}",
+            }
+        )
     for n, d in enumerate(node.profile.disks):
         children = []
         if n == 0:
             p1, p2 = f"{d.name}p1", f"{d.name}p2"
             children = [
-                {"name": p1, "size": 1_127_219_200, "type": "part", "model": None, "rota": d.rota, "tran": None,
-                 "mountpoint": "/boot/efi", "fstype": "vfat", "serial": None, "vendor": None, "rm": False,
-                 "ro": False, "maj:min": f"259:{n * 4 + 1}"},
-                {"name": p2, "size": d.size - 1_127_219_200 - 2 * 1024**2, "type": "part", "model": None,
-                 "rota": d.rota, "tran": None, "mountpoint": "/", "fstype": "ext4", "serial": None,
-                 "vendor": None, "rm": False, "ro": False, "maj:min": f"259:{n * 4 + 2}"},
+                {
+                    "name": p1,
+                    "size": 1_127_219_200,
+                    "type": "part",
+                    "model": None,
+                    "rota": d.rota,
+                    "tran": None,
+                    "mountpoint": "/boot/efi",
+                    "fstype": "vfat",
+                    "serial": None,
+                    "vendor": None,
+                    "rm": False,
+                    "ro": False,
+                    "maj:min": f"259:{n * 4 + 1}",
+                },
+                {
+                    "name": p2,
+                    "size": d.size - 1_127_219_200 - 2 * 1024**2,
+                    "type": "part",
+                    "model": None,
+                    "rota": d.rota,
+                    "tran": None,
+                    "mountpoint": "/",
+                    "fstype": "ext4",
+                    "serial": None,
+                    "vendor": None,
+                    "rm": False,
+                    "ro": False,
+                    "maj:min": f"259:{n * 4 + 2}",
+                },
             ]
-        devs.append({"name": d.name, "size": d.size, "type": "disk", "model": d.model, "rota": d.rota,
-                     "tran": d.tran, "mountpoint": None, "fstype": None,
-                     "serial": f"S6LAB{node.machine_id[:8].upper()}{n}", "vendor": None, "rm": False, "ro": False,
-                     "maj:min": f"259:{n * 4}", "children": children})
+        devs.append(
+            {
+                "name": d.name,
+                "size": d.size,
+                "type": "disk",
+                "model": d.model,
+                "rota": d.rota,
+                "tran": d.tran,
+                "mountpoint": None,
+                "fstype": None,
+                "serial": f"S6LAB{node.machine_id[:8].upper()}{n}",
+                "vendor": None,
+                "rm": False,
+                "ro": False,
+                "maj:min": f"259:{n * 4}",
+                "children": children,
+            }
+        )
     return devs
 
 
@@ -179,12 +246,21 @@ async def lsblk(ctx: Ctx, argv: list[str]) -> int:
 async def lscpu(ctx: Ctx, argv: list[str]) -> int:
     p = ctx.node.profile
     intel = "Intel" in p.cpu_model
-    rows = [("Architecture", "x86_64"), ("CPU op-mode(s)", "32-bit, 64-bit"),
-            ("Address sizes", "52 bits physical, 57 bits virtual"), ("Byte Order", "Little Endian"),
-            ("CPU(s)", str(p.cores)), ("On-line CPU(s) list", f"0-{p.cores - 1}"),
-            ("Vendor ID", "GenuineIntel" if intel else "AuthenticAMD"), ("Model name", p.cpu_model),
-            ("Thread(s) per core", "1"), ("Core(s) per socket", str(p.cores)), ("Socket(s)", "1"),
-            ("Hypervisor vendor", "KVM"), ("Virtualization type", "full")]
+    rows = [
+        ("Architecture", "x86_64"),
+        ("CPU op-mode(s)", "32-bit, 64-bit"),
+        ("Address sizes", "52 bits physical, 57 bits virtual"),
+        ("Byte Order", "Little Endian"),
+        ("CPU(s)", str(p.cores)),
+        ("On-line CPU(s) list", f"0-{p.cores - 1}"),
+        ("Vendor ID", "GenuineIntel" if intel else "AuthenticAMD"),
+        ("Model name", p.cpu_model),
+        ("Thread(s) per core", "1"),
+        ("Core(s) per socket", str(p.cores)),
+        ("Socket(s)", "1"),
+        ("Hypervisor vendor", "KVM"),
+        ("Virtualization type", "full"),
+    ]
     for k, v in rows:
         ctx.out(f"{k + ':':<33} {v}\n")
     return 0
@@ -206,22 +282,72 @@ def _interfaces(ctx: Ctx) -> list[dict]:
     brd = ".".join(str(b) for b in (addr_int | host_mask).to_bytes(4, "big"))
     forever = 4294967295
     return [
-        {"ifindex": 1, "ifname": "lo", "flags": ["LOOPBACK", "UP", "LOWER_UP"], "mtu": 65536, "qdisc": "noqueue",
-         "operstate": "UNKNOWN", "group": "default", "txqlen": 1000, "link_type": "loopback",
-         "address": "00:00:00:00:00:00", "broadcast": "00:00:00:00:00:00",
-         "addr_info": [
-             {"family": "inet", "local": "127.0.0.1", "prefixlen": 8, "scope": "host", "label": "lo",
-              "valid_life_time": forever, "preferred_life_time": forever},
-             {"family": "inet6", "local": "::1", "prefixlen": 128, "scope": "host", "noprefixroute": True,
-              "valid_life_time": forever, "preferred_life_time": forever}]},
-        {"ifindex": 2, "ifname": "enp1s0", "flags": ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"], "mtu": 1500,
-         "qdisc": "fq_codel", "operstate": "UP", "group": "default", "txqlen": 1000, "link_type": "ether",
-         "address": mac, "broadcast": "ff:ff:ff:ff:ff:ff",
-         "addr_info": [
-             {"family": "inet", "local": node.address, "prefixlen": bits, "broadcast": brd, "scope": "global",
-              "label": "enp1s0", "valid_life_time": forever, "preferred_life_time": forever},
-             {"family": "inet6", "local": eui, "prefixlen": 64, "scope": "link",
-              "valid_life_time": forever, "preferred_life_time": forever}]},
+        {
+            "ifindex": 1,
+            "ifname": "lo",
+            "flags": ["LOOPBACK", "UP", "LOWER_UP"],
+            "mtu": 65536,
+            "qdisc": "noqueue",
+            "operstate": "UNKNOWN",
+            "group": "default",
+            "txqlen": 1000,
+            "link_type": "loopback",
+            "address": "00:00:00:00:00:00",
+            "broadcast": "00:00:00:00:00:00",
+            "addr_info": [
+                {
+                    "family": "inet",
+                    "local": "127.0.0.1",
+                    "prefixlen": 8,
+                    "scope": "host",
+                    "label": "lo",
+                    "valid_life_time": forever,
+                    "preferred_life_time": forever,
+                },
+                {
+                    "family": "inet6",
+                    "local": "::1",
+                    "prefixlen": 128,
+                    "scope": "host",
+                    "noprefixroute": True,
+                    "valid_life_time": forever,
+                    "preferred_life_time": forever,
+                },
+            ],
+        },
+        {
+            "ifindex": 2,
+            "ifname": "enp1s0",
+            "flags": ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"],
+            "mtu": 1500,
+            "qdisc": "fq_codel",
+            "operstate": "UP",
+            "group": "default",
+            "txqlen": 1000,
+            "link_type": "ether",
+            "address": mac,
+            "broadcast": "ff:ff:ff:ff:ff:ff",
+            "addr_info": [
+                {
+                    "family": "inet",
+                    "local": node.address,
+                    "prefixlen": bits,
+                    "broadcast": brd,
+                    "scope": "global",
+                    "label": "enp1s0",
+                    "valid_life_time": forever,
+                    "preferred_life_time": forever,
+                },
+                {
+                    "family": "inet6",
+                    "local": eui,
+                    "prefixlen": 64,
+                    "scope": "link",
+                    "valid_life_time": forever,
+                    "preferred_life_time": forever,
+                },
+            ],
+        },
     ]
 
 
@@ -231,8 +357,14 @@ def _routes(ctx: Ctx) -> list[dict]:
     net_s = ".".join(str(b) for b in net.to_bytes(4, "big"))
     return [
         {"dst": "default", "gateway": node.gateway, "dev": "enp1s0", "protocol": "static", "flags": []},
-        {"dst": f"{net_s}/{node.prefixlen}", "dev": "enp1s0", "protocol": "kernel", "scope": "link",
-         "prefsrc": node.address, "flags": []},
+        {
+            "dst": f"{net_s}/{node.prefixlen}",
+            "dev": "enp1s0",
+            "protocol": "kernel",
+            "scope": "link",
+            "prefsrc": node.address,
+            "flags": [],
+        },
     ]
 
 
@@ -280,24 +412,35 @@ async def ip(ctx: Ctx, argv: list[str]) -> int:
                 addrs = " ".join(f"{a['local']}/{a['prefixlen']}" for a in i["addr_info"])
                 ctx.out(f"{i['ifname']:<16} {i['operstate']:<14} {addrs} \n")
                 continue
-            ctx.out(f"{i['ifindex']}: {i['ifname']}: <{','.join(i['flags'])}> mtu {i['mtu']} qdisc {i['qdisc']} "
-                    f"state {i['operstate']} group {i['group']} qlen {i['txqlen']}\n")
+            ctx.out(
+                f"{i['ifindex']}: {i['ifname']}: <{','.join(i['flags'])}> mtu {i['mtu']} qdisc {i['qdisc']} "
+                f"state {i['operstate']} group {i['group']} qlen {i['txqlen']}\n"
+            )
             ctx.out(f"    link/{i['link_type']} {i['address']} brd {i['broadcast']}\n")
             for a in i["addr_info"]:
                 brd = f" brd {a['broadcast']}" if "broadcast" in a else ""
                 label = f" {a['label']}" if a["family"] == "inet" else ""
                 extra = " noprefixroute" if a.get("noprefixroute") else ""
-                ctx.out(f"    {a['family']} {a['local']}/{a['prefixlen']}{brd} scope {a['scope']}{label}{extra} \n"
-                        if a["family"] == "inet6" else
-                        f"    {a['family']} {a['local']}/{a['prefixlen']}{brd} scope {a['scope']}{label}\n")
+                ctx.out(
+                    f"    {a['family']} {a['local']}/{a['prefixlen']}{brd} scope {a['scope']}{label}{extra} \n"
+                    if a["family"] == "inet6"
+                    else f"    {a['family']} {a['local']}/{a['prefixlen']}{brd} scope {a['scope']}{label}\n"
+                )
                 ctx.out("       valid_lft forever preferred_lft forever\n")
         return 0
     if "route".startswith(obj) or obj == "r":
         routes = _routes(ctx)
         if rest and rest[0] == "get":
             dst = rest[1] if len(rest) > 1 else ""
-            r = {"dst": dst, "gateway": ctx.node.gateway, "dev": "enp1s0", "prefsrc": ctx.node.address,
-                 "flags": [], "uid": ctx.node.uid(ctx.user), "cache": []}
+            r = {
+                "dst": dst,
+                "gateway": ctx.node.gateway,
+                "dev": "enp1s0",
+                "prefsrc": ctx.node.address,
+                "flags": [],
+                "uid": ctx.node.uid(ctx.user),
+                "cache": [],
+            }
             if json_out:
                 ctx.out(json.dumps([r], separators=(",", ":")) + "\n")
             else:
@@ -326,8 +469,10 @@ async def ip(ctx: Ctx, argv: list[str]) -> int:
             ctx.out(json.dumps(ifaces, separators=(",", ":")) + "\n")
         else:
             for i in ifaces:
-                ctx.out(f"{i['ifindex']}: {i['ifname']}: <{','.join(i['flags'])}> mtu {i['mtu']} qdisc {i['qdisc']} "
-                        f"state {i['operstate']} mode DEFAULT group {i['group']} qlen {i['txqlen']}\n")
+                ctx.out(
+                    f"{i['ifindex']}: {i['ifname']}: <{','.join(i['flags'])}> mtu {i['mtu']} qdisc {i['qdisc']} "
+                    f"state {i['operstate']} mode DEFAULT group {i['group']} qlen {i['txqlen']}\n"
+                )
                 ctx.out(f"    link/{i['link_type']} {i['address']} brd {i['broadcast']}\n")
         return 0
     ctx.err(f'Object "{obj}" is unknown, try "ip help".')
@@ -339,18 +484,32 @@ async def ip(ctx: Ctx, argv: list[str]) -> int:
 
 def _listening(ctx: Ctx) -> list[tuple[str, str]]:
     node = ctx.node
-    socks = [("127.0.0.53%lo:53", "0.0.0.0:*"), ("127.0.0.54:53", "0.0.0.0:*"), ("0.0.0.0:22", "0.0.0.0:*"),
-             ("[::]:22", "[::]:*")]
+    socks = [
+        ("127.0.0.53%lo:53", "0.0.0.0:*"),
+        ("127.0.0.54:53", "0.0.0.0:*"),
+        ("0.0.0.0:22", "0.0.0.0:*"),
+        ("[::]:22", "[::]:*"),
+    ]
     m = node.microk8s
     if m.installed and m.running:
-        socks += [("127.0.0.1:10248", "0.0.0.0:*"), ("127.0.0.1:10249", "0.0.0.0:*"),
-                  ("127.0.0.1:1338", "0.0.0.0:*"), ("*:10250", "*:*"), ("*:10255", "*:*"), ("*:10256", "*:*"),
-                  ("0.0.0.0:25000", "0.0.0.0:*")]
+        socks += [
+            ("127.0.0.1:10248", "0.0.0.0:*"),
+            ("127.0.0.1:10249", "0.0.0.0:*"),
+            ("127.0.0.1:1338", "0.0.0.0:*"),
+            ("*:10250", "*:*"),
+            ("*:10255", "*:*"),
+            ("*:10256", "*:*"),
+            ("0.0.0.0:25000", "0.0.0.0:*"),
+        ]
         if m.role == "worker":
             socks += [("127.0.0.1:16443", "0.0.0.0:*")]
         else:
-            socks += [(f"{node.address}:19001", "0.0.0.0:*"), ("*:16443", "*:*"), ("*:10257", "*:*"),
-                      ("*:10259", "*:*")]
+            socks += [
+                (f"{node.address}:19001", "0.0.0.0:*"),
+                ("*:16443", "*:*"),
+                ("*:10257", "*:*"),
+                ("*:10259", "*:*"),
+            ]
     return socks
 
 
@@ -388,9 +547,12 @@ class PciDev:
 
 _LSPCI = re.compile(r"^(\S+) (.+?) \[([0-9a-f]{4})\]: (.*) \[([0-9a-f]{4}):([0-9a-f]{4})\](?: \(rev ([0-9a-f]+)\))?$")
 _DRIVERS = {
-    ("1af4", None): ("virtio-pci", None), ("1b36", "000c"): ("pcieport", None),
-    ("1b36", "000d"): ("xhci_hcd", "xhci_pci"), ("8086", "2918"): ("lpc_ich", "lpc_ich"),
-    ("8086", "2922"): ("ahci", "ahci"), ("8086", "2930"): ("i801_smbus", "i2c_i801"),
+    ("1af4", None): ("virtio-pci", None),
+    ("1b36", "000c"): ("pcieport", None),
+    ("1b36", "000d"): ("xhci_hcd", "xhci_pci"),
+    ("8086", "2918"): ("lpc_ich", "lpc_ich"),
+    ("8086", "2922"): ("ahci", "ahci"),
+    ("8086", "2930"): ("i801_smbus", "i2c_i801"),
     ("15b3", "101e"): ("mlx5_core", "mlx5_core"),
 }
 
@@ -413,9 +575,20 @@ def _pci_devices(ctx: Ctx) -> list[PciDev]:
     g = ctx.node.profile.gpu
     if g is not None:
         slot = g.pci_address.split(":", 1)[1]
-        devs.append(PciDev(slot, "3D controller", "0302", f"NVIDIA Corporation {g.lspci_name}", "10de",
-                           g.pci_device_id, "a1", "nvidia", "nvidiafb, nouveau, nvidia_drm, nvidia",
-                           f"NVIDIA Corporation Device [10de:{g.pci_subsystem}]"))
+        devs.append(
+            PciDev(
+                slot,
+                "3D controller",
+                "0302",
+                f"NVIDIA Corporation {g.lspci_name}",
+                "10de",
+                g.pci_device_id,
+                "a1",
+                "nvidia",
+                "nvidiafb, nouveau, nvidia_drm, nvidia",
+                f"NVIDIA Corporation Device [10de:{g.pci_subsystem}]",
+            )
+        )
     return sorted(devs, key=lambda d: d.slot)
 
 
@@ -440,8 +613,8 @@ async def lspci(ctx: Ctx, argv: list[str]) -> int:
                 elif c == "k":
                     kernel = True
                 elif c in ("d", "s"):
-                    value = a[j + 1:] or (args[i + 1] if i + 1 < len(args) else "")
-                    if not a[j + 1:]:
+                    value = a[j + 1 :] or (args[i + 1] if i + 1 < len(args) else "")
+                    if not a[j + 1 :]:
                         i += 1
                     if c == "d":
                         v, _, d = value.partition(":")
@@ -494,8 +667,12 @@ def capture_sections(name: str) -> dict[str, str]:
     i = 0
     banner = "#" * 80
     while i < len(lines):
-        if lines[i].rstrip("\n") == banner and i + 3 < len(lines) and lines[i + 2].startswith("# $ ") \
-                and lines[i + 3].rstrip("\n") == banner:
+        if (
+            lines[i].rstrip("\n") == banner
+            and i + 3 < len(lines)
+            and lines[i + 2].startswith("# $ ")
+            and lines[i + 3].rstrip("\n") == banner
+        ):
             cmd = lines[i + 2][4:].strip()
             j = i + 4
             while j < len(lines) and lines[j].rstrip("\n") != banner:
@@ -610,6 +787,8 @@ async def nvidia_smi(ctx: Ctx, argv: list[str]) -> int:
     if not rest:
         ctx.out(sections["nvidia-smi"])
         return 0
-    ctx.err(f"thinkube-lab: 'nvidia-smi {' '.join(args)}' is not simulated (the lab replays the "
-            f"{gpu.model} capture: --query-gpu=... --format=csv[,noheader][,nounits], -L, -q, --version)")
+    ctx.err(
+        f"thinkube-lab: 'nvidia-smi {' '.join(args)}' is not simulated (the lab replays the "
+        f"{gpu.model} capture: --query-gpu=... --format=csv[,noheader][,nounits], -L, -q, --version)"
+    )
     return 1

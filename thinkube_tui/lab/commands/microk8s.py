@@ -69,18 +69,24 @@ DEFAULT_ADDONS = ["dns", "ha-cluster", "helm", "helm3"]
 ALIASES = {"storage": "hostpath-storage", "gpu": "nvidia"}
 
 
-def _deployment(name: str, ns: str, image: str, labels: dict[str, str] | None = None,
-                replicas: int = 1, kind: str = "Deployment") -> dict[str, Any]:
+def _deployment(
+    name: str, ns: str, image: str, labels: dict[str, str] | None = None, replicas: int = 1, kind: str = "Deployment"
+) -> dict[str, Any]:
     sel = {"app.kubernetes.io/name": name}
-    spec: dict[str, Any] = {"selector": {"matchLabels": sel},
-                            "template": {"metadata": {"labels": sel},
-                                         "spec": {"containers": [{"name": name, "image": image}]}}}
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": sel},
+        "template": {"metadata": {"labels": sel}, "spec": {"containers": [{"name": name, "image": image}]}},
+    }
     if kind == "Deployment":
         spec["replicas"] = replicas
     if kind == "StatefulSet":
         spec.update(replicas=replicas, serviceName=name)
-    return {"apiVersion": "apps/v1", "kind": kind,
-            "metadata": {"name": name, "namespace": ns, "labels": {**sel, **(labels or {})}}, "spec": spec}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": ns, "labels": {**sel, **(labels or {})}},
+        "spec": spec,
+    }
 
 
 def _namespace(name: str) -> dict[str, Any]:
@@ -91,19 +97,42 @@ def _coredns_addon() -> list[dict[str, Any]]:
     """The dns addon (canonical/microk8s-core-addons addons/dns/coredns.yaml): Deployment `coredns`
     whose pods carry k8s-app=kube-dns, and the Service kube-dns on 10.152.183.10 (--cluster-dns)."""
     sel = {"k8s-app": "kube-dns"}
-    dep = {"apiVersion": "apps/v1", "kind": "Deployment",
-           "metadata": {"name": "coredns", "namespace": "kube-system",
-                        "labels": {"k8s-app": "kube-dns", "addonmanager.kubernetes.io/mode": "Reconcile"}},
-           "spec": {"replicas": 1, "selector": {"matchLabels": sel},
-                    "template": {"metadata": {"labels": sel},
-                                 "spec": {"containers": [{"name": "coredns", "image": "coredns/coredns:1.12.0"}]}}}}
-    svc = {"apiVersion": "v1", "kind": "Service",
-           "metadata": {"name": "kube-dns", "namespace": "kube-system",
-                        "labels": {"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"}},
-           "spec": {"selector": dict(sel), "clusterIP": "10.152.183.10", "clusterIPs": ["10.152.183.10"],
-                    "ports": [{"name": "dns", "port": 53, "protocol": "UDP"},
-                              {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
-                              {"name": "metrics", "port": 9153, "protocol": "TCP"}]}}
+    dep = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": "coredns",
+            "namespace": "kube-system",
+            "labels": {"k8s-app": "kube-dns", "addonmanager.kubernetes.io/mode": "Reconcile"},
+        },
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": sel},
+            "template": {
+                "metadata": {"labels": sel},
+                "spec": {"containers": [{"name": "coredns", "image": "coredns/coredns:1.12.0"}]},
+            },
+        },
+    }
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "kube-dns",
+            "namespace": "kube-system",
+            "labels": {"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"},
+        },
+        "spec": {
+            "selector": dict(sel),
+            "clusterIP": "10.152.183.10",
+            "clusterIPs": ["10.152.183.10"],
+            "ports": [
+                {"name": "dns", "port": 53, "protocol": "UDP"},
+                {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
+                {"name": "metrics", "port": 9153, "protocol": "TCP"},
+            ],
+        },
+    }
     return [dep, svc]
 
 
@@ -113,21 +142,33 @@ def _metallb_addon(ranges: str | None) -> list[dict[str, Any]]:
     from ..charts import crd_object
 
     objs: list[dict[str, Any]] = [
-        crd_object({"group": "metallb.io", "version": v, "kind": k, "plural": p, "scope": "Namespaced"},
-                   source="microk8s metallb addon")
-        for k, p, v in (("IPAddressPool", "ipaddresspools", "v1beta1"),
-                        ("L2Advertisement", "l2advertisements", "v1beta1"),
-                        ("BGPAdvertisement", "bgpadvertisements", "v1beta1"),
-                        ("BGPPeer", "bgppeers", "v1beta2"),
-                        ("BFDProfile", "bfdprofiles", "v1beta1"),
-                        ("Community", "communities", "v1beta1"))]
-    objs += [_namespace("metallb-system"),
-             _deployment("controller", "metallb-system", "quay.io/metallb/controller:v0.14.9"),
-             _deployment("speaker", "metallb-system", "quay.io/metallb/speaker:v0.14.9", kind="DaemonSet")]
+        crd_object(
+            {"group": "metallb.io", "version": v, "kind": k, "plural": p, "scope": "Namespaced"},
+            source="microk8s metallb addon",
+        )
+        for k, p, v in (
+            ("IPAddressPool", "ipaddresspools", "v1beta1"),
+            ("L2Advertisement", "l2advertisements", "v1beta1"),
+            ("BGPAdvertisement", "bgpadvertisements", "v1beta1"),
+            ("BGPPeer", "bgppeers", "v1beta2"),
+            ("BFDProfile", "bfdprofiles", "v1beta1"),
+            ("Community", "communities", "v1beta1"),
+        )
+    ]
+    objs += [
+        _namespace("metallb-system"),
+        _deployment("controller", "metallb-system", "quay.io/metallb/controller:v0.14.9"),
+        _deployment("speaker", "metallb-system", "quay.io/metallb/speaker:v0.14.9", kind="DaemonSet"),
+    ]
     if ranges:
-        objs.append({"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
-                     "metadata": {"name": "default-addresspool", "namespace": "metallb-system"},
-                     "spec": {"addresses": [r.strip() for r in ranges.split(",") if r.strip()]}})
+        objs.append(
+            {
+                "apiVersion": "metallb.io/v1beta1",
+                "kind": "IPAddressPool",
+                "metadata": {"name": "default-addresspool", "namespace": "metallb-system"},
+                "spec": {"addresses": [r.strip() for r in ranges.split(",") if r.strip()]},
+            }
+        )
     return objs
 
 
@@ -136,22 +177,36 @@ ADDON_OBJECTS: dict[str, list[dict[str, Any]]] = {
     "dns": _coredns_addon(),
     "hostpath-storage": [
         _deployment("hostpath-provisioner", "kube-system", "cdkbot/hostpath-provisioner:1.5.0"),
-        {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-         "metadata": {"name": "microk8s-hostpath",
-                      "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
-         "provisioner": "microk8s.io/hostpath", "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer"},
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {
+                "name": "microk8s-hostpath",
+                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+            },
+            "provisioner": "microk8s.io/hostpath",
+            "reclaimPolicy": "Delete",
+            "volumeBindingMode": "WaitForFirstConsumer",
+        },
     ],
-    "ingress": [_namespace("ingress"),
-                _deployment("nginx-ingress-microk8s-controller", "ingress",
-                            "registry.k8s.io/ingress-nginx/controller:v1.12.1", kind="DaemonSet")],
-    "cert-manager": [_namespace("cert-manager"),
-                     _deployment("cert-manager", "cert-manager", "quay.io/jetstack/cert-manager-controller:v1.17.1"),
-                     _deployment("cert-manager-webhook", "cert-manager",
-                                 "quay.io/jetstack/cert-manager-webhook:v1.17.1"),
-                     _deployment("cert-manager-cainjector", "cert-manager",
-                                 "quay.io/jetstack/cert-manager-cainjector:v1.17.1")],
-    "metrics-server": [_deployment("metrics-server", "kube-system",
-                                   "registry.k8s.io/metrics-server/metrics-server:v0.7.2")],
+    "ingress": [
+        _namespace("ingress"),
+        _deployment(
+            "nginx-ingress-microk8s-controller",
+            "ingress",
+            "registry.k8s.io/ingress-nginx/controller:v1.12.1",
+            kind="DaemonSet",
+        ),
+    ],
+    "cert-manager": [
+        _namespace("cert-manager"),
+        _deployment("cert-manager", "cert-manager", "quay.io/jetstack/cert-manager-controller:v1.17.1"),
+        _deployment("cert-manager-webhook", "cert-manager", "quay.io/jetstack/cert-manager-webhook:v1.17.1"),
+        _deployment("cert-manager-cainjector", "cert-manager", "quay.io/jetstack/cert-manager-cainjector:v1.17.1"),
+    ],
+    "metrics-server": [
+        _deployment("metrics-server", "kube-system", "registry.k8s.io/metrics-server/metrics-server:v0.7.2")
+    ],
     "registry": [_namespace("container-registry"), _deployment("registry", "container-registry", "registry:2.8.1")],
     "dashboard": [_deployment("kubernetes-dashboard", "kube-system", "kubernetesui/dashboard:v2.7.0")],
 }
@@ -206,8 +261,16 @@ def removed(ctx: Ctx) -> None:
 # ---------------------------------------------------------------------------- services (snap restart)
 
 #: The snap's services (`snap services microk8s` on a 1.33 node).
-SERVICES = ("daemon-apiserver-kicker", "daemon-apiserver-proxy", "daemon-cluster-agent", "daemon-containerd",
-            "daemon-etcd", "daemon-flanneld", "daemon-k8s-dqlite", "daemon-kubelite")
+SERVICES = (
+    "daemon-apiserver-kicker",
+    "daemon-apiserver-proxy",
+    "daemon-cluster-agent",
+    "daemon-containerd",
+    "daemon-etcd",
+    "daemon-flanneld",
+    "daemon-k8s-dqlite",
+    "daemon-kubelite",
+)
 
 
 def service_active(node, service: str) -> bool:
@@ -281,11 +344,21 @@ def _register_node(node, *, ready: bool) -> None:
     if lab is None or not node.microk8s.installed:
         return
     p = node.profile
-    labels = {"microk8s.io/cluster": "true", "node.kubernetes.io/microk8s-"
-              + ("controlplane" if node.microk8s.role == "control" else "worker"): "microk8s-"
-              + ("controlplane" if node.microk8s.role == "control" else "worker")}
-    lab.kube.set_node(node.name, ready=ready, labels=labels, address=node.address, cpu=str(p.cores),
-                      memory=f"{int(p.memory_bytes / 1024 * 0.985)}Ki", gpus=0, os_image="Ubuntu 24.04.2 LTS")
+    labels = {
+        "microk8s.io/cluster": "true",
+        "node.kubernetes.io/microk8s-" + ("controlplane" if node.microk8s.role == "control" else "worker"): "microk8s-"
+        + ("controlplane" if node.microk8s.role == "control" else "worker"),
+    }
+    lab.kube.set_node(
+        node.name,
+        ready=ready,
+        labels=labels,
+        address=node.address,
+        cpu=str(p.cores),
+        memory=f"{int(p.memory_bytes / 1024 * 0.985)}Ki",
+        gpus=0,
+        os_image="Ubuntu 24.04.2 LTS",
+    )
 
 
 def _apply_addon(node, addon: str) -> None:
@@ -298,12 +371,16 @@ def _apply_addon(node, addon: str) -> None:
                 ns = obj["metadata"]["namespace"]
                 if lab.kube.get("v1", "Namespace", ns) is None:
                     lab.kube.put(_namespace(ns), manager="microk8s")
-            if lab.kube.get(obj["apiVersion"], obj["kind"], obj["metadata"]["name"],
-                            obj["metadata"].get("namespace")) is None:
+            if (
+                lab.kube.get(obj["apiVersion"], obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace"))
+                is None
+            ):
                 lab.kube.put(obj, manager="microk8s")
         except Exception as exc:
-            lab.log(f"thinkube-lab: addon {addon}: the Kube API emulator refused {obj['kind']} "
-                    f"{obj['metadata']['name']}: {exc}")
+            lab.log(
+                f"thinkube-lab: addon {addon}: the Kube API emulator refused {obj['kind']} "
+                f"{obj['metadata']['name']}: {exc}"
+            )
 
 
 # ---------------------------------------------------------------------------- entry point
@@ -321,8 +398,11 @@ def _no_permission(ctx: Ctx) -> int:
 
 
 def _cluster_node_message(ctx: Ctx, what: str = "") -> None:
-    ctx.out("This MicroK8s deployment is acting as a node in a cluster. Please use the master node.\n"
-            if not what else f"This MicroK8s deployment is acting as a node in a cluster. {what}\n")
+    ctx.out(
+        "This MicroK8s deployment is acting as a node in a cluster. Please use the master node.\n"
+        if not what
+        else f"This MicroK8s deployment is acting as a node in a cluster. {what}\n"
+    )
 
 
 async def microk8s(ctx: Ctx, argv: list[str]) -> int:
@@ -331,8 +411,10 @@ async def microk8s(ctx: Ctx, argv: list[str]) -> int:
     if name.startswith("microk8s.") and name != "microk8s":
         args = [name.split(".", 1)[1], *args]
     if not args:
-        ctx.out("Usage: microk8s [OPTIONS] COMMAND [ARGS]...\n\nAvailable subcommands are:\n"
-                "\tadd-node\n\tconfig\n\tdisable\n\tenable\n\thelm3\n\tjoin\n\tkubectl\n\tstatus\n\tversion\n")
+        ctx.out(
+            "Usage: microk8s [OPTIONS] COMMAND [ARGS]...\n\nAvailable subcommands are:\n"
+            "\tadd-node\n\tconfig\n\tdisable\n\tenable\n\thelm3\n\tjoin\n\tkubectl\n\tstatus\n\tversion\n"
+        )
         return 0
     sub, rest = args[0], args[1:]
     if sub == "version":
@@ -349,9 +431,16 @@ async def microk8s(ctx: Ctx, argv: list[str]) -> int:
     return await handler(ctx, rest)
 
 
-for _path in ("/snap/bin/microk8s", "/snap/bin/microk8s.kubectl", "/snap/bin/microk8s.helm3",
-              "/snap/bin/microk8s.status", "/snap/bin/microk8s.enable", "/snap/bin/microk8s.config",
-              "/snap/bin/microk8s.add-node", "/snap/bin/microk8s.join"):
+for _path in (
+    "/snap/bin/microk8s",
+    "/snap/bin/microk8s.kubectl",
+    "/snap/bin/microk8s.helm3",
+    "/snap/bin/microk8s.status",
+    "/snap/bin/microk8s.enable",
+    "/snap/bin/microk8s.config",
+    "/snap/bin/microk8s.add-node",
+    "/snap/bin/microk8s.join",
+):
     program(_path, available=_installed)(microk8s)
 
 
@@ -401,19 +490,35 @@ async def _status(ctx: Ctx, args: list[str]) -> int:
         return 0
     voters = [f"{node.address}:19001"]
     if fmt == "yaml":
-        doc = {"microk8s": {"running": True},
-               "high-availability": {"enabled": False, "nodes": [{"address": v, "role": "voter"} for v in voters]},
-               "addons": [{"name": a, "repository": "core", "description": ADDONS[a],
-                           "version": m.version, "status": "enabled" if a in m.addons else "disabled"}
-                          for a in sorted(ADDONS) if a != "community"]}
+        doc = {
+            "microk8s": {"running": True},
+            "high-availability": {"enabled": False, "nodes": [{"address": v, "role": "voter"} for v in voters]},
+            "addons": [
+                {
+                    "name": a,
+                    "repository": "core",
+                    "description": ADDONS[a],
+                    "version": m.version,
+                    "status": "enabled" if a in m.addons else "disabled",
+                }
+                for a in sorted(ADDONS)
+                if a != "community"
+            ],
+        }
         ctx.out(yaml.safe_dump(doc, sort_keys=False))
         return 0
     if fmt == "short":
         for a in sorted(ADDONS):
             ctx.out(f"core/{a}: {'enabled' if a in m.addons else 'disabled'}\n")
         return 0
-    lines = ["microk8s is running", "high-availability: no", f"  datastore master nodes: {' '.join(voters)}",
-             "  datastore standby nodes: none", "addons:", "  enabled:"]
+    lines = [
+        "microk8s is running",
+        "high-availability: no",
+        f"  datastore master nodes: {' '.join(voters)}",
+        "  datastore standby nodes: none",
+        "addons:",
+        "  enabled:",
+    ]
     lines += [f"    {a:<20} # (core) {ADDONS[a]}" for a in sorted(m.addons)]
     lines.append("  disabled:")
     lines += [f"    {a:<20} # (core) {ADDONS[a]}" for a in sorted(ADDONS) if a not in m.addons and a != "community"]
@@ -462,8 +567,10 @@ async def _enable(ctx: Ctx, args: list[str]) -> int:
         ctx.out(f"Infer repository core for addon {name}\n")
         if name == "metallb":
             if not arg:
-                ctx.out("Enter each IP address range delimited by comma (e.g. '10.64.140.43-10.64.140.49,"
-                        "192.168.0.105-192.168.0.111'): ")
+                ctx.out(
+                    "Enter each IP address range delimited by comma (e.g. '10.64.140.43-10.64.140.49,"
+                    "192.168.0.105-192.168.0.111'): "
+                )
                 arg = (await ctx.stdin.readline()).strip()
                 if not arg:
                     ctx.out("\nAborted!\n")
@@ -511,8 +618,10 @@ def _check_hash(lab) -> str:
 async def _add_node(ctx: Ctx, args: list[str]) -> int:
     node, m, lab = ctx.node, ctx.node.microk8s, ctx.node.lab
     if m.role == "worker":
-        ctx.out("This MicroK8s deployment is acting as a node in a cluster. "
-                "Please use the microk8s add-node on the master.\n")
+        ctx.out(
+            "This MicroK8s deployment is acting as a node in a cluster. "
+            "Please use the microk8s add-node on the master.\n"
+        )
         return 1
     if not ctx.is_root:
         ctx.err("Elevated permissions are needed for this operation. Please run this command with sudo.")
@@ -533,8 +642,10 @@ async def _add_node(ctx: Ctx, args: list[str]) -> int:
         elif a.startswith("--format="):
             fmt = a.split("=", 1)[1]
         else:
-            ctx.err(f"usage: microk8s add-node [-h] [--token-ttl TOKEN_TTL] [--token TOKEN] [--format ...]\n"
-                    f"microk8s add-node: error: unrecognized arguments: {a}")
+            ctx.err(
+                f"usage: microk8s add-node [-h] [--token-ttl TOKEN_TTL] [--token TOKEN] [--format ...]\n"
+                f"microk8s add-node: error: unrecognized arguments: {a}"
+            )
             return 2
     if lab is None:
         ctx.err("thinkube-lab: this node is not part of a lab cluster")
@@ -562,12 +673,14 @@ async def _add_node(ctx: Ctx, args: list[str]) -> int:
     elif fmt == "token-check":
         ctx.out(f"{token}/{check}\n")
     else:
-        ctx.out("From the node you wish to join to this cluster, run the following:\n"
-                f"microk8s join {url}\n\n"
-                "Use the '--worker' flag to join a node as a worker not running the control plane, eg:\n"
-                f"microk8s join {url} --worker\n\n"
-                "If the node you are adding is not reachable through the default interface you can use one of "
-                f"the following:\nmicrok8s join {url}\n")
+        ctx.out(
+            "From the node you wish to join to this cluster, run the following:\n"
+            f"microk8s join {url}\n\n"
+            "Use the '--worker' flag to join a node as a worker not running the control plane, eg:\n"
+            f"microk8s join {url} --worker\n\n"
+            "If the node you are adding is not reachable through the default interface you can use one of "
+            f"the following:\nmicrok8s join {url}\n"
+        )
     return 0
 
 
@@ -610,8 +723,10 @@ async def _join(ctx: Ctx, args: list[str]) -> int:
         ctx.out("Connection failed. The server certificate hash does not match (500).\n")
         return 1
     if not node.lab_resolvable(control):
-        ctx.out(f"Connection failed. The hostname ({node.name}) of the joining node does not resolve to the IP "
-                f"\"{node.address}\". Refusing join (400).\n")
+        ctx.out(
+            f"Connection failed. The hostname ({node.name}) of the joining node does not resolve to the IP "
+            f'"{node.address}". Refusing join (400).\n'
+        )
         return 1
     m.role, m.joined_to = "worker", host
     m.addons = []
@@ -620,12 +735,14 @@ async def _join(ctx: Ctx, args: list[str]) -> int:
     node.changed()
     _register_node(node, ready=False)
     lab.later(node.speed * _d("node-ready"), lambda: _register_node(node, ready=True))
-    ctx.out("The node has joined the cluster and will appear in the nodes list in a few seconds.\n\n"
-            "This worker node gets automatically configured with the API server endpoints.\n"
-            "If the API servers are behind a loadbalancer please set the '--refresh-interval' to '0s' in:\n"
-            "    /var/snap/microk8s/current/args/apiserver-proxy\n"
-            "and replace the API server endpoints with the one provided by the loadbalancer in:\n"
-            "    /var/snap/microk8s/current/args/traefik/provider.yaml\n\n")
+    ctx.out(
+        "The node has joined the cluster and will appear in the nodes list in a few seconds.\n\n"
+        "This worker node gets automatically configured with the API server endpoints.\n"
+        "If the API servers are behind a loadbalancer please set the '--refresh-interval' to '0s' in:\n"
+        "    /var/snap/microk8s/current/args/apiserver-proxy\n"
+        "and replace the API server endpoints with the one provided by the loadbalancer in:\n"
+        "    /var/snap/microk8s/current/args/traefik/provider.yaml\n\n"
+    )
     return 0
 
 
@@ -662,8 +779,10 @@ async def _kubectl(ctx: Ctx, args: list[str]) -> int:
         else:
             rest.append(a)
     if lab is None or rest[:2] not in (["get", "nodes"], ["get", "node"], ["get", "no"]):
-        ctx.err(f"thinkube-lab: 'microk8s kubectl {' '.join(args)}' is not simulated "
-                "(only 'get nodes [-o json|wide]'); use the Kubernetes API")
+        ctx.err(
+            f"thinkube-lab: 'microk8s kubectl {' '.join(args)}' is not simulated "
+            "(only 'get nodes [-o json|wide]'); use the Kubernetes API"
+        )
         return 1
     nodes = lab.kube.list("v1", "Node")
     if len(rest) > 2:
@@ -672,8 +791,12 @@ async def _kubectl(ctx: Ctx, args: list[str]) -> int:
             ctx.err(f'Error from server (NotFound): nodes "{rest[2]}" not found')
             return 1
     if out_fmt == "json":
-        ctx.out(json.dumps({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""},
-                            "items": nodes}, indent=4) + "\n")
+        ctx.out(
+            json.dumps(
+                {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": nodes}, indent=4
+            )
+            + "\n"
+        )
         return 0
     if out_fmt not in (None, "wide", "name"):
         ctx.err(f"thinkube-lab: kubectl -o {out_fmt} is not simulated")
@@ -685,8 +808,15 @@ async def _kubectl(ctx: Ctx, args: list[str]) -> int:
     rows = [["NAME", "STATUS", "ROLES", "AGE", "VERSION"]]
     for n in nodes:
         ready = any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"].get("conditions", []))
-        rows.append([n["metadata"]["name"], "Ready" if ready else "NotReady", "<none>", "1m",
-                     n["status"].get("nodeInfo", {}).get("kubeletVersion", "")])
+        rows.append(
+            [
+                n["metadata"]["name"],
+                "Ready" if ready else "NotReady",
+                "<none>",
+                "1m",
+                n["status"].get("nodeInfo", {}).get("kubeletVersion", ""),
+            ]
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         ctx.out("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() + "\n")
@@ -749,8 +879,10 @@ def _object_ready(lab, ref: list[str]) -> bool:
 async def _helm(ctx: Ctx, args: list[str]) -> int:
     node, lab = ctx.node, ctx.node.lab
     if lab is None or node.microk8s.role == "worker":
-        ctx.err("Error: Kubernetes cluster unreachable: Get \"https://127.0.0.1:16443/version\": "
-                "dial tcp 127.0.0.1:16443: connect: connection refused")
+        ctx.err(
+            'Error: Kubernetes cluster unreachable: Get "https://127.0.0.1:16443/version": '
+            "dial tcp 127.0.0.1:16443: connect: connection refused"
+        )
         return 1
     if "helm3" not in node.microk8s.addons:
         ctx.out("Helm 3 is not available. Please enable it with: microk8s enable helm3\n")
@@ -770,11 +902,15 @@ async def _helm(ctx: Ctx, args: list[str]) -> int:
     if sub in ("uninstall", "delete"):
         return _helm_uninstall(ctx, rest)
     if sub == "version":
-        ctx.out('version.BuildInfo{Version:"v3.17.3", GitCommit:"thinkube-lab", GitTreeState:"clean", '
-                'GoVersion:"go1.23.7"}\n')
+        ctx.out(
+            'version.BuildInfo{Version:"v3.17.3", GitCommit:"thinkube-lab", GitTreeState:"clean", '
+            'GoVersion:"go1.23.7"}\n'
+        )
         return 0
-    ctx.err(f'Error: unknown command "{sub}" for "helm" (the thinkube lab simulates upgrade --install, '
-            "install, list, status, get values, uninstall, version)")
+    ctx.err(
+        f'Error: unknown command "{sub}" for "helm" (the thinkube lab simulates upgrade --install, '
+        "install, list, status, get values, uninstall, version)"
+    )
     return 1
 
 
@@ -782,18 +918,47 @@ def _namespace_of(opts: dict[str, Any]) -> str:
     return opts.get("namespace") or "default"
 
 
-_BOOL_FLAGS = ("-i", "--install", "--create-namespace", "--wait", "--atomic", "-A", "--all-namespaces",
-               "--reset-values", "--reuse-values", "--wait-for-jobs", "--dependency-update", "--deployed",
-               "--all", "-a", "--failed", "--pending", "--cleanup-on-fail", "--force", "--skip-crds")
+_BOOL_FLAGS = (
+    "-i",
+    "--install",
+    "--create-namespace",
+    "--wait",
+    "--atomic",
+    "-A",
+    "--all-namespaces",
+    "--reset-values",
+    "--reuse-values",
+    "--wait-for-jobs",
+    "--dependency-update",
+    "--deployed",
+    "--all",
+    "-a",
+    "--failed",
+    "--pending",
+    "--cleanup-on-fail",
+    "--force",
+    "--skip-crds",
+)
 
 
 def _parse_helm_flags(args: list[str], value_flags: set[str]) -> tuple[list[str], dict[str, Any], str | None]:
     pos: list[str] = []
     opts: dict[str, Any] = {"values": [], "set": []}
-    names = {"-n": "namespace", "--namespace": "namespace", "-f": "values", "--values": "values",
-             "--repo": "repo", "--version": "version", "--timeout": "timeout", "-o": "output",
-             "--output": "output", "--set": "set", "--set-string": "set", "--filter": "filter",
-             "--revision": "revision"}
+    names = {
+        "-n": "namespace",
+        "--namespace": "namespace",
+        "-f": "values",
+        "--values": "values",
+        "--repo": "repo",
+        "--version": "version",
+        "--timeout": "timeout",
+        "-o": "output",
+        "--output": "output",
+        "--set": "set",
+        "--set-string": "set",
+        "--filter": "filter",
+        "--revision": "revision",
+    }
     it = iter(args)
     for a in it:
         key, eq, val = a.partition("=")
@@ -877,8 +1042,10 @@ async def _helm_upgrade(ctx: Ctx, sub: str, args: list[str]) -> int:
             ctx.err(f"Error: failed to parse {source}: {exc}")
             return 1
         if not isinstance(doc, dict):
-            ctx.err(f"Error: failed to parse {source}: error unmarshaling JSON: json: cannot unmarshal into Go "
-                    "value of type map[string]interface {}")
+            ctx.err(
+                f"Error: failed to parse {source}: error unmarshaling JSON: json: cannot unmarshal into Go "
+                "value of type map[string]interface {}"
+            )
             return 1
         values = _deep_merge(values, doc)
     for item in opts["set"]:
@@ -895,8 +1062,15 @@ async def _helm_upgrade(ctx: Ctx, sub: str, args: list[str]) -> int:
     try:
         doc = charts.load(chart_name)
         source = str(charts.chart_file(chart_name) or "lab default: one Deployment named after the release")
-        rendered = charts.render(doc if doc is not None else DEFAULT_CHART, release=release, namespace=ns,
-                                 chart=chart_name, version=version, values=values, source=source)
+        rendered = charts.render(
+            doc if doc is not None else DEFAULT_CHART,
+            release=release,
+            namespace=ns,
+            chart=chart_name,
+            version=version,
+            values=values,
+            source=source,
+        )
     except charts.ChartFileError as exc:
         ctx.err(f"Error: {verb} FAILED: thinkube-lab: malformed chart data file: {exc}")
         return 1
@@ -923,17 +1097,29 @@ async def _helm_upgrade(ctx: Ctx, sub: str, args: list[str]) -> int:
                 continue
             lab.kube.put(obj, manager="helm")
         except Exception as exc:
-            ctx.err(f"Error: {verb} FAILED: thinkube-lab: the Kube API emulator refused {obj['kind']} "
-                    f"{obj['metadata']['name']}: {exc}")
+            ctx.err(
+                f"Error: {verb} FAILED: thinkube-lab: the Kube API emulator refused {obj['kind']} "
+                f"{obj['metadata']['name']}: {exc}"
+            )
             return 1
         created.append(ref)
     for old in (existing or {}).get("objects", []):
         if old not in created and old[1] not in KEPT_KINDS:  # no longer rendered: Helm deletes it
             lab.kube.delete(old[0], old[1], old[2], old[3] or None)
-    record = {"name": release, "namespace": ns, "chart": chart, "chart_name": chart_name,
-              "repo": opts.get("repo"), "version": version, "values": values, "revision": revision,
-              "updated": _helm_time(), "status": "deployed", "objects": created,
-              "workloads": [[r[1], r[2]] for r in created if r[1] in ("Deployment", "StatefulSet", "DaemonSet")]}
+    record = {
+        "name": release,
+        "namespace": ns,
+        "chart": chart,
+        "chart_name": chart_name,
+        "repo": opts.get("repo"),
+        "version": version,
+        "values": values,
+        "revision": revision,
+        "updated": _helm_time(),
+        "status": "deployed",
+        "objects": created,
+        "workloads": [[r[1], r[2]] for r in created if r[1] in ("Deployment", "StatefulSet", "DaemonSet")],
+    }
     lab.releases[key] = record
     node.counters[f"helm-{'install' if existing is None else 'upgrade'}:{key}"] += 1
     lab.changed()
@@ -944,8 +1130,10 @@ async def _helm_upgrade(ctx: Ctx, sub: str, args: list[str]) -> int:
                 record["status"] = "failed"
                 lab.changed()
                 waiting = [f"{r[1]} {r[3]}/{r[2]}" for r in created if not _object_ready(lab, r)]
-                ctx.err(f"Error: {verb} FAILED: context deadline exceeded (thinkube-lab: still waiting for "
-                        f"{', '.join(waiting)})")
+                ctx.err(
+                    f"Error: {verb} FAILED: context deadline exceeded (thinkube-lab: still waiting for "
+                    f"{', '.join(waiting)})"
+                )
                 return 1
             await asyncio.sleep(0.05)
     if existing is not None:
@@ -955,13 +1143,22 @@ async def _helm_upgrade(ctx: Ctx, sub: str, args: list[str]) -> int:
 
 
 def _print_status(ctx: Ctx, r: dict[str, Any]) -> None:
-    ctx.out(f"NAME: {r['name']}\nLAST DEPLOYED: {datetime.now(UTC).strftime('%a %b %e %H:%M:%S %Y')}\n"
-            f"NAMESPACE: {r['namespace']}\nSTATUS: {r['status']}\nREVISION: {r['revision']}\nTEST SUITE: None\n")
+    ctx.out(
+        f"NAME: {r['name']}\nLAST DEPLOYED: {datetime.now(UTC).strftime('%a %b %e %H:%M:%S %Y')}\n"
+        f"NAMESPACE: {r['namespace']}\nSTATUS: {r['status']}\nREVISION: {r['revision']}\nTEST SUITE: None\n"
+    )
 
 
 def _list_item(r: dict[str, Any]) -> dict[str, str]:
-    return {"name": r["name"], "namespace": r["namespace"], "revision": str(r["revision"]), "updated": r["updated"],
-            "status": r["status"], "chart": f"{r['chart_name']}-{r['version']}", "app_version": r["version"]}
+    return {
+        "name": r["name"],
+        "namespace": r["namespace"],
+        "revision": str(r["revision"]),
+        "updated": r["updated"],
+        "status": r["status"],
+        "chart": f"{r['chart_name']}-{r['version']}",
+        "app_version": r["version"],
+    }
 
 
 def _helm_list(ctx: Ctx, args: list[str]) -> int:
@@ -980,9 +1177,13 @@ def _helm_list(ctx: Ctx, args: list[str]) -> int:
     wanted = {s for s in ("deployed", "failed", "pending") if opts.get(s)}
     if opts.get("all") or opts.get("a"):
         wanted = set()
-    items = [_list_item(r) for k, r in sorted(lab.releases.items())
-             if (every or r["namespace"] == ns) and (pattern is None or pattern.search(r["name"]))
-             and (not wanted or r["status"] in wanted)]
+    items = [
+        _list_item(r)
+        for k, r in sorted(lab.releases.items())
+        if (every or r["namespace"] == ns)
+        and (pattern is None or pattern.search(r["name"]))
+        and (not wanted or r["status"] in wanted)
+    ]
     if opts.get("output") == "json":
         ctx.out(json.dumps(items, separators=(",", ":")) + "\n")
     elif opts.get("output") == "yaml":
@@ -990,8 +1191,12 @@ def _helm_list(ctx: Ctx, args: list[str]) -> int:
     else:
         ctx.out("NAME\tNAMESPACE\tREVISION\tUPDATED\tSTATUS\tCHART\tAPP VERSION\n")
         for i in items:
-            ctx.out("\t".join([i["name"], i["namespace"], i["revision"], i["updated"], i["status"], i["chart"],
-                               i["app_version"]]) + "\n")
+            ctx.out(
+                "\t".join(
+                    [i["name"], i["namespace"], i["revision"], i["updated"], i["status"], i["chart"], i["app_version"]]
+                )
+                + "\n"
+            )
     return 0
 
 
@@ -1005,10 +1210,19 @@ def _helm_status(ctx: Ctx, args: list[str]) -> int:
         ctx.err("Error: release: not found")
         return 1
     if opts.get("output") == "json":
-        ctx.out(json.dumps({"name": r["name"], "namespace": r["namespace"], "version": r["revision"],
-                            "info": {"status": r["status"], "last_deployed": r["updated"]},
-                            "chart": {"metadata": {"name": r["chart_name"], "version": r["version"]}},
-                            "config": r["values"]}) + "\n")
+        ctx.out(
+            json.dumps(
+                {
+                    "name": r["name"],
+                    "namespace": r["namespace"],
+                    "version": r["revision"],
+                    "info": {"status": r["status"], "last_deployed": r["updated"]},
+                    "chart": {"metadata": {"name": r["chart_name"], "version": r["version"]}},
+                    "config": r["values"],
+                }
+            )
+            + "\n"
+        )
     else:
         _print_status(ctx, r)
     return 0
@@ -1058,6 +1272,13 @@ def _helm_uninstall(ctx: Ctx, args: list[str]) -> int:
 
 
 SUBCOMMANDS = {
-    "status": _status, "enable": _enable, "disable": _disable, "add-node": _add_node, "join": _join,
-    "config": _config, "kubectl": _kubectl, "helm3": _helm, "helm": _helm,
+    "status": _status,
+    "enable": _enable,
+    "disable": _disable,
+    "add-node": _add_node,
+    "join": _join,
+    "config": _config,
+    "kubectl": _kubectl,
+    "helm3": _helm,
+    "helm": _helm,
 }

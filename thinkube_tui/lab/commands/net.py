@@ -35,30 +35,87 @@ from . import program
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 #: URL -> file in lab/data (stand-ins, see lab/data/NOTICE)
+KEYCLOAK_RESOURCES = "https://raw.githubusercontent.com/keycloak/keycloak-k8s-resources/26.2.0/kubernetes"
 FILES: dict[str, str] = {
-    f"https://raw.githubusercontent.com/keycloak/keycloak-k8s-resources/26.2.0/kubernetes/{name}":
-        f"keycloak-k8s-resources-26.2.0__{name}"
-    for name in ("keycloaks.k8s.keycloak.org-v1.yml", "keycloakrealmimports.k8s.keycloak.org-v1.yml",
-                 "kubernetes.yml")
+    f"{KEYCLOAK_RESOURCES}/{name}": f"keycloak-k8s-resources-26.2.0__{name}"
+    for name in ("keycloaks.k8s.keycloak.org-v1.yml", "keycloakrealmimports.k8s.keycloak.org-v1.yml", "kubernetes.yml")
 }
-FILES.update({
-    f"https://github.com/kserve/kserve/releases/download/v0.15.0/{name}": f"kserve-v0.15.0__{name}"
-    for name in ("kserve.yaml", "kserve-cluster-resources.yaml")
-})
+FILES.update(
+    {
+        f"https://github.com/kserve/kserve/releases/download/v0.15.0/{name}": f"kserve-v0.15.0__{name}"
+        for name in ("kserve.yaml", "kserve-cluster-resources.yaml")
+    }
+)
 
-NGINX_404 = ("<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1>"
-             "</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
-NGINX_503 = ("<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n<center><h1>"
-             "503 Service Temporarily Unavailable</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n"
-             "</html>\r\n")
-REASONS = {200: "OK", 301: "Moved Permanently", 308: "Permanent Redirect", 404: "Not Found",
-           503: "Service Temporarily Unavailable"}
-VALUE_FLAGS = {"-o", "--output", "-w", "--write-out", "-H", "--header", "-X", "--request", "-d", "--data",
-               "--data-raw", "--data-binary", "--retry", "--max-time", "-m", "--connect-timeout", "--cacert",
-               "--resolve", "-u", "--user", "-A", "--user-agent", "--retry-delay", "--retry-max-time"}
-BOOL_FLAGS = {"-f", "--fail", "-s", "--silent", "-S", "--show-error", "-L", "--location", "-k", "--insecure",
-              "-I", "--head", "-i", "--include", "-v", "--verbose", "--fail-with-body", "--compressed",
-              "--retry-all-errors", "--retry-connrefused", "-4", "-6", "-#", "--progress-bar", "--http1.1"}
+NGINX_404 = (
+    "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1>"
+    "</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+NGINX_503 = (
+    "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n<center><h1>"
+    "503 Service Temporarily Unavailable</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n"
+    "</html>\r\n"
+)
+REASONS = {
+    200: "OK",
+    301: "Moved Permanently",
+    308: "Permanent Redirect",
+    404: "Not Found",
+    503: "Service Temporarily Unavailable",
+}
+VALUE_FLAGS = {
+    "-o",
+    "--output",
+    "-w",
+    "--write-out",
+    "-H",
+    "--header",
+    "-X",
+    "--request",
+    "-d",
+    "--data",
+    "--data-raw",
+    "--data-binary",
+    "--retry",
+    "--max-time",
+    "-m",
+    "--connect-timeout",
+    "--cacert",
+    "--resolve",
+    "-u",
+    "--user",
+    "-A",
+    "--user-agent",
+    "--retry-delay",
+    "--retry-max-time",
+}
+BOOL_FLAGS = {
+    "-f",
+    "--fail",
+    "-s",
+    "--silent",
+    "-S",
+    "--show-error",
+    "-L",
+    "--location",
+    "-k",
+    "--insecure",
+    "-I",
+    "--head",
+    "-i",
+    "--include",
+    "-v",
+    "--verbose",
+    "--fail-with-body",
+    "--compressed",
+    "--retry-all-errors",
+    "--retry-connrefused",
+    "-4",
+    "-6",
+    "-#",
+    "--progress-bar",
+    "--http1.1",
+}
 SHORT_WITH_VALUE = {"o", "w", "H", "X", "d", "m", "u", "A"}
 
 
@@ -87,7 +144,7 @@ def _parse(argv: list[str]) -> tuple[dict[str, Any], list[str]]:
             chars = a[1:]
             for i, ch in enumerate(chars):
                 if ch in SHORT_WITH_VALUE:
-                    value = chars[i + 1:] or next(it, None)
+                    value = chars[i + 1 :] or next(it, None)
                     if value is None:
                         raise CurlError(2, f"curl: option -{ch}: requires parameter")
                     _set(opts, f"-{ch}", value)
@@ -96,17 +153,29 @@ def _parse(argv: list[str]) -> tuple[dict[str, Any], list[str]]:
                     raise CurlError(2, f"curl: option -{ch}: is unknown\ncurl: try 'curl --help' for more information")
                 opts[f"-{ch}"] = True
         elif a.startswith("--"):
-            raise CurlError(2, f"curl: option {a}: is unknown (or not simulated by the thinkube lab)\n"
-                               "curl: try 'curl --help' for more information")
+            raise CurlError(
+                2,
+                f"curl: option {a}: is unknown (or not simulated by the thinkube lab)\n"
+                "curl: try 'curl --help' for more information",
+            )
         else:
             urls.append(a)
     return opts, urls
 
 
 def _set(opts: dict[str, Any], flag: str, value: str) -> None:
-    canon = {"--output": "-o", "--write-out": "-w", "--header": "-H", "--request": "-X", "--data": "-d",
-             "--data-raw": "-d", "--data-binary": "-d", "-m": "--max-time", "--user": "-u",
-             "--user-agent": "-A"}.get(flag, flag)
+    canon = {
+        "--output": "-o",
+        "--write-out": "-w",
+        "--header": "-H",
+        "--request": "-X",
+        "--data": "-d",
+        "--data-raw": "-d",
+        "--data-binary": "-d",
+        "-m": "--max-time",
+        "--user": "-u",
+        "--user-agent": "-A",
+    }.get(flag, flag)
     if canon == "-H":
         opts["headers"].append(value)
     elif canon == "--resolve":
@@ -121,8 +190,12 @@ def _has(opts: dict[str, Any], *flags: str) -> bool:
 
 def _write_out(fmt: str, code: int, url: str) -> str:
     out = fmt.replace("\\n", "\n").replace("\\t", "\t").replace("\\r", "\r")
-    return (out.replace("%{http_code}", f"{code:03d}").replace("%{response_code}", f"{code:03d}")
-            .replace("%{url_effective}", url).replace("%{exitcode}", "0"))
+    return (
+        out.replace("%{http_code}", f"{code:03d}")
+        .replace("%{response_code}", f"{code:03d}")
+        .replace("%{url_effective}", url)
+        .replace("%{exitcode}", "0")
+    )
 
 
 @program("/usr/bin/curl")
@@ -191,8 +264,11 @@ async def _fetch(ctx: Ctx, url: str, opts: dict[str, Any]) -> tuple[int, list[tu
         raise CurlError(7, f"curl: (7) Failed to connect to {host} port {port}: Couldn't connect to server")
     controller = _ingress_controller(lab, ip, port)
     if controller is None:
-        raise CurlError(7, f"curl: (7) Failed to connect to {host} port {port} after 0 ms: Couldn't connect to "
-                           "server (thinkube-lab: nothing listens there in the simulated network)")
+        raise CurlError(
+            7,
+            f"curl: (7) Failed to connect to {host} port {port} after 0 ms: Couldn't connect to "
+            "server (thinkube-lab: nothing listens there in the simulated network)",
+        )
     _svc, release = controller
     ingress = _route(lab, release, virtual_host, parts.path or "/")
     if scheme == "https" and not _has(opts, "-k", "--insecure"):
@@ -203,15 +279,20 @@ async def _fetch(ctx: Ctx, url: str, opts: dict[str, Any]) -> tuple[int, list[tu
     tls_hosts = [h for t in (ing.get("spec") or {}).get("tls") or [] for h in t.get("hosts") or []]
     if scheme == "http" and virtual_host in tls_hosts:
         location = f"https://{virtual_host}{parts.path or '/'}"
-        return 308, [("Content-Type", "text/html"), ("Location", location)], \
-            "<html>\r\n<head><title>308 Permanent Redirect</title></head>\r\n</html>\r\n"
+        return (
+            308,
+            [("Content-Type", "text/html"), ("Location", location)],
+            "<html>\r\n<head><title>308 Permanent Redirect</title></head>\r\n</html>\r\n",
+        )
     from ..controllers import service_ready
 
     service = lab.kube.get("v1", "Service", backend, ing["metadata"]["namespace"])
     if service is None or not service_ready(lab, service):
         return 503, [("Content-Type", "text/html")], NGINX_503
-    body = (f"thinkube-lab: simulated response from Service {ing['metadata']['namespace']}/{backend} "
-            f"for {virtual_host}{parts.path or '/'} (through Ingress {ing['metadata']['name']})\n")
+    body = (
+        f"thinkube-lab: simulated response from Service {ing['metadata']['namespace']}/{backend} "
+        f"for {virtual_host}{parts.path or '/'} (through Ingress {ing['metadata']['name']})\n"
+    )
     return 200, [("Content-Type", "text/plain"), ("X-Thinkube-Lab", "simulated")], body
 
 
@@ -258,7 +339,8 @@ def _class_of(lab: Any, release: dict[str, Any]) -> tuple[str | None, bool]:
         if kind == "IngressClass":
             ic = lab.kube.get(api_version, kind, name) or {}
             default = (ic.get("metadata", {}).get("annotations") or {}).get(
-                "ingressclass.kubernetes.io/is-default-class") == "true"
+                "ingressclass.kubernetes.io/is-default-class"
+            ) == "true"
             return name, default
     return None, False
 
@@ -270,19 +352,22 @@ def _route(lab: Any, release: dict[str, Any], host: str, path: str) -> tuple[dic
     for ing in lab.kube.list("networking.k8s.io/v1", "Ingress"):
         spec = ing.get("spec") or {}
         ing_class = spec.get("ingressClassName") or (ing["metadata"].get("annotations") or {}).get(
-            "kubernetes.io/ingress.class")
+            "kubernetes.io/ingress.class"
+        )
         if not (ing_class == cls or (ing_class is None and default)):
             continue
         for rule in spec.get("rules") or []:
             rh = (rule.get("host") or "").lower()
-            if rh and not (rh == host or (rh.startswith("*.") and host.endswith(rh[1:]) and host.count(".") ==
-                                          rh.count("."))):
+            if rh and not (
+                rh == host or (rh.startswith("*.") and host.endswith(rh[1:]) and host.count(".") == rh.count("."))
+            ):
                 continue
             for p in (rule.get("http") or {}).get("paths") or []:
                 prefix = p.get("path") or "/"
                 exact = p.get("pathType") == "Exact"
-                if (exact and path != prefix) or (not exact and not (path == prefix or path.startswith(
-                        prefix.rstrip("/") + "/") or prefix == "/")):
+                if (exact and path != prefix) or (
+                    not exact and not (path == prefix or path.startswith(prefix.rstrip("/") + "/") or prefix == "/")
+                ):
                     continue
                 name = ((p.get("backend") or {}).get("service") or {}).get("name")
                 if name and (best is None or len(prefix) > best[0]):
@@ -290,8 +375,9 @@ def _route(lab: Any, release: dict[str, Any], host: str, path: str) -> tuple[dic
     return (best[1], best[2]) if best else None
 
 
-async def _check_tls(ctx: Ctx, lab: Any, release: dict[str, Any], ingress: Any, host: str,
-                     opts: dict[str, Any]) -> None:
+async def _check_tls(
+    ctx: Ctx, lab: Any, release: dict[str, Any], ingress: Any, host: str, opts: dict[str, Any]
+) -> None:
     secret_ref = None
     if ingress is not None:
         ing = ingress[0]
@@ -300,20 +386,27 @@ async def _check_tls(ctx: Ctx, lab: Any, release: dict[str, Any], ingress: Any, 
                 secret_ref = (ing["metadata"]["namespace"], t["secretName"])
     if secret_ref is None:
         flag = (((release.get("values") or {}).get("controller") or {}).get("extraArgs") or {}).get(
-            "default-ssl-certificate")
+            "default-ssl-certificate"
+        )
         if flag and "/" in flag:
             ns, name = flag.split("/", 1)
             secret_ref = (ns, name)
     secret = lab.kube.get("v1", "Secret", secret_ref[1], secret_ref[0]) if secret_ref else None
     data = (secret or {}).get("data") or {}
     if "tls.crt" not in data:
-        raise CurlError(60, "curl: (60) SSL certificate problem: self-signed certificate\nMore details here: "
-                            "https://curl.se/docs/sslcerts.html\n\n(thinkube-lab: nginx serves its fake "
-                            "certificate: no TLS Secret for this host)")
+        raise CurlError(
+            60,
+            "curl: (60) SSL certificate problem: self-signed certificate\nMore details here: "
+            "https://curl.se/docs/sslcerts.html\n\n(thinkube-lab: nginx serves its fake "
+            "certificate: no TLS Secret for this host)",
+        )
     ca = base64.b64decode(data.get("ca.crt", "")).decode(errors="replace").strip()
     bundle = await ctx.node.fs.read(opts["--cacert"]) if opts.get("--cacert") else None
     if opts.get("--cacert") and bundle is None:
         raise CurlError(77, f"curl: (77) error setting certificate file: {opts['--cacert']}")
     if not ca or bundle is None or ca not in bundle:
-        raise CurlError(60, "curl: (60) SSL certificate problem: unable to get local issuer certificate\nMore "
-                            "details here: https://curl.se/docs/sslcerts.html")
+        raise CurlError(
+            60,
+            "curl: (60) SSL certificate problem: unable to get local issuer certificate\nMore "
+            "details here: https://curl.se/docs/sslcerts.html",
+        )

@@ -13,19 +13,44 @@ from . import program
 
 #: What the simulated store offers: track -> (version, revision).
 MICROK8S_TRACKS: dict[str, tuple[str, str]] = {
-    "1.30": ("v1.30.14", "7964"), "1.31": ("v1.31.10", "8084"), "1.32": ("v1.32.6", "8148"),
-    "1.33": ("v1.33.3", "8205"), "1.34": ("v1.34.0", "8312"), "latest": ("v1.33.3", "8205"),
+    "1.30": ("v1.30.14", "7964"),
+    "1.31": ("v1.31.10", "8084"),
+    "1.32": ("v1.32.6", "8148"),
+    "1.33": ("v1.33.3", "8205"),
+    "1.34": ("v1.34.0", "8312"),
+    "latest": ("v1.33.3", "8205"),
 }
 MICROK8S_SIZE = 176_000_000
 
 #: Snaps every Ubuntu 24.04 server has before anything is installed.
 BASE_SNAPS: dict[str, dict[str, str]] = {
-    "core22": {"name": "core22", "version": "20250408", "rev": "1908", "channel": "latest/stable",
-               "publisher": "canonical**", "notes": "base", "size": "77000000"},
-    "lxd": {"name": "lxd", "version": "5.21.3-c5ae129", "rev": "33110", "channel": "5.21/stable/…",
-            "publisher": "canonical**", "notes": "-", "size": "96000000"},
-    "snapd": {"name": "snapd", "version": "2.68.4", "rev": "24505", "channel": "latest/stable",
-              "publisher": "canonical**", "notes": "snapd", "size": "46000000"},
+    "core22": {
+        "name": "core22",
+        "version": "20250408",
+        "rev": "1908",
+        "channel": "latest/stable",
+        "publisher": "canonical**",
+        "notes": "base",
+        "size": "77000000",
+    },
+    "lxd": {
+        "name": "lxd",
+        "version": "5.21.3-c5ae129",
+        "rev": "33110",
+        "channel": "5.21/stable/…",
+        "publisher": "canonical**",
+        "notes": "-",
+        "size": "96000000",
+    },
+    "snapd": {
+        "name": "snapd",
+        "version": "2.68.4",
+        "rev": "24505",
+        "channel": "latest/stable",
+        "publisher": "canonical**",
+        "notes": "snapd",
+        "size": "46000000",
+    },
 }
 
 
@@ -58,10 +83,12 @@ async def snap(ctx: Ctx, argv: list[str]) -> int:
     if sub == "services":
         return await _services(ctx, args)
     if sub in ("refresh", "revert", "set", "get", "connect", "alias"):
-        ctx.err(f"thinkube-lab: 'snap {sub}' is not simulated (the lab simulates snap list, install, remove, "
-                "info, services, start, stop, restart)")
+        ctx.err(
+            f"thinkube-lab: 'snap {sub}' is not simulated (the lab simulates snap list, install, remove, "
+            "info, services, start, stop, restart)"
+        )
         return 1
-    ctx.err(f'error: unknown command "{sub}", see \'snap help\'.')
+    ctx.err(f"error: unknown command \"{sub}\", see 'snap help'.")
     return 1
 
 
@@ -134,8 +161,14 @@ async def _services(ctx: Ctx, args: list[str]) -> int:
     rows = [["Service", "Startup", "Current", "Notes"]]
     for snap_name, app in targets:
         enabled = app not in ("daemon-etcd", "daemon-flanneld")
-        rows.append([f"{snap_name}.{app}", "enabled" if enabled else "disabled",
-                     "active" if service_active(ctx.node, app) else "inactive", "-"])
+        rows.append(
+            [
+                f"{snap_name}.{app}",
+                "enabled" if enabled else "disabled",
+                "active" if service_active(ctx.node, app) else "inactive",
+                "-",
+            ]
+        )
     ctx.out(_table(rows))
     return 0
 
@@ -196,21 +229,32 @@ async def _install(ctx: Ctx, args: list[str]) -> int:
         track, _, risk = channel.partition("/")
         if track not in MICROK8S_TRACKS or risk.split("/")[0] not in ("stable", "candidate", "beta", "edge"):
             tracks = ", ".join(t for t in MICROK8S_TRACKS if t != "latest")
-            ctx.err(f'error: requested a non-existing branch on {channel} for snap "microk8s": {track}\n'
-                    f"       (the lab's simulated store has the tracks {tracks})")
+            ctx.err(
+                f'error: requested a non-existing branch on {channel} for snap "microk8s": {track}\n'
+                f"       (the lab's simulated store has the tracks {tracks})"
+            )
             return 1
         if not classic:
-            ctx.err('error: This revision of snap "microk8s" was published using classic confinement and thus may\n'
-                    "       perform arbitrary system changes outside of the security sandbox that snaps are usually\n"
-                    "       confined to, which may put your system at risk.\n\n"
-                    "       If you understand and want to proceed repeat the command including --classic.")
+            ctx.err(
+                'error: This revision of snap "microk8s" was published using classic confinement and thus may\n'
+                "       perform arbitrary system changes outside of the security sandbox that snaps are usually\n"
+                "       confined to, which may put your system at risk.\n\n"
+                "       If you understand and want to proceed repeat the command including --classic."
+            )
             return 1
         version, rev = MICROK8S_TRACKS[track]
         await ctx.sleep("snap-install")
         from .microk8s import installed
 
-        node.snaps[name] = {"name": name, "version": version, "rev": rev, "channel": channel,
-                            "publisher": "canonical**", "notes": "classic", "size": str(MICROK8S_SIZE)}
+        node.snaps[name] = {
+            "name": name,
+            "version": version,
+            "rev": rev,
+            "channel": channel,
+            "publisher": "canonical**",
+            "notes": "classic",
+            "size": str(MICROK8S_SIZE),
+        }
         node.counters[f"snap-install:{name}"] += 1
         await installed(ctx, channel, version, rev)
         ctx.out(f"{name} ({channel}) {version} from Canonical** installed\n")
@@ -250,14 +294,27 @@ async def _info(ctx: Ctx, args: list[str]) -> int:
         s = ctx.node.snaps[name]
         ctx.out(f"name:      {name}\npublisher: Canonical**\ninstalled: {s['version']} ({s['rev']})\n")
         return 0
-    lines = ["name:      microk8s", "summary:   Kubernetes for workstations and appliances",
-             "publisher: Canonical**", "store-url: https://snapcraft.io/microk8s",
-             "contact:   https://github.com/canonical/microk8s/issues", "license:   Apache-2.0",
-             "description: |", "  MicroK8s is a small, fast, secure, certified Kubernetes distribution.",
-             "  (This is the thinkube lab's simulated store entry.)",
-             "commands:", "  - microk8s.add-node", "  - microk8s.config", "  - microk8s.enable", "  - microk8s.helm3",
-             "  - microk8s.join", "  - microk8s.kubectl", "  - microk8s.status", "  - microk8s",
-             "snap-id:      EaXqgt1lyCaxKaQCU349mlodBkDCXRcg"]
+    lines = [
+        "name:      microk8s",
+        "summary:   Kubernetes for workstations and appliances",
+        "publisher: Canonical**",
+        "store-url: https://snapcraft.io/microk8s",
+        "contact:   https://github.com/canonical/microk8s/issues",
+        "license:   Apache-2.0",
+        "description: |",
+        "  MicroK8s is a small, fast, secure, certified Kubernetes distribution.",
+        "  (This is the thinkube lab's simulated store entry.)",
+        "commands:",
+        "  - microk8s.add-node",
+        "  - microk8s.config",
+        "  - microk8s.enable",
+        "  - microk8s.helm3",
+        "  - microk8s.join",
+        "  - microk8s.kubectl",
+        "  - microk8s.status",
+        "  - microk8s",
+        "snap-id:      EaXqgt1lyCaxKaQCU349mlodBkDCXRcg",
+    ]
     s = ctx.node.snaps.get("microk8s")
     if s:
         lines.append(f"tracking:     {s['channel']}")

@@ -15,8 +15,10 @@ from . import program
 
 
 def _usage(ctx: Ctx) -> int:
-    ctx.err("usage: sudo [-AbEHknPS] [-C num] [-D directory] [-g group] [-h host] [-p prompt] [-R directory] "
-            "[-T timeout] [-u user] [VAR=value] [-i | -s] [command [arg ...]]")
+    ctx.err(
+        "usage: sudo [-AbEHknPS] [-C num] [-D directory] [-g group] [-h host] [-p prompt] [-R directory] "
+        "[-T timeout] [-u user] [VAR=value] [-i | -s] [command [arg ...]]"
+    )
     return 1
 
 
@@ -66,8 +68,10 @@ async def sudo(ctx: Ctx, argv: list[str]) -> int:
                 ctx.err("sudo: a password is required")
                 return 1
             if not stdin_password:
-                ctx.err("sudo: a terminal is required to read the password; either use the -S option to read "
-                        "from standard input or configure an askpass helper")
+                ctx.err(
+                    "sudo: a terminal is required to read the password; either use the -S option to read "
+                    "from standard input or configure an askpass helper"
+                )
                 ctx.err("sudo: a password is required")
                 return 1
             ok = False
@@ -91,8 +95,15 @@ async def sudo(ctx: Ctx, argv: list[str]) -> int:
     from ..node import LabNode
 
     env = {k: v for k, v in ctx.env.items() if k in ("LANG", "LC_ALL", "TERM")}
-    env.update(PATH=LabNode.SECURE_PATH, HOME="/root", USER="root", LOGNAME="root", SHELL="/bin/bash",
-               SUDO_USER=ctx.user, SUDO_UID=str(node.uid(ctx.user)))
+    env.update(
+        PATH=LabNode.SECURE_PATH,
+        HOME="/root",
+        USER="root",
+        LOGNAME="root",
+        SHELL="/bin/bash",
+        SUDO_USER=ctx.user,
+        SUDO_UID=str(node.uid(ctx.user)),
+    )
     while args and "=" in args[0] and not args[0].startswith("="):
         k, _, v = args.pop(0).partition("=")
         env[k] = v

@@ -1,0 +1,158 @@
+"""`make bench`: every benchmark, one table — each figure, its target, its same-run baseline.
+
+Runs benchmarks/{startup,makespan,discovery,tui_log}.py with --json and prints a Markdown table
+(the form docs/performance.md keeps). `--only NAME` runs a subset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+Row = dict[str, Any]
+
+
+def run(script: str, *args: str) -> Any:
+    out = subprocess.run(
+        [sys.executable, str(HERE / script), *args, "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=HERE.parent,
+    )
+    return json.loads(out.stdout)
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:,.0f}"
+    return str(value)
+
+
+def startup() -> list[Row]:
+    rows = []
+    for r in run("startup.py", "--runs", "5"):
+        base = r["baseline"]
+        rows.append(
+            {
+                "figure": r["figure"],
+                "value": r["value"],
+                "baseline": base,
+                "ratio": r["value"] / base if base else None,
+                "target": r["target"],
+                "pass": r["pass"],
+            }
+        )
+    return rows
+
+
+def makespan() -> list[Row]:
+    rows = []
+    for r in run("makespan.py"):
+        rows.append(
+            {
+                "figure": f"makespan, concurrency {r['concurrency']} (s)",
+                "value": r["makespan_s"],
+                "baseline": r["critical_path_s"],
+                "ratio": r["makespan_over_critical_path"],
+                "target": "<= 1.05x critical path",
+                "pass": r["makespan_over_critical_path"] <= 1.05,
+            }
+        )
+        rows.append(
+            {
+                "figure": f"sequential / ours, concurrency {r['concurrency']}",
+                "value": r["sequential_s"],
+                "baseline": r["makespan_s"],
+                "ratio": r["sequential_over_makespan"],
+                "target": "-",
+                "pass": None,
+            }
+        )
+    return rows
+
+
+def discovery() -> list[Row]:
+    data = run("discovery.py", "--nodes", "1,8,32", "--reps", "3")
+    rows = []
+    for r in data["rows"]:
+        rows.append(
+            {
+                "figure": f"discovery, {r['nodes']} nodes (s)",
+                "value": r["ours_s"],
+                "baseline": r["bare_s"],
+                "ratio": r["ratio_ours_bare"],
+                "target": "<= 1.25x bare asyncssh at 32" if r["nodes"] == 32 else "-",
+                "pass": r["ratio_ours_bare"] <= 1.25 if r["nodes"] == 32 else None,
+            }
+        )
+        if r.get("ansible_s"):
+            rows.append(
+                {
+                    "figure": f"discovery vs ansible -m raw, {r['nodes']} nodes",
+                    "value": r["ours_s"],
+                    "baseline": r["ansible_s"],
+                    "ratio": r["ratio_ours_ansible"],
+                    "target": "<= 0.6x at 32" if r["nodes"] == 32 else "-",
+                    "pass": r["ratio_ours_ansible"] <= 0.6 if r["nodes"] == 32 else None,
+                }
+            )
+    return rows
+
+
+def tui_log() -> list[Row]:
+    rows = []
+    for r in run("tui_log.py")["rows"]:
+        rows.append(
+            {
+                "figure": f"TUI log: {r['figure']}",
+                "value": r["value"],
+                "baseline": r["baseline"],
+                "ratio": r["ratio"],
+                "target": r["target"],
+                "pass": None if r["result"] == "-" else r["result"] == "PASS",
+            }
+        )
+    return rows
+
+
+BENCHMARKS = {"startup": startup, "makespan": makespan, "discovery": discovery, "tui_log": tui_log}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS))
+    args = parser.parse_args()
+    began = time.perf_counter()
+    rows: list[Row] = []
+    for name in args.only or BENCHMARKS:
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        rows += [{"benchmark": name, **r} for r in BENCHMARKS[name]()]
+    print(
+        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, {platform.platform(terse=True)}; "
+        f"{time.perf_counter() - began:.0f} s in all.\n"
+    )
+    print("| benchmark | figure | value | baseline (same run) | ratio | target | result |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        result = "-" if r["pass"] is None else ("PASS" if r["pass"] else "MISS")
+        print(
+            f"| {r['benchmark']} | {r['figure']} | {fmt(r['value'])} | {fmt(r['baseline'])} | "
+            f"{fmt(r['ratio'])} | {r['target']} | {result} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
