@@ -129,3 +129,26 @@ async def test_a_changed_host_key_is_refused_like_a_man_in_the_middle(lab, tmp_p
     assert code == 3  # preflight: nothing was changed
     assert "HOST KEY" in out.upper() and old in out and server.fingerprint in out
     assert "ssh-keygen -R" in out
+
+
+async def test_changed_settings_of_an_installed_component_are_reported_not_reapplied(lab, tmp_path):
+    code, _ = await install(lab, tmp_path)
+    assert code == 0
+    answers = lab.write_answers(
+        tmp_path / "answers.yaml",
+        components={"valkey": {"enabled": True}, "microk8s-workers": {"joinTimeoutSeconds": 900}},
+    )
+    before = {name: dict(node.counters) for name, node in lab.nodes.items()}
+    out = io.StringIO()
+    opts = HeadlessOptions(
+        answers=answers,
+        yes=True,
+        state_dir=tmp_path / "state",
+        known_hosts=tmp_path / "kh",
+        interactive_output=False,
+        only=frozenset({"microk8s-workers"}),
+    )
+    assert await asyncio.wait_for(run(opts, out=out, err=out), 120) == 0
+    assert "microk8s-workers's settings changed since it was installed; they are not re-applied" in out.getvalue()
+    assert "nothing to do" in out.getvalue()
+    assert {name: dict(node.counters) for name, node in lab.nodes.items()} == before
