@@ -40,15 +40,7 @@ from .ca import cluster_ca
 from .microk8s import wait_ready
 from .nodes import ensure_hosts_entry
 from .objects import ensure, wait
-from .shared import (
-    KEYCLOAK_ADMIN_SECRET,
-    KEYCLOAK_IMAGE,
-    KEYCLOAK_SERVICE,
-    OidcClient,
-    job_succeeded,
-    oidc_client_for,
-    realm_name,
-)
+from .shared import OidcClient, job_succeeded, kcadm_job, oidc_client_for, realm_name
 
 ARGS_FILE = "/var/snap/microk8s/current/args/kube-apiserver"
 CA_PATH = "/var/snap/microk8s/current/certs/thinkube-oidc-ca.crt"
@@ -133,45 +125,18 @@ def edit_args(text: str, flags: Mapping[str, str]) -> tuple[str, list[str], bool
     return content, append, changed
 
 
-def kcadm_job(ctx: InstallContext, client: OidcClient) -> dict[str, Any]:
-    kc_ns = ctx.cluster.catalog["keycloak"].namespace
-
-    def from_secret(var: str, secret: str, key: str) -> dict[str, Any]:
-        return {"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
-
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {
-            "name": f"{CONSUMER}-kubelogin",
-            "namespace": kc_ns,
-            "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"},
+def kubelogin_job(ctx: InstallContext, client: OidcClient) -> dict[str, Any]:
+    """kubelogin's redirect URIs on the client, and the admin group, set with kcadm.sh in a Job."""
+    return kcadm_job(
+        ctx,
+        f"{CONSUMER}-kubelogin",
+        KCADM_SCRIPT,
+        {
+            "CLIENT_ID": client.client_id,
+            "REDIRECT_URIS": json.dumps(REDIRECT_URIS),
+            "GROUP": admin_group(ctx),
         },
-        "spec": {
-            "backoffLimit": 6,
-            "template": {
-                "spec": {
-                    "restartPolicy": "OnFailure",
-                    "containers": [
-                        {
-                            "name": "kcadm",
-                            "image": KEYCLOAK_IMAGE,
-                            "command": ["/bin/bash", "-c", KCADM_SCRIPT],
-                            "env": [
-                                {"name": "KEYCLOAK_URL", "value": f"http://{KEYCLOAK_SERVICE}.{kc_ns}.svc:8080"},
-                                {"name": "REALM", "value": realm_name(ctx)},
-                                {"name": "CLIENT_ID", "value": client.client_id},
-                                {"name": "REDIRECT_URIS", "value": json.dumps(REDIRECT_URIS)},
-                                {"name": "GROUP", "value": admin_group(ctx)},
-                                from_secret("ADMIN_USER", KEYCLOAK_ADMIN_SECRET, "username"),
-                                from_secret("KC_CLI_PASSWORD", KEYCLOAK_ADMIN_SECRET, "password"),
-                            ],
-                        }
-                    ],
-                }
-            },
-        },
-    }
+    )
 
 
 def admin_binding(ctx: InstallContext) -> dict[str, Any]:
@@ -216,7 +181,7 @@ async def install(ctx: InstallContext) -> None:
 
 
 async def _keycloak(ctx: InstallContext, client: OidcClient) -> None:
-    job = kcadm_job(ctx, client)
+    job = kubelogin_job(ctx, client)
     await ensure(ctx, job)
     meta = job["metadata"]
     await wait(

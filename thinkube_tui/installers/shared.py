@@ -570,45 +570,47 @@ fi
 """
 
 
+def kcadm_job(ctx: InstallContext, name: str, script: str, env: Mapping[str, str | tuple[str, str]]) -> Obj:
+    """A Job running `script` with Keycloak's admin CLI (kcadm.sh) inside the cluster, logged in
+    as the realm admin: the admin API is reachable from there, and secrets come as env from
+    Secrets. `env` values are literals, or (Secret name, key) pairs."""
+    kc_ns = _namespace_of(ctx, "keycloak")
+    variables: list[Obj] = [
+        {"name": "KEYCLOAK_URL", "value": f"http://{KEYCLOAK_SERVICE}.{kc_ns}.svc:8080"},
+        {"name": "REALM", "value": realm_name(ctx)},
+        {"name": "ADMIN_USER", "valueFrom": {"secretKeyRef": {"name": KEYCLOAK_ADMIN_SECRET, "key": "username"}}},
+        {"name": "KC_CLI_PASSWORD", "valueFrom": {"secretKeyRef": {"name": KEYCLOAK_ADMIN_SECRET, "key": "password"}}},
+    ]
+    for var, value in env.items():
+        if isinstance(value, tuple):
+            variables.append({"name": var, "valueFrom": {"secretKeyRef": {"name": value[0], "key": value[1]}}})
+        else:
+            variables.append({"name": var, "value": value})
+    container = {"name": "kcadm", "image": KEYCLOAK_IMAGE, "command": ["/bin/bash", "-c", script], "env": variables}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name[:63], "namespace": kc_ns, "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"}},
+        "spec": {"backoffLimit": 6, "template": {"spec": {"restartPolicy": "OnFailure", "containers": [container]}}},
+    }
+
+
 async def _client_job(ctx: InstallContext, consumer: str) -> None:
     """Create the client with kcadm.sh in a Job inside the cluster (idempotent script)."""
     kc_ns = _namespace_of(ctx, "keycloak")
     name = f"keycloak-client-{consumer}"[:63]
     representation = client_representation(ctx, consumer, "")
     representation.pop("secret")
-
-    def from_secret(var: str, secret: str, key: str) -> Obj:
-        return {"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
-
-    job = {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": name, "namespace": kc_ns, "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"}},
-        "spec": {
-            "backoffLimit": 6,
-            "template": {
-                "spec": {
-                    "restartPolicy": "OnFailure",
-                    "containers": [
-                        {
-                            "name": "kcadm",
-                            "image": KEYCLOAK_IMAGE,
-                            "command": ["/bin/bash", "-c", KCADM_SCRIPT],
-                            "env": [
-                                {"name": "KEYCLOAK_URL", "value": f"http://{KEYCLOAK_SERVICE}.{kc_ns}.svc:8080"},
-                                {"name": "REALM", "value": realm_name(ctx)},
-                                {"name": "CLIENT_ID", "value": consumer},
-                                {"name": "CLIENT_JSON", "value": json.dumps(representation, sort_keys=True)},
-                                from_secret("ADMIN_USER", KEYCLOAK_ADMIN_SECRET, "username"),
-                                from_secret("KC_CLI_PASSWORD", KEYCLOAK_ADMIN_SECRET, "password"),
-                                from_secret("CLIENT_SECRET", keycloak_secret_name(consumer), "client-secret"),
-                            ],
-                        }
-                    ],
-                }
-            },
+    job = kcadm_job(
+        ctx,
+        name,
+        KCADM_SCRIPT,
+        {
+            "CLIENT_ID": consumer,
+            "CLIENT_JSON": json.dumps(representation, sort_keys=True),
+            "CLIENT_SECRET": (keycloak_secret_name(consumer), "client-secret"),
         },
-    }
+    )
     await ensure(ctx, job)
     kube = await ctx.kube()
     await kube.wait_for(
