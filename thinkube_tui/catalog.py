@@ -125,7 +125,9 @@ def schema_exists(name: str) -> bool:
 @cache
 def load_catalog() -> Catalog:
     text = resources.files("thinkube_tui").joinpath("catalog.yaml").read_text()
-    return parse_catalog(yaml.safe_load(text))
+    # Our own data file: the C loader (when PyYAML has it) reads it about 8x faster.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return parse_catalog(yaml.load(text, Loader=loader))
 
 
 def parse_catalog(data: Mapping[str, Any]) -> Catalog:
