@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from thinkube_tui.catalog import load_catalog
-from thinkube_tui.dryrun import RecordingKube, RecordingTransport, Transcript, assumed_facts
+from thinkube_tui.dryrun import RecordingKube, Transcript, assumed_facts
 from thinkube_tui.engine import EngineSettings, Steps
 from thinkube_tui.events import EventBus, LineBatcher, LogLines
 from thinkube_tui.installers import argo_workflows, argocd, devpi, harbor
@@ -30,7 +30,8 @@ from thinkube_tui.journal import Journal
 from thinkube_tui.lab import charts
 from thinkube_tui.secrets import Secrets
 from thinkube_tui.spec import parse_answers
-from thinkube_tui.transport import CommandResult
+
+from .fakes import HelmNode, decoded, merge
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ORDER = [("harbor", harbor), ("argocd", argocd), ("argo-workflows", argo_workflows), ("devpi", devpi)]
@@ -45,48 +46,6 @@ CANARIES = {
 
 def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
-
-
-def decoded(secret: dict[str, Any]) -> dict[str, str]:
-    return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
-
-
-class FakeNode(RecordingTransport):
-    def __init__(self, node: str, transcript: Transcript, releases: dict[tuple[str, str], Any]) -> None:
-        super().__init__(node, transcript)
-        self.releases = releases
-        self.commands: list[tuple[str, str | None]] = []
-
-    async def run(self, command: str, *, input: str | None = None, **kwargs: Any) -> CommandResult:
-        await super().run(command, input=input, **kwargs)
-        self.commands.append((command, input))
-        argv = shlex.split(command)
-        if argv[:3] == ["microk8s", "helm3", "upgrade"]:
-            ns = argv[argv.index("--namespace") + 1]
-            self.releases[(ns, argv[4])] = (
-                argv[5],
-                argv[argv.index("--version") + 1],
-                yaml.safe_load(input or "{}") or {},
-            )
-        elif argv[:3] == ["microk8s", "helm3", "list"]:
-            ns, release = argv[argv.index("--namespace") + 1], argv[argv.index("--filter") + 1].strip("^$")
-            if (ns, release) in self.releases:
-                chart, version, _ = self.releases[(ns, release)]
-                return CommandResult(command, 0, json.dumps([{"name": release, "chart": f"{chart}-{version}"}]), "")
-            return CommandResult(command, 0, "[]", "")
-        elif argv[:4] == ["microk8s", "helm3", "get", "values"]:
-            _, _, values = self.releases[(argv[argv.index("--namespace") + 1], argv[4])]
-            return CommandResult(command, 0, json.dumps(values), "")
-        return CommandResult(command, 0, "", "")
-
-
-def _merge(base: Any, patch: Any) -> Any:
-    if isinstance(base, dict) and isinstance(patch, dict):
-        out = dict(base)
-        for k, v in patch.items():
-            out[k] = _merge(base.get(k), v)
-        return out
-    return copy.deepcopy(patch)
 
 
 class FakeKube(RecordingKube):
@@ -106,7 +65,7 @@ class FakeKube(RecordingKube):
         self.applied.append((copy.deepcopy(obj), field_manager))
         m = obj["metadata"]
         key = (obj["kind"], m.get("namespace") or "", m["name"])
-        live = _merge(self.store.get(key) or {}, obj)
+        live = merge(self.store.get(key) or {}, obj)
         status = {
             "Job": {"succeeded": 1},
             "Workflow": {"phase": "Succeeded"},
@@ -189,7 +148,7 @@ def spec_with(certificates: str | None = None, **overrides: dict[str, Any]) -> A
 async def run_all(world: World, spec: Any = None, order: Any = ORDER) -> dict[str, Any]:
     spec = spec or spec_with()
     transcript = Transcript()
-    nodes = {n.name: FakeNode(n.name, transcript, world.releases) for n in spec.nodes}
+    nodes = {n.name: HelmNode(n.name, transcript, world.releases) for n in spec.nodes}
     secrets = Secrets(environ=dict(CANARIES))
     cluster = Cluster(spec=spec, catalog=load_catalog(), nodes=nodes, facts=assumed_facts(spec), secrets=secrets)
     kube = FakeKube(transcript, world.store)

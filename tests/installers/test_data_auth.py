@@ -7,7 +7,6 @@ and answers Vault's HTTP API through `proxy` the way a real Vault would.
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 import shlex
@@ -19,7 +18,7 @@ import pytest
 import yaml
 
 from thinkube_tui.catalog import load_catalog
-from thinkube_tui.dryrun import RecordingKube, RecordingTransport, Transcript, assumed_facts
+from thinkube_tui.dryrun import RecordingKube, Transcript, assumed_facts
 from thinkube_tui.engine import EngineSettings, Steps
 from thinkube_tui.events import EventBus, LineBatcher, LogLines
 from thinkube_tui.installers import keycloak, minio, postgresql, qdrant, valkey, vault
@@ -31,6 +30,8 @@ from thinkube_tui.kube import ProxyResponse
 from thinkube_tui.secrets import Secrets
 from thinkube_tui.spec import parse_answers
 from thinkube_tui.transport import CommandResult
+
+from .fakes import HelmNode, decoded, merge
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CANARY_ADMIN = "CanaryAdminPassw0rdXYZ"
@@ -85,32 +86,11 @@ spec:
 """
 
 
-class FakeNode(RecordingTransport):
+class FakeNode(HelmNode):
     """A control node whose helm remembers releases and whose curl serves the Keycloak manifests."""
 
-    def __init__(self, node: str, transcript: Transcript, releases: dict[tuple[str, str], Any]) -> None:
-        super().__init__(node, transcript)
-        self.releases = releases
-        self.commands: list[tuple[str, str | None]] = []
-
-    async def run(self, command: str, *, input: str | None = None, **kwargs: Any) -> CommandResult:
-        await super().run(command, input=input, **kwargs)
-        self.commands.append((command, input))
-        argv = shlex.split(command)
-        if argv[:3] == ["microk8s", "helm3", "upgrade"]:
-            release, chart, ns = argv[4], argv[5], argv[argv.index("--namespace") + 1]
-            version = argv[argv.index("--version") + 1]
-            self.releases[(ns, release)] = (chart, version, yaml.safe_load(input or "{}") or {})
-        elif argv[:3] == ["microk8s", "helm3", "list"]:
-            ns, release = argv[argv.index("--namespace") + 1], argv[argv.index("--filter") + 1].strip("^$")
-            if (ns, release) in self.releases:
-                chart, version, _ = self.releases[(ns, release)]
-                return CommandResult(command, 0, json.dumps([{"name": release, "chart": f"{chart}-{version}"}]), "")
-            return CommandResult(command, 0, "[]", "")
-        elif argv[:4] == ["microk8s", "helm3", "get", "values"]:
-            _, _, values = self.releases[(argv[argv.index("--namespace") + 1], argv[4])]
-            return CommandResult(command, 0, json.dumps(values), "")
-        elif argv[0] == "curl":
+    def other(self, argv: list[str], command: str, input: str | None) -> CommandResult | None:
+        if argv[0] == "curl":
             url = argv[-1]
             if url.endswith("keycloaks.k8s.keycloak.org-v1.yml"):
                 return CommandResult(command, 0, MANIFEST_CRD.format(kind="Keycloak", plural="keycloaks"), "")
@@ -119,7 +99,7 @@ class FakeNode(RecordingTransport):
                     command, 0, MANIFEST_CRD.format(kind="KeycloakRealmImport", plural="keycloakrealmimports"), ""
                 )
             return CommandResult(command, 0, MANIFEST_OPERATOR, "")
-        return CommandResult(command, 0, "", "")
+        return None
 
 
 class FakeVault:
@@ -156,15 +136,6 @@ class FakeVault:
         return ProxyResponse(404, {"errors": []})
 
 
-def _merge(base: Any, patch: Any) -> Any:
-    if isinstance(base, dict) and isinstance(patch, dict):
-        out = dict(base)
-        for k, v in patch.items():
-            out[k] = _merge(base.get(k), v)
-        return out
-    return copy.deepcopy(patch)
-
-
 class FakeKube(RecordingKube):
     """A cluster that keeps what was applied and answers Vault through the API server proxy."""
 
@@ -179,7 +150,7 @@ class FakeKube(RecordingKube):
         self.applied.append((copy.deepcopy(obj), field_manager))
         m = obj["metadata"]
         key = (obj["apiVersion"], obj["kind"], m.get("namespace") or "", m["name"])
-        self.store[key] = _merge(self.store.get(key) or {}, obj)
+        self.store[key] = merge(self.store.get(key) or {}, obj)
         return self.store[key]
 
     async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Any:
@@ -258,10 +229,6 @@ def applied(run: dict[str, Any], kind: str, name: str | None = None, ns: str | N
         and (name is None or o["metadata"]["name"] == name)
         and (ns is None or o["metadata"].get("namespace") == ns)
     ]
-
-
-def decoded(secret: dict[str, Any]) -> dict[str, str]:
-    return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
 
 
 @pytest.fixture

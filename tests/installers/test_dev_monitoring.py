@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from thinkube_tui.catalog import load_catalog
-from thinkube_tui.dryrun import RecordingKube, RecordingTransport, Transcript, assumed_facts, dry_run
+from thinkube_tui.dryrun import RecordingKube, Transcript, assumed_facts, dry_run
 from thinkube_tui.engine import EngineSettings, Steps
 from thinkube_tui.events import EventBus, LineBatcher, LogLines
 from thinkube_tui.facts import Facts, Gpu
@@ -30,7 +30,8 @@ from thinkube_tui.journal import Journal
 from thinkube_tui.lab.kubeapi_objects import SchemaValidator
 from thinkube_tui.secrets import Secrets
 from thinkube_tui.spec import load_answers, parse_answers
-from thinkube_tui.transport import CommandResult
+
+from .fakes import HelmNode, decoded, merge
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CANARY_GRAFANA = "CanaryGrafanaAdminPw0rdZZ"
@@ -46,42 +47,6 @@ ORDER = [
 GPU_MODEL = "NVIDIA GeForce RTX 4090"
 
 
-class FakeNode(RecordingTransport):
-    """A control node whose helm remembers releases and their values."""
-
-    def __init__(self, node: str, transcript: Transcript, releases: dict[tuple[str, str], Any]) -> None:
-        super().__init__(node, transcript)
-        self.releases = releases
-        self.commands: list[tuple[str, str | None]] = []
-
-    async def run(self, command: str, *, input: str | None = None, **kwargs: Any) -> CommandResult:
-        await super().run(command, input=input, **kwargs)
-        self.commands.append((command, input))
-        argv = shlex.split(command)
-        if argv[:3] == ["microk8s", "helm3", "upgrade"]:
-            release, chart, ns = argv[4], argv[5], argv[argv.index("--namespace") + 1]
-            self.releases[(ns, release)] = (chart, argv[argv.index("--version") + 1], yaml.safe_load(input or "{}"))
-        elif argv[:3] == ["microk8s", "helm3", "list"]:
-            ns, release = argv[argv.index("--namespace") + 1], argv[argv.index("--filter") + 1].strip("^$")
-            if (ns, release) in self.releases:
-                chart, version, _ = self.releases[(ns, release)]
-                return CommandResult(command, 0, json.dumps([{"name": release, "chart": f"{chart}-{version}"}]), "")
-            return CommandResult(command, 0, "[]", "")
-        elif argv[:4] == ["microk8s", "helm3", "get", "values"]:
-            _, _, values = self.releases[(argv[argv.index("--namespace") + 1], argv[4])]
-            return CommandResult(command, 0, json.dumps(values), "")
-        return CommandResult(command, 0, "", "")
-
-
-def _merge(base: Any, patch: Any) -> Any:
-    if isinstance(base, dict) and isinstance(patch, dict):
-        out = dict(base)
-        for k, v in patch.items():
-            out[k] = _merge(base.get(k), v)
-        return out
-    return copy.deepcopy(patch)
-
-
 class FakeKube(RecordingKube):
     def __init__(self, transcript: Transcript, store: dict[tuple[str, ...], Any]) -> None:
         super().__init__(transcript)
@@ -94,7 +59,7 @@ class FakeKube(RecordingKube):
         self.applied.append((copy.deepcopy(obj), field_manager))
         m = obj["metadata"]
         key = (obj["apiVersion"], obj["kind"], m.get("namespace") or "", m["name"])
-        self.store[key] = _merge(self.store.get(key) or {}, obj)
+        self.store[key] = merge(self.store.get(key) or {}, obj)
         return self.store[key]
 
     async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Any:
@@ -176,7 +141,7 @@ def facts_with_gpu(spec: Any) -> dict[str, Facts]:
 async def run_all(world: World) -> dict[str, Any]:
     spec = full_spec()
     transcript = Transcript()
-    nodes = {n.name: FakeNode(n.name, transcript, world.releases) for n in spec.nodes}
+    nodes = {n.name: HelmNode(n.name, transcript, world.releases) for n in spec.nodes}
     secrets = Secrets(environ={"TK_CANARY_GRAFANA": CANARY_GRAFANA})
     cluster = Cluster(spec=spec, catalog=load_catalog(), nodes=nodes, facts=facts_with_gpu(spec), secrets=secrets)
     kube = FakeKube(transcript, world.store)
@@ -218,10 +183,6 @@ def one(run: dict[str, Any], kind: str, name: str, ns: str | None = None) -> dic
     found = applied(run, kind, name, ns)
     assert len(found) == 1, f"{kind} {ns}/{name}: applied {len(found)} times"
     return found[0]
-
-
-def decoded(secret: dict[str, Any]) -> dict[str, str]:
-    return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
 
 
 def env_of(container: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from thinkube_tui.catalog import load_catalog
-from thinkube_tui.dryrun import RecordingKube, RecordingTransport, Transcript, assumed_facts, dry_run
+from thinkube_tui.dryrun import RecordingKube, Transcript, assumed_facts, dry_run
 from thinkube_tui.engine import EngineSettings, Steps
 from thinkube_tui.events import EventBus, LineBatcher, LogLines
 from thinkube_tui.facts import Facts, Gpu
@@ -44,6 +44,8 @@ from thinkube_tui.journal import Journal
 from thinkube_tui.secrets import Secrets
 from thinkube_tui.spec import load_answers, parse_answers
 from thinkube_tui.transport import CommandResult
+
+from .fakes import HelmNode, decoded, merge
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CANARY_PGADMIN = "CanaryPgAdminPassw0rdQZ"
@@ -99,35 +101,20 @@ KSERVE_RESOURCES = (
 )
 
 
-class FakeNode(RecordingTransport):
+class FakeNode(HelmNode):
     """A control node with a few files and a helm that remembers releases."""
 
     def __init__(self, node: str, transcript: Transcript, world: World) -> None:
-        super().__init__(node, transcript)
+        super().__init__(node, transcript, world.releases)
         self.world = world
-        self.commands: list[tuple[str, str | None]] = []
 
-    async def run(self, command: str, *, input: str | None = None, **kwargs: Any) -> CommandResult:
-        await super().run(command, input=input, **kwargs)
-        self.commands.append((command, input))
-        files, releases = self.world.files, self.world.releases
-        argv = shlex.split(command)
+    def other(self, argv: list[str], command: str, input: str | None) -> CommandResult | None:
+        files = self.world.files
 
         def ok(out: str = "") -> CommandResult:
             return CommandResult(command, 0, out, "")
 
-        if argv[:3] == ["microk8s", "helm3", "upgrade"]:
-            release, chart, ns = argv[4], argv[5], argv[argv.index("--namespace") + 1]
-            releases[(ns, release)] = (chart, argv[argv.index("--version") + 1], yaml.safe_load(input or "{}") or {})
-        elif argv[:3] == ["microk8s", "helm3", "list"]:
-            ns, release = argv[argv.index("--namespace") + 1], argv[argv.index("--filter") + 1].strip("^$")
-            if (ns, release) in releases:
-                chart, version, _ = releases[(ns, release)]
-                return ok(json.dumps([{"name": release, "chart": f"{chart}-{version}"}]))
-            return ok("[]")
-        elif argv[:4] == ["microk8s", "helm3", "get", "values"]:
-            return ok(json.dumps(releases[(argv[argv.index("--namespace") + 1], argv[4])][2]))
-        elif argv[0] == "curl":
+        if argv[0] == "curl":
             return ok(KSERVE if argv[-1].endswith("/kserve.yaml") else KSERVE_RESOURCES)
         elif argv[0] == "cat":
             return ok(files[argv[1]]) if argv[1] in files else CommandResult(command, 1, "", "No such file")
@@ -149,16 +136,7 @@ class FakeNode(RecordingTransport):
             files[argv[-1]] = files.get(argv[-1], "") + argv[2] + "\n"
         elif argv[:2] == ["snap", "restart"]:
             self.world.restarts += 1
-        return ok()
-
-
-def _merge(base: Any, patch: Any) -> Any:
-    if isinstance(base, dict) and isinstance(patch, dict):
-        out = dict(base)
-        for k, v in patch.items():
-            out[k] = _merge(base.get(k), v)
-        return out
-    return copy.deepcopy(patch)
+        return None
 
 
 class FakeKube(RecordingKube):
@@ -173,7 +151,7 @@ class FakeKube(RecordingKube):
         self.applied.append(copy.deepcopy(obj))
         m = obj["metadata"]
         key = (obj["apiVersion"], obj["kind"], m.get("namespace") or "", m["name"])
-        self.store[key] = _merge(self.store.get(key) or {}, obj)
+        self.store[key] = merge(self.store.get(key) or {}, obj)
         return self.store[key]
 
     async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Any:
@@ -302,10 +280,6 @@ def one(run: dict[str, Any], kind: str, name: str, ns: str | None = None) -> dic
     found = applied(run, kind, name, ns)
     assert len(found) == 1, f"{kind} {ns}/{name}: applied {len(found)} times"
     return found[0]
-
-
-def decoded(secret: dict[str, Any]) -> dict[str, str]:
-    return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
 
 
 def env_of(container: dict[str, Any]) -> dict[str, Any]:
