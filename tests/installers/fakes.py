@@ -12,6 +12,10 @@ from typing import Any
 import yaml
 
 from thinkube_tui.dryrun import RecordingTransport, Transcript
+from thinkube_tui.engine import EngineSettings, Steps
+from thinkube_tui.events import EventBus, LineBatcher, LogLines
+from thinkube_tui.installers.base import InstallContext
+from thinkube_tui.journal import Journal
 from thinkube_tui.transport import CommandResult
 
 Releases = dict[tuple[str, str], tuple[str, str, Any]]  # (namespace, release) -> (chart, version, values)
@@ -65,3 +69,25 @@ class HelmNode(RecordingTransport):
 
     def other(self, argv: list[str], command: str, input: str | None) -> CommandResult | None:
         return None
+
+
+async def install_in_order(cluster: Any, order: Any) -> tuple[list[str], list[BaseException]]:
+    """Run each (component id, installer module) of `order` against `cluster`, one after another,
+    as the engine would. Returns every log line and every exception (collected, not raised: the
+    tests search them for secrets too)."""
+    spec = cluster.spec
+    bus = EventBus()
+    logs: list[str] = []
+    bus.subscribe(lambda e: logs.extend(e.lines) if isinstance(e, LogLines) else None)
+    batcher = LineBatcher(bus, 0.0)
+    journal = Journal(None)
+    errors: list[BaseException] = []
+    for cid, module in order:
+        steps = Steps(cid, spec.components[cid].config, journal, bus, batcher, EngineSettings(step_timeout_s=60))
+        journal.started(cid, spec.components[cid].config)
+        try:
+            await module.install(InstallContext(steps, cluster))
+        except Exception as exc:
+            errors.append(exc)
+        batcher.flush()
+    return logs, errors

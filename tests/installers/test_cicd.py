@@ -22,16 +22,13 @@ import yaml
 
 from thinkube_tui.catalog import load_catalog
 from thinkube_tui.dryrun import RecordingKube, Transcript, assumed_facts
-from thinkube_tui.engine import EngineSettings, Steps
-from thinkube_tui.events import EventBus, LineBatcher, LogLines
 from thinkube_tui.installers import argo_workflows, argocd, devpi, harbor
-from thinkube_tui.installers.base import Cluster, InstallContext
-from thinkube_tui.journal import Journal
+from thinkube_tui.installers.base import Cluster
 from thinkube_tui.lab import charts
 from thinkube_tui.secrets import Secrets
 from thinkube_tui.spec import parse_answers
 
-from .fakes import HelmNode, decoded, merge
+from .fakes import HelmNode, decoded, install_in_order, merge
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ORDER = [("harbor", harbor), ("argocd", argocd), ("argo-workflows", argo_workflows), ("devpi", devpi)]
@@ -153,20 +150,7 @@ async def run_all(world: World, spec: Any = None, order: Any = ORDER) -> dict[st
     cluster = Cluster(spec=spec, catalog=load_catalog(), nodes=nodes, facts=assumed_facts(spec), secrets=secrets)
     kube = FakeKube(transcript, world.store)
     cluster._kube = kube  # type: ignore[assignment]
-    bus = EventBus()
-    logs: list[str] = []
-    bus.subscribe(lambda e: logs.extend(e.lines) if isinstance(e, LogLines) else None)
-    batcher = LineBatcher(bus, 0.0)
-    journal = Journal(None)
-    errors: list[BaseException] = []
-    for cid, module in order:
-        steps = Steps(cid, spec.components[cid].config, journal, bus, batcher, EngineSettings(step_timeout_s=60))
-        journal.started(cid, spec.components[cid].config)
-        try:
-            await module.install(InstallContext(steps, cluster))
-        except Exception as exc:  # collected: no canary may be in an exception either
-            errors.append(exc)
-        batcher.flush()
+    logs, errors = await install_in_order(cluster, order)
     control = nodes[spec.control.name]
     return {
         "kube": kube,

@@ -20,7 +20,7 @@ import yaml
 from thinkube_tui.catalog import load_catalog
 from thinkube_tui.dryrun import RecordingKube, Transcript, assumed_facts
 from thinkube_tui.engine import EngineSettings, Steps
-from thinkube_tui.events import EventBus, LineBatcher, LogLines
+from thinkube_tui.events import EventBus, LineBatcher
 from thinkube_tui.installers import keycloak, minio, postgresql, qdrant, valkey, vault
 from thinkube_tui.installers.base import Cluster, InstallContext
 from thinkube_tui.installers.objects import contains
@@ -31,7 +31,7 @@ from thinkube_tui.secrets import Secrets
 from thinkube_tui.spec import parse_answers
 from thinkube_tui.transport import CommandResult
 
-from .fakes import HelmNode, decoded, merge
+from .fakes import HelmNode, decoded, install_in_order, merge
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CANARY_ADMIN = "CanaryAdminPassw0rdXYZ"
@@ -203,20 +203,7 @@ async def run_all(world: World, tmp_path: Path) -> dict[str, Any]:
     kube = FakeKube(transcript, world.store, world.vault)
     cluster._kube = kube  # type: ignore[assignment]
     cluster.state_dir = tmp_path  # type: ignore[attr-defined]  # what vault asks base.py for
-    bus = EventBus()
-    logs: list[str] = []
-    bus.subscribe(lambda e: logs.extend(e.lines) if isinstance(e, LogLines) else None)
-    batcher = LineBatcher(bus, 0.0)
-    journal = Journal(None)
-    errors: list[BaseException] = []
-    for cid, module in ORDER:
-        steps = Steps(cid, spec.components[cid].config, journal, bus, batcher, EngineSettings(step_timeout_s=60))
-        journal.started(cid, spec.components[cid].config)
-        try:
-            await module.install(InstallContext(steps, cluster))
-        except Exception as exc:  # collected: the canary must not be in any exception either
-            errors.append(exc)
-        batcher.flush()
+    logs, errors = await install_in_order(cluster, ORDER)
     control = nodes[spec.control.name]
     return {"kube": kube, "logs": logs, "errors": errors, "commands": control.commands, "secrets": secrets}
 

@@ -21,7 +21,7 @@ import yaml
 from thinkube_tui.catalog import load_catalog
 from thinkube_tui.dryrun import RecordingKube, Transcript, assumed_facts, dry_run
 from thinkube_tui.engine import EngineSettings, Steps
-from thinkube_tui.events import EventBus, LineBatcher, LogLines
+from thinkube_tui.events import EventBus, LineBatcher
 from thinkube_tui.facts import Facts, Gpu
 from thinkube_tui.installers import code_server, code_server_monitor, grafana, jupyterhub, loki, prometheus
 from thinkube_tui.installers.base import Cluster, InstallContext
@@ -31,7 +31,7 @@ from thinkube_tui.lab.kubeapi_objects import SchemaValidator
 from thinkube_tui.secrets import Secrets
 from thinkube_tui.spec import load_answers, parse_answers
 
-from .fakes import HelmNode, decoded, merge
+from .fakes import HelmNode, decoded, install_in_order, merge
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CANARY_GRAFANA = "CanaryGrafanaAdminPw0rdZZ"
@@ -146,20 +146,7 @@ async def run_all(world: World) -> dict[str, Any]:
     cluster = Cluster(spec=spec, catalog=load_catalog(), nodes=nodes, facts=facts_with_gpu(spec), secrets=secrets)
     kube = FakeKube(transcript, world.store)
     cluster._kube = kube  # type: ignore[assignment]
-    bus = EventBus()
-    logs: list[str] = []
-    bus.subscribe(lambda e: logs.extend(e.lines) if isinstance(e, LogLines) else None)
-    batcher = LineBatcher(bus, 0.0)
-    journal = Journal(None)
-    errors: list[BaseException] = []
-    for cid, module in ORDER:
-        steps = Steps(cid, spec.components[cid].config, journal, bus, batcher, EngineSettings(step_timeout_s=60))
-        journal.started(cid, spec.components[cid].config)
-        try:
-            await module.install(InstallContext(steps, cluster))
-        except Exception as exc:  # collected: no secret may be in any exception either
-            errors.append(exc)
-        batcher.flush()
+    logs, errors = await install_in_order(cluster, ORDER)
     control = nodes[spec.control.name]
     upgrades = {
         shlex.split(c)[4]: (shlex.split(c), yaml.safe_load(stdin or "{}"), stdin or "")

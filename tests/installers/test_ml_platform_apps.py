@@ -23,8 +23,6 @@ import yaml
 
 from thinkube_tui.catalog import load_catalog
 from thinkube_tui.dryrun import RecordingKube, Transcript, assumed_facts, dry_run
-from thinkube_tui.engine import EngineSettings, Steps
-from thinkube_tui.events import EventBus, LineBatcher, LogLines
 from thinkube_tui.facts import Facts, Gpu
 from thinkube_tui.installers import (
     awx,
@@ -38,14 +36,13 @@ from thinkube_tui.installers import (
     pgadmin,
     thinkube_dashboard,
 )
-from thinkube_tui.installers.base import Cluster, InstallContext
+from thinkube_tui.installers.base import Cluster
 from thinkube_tui.installers.keycloak_k8s_oidc import ARGS_FILE, CA_PATH, RESTART_MARKER, edit_args
-from thinkube_tui.journal import Journal
 from thinkube_tui.secrets import Secrets
 from thinkube_tui.spec import load_answers, parse_answers
 from thinkube_tui.transport import CommandResult
 
-from .fakes import HelmNode, decoded, merge
+from .fakes import HelmNode, decoded, install_in_order, merge
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CANARY_PGADMIN = "CanaryPgAdminPassw0rdQZ"
@@ -236,20 +233,7 @@ async def run_all(world: World) -> dict[str, Any]:
     cluster = Cluster(spec=spec, catalog=load_catalog(), nodes=nodes, facts=facts_with_gpu(spec), secrets=secrets)
     kube = FakeKube(transcript, world.store)
     cluster._kube = kube  # type: ignore[assignment]
-    bus = EventBus()
-    logs: list[str] = []
-    bus.subscribe(lambda e: logs.extend(e.lines) if isinstance(e, LogLines) else None)
-    batcher = LineBatcher(bus, 0.0)
-    journal = Journal(None)
-    errors: list[BaseException] = []
-    for cid, module in ORDER:
-        steps = Steps(cid, spec.components[cid].config, journal, bus, batcher, EngineSettings(step_timeout_s=60))
-        journal.started(cid, spec.components[cid].config)
-        try:
-            await module.install(InstallContext(steps, cluster))
-        except Exception as exc:  # collected: no secret may be in any exception either
-            errors.append(exc)
-        batcher.flush()
+    logs, errors = await install_in_order(cluster, ORDER)
     control = nodes[spec.control.name]
     upgrades = {
         shlex.split(c)[4]: (shlex.split(c), yaml.safe_load(stdin or "{}"), stdin or "")
