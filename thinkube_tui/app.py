@@ -13,14 +13,17 @@ import asyncio
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from .engine import EngineSettings, Installer
 from .targets import Prompts, SecretRequest
+
+if TYPE_CHECKING:
+    from .engine import EngineSettings, Installer
+
 from .wizard import ConnectFn, DemoLab, InstallRun, NodeSession, WizardModel, answer_from_memory, state_dir_for
 
 
@@ -59,17 +62,10 @@ class ThinkubeApp(App[int]):
         super().__init__()
         self.model = model or WizardModel()
         self.state_base = state_dir
-        self.installers: Mapping[str, Installer]
-        if installers is None:
-            from .installers import registry
-
-            self.installers = registry()
-            default_mirror = True
-        else:
-            self.installers = installers
-            default_mirror = False
+        self._installers = installers  # None: the real ones, imported when the install starts
+        default_mirror = installers is None
         self.mirror_to_cluster = default_mirror if mirror_to_cluster is None else mirror_to_cluster
-        self.engine_settings = engine_settings or EngineSettings()
+        self._engine_settings = engine_settings
         self.skip_checks = frozenset(skip_checks)
         self.known_hosts = known_hosts
         self.session = NodeSession(
@@ -82,6 +78,22 @@ class ThinkubeApp(App[int]):
         self._demo = demo
         self._model_ready = asyncio.Event()  # set once the model is final (at once, or when the demo lab is up)
         self._prompt_lock = asyncio.Lock()
+
+    @property
+    def engine_settings(self) -> EngineSettings:
+        if self._engine_settings is None:
+            from .engine import EngineSettings
+
+            self._engine_settings = EngineSettings()
+        return self._engine_settings
+
+    @property
+    def installers(self) -> Mapping[str, Installer]:
+        if self._installers is None:
+            from .installers import registry
+
+            self._installers = registry()
+        return self._installers
 
     # ------------------------------------------------------------ flow
 

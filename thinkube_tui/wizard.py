@@ -19,17 +19,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .catalog import Catalog, Component, load_catalog
-from .discovery import NodeResult, discover_all, resolve_hostnames
-from .engine import Engine, EngineSettings, Installer
-from .events import EventBus, RunFinished
-from .facts import Facts
 from .files import default_state_dir, write_atomic
 from .journal import Journal, JournalError
 from .plan import Plan, make_plan
-from .preflight import Finding, has_errors, run_preflight, unreachable
 from .secrets import Secrets
 from .spec import (
     API_VERSION,
@@ -49,6 +44,13 @@ from .spec import (
 )
 from .targets import NodeTarget, Prompts, SecretRequest
 from .transport import Transport
+
+if TYPE_CHECKING:  # discovery, preflight and the engine load when first used: a faster first screen
+    from .discovery import NodeResult
+    from .engine import EngineSettings, Installer
+    from .events import EventBus, RunFinished
+    from .facts import Facts
+    from .preflight import Finding
 
 AuthMethod = Literal["agent", "key", "password"]
 SecretKind = Literal["passphrase", "password", "sudo"]
@@ -388,7 +390,7 @@ class WizardModel:
 
     @property
     def blocking_findings(self) -> bool:
-        return has_errors(self.findings)
+        return any(f.severity == "error" for f in self.findings)
 
     @property
     def gpu_present(self) -> bool | None:
@@ -757,12 +759,17 @@ class NodeSession:
         def factory(target: NodeTarget) -> Callable[[], Awaitable[Transport]]:
             return lambda: self.transport(target)
 
+        from .discovery import discover_all
+
         targets = [(n.name, factory(n.target())) for n in nodes]
         async for result in discover_all(targets, timeout=timeout):
             yield result
 
     async def preflight(self, model: WizardModel, skip: frozenset[str] = frozenset()) -> list[Finding]:
         """Sudo check and preflight, as headless `gather` does, for what discovery found."""
+        from .discovery import resolve_hostnames
+        from .preflight import run_preflight, unreachable
+
         findings = [unreachable(node, message) for node, message in model.discovery_errors.items()]
         sudo_ok: dict[str, bool | None] = {}
         for name in model.facts:
@@ -835,6 +842,7 @@ class InstallRun:
         settings: EngineSettings | None = None,
         mirror: bool = True,
     ) -> None:
+        from .engine import Engine, EngineSettings
         from .installers.base import Cluster, InstallContext
         from .printer import LogFile
 
