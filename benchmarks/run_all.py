@@ -22,13 +22,12 @@ Row = dict[str, Any]
 
 def run(script: str, *args: str) -> Any:
     out = subprocess.run(
-        [sys.executable, str(HERE / script), *args, "--json"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=HERE.parent,
+        [sys.executable, str(HERE / script), *args, "--json"], capture_output=True, text=True, cwd=HERE.parent
     )
-    return json.loads(out.stdout)
+    try:
+        return json.loads(out.stdout)
+    except ValueError:
+        raise SystemExit(f"{script} failed (exit {out.returncode}):\n{out.stderr[-2000:]}") from None
 
 
 def fmt(value: Any) -> str:
