@@ -6,9 +6,22 @@ import os
 from pathlib import Path
 
 
+def private_dir(path: Path) -> Path:
+    """Create `path` and any missing parent as 0700 (`mkdir(parents=True)` gives parents the
+    default mode, which would leave the state directory readable by others)."""
+    missing = []
+    for directory in (path, *path.parents):
+        if directory.exists():
+            break
+        missing.append(directory)
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
 def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
     """Replace `path` with `text` so that a crash leaves the old or the new content, whole."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as f:

@@ -199,7 +199,6 @@ async def run(options: HeadlessOptions, out: IO[str] = sys.stdout, err: IO[str] 
     from .ssh import SshPool, SshSettings
 
     state = state_dir_for(spec, options.state_dir)
-    state.mkdir(mode=0o700, parents=True, exist_ok=True)  # else LogFile's mkdir(parents=True) makes it 0755
     try:
         journal = Journal.open(state / "journal.json")
     except JournalError as exc:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import asyncssh
 
+from .files import private_dir
+
 
 def default_known_hosts_file() -> Path:
     """`$XDG_STATE_HOME/thinkube-tui/known_hosts`, else `~/.local/state/thinkube-tui/known_hosts`."""
@@ -99,7 +101,7 @@ class KnownHosts:
 
     def _append(self, line: str) -> None:
         path = self.own_file.expanduser()
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.fchmod(fd, 0o600)  # also tightens a file someone created with a looser mode

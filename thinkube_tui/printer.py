@@ -25,6 +25,7 @@ from .events import (
     StepDone,
     StepStarted,
 )
+from .files import private_dir
 
 Mask = Callable[[str], str]
 
@@ -85,7 +86,7 @@ class LogFile:
     """The full install log, mode 0600, every line masked."""
 
     def __init__(self, path: Path, mask: Mask) -> None:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
         self.path = path

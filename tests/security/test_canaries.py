@@ -100,3 +100,13 @@ def test_no_code_path_switches_host_key_checking_off():
         if word in path.read_text()
     ]
     assert offenders == []
+
+
+def test_files_and_every_directory_created_for_them_are_private(tmp_path):
+    from thinkube_tui.files import write_atomic
+
+    target = tmp_path / "state" / "cluster" / "logs" / "journal.json"
+    write_atomic(target, "{}")
+    assert target.stat().st_mode & 0o777 == 0o600
+    for directory in (tmp_path / "state", tmp_path / "state" / "cluster", target.parent):
+        assert directory.stat().st_mode & 0o777 == 0o700, directory
