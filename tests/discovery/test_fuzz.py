@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from tests.discovery.helpers import fixture_text, probe_output, ubuntu_sections
 from thinkube_tui import discovery as d
+from thinkube_tui import gpu as g
 
 TEXT_PARSERS = [
     d.parse_os_release,
@@ -16,21 +17,21 @@ TEXT_PARSERS = [
     d.parse_ip_addr,
     d.parse_ip_route,
     d.parse_snap_list,
-    d.parse_lspci,
-    d.parse_nvidia_smi_csv,
-    d.parse_nvidia_smi_xml,
+    g.parse_lspci,
+    g.parse_nvidia_smi_csv,
+    g.parse_nvidia_smi_xml,
 ]
 PLAIN_PARSERS = [
     d.parse_microk8s_status,
     d.parse_ss_listening,
     d.parse_proc_net_tcp,
-    d.parse_nvidia_smi_list,
-    d.parse_nvidia_version,
-    d.parse_modules,
+    g.parse_nvidia_smi_list,
+    g.parse_nvidia_version,
+    g.parse_modules,
     d.parse_epoch,
     d.parse_getent,
     d.split_sections,
-    d.normalise_pci_address,
+    g.normalise_pci_address,
     d.normalise_arch,
     d.parse_cpu_model,
 ]
@@ -134,9 +135,9 @@ def test_whole_probe_parser_never_raises(sections):
 def test_truncated_real_outputs_never_raise(data):
     """Real outputs cut anywhere (a dropped connection) still parse or warn."""
     for rel, parser in [
-        ("telegraf/a100-sxm4-v12.xml", d.parse_nvidia_smi_xml),
-        ("gpud/lspci.nn.a100", d.parse_lspci),
-        ("hadoop/nvidia-smi-sample-output.xml", d.parse_nvidia_smi_xml),
+        ("telegraf/a100-sxm4-v12.xml", g.parse_nvidia_smi_xml),
+        ("gpud/lspci.nn.a100", g.parse_lspci),
+        ("hadoop/nvidia-smi-sample-output.xml", g.parse_nvidia_smi_xml),
     ]:
         text = fixture_text(rel)
         cut = data.draw(st.integers(0, len(text)))

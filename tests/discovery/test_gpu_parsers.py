@@ -9,7 +9,7 @@ import re
 import pytest
 
 from tests.discovery.helpers import CAPTURES, FIXTURES, capture_section, fixture_text
-from thinkube_tui.discovery import (
+from thinkube_tui.gpu import (
     NVIDIA_SMI_FIELDS,
     PciDevice,
     merge_gpus,

@@ -10,7 +10,8 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from thinkube_tui.discovery import NVIDIA_SMI_FIELDS, parse_lsblk, parse_nvidia_smi_csv, parse_os_release
+from thinkube_tui.discovery import parse_lsblk, parse_os_release
+from thinkube_tui.gpu import NVIDIA_SMI_FIELDS, parse_nvidia_smi_csv
 from thinkube_tui.lab.cluster import Lab
 from thinkube_tui.lab.commands.hardware import capture_sections
 
