@@ -251,16 +251,25 @@ def parse_cpu_model(cpuinfo: str, lscpu: str = "") -> str | None:
     return None
 
 
-def parse_lsblk(text: str, warnings: Warnings | None = None) -> tuple[Disk, ...]:
-    """`lsblk -J -b -d -o NAME,SIZE,TYPE,MODEL,ROTA,TRAN`: whole disks (no loop/zram-size-0)."""
+def _json(text: str, what: str, warnings: Warnings | None, key: str | None = None) -> list[Any] | None:
+    """The JSON list `what` printed (under `key` when given); None plus a warning when unreadable."""
     try:
         data = json.loads(text)
-        devices = data["blockdevices"]
-        if not isinstance(devices, list):
-            raise TypeError("blockdevices is not a list")
+        if key is not None:
+            data = data[key]
+        if not isinstance(data, list):
+            raise TypeError("not a list")
     except (ValueError, KeyError, TypeError) as exc:
         if warnings is not None:
-            warnings.append(f"lsblk: could not read its JSON ({exc.__class__.__name__}): {_short(text)!r}")
+            warnings.append(f"{what}: could not read its JSON ({exc.__class__.__name__}): {_short(text)!r}")
+        return None
+    return data
+
+
+def parse_lsblk(text: str, warnings: Warnings | None = None) -> tuple[Disk, ...]:
+    """`lsblk -J -b -d -o NAME,SIZE,TYPE,MODEL,ROTA,TRAN`: whole disks (no loop/zram-size-0)."""
+    devices = _json(text, "lsblk", warnings, key="blockdevices")
+    if devices is None:
         return ()
     disks: list[Disk] = []
     for dev in devices:
@@ -328,13 +337,8 @@ def parse_df(text: str, path: str, warnings: Warnings | None = None) -> Filesyst
 
 def parse_ip_addr(text: str, warnings: Warnings | None = None) -> tuple[Interface, ...]:
     """`ip -j addr`."""
-    try:
-        data = json.loads(text)
-        if not isinstance(data, list):
-            raise TypeError("not a list")
-    except (ValueError, TypeError) as exc:
-        if warnings is not None:
-            warnings.append(f"ip -j addr: could not read its JSON ({exc.__class__.__name__}): {_short(text)!r}")
+    data = _json(text, "ip -j addr", warnings)
+    if data is None:
         return ()
     out: list[Interface] = []
     for item in data:
@@ -370,13 +374,8 @@ def parse_ip_route(text: str, warnings: Warnings | None = None) -> DefaultRoute 
     """`ip -j route show default` → the first default route (None when there is none)."""
     if not text.strip():
         return None
-    try:
-        data = json.loads(text)
-        if not isinstance(data, list):
-            raise TypeError("not a list")
-    except (ValueError, TypeError) as exc:
-        if warnings is not None:
-            warnings.append(f"ip -j route: could not read its JSON ({exc.__class__.__name__}): {_short(text)!r}")
+    data = _json(text, "ip -j route", warnings)
+    if data is None:
         return None
     for r in data:
         if isinstance(r, dict) and r.get("dst", "default") == "default":

@@ -31,6 +31,22 @@ def merge(base: Any, patch: Any) -> Any:
     return copy.deepcopy(patch)
 
 
+def select(objects: Any, kind: str, name: str | None = None, ns: str | None = None) -> list[dict[str, Any]]:
+    """The objects of `kind` (and `name`, `ns` when given) among `objects`."""
+    return [
+        o
+        for o in objects
+        if o["kind"] == kind
+        and (name is None or o["metadata"]["name"] == name)
+        and (ns is None or o["metadata"].get("namespace") == ns)
+    ]
+
+
+def env_of(container: dict[str, Any]) -> dict[str, Any]:
+    """A container's environment: name -> value, or the valueFrom reference."""
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
 def decoded(secret: dict[str, Any]) -> dict[str, str]:
     return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
 

@@ -28,7 +28,7 @@ from thinkube_tui.lab import charts
 from thinkube_tui.secrets import Secrets
 from thinkube_tui.spec import parse_answers
 
-from .fakes import HelmNode, decoded, install_in_order, merge
+from .fakes import HelmNode, decoded, install_in_order, merge, select
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ORDER = [("harbor", harbor), ("argocd", argocd), ("argo-workflows", argo_workflows), ("devpi", devpi)]
@@ -163,13 +163,7 @@ async def run_all(world: World, spec: Any = None, order: Any = ORDER) -> dict[st
 
 
 def applied(run: dict[str, Any], kind: str, name: str | None = None, ns: str | None = None) -> list[dict[str, Any]]:
-    return [
-        o
-        for o, _ in run["kube"].applied
-        if o["kind"] == kind
-        and (name is None or o["metadata"]["name"] == name)
-        and (ns is None or o["metadata"].get("namespace") == ns)
-    ]
+    return select((o for o, _ in run["kube"].applied), kind, name, ns)
 
 
 def upgrades(run: dict[str, Any]) -> dict[str, tuple[list[str], dict[str, Any], str]]:

@@ -31,7 +31,7 @@ from thinkube_tui.secrets import Secrets
 from thinkube_tui.spec import parse_answers
 from thinkube_tui.transport import CommandResult
 
-from .fakes import HelmNode, decoded, install_in_order, merge
+from .fakes import HelmNode, decoded, install_in_order, merge, select
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CANARY_ADMIN = "CanaryAdminPassw0rdXYZ"
@@ -209,13 +209,7 @@ async def run_all(world: World, tmp_path: Path) -> dict[str, Any]:
 
 
 def applied(run: dict[str, Any], kind: str, name: str | None = None, ns: str | None = None) -> list[dict[str, Any]]:
-    return [
-        o
-        for o, _ in run["kube"].applied
-        if o["kind"] == kind
-        and (name is None or o["metadata"]["name"] == name)
-        and (ns is None or o["metadata"].get("namespace") == ns)
-    ]
+    return select((o for o, _ in run["kube"].applied), kind, name, ns)
 
 
 @pytest.fixture

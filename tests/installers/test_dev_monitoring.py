@@ -31,7 +31,7 @@ from thinkube_tui.lab.kubeapi_objects import SchemaValidator
 from thinkube_tui.secrets import Secrets
 from thinkube_tui.spec import load_answers, parse_answers
 
-from .fakes import HelmNode, decoded, install_in_order, merge
+from .fakes import HelmNode, decoded, env_of, install_in_order, merge, select
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CANARY_GRAFANA = "CanaryGrafanaAdminPw0rdZZ"
@@ -157,23 +157,13 @@ async def run_all(world: World) -> dict[str, Any]:
 
 
 def applied(run: dict[str, Any], kind: str, name: str | None = None, ns: str | None = None) -> list[dict[str, Any]]:
-    return [
-        o
-        for o, _ in run["kube"].applied
-        if o["kind"] == kind
-        and (name is None or o["metadata"]["name"] == name)
-        and (ns is None or o["metadata"].get("namespace") == ns)
-    ]
+    return select((o for o, _ in run["kube"].applied), kind, name, ns)
 
 
 def one(run: dict[str, Any], kind: str, name: str, ns: str | None = None) -> dict[str, Any]:
     found = applied(run, kind, name, ns)
     assert len(found) == 1, f"{kind} {ns}/{name}: applied {len(found)} times"
     return found[0]
-
-
-def env_of(container: dict[str, Any]) -> dict[str, Any]:
-    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ from thinkube_tui.secrets import Secrets
 from thinkube_tui.spec import load_answers, parse_answers
 from thinkube_tui.transport import CommandResult
 
-from .fakes import HelmNode, decoded, install_in_order, merge
+from .fakes import HelmNode, decoded, env_of, install_in_order, merge, select
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CANARY_PGADMIN = "CanaryPgAdminPassw0rdQZ"
@@ -251,23 +251,13 @@ async def run_all(world: World) -> dict[str, Any]:
 
 
 def applied(run: dict[str, Any], kind: str, name: str | None = None, ns: str | None = None) -> list[dict[str, Any]]:
-    return [
-        o
-        for o in run["kube"].applied
-        if o["kind"] == kind
-        and (name is None or o["metadata"]["name"] == name)
-        and (ns is None or o["metadata"].get("namespace") == ns)
-    ]
+    return select(run["kube"].applied, kind, name, ns)
 
 
 def one(run: dict[str, Any], kind: str, name: str, ns: str | None = None) -> dict[str, Any]:
     found = applied(run, kind, name, ns)
     assert len(found) == 1, f"{kind} {ns}/{name}: applied {len(found)} times"
     return found[0]
-
-
-def env_of(container: dict[str, Any]) -> dict[str, Any]:
-    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
 
 
 @pytest.fixture
