@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
@@ -17,9 +19,18 @@ from ..wizard import NodeDraft
 class Dialog(ModalScreen["object"]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
     CANCEL_RESULT: object = None
+    _answered = False
 
     def action_cancel(self) -> None:
         self.dismiss(self.CANCEL_RESULT)
+
+    def dismiss(self, result: object = None) -> AwaitComplete:
+        """Answer once: a double click or a second key while the dialog closes is ignored (a second
+        dismiss would run the caller's callback again and pop the screen below)."""
+        if self._answered:
+            return AwaitComplete.nothing()
+        self._answered = True
+        return super().dismiss(result)
 
 
 class HostKeyDialog(Dialog):
@@ -80,18 +91,50 @@ class SecretDialog(Dialog):
 
 
 class ConfirmDialog(Dialog):
-    CANCEL_RESULT = False
+    """A question with two answers; dismissed with True for `yes`, False for `no` or escape.
 
-    def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
+        ConfirmDialog("Cancel the install?", "Cancel install", "Keep installing", title="Cancel")
+
+    question: a `str` is Rich markup written by us; pass a `Text` when it quotes data (a node's
+    name, a path, anything typed or read from a node).
+    destructive: `yes` does something that cannot be taken back (quit or cancel an install, start
+    one, remove a node), so the safe answer `no` has the focus: Enter keeps things as they are.
+    The arrow keys move between the two buttons.
+    """
+
+    CANCEL_RESULT = False
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("left,right", "switch_button", "Other answer", show=False),
+    ]
+
+    def __init__(
+        self,
+        question: str | Text,
+        yes: str = "Yes",
+        no: str = "No",
+        *,
+        title: str = "",
+        destructive: bool = True,
+    ) -> None:
         super().__init__()
         self.question, self.yes, self.no = question, yes, no
+        self.title_text, self.destructive = title, destructive
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Static(self.question)
+        with Vertical(classes="dialog confirm-dialog"):
+            if self.title_text:
+                yield Static(Text(self.title_text, style="bold"), classes="dialog-title")
+            yield Static(self.question, id="question")
             with Horizontal(classes="dialog-buttons"):
-                yield Button(self.yes, id="yes", variant="warning")
-                yield Button(self.no, id="no", variant="primary")
+                yield Button(self.yes, id="yes", variant="warning" if self.destructive else "primary")
+                yield Button(self.no, id="no", variant="primary" if self.destructive else "default")
+
+    def on_mount(self) -> None:
+        self.query_one("#no" if self.destructive else "#yes", Button).focus()
+
+    def action_switch_button(self) -> None:
+        focused = self.focused
+        self.query_one("#yes" if focused is not None and focused.id == "no" else "#no", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
