@@ -27,6 +27,10 @@ class KubeError(Exception):
     """An API call failed; the message names the object and the API server's reason."""
 
 
+class KubeConflict(KubeError):
+    """409: the object exists already (create) or changed since it was read (replace)."""
+
+
 @dataclass(frozen=True)
 class ProxyResponse:
     status: int
@@ -83,7 +87,7 @@ class Kube:
                 )
             )
         except ApiException as exc:
-            raise KubeError(_reason(exc, method, path)) from None
+            raise (KubeConflict if exc.status == 409 else KubeError)(_reason(exc, method, path)) from None
 
     async def _while_unavailable(self, request: Callable[[], Any]) -> Any:
         """Run `request`, riding out a restarting API server (e.g. after its flags changed)."""
@@ -143,6 +147,21 @@ class Kube:
             body=obj,
             content_type="application/apply-patch+yaml",
         )
+        return result
+
+    async def create(self, obj: Obj) -> Obj:
+        """Create `obj`; `KubeConflict` when it exists already (a compare-and-swap on absence)."""
+        meta = obj["metadata"]
+        path = await self._path(obj["apiVersion"], obj["kind"], None, meta.get("namespace"))
+        result: Obj = await self._call("POST", path, body=obj)
+        return result
+
+    async def replace(self, obj: Obj) -> Obj:
+        """Replace `obj` whole; with `metadata.resourceVersion` set, `KubeConflict` when the object
+        changed since it was read (optimistic concurrency, as leader election uses for Leases)."""
+        meta = obj["metadata"]
+        path = await self._path(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+        result: Obj = await self._call("PUT", path, body=obj)
         return result
 
     async def merge_patch(self, api_version: str, kind: str, name: str, namespace: str | None, patch: Obj) -> Obj:

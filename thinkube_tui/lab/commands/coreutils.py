@@ -880,14 +880,23 @@ async def rm(ctx: Ctx, argv: list[str]) -> int:
 
 @program("/usr/bin/mkdir")
 async def mkdir(ctx: Ctx, argv: list[str]) -> int:
+    """`mkdir [-p] DIR...`: without -p an existing DIR or a missing parent fails, as in coreutils
+    (so `mkdir DIR` is an atomic test-and-create, what lock directories rely on)."""
+    parents = any(a.startswith("-") and "p" in a for a in argv[1:])
+    fs = ctx.node.fs
     status = 0
     for path in (a for a in argv[1:] if not a.startswith("-")):
-        why = ctx.node.fs.cannot_write(path + "/x", ctx.user)
+        why = fs.cannot_write(path + "/x", ctx.user)
         if why == "Permission denied":
             ctx.err(f"mkdir: cannot create directory '{path}': Permission denied")
             status = 1
             continue
-        await asyncio.to_thread(lambda p=path: (ctx.node.fs.root / p.lstrip("/")).mkdir(parents=True, exist_ok=True))
+        if not parents and (await fs.exists(path) or not await fs.is_dir(posixpath.dirname(fs.norm(path)))):
+            reason = "File exists" if await fs.exists(path) else "No such file or directory"
+            ctx.err(f"mkdir: cannot create directory '{path}': {reason}")
+            status = 1
+            continue
+        await asyncio.to_thread(lambda p=path: (fs.root / p.lstrip("/")).mkdir(parents=True, exist_ok=True))
     return status
 
 
