@@ -4,11 +4,17 @@ A component starts as soon as everything it depends on is done — not wave by w
 most `concurrency` running at once; among those ready, the one heading the longest remaining
 chain goes first. A failure blocks only what depends on it; the rest goes on. A failed
 component can be retried alone, and resumes after its last finished step.
+
+What the engine cannot vouch for stops the run: a journal write that failed (the journal is
+the truth: a step it could not record did not happen as far as a resume knows), or any
+exception escaping a task it started. Then nothing new starts, what runs is cancelled, and the
+final event names what was not done: done + failed + blocked + not run = planned, always.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -27,7 +33,7 @@ from .events import (
     StepDone,
     StepStarted,
 )
-from .journal import Journal
+from .journal import Journal, JournalError
 from .plan import Plan
 
 T = TypeVar("T")
@@ -62,6 +68,7 @@ class Steps:
         bus: EventBus,
         batcher: LineBatcher,
         settings: EngineSettings,
+        stopping: Callable[[], bool] = lambda: False,
     ) -> None:
         self.component = component
         self.config = config
@@ -69,6 +76,7 @@ class Steps:
         self._bus = bus
         self._batcher = batcher
         self._settings = settings
+        self._stopping = stopping  # true once the run is cancelled or stopped: no more retries
         self._index = 0
 
     def log(self, line: str) -> None:
@@ -99,8 +107,9 @@ class Steps:
                 raise _in_step(StepTimeout(f"step '{name}' did not finish within {limit:g} s"), name) from None
             except self._settings.transient_errors as exc:
                 # Steps check before they act, so running one again is safe; a dropped
-                # connection or a node that is briefly away is worth another try.
-                if attempt >= self._settings.step_attempts:
+                # connection or a node that is briefly away is worth another try -- unless the
+                # run is being stopped (Ctrl-C closes connections: that is no reason to retry).
+                if attempt >= self._settings.step_attempts or self._stopping():
                     _in_step(exc, name)
                     raise
                 delay = self._settings.retry_delay_s * 2 ** (attempt - 1)
@@ -169,6 +178,9 @@ class Engine:
         self._priority = self._remaining_chain()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._cancelled = False
+        self._active: asyncio.Future[RunFinished] | None = None  # the run in progress, if any
+        self._wake = asyncio.Event()  # set when a retry adds work to the run in progress
+        self._error: str | None = None  # why the run stopped early, if it did
 
     def _remaining_chain(self) -> dict[str, float]:
         """Longest estimated time from a component's start to the end of the plan."""
@@ -181,16 +193,23 @@ class Engine:
 
     async def run(self) -> RunFinished:
         """Run every waiting component; returns when nothing more can start."""
+        if self._active is not None:  # one run at a time: a second caller gets its result
+            return await asyncio.shield(self._active)
+        active = self._active = asyncio.get_running_loop().create_future()
         self._cancelled = False
+        self._error = None
         for cid in sorted(self.plan.installed):
             self._bus.publish(ComponentSkipped(cid))
-        while True:
-            self._start_ready()
-            if not self._running:
-                break
-            finished, _ = await asyncio.wait(self._running.values(), return_when=asyncio.FIRST_COMPLETED)
-            for task in finished:
-                self._running.pop(task.get_name())
+        try:
+            await self._schedule()
+        except BaseException:
+            # Our caller was cancelled (Ctrl-C through asyncio.run): stop the installers and wait
+            # for them first, so that none of them sees its connection closed under it.
+            self.cancel()
+            await self._drain()
+            self._active = None
+            active.cancel()
+            raise
         self._batcher.flush()
         result = RunFinished(
             component="",
@@ -198,28 +217,91 @@ class Engine:
             failed=self._in("failed"),
             blocked=self._in("blocked"),
             cancelled=self._cancelled,
+            not_run=self._in("waiting", "cancelled", "running"),
+            error=self._error,
         )
+        self._active = None
+        active.set_result(result)
         self._bus.publish(result)
         return result
 
+    async def _schedule(self) -> None:
+        """Start what is ready and collect what finishes, until nothing runs (a retry wakes it)."""
+        while True:
+            self._start_ready()
+            if not self._running:
+                return
+            self._wake.clear()
+            woken = asyncio.ensure_future(self._wake.wait())
+            try:
+                finished, _ = await asyncio.wait([*self._running.values(), woken], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                woken.cancel()
+            for task in finished:
+                if task is not woken:
+                    self._collect(task)  # type: ignore[arg-type]
+
     async def retry(self, component: str) -> RunFinished:
-        """Run a failed component again, and then whatever its failure had blocked."""
+        """Run a failed component again, and then whatever its failure had blocked.
+
+        During a run, the component starts right away (as soon as a slot is free) within that
+        run, and this returns the run's result; what it blocked waits for it as usual."""
         if self.state.get(component) != "failed":
             raise ValueError(f"{component} has not failed (it is {self.state.get(component, 'not in the plan')})")
         self.state[component] = "waiting"
         self._unblock(component)
+        if self._active is not None:
+            self._wake.set()
+            return await asyncio.shield(self._active)
         return await self.run()
+
+    @property
+    def running(self) -> bool:
+        """A run is in progress (retries join it)."""
+        return self._active is not None
 
     def cancel(self) -> None:
         """Stop running installers; their journal keeps the steps that finished."""
         self._cancelled = True
+        self._cancel_running()
+
+    def _cancel_running(self) -> None:
         for task in self._running.values():
             task.cancel()
 
+    async def _drain(self) -> None:
+        while self._running:
+            finished, _ = await asyncio.wait(self._running.values())
+            for task in finished:
+                self._collect(task)
+
+    def _collect(self, task: asyncio.Task[None]) -> None:
+        """A finished task: its exception, if any, stops the run (it is never left unretrieved)."""
+        cid = task.get_name()
+        self._running.pop(cid, None)
+        if task.cancelled():
+            if self.state[cid] == "running":
+                self.state[cid] = "cancelled"
+        elif (exc := task.exception()) is not None:
+            self._stop(cid, exc)
+        if self._journal.write_error is not None and self._error is None:
+            self._stop(cid, self._journal.write_error)  # raised in a step and swallowed by an installer
+
+    def _stop(self, cid: str, exc: BaseException) -> None:
+        """Something the engine cannot vouch for happened while running `cid`: stop the run."""
+        message = str(exc) if isinstance(exc, JournalError) else f"internal error: {type(exc).__name__}: {exc}"
+        if self._error is None:
+            self._error = message
+        if self.state[cid] == "running":
+            self.state[cid] = "failed"
+            with contextlib.suppress(Exception):  # the subscriber that raised may raise again
+                self._bus.publish(ComponentFailed(cid, error=f"the install stopped: {message}"))
+        self._cancel_running()
+
     # ------------------------------------------------------------ scheduling
 
-    def _in(self, state: State) -> tuple[str, ...]:
-        return tuple(cid for cid in self.plan.ids if self.state[cid] == state)
+    def _in(self, *states: State) -> tuple[str, ...]:
+        return tuple(cid for cid in self.plan.ids if self.state[cid] in states)
 
     def _ready(self) -> list[str]:
         ready = [
@@ -230,7 +312,7 @@ class Engine:
         return sorted(ready, key=lambda cid: -self._priority[cid])
 
     def _start_ready(self) -> None:
-        if self._cancelled:
+        if self._cancelled or self._error is not None:
             return
         for cid in self._ready():
             if len(self._running) >= self._settings.concurrency:
@@ -239,7 +321,24 @@ class Engine:
             self._running[cid] = asyncio.create_task(self._run_one(cid), name=cid)
 
     async def _run_one(self, cid: str) -> None:
-        steps = Steps(cid, self._configs.get(cid), self._journal, self._bus, self._batcher, self._settings)
+        try:
+            await self._install(cid)
+        except asyncio.CancelledError:
+            self.state[cid] = "cancelled"
+            self._batcher.flush()
+            raise
+
+    async def _install(self, cid: str) -> None:
+        """Run one component. Installer failures become events; journal failures escape (see `_collect`)."""
+        steps = Steps(
+            cid,
+            self._configs.get(cid),
+            self._journal,
+            self._bus,
+            self._batcher,
+            self._settings,
+            stopping=lambda: self._cancelled or self._error is not None,
+        )
         attempt = self._journal.components[cid].attempts + 1 if cid in self._journal.components else 1
         self._journal.started(cid, self._configs.get(cid))
         self._bus.publish(ComponentStarted(cid, attempt=attempt))
@@ -253,13 +352,13 @@ class Engine:
                 )
             async with asyncio.timeout(self._settings.component_timeout_s):
                 await installer(self._make_context(steps))
-        except asyncio.CancelledError:
-            self.state[cid] = "cancelled" if self._cancelled else "failed"
-            self._batcher.flush()
-            if not self._cancelled:
-                raise
-            return
+        except JournalError:
+            raise  # a step could not be recorded: the run stops
         except Exception as exc:  # every failure becomes an event; the rest of the graph goes on
+            if self._cancelled:  # a connection closed by the cancel, not a failure of the component
+                self.state[cid] = "cancelled"
+                self._batcher.flush()
+                return
             self._fail(cid, steps, exc, time.monotonic() - began)
             return
         self._batcher.flush()
@@ -277,7 +376,10 @@ class Engine:
         node = getattr(exc, "node", None)
         tail = getattr(exc, "output_tail", "")
         self._batcher.flush()
-        self._journal.failed_with(cid, message)
+        try:
+            self._journal.failed_with(cid, message)
+        except JournalError as journal_error:
+            self._stop(cid, journal_error)
         self.state[cid] = "failed"
         step = getattr(exc, "thinkube_step", None)
         self._bus.publish(ComponentFailed(cid, error=message, step=step, node=node, output_tail=tail))

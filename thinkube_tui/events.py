@@ -74,14 +74,19 @@ class ComponentSkipped(Event):
 
 @dataclass(frozen=True)
 class RunFinished(Event):
+    """How a run ended. Every planned component is in exactly one of done, failed, blocked and
+    not_run (never started, or stopped by a cancel or by `error`): they add up to the plan."""
+
     done: tuple[str, ...]
     failed: tuple[str, ...]
     blocked: tuple[str, ...]
     cancelled: bool = False
+    not_run: tuple[str, ...] = ()
+    error: str | None = None  # why the run stopped before its end (the journal could not be written)
 
     @property
     def ok(self) -> bool:
-        return not (self.failed or self.blocked or self.cancelled)
+        return not (self.failed or self.blocked or self.not_run or self.cancelled or self.error)
 
 
 Subscriber = Callable[[Event], None]

@@ -1,15 +1,19 @@
 """Headless mode: validate -> connect -> discover -> preflight -> plan -> install -> summary.
 
 `thinkube-tui --answers FILE [--secrets FILE] [--yes]`. Exit codes: 0 installed, 1 install
-failed, 2 invalid input, 3 preflight failed, 130 interrupted.
+failed (or stopped: the journal could not be written), 2 invalid input, 3 preflight failed,
+130 interrupted (SIGINT or SIGTERM: the installers are stopped first, the journal stays
+consistent, and the same command resumes).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -20,7 +24,7 @@ from .discovery import NodeResult, discover_all, resolve_hostnames
 from .engine import Engine, EngineSettings
 from .events import EventBus, RunFinished
 from .facts import Facts
-from .journal import Journal, JournalError
+from .journal import Journal, JournalError, JournalWriteError
 from .plan import Plan, make_plan, plan_for
 from .preflight import Finding, has_errors, run_preflight, unreachable
 from .printer import LiveView, LogFile, PlainPrinter
@@ -171,14 +175,56 @@ def summary(
         out.write(f"  FAILED   {cid}\n")
     for cid in result.blocked:
         out.write(f"  blocked  {cid} (waits for a failed component)\n")
+    for cid in result.not_run:
+        out.write(f"  not run  {cid} (the install stopped before it)\n")
     if log_path:
         out.write(f"\nFull log: {log_path}\n")
-    if result.failed or result.blocked:
+    if not result.ok:
         out.write("Fix what the log says, then run the same command again: finished steps are not repeated.\n")
     out.flush()
 
 
+INTERRUPTED = "interrupted — run the same command to resume: finished steps are not repeated"
+
+
 async def run(options: HeadlessOptions, out: IO[str] = sys.stdout, err: IO[str] = sys.stderr) -> int:
+    """The headless install. SIGINT and SIGTERM stop it the same way: the running installers
+    are cancelled and awaited (the journal keeps every finished step), then exit 130."""
+    task = asyncio.current_task()
+    assert task is not None
+    received: list[int] = []
+
+    def interrupt(signum: int) -> None:
+        received.append(signum)
+        task.cancel()
+
+    handled = _handle_signals(interrupt)
+    try:
+        return await _run(options, out, err)
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        task.uncancel()
+        print(INTERRUPTED, file=err)
+        return EXIT_INTERRUPTED
+    finally:
+        loop = asyncio.get_running_loop()
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+
+
+def _handle_signals(interrupt: Callable[[int], None]) -> list[int]:
+    """Route SIGINT and SIGTERM to `interrupt` (only the main thread's loop can; elsewhere none)."""
+    loop = asyncio.get_running_loop()
+    handled: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+            loop.add_signal_handler(sig, interrupt, sig)
+            handled.append(sig)
+    return handled
+
+
+async def _run(options: HeadlessOptions, out: IO[str], err: IO[str]) -> int:
     loaded = load_inputs(options, err)
     if loaded is None:
         return EXIT_INVALID
@@ -201,6 +247,10 @@ async def run(options: HeadlessOptions, out: IO[str] = sys.stdout, err: IO[str] 
     state = state_dir_for(spec, options.state_dir)
     try:
         journal = Journal.open(state / "journal.json")
+        journal.save()  # the state directory takes a write before any node is touched
+    except JournalWriteError as exc:  # a full disk: "no space on ..."
+        print(f"thinkube-tui: {exc}", file=err)
+        return EXIT_FAILED
     except JournalError as exc:
         print(f"thinkube-tui: {exc}", file=err)
         return EXIT_INVALID
@@ -281,6 +331,13 @@ async def run(options: HeadlessOptions, out: IO[str] = sys.stdout, err: IO[str] 
             log.close()
             await cluster.close()
         summary(spec, catalog, result, log.path, out, cluster.handovers)
+        if log.error is not None:
+            print(f"warning: the log {log.path} is incomplete: {log.error.strerror or log.error}", file=err)
+        if result.error:
+            print(f"thinkube-tui: the install stopped: {result.error}", file=err)
+        if result.cancelled:
+            print(INTERRUPTED, file=err)
+            return EXIT_INTERRUPTED
         return EXIT_OK if result.ok else EXIT_FAILED
 
 

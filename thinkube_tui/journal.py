@@ -7,12 +7,20 @@ kill -9 at any moment leaves either the old or the new journal, never a torn one
 
 It holds no secrets: statuses, step names, times, hashes of the configuration, and error
 messages (which the installers build without secrets).
+
+A journal is read only if it matches the schema of its own format version (`SCHEMA`): a file
+written by a newer thinkube-tui is refused by its version, an older format is migrated, and
+anything else (torn, nested past reason, NaN, a wrong type) is "damaged" -- never half-read.
+A write that fails (a full disk) raises `JournalWriteError`: the journal is the truth, so the
+install stops rather than go on with steps it could not record.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,10 +31,47 @@ from .files import write_atomic
 
 FORMAT = 1
 Status = Literal["running", "done", "failed"]
+MAX_BYTES = 16 * 1024 * 1024  # a journal of every component's steps is a few KiB
+
+# The journal's own schema, for FORMAT. A later format adds a migration from this one.
+_RECORD_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["status", "config_hash"],
+    "additionalProperties": False,
+    "properties": {
+        "status": {"enum": ["running", "done", "failed"]},
+        "config_hash": {"type": "string", "maxLength": 128},
+        "steps_done": {"type": "array", "items": {"type": "string", "maxLength": 2000}, "maxItems": 10000},
+        "attempts": {"type": "integer", "minimum": 1},
+        "started_at": {"type": "number", "minimum": 0},
+        "finished_at": {"type": ["number", "null"], "minimum": 0},
+        "error": {"type": ["string", "null"]},
+    },
+}
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["format", "components"],
+    "additionalProperties": False,
+    "properties": {
+        "format": {"const": FORMAT},
+        "components": {
+            "type": "object",
+            "propertyNames": {"pattern": "^[a-z0-9][a-z0-9-]{0,62}$"},
+            "additionalProperties": _RECORD_SCHEMA,
+        },
+    },
+}
+# Older formats and how to bring them to FORMAT (none yet: format 1 is the first).
+_MIGRATIONS: dict[int, Any] = {}
 
 
 class JournalError(Exception):
     """The journal file cannot be used; the message says which file and what to do."""
+
+
+class JournalWriteError(JournalError):
+    """The journal could not be written (a full disk, an I/O error): the install must stop."""
 
 
 @dataclass
@@ -60,24 +105,31 @@ class Journal:
     def __init__(self, path: Path | None, components: dict[str, ComponentRecord] | None = None) -> None:
         self.path = path  # None: in memory only (dry runs, tests)
         self.components: dict[str, ComponentRecord] = components or {}
+        self.write_error: JournalWriteError | None = None  # the first write that failed, kept
 
     @classmethod
     def open(cls, path: Path) -> Journal:
         """Read the journal at `path`, or start an empty one if there is none yet."""
         try:
-            raw = path.read_text(encoding="utf-8")
+            with open(path, "rb") as f:
+                raw = f.read(MAX_BYTES + 1)
         except FileNotFoundError:
             return cls(path)
         except OSError as exc:
             raise JournalError(f"{path}: cannot read the install journal: {exc.strerror}") from None
         try:
-            data = json.loads(raw)
-            if data.get("format") != FORMAT:
-                raise ValueError(f"unknown format {data.get('format')!r}")
-            records = {cid: ComponentRecord(**rec) for cid, rec in data["components"].items()}
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            if len(raw) > MAX_BYTES:
+                raise ValueError(f"larger than {MAX_BYTES // (1024 * 1024)} MiB")
+            records = parse(json.loads(raw.decode("utf-8"), parse_constant=_no_constant))
+        except NewerFormat as exc:
             raise JournalError(
-                f"{path}: the install journal is damaged ({exc}). Move it aside to start over; "
+                f"{path}: the install journal was written by a newer thinkube-tui (format {exc.found}; this "
+                f"one reads format {FORMAT} and older). Run the newer thinkube-tui, or upgrade this one."
+            ) from None
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            raise JournalError(
+                f"{path}: the install journal is damaged ({reason}). Move it aside to start over; "
                 "installers check before they act, so components already installed are found again."
             ) from None
         return cls(path, records)
@@ -143,5 +195,61 @@ class Journal:
         }
 
     def save(self) -> None:
-        if self.path is not None:
+        """Write the journal; raises `JournalWriteError` (saying where, and what to do) if it cannot."""
+        if self.path is None:
+            return
+        try:
             write_atomic(self.path, json.dumps(self.to_json(), indent=1) + "\n")
+        except OSError as exc:
+            error = JournalWriteError(write_error_message(self.path, exc))
+            self.write_error = self.write_error or error
+            raise error from None
+
+
+class NewerFormat(ValueError):
+    def __init__(self, found: int) -> None:
+        super().__init__(f"format {found}")
+        self.found = found
+
+
+def parse(data: Any) -> dict[str, ComponentRecord]:
+    """The records of a journal's JSON, checked against its format's schema; `ValueError` if
+    it does not match (with what is wrong), `NewerFormat` if a later thinkube-tui wrote it."""
+    from jsonschema import Draft202012Validator
+
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    version = data.get("format")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValueError(f"no format version (format: {version!r:.40})")
+    if version > FORMAT:
+        raise NewerFormat(version)
+    while version < FORMAT:
+        if version not in _MIGRATIONS:
+            raise ValueError(f"unknown format {version}")
+        data, version = _MIGRATIONS[version](data), version + 1
+    error = next(iter(sorted(Draft202012Validator(SCHEMA).iter_errors(data), key=lambda e: list(e.path))), None)
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "the top level"
+        raise ValueError(f"at {where}: {error.message:.200}")
+    return {cid: ComponentRecord(**rec) for cid, rec in data["components"].items()}
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a journal holds")
+
+
+def write_error_message(path: Path, exc: OSError) -> str:
+    """Why `path` could not be written, where, and what to do; "no space on ..." for a full disk."""
+    again = "then run the same command again: finished steps are not repeated"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space on {_mount_point(path.parent)}: cannot write {path}. Free some space there, {again}"
+    return f"cannot write {path}: {exc.strerror or exc}. Fix the state directory, {again}"
+
+
+def _mount_point(directory: Path) -> Path:
+    """The file system holding `directory` (its mount point), for messages."""
+    path = Path(os.path.abspath(directory))
+    while not os.path.ismount(path) and path.parent != path:
+        path = path.parent
+    return path

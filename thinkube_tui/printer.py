@@ -4,6 +4,7 @@ and the full log file. Every text passes through the secrets mask before it is s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections import deque
@@ -59,9 +60,23 @@ def describe(event: Event) -> list[str]:
         case ComponentSkipped(reason=reason):
             return [f"skipped: {reason}"]
         case RunFinished() as fin:
-            state = "cancelled" if fin.cancelled else ("finished" if fin.ok else "finished with failures")
-            return [f"install {state}: {len(fin.done)} done, {len(fin.failed)} failed, {len(fin.blocked)} blocked"]
+            return _finished_lines(fin)
     return [repr(event)]
+
+
+def _finished_lines(fin: RunFinished) -> list[str]:
+    """The run's end: every planned component counted (done + failed + blocked + not run)."""
+    if fin.cancelled:
+        state = "interrupted"
+    elif fin.error:
+        state = "stopped"
+    else:
+        state = "finished" if fin.ok else "finished with failures"
+    counts = f"{len(fin.done)} done, {len(fin.failed)} failed, {len(fin.blocked)} blocked, {len(fin.not_run)} not run"
+    lines = [f"install {state}: {counts}"]  # why it stopped is on the failed component's line
+    if fin.not_run:
+        lines.append(f"not run: {', '.join(fin.not_run)}")
+    return lines
 
 
 def _stamp(at: float) -> str:
@@ -93,17 +108,34 @@ class LogFile:
         self._mask = mask
         self._file = os.fdopen(fd, "a", encoding="utf-8")
         self._printer = PlainPrinter(self._file, mask)
+        self.error: OSError | None = None  # why the log stopped being written, if it did
 
     def __call__(self, event: Event) -> None:
-        self._printer(event)
+        if self.error is None:
+            try:
+                self._printer(event)
+            except OSError as exc:
+                self._broken(exc)
 
     def write(self, line: str) -> None:
         """A line that is not an event (the run's header, discovery results)."""
-        self._file.write(f"{_stamp(time.time())} {self._mask(line)}\n")
-        self._file.flush()
+        if self.error is None:
+            try:
+                self._file.write(f"{_stamp(time.time())} {self._mask(line)}\n")
+                self._file.flush()
+            except OSError as exc:
+                self._broken(exc)
+
+    def _broken(self, exc: OSError) -> None:
+        # A full disk must not crash the install from inside an event subscriber: the log stops
+        # here (`error` says why), and the journal, on the same disk, stops the run if it cannot write.
+        self.error = exc
+        with contextlib.suppress(OSError):
+            self._file.close()
 
     def close(self) -> None:
-        self._file.close()
+        with contextlib.suppress(OSError):  # what a full disk kept in the buffer is lost either way
+            self._file.close()
 
 
 class LiveView:

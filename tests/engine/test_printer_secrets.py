@@ -50,7 +50,7 @@ def test_plain_printer_lines_are_timestamped_prefixed_and_masked():
     assert lines[0].endswith("[vault] started") and lines[0][:4].isdigit()
     assert any("[vault] | token is ******" in line for line in lines)
     assert any("FAILED (node tk-1, step 'init'): bad ******" in line for line in lines)
-    assert lines[-1].endswith("install finished with failures: 0 done, 1 failed, 0 blocked")
+    assert lines[-1].endswith("install finished with failures: 0 done, 1 failed, 0 blocked, 0 not run")
 
 
 def test_log_file_is_private_even_if_it_existed(tmp_path):
@@ -64,3 +64,35 @@ def test_log_file_is_private_even_if_it_existed(tmp_path):
     log.close()
     assert path.stat().st_mode & 0o777 == 0o600
     assert "s3cret" not in path.read_text() and "[a] started" in path.read_text()
+
+
+def test_a_full_disk_under_the_log_stops_the_log_not_the_install(tmp_path):
+    """A subscriber that raises would end the install from inside the engine: the log file
+    keeps why it stopped instead, and the journal (on the same disk) stops the run."""
+    import errno
+
+    log = LogFile(tmp_path / "logs" / "install.log", lambda t: t)
+
+    class FullDisk:
+        def write(self, text=""):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        flush = close = write
+
+    log._file.close()
+    log._file = FullDisk()
+    log._printer = PlainPrinter(log._file, lambda t: t)
+    log(ComponentStarted("a"))  # does not raise
+    log.write("a line")
+    log.close()
+    assert log.error is not None and log.error.errno == errno.ENOSPC
+
+
+def test_the_last_line_counts_every_planned_component_and_names_what_did_not_run():
+    out = io.StringIO()
+    PlainPrinter(out, lambda t: t)(
+        RunFinished("", done=("a",), failed=(), blocked=(), not_run=("b", "c"), error="no space on /srv: cannot write")
+    )
+    text = out.getvalue()
+    assert "install stopped: 1 done, 0 failed, 0 blocked, 2 not run" in text
+    assert "not run: b, c" in text
