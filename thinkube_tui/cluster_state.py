@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .events import ComponentDone, ComponentFailed, Event
-from .journal import ComponentRecord, Journal
+from .journal import ComponentRecord, Journal, parse
 from .kube import Kube, KubeError
 
 NAMESPACE = "thinkube-system"
@@ -82,10 +82,9 @@ async def read_state(kube: Kube) -> dict[str, ComponentRecord]:
     cm = await kube.get("v1", "ConfigMap", NAME, NAMESPACE)
     if cm is None:
         return {}
-    try:
-        data = json.loads(cm.get("data", {}).get(KEY, "{}"))
-        return {cid: ComponentRecord(**rec) for cid, rec in data.get("components", {}).items()}
-    except (ValueError, TypeError):
+    try:  # checked against the journal's schema like the local file: a bad copy adopts nothing
+        return parse(json.loads(cm.get("data", {}).get(KEY, "{}")))
+    except (ValueError, TypeError, AttributeError, RecursionError):
         return {}
 
 
