@@ -209,9 +209,17 @@ class Engine:
             await self._drain()
             self._active = None
             active.cancel()
+            self._bus.publish(self._result())  # the log still says how the run ended
             raise
+        result = self._result()
+        self._active = None
+        active.set_result(result)
+        self._bus.publish(result)
+        return result
+
+    def _result(self) -> RunFinished:
         self._batcher.flush()
-        result = RunFinished(
+        return RunFinished(
             component="",
             done=self._in("done"),
             failed=self._in("failed"),
@@ -220,10 +228,6 @@ class Engine:
             not_run=self._in("waiting", "cancelled", "running"),
             error=self._error,
         )
-        self._active = None
-        active.set_result(result)
-        self._bus.publish(result)
-        return result
 
     async def _schedule(self) -> None:
         """Start what is ready and collect what finishes, until nothing runs (a retry wakes it)."""
