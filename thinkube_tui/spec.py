@@ -14,6 +14,7 @@ import difflib
 import ipaddress
 import json
 import os
+import re
 import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from typing import Any, Literal
 
 import yaml
 
-from . import yamlpos
+from . import messages, yamlpos
 from .catalog import Catalog, load_catalog
 from .yamlpos import Located, Mark, Path
 
@@ -212,10 +213,50 @@ def answers_schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> Any:
-    from jsonschema import Draft202012Validator
+    return schema_validator(answers_schema())
 
-    schema = answers_schema()
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+def schema_validator(schema: Mapping[str, Any]) -> Any:
+    """The one way a validator is built (answers, forms): Draft 2020-12, formats checked, and
+    patterns anchored as JSON Schema means them. Python's `$` also matches before a final line
+    break, so `user: "thinkube\\n"` would pass `^...$`; ECMA-262's `$` (no multiline) does not."""
+    from jsonschema import Draft202012Validator, validators
+
+    strict = validators.extend(Draft202012Validator, {"pattern": _pattern_keyword})  # type: ignore[no-untyped-call]
+    return strict(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _pattern_keyword(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
+    from jsonschema.exceptions import ValidationError
+
+    if validator.is_type(instance, "string") and not ecma_pattern(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@cache
+def ecma_pattern(pattern: str) -> re.Pattern[str]:
+    """`pattern` compiled with every `$` outside a character class meaning the end of the text only."""
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            if pattern[i + 1 : i + 2] == "]":  # a leading "]" is a literal in the class
+                out.append("[]")
+                i += 2
+                continue
+        elif ch == "$":
+            ch = r"\Z"
+        out.append(ch)
+        i += 1
+    return re.compile("".join(out))
 
 
 def schema_at(path: Path) -> dict[str, Any] | None:
@@ -257,6 +298,15 @@ def schema_problems(data: Any, located: Located | None = None) -> list[Problem]:
     return sorted(problems, key=lambda p: (p.mark.line, p.mark.column) if p.mark else (0, 0))
 
 
+def answers_problems(data: Any, located: Located | None, catalog: Catalog) -> list[Problem]:
+    """Everything wrong with an answers document: the schema's problems and the cross-field
+    rules' together (a rule is not repeated where the schema already complains), by position."""
+    found = schema_problems(data, located)
+    flagged = {p.path for p in found}
+    found += [p for p in rule_problems(data, located, catalog) if p.path not in flagged]
+    return sorted(found, key=lambda p: (p.mark.line, p.mark.column) if p.mark else (0, 0))
+
+
 def _explain(error: Any, located: Located | None) -> Iterator[Problem]:
     path: Path = tuple(error.absolute_path)
 
@@ -269,7 +319,10 @@ def _explain(error: Any, located: Located | None) -> Iterator[Problem]:
         for extra in sorted(set(error.instance) - set(known), key=str):
             hint = difflib.get_close_matches(str(extra), known, n=1, cutoff=0.6)
             suggestion = f" (did you mean {hint[0]!r}?)" if hint else f"; known keys: {', '.join(known)}"
-            yield Problem((*path, extra), f"unknown key {str(extra)!r}{suggestion}", where((*path, extra), True))
+            unusual = messages.unusual_characters(str(extra))
+            yield Problem(
+                (*path, extra), f"unknown key {str(extra)!r}{unusual}{suggestion}", where((*path, extra), True)
+            )
         return
     if kind in ("anyOf", "oneOf", "allOf") and error.context:
         # Report the sub-error that went deepest: it is the one closest to what the operator meant.
@@ -280,87 +333,60 @@ def _explain(error: Any, located: Located | None) -> Iterator[Problem]:
 
 
 def _message(error: Any, path: Path) -> str:
-    kind, value, arg = error.validator, error.instance, error.validator_value
-    secret = _is_secret(error.schema) or any(_is_secret(schema_at(path[:i])) for i in range(1, len(path) + 1))
-    shown = "a value" if secret else _short(value)
-    if kind == "type":
-        if _is_secret(error.schema) or error.schema.get("properties", {}).keys() >= {"env", "secret"}:
-            return "secrets are never written inline: use {env: VARIABLE} or {secret: KEY} (a key of the secrets file)"
-        wanted = " or ".join(arg) if isinstance(arg, list) else arg
-        return f"expected {_article(wanted)}, got {_type_name(value)}"
-    if kind == "required":
-        missing = next((k for k in arg if k not in value), arg[0])
-        return f"missing required key {missing!r}"
-    if kind == "enum":
-        return f"{shown} is not one of: {', '.join(map(str, arg))}"
-    if kind == "const":
-        if path and path[-1] == "enabled" and arg is True:
-            return "this is a core component and cannot be switched off"
-        return f"must be {arg!r}"
-    if kind == "pattern":
-        schema_text = error.schema.get("description", "")
-        return f"{shown} has the wrong form" + (f" ({schema_text})" if schema_text else f" (must match {arg})")
-    if kind == "format":
-        return f"{shown} is not a valid {arg}"
-    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        word = {
-            "minimum": "at least",
-            "maximum": "at most",
-            "exclusiveMinimum": "more than",
-            "exclusiveMaximum": "less than",
-        }
-        return f"{shown} must be {word[kind]} {arg}"
-    if kind in ("minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties"):
-        if kind in ("minProperties", "maxProperties") and _is_secret(error.schema):
-            return "give exactly one of env or secret"
-        return f"{kind[:3]}imum {kind[3:].lower()}: {arg}"
-    if kind == "uniqueItems":
-        return "items must be unique"
-    return error.message if not secret else f"invalid value ({kind})"
+    kind = error.validator
+    secret = _is_secret(error.schema) or under_secret(path)
+    if kind == "type" and (_is_secret(error.schema) or error.schema.get("properties", {}).keys() >= {"env", "secret"}):
+        return "secrets are never written inline: use {env: VARIABLE} or {secret: KEY} (a key of the secrets file)"
+    if kind == "const" and path and path[-1] == "enabled" and error.validator_value is True:
+        return "this is a core component and cannot be switched off"
+    if kind in ("minProperties", "maxProperties") and _is_secret(error.schema):
+        return "give exactly one of env or secret"
+    return messages.schema_error(error, secret=secret)
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+def under_secret(path: Path) -> bool:
+    """Whether the value at `path` is (inside) a secret reference: its text is never repeated."""
+    schema = answers_schema()
+    node: Mapping[str, Any] | None = schema
+    for part in path:
+        if node is None or _is_secret(node):
+            return node is not None
+        node = _deref(dict(node), schema)
+        if node is None:
+            return False
+        node = node.get("items") if isinstance(part, int) else node.get("properties", {}).get(part)
+    return _is_secret(node)
 
 
-def _type_name(value: Any) -> str:
-    return {
-        dict: "a mapping",
-        list: "a list",
-        str: "a string",
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        type(None): "nothing (null)",
-    }.get(type(value), type(value).__name__)
-
-
-def _article(word: str) -> str:
-    return {
-        "object": "a mapping",
-        "array": "a list",
-        "string": "a string",
-        "integer": "an integer",
-        "number": "a number",
-        "boolean": "a boolean (true/false)",
-        "null": "null",
-    }.get(word, word)
-
-
-def rule_problems(data: Mapping[str, Any], located: Located | None, catalog: Catalog) -> list[Problem]:
-    """Cross-field rules the schema cannot say; `data` must already satisfy the schema."""
+def rule_problems(data: Any, located: Located | None, catalog: Catalog) -> list[Problem]:
+    """Cross-field rules the schema cannot say. They check whatever parts of `data` are
+    well-formed enough, so they are reported together with the schema's problems."""
     problems: list[Problem] = []
 
     def add(path: Path, message: str, key: bool = False) -> None:
         problems.append(Problem(path, message, located.mark(path, key=key) if located else None))
 
-    nodes = data["nodes"]
-    controls = [i for i, n in enumerate(nodes) if n["role"] == "control"]
-    if not controls:
+    if not isinstance(data, Mapping):
+        return problems
+    raw_nodes = data.get("nodes")
+    nodes = [n if isinstance(n, Mapping) else {} for n in raw_nodes] if isinstance(raw_nodes, list) else []
+    _node_rules(nodes, add)
+    cluster = data.get("cluster")
+    if isinstance(cluster, Mapping):
+        _network_rules(cluster, nodes, add)
+    chosen = data.get("components")
+    if isinstance(chosen, Mapping):
+        _requirement_rules(chosen, catalog, add)
+    return problems
+
+
+def _node_rules(nodes: list[Mapping[str, Any]], add: Any) -> None:
+    roles = [n.get("role") for n in nodes]
+    controls = [i for i, role in enumerate(roles) if role == "control"]
+    if nodes and not controls and all(role in ("control", "worker") for role in roles):
         add(("nodes",), "no node has role 'control': exactly one node must be the control plane")
     for i in controls[1:]:
-        first = nodes[controls[0]]["name"]
+        first = nodes[controls[0]].get("name")
         add(
             ("nodes", i, "role"),
             f"a second control node: {first!r} is the control plane already (exactly one is allowed)",
@@ -368,9 +394,12 @@ def rule_problems(data: Mapping[str, Any], located: Located | None, catalog: Cat
     for what in ("name", "host"):
         seen: dict[Any, int] = {}
         for i, node in enumerate(nodes):
-            ident = node[what] if what == "name" else (node["host"].lower(), node.get("port", 22))
+            if not isinstance(node.get(what), str):
+                continue
+            port = node.get("port", 22)
+            ident = node[what] if what == "name" else (node["host"].lower(), port)
             if ident in seen:
-                shown = node[what] if what == "name" else f"{node['host']}:{node.get('port', 22)}"
+                shown = node[what] if what == "name" else f"{node['host']}:{port}"
                 add(
                     ("nodes", i, what),
                     f"{shown!r} is already used by nodes[{seen[ident]}]; each node needs its own {what}",
@@ -378,33 +407,74 @@ def rule_problems(data: Mapping[str, Any], located: Located | None, catalog: Cat
             else:
                 seen[ident] = i
 
-    cluster = data["cluster"]
-    try:
-        pool = metallb_pool(cluster["metallbRange"])
-    except ValueError as exc:
-        add(("cluster", "metallbRange"), str(exc))
-        pool = None
+
+# A MetalLB pool hands out addresses to Services; more than a /16 is a mistake (or 0.0.0.0/0).
+MAX_POOL_ADDRESSES = 2**16
+
+
+def _network_rules(cluster: Mapping[str, Any], nodes: list[Mapping[str, Any]], add: Any) -> None:
+    node_ips = {ip: node.get("name") for node in nodes if (ip := _ipv4(node.get("host"))) is not None}
+    pool = None
+    text = cluster.get("metallbRange")
+    if isinstance(text, str):
+        try:
+            pool = metallb_pool(text)
+        except ValueError as exc:
+            add(("cluster", "metallbRange"), str(exc))
     if pool is not None:
-        for key in ("ingressIP", "ingressKnIP"):
-            address = ipaddress.IPv4Address(cluster[key])
-            if not pool[0] <= address <= pool[1]:
-                add(("cluster", key), f"{cluster[key]} is outside metallbRange {cluster['metallbRange']}")
-    if cluster["ingressIP"] == cluster["ingressKnIP"]:
+        size = int(pool[1]) - int(pool[0]) + 1
+        inside = sorted((ip, name) for ip, name in node_ips.items() if pool[0] <= ip <= pool[1])
+        if size > MAX_POOL_ADDRESSES:
+            add(
+                ("cluster", "metallbRange"),
+                f"{text} holds {size} addresses: MetalLB's range must be a few free addresses of your LAN "
+                "(at most a /16), e.g. 192.168.1.200-192.168.1.220",
+            )
+        elif inside:
+            listed = ", ".join(f"{ip} ({name})" for ip, name in inside)
+            add(
+                ("cluster", "metallbRange"),
+                f"{text} contains node addresses: {listed}; MetalLB would hand them out to services — "
+                "choose addresses no machine uses",
+            )
+    ingress = {key: _ipv4(cluster.get(key)) for key in ("ingressIP", "ingressKnIP")}
+    for key, address in ingress.items():
+        if address is None:
+            continue
+        if address in node_ips:
+            add(
+                ("cluster", key),
+                f"{address} is the address of node {node_ips[address]!r}: the ingress needs a free one",
+            )
+        elif pool is not None and not pool[0] <= address <= pool[1]:
+            add(("cluster", key), f"{address} is outside metallbRange {text}")
+    if ingress["ingressIP"] is not None and ingress["ingressIP"] == ingress["ingressKnIP"]:
         add(("cluster", "ingressKnIP"), "must differ from ingressIP: each ingress needs its own external address")
 
-    chosen = data.get("components", {})
+
+def _ipv4(value: Any) -> ipaddress.IPv4Address | None:
+    try:
+        return ipaddress.IPv4Address(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _requirement_rules(chosen: Mapping[str, Any], catalog: Catalog, add: Any) -> None:
+    def enabled(cid: str) -> Any:
+        entry = chosen.get(cid)
+        return entry.get("enabled") if isinstance(entry, Mapping) else None
+
     for comp in catalog:
-        entry = chosen.get(comp.id, {})
-        if entry.get("enabled", comp.default) is not True:
+        if enabled(comp.id) is not True and not (enabled(comp.id) is None and comp.default):
             continue
         for dep in comp.requires:
-            dep_comp = catalog[dep]
-            if chosen.get(dep, {}).get("enabled", dep_comp.default or dep_comp.core) is False:
+            # Only a requirement switched off on purpose is a conflict: one left out is pulled in.
+            if enabled(dep) is False and not catalog[dep].core:  # a core one gets its own message
                 add(
                     ("components", comp.id, "enabled"),
-                    f"{comp.id} requires {dep}, which is switched off: switch {dep} on or {comp.id} off",
+                    f"{comp.id} requires {dep}, which is switched off (enabled: false): "
+                    f"switch {dep} on, or leave it out and it is installed with {comp.id}",
                 )
-    return problems
 
 
 def metallb_pool(text: str) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]:
@@ -425,19 +495,102 @@ def metallb_pool(text: str) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Addres
 
 
 def load_answers(path: str | os.PathLike[str], *, secrets: str | os.PathLike[str] | None = None) -> Spec:
-    """Read, validate and load an answers file. Raises `AnswersError` with every problem."""
+    """Read, validate and load an answers file, and resolve its `{secret: KEY}` references
+    (the secrets file is there, private, and has every key). Raises `AnswersError` with every problem."""
     source = str(path)
-    try:
-        text = FsPath(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise AnswersError(source, [Problem((), f"not UTF-8 text (byte {exc.start})")]) from None
-    except OSError as exc:
-        raise AnswersError(source, [Problem((), f"cannot read the file: {exc.strerror}")]) from None
-    spec = parse_answers(text, source)
+    located = read_answers_document(path)
+    catalog = load_catalog()
+    problems = answers_problems(located.data, located, catalog)
+    if problems:
+        raise AnswersError(source, problems)
+    spec = spec_from_data(located.data, catalog)
     secrets_path = secrets or _relative(spec.secrets_file, path)
-    if secrets_path is not None:
-        check_secret_keys(spec, load_secrets(secrets_path))
+    missing = secret_reference_problems(located, secrets_path)
+    if missing:
+        raise AnswersError(source, missing)
     return spec
+
+
+def read_answers_document(path: str | os.PathLike[str]) -> Located:
+    """THE reader of answers files (validate, plan, headless, the demo): at most `MAX_BYTES`
+    read, regular files only (a FIFO or /dev/zero is refused, not waited on or read forever),
+    strict YAML (no tags, no duplicate keys), and a mapping at the top."""
+    located = read_yaml_file(path, "answers file")
+    if not isinstance(located.data, dict):
+        got = messages.type_name(located.data)
+        raise AnswersError(str(path), [Problem((), f"expected a mapping (apiVersion:, cluster:, ...), got {got}")])
+    return located
+
+
+def read_yaml_file(path: str | os.PathLike[str], what: str) -> Located:
+    """A YAML file read through `read_bounded` and `yamlpos.load`; problems as `AnswersError`."""
+    source = str(path)
+    text = read_bounded(path, what)
+    try:
+        return yamlpos.load(text)
+    except yamlpos.YamlLoadError as exc:
+        raise AnswersError(source, [Problem((), p.message, p.mark) for p in exc.problems]) from None
+
+
+def read_bounded(path: str | os.PathLike[str], what: str, limit: int = yamlpos.MAX_BYTES) -> str:
+    """The text of a regular file of at most `limit` bytes; `AnswersError` saying why not."""
+    source = str(path)
+
+    def refuse(message: str) -> AnswersError:
+        return AnswersError(source, [Problem((), message)])
+
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; the file type is checked next.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise refuse(f"cannot read the file: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise refuse(f"the {what} is not a regular file (a pipe, device or directory); give a file")
+        try:
+            data = handle.read(limit + 1)
+        except OSError as exc:
+            raise refuse(f"cannot read the file: {exc.strerror}") from None
+    if len(data) > limit:
+        raise refuse(f"the {what} is larger than {limit // (1024 * 1024)} MiB; is it the right file?")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise refuse(f"not UTF-8 text (byte {exc.start})") from None
+
+
+def secret_reference_problems(located: Located, secrets_path: str | os.PathLike[str] | None) -> list[Problem]:
+    """Each `{secret: KEY}` of the answers that cannot be resolved, at its line in the answers file.
+    A secrets file that is missing, not private or malformed raises `AnswersError` about that file."""
+    refs = list(_secret_refs(located.data, ()))
+    if secrets_path is None:
+        return [
+            Problem(
+                path,
+                f"refers to key {key!r} of a secrets file, but none is given: add 'secretsFile: FILE' "
+                "to the answers file or pass --secrets FILE",
+                located.mark(path),
+            )
+            for path, key in refs
+        ]
+    values = load_secrets(secrets_path)
+    return [
+        Problem(path, f"refers to key {key!r}, which the secrets file {secrets_path} does not have", located.mark(path))
+        for path, key in refs
+        if key not in values
+    ]
+
+
+def _secret_refs(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
+    if isinstance(value, Mapping):
+        if isinstance(value.get("secret"), str) and under_secret(path):
+            yield (*path, "secret"), value["secret"]
+            return
+        for key, sub in value.items():
+            yield from _secret_refs(sub, (*path, key))
+    elif isinstance(value, list):
+        for i, sub in enumerate(value):
+            yield from _secret_refs(sub, (*path, i))
 
 
 def _relative(name: str | None, anchor: str | os.PathLike[str]) -> FsPath | None:
@@ -454,9 +607,7 @@ def parse_answers(text: str, source: str = "<answers>", catalog: Catalog | None 
     except yamlpos.YamlLoadError as exc:
         raise AnswersError(source, [Problem((), p.message, p.mark) for p in exc.problems]) from None
     data = located.data
-    problems = schema_problems(data, located)
-    if not problems:
-        problems = rule_problems(data, located, catalog)
+    problems = answers_problems(data, located, catalog)
     if problems:
         raise AnswersError(source, problems)
     return spec_from_data(data, catalog)
@@ -557,12 +708,7 @@ def load_secrets(path: str | os.PathLike[str]) -> dict[str, str]:
         raise AnswersError(
             source, [Problem((), f"the secrets file is readable by others (mode {mode}); run: chmod 600 {source}")]
         )
-    try:
-        located = yamlpos.load(FsPath(path).read_text(encoding="utf-8"))
-    except yamlpos.YamlLoadError as exc:
-        raise AnswersError(source, [Problem((), p.message, p.mark) for p in exc.problems]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AnswersError(source, [Problem((), f"cannot read the secrets file: {exc}")]) from None
+    located = read_yaml_file(path, "secrets file")
     data = located.data
     if not isinstance(data, dict):
         raise AnswersError(source, [Problem((), "the secrets file must be a mapping of KEY: value", Mark(1, 1))])
@@ -574,16 +720,6 @@ def load_secrets(path: str | os.PathLike[str]) -> dict[str, str]:
     if bad:
         raise AnswersError(source, bad)
     return {str(k): str(v) for k, v in data.items()}
-
-
-def check_secret_keys(spec: Spec, secrets: Mapping[str, str]) -> None:
-    missing = [
-        Problem(tuple(where.split(".")), f"refers to secret {ref.secret!r}, which the secrets file does not have")
-        for where, ref in spec.secret_refs()
-        if ref.secret is not None and ref.secret not in secrets
-    ]
-    if missing:
-        raise AnswersError(spec.secrets_file or "<secrets>", missing)
 
 
 # ---------------------------------------------------------------- export

@@ -180,7 +180,11 @@ def test_secret_reference_must_exist_in_the_secrets_file(tmp_path: Path, minimal
     )
     with pytest.raises(AnswersError) as err:
         load_answers(answers)
-    assert "refers to secret 'sudo'" in str(err.value)
+    (p,) = err.value.problems
+    assert "refers to key 'sudo'" in p.message and "secrets.yaml does not have" in p.message
+    # Where to fix it: the line of the reference in the answers file.
+    line = next(i for i, text in enumerate(answers.read_text().splitlines(), 1) if "{secret: sudo}" in text)
+    assert p.format(err.value.source).startswith(f"{answers}:{line}:")
 
 
 def test_secret_refs_are_typed(minimal_text):

@@ -130,11 +130,11 @@ async def test_cluster_form_resolves_refs_checks_formats_and_required() -> None:
             assert errors[f"cluster.{required}"] == "required"
         assert form.field("certificates").query_one(Select)
         await type_into(pilot, form, "ingressIP", "300.1.1.1")
-        assert form.errors()["cluster.ingressIP"] == "'300.1.1.1' is not a valid ipv4"
+        assert form.errors()["cluster.ingressIP"] == "'300.1.1.1' is not an IPv4 address, e.g. 192.168.1.10"
         await type_into(pilot, form, "domain", "Not A Domain")  # dnsName comes through $ref
         assert "has the wrong form" in form.errors()["cluster.domain"]
         await type_into(pilot, form, "dnsResolvers", "1.1.1.1, 9.9.9")
-        assert form.errors()["cluster.dnsResolvers"] == "[1]: '9.9.9' is not a valid ipv4"
+        assert form.errors()["cluster.dnsResolvers"] == "[1]: '9.9.9' is not an IPv4 address, e.g. 192.168.1.10"
         await type_into(pilot, form, "dnsResolvers", "1.1.1.1, 8.8.8.8")
         assert "cluster.dnsResolvers" not in form.errors()
         assert form.value()["dnsResolvers"] == ["1.1.1.1", "8.8.8.8"]
@@ -291,22 +291,41 @@ async def test_graph_states_update_the_rendering() -> None:
     app = WidgetHarness(lambda: InstallGraph(plan))
     async with app.run_test(size=SIZE) as pilot:
         graph = app.query_one(InstallGraph)
-        assert len([b for b in graph.map.boxes]) == len(plan) == 35
-        assert graph.rendered_lines()[0].strip() == "0│  ○ microk8s-control"
+        lines = graph.rendered_lines()
+        assert len(lines) == len(plan) == 35
+        # Wave numbers from 1 in the gutter, the edges drawn, critical components marked.
+        assert lines[0].startswith(" 1 ┌") and lines[0].endswith("○ microk8s-control ◆")
+        assert lines[1].startswith(" 2 ├") and lines[2].startswith("   └")
         graph.set_state("microk8s-control", "done")
         graph.set_state("microk8s-workers", "running")
         graph.set_state("metallb", "failed")
         await pilot.pause()
         lines = graph.rendered_lines()
-        assert "✔ microk8s-control" in lines[0]
-        assert "◐ microk8s-workers" in lines[1] and "✖ metallb" in lines[1]
+        assert lines[0].endswith("✔ microk8s-control ◆")
+        assert lines[1].endswith("◐ microk8s-workers ◆") and lines[2].endswith("✖ metallb")
         assert graph.state_of("metallb") == "failed"
         # The drawn strip carries the state's style, not only its symbol.
-        strip = graph.map.render_line(1)
+        strip = graph.map.render_line(2)
         failed_style = graph.map.get_component_rich_style("install-graph--failed")
         assert any("metallb" in seg.text and seg.style.color == failed_style.color for seg in strip)
         with pytest.raises(ValueError, match="unknown state"):
             graph.set_state("metallb", "exploded")
+
+
+async def test_graph_set_state_redraws_one_line_only() -> None:
+    plan = full_plan()
+    app = WidgetHarness(lambda: InstallGraph(plan))
+    async with app.run_test(size=SIZE) as pilot:
+        graph = app.query_one(InstallGraph)
+        graph.select("keycloak")
+        await pilot.pause()
+        cached = dict(graph.map._strips)
+        assert cached, "lines are drawn once and kept"
+        row = graph.map.dag.row_of["vault"]
+        assert row in cached
+        graph.set_state("vault", "running")
+        assert set(cached) - set(graph.map._strips) == {row}  # only vault's line is redrawn
+        assert all(graph.map._strips[k] is cached[k] for k in graph.map._strips)
 
 
 async def test_graph_arrow_keys_move_selection_and_post_selected() -> None:
@@ -320,16 +339,19 @@ async def test_graph_arrow_keys_move_selection_and_post_selected() -> None:
         assert graph.selected == "microk8s-control"
         await pilot.press("down", "right")
         assert graph.selected == "metallb"
-        await pilot.press("down")  # nearest box on the next row
-        assert graph.selected in plan.waves[2]
-        await pilot.press("left")
+        await pilot.press("up")
+        await pilot.press("end")
+        assert graph.selected == plan.ids[-1]
         await pilot.pause()
-        assert [m.component_id for m in app.recorded(InstallGraph.Selected)][:3] == [
+        assert [m.component_id for m in app.recorded(InstallGraph.Selected)][:4] == [
             "microk8s-control",
             "microk8s-workers",
             "metallb",
+            "microk8s-workers",
         ]
         assert app.recorded(InstallGraph.Selected)[-1].component_id == graph.selected
+        # The selection stays in view: the last line is scrolled to.
+        assert graph.map.scroll_offset.y > 0
 
 
 async def test_graph_shows_needs_and_needed_by_of_the_selected() -> None:
@@ -341,10 +363,16 @@ async def test_graph_shows_needs_and_needed_by_of_the_selected() -> None:
         graph.set_state("postgresql", "done")
         await pilot.pause()
         detail = str(graph.query_one(".install-graph--detail", Static).render())
-        assert "keycloak — waiting" in detail
+        assert "keycloak — waiting" in detail and "wave 8" in detail and "critical path" in detail
         assert "✔ postgresql" in detail
         for dependent in (p.id for p in plan.items if "keycloak" in p.deps):
             assert dependent in detail
+        # Its edges are coloured in the drawing: vault's lane into keycloak's line, and
+        # keycloak's own lane down to what needs it.
+        related = graph.map.get_component_rich_style("install-graph--related")
+        row = graph.map.dag.row_of["keycloak"]
+        segments = list(graph.map.render_line(row - graph.map.scroll_offset.y))
+        assert any(seg.style.color == related.color and "─" in seg.text for seg in segments)
 
 
 async def test_graph_click_selects_and_installed_row() -> None:
@@ -352,9 +380,9 @@ async def test_graph_click_selects_and_installed_row() -> None:
     app = WidgetHarness(lambda: InstallGraph(plan, installed={"cert-manager-old"}))
     async with app.run_test(size=SIZE) as pilot:
         graph = app.query_one(InstallGraph)
-        assert graph.rendered_lines()[0].strip() == "≡│  ≡ cert-manager-old"
-        box = graph.map._box_of["metallb"]
-        await pilot.click(graph.map, offset=(box.x + 2, box.line))
+        assert graph.rendered_lines()[0].startswith(" ≡ ") and graph.rendered_lines()[0].endswith("≡ cert-manager-old")
+        row = graph.map.dag.row_of["metallb"]
+        await pilot.click(graph.map, offset=(30, row))
         assert graph.selected == "metallb"
         assert app.recorded(InstallGraph.Selected)[-1].component_id == "metallb"
 

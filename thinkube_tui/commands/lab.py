@@ -129,9 +129,11 @@ def demo_answers(lab_answers: dict[str, Any], answers: Path | None) -> dict[str,
     """The lab's nodes and network, with the components and settings of `answers` (if given)."""
     if answers is None:
         return lab_answers
-    wanted = yaml.safe_load(answers.read_text()) or {}
+    from ..spec import read_answers_document  # the one strict reader of answers files
+
+    wanted = read_answers_document(answers).data
     merged = dict(lab_answers)
-    if isinstance(wanted, dict) and "components" in wanted:
+    if "components" in wanted:
         merged["components"] = wanted["components"]
     return merged
 
@@ -140,7 +142,15 @@ async def run_demo(args: argparse.Namespace) -> int:
     """Headless install against a lab started in this process."""
     from ..headless import HeadlessOptions, run
     from ..lab.cluster import Lab
+    from ..spec import AnswersError
 
+    if args.answers is not None:
+        try:
+            demo_answers({}, args.answers)  # refused before a lab is started for it
+        except AnswersError as exc:
+            for problem in exc.problems:
+                print(problem.format(exc.source), file=sys.stderr)
+            return 2
     state = lab_dir(args.state_dir) / "demo"
     async with Lab(state / "lab", nodes=3, gpus=1, speed=1.0 / args.lab_speed, log=lambda _m: None) as lab:
         print(lab.describe(), flush=True)

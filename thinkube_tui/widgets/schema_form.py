@@ -22,7 +22,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 import yaml
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -30,8 +29,9 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
+from .. import messages
 from ..secrets import generate_password
-from ..spec import format_path
+from ..spec import format_path, schema_validator
 
 SECRET_REF = "#/$defs/secretRef"
 RelPath = tuple[str, ...]
@@ -99,45 +99,11 @@ def show_value(value: Any) -> str:
 
 
 def describe_error(error: ValidationError, secret: bool = False) -> str:
-    """A jsonschema error in the schema's terms, never echoing a secret value."""
-    kind, value = error.validator, error.instance
-    arg: Any = error.validator_value  # typed loosely by jsonschema
-    shown = "the value" if secret else _short(value)
+    """A jsonschema error in the operator's words (the table `validate` uses too), never
+    echoing a secret value; an error inside the value (an item of a list) says where."""
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.relative_path).lstrip(".")
     prefix = f"{where}: " if where else ""
-    if kind == "type":
-        wanted = " or ".join(arg) if isinstance(arg, list) else arg
-        text = f"expected {_ARTICLE.get(wanted, wanted)}"
-    elif kind == "enum":
-        text = f"{shown} is not one of: {', '.join(map(show_value, arg))}"
-    elif kind == "const":
-        text = f"must be {show_value(arg)}"
-    elif kind == "pattern":
-        text = f"{shown} has the wrong form: must match {arg}"
-    elif kind == "format":
-        text = f"{shown} is not a valid {arg}"
-    elif kind in _BOUND_WORDS:
-        text = f"{shown} must be {_BOUND_WORDS[kind]} {arg}"
-    elif kind == "minLength":
-        text = "must not be empty" if arg == 1 else f"must be at least {arg} characters long"
-    elif kind == "maxLength":
-        text = f"must be at most {arg} characters long"
-    elif kind == "minItems":
-        text = f"needs at least {arg} item{'s' if arg != 1 else ''}"
-    elif kind == "maxItems":
-        text = f"takes at most {arg} item{'s' if arg != 1 else ''}"
-    elif kind == "uniqueItems":
-        text = "items must be unique"
-    elif kind == "required" and isinstance(value, Mapping):
-        missing = next((k for k in arg if k not in value), arg[0])
-        text = f"missing required key {missing!r}"
-    elif kind == "additionalProperties":
-        properties = error.schema.get("properties", {}) if isinstance(error.schema, Mapping) else {}
-        known = ", ".join(sorted(properties))
-        text = f"unknown key; known keys: {known}"
-    else:
-        text = error.message if not secret else f"invalid value ({kind})"
-    return prefix + text
+    return prefix + messages.schema_error(error, secret=secret)
 
 
 _ARTICLE = {
@@ -149,17 +115,6 @@ _ARTICLE = {
     "boolean": "true or false",
     "null": "nothing",
 }
-_BOUND_WORDS = {
-    "minimum": "at least",
-    "maximum": "at most",
-    "exclusiveMinimum": "more than",
-    "exclusiveMaximum": "less than",
-}
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _dom_id(path: RelPath) -> str:
@@ -189,9 +144,7 @@ class SchemaField(Vertical):
         # filled, which is not the operator editing.
         self._last_seen: Any = None
         self.touched = False  # "required" is not shouted at an operator who has not got there yet
-        self._validator = Draft202012Validator(
-            {**schema, "$defs": form.root.get("$defs", {})}, format_checker=Draft202012Validator.FORMAT_CHECKER
-        )
+        self._validator = schema_validator({**schema, "$defs": form.root.get("$defs", {})})
 
     @property
     def json_path(self) -> str:
