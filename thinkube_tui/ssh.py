@@ -158,6 +158,10 @@ _PGID_MARK = "thinkube-pgid:"
 PGID_PREFIX = f'echo "{_PGID_MARK}$$" >&2; '
 
 
+class _NoSession(Exception):
+    """The connection closed while a session was being opened: the command never started."""
+
+
 class _TimedOut(Exception):
     def __init__(self, pgid: int | None, tail: str) -> None:
         self.pgid, self.tail = pgid, tail
@@ -208,6 +212,7 @@ class SshConnection:
         self._sudo_password: _Secret | None = None
         self._busy = 0
         self._idle_timer: asyncio.TimerHandle | None = None
+        self._opened_before = False  # once a connection worked, losing it is a blip to wait out
 
     @property
     def node(self) -> str:
@@ -224,7 +229,24 @@ class SshConnection:
         async with self._connect_lock:
             if self._conn is not None and self._client is not None and not self._client.closed.is_set():
                 return
-            self._conn, self._client = await self._open()
+            self._conn, self._client = await (self._reopen() if self._opened_before else self._open())
+            self._opened_before = True
+
+    async def _reopen(self) -> tuple[asyncssh.SSHClientConnection, _Client]:
+        """Open again a connection that worked before. A node restarting, or a network blip,
+        refuses or drops connections for a while: that is waited out with backoff, for up to
+        `reconnect_for` seconds (a step's own timeout bounds it too), before it is an error."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.reconnect_for
+        delay = self._settings.retry_delay
+        while True:
+            try:
+                return await self._open()
+            except (ConnectionRefused, ConnectTimeout, HostUnreachable, ConnectionLost):
+                if loop.time() + delay > deadline:
+                    raise
+            await asyncio.sleep(delay * (1 + random.random()))  # jitter: nodes coming back are not stormed
+            delay = min(delay * 2, 5.0)
 
     async def close(self) -> None:
         if self._idle_timer:
@@ -441,8 +463,20 @@ class SshConnection:
     async def _exec(
         self, shown: str, remote: str, stdin: str | None, timeout: float, on_line: LineCallback | None
     ) -> CommandResult:
-        async with self._session() as (conn, client):
-            return await self._exec_on(conn, client, shown, remote, stdin, timeout, on_line)
+        attempts = self._settings.handshake_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self._session() as (conn, client):
+                    return await self._exec_on(conn, client, shown, remote, stdin, timeout, on_line)
+            except _NoSession:
+                # The command never started, so opening the session again is safe: the next
+                # `_session` reconnects, waiting for a node that is briefly away.
+                await asyncio.sleep(self._settings.retry_delay * 2 ** (attempt - 1) * (1 + random.random()))
+        raise ConnectionLost(
+            self.node,
+            f"the connection closed {attempts} times while opening a session for: {shown}",
+            "the node may be restarting or its network flapping; run again once it is stable (steps are idempotent)",
+        )
 
     @contextlib.asynccontextmanager
     async def _session(self) -> AsyncIterator[tuple[asyncssh.SSHClientConnection, _Client]]:
@@ -480,9 +514,11 @@ class SshConnection:
         try:
             proc = await conn.create_process(remote, encoding="utf-8", errors="replace")
         except asyncssh.ChannelOpenError as exc:
+            if client.closed.is_set() or exc.reason == "SSH connection closed":
+                raise _NoSession() from None  # the node went away, it did not refuse
             raise SshError(self.node, f"the node refused a new session: {exc.reason}", "lower max_sessions") from None
         except (*_DROPPED, asyncssh.DisconnectError, OSError):
-            raise lost from None
+            raise _NoSession() from None
         out: list[str] = []
         err: list[str] = []
         tail: deque[str] = deque(maxlen=40)
@@ -633,7 +669,7 @@ class SshConnection:
                     f"upload to {path} failed: {exc.reason}",
                     "check the path; files outside the user's own directories need upload(..., sudo=True)",
                 ) from None
-            except (*_DROPPED, asyncssh.DisconnectError):
+            except (*_DROPPED, asyncssh.DisconnectError, asyncssh.ChannelOpenError):
                 raise ConnectionLost(self.node, f"the connection dropped while uploading {path}", "run again") from None
 
 

@@ -60,6 +60,7 @@ class SshSettings:
     max_handshakes: int = 8  # across all nodes; OpenSSH's MaxStartups drops beyond 10
     handshake_attempts: int = 4  # a handshake dropped by the server is retried this often
     retry_delay: float = 0.3  # first backoff; doubled each time, plus up to 100 % jitter
+    reconnect_for: float = 180.0  # a node that was reachable may be away this long (a reboot) before it is an error
     accept_new_host_keys: bool = False  # trust unknown host keys without asking (like ssh's accept-new)
 
 

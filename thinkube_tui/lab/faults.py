@@ -11,6 +11,8 @@ Kinds:
 - ``refuse``: close new connections before the SSH banner (like sshd's MaxStartups).
 - ``reboot``: when a matching command arrives, drop every connection of the node, refuse
   connections for ``down_for`` seconds (real seconds; the port is closed), then come back.
+- ``outage``: the same, but when a client asks for a new session (before any command): the
+  session is never opened -- a restart or a network blip hitting a session open.
 
 ``times`` bounds how often a fault fires (None: every time), so "fail once, then succeed" is
 ``Fault("fail", pattern=..., times=1)``. ``node`` None matches every node; ``pattern`` is a
@@ -32,7 +34,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-KINDS = ("drop", "hang", "fail", "refuse", "reboot")
+KINDS = ("drop", "hang", "fail", "refuse", "reboot", "outage")
+_AT_CONNECT = ("refuse",)  # matched when a connection arrives
+_AT_SESSION = ("outage",)  # matched when a session is asked for
 
 
 @dataclass
@@ -84,7 +88,15 @@ class Faults:
     def for_command(self, node: str, command: str) -> Fault | None:
         """The first command fault (drop/hang/fail/reboot) that fires for this command, counted."""
         for f in self.faults:
-            if f.kind != "refuse" and f.matches(node, command):
+            if f.kind not in _AT_CONNECT + _AT_SESSION and f.matches(node, command):
+                f.fired += 1
+                return f
+        return None
+
+    def for_session(self, node: str) -> Fault | None:
+        """The first session fault (outage) that fires for a new session on `node`, counted."""
+        for f in self.faults:
+            if f.kind in _AT_SESSION and f.matches(node, None):
                 f.fired += 1
                 return f
         return None

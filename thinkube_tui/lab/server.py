@@ -130,6 +130,11 @@ class _Connection(asyncssh.SSHServer):
         srv = self.server
         if self.sessions >= srv.max_sessions:
             return False  # "open failed: connect failed" like OpenSSH past MaxSessions
+        outage = srv.faults.for_session(srv.node.name)
+        if outage is not None:  # the node goes away while the client waits for its session
+            self._drop()
+            srv.reboot_soon(outage.down_for)
+            return False
         sftp = functools.partial(asyncssh.SFTPServer, chroot=str(srv.node.root_dir).encode())
         return asyncssh.SSHServerProcess(self._process, sftp, 3, False)
 
