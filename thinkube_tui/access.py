@@ -41,8 +41,18 @@ def parse_host(text: str) -> NodeTarget:
     return NodeTarget(name=host, host=host, user=user or getpass.getuser(), port=port, auth=AgentAuth())
 
 
-def headless_prompts(spec: Spec | None, secrets: Secrets) -> Prompts:
-    """Answer SSH's questions from the Spec's secret references, else from the terminal."""
+def missing_reference(ref: SecretRef) -> str:
+    """What is missing, for people: the variable or the secrets file's key (never a value)."""
+    return f"environment variable {ref.env} is not set" if ref.env else f"the secrets file has no key {ref.secret!r}"
+
+
+def headless_prompts(
+    spec: Spec | None, secrets: Secrets, missing: dict[tuple[str, str], list[str]] | None = None
+) -> Prompts:
+    """Answer SSH's questions from the Spec's secret references, else from the terminal.
+
+    With `missing`, a reference that cannot be resolved is recorded there -- (kind, what is
+    missing) -> nodes -- for the caller to report once, instead of printed for every node."""
 
     def reference(request: SecretRequest) -> SecretRef | None:
         if spec is None or request.node not in {n.name for n in spec.nodes}:
@@ -60,7 +70,10 @@ def headless_prompts(spec: Spec | None, secrets: Secrets) -> Prompts:
             try:
                 return secrets.resolve(ref, f"{request.node}: {request.kind}")
             except MissingSecret as exc:
-                print(f"thinkube-tui: {exc}", file=sys.stderr)
+                if missing is None:
+                    print(f"thinkube-tui: {exc}", file=sys.stderr)
+                else:
+                    missing.setdefault((request.kind, missing_reference(ref)), []).append(request.node)
         if not sys.stdin.isatty():
             return None
         value = await asyncio.to_thread(getpass.getpass, f"{request.prompt}: ")

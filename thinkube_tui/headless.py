@@ -81,8 +81,13 @@ async def gather(
     connect_errors: Mapping[str, str],
     skip: frozenset[str],
     say: IO[str],
+    missing: Mapping[tuple[str, str], list[str]] | None = None,
 ) -> Gathered:
-    """Discover every reachable node concurrently, check sudo, run preflight."""
+    """Discover every reachable node concurrently, check sudo, run preflight.
+
+    `missing` is where the prompts recorded secret references they could not resolve: a sudo
+    password that is missing is reported once, naming what is missing, not as a sudo problem
+    on every node."""
     out = Gathered()
     results: list[NodeResult] = []
     async for result in discover_all(list(transports.values())):
@@ -98,11 +103,15 @@ async def gather(
     out.findings += [unreachable(r.node, r.error or "discovery failed") for r in results if r.facts is None]
 
     sudo_ok: dict[str, bool | None] = {}
+    no_password: set[str] = set()
     for name, transport in transports.items():
         try:
             sudo_ok[name] = (await transport.run("true", sudo=True, timeout=60)).ok
         except Exception as exc:  # SudoRefused and friends: the check reports it
-            say.write(f"{name}: {exc}\n")
+            if any(name in nodes for (kind, _), nodes in (missing or {}).items() if kind == "sudo"):
+                no_password.add(name)  # reported below, once for all nodes
+            else:
+                say.write(f"{name}: {exc}\n")
             sudo_ok[name] = False
     control = spec.control.name
     resolutions = None
@@ -112,7 +121,7 @@ async def gather(
             resolutions = await resolve_hostnames(transports[control], others)
         except Exception:
             resolutions = None
-    out.findings += run_preflight(
+    findings = run_preflight(
         out.facts.values(),
         control=control,
         skip=skip,
@@ -120,6 +129,28 @@ async def gather(
         resolutions=resolutions,
         microk8s_channel=spec.cluster.microk8s_channel,
     )
+    out.findings += [f for f in findings if not (f.check == "sudo" and f.node in no_password)]
+    out.findings += _missing_sudo_passwords(missing or {}, no_password)
+    return out
+
+
+def _missing_sudo_passwords(missing: Mapping[tuple[str, str], list[str]], nodes: set[str]) -> list[Finding]:
+    """One finding per missing sudo password reference, naming it and the nodes that need it."""
+    out = []
+    for (kind, what), needing in sorted(missing.items()):
+        names = sorted(set(needing) & nodes)
+        if kind != "sudo" or not names:
+            continue
+        out.append(
+            Finding(
+                "sudo",
+                "error",
+                None,
+                f"no sudo password for {', '.join(names)}: {what}",
+                "Export it (the answers file's sudoPassword, or the login password, names it), "
+                "or reference a key of the 0600 secrets file instead; or run with a terminal to be asked.",
+            )
+        )
     return out
 
 
@@ -256,12 +287,13 @@ async def _run(options: HeadlessOptions, out: IO[str], err: IO[str]) -> int:
         return EXIT_INVALID
     settings = SshSettings(accept_new_host_keys=options.accept_new_host_keys)
     host_keys = KnownHosts(options.known_hosts) if options.known_hosts else KnownHosts()
-    async with SshPool(settings, headless_prompts(spec, secrets), host_keys=host_keys) as pool:
+    missing: dict[tuple[str, str], list[str]] = {}  # secret references the prompts could not resolve
+    async with SshPool(settings, headless_prompts(spec, secrets, missing), host_keys=host_keys) as pool:
         targets = {n.name: node_target(n) for n in spec.nodes}
         connected = await pool.connect_all(targets.values())
         transports = {name: c for name, c in connected.items() if not isinstance(c, Exception)}
         errors = {name: f"{c}" for name, c in connected.items() if isinstance(c, Exception)}
-        gathered = await gather(spec, transports, errors, options.skip_checks, out)
+        gathered = await gather(spec, transports, errors, options.skip_checks, out, missing)
         if gathered.findings:
             print_findings(gathered.findings, out)
         if has_errors(gathered.findings):

@@ -608,17 +608,17 @@ class SshConnection:
 
     async def _check_sudo_password(self) -> _Secret:
         # Checked once with `true`, so a wrong password can never make sudo read the
-        # command's own input as a second password attempt.
-        password = self._password
+        # command's own input as a second password attempt. The sudo password is asked for
+        # first (a node's sudoPassword may differ from its login password); without one, a
+        # password login's own password is what sudo gets, as for `ssh` users.
+        value = await self._prompts.secret(SecretRequest(self.node, "sudo", f"sudo password for {self._where}"))
+        password = _Secret(value) if value is not None else self._password
         if password is None:
-            value = await self._prompts.secret(SecretRequest(self.node, "sudo", f"sudo password for {self._where}"))
-            if value is None:
-                raise SudoRefused(
-                    self.node,
-                    f"{self._where} needs a password for sudo and none was given",
-                    "enter the sudo password, or allow passwordless sudo for this user (NOPASSWD in sudoers)",
-                )
-            password = _Secret(value)
+            raise SudoRefused(
+                self.node,
+                f"{self._where} needs a password for sudo and none was given",
+                "enter the sudo password, or allow passwordless sudo for this user (NOPASSWD in sudoers)",
+            )
         check = "sudo -k -S -p '' true"
         result = await self._quick(check, password.value + "\n")
         if not result.ok:

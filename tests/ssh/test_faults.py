@@ -225,6 +225,28 @@ async def test_password_login_is_reused_for_sudo(tmp_path, monkeypatch):
         await conn.close()
 
 
+async def test_a_sudo_password_of_its_own_is_used_with_password_login(tmp_path, monkeypatch):
+    """`auth.method: password` with a `sudoPassword` that differs: sudo gets the sudo password,
+    not the login password (issue 11, item 8)."""
+    monkeypatch.setenv("FAKE_NODE_PASSWORD", "the login password")
+    asked: list[str] = []
+
+    async def secret(request: SecretRequest) -> str | None:
+        asked.append(request.kind)
+        return SUDO_PASSWORD if request.kind == "sudo" else None
+
+    async with FakeNode(Script(), login_password="the login password") as fake:
+        conn = SshConnection(
+            target(tmp_path, fake.port, auth=PasswordAuth(env_var="FAKE_NODE_PASSWORD")),
+            prompts=Prompts(secret=secret),
+            host_keys=trust(tmp_path, fake.known_hosts_line()),
+        )
+        assert (await conn.run("id", sudo=True)).stdout == "as root: id\n"
+        assert fake.handler.sudo_stdin_passwords == [SUDO_PASSWORD] * 2  # the check, then the command
+        assert asked == ["sudo"]
+        await conn.close()
+
+
 async def test_password_prompt_declined(tmp_path, node):
     conn = SshConnection(
         target(tmp_path, node.port, auth=PasswordAuth()), host_keys=trust(tmp_path, node.known_hosts_line())
