@@ -26,7 +26,8 @@ class Expected:
 
 
 _DNS_LABEL = Expected(
-    "lower-case letters, digits and '-', up to 63, starting and ending with a letter or digit", "tk-control"
+    "a DNS label: up to 63 lower-case letters, digits and '-', starting and ending with a letter or digit",
+    "tk-control",
 )
 _IPV4 = Expected("an IPv4 address", "192.168.1.10")
 _QUANTITY = Expected("a size with a binary unit (Ki, Mi, Gi or Ti)", "10Gi")

@@ -33,11 +33,11 @@ from .spec import (
     Problem,
     SecretRef,
     Spec,
+    answers_problems,
     answers_schema,
     dump_spec,
     load_answers,
     parse_answers,
-    rule_problems,
     schema_problems,
     spec_from_data,
     spec_to_data,
@@ -160,6 +160,7 @@ class SelectionChange:
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     refused: str | None = None
+    now: Literal["selected", "unselected", "automatic"] = "selected"  # what the tick says after it
 
     @property
     def ok(self) -> bool:
@@ -169,11 +170,13 @@ class SelectionChange:
         if self.refused:
             return self.refused
         title = catalog[self.component].title
+        if self.now == "automatic":
+            return f"{title} automatic: installed when discovery finds an {catalog[self.component].core_when}"
         if self.added:
             return f"{title} selected; also selected what it requires: {', '.join(self.added)}"
         if self.removed:
             return f"{title} unselected; no longer needed: {', '.join(self.removed)}"
-        return f"{title} {'selected' if not self.removed else 'unselected'}"
+        return f"{title} {self.now}"
 
 
 # ---------------------------------------------------------------- clusters on record (re-entry)
@@ -459,7 +462,7 @@ class WizardModel:
             return "core"
         chosen = self.selection()
         if cid not in chosen:
-            return "off"
+            return "auto" if comp.core_when and self.choices.get(cid) is None else "off"
         if cid in self._roots():
             return "auto" if comp.core_when and self.choices.get(cid) is None else "selected"
         return "required"
@@ -491,10 +494,27 @@ class WizardModel:
             )
         self.choices[cid] = False
         removed = tuple(c.id for c in self.catalog if c.id in chosen - self.selection() and c.id != cid)
-        return SelectionChange(cid, removed=removed)
+        return SelectionChange(cid, removed=removed, now="unselected")
 
     def toggle(self, cid: str) -> SelectionChange:
+        if self.catalog[cid].core_when and not self.locked(cid):
+            return self._cycle_automatic(cid)
         return self.deselect(cid) if self.is_selected(cid) else self.select(cid)
+
+    def _cycle_automatic(self, cid: str) -> SelectionChange:
+        """A component discovery can decide cycles automatic -> off -> on -> automatic."""
+        choice = self.choices.get(cid)
+        if choice is None:
+            change = self.deselect(cid)
+            return change if change.ok else self.select(cid)
+        if choice is False:
+            return self.select(cid)
+        before = self.selection()
+        del self.choices[cid]
+        after = self.selection()
+        removed = tuple(c.id for c in self.catalog if c.id in before - after and c.id != cid)
+        added = tuple(c.id for c in self.catalog if c.id in after - before and c.id != cid)
+        return SelectionChange(cid, added=added, removed=removed, now="automatic")
 
     # ------------------------------------------------------------ settings
 
@@ -574,16 +594,12 @@ class WizardModel:
 
     def problems(self, **kwargs: Any) -> list[Problem]:
         """Every problem of the current answers, schema first, then the cross-field rules."""
-        data = self.answers_data(**kwargs)
-        problems = schema_problems(data)
-        if not problems:
-            problems = rule_problems(data, None, self.catalog)
-        return problems
+        return answers_problems(self.answers_data(**kwargs), None, self.catalog)
 
     def build_spec(self, **kwargs: Any) -> Spec:
         """The Spec the screens describe; raises `AnswersError` with every problem."""
         data = self.answers_data(**kwargs)
-        problems = schema_problems(data) or rule_problems(data, None, self.catalog)
+        problems = answers_problems(data, None, self.catalog)
         if problems:
             raise AnswersError(SOURCE, problems)
         return spec_from_data(data, self.catalog)

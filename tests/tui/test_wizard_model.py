@@ -75,7 +75,7 @@ def test_transitive_requirements_name_the_root() -> None:
 
 def test_gpu_operator_is_automatic_until_discovery_says() -> None:
     model = WizardModel()
-    assert model.state("gpu-operator") == "off"  # nothing discovered yet
+    assert model.state("gpu-operator") == "auto"  # nothing discovered yet: shown as automatic, not off
     assert model_with_nodes().answers_data()["components"]["gpu-operator"]["enabled"] == "auto"
 
 

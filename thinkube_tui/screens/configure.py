@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -17,6 +19,13 @@ CLUSTER = "cluster"
 
 def form_id(section: str) -> str:
     return f"form-{section}"
+
+
+def settings_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A component's schema without `enabled`: what is installed is chosen on Components only,
+    so Configure cannot show (or change) a second, contradicting copy of it."""
+    properties = {k: v for k, v in schema.get("properties", {}).items() if k != "enabled"}
+    return {**schema, "properties": properties}
 
 
 class ConfigureScreen(WizardScreen):
@@ -34,7 +43,7 @@ class ConfigureScreen(WizardScreen):
                 yield SchemaForm(schema["$defs"]["cluster"], root=schema, path=("cluster",), id=form_id(CLUSTER))
                 for cid in self.sections[1:]:
                     yield SchemaForm(
-                        self.model.component_schema(cid),
+                        settings_schema(self.model.component_schema(cid)),
                         root=schema,
                         path=("components", cid),
                         secret_prefix=cid,

@@ -215,23 +215,32 @@ class NodeDialog(Dialog):
             self.dismiss(None)
 
     def _save(self) -> None:
+        draft = self.draft()
+        if not self._check(draft):
+            self.dismiss(draft)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        # Once problems are shown, each edit re-checks: a fixed field loses its mark and message.
+        # (Not by the marks: an Input drops its own -invalid class whenever its value changes.)
+        if str(self.query_one("#node-errors", Static).render()):
+            self._check(self.draft())
+
+    def _check(self, draft: NodeDraft) -> bool:
+        """Mark the fields with problems (keeping what was typed) and say why; True if any."""
         from ..app import ThinkubeApp
 
         app = self.app
         assert isinstance(app, ThinkubeApp)
-        draft = self.draft()
         problems = app.model.node_problems(draft, replacing=self.original.name if self.original else None)
         for widget in self.query(Input):
             widget.set_class(
                 any(p.path[:1] == (widget.id.replace("key_file", "auth"),) for p in problems) if widget.id else False,
                 "-invalid",
             )
-        if problems:
-            self.query_one("#node-errors", Static).update(
-                "\n".join(f"{'.'.join(map(str, p.path)) or 'node'}: {p.message}" for p in problems)
-            )
-            return
-        self.dismiss(draft)
+        self.query_one("#node-errors", Static).update(
+            Text("\n".join(f"{'.'.join(map(str, p.path)) or 'node'}: {p.message}" for p in problems))
+        )
+        return bool(problems)
 
 
 class SaveAnswersDialog(Dialog):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.widgets import DataTable, Input, Label, Static
 
+from ..spec import format_path
 from ..wizard import describe_gpu, format_labels, parse_labels, parse_taints
 from .base import WizardScreen
 
@@ -27,7 +29,7 @@ class RolesScreen(WizardScreen):
             with Grid(classes="form-grid", id="node-extras"):
                 yield Label("Labels", id="labels-label")
                 yield Input(id="labels", placeholder="key=value, key2=value2", compact=True)
-                yield Label("Taints")
+                yield Label("Taints", id="taints-label")
                 yield Input(id="taints", placeholder="key=value:NoSchedule, ...", compact=True)
             yield Static("", id="roles-errors", classes="errors")
 
@@ -89,10 +91,15 @@ class RolesScreen(WizardScreen):
         if name is None:
             return
         node = self.model.node(name)
-        self.query_one("#labels-label", Label).update(f"Labels ({name})")
+        # Which node the fields edit, said on both (names are node data: never markup).
+        self.query_one("#labels-label", Label).update(Text(f"Labels ({name})"))
+        self.query_one("#taints-label", Label).update(Text(f"Taints ({name})"))
         with self.prevent(Input.Changed):
             self.query_one("#labels", Input).value = format_labels(node.labels)
             self.query_one("#taints", Input).value = ", ".join(node.taints)
+        self.query_one("#roles-errors", Static).update("")
+        for widget in self.query("#node-extras Input"):
+            widget.remove_class("-invalid")
 
     def on_input_changed(self, event: Input.Changed) -> None:
         name = self.current()
@@ -103,7 +110,7 @@ class RolesScreen(WizardScreen):
         try:
             labels = parse_labels(self.query_one("#labels", Input).value)
         except ValueError as exc:
-            errors.update(f"labels: {exc}")
+            errors.update(Text(f"labels: {exc}"))
             event.input.add_class("-invalid")
             return
         taints = parse_taints(self.query_one("#taints", Input).value)
@@ -114,7 +121,7 @@ class RolesScreen(WizardScreen):
         ]
         if problems:
             node.labels, node.taints = saved
-            errors.update("\n".join(f"{'.'.join(map(str, p.path))}: {p.message}" for p in problems))
+            errors.update(Text("\n".join(f"{format_path(p.path)}: {p.message}" for p in problems)))
             event.input.add_class("-invalid")
             return
         errors.update("")
