@@ -128,3 +128,16 @@ def _copy(stream, path: Path) -> None:
         for line in stream:
             f.write(line)
             f.flush()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_state_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The user's state root (cluster lock files, default state dirs) in a scratch directory,
+    never ~/.local/state; subprocesses started by tests inherit it."""
+    before = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("xdg-state"))
+    yield
+    if before is None:
+        os.environ.pop("XDG_STATE_HOME", None)
+    else:
+        os.environ["XDG_STATE_HOME"] = before

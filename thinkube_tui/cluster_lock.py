@@ -32,7 +32,7 @@ import shlex
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,7 +54,7 @@ HOLDER_ANNOTATION = "thinkube.io/holder"
 RELEASE_TIMEOUT_S = 30.0
 
 Clock = Callable[[], float]
-Say = Callable[[str], None]
+Say = Callable[[str], object]
 
 
 class ClusterLockError(Exception):
@@ -451,7 +451,8 @@ class LeaseLock:
 class ClusterLock:
     """`async with ClusterLock(...)`: the three locks, renewed in the background while held.
 
-    When a renewal finds another holder, the task that entered is cancelled and leaving the
+    When a renewal finds another holder, `on_lost` is called (e.g. the engine's cancel; the
+    caller then reads `lost`); without one, the task that entered is cancelled and leaving the
     block raises `LockLost` (the run stopped as failed). Transient renewal errors (SSH down, the
     API server restarting) are reported and tried again at the next renewal.
     """
@@ -472,6 +473,7 @@ class ClusterLock:
         me: Holder | None = None,
         alive: Callable[[int], bool] = pid_alive,
         node_lock_dir: str = NODE_LOCK_DIR,
+        on_lost: Callable[[], None] | None = None,
     ) -> None:
         self.key = cluster_key(spec)
         self.me = me or Holder.me(self.key, clock)
@@ -482,9 +484,11 @@ class ClusterLock:
         self.node = NodeLock(control, self.me, directory=node_lock_dir, **common)
         self.lease = LeaseLock(self.me, **common)
         self.lost: str | None = None
+        self._on_lost = on_lost
         self._owner: asyncio.Task[Any] | None = None
         self._renewer: asyncio.Task[None] | None = None
         self._lease_error_said = False
+        self._wake = asyncio.Event()
 
     async def __aenter__(self) -> ClusterLock:
         self.local.acquire(self.key)
@@ -507,8 +511,8 @@ class ClusterLock:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._renewer
         await self._release()
-        if self.lost is not None and exc_type in (None, asyncio.CancelledError):
-            if exc_type is asyncio.CancelledError and self._owner is not None:
+        if self.lost is not None and self._on_lost is None:
+            if self._owner is not None and self._owner.cancelling():
                 self._owner.uncancel()  # our own cancellation, turned into the failure it stands for
             raise LockLost(self.lost) from None
 
@@ -531,25 +535,44 @@ class ClusterLock:
         if self._kube is None:
             return
         if self.lease.held:
-            try:
+            with contextlib.suppress(KubeConflict):  # written meanwhile: the next round reads who holds it
                 await self.lease.renew(await self._kube())
-            except KubeConflict:
-                pass  # written meanwhile: the next round reads who holds it
         elif self._api_ready():
             await self._take_lease()
 
+    def __call__(self, event: object) -> None:
+        """An event-bus subscriber: once `microk8s-control` is done, take the Lease right away."""
+        from .cluster_state import CLUSTER_READY
+        from .events import ComponentDone
+
+        if isinstance(event, ComponentDone) and event.component == CLUSTER_READY:
+            self._wake.set()
+
+    async def _nap(self) -> None:
+        """Sleep until the next renewal, or until woken."""
+        sleeper = asyncio.ensure_future(self._sleep(self._renew_every))
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
+            self._wake.clear()
+
     async def _renew_loop(self) -> None:
         while True:
-            await self._sleep(self._renew_every)
+            await self._nap()
             try:
                 await self.renew()
             except ClusterLockError as exc:
                 self.lost = str(exc)
                 self._say(f"error: {exc}")
-                if self._owner is not None:
+                if self._on_lost is not None:
+                    self._on_lost()
+                elif self._owner is not None:
                     self._owner.cancel()
                 return
-            except Exception as exc:  # noqa: BLE001 - SSH or the API away for a moment: renew next round
+            except Exception as exc:  # SSH or the API away for a moment: renew next round
                 self._say(f"warning: could not renew the install lock ({type(exc).__name__}: {exc}); trying again")
 
     async def _release(self) -> None:
@@ -558,7 +581,28 @@ class ClusterLock:
                 if self.lease.held and self._kube is not None:
                     await self.lease.release(await self._kube())
                 await self.node.release()
-        except Exception as exc:  # noqa: BLE001 - it expires on its own; say so
+        except Exception as exc:  # it expires on its own; say so
             self._say(f"warning: could not release the install lock ({exc}); it expires on its own")
         finally:
             self.local.release()
+
+
+def install_lock(
+    cluster: Any, installed: Callable[[], Collection[str]], say: Say, *, on_lost: Callable[[], None] | None = None
+) -> ClusterLock:
+    """The lock an install holds (`cluster` an `installers.base.Cluster`, `installed` what the
+    journal has done): the Lease is taken at once when MicroK8s runs on the control node
+    already, else once `microk8s-control` is done."""
+    from .cluster_state import CLUSTER_READY
+
+    spec = cluster.spec
+    facts = cluster.facts.get(spec.control.name)
+    running = facts is not None and facts.microk8s.installed is True
+    return ClusterLock(
+        spec,
+        cluster.nodes[spec.control.name],
+        say=say,
+        kube=cluster.kube,
+        api_ready=lambda: running or CLUSTER_READY in installed(),
+        on_lost=on_lost,
+    )
