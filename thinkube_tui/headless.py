@@ -3,7 +3,8 @@
 `thinkube-tui --answers FILE [--secrets FILE] [--yes]`. Exit codes: 0 installed, 1 install
 failed (or stopped: the journal could not be written), 2 invalid input, 3 preflight failed,
 130 interrupted (SIGINT or SIGTERM: the installers are stopped first, the journal stays
-consistent, and the same command resumes).
+consistent, and the same command resumes), 4 another install holds the cluster's lock (the
+refusal names it; nothing was changed -- see docs/reliability.md, "The lock").
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from .catalog import Catalog, load_catalog
+from .cluster_lock import EXIT_LOCKED, ClusterLocked, ClusterLockError, install_lock
 from .cluster_state import ClusterMirror, adopt, read_state
 from .discovery import NodeResult, discover_all, resolve_hostnames
 from .engine import Engine, EngineSettings
@@ -232,6 +235,9 @@ async def run(options: HeadlessOptions, out: IO[str] = sys.stdout, err: IO[str] 
     handled = _handle_signals(interrupt)
     try:
         return await _run(options, out, err)
+    except ClusterLockError as exc:  # refused before any change, or taken over while running
+        print(f"thinkube-tui: {exc}", file=err)
+        return EXIT_LOCKED if isinstance(exc, ClusterLocked) else EXIT_FAILED
     except asyncio.CancelledError:
         if not received:
             raise
@@ -288,7 +294,10 @@ async def _run(options: HeadlessOptions, out: IO[str], err: IO[str]) -> int:
     settings = SshSettings(accept_new_host_keys=options.accept_new_host_keys)
     host_keys = KnownHosts(options.known_hosts) if options.known_hosts else KnownHosts()
     missing: dict[tuple[str, str], list[str]] = {}  # secret references the prompts could not resolve
-    async with SshPool(settings, headless_prompts(spec, secrets, missing), host_keys=host_keys) as pool:
+    async with (
+        SshPool(settings, headless_prompts(spec, secrets, missing), host_keys=host_keys) as pool,
+        AsyncExitStack() as held,
+    ):
         targets = {n.name: node_target(n) for n in spec.nodes}
         connected = await pool.connect_all(targets.values())
         transports = {name: c for name, c in connected.items() if not isinstance(c, Exception)}
@@ -308,6 +317,11 @@ async def _run(options: HeadlessOptions, out: IO[str], err: IO[str]) -> int:
         cluster = Cluster(
             spec=spec, catalog=catalog, nodes=transports, facts=gathered.facts, secrets=secrets, state_dir=state
         )
+        held.push_async_callback(cluster.close)
+        # One install per cluster: held from here to the end, released on every way out.
+        lock = install_lock(cluster, lambda: journal.installed, lambda t: out.write(t + "\n"))
+        await held.enter_async_context(lock)
+        journal = Journal.open(state / "journal.json")  # as the run that held the lock before left it
         control_facts = gathered.facts.get(spec.control.name)
         if control_facts is not None and control_facts.microk8s.installed:
             await _adopt_cluster_state(cluster, journal, out)
@@ -337,6 +351,7 @@ async def _run(options: HeadlessOptions, out: IO[str], err: IO[str]) -> int:
             return EXIT_INVALID
 
         bus = EventBus()
+        bus.subscribe(lock)  # takes the cluster's Lease as soon as its API exists
         mirror = ClusterMirror(journal, cluster.kube, lambda text: out.write(f"warning: {text}\n"))
         bus.subscribe(mirror)
         log = LogFile(state / "logs" / time.strftime("install-%Y%m%d-%H%M%S.log"), secrets.mask)
