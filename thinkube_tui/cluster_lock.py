@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import getpass
 import json
@@ -174,9 +175,8 @@ class LocalLock:
         try:  # O_NOFOLLOW: a symlink planted at the lock's name is refused, never followed
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         except OSError as exc:
-            raise ClusterLockError(
-                f"cannot open the lock file {self.path}: {exc.strerror}; remove it if it is a symlink"
-            ) from None
+            hint = "; it is a symlink: remove it" if exc.errno == errno.ELOOP else ""
+            raise ClusterLockError(f"cannot open the lock file {self.path}: {exc.strerror}{hint}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -192,18 +192,22 @@ class LocalLock:
         previous = Holder.from_json(_read_fd(fd))
         if previous is not None and previous.token != self._me.token:
             self._say(f"taking over the lock {self.path}: its holder {previous.describe()} is gone (lock released)")
-        record = self._me.to_json().encode()
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, record, 0)
-        os.fsync(fd)
         self._fd = fd
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, self._me.to_json().encode(), 0)
+            os.fsync(fd)
+        except OSError as exc:  # a full disk: the flock is held, but a refusal could not name us
+            self.release()
+            raise ClusterLockError(f"cannot write the lock file {self.path}: {exc.strerror}") from None
 
     def release(self) -> None:
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
         try:
-            os.ftruncate(fd, 0)  # a clean release leaves no holder behind to report as gone
+            with contextlib.suppress(OSError):  # a clean release leaves no holder behind to report as gone
+                os.ftruncate(fd, 0)
         finally:
             os.close(fd)  # closing drops the flock
 

@@ -857,6 +857,7 @@ class InstallRun:
         bus: EventBus,
         settings: EngineSettings | None = None,
         mirror: bool = True,
+        lock: bool | None = None,
     ) -> None:
         from .engine import Engine, EngineSettings
         from .installers.base import Cluster, InstallContext
@@ -872,6 +873,8 @@ class InstallRun:
         )
         self.log = LogFile(state_dir / "logs" / log_file_name(), self.secrets.mask)
         bus.subscribe(self.log)
+        self._bus = bus
+        self._lock_cluster = mirror if lock is None else lock  # a real cluster: one install at a time
         self._mirror: Any = None
         if mirror:
             from .cluster_state import ClusterMirror
@@ -898,12 +901,39 @@ class InstallRun:
         return Path(self.log.path)
 
     async def run(self) -> RunFinished:
-        self.result = await self.engine.run()
+        self.result = await self._holding_lock(self.engine.run)
         return self.result
 
     async def retry(self, component: str) -> RunFinished:
-        self.result = await self.engine.retry(component)
+        self.result = await self._holding_lock(lambda: self.engine.retry(component))
         return self.result
+
+    async def _holding_lock(self, go: Callable[[], Awaitable[RunFinished]]) -> RunFinished:
+        """`go` under the cluster's lock (cluster_lock.py). Refused: nothing runs, and the result's
+        error names the holder; taken over meanwhile: the engine stops, and the error says so."""
+        if not self._lock_cluster:
+            return await go()
+        from dataclasses import replace
+
+        from .cluster_lock import ClusterLockError, install_lock
+        from .events import RunFinished
+
+        lock = install_lock(self.cluster, lambda: self.journal.installed, self.log.write, on_lost=self.engine.cancel)
+        try:
+            async with lock:
+                unsubscribe = self._bus.subscribe(lock)
+                try:
+                    result = await go()
+                finally:
+                    unsubscribe()
+        except ClusterLockError as exc:
+            refused = RunFinished("", done=(), failed=(), blocked=(), not_run=tuple(self.plan.ids), error=str(exc))
+            self._bus.publish(refused)
+            return refused
+        if lock.lost is not None:
+            result = replace(result, error=lock.lost)
+            self._bus.publish(result)
+        return result
 
     def cancel(self) -> None:
         self.engine.cancel()

@@ -300,7 +300,9 @@ async def test_an_expired_lease_is_taken_over_and_its_old_holder_stops(spec, con
             await control.lab_node.fs.remove(NODE_LOCK_DIR)
             # ws-a stopped renewing (a frozen laptop): past the lease's expiry ws-b takes it over.
             later = Clock(START + 301)
-            async with lock(spec, control, tmp_path / "b", "ws-b", said, kube=get_kube, api_ready=lambda: True, clock=later):
+            async with lock(
+                spec, control, tmp_path / "b", "ws-b", said, kube=get_kube, api_ready=lambda: True, clock=later
+            ):
                 assert any("taking over the Lease" in m and "ws-a" in m for m in said), said
                 lease = await kube.get("coordination.k8s.io/v1", "Lease", LEASE_NAME, LEASE_NAMESPACE)
                 assert lease["spec"]["leaseTransitions"] == 1
@@ -310,3 +312,50 @@ async def test_an_expired_lease_is_taken_over_and_its_old_holder_stops(spec, con
                 ticks.allowed.release()  # ws-a wakes up and renews
                 await asyncio.Event().wait()
     assert "Lease" in str(lost.value) and "ann@ws-b" in str(lost.value)
+
+
+# ---------------------------------------------------------------------------- the wizard's install
+
+
+async def test_the_wizards_install_is_refused_while_another_workstation_holds_the_cluster(spec, control, tmp_path):
+    from types import SimpleNamespace
+
+    from thinkube_tui.catalog import load_catalog
+    from thinkube_tui.events import EventBus, RunFinished
+    from thinkube_tui.plan import plan_for
+    from thinkube_tui.secrets import Secrets
+    from thinkube_tui.wizard import InstallRun
+
+    catalog = load_catalog()
+    ran: list[str] = []
+
+    async def installer(ctx) -> None:
+        ran.append(ctx.component.id)
+
+    model = SimpleNamespace(secrets=lambda: Secrets({}), catalog=catalog, facts={})
+    plan = plan_for(catalog, {"microk8s-control": "wanted"})
+    finished: list[RunFinished] = []
+    bus = EventBus()
+    bus.subscribe(lambda e: finished.append(e) if isinstance(e, RunFinished) else None)
+    run = InstallRun(
+        spec,
+        model,
+        plan,
+        {"tk-control": control},
+        {"microk8s-control": installer},
+        state_dir=tmp_path / "state",
+        bus=bus,
+        mirror=False,
+        lock=True,
+    )
+    try:
+        async with lock(spec, control, tmp_path / "elsewhere", "ws-other"):
+            result = await run.run()
+        assert ran == [] and result.not_run == ("microk8s-control",)
+        assert result.error and "ann@ws-other (pid 1000)" in result.error
+        assert finished[-1] == result  # the install screen shows it
+        result = await run.run()  # the other workstation is done: this one runs
+        assert ran == ["microk8s-control"] and result.ok
+        assert await node_record(control) is None  # and released its lock
+    finally:
+        await run.close()
