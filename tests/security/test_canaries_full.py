@@ -142,6 +142,10 @@ async def test_full_install_never_leaks(lab, tmp_path, monkeypatch):
         lab.kube.get("v1", "ConfigMap", "thinkube-installer-state", "thinkube-system")
     )
     assert places["journal in the cluster"] != "None"
+    # The lab's own state file: Helm values (qdrant's apiKey, ...) live in the releases' Secrets,
+    # as with real Helm, not in the clear beside them.
+    await lab.save()
+    places["the lab's state file"] = (lab.state_dir / "lab-state.json").read_text()
     for name, node in lab.nodes.items():
         places[f"{name}: command lines received"] = "\n".join(node.history)
         places[f"{name}: argv of every command run"] = "\n".join(" ".join(argv) for _, argv in node.argv_log)

@@ -538,3 +538,61 @@ def crd_object(c: Mapping[str, Any], *, source: str = "", extra_labels: Mapping[
             ],
         },
     }
+
+
+# ---------------------------------------------------------------- where releases keep their values
+
+RELEASE_SECRET_TYPE = "helm.sh/release.v1"
+
+
+def release_secret_name(release: str, revision: int) -> str:
+    """Helm's name for a release's storage Secret: `sh.helm.release.v1.<release>.v<revision>`."""
+    return f"sh.helm.release.v1.{release}.v{revision}"
+
+
+def release_secret(record: Mapping[str, Any]) -> Obj:
+    """The release record, values included, as Helm keeps it: a Secret in the release's
+    namespace (gzipped JSON, base64, as a Secret value). The lab's own state file holds the record without values,
+    so values such as qdrant's apiKey are only where real Helm puts them."""
+    import base64
+    import gzip
+
+    payload = gzip.compress(json.dumps(dict(record), sort_keys=True).encode(), mtime=0)
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": RELEASE_SECRET_TYPE,
+        "metadata": {
+            "name": release_secret_name(record["name"], int(record.get("revision") or 1)),
+            "namespace": record["namespace"],
+            "labels": {
+                "owner": "helm",
+                "name": record["name"],
+                "status": str(record.get("status") or "deployed"),
+                "version": str(record.get("revision") or 1),
+            },
+        },
+        # Helm stores base64(gzip(json)) as the Secret's value, which the API base64s once more.
+        "data": {"release": base64.b64encode(base64.b64encode(payload)).decode()},
+    }
+
+
+def values_from_secret(secret: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The values a release Secret holds; None if there is no such Secret or it is not one."""
+    import base64
+    import binascii
+    import gzip
+
+    if not secret or secret.get("type") != RELEASE_SECRET_TYPE:
+        return None
+    try:
+        record = json.loads(gzip.decompress(base64.b64decode(base64.b64decode((secret.get("data") or {})["release"]))))
+    except (KeyError, ValueError, OSError, binascii.Error):
+        return None
+    values = record.get("values") if isinstance(record, dict) else None
+    return values if isinstance(values, dict) else None
+
+
+def without_values(releases: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The releases as the lab's state file keeps them: no values (they live in the Secrets)."""
+    return {key: {k: v for k, v in r.items() if k != "values"} for key, r in releases.items()}

@@ -150,6 +150,7 @@ class Lab:
         pub = key.export_public_key("openssh").decode().strip()
         await asyncio.to_thread(self.authorized_keys.write_text, pub + "\n")
         await self.kube.start(data.get("kube_port"))
+        self._restore_release_values()
         from .controllers import Controllers
 
         self.controllers = Controllers(self)  # simulated operators (MetalLB, cert-manager, Vault, ...)
@@ -268,6 +269,13 @@ class Lab:
         loop = asyncio.get_running_loop()
         self._save_handle = loop.call_later(0.05, self._save)
 
+    async def save(self) -> None:
+        """Write the lab's state file now (and wait for writes already under way)."""
+        if self._saving is not None:
+            with contextlib.suppress(Exception):
+                await self._saving
+        await asyncio.to_thread(self._write_state, self._snapshot())
+
     def _save(self) -> None:
         self._save_handle = None
         snapshot = self._snapshot()
@@ -282,6 +290,8 @@ class Lab:
         self._saving = asyncio.ensure_future(write())
 
     def _snapshot(self) -> dict[str, Any]:
+        from .charts import without_values
+
         return json.loads(
             json.dumps(
                 {
@@ -291,7 +301,7 @@ class Lab:
                     "cluster_check": self.cluster_check,
                     "kube_port": self.kube.port,
                     "tokens": self.tokens,
-                    "releases": self.releases,
+                    "releases": without_values(self.releases),  # values live in the releases' Secrets
                     "nodes": {
                         name: {
                             "port": self.servers[name].port if name in self.servers else 0,
@@ -303,6 +313,19 @@ class Lab:
                 }
             )
         )
+
+    def _restore_release_values(self) -> None:
+        """Values come back from each release's Secret (a state file from before kept them in
+        the clear: those are moved into the Secret now)."""
+        from .charts import release_secret, release_secret_name, values_from_secret
+
+        for record in self.releases.values():
+            name = release_secret_name(record["name"], int(record.get("revision") or 1))
+            values = values_from_secret(self.kube.get("v1", "Secret", name, record["namespace"]))
+            if values is not None:
+                record["values"] = values
+            elif "values" in record and self.kube.get("v1", "Namespace", record["namespace"]) is not None:
+                self.kube.put(release_secret(record), manager="helm")
 
     def _read_state(self) -> dict[str, Any]:
         path = self.state_dir / STATE_FILE

@@ -1121,6 +1121,7 @@ async def _helm_upgrade(ctx: Ctx, sub: str, args: list[str]) -> int:
         "workloads": [[r[1], r[2]] for r in created if r[1] in ("Deployment", "StatefulSet", "DaemonSet")],
     }
     lab.releases[key] = record
+    _store_release(lab, record, existing)
     node.counters[f"helm-{'install' if existing is None else 'upgrade'}:{key}"] += 1
     lab.changed()
     if opts.get("wait") or opts.get("atomic"):
@@ -1140,6 +1141,17 @@ async def _helm_upgrade(ctx: Ctx, sub: str, args: list[str]) -> int:
         ctx.out(f'Release "{release}" has been upgraded. Happy Helming!\n')
     _print_status(ctx, record)
     return 0
+
+
+def _store_release(lab: Any, record: dict[str, Any], previous: dict[str, Any] | None) -> None:
+    """Keep the release, values included, in its Secret as Helm does (the lab's state file keeps
+    no values); the previous revision's Secret goes (the lab keeps no release history)."""
+    from .. import charts
+
+    lab.kube.put(charts.release_secret(record), manager="helm")
+    if previous is not None and previous.get("revision") != record.get("revision"):
+        old = charts.release_secret_name(previous["name"], int(previous.get("revision") or 1))
+        lab.kube.delete("v1", "Secret", old, previous["namespace"])
 
 
 def _print_status(ctx: Ctx, r: dict[str, Any]) -> None:
@@ -1261,6 +1273,9 @@ def _helm_uninstall(ctx: Ctx, args: list[str]) -> int:
     if r is None:
         ctx.err(f"Error: uninstall: Release not loaded: {pos[0]}: release: not found")
         return 1
+    from .. import charts
+
+    lab.kube.delete("v1", "Secret", charts.release_secret_name(r["name"], int(r.get("revision") or 1)), ns)
     refs = r.get("objects") or [["apps/v1", k, n, ns] for k, n in r.get("workloads", [])]
     for api_version, kind, name, obj_ns in refs:
         if kind not in KEPT_KINDS:
