@@ -8,6 +8,7 @@ Values that are secrets are never repeated: callers say `secret=True` and get "t
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -227,3 +228,65 @@ def type_name(value: Any) -> str:
         float: "a number",
         type(None): "nothing (null)",
     }.get(type(value), type(value).__name__)
+
+
+# ---------------------------------------------------------------- passwords typed by the operator
+
+# Below this a typed password is called weak (a warning: the install still goes ahead).
+WEAK_PASSWORD_BELOW = 12
+_CLASSES = {
+    "lower": ("a lower-case letter", str.islower),
+    "upper": ("an upper-case letter", str.isupper),
+    "digit": ("a digit", str.isdigit),
+    "symbol": ("a symbol such as ! or #", lambda ch: not ch.isalnum() and not ch.isspace()),
+}
+# Keycloak's policy terms that say what a password must hold: length(12), upperCase(1), ...
+_POLICY_TERMS = {
+    "length": None,
+    "lowerCase": "lower",
+    "upperCase": "upper",
+    "digits": "digit",
+    "specialChars": "symbol",
+}
+
+
+def password_rules(rules: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
+    """A secret's `x-passwordRules` made concrete: `policyFrom` names the setting holding a
+    Keycloak password policy (`length(12) and notUsername`), read from `settings`."""
+    out: dict[str, Any] = {"minLength": rules.get("minLength", 0), "needs": dict.fromkeys(rules.get("needs", ()), 1)}
+    out["who"] = rules.get("who", "the component")
+    policy = settings.get(rules.get("policyFrom", ""), "")
+    for term, count in re.findall(r"(\w+)\((\d+)\)", str(policy)):
+        if term not in _POLICY_TERMS:
+            continue
+        kind = _POLICY_TERMS[term]
+        if kind is None:
+            out["minLength"] = max(out["minLength"], int(count))
+        else:
+            out["needs"][kind] = max(out["needs"].get(kind, 0), int(count))
+    if "notUsername" in str(policy) and rules.get("userFrom"):
+        out["notUser"] = settings.get(rules["userFrom"])
+    return out
+
+
+def password_problem(value: str, rules: Mapping[str, Any]) -> str | None:
+    """Why the component would refuse `value` (never repeating it), or None."""
+    who = rules.get("who", "the component")
+    if len(value) < rules.get("minLength", 0):
+        return f"{who} refuses passwords shorter than {rules['minLength']} characters"
+    for kind, count in rules.get("needs", {}).items():
+        words, test = _CLASSES[kind]
+        if sum(1 for ch in value if test(ch)) < count:
+            amount = words if count == 1 else f"{count} × {words.removeprefix('a ').removeprefix('an ')}"
+            return f"{who} refuses passwords without {amount}"
+    if rules.get("notUser") and value.lower() == str(rules["notUser"]).lower():
+        return f"{who} refuses a password equal to the user name"
+    return None
+
+
+def password_warning(value: str) -> str | None:
+    """A weak typed password: said before the install, not refused."""
+    if len(value) < WEAK_PASSWORD_BELOW:
+        length = f"weak: shorter than {WEAK_PASSWORD_BELOW} characters"
+        return f"{length}; type a longer one, or leave it empty to have one generated"
+    return None

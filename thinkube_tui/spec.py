@@ -574,11 +574,32 @@ def secret_reference_problems(located: Located, secrets_path: str | os.PathLike[
             for path, key in refs
         ]
     values = load_secrets(secrets_path)
-    return [
-        Problem(path, f"refers to key {key!r}, which the secrets file {secrets_path} does not have", located.mark(path))
-        for path, key in refs
-        if key not in values
-    ]
+    problems = []
+    for path, key in refs:
+        if key not in values:
+            message = f"refers to key {key!r}, which the secrets file {secrets_path} does not have"
+            problems.append(Problem(path, message, located.mark(path)))
+        elif refused := _refused_password(located.data, path, values[key]):
+            message = f"the secret {key!r} of {secrets_path} would be refused: {refused}"
+            problems.append(Problem(path, message, located.mark(path)))
+    return problems
+
+
+def _refused_password(data: Mapping[str, Any], path: Path, value: str) -> str | None:
+    """Why a component would refuse the password at `path` (`components.ID.KEY.secret`), if it would."""
+    if len(path) != 4 or path[0] != "components":
+        return None
+    cid, key = str(path[1]), str(path[2])
+    catalog = load_catalog()
+    if cid not in catalog.ids:
+        return None
+    schema = catalog.schema(cid)
+    rules = schema.get("properties", {}).get(key, {}).get("x-passwordRules")
+    if not rules:
+        return None
+    entry = data.get("components", {}).get(cid, {})
+    settings = _with_defaults(schema, dict(entry) if isinstance(entry, Mapping) else {})
+    return messages.password_problem(value, messages.password_rules(rules, settings))
 
 
 def _secret_refs(value: Any, path: Path) -> Iterator[tuple[Path, str]]:

@@ -298,3 +298,33 @@ def test_the_demo_reads_answers_with_the_strict_reader(tmp_path: Path):
     with pytest.raises(AnswersError, match="unsupported YAML tag"):
         demo_answers({}, tagged)
     assert demo_answers({"nodes": []}, EXAMPLES / "answers-full.yaml")["nodes"] == []
+
+
+# ---------------------------------------------------------------- passwords the components would refuse
+
+
+def test_keycloak_policy_terms_become_rules():
+    rules = messages.password_rules(
+        {"policyFrom": "passwordPolicy", "userFrom": "adminUser", "who": "Keycloak"},
+        {"passwordPolicy": "length(14) and digits(2) and notUsername", "adminUser": "admin"},
+    )
+    assert messages.password_problem("short1", rules) == "Keycloak refuses passwords shorter than 14 characters"
+    assert messages.password_problem("longenoughpassword1", rules) == "Keycloak refuses passwords without 2 × digit"
+    assert messages.password_problem("longenoughpassword12", rules) is None
+    assert messages.password_warning("abc") is not None and messages.password_warning("a" * 12) is None
+
+
+def test_validate_refuses_a_secrets_file_password_the_component_refuses(tmp_path: Path, minimal_text, capsys):
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_text("minio: short\n")
+    secrets.chmod(0o600)
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(
+        minimal_text + "secretsFile: secrets.yaml\ncomponents:\n  minio:\n    rootPassword: {secret: minio}\n"
+    )
+    assert run_validate([str(answers)]) == 2
+    err = capsys.readouterr().err
+    assert "MinIO refuses passwords shorter than 8 characters" in err and "short" not in err.split("refuses")[1]
+    assert f"{answers}:19:" in err
+    secrets.write_text("minio: long-enough-password\n")
+    assert run_validate([str(answers)]) == 0

@@ -197,3 +197,38 @@ def validate_message(key: str, value: str) -> str:
     with pytest.raises(AnswersError) as err:
         parse_answers(text)
     return next(p.message for p in err.value.problems if p.json_path == f"cluster.{key}")
+
+
+# ---------------------------------------------------------------- passwords the components would refuse
+
+
+async def test_configure_refuses_a_password_the_realm_policy_refuses_and_warns_on_weak_ones(tmp_path: Path) -> None:
+    model = snapshot_model()
+    model.select("grafana")
+    app = make_app(tmp_path, model)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_step(pilot, "Configure")
+        keycloak = screen.query_one(f"#{form_id('keycloak')}", SchemaForm)
+        password = keycloak.field("adminPassword")
+        password.input.value = "abc"
+        await pilot.pause()
+        message = keycloak.errors()["components.keycloak.adminPassword"]
+        assert message == "Keycloak refuses passwords shorter than 12 characters" and "abc" not in message
+        assert screen.ready() is not None  # the install cannot start with it
+        keycloak.field("passwordPolicy").input.value = "length(3) and upperCase(1)"
+        await pilot.pause()
+        assert keycloak.errors()["components.keycloak.adminPassword"] == (
+            "Keycloak refuses passwords without an upper-case letter"
+        )
+        password.input.value = "Abcdefgh"
+        await pilot.pause()
+        assert "components.keycloak.adminPassword" not in keycloak.errors()
+        assert "weak" in keycloak.warnings()["components.keycloak.adminPassword"]
+        assert password.has_class("-warning") and not password.has_class("-invalid")
+        grafana = screen.query_one(f"#{form_id('grafana')}", SchemaForm)
+        grafana.field("adminPassword").input.value = "abc"
+        await pilot.pause()
+        assert "components.grafana.adminPassword" not in grafana.errors()
+        assert "weak" in grafana.warnings()["components.grafana.adminPassword"]
+        screen.check()
+        assert "weak" in str(screen.query_one("#configure-status", Static).render())

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import ContentSwitcher, ListItem, ListView, Static
@@ -94,11 +95,15 @@ class ConfigureScreen(WizardScreen):
             item = self.query_one(f"#item-{section}", ListItem)
             item.set_class(bool(errors.get(section) or self.form(section).errors()), "-invalid")
         status = self.query_one("#configure-status", Static)
-        status.update(
-            f"[red]{len(problems)} problem(s)[/]: the sections marked red show where."
-            if problems
-            else "All settings are valid."
-        )
+        warnings = {path: text for section in self.sections for path, text in self.form(section).warnings().items()}
+        if problems:
+            status.update(f"[red]{len(problems)} problem(s)[/]: the sections marked red show where.")
+        elif warnings:
+            path, text = next(iter(warnings.items()))
+            more = f" (and {len(warnings) - 1} more)" if len(warnings) > 1 else ""
+            status.update(Text.assemble("All settings are valid; ", (f"{path}: {text}{more}", "yellow")))
+        else:
+            status.update("All settings are valid.")
         return len(problems)
 
     def show_first_problem(self) -> None:

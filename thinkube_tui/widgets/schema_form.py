@@ -201,9 +201,15 @@ class SchemaField(Vertical):
         message = self.validate() or self.external_error
         if message == "required" and not (self.touched or self.form.required_shown):
             message = None
-        self.query_one(".schema-field--error", Static).update(message or "")
+        warning = None if message else self.warning()
+        self.query_one(".schema-field--error", Static).update(message or warning or "")
         self.set_class(message is not None, "-invalid")
+        self.set_class(warning is not None, "-warning")
         return message
+
+    def warning(self) -> str | None:
+        """Something to know before the install that does not stop it (a weak password)."""
+        return None
 
     def edited(self) -> None:
         if self.control_value() == self._last_seen:
@@ -510,7 +516,21 @@ class SecretField(SchemaField):
         value = self.typed()
         if value and value != value.strip():
             return "starts or ends with a space"
+        rules = self.schema.get("x-passwordRules")
+        if value and rules:
+            return messages.password_problem(value, messages.password_rules(rules, self.sibling_settings()))
         return None
+
+    def warning(self) -> str | None:
+        value = self.typed()
+        return messages.password_warning(value) if value else None
+
+    def sibling_settings(self) -> Mapping[str, Any]:
+        """The settings next to this secret (a password policy, a user name), defaults included."""
+        settings: Any = self.form.value(include_defaults=True)
+        for part in self.path[:-1]:
+            settings = settings.get(part, {}) if isinstance(settings, Mapping) else {}
+        return settings if isinstance(settings, Mapping) else {}
 
     def fill(self, value: Any) -> None:
         if isinstance(value, Mapping) and len(value) == 1 and set(value) <= {"env", "secret"}:
@@ -748,7 +768,14 @@ class SchemaForm(VerticalScroll):
             field.refresh_error()
 
     def field_changed(self, field: SchemaField) -> None:
+        for secret in self._secret_fields():  # their rules may come from other settings (a policy)
+            if secret is not field:
+                secret.refresh_error()
         self.post_message(self.Changed(self, field.json_path))
+
+    def warnings(self) -> dict[str, str]:
+        """What does not stop the install but should be known first (weak passwords), by full JSON path."""
+        return {f.json_path: w for f in self._fields.values() if not f.validate() and (w := f.warning())}
 
 
 def _get(data: Mapping[str, Any], path: RelPath) -> Any:
