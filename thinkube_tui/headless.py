@@ -131,6 +131,7 @@ async def gather(
         sudo_ok=sudo_ok,
         resolutions=resolutions,
         microk8s_channel=spec.cluster.microk8s_channel,
+        metallb_range=spec.cluster.metallb_range,
     )
     out.findings += [f for f in findings if not (f.check == "sudo" and f.node in no_password)]
     out.findings += _missing_sudo_passwords(missing or {}, no_password)

@@ -8,11 +8,12 @@ says what to do about it.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .facts import Facts
+from .facts import DefaultRoute, Facts
 
 Severity = Literal["error", "warning", "info"]
 SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
@@ -54,6 +55,7 @@ class PreflightContext:
     sudo_ok: Mapping[str, bool | None] | None = None  # from the SSH layer's `sudo -v`-style check
     resolutions: Mapping[str, Sequence[str]] | None = None  # hostname → addresses, on the control node
     microk8s_channel: str | None = None  # the channel the install will use, e.g. "1.33/stable"
+    metallb_range: str | None = None  # cluster.metallbRange, to compare with the nodes' network
 
     @property
     def control_node(self) -> str | None:
@@ -496,6 +498,67 @@ def check_microk8s(ctx: PreflightContext) -> list[Finding]:
     return out
 
 
+def check_metallb_range(ctx: PreflightContext) -> list[Finding]:
+    """MetalLB (layer 2) answers ARP for its addresses on the nodes' LAN: a range outside that
+    network is unreachable, and one holding the gateway takes the LAN's way out."""
+    from .spec import metallb_pool  # the same reading of the range as validate's
+
+    control = next((f for f in ctx.facts if ctx.is_control(f)), None)
+    if not ctx.metallb_range or control is None:
+        return []
+    try:
+        first, last = metallb_pool(ctx.metallb_range)
+    except ValueError:
+        return []  # validate says so
+    network = _default_network(control)
+    out = []
+    if network is not None and not (first in network and last in network):
+        out.append(
+            Finding(
+                "metallb-range",
+                "warning",
+                None,
+                f"metallbRange {ctx.metallb_range} is not inside the nodes' network {network} "
+                f"({control.node}'s default route): MetalLB can only announce addresses of that network",
+                f"Choose free addresses inside {network}, outside your DHCP server's pool.",
+            )
+        )
+    gateway = _ipv4((control.default_route or DefaultRoute(None, None)).gateway)
+    if gateway is not None and first <= gateway <= last:
+        out.append(
+            Finding(
+                "metallb-range",
+                "warning",
+                None,
+                f"metallbRange {ctx.metallb_range} contains the gateway {gateway}: MetalLB would hand it out",
+                "Choose a range that leaves out the gateway (and every machine's address).",
+            )
+        )
+    return out
+
+
+def _default_network(f: Facts) -> ipaddress.IPv4Network | None:
+    """The IPv4 network of the interface carrying the default route."""
+    dev = f.default_route.dev if f.default_route else None
+    for iface in f.interfaces:
+        if iface.name != dev:
+            continue
+        for address in iface.addresses:
+            if address.family == "inet" and address.prefixlen is not None:
+                try:
+                    return ipaddress.IPv4Interface(f"{address.address}/{address.prefixlen}").network
+                except ValueError:
+                    continue
+    return None
+
+
+def _ipv4(text: str | None) -> ipaddress.IPv4Address | None:
+    try:
+        return ipaddress.IPv4Address(text) if text else None
+    except ValueError:
+        return None
+
+
 CHECKS: dict[str, Check] = {
     "probe": check_probe,
     "os": check_os,
@@ -511,6 +574,7 @@ CHECKS: dict[str, Check] = {
     "gpu-driver": check_gpu_driver,
     "nouveau": check_nouveau,
     "microk8s": check_microk8s,
+    "metallb-range": check_metallb_range,
 }
 
 
@@ -522,6 +586,7 @@ def run_preflight(
     sudo_ok: Mapping[str, bool | None] | None = None,
     resolutions: Mapping[str, Sequence[str]] | None = None,
     microk8s_channel: str | None = None,
+    metallb_range: str | None = None,
 ) -> list[Finding]:
     """Run every check not in `skip` (`"all"` skips all); findings sorted errors first.
 
@@ -533,7 +598,7 @@ def run_preflight(
         raise ValueError(
             f"unknown preflight check(s) to skip: {', '.join(sorted(unknown))}; valid names: {', '.join(CHECKS)}, all"
         )
-    ctx = PreflightContext(tuple(facts), control, sudo_ok, resolutions, microk8s_channel)
+    ctx = PreflightContext(tuple(facts), control, sudo_ok, resolutions, microk8s_channel, metallb_range)
     findings: list[Finding] = []
     if "all" in skip_set:
         return findings

@@ -810,6 +810,7 @@ class NodeSession:
             sudo_ok=sudo_ok,
             resolutions=resolutions,
             microk8s_channel=channel,
+            metallb_range=model.cluster.get("metallbRange"),
         )
         return findings
 

@@ -280,7 +280,27 @@ def test_check_names():
         "gpu-driver",
         "nouveau",
         "microk8s",
+        "metallb-range",
     }
+
+
+@pytest.mark.parametrize(
+    ("metallb", "words"),
+    [
+        ("10.0.0.200-10.0.0.220", None),
+        ("10.0.0.240/28", None),
+        ("192.168.1.200-192.168.1.220", "not inside the nodes' network 10.0.0.0/24"),
+        ("10.0.0.1-10.0.0.20", "contains the gateway 10.0.0.1"),
+    ],
+)
+def test_metallb_range_outside_the_nodes_network_or_holding_the_gateway(metallb, words):
+    found = only(run_preflight([node("n1"), node("n2")], metallb_range=metallb), "metallb-range")
+    if words is None:
+        assert found == []
+    else:
+        (f,) = found
+        assert f.severity == "warning" and words in f.message and f.fix
+    assert only(run_preflight([node("n1")]), "metallb-range") == []  # no range given: nothing said
 
 
 def test_unreachable_finding():

@@ -146,13 +146,13 @@ def test_export_revalidates_to_the_same_spec_with_a_0600_secrets_file(tmp_path: 
     model.node_secrets[("tk-gpu", "password")] = "hunter2-login"
     model.node_secrets[("tk-worker", "sudo")] = "sudo-pass-1"
     model.set_component_settings(
-        "keycloak", {"adminPassword": {"secret": "keycloak-adminPassword"}}, {"keycloak-adminPassword": "kc-admin-pw"}
+        "keycloak", {"adminPassword": {"secret": "keycloak-adminPassword"}}, {"keycloak-adminPassword": "kc-admin-password"}
     )
     exported = model.export(tmp_path / "answers.yaml")
     assert exported.secrets == tmp_path / "answers.secrets.yaml"
     assert stat.S_IMODE(exported.secrets.stat().st_mode) == 0o600
     text = (tmp_path / "answers.yaml").read_text()
-    for secret in ("hunter2-login", "sudo-pass-1", "kc-admin-pw"):
+    for secret in ("hunter2-login", "sudo-pass-1", "kc-admin-password"):
         assert secret not in text
     assert (
         load_answers(tmp_path / "answers.yaml")
@@ -162,7 +162,7 @@ def test_export_revalidates_to_the_same_spec_with_a_0600_secrets_file(tmp_path: 
     assert load_secrets(exported.secrets) == {
         "tk-gpu-password": "hunter2-login",
         "tk-worker-sudo": "sudo-pass-1",
-        "keycloak-adminPassword": "kc-admin-pw",
+        "keycloak-adminPassword": "kc-admin-password",
     }
     # Loaded back into a model, the same answers come out again.
     again = WizardModel.from_answers_file(tmp_path / "answers.yaml")
