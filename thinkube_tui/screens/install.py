@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -150,6 +151,8 @@ class InstallScreen(WizardScreen):
         if self.finished is None:
             running = [cid for cid in self.plan.ids if states.get(cid) == "running"]
             status.update(f"Installing: {settled}/{len(self.plan)} settled; running {', '.join(running) or '-'}")
+        elif self.finished.error:  # e.g. another install holds the cluster's lock: it names the holder
+            status.update(Text.assemble(("Stopped: ", "red"), self.finished.error, " n: summary"))
         elif self.finished.cancelled:
             status.update(
                 "[yellow]Cancelled.[/] Finished steps are kept: run thinkube-tui again to resume. [b]n[/b]: summary"
