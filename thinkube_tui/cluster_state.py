@@ -9,13 +9,14 @@ secrets.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable
 from typing import Any
 
 from .events import ComponentDone, ComponentFailed, Event
 from .journal import ComponentRecord, Journal, parse
-from .kube import Kube, KubeError
+from .kube import Kube
 
 NAMESPACE = "thinkube-system"
 NAME = "thinkube-installer-state"
@@ -45,7 +46,7 @@ class ClusterMirror:
             self._dirty.clear()
             try:
                 await write_state(await self._kube(), self._journal)
-            except (TimeoutError, KubeError, OSError) as exc:
+            except Exception as exc:  # the copy is a convenience: never a task that dies unseen
                 self._warn(f"could not update {NAMESPACE}/{NAME} in the cluster ({exc}); the local journal is current")
 
     async def close(self) -> None:
@@ -55,10 +56,12 @@ class ClusterMirror:
         if self._dirty.is_set():
             try:
                 await write_state(await self._kube(), self._journal)
-            except (KubeError, OSError) as exc:
+            except Exception as exc:
                 self._warn(f"could not update {NAMESPACE}/{NAME} in the cluster ({exc})")
-        self._task.cancel()
-        self._task = None
+        task, self._task = self._task, None
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def write_state(kube: Kube, journal: Journal) -> None:

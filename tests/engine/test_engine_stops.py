@@ -187,3 +187,32 @@ def test_a_journal_write_error_names_the_file_and_says_no_space(tmp_path, monkey
     journal = Journal(tmp_path / "journal.json")
     with pytest.raises(JournalWriteError, match=r"no space on .*journal\.json"):
         journal.started("a", {})
+
+
+async def test_the_clusters_copy_of_the_journal_never_dies_unseen():
+    """The ConfigMap writer is a task too: whatever it hits is a warning, not a lost exception."""
+    from thinkube_tui.cluster_state import CLUSTER_READY, ClusterMirror
+    from thinkube_tui.events import ComponentDone
+
+    seen: list[dict] = []
+    record_loop_errors(seen)
+    journal = Journal(None)
+    journal.started(CLUSTER_READY, {})
+    journal.finished(CLUSTER_READY)
+    warnings: list[str] = []
+
+    async def broken_kube():
+        raise RuntimeError("the API client broke")
+
+    mirror = ClusterMirror(journal, broken_kube, warnings.append)
+    mirror(ComponentDone("a"))
+
+    async def warned():
+        while not warnings:
+            await asyncio.sleep(0)
+
+    await asyncio.wait_for(warned(), 10)  # a bound for the failing case, not a wait
+    await mirror.close()
+    gc.collect()
+    await asyncio.sleep(0)
+    assert "the API client broke" in warnings[0] and not seen
