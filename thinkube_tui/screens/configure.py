@@ -95,13 +95,13 @@ class ConfigureScreen(WizardScreen):
             item = self.query_one(f"#item-{section}", ListItem)
             item.set_class(bool(errors.get(section) or self.form(section).errors()), "-invalid")
         status = self.query_one("#configure-status", Static)
-        warnings = {path: text for section in self.sections for path, text in self.form(section).warnings().items()}
+        warnings = {where: text for section in self.sections for where, text in self.form(section).warnings().items()}
         if problems:
             status.update(f"[red]{len(problems)} problem(s)[/]: the sections marked red show where.")
         elif warnings:
-            path, text = next(iter(warnings.items()))
+            where, text = next(iter(warnings.items()))
             more = f" (and {len(warnings) - 1} more)" if len(warnings) > 1 else ""
-            status.update(Text.assemble("All settings are valid; ", (f"{path}: {text}{more}", "yellow")))
+            status.update(Text.assemble("All settings are valid; ", (f"{where}: {text}{more}", "yellow")))
         else:
             status.update("All settings are valid.")
         return len(problems)
