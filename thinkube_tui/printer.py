@@ -5,6 +5,7 @@ and the full log file. Every text passes through the secrets mask before it is s
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import time
 from collections import deque
@@ -101,14 +102,18 @@ class LogFile:
     """The full install log, mode 0600, every line masked."""
 
     def __init__(self, path: Path, mask: Mask) -> None:
-        private_dir(path.parent)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
         self.path = path
         self._mask = mask
-        self._file = os.fdopen(fd, "a", encoding="utf-8")
-        self._printer = PlainPrinter(self._file, mask)
         self.error: OSError | None = None  # why the log stopped being written, if it did
+        self._file: IO[str] = io.StringIO()  # written nowhere, until the file is open
+        try:
+            private_dir(path.parent)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
+            self._file = os.fdopen(fd, "a", encoding="utf-8")
+        except OSError as exc:  # a full disk: the install goes on, the summary says the log is missing
+            self.error = exc
+        self._printer = PlainPrinter(self._file, mask)
 
     def __call__(self, event: Event) -> None:
         if self.error is None:

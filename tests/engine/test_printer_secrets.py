@@ -96,3 +96,20 @@ def test_the_last_line_counts_every_planned_component_and_names_what_did_not_run
     text = out.getvalue()
     assert "install stopped: 1 done, 0 failed, 0 blocked, 2 not run" in text
     assert "not run: b, c" in text
+
+
+def test_a_log_that_cannot_be_created_is_reported_not_raised(tmp_path, monkeypatch):
+    import errno
+
+    import thinkube_tui.printer as printer
+
+    def no_space(*_args, **_kw):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(printer, "open_append", no_space, raising=False)
+    monkeypatch.setattr(printer.os, "open", no_space)
+    log = LogFile(tmp_path / "logs" / "install.log", lambda t: t)
+    log(ComponentStarted("a"))
+    log.write("a line")
+    log.close()
+    assert log.error is not None and log.error.errno == errno.ENOSPC
