@@ -202,7 +202,7 @@ class Engine:
             self._bus.publish(ComponentSkipped(cid))
         try:
             await self._schedule()
-        except BaseException:
+        except asyncio.CancelledError:
             # Our caller was cancelled (Ctrl-C through asyncio.run): stop the installers and wait
             # for them first, so that none of them sees its connection closed under it.
             self.cancel()
@@ -211,6 +211,10 @@ class Engine:
             active.cancel()
             self._bus.publish(self._result())  # the log still says how the run ended
             raise
+        except Exception as exc:  # a bug in the scheduling itself: the run stops, as failed
+            self._error = self._error or f"internal error: {type(exc).__name__}: {exc}"
+            self._cancel_running()
+            await self._drain()
         result = self._result()
         self._active = None
         active.set_result(result)

@@ -216,3 +216,25 @@ async def test_the_clusters_copy_of_the_journal_never_dies_unseen():
     gc.collect()
     await asyncio.sleep(0)
     assert "the API client broke" in warnings[0] and not seen
+
+
+async def test_a_bug_in_the_scheduling_itself_ends_the_run_as_failed(monkeypatch):
+    cat = chain_catalog()
+
+    async def ok(steps):
+        pass
+
+    engine, _ = make_engine(cat, {c.id: ok for c in cat})
+    calls = {"n": 0}
+    real = engine._start_ready
+
+    def broken():
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyError("scheduler bug")
+        real()
+
+    monkeypatch.setattr(engine, "_start_ready", broken)
+    result = await asyncio.wait_for(engine.run(), 5)
+    assert not result.ok and "internal error: KeyError" in (result.error or "")
+    accounted(result, [c.id for c in cat])
