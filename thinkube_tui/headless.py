@@ -283,13 +283,16 @@ async def _run(options: HeadlessOptions, out: IO[str], err: IO[str]) -> int:
     from .ssh import SshPool, SshSettings
 
     state = state_dir_for(spec, options.state_dir)
+    from .files import UnsafePathError, check_state_dir
+
     try:
+        check_state_dir(state)  # OpenSSH's rules for ~/.ssh: ours alone, inside directories only we can change
         journal = Journal.open(state / "journal.json")
         journal.save()  # the state directory takes a write before any node is touched
     except JournalWriteError as exc:  # a full disk: "no space on ..."
         print(f"thinkube-tui: {exc}", file=err)
         return EXIT_FAILED
-    except JournalError as exc:
+    except (JournalError, UnsafePathError) as exc:
         print(f"thinkube-tui: {exc}", file=err)
         return EXIT_INVALID
     settings = SshSettings(accept_new_host_keys=options.accept_new_host_keys)

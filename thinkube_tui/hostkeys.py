@@ -14,7 +14,7 @@ from pathlib import Path
 
 import asyncssh
 
-from .files import private_dir
+from .files import open_append
 
 
 def default_known_hosts_file() -> Path:
@@ -101,10 +101,8 @@ class KnownHosts:
 
     def _append(self, line: str) -> None:
         path = self.own_file.expanduser()
-        private_dir(path.parent)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = open_append(path, 0o600)  # also tightens a looser mode; refuses a symlink
         try:
-            os.fchmod(fd, 0o600)  # also tightens a file someone created with a looser mode
             os.write(fd, line.encode())
         finally:
             os.close(fd)

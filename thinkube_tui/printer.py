@@ -27,7 +27,7 @@ from .events import (
     StepDone,
     StepStarted,
 )
-from .files import private_dir
+from .files import open_append
 
 Mask = Callable[[str], str]
 
@@ -107,9 +107,7 @@ class LogFile:
         self.error: OSError | None = None  # why the log stopped being written, if it did
         self._file: IO[str] = io.StringIO()  # written nowhere, until the file is open
         try:
-            private_dir(path.parent)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
+            fd = open_append(path, 0o600)  # never through a symlink planted at the log's name
             self._file = os.fdopen(fd, "a", encoding="utf-8")
         except OSError as exc:  # a full disk: the install goes on, the summary says the log is missing
             self.error = exc
