@@ -870,7 +870,12 @@ class InstallRun:
         self.journal = Journal.open(state_dir / "journal.json")
         self.secrets = model.secrets()
         self.cluster = Cluster(
-            spec=spec, catalog=model.catalog, nodes=dict(transports), facts=dict(model.facts), secrets=self.secrets
+            spec=spec,
+            catalog=model.catalog,
+            nodes=dict(transports),
+            facts=dict(model.facts),
+            secrets=self.secrets,
+            state_dir=state_dir,  # Vault's keys file goes beside this cluster's journal
         )
         self.log = LogFile(state_dir / "logs" / log_file_name(), self.secrets.mask)
         bus.subscribe(self.log)

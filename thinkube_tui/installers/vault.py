@@ -12,9 +12,10 @@ the Kubernetes API server's proxy to each pod (`proxy.py`): `PUT /v1/sys/init`,
 `X-Vault-Token`), `GET /v1/sys/health`. Nothing is exec'd in a pod.
 
 The unseal keys and the root token exist only where the operator chose (`secretsStore`):
-`file` writes them, the moment Vault returns them, to `<state dir>/vault-init.json` (mode
-0600) on the machine running the installer; `print` hands them to the run's summary, shown
-once and stored nowhere. They never reach the log, the journal, a command line or the cluster.
+`file` writes them, the moment Vault returns them, to `<state dir>/<cluster>/vault-init.json`
+(`keys_file`; mode 0600; never over an earlier file, which is kept beside it) on the machine
+running the installer; `print` hands them to the run's summary, shown once and stored nowhere.
+They never reach the log, the journal, a command line or the cluster.
 
 Docs: https://developer.hashicorp.com/vault/api-docs/system/init, .../system/unseal,
 .../system/seal-status, .../system/audit, .../system/health;
@@ -26,13 +27,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 from ..engine import InstallError
-from ..files import write_atomic
+from ..files import create_new
 from ..kube import KubeError, ProxyResponse
 from .base import InstallContext
 
@@ -90,8 +93,40 @@ class _Keys:
         self.root_token: str | None = None
 
 
+def keys_file(state_dir: Path) -> Path:
+    """Where Vault's unseal keys and root token are written (`secretsStore: file`): the cluster's
+    own state directory, the one holding its journal. The summaries name this path."""
+    return state_dir / KEYS_FILE
+
+
 def keys_path(ctx: InstallContext) -> Path:
-    return ctx.cluster.state_dir / KEYS_FILE
+    return keys_file(ctx.cluster.state_dir)
+
+
+def save_keys(path: Path, text: str) -> Path | None:
+    """Write the keys file (0600, never through a symlink) without overwriting one already there:
+    an earlier file (the keys of a Vault initialised before) is kept beside it, renamed
+    `vault-init.json.old-N`. Returns that name, or None when there was none."""
+    kept = None
+    for _ in range(3):
+        try:
+            create_new(path, text, 0o600)
+            return kept
+        except FileExistsError:
+            kept = _keep_aside(path)
+    raise InstallError(f"{path}: could not write Vault's keys file (something keeps re-creating it)")
+
+
+def _keep_aside(path: Path) -> Path:
+    for n in itertools.count(1):
+        aside = path.with_name(f"{path.name}.old-{n}")
+        try:
+            os.link(path, aside, follow_symlinks=False)  # fails rather than replace an earlier copy
+        except FileExistsError:
+            continue
+        os.unlink(path)
+        return aside
+    raise AssertionError("unreachable")
 
 
 async def _call(
@@ -192,11 +227,13 @@ async def _initialise(ctx: InstallContext, leader: str, keys: _Keys) -> None:
     }
     if store == "file":
         path = keys_path(ctx)
-        await asyncio.to_thread(write_atomic, path, json.dumps(record, indent=2) + "\n", 0o600)
+        kept = await asyncio.to_thread(save_keys, path, json.dumps(record, indent=2) + "\n")
         ctx.log(
             f"Vault initialised with {shares} key shares (threshold {threshold}); keys and root token "
-            f"written to {path} (mode 0600). Keep a copy somewhere safe."
+            f"written to {path} (mode 0600). Move them somewhere safe."
         )
+        if kept is not None:
+            ctx.log(f"an earlier Vault keys file was there; it is kept as {kept}")
     else:
         ctx.cluster.handover(
             "Vault unseal keys and root token (shown once, stored nowhere)",
