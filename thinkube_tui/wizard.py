@@ -353,12 +353,18 @@ class WizardModel:
             self.nodes[index] = draft
             if name != draft.name or (old.host, old.port, old.user) != (draft.host, draft.port, draft.user):
                 self.forget_discovery(name)
+            if name != draft.name:  # the secrets typed for it follow the node to its new name
+                self.node_secrets = {
+                    (draft.name if node == name else node, kind): value
+                    for (node, kind), value in self.node_secrets.items()
+                }
         return problems
 
     def remove_node(self, name: str) -> None:
         was_control = self.node(name).role == "control"
         self.nodes = [n for n in self.nodes if n.name != name]
         self.forget_discovery(name)
+        self.node_secrets = {k: v for k, v in self.node_secrets.items() if k[0] != name}  # never exported
         if was_control and self.nodes:
             self.nodes[0].role = "control"
 
@@ -587,7 +593,8 @@ class WizardModel:
 
     def secret_values(self) -> dict[str, str]:
         """Every secret typed in this session, by its secrets-file key."""
-        out = {secret_key(node, kind): value for (node, kind), value in self.node_secrets.items()}
+        names = {n.name for n in self.nodes}
+        out = {secret_key(node, kind): value for (node, kind), value in self.node_secrets.items() if node in names}
         for entries in self.component_secrets.values():
             out.update(entries)
         return out

@@ -146,7 +146,9 @@ def test_export_revalidates_to_the_same_spec_with_a_0600_secrets_file(tmp_path: 
     model.node_secrets[("tk-gpu", "password")] = "hunter2-login"
     model.node_secrets[("tk-worker", "sudo")] = "sudo-pass-1"
     model.set_component_settings(
-        "keycloak", {"adminPassword": {"secret": "keycloak-adminPassword"}}, {"keycloak-adminPassword": "kc-admin-password"}
+        "keycloak",
+        {"adminPassword": {"secret": "keycloak-adminPassword"}},
+        {"keycloak-adminPassword": "kc-admin-password"},
     )
     exported = model.export(tmp_path / "answers.yaml")
     assert exported.secrets == tmp_path / "answers.secrets.yaml"
@@ -207,3 +209,24 @@ def test_known_clusters_and_reentry(tmp_path: Path) -> None:
     assert again.reentry and again.state("prometheus") == "installed"
     assert again.is_selected("grafana")  # failed last time: planned again
     assert "grafana" in again.plan().ids and "prometheus" not in again.plan().ids
+
+
+def test_a_removed_nodes_secrets_are_not_exported(tmp_path: Path) -> None:
+    model = model_with_nodes()
+    model.node_secrets[("tk-gpu", "password")] = "gpu-login-password"
+    model.node_secrets[("tk-gpu", "sudo")] = "gpu-sudo-password"
+    model.node_secrets[("tk-worker", "sudo")] = "worker-sudo-password"
+    model.remove_node("tk-gpu")
+    exported = model.export(tmp_path / "answers.yaml")
+    assert exported.secrets is not None
+    assert load_secrets(exported.secrets) == {"tk-worker-sudo": "worker-sudo-password"}
+    assert "gpu-" not in exported.secrets.read_text()
+
+
+def test_a_renamed_nodes_secrets_follow_it(tmp_path: Path) -> None:
+    model = model_with_nodes()
+    model.node_secrets[("tk-gpu", "password")] = "gpu-login-password"
+    assert model.update_node("tk-gpu", NodeDraft("tk-gpu-2", "10.0.0.12", "thinkube", auth_method="password")) == []
+    exported = model.export(tmp_path / "answers.yaml")
+    assert exported.secrets is not None
+    assert load_secrets(exported.secrets) == {"tk-gpu-2-password": "gpu-login-password"}
