@@ -37,12 +37,20 @@ class _AnyKeyServer(asyncssh.SSHServer):
 class FakeNode:
     """An asyncssh server on 127.0.0.1; `handler` answers every command."""
 
-    def __init__(self, handler: Handler, *, login_password: str | None = None) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        login_password: str | None = None,
+        port: int = 0,
+        host_key: asyncssh.SSHKey | None = None,
+    ) -> None:
         self.handler = handler
         self.login_password = login_password
-        self.host_key = asyncssh.generate_private_key("ssh-ed25519")
+        # A given port and host key: the same node coming back (after a reboot, say).
+        self.host_key = host_key or asyncssh.generate_private_key("ssh-ed25519")
         self.commands: list[str] = []  # every command line received, in order
-        self.port = 0
+        self.port = port
         self._server: asyncssh.SSHAcceptor | None = None
 
     async def __aenter__(self) -> FakeNode:
@@ -57,8 +65,9 @@ class FakeNode:
         self._server = await asyncssh.create_server(
             lambda: _AnyKeyServer(self.login_password),
             "127.0.0.1",
-            0,
+            self.port,
             server_host_keys=[self.host_key],
+            reuse_address=True,
             process_factory=process,
             encoding="utf-8",
         )

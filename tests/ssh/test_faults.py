@@ -253,3 +253,35 @@ async def test_password_prompt_declined(tmp_path, node):
     )
     with pytest.raises(AuthenticationFailed, match="no password"):
         await conn.connect()
+
+
+# ---- a node that answered before and is briefly away
+
+
+async def test_a_node_that_answered_before_is_waited_for_while_it_refuses(tmp_path):
+    """Its port closed (a reboot, sshd restarting): reconnected with backoff, not 'nothing listens'."""
+    handler = Script()
+    async with FakeNode(handler) as node:
+        port, host_key = node.port, node.host_key
+        conn = connection(tmp_path, node, SshSettings(retry_delay=0.05))
+        assert (await conn.run("one")).stdout == "ran: one\n"
+    await conn.close()  # the node went away with the connection; the next command reconnects
+
+    async def come_back() -> FakeNode:
+        await asyncio.sleep(0.3)  # when it is back is the node's business: nothing asserts on it
+        return await FakeNode(handler, port=port, host_key=host_key).__aenter__()
+
+    back = asyncio.create_task(come_back())
+    result = await asyncio.wait_for(conn.run("two"), 30)
+    assert result.stdout == "ran: two\n"
+    await conn.close()
+    await (await back).__aexit__()
+
+
+async def test_a_node_away_longer_than_reconnect_for_is_an_error(tmp_path):
+    async with FakeNode(Script()) as node:
+        conn = connection(tmp_path, node, SshSettings(retry_delay=0.05, reconnect_for=0.3))
+        await conn.run("one")
+    await conn.close()
+    with pytest.raises(ConnectionRefused, match="nothing listens"):
+        await asyncio.wait_for(conn.run("two"), 30)
