@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .files import write_atomic
+from .files import FileReadError, read_limited, write_atomic
 
 FORMAT = 1
 Status = Literal["running", "done", "failed"]
@@ -110,16 +110,13 @@ class Journal:
     @classmethod
     def open(cls, path: Path) -> Journal:
         """Read the journal at `path`, or start an empty one if there is none yet."""
-        try:
-            with open(path, "rb") as f:
-                raw = f.read(MAX_BYTES + 1)
-        except FileNotFoundError:
+        if not os.path.lexists(path):
             return cls(path)
-        except OSError as exc:
-            raise JournalError(f"{path}: cannot read the install journal: {exc.strerror}") from None
+        try:  # bounded, and a FIFO or a device planted there is refused, never waited on
+            raw = read_limited(path, MAX_BYTES, "install journal")
+        except FileReadError as exc:
+            raise JournalError(str(exc)) from None
         try:
-            if len(raw) > MAX_BYTES:
-                raise ValueError(f"larger than {MAX_BYTES // (1024 * 1024)} MiB")
             records = parse(json.loads(raw.decode("utf-8"), parse_constant=_no_constant))
         except NewerFormat as exc:
             raise JournalError(

@@ -147,3 +147,10 @@ async def test_the_clusters_copy_is_checked_by_the_same_schema():
     assert set(await read_state(Kube(json.dumps(GOOD)))) == {"microk8s-control"}
     assert await read_state(Kube(record(attempts="3"))) == {}  # adopting it would misread the cluster
     assert await read_state(Kube(DEEP)) == {}
+
+
+def test_a_fifo_at_the_journals_place_is_refused_not_waited_on(tmp_path):
+    path = tmp_path / "journal.json"
+    os.mkfifo(path)
+    with pytest.raises(JournalError, match="not a regular file"):
+        Journal.open(path)
