@@ -285,3 +285,37 @@ async def test_a_failure_names_its_own_step_when_steps_run_side_by_side():
     engine, rec = make_engine(catalog(comp("a")), {"a": installer})
     await engine.run()
     assert rec.of(ComponentFailed)[0].step == "node-2: broken"
+
+
+async def test_retry_during_a_run_starts_the_failed_component_at_once():
+    # "a" fails while "slow" is still running: the retry must not wait for "slow".
+    release_slow = asyncio.Event()
+    attempts = {"a": 0}
+
+    async def fails_once(steps):
+        attempts["a"] += 1
+        if attempts["a"] == 1:
+            raise RuntimeError("first try fails")
+
+    async def slow(steps):
+        await release_slow.wait()
+
+    async def quick(steps):
+        pass
+
+    engine, _ = make_engine(
+        catalog(comp("a"), comp("b", requires=["a"]), comp("slow")),
+        {"a": fails_once, "b": quick, "slow": slow},
+    )
+    run = asyncio.create_task(engine.run())
+    while engine.state["a"] != "failed":
+        await asyncio.sleep(0)
+    assert engine.state["b"] == "blocked" and engine.running
+    retry = asyncio.create_task(engine.retry("a"))
+    while engine.state["b"] != "done":
+        await asyncio.sleep(0)
+    assert engine.state["slow"] == "running"  # a and b went through while slow still runs
+    release_slow.set()
+    first, second = await asyncio.gather(run, retry)
+    assert first == second and set(first.done) == {"a", "b", "slow"} and not first.failed
+    assert not engine.running
