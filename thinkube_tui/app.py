@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -57,7 +57,7 @@ class ThinkubeApp(App[int]):
         known_hosts: thinkube-tui's own known-hosts file (default in the state dir).
         mirror_to_cluster: keep the journal's copy in the cluster; default: when the real installers run.
         demo: a simulated lab started on mount; the model is pre-filled for it (`--demo`).
-        answers_dir: where "save answers" proposes to write (default: the current directory).
+        answers_dir: where "save answers" proposes to write (default: the cluster's state directory).
         """
         super().__init__()
         self.model = model or WizardModel()
@@ -74,10 +74,12 @@ class ThinkubeApp(App[int]):
         self.install: InstallRun | None = None
         self.install_running = False
         self.saved_secrets: Path | None = None
-        self.answers_dir = answers_dir or Path.cwd()
+        self._answers_dir = answers_dir
         self._demo = demo
         self._model_ready = asyncio.Event()  # set once the model is final (at once, or when the demo lab is up)
         self._prompt_lock = asyncio.Lock()
+        self._install_requested = False  # the install screen is shown (and the install started) once
+        self._navigating = False  # a change of several screens is under way
 
     @property
     def engine_settings(self) -> EngineSettings:
@@ -96,6 +98,11 @@ class ThinkubeApp(App[int]):
         return self._installers
 
     # ------------------------------------------------------------ flow
+
+    @property
+    def answers_dir(self) -> Path:
+        """Where "save answers" proposes to write: the cluster's state directory unless told."""
+        return self._answers_dir or self.state_dir
 
     @property
     def state_dir(self) -> Path:
@@ -143,11 +150,18 @@ class ThinkubeApp(App[int]):
         return screens[step]()
 
     def next_step(self, current: Any) -> None:
+        """The step after `current`; asked by a screen leaving (Next, its key, the palette)."""
         from .screens.base import STEPS
 
+        if isinstance(current, Screen) and current is not self.screen:
+            return  # a second request from a screen that is already leaving (double click, key and click)
+        if self._navigating:
+            return
         step = STEPS[STEPS.index(current.STEP) + 1]
-        if step in ("Install", "Summary"):
-            self.switch_screen(self.screen_for(step)) if step == "Summary" else self._start_install_screen()
+        if step == "Install":
+            self.start_install()
+        elif step == "Summary":
+            self.switch_screen(self.screen_for(step))
         elif self._model_ready.is_set():
             self.push_screen(self.screen_for(step))
         else:  # the demo lab is still starting: go on once it is up
@@ -157,17 +171,55 @@ class ThinkubeApp(App[int]):
                 await self._model_ready.wait()
                 self.push_screen(self.screen_for(step))
 
-            self.run_worker(when_ready(), group="navigation")
+            self.run_worker(when_ready(), group="navigation", exclusive=True)
 
-    def _start_install_screen(self) -> None:
-        # Once the install starts there is no going back: the wizard's stack is replaced.
+    def start_install(self) -> None:
+        """Show the install screen, which starts the install: once per session, however asked."""
+        if self._install_requested:
+            return
+        self._install_requested = True
+        self._navigate(self._show_install_screen())
+
+    async def _show_install_screen(self) -> None:
+        # Once the install starts there is no going back: the wizard's stack is replaced, one
+        # screen at a time, each removal finished before the next change.
         while len(self.screen_stack) > 2:
-            self.pop_screen()
-        self.switch_screen(self.screen_for("Install"))
+            await self.pop_screen()
+        await self.switch_screen(self.screen_for("Install"))
 
     def previous_step(self, current: Any) -> None:
-        if len(self.screen_stack) > 2:
+        if isinstance(current, Screen) and current is not self.screen:
+            return
+        if len(self.screen_stack) > 2 and not self._navigating:
             self.pop_screen()
+
+    def back_to_step(self, step: str) -> None:
+        """Back to a step on the stack (a click in the step bar), leaving each screen on the way."""
+        if not self._navigating:
+            self._navigate(self._pop_to_step(step))
+
+    async def _pop_to_step(self, step: str) -> None:
+        from .screens.base import WizardScreen
+
+        while len(self.screen_stack) > 2:
+            screen = self.screen
+            if isinstance(screen, WizardScreen):
+                if step == screen.STEP:
+                    break
+                screen.leave()
+            await self.pop_screen()
+
+    def _navigate(self, change: Coroutine[Any, Any, None]) -> None:
+        """Run a change of several screens on the app's queue; requests meanwhile are ignored."""
+        self._navigating = True
+
+        async def run() -> None:
+            try:
+                await change
+            finally:
+                self._navigating = False
+
+        self.call_later(run)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -279,26 +331,26 @@ def run_wizard(
     known_hosts: Path | None = None,
     skip_checks: Iterable[str] = (),
     lab_speed: float = 1.0,
+    fresh: bool = False,
 ) -> int:
     """Entry point for the CLI: the wizard, pre-filled from an answers file or against a demo lab."""
     import sys
 
-    from .spec import AnswersError
+    from .wizard import WizardStartError, wizard_start
 
-    model = None
-    if answers is not None:
-        try:
-            model = WizardModel.from_answers_file(answers, secrets)
-        except AnswersError as exc:
-            for problem in exc.problems:
-                print(problem.format(exc.source), file=sys.stderr)
-            return 2
+    try:
+        start = wizard_start(
+            answers=answers, secrets=secrets, demo=demo, state_dir=state_dir, lab_speed=lab_speed, fresh=fresh
+        )
+    except WizardStartError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     app = ThinkubeApp(
-        model=model,
-        state_dir=state_dir,
+        model=start.model,
+        state_dir=start.state_base,  # the demo's installs live apart from real clusters'
         known_hosts=known_hosts,
         skip_checks=skip_checks,
-        demo=DemoLab(state_dir / "demo" if state_dir else None, speed=1.0 / lab_speed) if demo else None,
+        demo=start.demo,
     )
     result = app.run()
     return result if isinstance(result, int) else 0

@@ -13,7 +13,7 @@ from thinkube_tui.engine import EngineSettings
 from thinkube_tui.lab.cluster import Lab
 from thinkube_tui.screens.components import ComponentsScreen, ComponentTree
 from thinkube_tui.screens.configure import ConfigureScreen
-from thinkube_tui.screens.dialogs import HostKeyDialog, NodeDialog, SaveAnswersDialog
+from thinkube_tui.screens.dialogs import ConfirmDialog, HostKeyDialog, NodeDialog, SaveAnswersDialog
 from thinkube_tui.screens.install import InstallScreen
 from thinkube_tui.screens.nodes import NodesScreen
 from thinkube_tui.screens.review import ReviewScreen
@@ -150,9 +150,11 @@ async def test_new_install_walk(tmp_path: Path, lab: Lab) -> None:
         await pilot.pause()
         assert load_answers(answers) == app.model.build_spec()
 
-        # Install: every component done, then the summary.
+        # Install asks first (the safe answer focused); then every component done, then the summary.
         await pilot.press("ctrl+n")
-        assert isinstance(app.screen, InstallScreen)
+        assert isinstance(app.screen, ConfirmDialog) and app.focused.id == "no"
+        await pilot.click("#yes")
+        await wait_until(pilot, lambda: isinstance(app.screen, InstallScreen), what="install screen")
         await wait_until(pilot, lambda: app.screen.finished is not None, what="install finished")
         graph = app.screen.query_one(InstallGraph)
         plan = app.screen.plan
@@ -193,13 +195,13 @@ async def test_new_install_walk(tmp_path: Path, lab: Lab) -> None:
         assert isinstance(app.screen, ReviewScreen)
         assert app.screen.plan.ids == ("qdrant",)
         await pilot.press("ctrl+n")
+        await pilot.click("#yes")
+        await wait_until(pilot, lambda: isinstance(app.screen, InstallScreen), what="install screen")
         await wait_until(pilot, lambda: app.screen.finished is not None, what="re-entry install finished")
         assert app.screen.finished.done == ("qdrant",)
 
 
 async def test_quitting_during_an_install_asks_first(tmp_path: Path) -> None:
-    from thinkube_tui.screens.dialogs import ConfirmDialog
-
     from .wizard_harness import blocking_installers, snapshot_model
 
     app = ThinkubeApp(

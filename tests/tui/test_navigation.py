@@ -3,12 +3,20 @@ starts exactly once however it is asked for, and destructive dialogs default to 
 
 from __future__ import annotations
 
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.app import App
-from textual.widgets import Button
+from textual.widgets import Button, Static
 
-from thinkube_tui.screens.dialogs import ConfirmDialog
+from thinkube_tui.app import ThinkubeApp
+from thinkube_tui.engine import EngineSettings
+from thinkube_tui.screens.base import StepBar
+from thinkube_tui.screens.dialogs import ConfirmDialog, HelpDialog
+
+from .wizard_harness import fake_installers, snapshot_model, wait_until
 
 SIZE = (100, 30)
 
@@ -70,3 +78,183 @@ async def test_a_double_click_answers_a_dialog_once() -> None:
         await pilot.pause()
         assert app.answers == [True]
         assert len(app.screen_stack) == 1  # the default screen below was not popped too
+
+
+# ---------------------------------------------------------------- the wizard's steps
+
+
+def counting_installers() -> tuple[dict[str, Any], Counter[str]]:
+    """Fake installers that count how often each component's installer runs."""
+    calls: Counter[str] = Counter()
+
+    def counted(cid: str, inner: Any) -> Any:
+        async def install(ctx: Any) -> None:
+            calls[cid] += 1
+            await inner(ctx)
+
+        return install
+
+    return {cid: counted(cid, inner) for cid, inner in fake_installers().items()}, calls
+
+
+def make_app(tmp_path: Path, installers: Any = None) -> ThinkubeApp:
+    return ThinkubeApp(
+        model=snapshot_model(),
+        state_dir=tmp_path / "state",
+        answers_dir=tmp_path,
+        known_hosts=tmp_path / "known_hosts",
+        installers=installers if installers is not None else fake_installers(),
+        engine_settings=EngineSettings(log_interval_s=0.001),
+        mirror_to_cluster=False,
+    )
+
+
+WALK = ["WelcomeScreen", "NodesScreen", "RolesScreen", "ComponentsScreen", "ConfigureScreen", "ReviewScreen"]
+
+
+def stack(app: ThinkubeApp) -> list[str]:
+    return [type(screen).__name__ for screen in app.screen_stack[1:]]
+
+
+async def settle(pilot: Any) -> None:
+    """Let every queued message and scheduled screen change run."""
+    for _ in range(3):
+        await pilot.pause()
+
+
+async def press(pilot: Any, button_id: str, how: str) -> None:
+    if how == "click":
+        await pilot.click(f"#{button_id}")
+    elif how == "double click":
+        await pilot.click(f"#{button_id}", times=2)
+    else:  # "two presses": queued before the first is handled
+        press_twice(pilot.app.screen.query_one(f"#{button_id}", Button))
+    await settle(pilot)
+
+
+HOW = ["click", "double click", "two presses"]
+
+
+@pytest.mark.parametrize("how", HOW)
+async def test_next_moves_exactly_one_step(tmp_path: Path, how: str) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        for depth in range(1, len(WALK)):
+            assert stack(app) == WALK[:depth]
+            await press(pilot, "next", how)
+        assert stack(app) == WALK
+
+
+@pytest.mark.parametrize("how", HOW)
+async def test_back_moves_exactly_one_step(tmp_path: Path, how: str) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in WALK[1:]:
+            await pilot.press("f9")
+            await settle(pilot)
+        assert stack(app) == WALK
+        for depth in range(len(WALK) - 1, 0, -1):
+            await press(pilot, "back", how)
+            assert stack(app) == WALK[:depth]
+        assert app.screen.query_one("#back", Button).disabled  # nothing behind Welcome
+
+
+async def test_every_key_for_next_and_back(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+n")
+        await pilot.press("f9")
+        await settle(pilot)
+        assert stack(app) == WALK[:3]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert stack(app) == WALK[:2]
+        await pilot.press("f8")
+        await settle(pilot)
+        await pilot.press("escape")  # nothing behind Welcome: nothing happens
+        await settle(pilot)
+        assert stack(app) == WALK[:1]
+
+
+async def test_the_step_bar_leads_back_to_a_visited_step(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in WALK[1:]:
+            await pilot.press("f9")
+            await settle(pilot)
+        bar = app.screen.query_one(StepBar)
+        await pilot.click(bar, offset=(1 + len("Welcome  ") + 1, 0), times=2)  # on "Nodes", twice
+        await settle(pilot)
+        assert stack(app) == WALK[:2]
+        await pilot.click(app.screen.query_one(StepBar), offset=(1 + len("Welcome  Nodes  ") + 1, 0))
+        await settle(pilot)  # Roles is not behind Nodes: not a link
+        assert stack(app) == WALK[:2]
+
+
+async def go_to_review(pilot: Any) -> None:
+    for _ in WALK[1:]:
+        await pilot.press("f9")
+        await settle(pilot)
+    await pilot.app.workers.wait_for_complete()
+    assert stack(pilot.app) == WALK
+
+
+@pytest.mark.parametrize("how", HOW)
+async def test_install_asks_once_and_starts_once(tmp_path: Path, how: str) -> None:
+    installers, calls = counting_installers()
+    app = make_app(tmp_path, installers)
+    async with app.run_test(size=SIZE) as pilot:
+        await go_to_review(pilot)
+        await press(pilot, "next", how)
+        assert stack(app) == [*WALK, "ConfirmDialog"]
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmDialog)
+        assert app.focused is not None and app.focused.id == "no"  # the safe answer is the default
+        question = str(dialog.query_one("#question", Static).render())
+        assert "components on 3 nodes" in question and "min" in question
+        await press(pilot, "yes", how)
+        await wait_until(pilot, lambda: app.install is not None and app.install.result is not None, what="run over")
+        await settle(pilot)
+        assert stack(app) == ["InstallScreen"]
+        assert calls and set(calls.values()) == {1}, calls
+
+
+async def test_install_by_keys_and_palette_starts_once(tmp_path: Path) -> None:
+    installers, calls = counting_installers()
+    app = make_app(tmp_path, installers)
+    async with app.run_test(size=SIZE) as pilot:
+        await go_to_review(pilot)
+        await pilot.press("ctrl+n", "f9")  # the second lands on the dialog: ignored there
+        await settle(pilot)
+        assert stack(app) == [*WALK, "ConfirmDialog"]
+        await pilot.press("enter")  # the focused answer is "Not yet"
+        await settle(pilot)
+        assert stack(app) == WALK
+        review = app.screen
+        review.call_later(review.run_action, "next")
+        review.call_later(review.run_action, "next")  # as the palette's "Review: Next" would, twice
+        await settle(pilot)
+        assert stack(app) == [*WALK, "ConfirmDialog"]
+        await pilot.press("right", "enter")
+        await wait_until(pilot, lambda: app.install is not None and app.install.result is not None, what="run over")
+        await pilot.press("f9", "f9")
+        await settle(pilot)
+        assert stack(app) == ["SummaryScreen"]
+        assert set(calls.values()) == {1}, calls
+
+
+async def test_help_shows_the_screens_purpose_and_keys(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f9")
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, HelpDialog)
+        keys = str(dialog.query_one("#help-keys", Static).render())
+        assert "Discover" in keys and "Next" in keys and "F9" in keys
+        assert "machines" in str(dialog.query_one("#help-purpose", Static).render())
+        await pilot.press("f1")
+        await settle(pilot)
+        assert stack(app) == WALK[:2]

@@ -1,7 +1,12 @@
-"""What every wizard step shares: header, step bar, button bar, back/next, the model."""
+"""What every wizard step shares: header, step bar, button bar, back/next, help, the model.
+
+Keys: F9 or ctrl+n go on, F8 or escape go back, F1 or ? open the screen's help. ctrl+n stays for
+terminals; the F-keys are the ones a browser leaves to the app under `textual serve`.
+"""
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
@@ -18,21 +23,42 @@ STEPS = ("Welcome", "Nodes", "Roles", "Components", "Configure", "Review", "Inst
 
 
 class StepBar(Static):
-    """`Welcome › Nodes › …` with the current step highlighted."""
+    """`Welcome  Nodes  …` with the current step highlighted; steps already visited (still behind
+    this screen on the stack) are links back to them."""
 
     def __init__(self, current: str) -> None:
-        parts = [f"[b reverse]{s}[/]" if s == current else f"[dim]{s}[/]" for s in STEPS]
-        super().__init__("  ".join(parts), classes="step-bar")
+        self.current = current
+        super().__init__(self._markup(()), classes="step-bar")
+
+    def _markup(self, visited: tuple[str, ...]) -> str:
+        parts = []
+        for step in STEPS:
+            if step == self.current:
+                parts.append(f"[b reverse]{step}[/]")
+            elif step in visited:
+                parts.append(f"[@click=screen.go_to_step('{step}')][u]{step}[/u][/]")
+            else:
+                parts.append(f"[dim]{step}[/]")
+        return "  ".join(parts)
+
+    def show_visited(self, visited: tuple[str, ...]) -> None:
+        self.update(self._markup(visited))
 
 
 class WizardScreen(Screen[None]):
-    """A step of the wizard. Subclasses compose `body()`, and may refuse to leave in `ready()`."""
+    """A step of the wizard. Subclasses compose `body()`, and may refuse to leave in `ready()`.
+
+    Moving on or back happens once per request: a second click, key or palette command that
+    arrives while the screen is already leaving (it is no longer the active screen) is ignored.
+    """
 
     STEP: ClassVar[str] = ""
     NEXT_LABEL: ClassVar[str] = "Next"
+    HELP: ClassVar[str] = ""  # what the screen is for; default: its module's docstring
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+n", "next", "Next"),
-        Binding("ctrl+b", "back", "Back"),
+        Binding("f9,ctrl+n", "next", "Next"),
+        Binding("f8,escape", "back", "Back"),
+        Binding("f1,question_mark", "help", "Help"),
     ]
 
     @property
@@ -64,19 +90,45 @@ class WizardScreen(Screen[None]):
         """Buttons for this screen's own actions, left of Back/Next."""
         yield from ()
 
+    # ------------------------------------------------------------ where we are
+
+    def steps_behind(self) -> tuple[str, ...]:
+        """The wizard steps on the stack below this screen: where Back and the step bar lead."""
+        stack = self.app.screen_stack
+        below = stack[: stack.index(self)] if self in stack else []
+        return tuple(s.STEP for s in below if isinstance(s, WizardScreen))
+
+    def on_screen_resume(self) -> None:
+        behind = self.steps_behind()
+        for bar in self.query(StepBar):
+            bar.show_visited(behind)
+        for back in self.query("#back").results(Button):
+            back.disabled = not behind
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Nothing behind: Back is hidden from the footer and does nothing.
+        return action != "back" or bool(self.steps_behind())
+
+    # ------------------------------------------------------------ buttons and actions
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "next":
-            event.stop()
-            self.action_next()
-        elif event.button.id == "back":
-            event.stop()
-            self.action_back()
+        action = {"next": self.action_next, "back": self.action_back}.get(event.button.id or "")
+        if action is None:
+            return
+        event.stop()
+        # Handled here once: stop Textual from calling this handler again for the base class
+        # when a subclass's handler already called it through super().
+        event.prevent_default()
+        action()
 
     def ready(self) -> str | None:
         """None when the operator may go on; otherwise what is missing, for people."""
         return None
 
     def action_next(self) -> None:
+        if not self.is_active:  # a second request while leaving, or one from under a dialog
+            return
         problem = self.ready()
         if problem:
             self.notify(problem, title="Not yet", severity="warning")
@@ -88,5 +140,32 @@ class WizardScreen(Screen[None]):
         """Store what the screen holds into the model (also when going back)."""
 
     def action_back(self) -> None:
+        if not self.is_active or not self.steps_behind():
+            return
         self.leave()
         self.wizard.previous_step(self)
+
+    def action_go_to_step(self, step: str) -> None:
+        """A click on a visited step in the step bar: back to it, keeping what each screen holds."""
+        if not self.is_active or step not in self.steps_behind():
+            return
+        self.leave()
+        self.wizard.back_to_step(step)
+
+    def action_help(self) -> None:
+        from .dialogs import HelpDialog
+
+        if not self.is_active:
+            return
+        purpose = self.HELP or (sys.modules[type(self).__module__].__doc__ or "").strip()
+        keys = [  # the screen's and the app's keys; a focused widget's own (cursor keys) are left out
+            (key_label(binding.key_display or self.app.get_key_display(binding)), binding.description)
+            for node, binding, enabled, _ in self.active_bindings.values()
+            if enabled and binding.description and (node is self or node is self.app)
+        ]
+        self.app.push_screen(HelpDialog(self.STEP or type(self).__name__, purpose, keys))
+
+
+def key_label(display: str) -> str:
+    """`F9` rather than `f9`, as keyboards print it."""
+    return display.upper() if display[:1] == "f" and display[1:].isdigit() else display

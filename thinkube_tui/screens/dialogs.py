@@ -277,3 +277,37 @@ class SaveAnswersDialog(Dialog):
             )
         else:
             self.dismiss(None)
+
+
+class HelpDialog(Dialog):
+    """What a screen is for and its keys (F1 or ? on any wizard step)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("f1,question_mark,q", "cancel", "Close", show=False)]
+
+    def __init__(self, screen_name: str, purpose: str, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.screen_name, self.purpose, self.keys = screen_name, purpose, keys
+
+    def compose(self) -> ComposeResult:
+        keys = Text()
+        for key, description in self.keys:
+            keys.append(f"{key:>12}  ", style="bold")
+            keys.append(f"{description}\n")
+        with Vertical(classes="dialog help-dialog"):
+            yield Static(Text(f"Help: {self.screen_name}", style="bold"), classes="dialog-title")
+            yield Static(Text(self.purpose), id="help-purpose")
+            yield Static(Text("Keys", style="bold underline"), classes="section-title")
+            yield Static(keys, id="help-keys")
+            yield Static(
+                "The mouse works too: click buttons, table rows, and the steps already visited in the step bar.",
+                classes="hint",
+            )
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Close", id="close", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#close", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None)

@@ -14,12 +14,18 @@ from textual.widgets import Button, Static, TabbedContent, TabPane, Tree
 
 from ..spec import AnswersError, dump_spec
 from .base import WizardScreen
-from .dialogs import SaveAnswersDialog
+from .dialogs import ConfirmDialog, SaveAnswersDialog
 
 
 class ReviewScreen(WizardScreen):
     STEP = "Review"
     NEXT_LABEL = "Install"
+    HELP = (
+        "Step 6: what will happen, before anything happens. Plan: the components by group, with why each "
+        "is included and what it needs. Waves: what can run together. Per node: the commands each node "
+        "will run. Preflight: what discovery found. Answers: the file that replays this install headless. "
+        "Install asks once more, with the count of components, nodes and the expected time."
+    )
     BINDINGS: ClassVar[list[BindingType]] = [Binding("s", "save_answers", "Save answers")]
 
     def body(self) -> ComposeResult:
@@ -106,8 +112,6 @@ class ReviewScreen(WizardScreen):
         if event.button.id == "save":
             event.stop()
             self.action_save_answers()
-            return
-        super().on_button_pressed(event)
 
     def action_save_answers(self) -> None:
         default = self.wizard.answers_dir / f"{self.spec.cluster.name}-answers.yaml"
@@ -128,8 +132,46 @@ class ReviewScreen(WizardScreen):
         self.wizard.saved_secrets = exported.secrets
         where = f" and secrets to {exported.secrets} (mode 0600)" if exported.secrets else ""
         self.notify(f"Answers saved to {exported.answers}{where}; they re-validate.", title="Saved")
+        if exported.warning:
+            self.notify(exported.warning, title="Inside a git repository", severity="warning", timeout=20)
 
     def ready(self) -> str | None:
         if not self.plan.items:
             return "Everything selected is installed already: go back and tick something to add."
         return None
+
+    def action_next(self) -> None:
+        """Install asks first: what will be installed where, and for about how long."""
+        if not self.is_active:  # a second click or key while the question is already open
+            return
+        problem = self.ready()
+        if problem:
+            self.notify(problem, title="Not yet", severity="warning")
+            return
+        self.leave()
+
+        def answered(yes: object) -> None:
+            if yes:
+                self.wizard.next_step(self)
+
+        self.app.push_screen(
+            ConfirmDialog(self.install_question(), "Install", "Not yet", title="Start the install?"), answered
+        )
+
+    def install_question(self) -> Text:
+        plan = self.plan
+        minutes = max(1, round(plan.critical_path_s / 60))
+        nodes = [n.name for n in self.spec.nodes]
+        text = Text()
+        text.append(f"{counted(len(plan), 'component')} on {counted(len(nodes), 'node')}", "bold")
+        text.append(f" ({', '.join(nodes)}), about {minutes} min from the catalog's estimates.\n\n")
+        text.append(
+            "The nodes are changed from here on: packages, MicroK8s, and the components. Every finished "
+            "step is recorded, so an interrupted install resumes where it stopped."
+        )
+        return text
+
+
+def counted(count: int, noun: str) -> str:
+    """`1 component`, `3 components`."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
