@@ -239,16 +239,20 @@ class ThinkubeApp(App[int]):
 
     async def action_quit(self) -> None:
         if not self.install_running:
-            await self.close_connections()
-            self.exit(0)
+            await self._quit_now()
             return
         from .screens.dialogs import ConfirmDialog
 
         def answered(yes: object) -> None:
-            if yes:
-                if self.install is not None:
-                    self.install.cancel()
-                self.call_later(self._quit_after_cancel)
+            # Decided now, not when the question opened: the install may have finished meanwhile.
+            if not yes:
+                return
+            if not self.install_running:
+                self.call_later(self._quit_now)
+                return
+            if self.install is not None:
+                self.install.cancel()
+            self.call_later(self._quit_after_cancel)
 
         self.push_screen(
             ConfirmDialog(
@@ -259,6 +263,10 @@ class ThinkubeApp(App[int]):
             ),
             answered,
         )
+
+    async def _quit_now(self) -> None:
+        await self.close_connections()
+        self.exit(0)
 
     async def _quit_after_cancel(self) -> None:
         await self.workers.wait_for_complete()

@@ -224,3 +224,30 @@ async def test_quitting_during_an_install_asks_first(tmp_path: Path) -> None:
     assert app.return_value == 130
     journal = (tmp_path / "state" / "thinkube-lab" / "journal.json").read_text()
     assert '"postgresql"' in journal and '"failed"' in journal
+
+
+async def test_quit_decides_when_chosen_not_when_asked(tmp_path: Path) -> None:
+    """The install finishes while "Quit anyway?" is open: Quit then exits 0, nothing cancelled."""
+    import asyncio
+
+    from .wizard_harness import snapshot_model
+
+    release = asyncio.Event()
+    installers = fake_installers()
+
+    async def slow_minio(ctx) -> None:
+        await release.wait()
+
+    installers["minio"] = slow_minio
+    app = ThinkubeApp(model=snapshot_model(), state_dir=tmp_path / "state", answers_dir=tmp_path, installers=installers)
+    async with app.run_test(size=SIZE) as pilot:
+        app.start_install()
+        await wait_until(pilot, lambda: app.install_running, what="install running")
+        await pilot.press("ctrl+q")
+        assert isinstance(app.screen, ConfirmDialog)
+        release.set()
+        await wait_until(pilot, lambda: not app.install_running, what="install finished")
+        await pilot.click("#yes")
+        await wait_until(pilot, lambda: not app.is_running, what="exit")
+    assert app.return_value == 0
+    assert app.install is not None and app.install.result is not None and app.install.result.ok
