@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,6 +11,17 @@ from pathlib import Path
 from . import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_PREFLIGHT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def speed_factor(text: str) -> float:
+    """`--lab-speed`: a finite number above zero (it divides every simulated duration)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; give a factor such as 1, 5 or 0.5") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the factor must be above 0 (1 is real time, 5 five times faster)")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,13 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
         "GPU); with --answers FILE, headless against the lab with FILE's components",
     )
     run.add_argument(
+        "--fresh",
+        action="store_true",
+        help="with --demo: start over with a new lab (the demo keeps its lab and installs between runs)",
+    )
+    run.add_argument(
         "--interactive",
         action="store_true",
         help="with --answers: open the wizard, every screen pre-filled from the file",
     )
     run.add_argument(
         "--lab-speed",
-        type=float,
+        type=speed_factor,
         default=1.0,
         metavar="FACTOR",
         help="the lab's simulated commands run FACTOR times faster than real ones (default 1)",
@@ -92,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="what is installed, from the install journal")
     p.add_argument("--state-dir", metavar="DIR", type=Path)
     p.add_argument("--cluster", metavar="NAME", help="only this cluster (default: every one recorded)")
+    p.add_argument("--demo", action="store_true", help="the demo's installs (`--demo`, `make demo`)")
 
     p = sub.add_parser("lab", help="the simulated cluster: start it in the background, stop it")
     lab = p.add_subparsers(dest="lab_command", metavar="up|down", required=True)
@@ -105,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name != "down":
             q.add_argument("--nodes", type=int, default=3, help="nodes in all, the control node included")
             q.add_argument("--gpus", type=int, default=1, help="how many workers have an NVIDIA H100")
-            q.add_argument("--lab-speed", type=float, default=1.0, metavar="FACTOR")
+            q.add_argument("--lab-speed", type=speed_factor, default=1.0, metavar="FACTOR")
             q.add_argument("--faults", type=Path, metavar="FILE", help="faults to inject (YAML or JSON)")
 
     p = sub.add_parser("discover", help="probe nodes over SSH (or this machine) and run preflight checks")
@@ -140,6 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if getattr(args, "fresh", False) and not args.demo:
+        print("thinkube-tui: --fresh starts the demo over; use it with --demo", file=sys.stderr)
+        return EXIT_INVALID
     if args.command == "validate":
         from .commands.validate import run_validate
 
@@ -158,7 +179,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "status":
         from .commands.status import run_status
 
-        return run_status(args.state_dir, args.cluster)
+        return run_status(args.state_dir, args.cluster, demo=args.demo)
     if args.command == "lab":
         from .commands.lab import run_lab_command
 
@@ -178,6 +199,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             known_hosts=args.known_hosts,
             skip_checks=args.skip_check,
             lab_speed=args.lab_speed,
+            fresh=args.fresh,
         )
     if args.demo:
         import asyncio

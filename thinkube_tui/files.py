@@ -15,6 +15,7 @@ import contextlib
 import errno
 import os
 import stat
+import subprocess
 from pathlib import Path
 from secrets import token_hex
 
@@ -226,6 +227,28 @@ def read_limited(path: Path, limit: int, what: str = "file") -> bytes:
     if len(data) > limit:
         raise FileReadError(f"{path}: the {what} is larger than {limit // 1024} KiB; is this the right file?")
     return data
+
+
+# ---------------------------------------------------------------- where files land
+
+
+def unignored_in_git(path: Path) -> Path | None:
+    """The git work tree `path` lies in, when git would not ignore it there (so it could be
+    committed); None outside a work tree or when ignored. We only ask: we never edit ignore files."""
+    path = Path(os.path.abspath(path))
+    root = next((d for d in path.parents if os.path.lexists(d / ".git")), None)
+    if root is None:
+        return None
+    try:
+        asked = subprocess.run(
+            ["git", "-C", str(root), "check-ignore", "-q", "--", str(path)],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):  # no git here: assume the worst
+        return root
+    return None if asked.returncode == 0 else root
 
 
 def default_state_dir() -> Path:

@@ -52,6 +52,22 @@ class HeadlessOptions:
     component_timeout_s: float = 3600.0
     interactive_output: bool | None = None  # None: a live view when stdout is a terminal
     only: frozenset[str] = frozenset()  # install just these (and what they require)
+    rerun: str | None = None  # the command that runs this again, when not this one (the demo's)
+
+
+def rerun_command(options: HeadlessOptions) -> str:
+    """The command that runs this install again as is (printed after a failure)."""
+    from .rerun import headless_command
+
+    return options.rerun or headless_command(
+        options.answers,
+        secrets=options.secrets,
+        state_dir=options.state_dir,
+        known_hosts=options.known_hosts,
+        skip_checks=options.skip_checks,
+        only=options.only,
+        yes=options.yes,
+    )
 
 
 @dataclass
@@ -198,6 +214,7 @@ def summary(
     log_path: Path | None,
     out: IO[str],
     handovers: Sequence[tuple[str, list[str]]] = (),
+    rerun: str | None = None,
 ) -> None:
     out.write("\n")
     for title, lines in handovers:  # shown here once, never logged
@@ -216,6 +233,8 @@ def summary(
         out.write(f"\nFull log: {log_path}\n")
     if not result.ok:
         out.write("Fix what the log says, then run the same command again: finished steps are not repeated.\n")
+        if rerun:
+            out.write(f"    {rerun}\n")
     out.flush()
 
 
@@ -381,7 +400,7 @@ async def _run(options: HeadlessOptions, out: IO[str], err: IO[str]) -> int:
             unsubscribe_log()
             log.close()
             await cluster.close()
-        summary(spec, catalog, result, log.path, out, cluster.handovers)
+        summary(spec, catalog, result, log.path, out, cluster.handovers, rerun_command(options))
         if log.error is not None:
             print(f"warning: the log {log.path} is incomplete: {log.error.strerror or log.error}", file=err)
         if result.error:

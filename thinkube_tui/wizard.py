@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .catalog import Catalog, Component, load_catalog
-from .files import default_state_dir, write_atomic
+from .files import check_state_dir, default_state_dir, write_atomic
 from .journal import Journal, JournalError
 from .plan import Plan, make_plan
 from .secrets import Secrets
@@ -224,6 +224,7 @@ class Exported:
     answers: Path
     secrets: Path | None
     spec: Spec
+    warning: str | None = None  # e.g. saved inside a git work tree that does not ignore the files
 
 
 class WizardModel:
@@ -653,7 +654,7 @@ class WizardModel:
                     )
                 ],
             )
-        return Exported(answers, secrets_path, spec)
+        return Exported(answers, secrets_path, spec, git_warning(answers, secrets_path))
 
     def save_for_reentry(self, spec: Spec, state_dir: Path) -> Path:
         """Keep the answers (references only) next to the journal, so a later session can add to it."""
@@ -694,6 +695,21 @@ class WizardModel:
         if cid in self.failed:
             lines.append("Failed last time: it will be tried again")
         return "\n".join(lines)
+
+
+def git_warning(answers: Path, secrets: Path | None) -> str | None:
+    """What to tell the operator who saved the answers (and secrets) where git could commit them."""
+    from .files import unignored_in_git
+
+    exposed = [(p, root) for p in (secrets, answers) if p is not None and (root := unignored_in_git(p)) is not None]
+    if not exposed:
+        return None
+    names = " and ".join(str(p) for p, _ in exposed)
+    holds = "secrets" if secrets is not None and exposed[0][0] == secrets else "node addresses and settings"
+    return (
+        f"{names}: inside the git work tree {exposed[0][1]} and not ignored there; the file holds {holds} "
+        "and could be committed. Move it out of the repository, or add it to the repository's ignore file."
+    )
 
 
 def _swap_refs(value: Any, keys: set[str], ref: Callable[[str], dict[str, str]]) -> Any:
@@ -982,28 +998,99 @@ def state_dir_for(cluster_name: str, base: Path | None) -> Path:
 # ---------------------------------------------------------------- the demo (`thinkube-tui --demo`)
 
 
+@dataclass(frozen=True)
+class WizardStart:
+    """What the wizard opens with: a pre-filled model (or none), the demo lab, the state base."""
+
+    model: WizardModel | None
+    demo: DemoLab | None
+    state_base: Path | None
+
+
+class WizardStartError(Exception):
+    """The wizard cannot open (a bad answers file, an unsafe state directory); one line per problem."""
+
+
+def wizard_start(
+    *,
+    answers: Path | None,
+    secrets: Path | None,
+    demo: bool,
+    state_dir: Path | None,
+    lab_speed: float = 1.0,
+    fresh: bool = False,
+) -> WizardStart:
+    """Check what the command line gave before any screen: the state directory (ssh's rules),
+    the answers file; with `demo`, the demo's lab (and its own state) with FILE's components."""
+    from .files import UnsafePathError
+
+    try:
+        if demo:
+            lab = DemoLab(state_dir, speed=1.0 / lab_speed, answers=answers, fresh=fresh)
+            check_state_dir(lab.state_dir)
+            return WizardStart(None, lab, lab.state_dir)
+        check_state_dir(state_dir or default_state_dir())
+        model = WizardModel.from_answers_file(answers, secrets) if answers is not None else None
+    except AnswersError as exc:
+        raise WizardStartError("\n".join(problem.format(exc.source) for problem in exc.problems)) from None
+    except UnsafePathError as exc:
+        raise WizardStartError(f"thinkube-tui: {exc}") from None
+    return WizardStart(model, None, state_dir)
+
+
 class DemoLab:
-    """A simulated lab cluster for the wizard to install onto; the model comes pre-filled for it."""
+    """The demo's simulated lab for the wizard to install onto; the model comes pre-filled for it.
 
-    def __init__(self, base: Path | None = None, *, nodes: int = 3, gpus: int = 1, speed: float = 1.0) -> None:
-        import tempfile
+    The lab and its installs live in `<state dir>/demo/` and are kept between runs, shared with
+    the headless demo (`make demo`): a second run comes back to the installed cluster. With
+    `answers`, the wizard opens with that file's components and settings, the lab providing the
+    nodes and cluster settings (as headless `--demo --answers` does); `fresh` starts over."""
 
-        self.base = base or Path(tempfile.mkdtemp(prefix="thinkube-demo-"))
-        self.state_dir = self.base / "state"
-        self.known_hosts = self.base / "known_hosts"
-        self._args = {"nodes": nodes, "gpus": gpus, "speed": speed}
+    def __init__(
+        self,
+        state_base: Path | None = None,
+        *,
+        nodes: int = 3,
+        gpus: int = 1,
+        speed: float = 1.0,
+        answers: Path | None = None,
+        fresh: bool = False,
+    ) -> None:
+        from .commands.lab import KNOWN_HOSTS, demo_answers, demo_dir, demo_state_dir
+
+        if answers is not None:
+            demo_answers({}, answers)  # raises AnswersError now, before any screen is shown
+        self.state_base = state_base
+        self.base = demo_dir(state_base)
+        self.state_dir = demo_state_dir(state_base)  # where the demo's installs keep their journals
+        self.known_hosts = self.base / KNOWN_HOSTS
+        self.answers = answers
+        self.fresh = fresh
+        self.nodes, self.gpus, self.speed = nodes, gpus, speed
         self.lab: Any = None
 
     async def start(self) -> WizardModel:
+        from .commands.lab import DEMO_LAB, demo_answers, start_demo_over, write_demo_answers
         from .lab.cluster import Lab
 
-        self.lab = Lab(self.base / "lab", nopasswd=True, log=lambda message: None, **self._args)
+        check_state_dir(self.base)
+        if self.fresh:
+            start_demo_over(self.state_base)
+            self.fresh = False
+        self.lab = Lab(
+            self.base / DEMO_LAB, nodes=self.nodes, gpus=self.gpus, speed=self.speed, nopasswd=True, log=_quiet
+        )
         await self.lab.start()
-        answers = self.lab.write_answers(self.base / "answers.yaml")
+        data = demo_answers(self.lab.answers(), self.answers)
+        path = write_demo_answers(self.base, data, self.answers)
         self.lab.write_known_hosts(self.known_hosts)
-        return WizardModel.from_answers_file(answers)
+        return WizardModel.from_answers_file(path)
 
     async def stop(self) -> None:
         if self.lab is not None:
             await self.lab.stop()
             self.lab = None
+
+
+def _quiet(message: str) -> None:
+    """The lab's own log lines: the wizard shows the install, not the simulation."""

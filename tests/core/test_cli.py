@@ -64,3 +64,82 @@ def test_schema_is_json():
     out = cli("schema")
     assert out.returncode == 0
     assert json.loads(out.stdout)["$schema"].endswith("2020-12/schema")
+
+
+# ---------------------------------------------------------------- status
+
+
+def _journal(directory, *done):
+    from thinkube_tui.journal import Journal
+
+    journal = Journal.open(directory / "journal.json")
+    for cid in done:
+        journal.started(cid, None)
+        journal.finished(cid)
+
+
+def test_status_of_an_unknown_cluster_names_the_recorded_ones_and_fails(tmp_path):
+    _journal(tmp_path / "alpha", "coredns")
+    _journal(tmp_path / "beta", "coredns")
+    out = cli("status", "--state-dir", str(tmp_path), "--cluster", "nope")
+    assert out.returncode == 2, out.stdout
+    assert f"no install of cluster 'nope' is recorded under {tmp_path}" in out.stderr
+    assert "clusters recorded there: alpha, beta" in out.stderr
+    assert "┏" not in out.stdout  # no empty table
+    assert cli("status", "--state-dir", str(tmp_path), "--cluster", "beta").returncode == 0
+
+
+def test_status_finds_the_demos_installs(tmp_path):
+    _journal(tmp_path / "demo" / "state" / "thinkube-lab", "coredns")
+    out = cli("status", "--state-dir", str(tmp_path))
+    assert out.returncode == 0
+    assert "No install recorded" in out.stdout
+    assert f"the demo's installs (thinkube-lab): thinkube-tui status --demo --state-dir {tmp_path}" in out.stdout
+    out = cli("status", "--state-dir", str(tmp_path), "--demo")
+    assert out.returncode == 0 and "cluster thinkube-lab" in out.stdout and "coredns" in out.stdout
+
+
+# ---------------------------------------------------------------- bad options, no tracebacks
+
+
+def test_a_lab_speed_of_zero_is_refused_with_a_message(tmp_path):
+    for value in ("0", "-1", "nan", "fast"):
+        out = cli("--demo", "--lab-speed", value, "--state-dir", str(tmp_path))
+        assert out.returncode == 2, value
+        assert "argument --lab-speed:" in out.stderr and "Traceback" not in out.stderr
+    out = cli("lab", "up", "--lab-speed", "0", "--state-dir", str(tmp_path))
+    assert out.returncode == 2 and "must be above 0" in out.stderr
+
+
+def test_fresh_is_only_for_the_demo(tmp_path):
+    out = cli("--fresh", "--answers", str(EXAMPLES / "answers-minimal.yaml"), "--state-dir", str(tmp_path))
+    assert out.returncode == 2 and "use it with --demo" in out.stderr
+
+
+# ---------------------------------------------------------------- the retry hint
+
+
+def test_the_retry_hint_is_a_command_that_works_as_is(tmp_path):
+    import io
+
+    from thinkube_tui.catalog import load_catalog
+    from thinkube_tui.events import RunFinished
+    from thinkube_tui.headless import HeadlessOptions, rerun_command, summary
+    from thinkube_tui.spec import load_answers
+
+    options = HeadlessOptions(
+        answers=EXAMPLES / "answers-minimal.yaml",
+        state_dir=tmp_path / "my state",
+        known_hosts=tmp_path / "kh",
+        skip_checks=frozenset({"ram"}),
+        yes=True,
+    )
+    command = rerun_command(options)
+    assert command == (
+        f"thinkube-tui --answers {EXAMPLES / 'answers-minimal.yaml'} --state-dir '{tmp_path / 'my state'}' "
+        f"--known-hosts {tmp_path / 'kh'} --skip-check ram --yes"
+    )
+    out = io.StringIO()
+    spec = load_answers(EXAMPLES / "answers-minimal.yaml")
+    summary(spec, load_catalog(), RunFinished(None, done=(), failed=("coredns",), blocked=()), None, out, rerun=command)
+    assert f"run the same command again: finished steps are not repeated.\n    {command}\n" in out.getvalue()

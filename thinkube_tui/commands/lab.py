@@ -3,7 +3,7 @@
 `lab up` starts the lab as a process of its own (so an installer can be killed and restarted
 against it), writes an answers file and a known-hosts file pointing at it, prints where its
 nodes are and returns. `lab down` stops it. `--demo` runs thinkube-tui against a lab started
-in the same process.
+in the same process, from `<state dir>/demo/` (kept between runs; `--demo --fresh` starts over).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from ..files import default_state_dir
+from ..files import default_state_dir, write_atomic
 
 READY = "lab-ready"
 PID = "lab.pid"
@@ -31,6 +32,49 @@ SUDO_ENV = "TK_LAB_SUDO_PASSWORD"
 
 def lab_dir(given: Path | None) -> Path:
     return given or default_state_dir() / "lab"
+
+
+# ---------------------------------------------------------------- the demo's own directory
+# One demo lab and its install state, kept across runs (a second `make demo` shows re-entry)
+# and shared by the wizard's and headless demos, in `<state dir>/demo/`. Its entries never
+# have the names of a cluster's state files, so even a real cluster named "demo" (whose state
+# is that same directory) does not collide with it; `--demo --fresh` removes only these.
+
+DEMO = "demo"
+DEMO_LAB, DEMO_STATE, DEMO_ANSWERS = "lab", "state", "lab-answers.yaml"
+
+
+def demo_dir(state_base: Path | None) -> Path:
+    """The demo's directory: `demo/` in the state directory (`--state-dir` or the XDG default)."""
+    return (state_base or default_state_dir()) / DEMO
+
+
+def demo_state_dir(state_base: Path | None) -> Path:
+    """Where the demo's installs keep their journals and logs, one directory per cluster."""
+    return demo_dir(state_base) / DEMO_STATE
+
+
+def start_demo_over(state_base: Path | None) -> None:
+    """`--demo --fresh`: forget the demo's lab and installs (nothing else in that directory)."""
+    root = demo_dir(state_base)
+    for name in (DEMO_LAB, DEMO_STATE):
+        if (root / name).is_dir() and not (root / name).is_symlink():
+            shutil.rmtree(root / name)
+    for name in (DEMO_ANSWERS, KNOWN_HOSTS):
+        (root / name).unlink(missing_ok=True)
+
+
+def write_demo_answers(root: Path, data: dict[str, Any], source: Path | None) -> Path:
+    """The answers the demo installs from: the lab's nodes and network, FILE's components."""
+    path = root / DEMO_ANSWERS
+    write_atomic(
+        path,
+        "# thinkube-tui demo: the lab's nodes and network"
+        + (f", the components of {source}" if source else "")
+        + "\n"
+        + yaml.safe_dump(data, sort_keys=False),
+    )
+    return path
 
 
 async def _serve(state_dir: Path, nodes: int, gpus: int, speed: float, faults: Path | None) -> None:
@@ -139,9 +183,11 @@ def demo_answers(lab_answers: dict[str, Any], answers: Path | None) -> dict[str,
 
 
 async def run_demo(args: argparse.Namespace) -> int:
-    """Headless install against a lab started in this process."""
+    """Headless install against the demo's lab, started in this process (its state kept)."""
+    from ..files import UnsafePathError, check_state_dir
     from ..headless import HeadlessOptions, run
     from ..lab.cluster import Lab
+    from ..rerun import demo_command
     from ..spec import AnswersError
 
     if args.answers is not None:
@@ -151,24 +197,28 @@ async def run_demo(args: argparse.Namespace) -> int:
             for problem in exc.problems:
                 print(problem.format(exc.source), file=sys.stderr)
             return 2
-    state = lab_dir(args.state_dir) / "demo"
-    async with Lab(state / "lab", nodes=3, gpus=1, speed=1.0 / args.lab_speed, log=lambda _m: None) as lab:
+    root = demo_dir(args.state_dir)
+    try:
+        check_state_dir(root)
+    except UnsafePathError as exc:
+        print(f"thinkube-tui: {exc}", file=sys.stderr)
+        return 2
+    if getattr(args, "fresh", False):
+        start_demo_over(args.state_dir)
+        print(f"demo: starting over (the lab and the installs under {root} were removed)", flush=True)
+    async with Lab(root / DEMO_LAB, nodes=3, gpus=1, speed=1.0 / args.lab_speed, log=lambda _m: None) as lab:
         print(lab.describe(), flush=True)
-        answers = state / ANSWERS
-        answers.write_text(
-            "# thinkube-tui demo: the lab's nodes and network"
-            + (f", the components of {args.answers}" if args.answers else "")
-            + "\n"
-            + yaml.safe_dump(demo_answers(lab.answers(), args.answers), sort_keys=False)
-        )
+        print(f"demo state: {root} (kept between runs; --demo --fresh starts over)", flush=True)
+        answers = write_demo_answers(root, demo_answers(lab.answers(), args.answers), args.answers)
         os.environ[SUDO_ENV] = lab.sudo_password  # the lab's own sudo password, for this process only
         options = HeadlessOptions(
             answers=answers,
             yes=True,
             dry_run=args.dry_run,
-            state_dir=state / "installer",
+            state_dir=demo_state_dir(args.state_dir),
             skip_checks=frozenset(args.skip_check),
             only=frozenset(args.only),
-            known_hosts=lab.write_known_hosts(state / KNOWN_HOSTS),
+            known_hosts=lab.write_known_hosts(root / KNOWN_HOSTS),
+            rerun=demo_command(args.answers, state_dir=args.state_dir, lab_speed=args.lab_speed),
         )
         return await run(options)
