@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.text import Text
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -80,6 +81,7 @@ class ThinkubeApp(App[int]):
         self._prompt_lock = asyncio.Lock()
         self._install_requested = False  # the install screen is shown (and the install started) once
         self._navigating = False  # a change of several screens is under way
+        self.crash_report: Path | None = None  # written on an unexpected error
 
     @property
     def engine_settings(self) -> EngineSettings:
@@ -280,6 +282,62 @@ class ThinkubeApp(App[int]):
         if self._demo is not None:
             await self._demo.stop()
 
+    # ------------------------------------------------------------ unexpected errors
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Any unhandled error: a crash report in the cluster's state directory, and on the
+        terminal (restored by Textual) where it is and that the install resumes, not a traceback
+        with local variables (they may hold secrets). The exit code is 1."""
+        first = self.crash_report is None and self._exception is None
+        super()._handle_exception(error)
+        if not first:
+            return
+        try:
+            self.crash_report = self._write_crash_report(error)
+        except Exception as exc:  # the report could not be written: Textual's traceback stays
+            self._exit_renderables.append(Text(f"thinkube-tui: no crash report written: {exc}"))
+            return
+        self._exit_renderables[:] = [crash_message(self.crash_report, self._mask(f"{type(error).__name__}: {error}"))]
+
+    def _mask(self, text: str) -> str:
+        try:
+            return self.model.secrets().mask(text)
+        except Exception:  # the model itself may be what broke; the text holds no typed secret then
+            return text
+
+    def _write_crash_report(self, error: Exception) -> Path:
+        import json
+        import time
+        import traceback
+
+        from . import __version__
+        from .files import write_atomic
+        from .journal import Journal
+
+        screens = " > ".join(type(screen).__name__ for screen in self.screen_stack[1:]) or "-"
+        if self.install is not None:
+            journal: object = self.install.journal.to_json()
+        else:
+            try:
+                journal = Journal.open(self.state_dir / "journal.json").to_json()
+            except Exception as exc:
+                journal = f"not readable: {exc}"
+        lines = [
+            "thinkube-tui crash report",
+            f"version: {__version__}",
+            f"time: {time.strftime('%Y-%m-%d %H:%M:%S %z')}",
+            f"screens: {screens}",
+            f"install running: {self.install_running}",
+            "",
+            "".join(traceback.format_exception(error)),
+            "journal:",
+            json.dumps(journal, indent=2, sort_keys=True) if not isinstance(journal, str) else journal,
+        ]
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = self.state_dir / f"crash-{stamp}-{os.getpid()}.txt"
+        write_atomic(path, self._mask("\n".join(lines) + "\n"))
+        return path
+
     # ------------------------------------------------------------ SSH prompts (modal dialogs)
 
     async def _ask(self, screen: Any) -> Any:
@@ -330,6 +388,19 @@ class ThinkubeApp(App[int]):
         return os.environ.get(ref.env) if ref is not None and ref.env else None
 
 
+def crash_message(report: Path, error: str) -> Text:
+    """What the terminal shows after an unexpected error (the details are in the report)."""
+    text = Text()
+    text.append("thinkube-tui stopped on an unexpected error: ", "bold red")
+    text.append(f"{error}\n")
+    text.append(f"A crash report (traceback, version, screen, install state) is in {report}\n")
+    text.append(
+        "Every finished install step is kept in the journal: run thinkube-tui again to resume where it "
+        "stopped. Please attach the report when you report the problem.\n"
+    )
+    return text
+
+
 def run_wizard(
     *,
     answers: Path | None = None,
@@ -361,4 +432,6 @@ def run_wizard(
         demo=start.demo,
     )
     result = app.run()
+    if app.return_code:  # an unexpected error (the crash report is named on the terminal)
+        return app.return_code
     return result if isinstance(result, int) else 0

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from textual.app import App
+from textual.binding import Binding, BindingType
 from textual.widgets import Button, Static
 
 from thinkube_tui.app import ThinkubeApp
 from thinkube_tui.engine import EngineSettings
-from thinkube_tui.screens.base import StepBar
+from thinkube_tui.screens.base import StepBar, WizardScreen
 from thinkube_tui.screens.dialogs import ConfirmDialog, HelpDialog
 
 from .wizard_harness import fake_installers, snapshot_model, wait_until
@@ -258,3 +259,36 @@ async def test_help_shows_the_screens_purpose_and_keys(tmp_path: Path) -> None:
         await pilot.press("f1")
         await settle(pilot)
         assert stack(app) == WALK[:2]
+
+
+# ---------------------------------------------------------------- unexpected errors
+
+
+class BrokenScreen(WizardScreen):
+    """A step that fails as a bug would: while handling a key."""
+
+    STEP = "Nodes"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("b", "break", "Break")]
+
+    def action_break(self) -> None:
+        raise RuntimeError(f"something broke near {self.model.node_secrets[('tk-control', 'sudo')]}")
+
+
+async def test_an_unexpected_error_leaves_a_crash_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    app = make_app(tmp_path)
+    app.model.node_secrets[("tk-control", "sudo")] = "sudo-canary-93b1"
+    with pytest.raises(RuntimeError):
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(BrokenScreen())
+            await pilot.press("b")
+            await settle(pilot)
+    assert app.return_code == 1
+    report = app.crash_report
+    assert report is not None and report.parent == tmp_path / "state" / "thinkube-lab"
+    assert report.stat().st_mode & 0o777 == 0o600
+    text = report.read_text()
+    for expected in ("version: ", "screens: WelcomeScreen > BrokenScreen", "RuntimeError", "journal:"):
+        assert expected in text, text
+    assert "sudo-canary-93b1" not in text
+    shown = capsys.readouterr().err.replace("\n", "")  # what the restored terminal shows, unwrapped
+    assert str(report) in shown and "resume" in shown and "sudo-canary-93b1" not in shown
