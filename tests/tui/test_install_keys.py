@@ -1,5 +1,6 @@
 """The install screen's keys: r retries a failed component (then what it blocked), s skips it."""
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -51,3 +52,90 @@ async def test_skip_leaves_dependents_blocked(tmp_path):
         await pilot.pause()
         assert graph.state_of("postgresql") == "skipped"
         assert graph.state_of("keycloak") == "blocked"
+
+
+def held_installers(fail: str, hold: str) -> tuple[dict[str, Any], asyncio.Event]:
+    """`fail` fails once; `hold` runs until the returned event is set."""
+    installers = fake_installers(fail=[fail], fail_times=1)
+    release = asyncio.Event()
+
+    async def held(ctx: Any) -> None:
+        await release.wait()
+
+    installers[hold] = held
+    return installers, release
+
+
+async def test_retry_during_a_run_starts_the_failed_component_at_once(tmp_path):
+    installers, release = held_installers(fail="postgresql", hold="minio")
+    app = make_app(tmp_path, installers)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.next_step(type("Review", (), {"STEP": "Review"})())
+        await wait_until(pilot, lambda: app.install is not None, what="install started")
+        graph = app.screen.query_one(InstallGraph)
+        await wait_until(pilot, lambda: graph.state_of("keycloak") == "blocked", what="postgresql failed")
+        assert app.install_running and graph.state_of("minio") == "running"
+        graph.select("postgresql")
+        await pilot.press("r")
+        # keycloak (which waited for postgresql) finishes while minio still runs.
+        await wait_until(pilot, lambda: graph.state_of("keycloak") == "done", what="retried during the run")
+        assert graph.state_of("minio") == "running" and app.install_running
+        release.set()
+        await wait_until(pilot, lambda: not app.install_running, what="run over")
+        assert app.install.result is not None and not app.install.result.failed
+
+
+async def test_cancel_asks_first_and_keeps_installing_by_default(tmp_path):
+    from thinkube_tui.screens.dialogs import ConfirmDialog
+
+    installers, release = held_installers(fail="nothing", hold="minio")
+    app = make_app(tmp_path, installers)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.next_step(type("Review", (), {"STEP": "Review"})())
+        await wait_until(pilot, lambda: app.install is not None, what="install started")
+        graph = app.screen.query_one(InstallGraph)
+        await wait_until(pilot, lambda: graph.state_of("minio") == "running", what="minio running")
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="confirmation")
+        await pilot.press("enter")  # the safe answer has the focus
+        await pilot.pause()
+        assert app.install_running and not app.install.engine._cancelled
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="confirmation")
+        await pilot.click("#yes")
+        await wait_until(pilot, lambda: not app.install_running, what="cancelled")
+        assert app.install.result is not None and app.install.result.cancelled
+        release.set()
+
+
+async def test_full_log_searches_and_save_log_writes_beside_the_install_log(tmp_path):
+    from textual.widgets import Input, RichLog
+
+    from thinkube_tui.screens.log_view import LogViewScreen
+
+    app = make_app(tmp_path, fake_installers())
+    async with app.run_test(size=(80, 24)) as pilot:
+        graph = await start_install(pilot)
+        log_path = app.install.log_path
+        shown = str(app.screen.query_one("#log-path").render()).replace("\n", "")
+        assert str(log_path.name) in shown and shown.endswith(str(log_path)[-30:])
+        graph.select("keycloak")
+        await pilot.press("l")
+        await wait_until(pilot, lambda: isinstance(app.screen, LogViewScreen), what="full log")
+        view = app.screen
+        assert "| installing keycloak (fake installer)" in view.lines and "| keycloak applied" in view.lines
+        assert view.query_one(RichLog).wrap
+        await pilot.press("slash")
+        assert isinstance(app.focused, Input)
+        await pilot.press(*"APPLIED")
+        await pilot.pause()
+        assert "1 of" in str(view.query_one("#log-view-title").render())
+        await pilot.press("escape")  # leaves the search field, then the view
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, LogViewScreen), what="closed")
+        await pilot.press("w")
+        await pilot.pause()
+        saved = log_path.with_name(f"{log_path.stem}.keycloak.log")
+        text = saved.read_text()
+        assert "[keycloak] | keycloak applied" in text and "[postgresql]" not in text
+        assert saved.stat().st_mode & 0o777 == 0o600

@@ -95,8 +95,21 @@ def test_review(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> Non
     assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=go_to("Review", select=("grafana",)))
 
 
+def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The install screen's elapsed time and time left come from this clock, not the wall's."""
+    from thinkube_tui.screens.install import InstallScreen
+
+    monkeypatch.setattr(InstallScreen, "clock", staticmethod(lambda: 1000.0))
+
+
 @pytest.mark.parametrize("size", SIZES)
-def test_install_mid_run_with_a_failure(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+def test_install_mid_run_with_a_failure(
+    snap_compare: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    fixed_clock(monkeypatch)
+    monkeypatch.setattr("thinkube_tui.wizard.log_file_name", lambda: "install-20250101-120000.log")
+    monkeypatch.setenv("HOME", str(tmp_path))  # the log's path is shown as ~/state/…
+
     async def run_before(pilot: Any) -> None:
         app = pilot.app
         app.next_step(type("Review", (), {"STEP": "Review"})())

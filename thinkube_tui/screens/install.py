@@ -1,8 +1,15 @@
-"""Step 7: the install, live: the dependency graph coloured by state, progress, each component's log."""
+"""Step 7: the install, live: the dependency graph coloured by state, progress and time left,
+each component's log (l: whole and searchable, w: saved beside the install log).
+
+r retries the selected failed component at once, even while others still run (what it blocked
+waits for it); s skips it; c cancels the install after asking.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -13,6 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Footer, Header, ProgressBar, Static
 
+from ..eta import describe_remaining, remaining_s
 from ..events import (
     ComponentBlocked,
     ComponentDone,
@@ -29,6 +37,7 @@ from ..printer import describe
 from ..widgets import InstallGraph, LogPanel
 from ..wizard import InstallRun
 from .base import StepBar, WizardScreen
+from .dialogs import ConfirmDialog
 
 
 class EngineEvent(Message):
@@ -45,8 +54,13 @@ class InstallScreen(WizardScreen):
         Binding("r", "retry", "Retry failed"),
         Binding("s", "skip", "Skip failed"),
         Binding("c", "cancel", "Cancel install"),
+        Binding("l", "full_log", "Full log"),
+        Binding("w", "save_log", "Save log"),
         Binding("n", "summary", "Summary"),
     ]
+    # Elapsed time and time left are read from this clock: tests fix it, so that what the screen
+    # shows never depends on how fast the machine ran the test.
+    clock: ClassVar[Callable[[], float]] = staticmethod(time.monotonic)
 
     def compose(self) -> ComposeResult:
         model = self.model
@@ -54,6 +68,8 @@ class InstallScreen(WizardScreen):
         self.plan = model.plan(self.spec)
         self.skipped: set[str] = set()
         self.finished: RunFinished | None = None
+        self.started_at: dict[str, float] = {}  # by the screen's clock
+        self.durations: dict[str, float] = {}
         yield Header()
         yield StepBar(self.STEP)
         with Horizontal(classes="install-top"):
@@ -64,6 +80,7 @@ class InstallScreen(WizardScreen):
             with Vertical(id="log-side"):
                 yield Static("", id="log-title")
                 yield LogPanel(id="log")
+                yield Static("", id="log-path")
         yield Static("Installing…", id="install-status", classes="status-line")
         yield Footer()
 
@@ -85,7 +102,10 @@ class InstallScreen(WizardScreen):
             mirror=wizard.mirror_to_cluster,
         )
         wizard.install = self.install_run
-        self.started = time.monotonic()
+        from ..install_log import shown_path
+
+        self.query_one("#log-path", Static).update(Text(f"Install log: {shown_path(self.install_run.log_path)}"))
+        self.started = self.clock()
         self.set_interval(1.0, self.tick)
         self.tick()
         graph = self.query_one(InstallGraph)
@@ -96,8 +116,17 @@ class InstallScreen(WizardScreen):
 
     def tick(self) -> None:
         if self.finished is None or self.wizard.install_running:
-            elapsed = int(time.monotonic() - self.started)
-            self.query_one("#elapsed", Static).update(f"{elapsed // 60:02d}:{elapsed % 60:02d}")
+            now = self.clock()
+            elapsed = int(now - self.started)
+            states = self.query_one(InstallGraph).states
+            running_for = {cid: now - at for cid, at in self.started_at.items() if states.get(cid) == "running"}
+            left = describe_remaining(remaining_s(self.plan, states, running_for, self.durations))
+            self.query_one("#elapsed", Static).update(f"{elapsed // 60:02d}:{elapsed % 60:02d} · {left}")
+
+    @work(group="retry")
+    async def join_retry(self, component: str) -> None:
+        """Retry `component` within the run in progress: it starts now, not after the run."""
+        await self.install_run.retry(component)
 
     @work(exclusive=True, group="install")
     async def start(self, retry: str | None) -> None:
@@ -124,12 +153,14 @@ class InstallScreen(WizardScreen):
         if cid and not isinstance(event, RunFinished):
             log.append(cid, describe(event))
         if isinstance(event, ComponentStarted):
+            self.started_at[cid] = self.clock()
             graph.set_state(cid, "running")
             if graph.selected is None or graph.state_of(graph.selected) in ("waiting", "done"):
                 graph.select(cid)
         elif isinstance(event, StepStarted):
             pass
         elif isinstance(event, ComponentDone):
+            self.durations[cid] = self.clock() - self.started_at.get(cid, self.clock())
             graph.set_state(cid, "done")
         elif isinstance(event, ComponentFailed):
             graph.set_state(cid, "failed")
@@ -142,6 +173,8 @@ class InstallScreen(WizardScreen):
         elif isinstance(event, RunFinished):
             self.finished = event
         self._progress()
+        if isinstance(event, ComponentStarted | ComponentDone | RunFinished):
+            self.tick()  # time left changes with what started and finished, not only each second
 
     def _progress(self) -> None:
         states = self.query_one(InstallGraph).states
@@ -185,9 +218,6 @@ class InstallScreen(WizardScreen):
         return next((cid for cid in self.plan.ids if graph.states.get(cid) == "failed"), None)
 
     def action_retry(self) -> None:
-        if self.wizard.install_running:
-            self.notify("Wait until the running components finish (or cancel).", severity="warning")
-            return
         cid = self._selected_failed()
         if cid is None:
             self.notify("Nothing has failed.")
@@ -198,7 +228,11 @@ class InstallScreen(WizardScreen):
             if graph.states.get(dependent) == "blocked":
                 graph.set_state(dependent, "waiting")
         self.skipped.discard(cid)
-        self.start(cid)
+        if self.wizard.install_running:
+            self.join_retry(cid)
+            self.notify(f"Retrying {cid} now; what needs it waits for it.")
+        else:
+            self.start(cid)
 
     def action_skip(self) -> None:
         cid = self._selected_failed()
@@ -211,9 +245,56 @@ class InstallScreen(WizardScreen):
         self._progress()
 
     def action_cancel(self) -> None:
-        if self.wizard.install_running:
-            self.install_run.cancel()
-            self.notify("Cancelling: running installers are stopped; finished steps are kept.")
+        if not self.wizard.install_running:
+            self.notify("Nothing is running.")
+            return
+
+        def answered(cancel: bool | None) -> None:
+            if cancel and self.wizard.install_running:  # it may have finished while we asked
+                self.install_run.cancel()
+                self.notify("Cancelling: running installers are stopped; finished steps are kept.")
+
+        running = [cid for cid in self.plan.ids if self.query_one(InstallGraph).states.get(cid) == "running"]
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Cancel the install? Running installers ({', '.join(running) or 'none'}) are stopped; "
+                "finished steps are kept, and running thinkube-tui again resumes from there.",
+                "Cancel install",
+                "Keep installing",
+                title="Cancel the install",
+            ),
+            answered,
+        )
+
+    # ------------------------------------------------------------ logs
+
+    def _shown_component(self) -> str | None:
+        return self.query_one(InstallGraph).selected
+
+    def action_full_log(self) -> None:
+        from ..install_log import component_lines
+        from .log_view import LogViewScreen
+
+        cid = self._shown_component()
+        if cid is None:
+            self.notify("Select a component first (arrow keys or a click).")
+            return
+        lines = component_lines(self.install_run.log_path, cid)
+        self.app.push_screen(LogViewScreen(cid, lines, lambda: self._save_log(cid)))
+
+    def action_save_log(self) -> None:
+        cid = self._shown_component()
+        if cid is None:
+            self.notify("Select a component first (arrow keys or a click).")
+            return
+        self._save_log(cid)
+
+    def _save_log(self, component: str) -> Path:
+        from ..install_log import save_component_log
+
+        path, count = save_component_log(self.install_run.log_path, component)
+        self.notify(f"{component}: {count} lines saved to {path}", title="Log saved", markup=False)
+        return path
 
     def action_summary(self) -> None:
         if self.wizard.install_running:

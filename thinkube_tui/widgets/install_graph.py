@@ -1,19 +1,21 @@
-"""The live dependency graph of an install: one box per component, one row per wave.
+"""The live dependency graph of an install: one line per component, its edges drawn as lanes.
 
-A wave is what could run together (everything a component needs is in earlier rows), so the
-rows read top to bottom as the install proceeds. Edges are not drawn — 35 components with
-their edges are illegible at 80 columns — the selected component's requirements and
-dependents are listed under the graph instead, each with its state.
+The layout (`graph_layout.lay_out_dag`) reads like `git log --graph`: components in plan order,
+the wave number in the gutter on each wave's first line, and a lane from each component down to
+the last component that needs it. The selected component's edges (what it needs, what needs it)
+and the critical path's edges are coloured; critical components carry ◆. Lanes are two
+characters apart when the width allows, one when it does not; the view scrolls to the selection.
 
 Each state has a symbol as well as a colour (readable without colour, and in snapshots):
 waiting ○, running ◐, done ✔, failed ✖, blocked ⊘, installed ≡, skipped –.
-`set_state` repaints only that component's box (and the detail lines if they mention it).
+Lines are drawn on demand and cached: `set_state` redraws that component's line only, so the
+cost of an event does not grow with the plan.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from itertools import pairwise
 from typing import ClassVar, Literal
 
 from rich.segment import Segment
@@ -29,6 +31,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
+from ..eta import describe_remaining
+from ..graph_layout import GraphLayout, lay_out_dag
 from ..plan import Plan
 
 State = Literal["waiting", "running", "done", "failed", "blocked", "installed", "skipped"]
@@ -42,72 +46,60 @@ SYMBOLS: dict[str, str] = {
     "installed": "≡",
     "skipped": "–",
 }
-INSTALLED_ROW_LABEL = "≡"  # the row of components installed before this run
-GUTTER = 4  # "10 │"
+INSTALLED_ROW_LABEL = "≡"  # the gutter of components installed before this run
+GUTTER = 3  # "11 "
+CRITICAL_MARK = " ◆"
 
 
-@dataclass(frozen=True)
-class Box:
-    """Where a component is drawn: line (from the top of the graph), column, width."""
-
-    component: str
-    line: int
-    x: int
-    width: int
-
-    @property
-    def center(self) -> float:
-        return self.x + self.width / 2
+def node_text(component: str, state: str, critical: bool = False) -> str:
+    return f"{SYMBOLS[state]} {component}{CRITICAL_MARK if critical else ''}"
 
 
-def box_text(component: str, state: str) -> str:
-    return f" {SYMBOLS[state]} {component} "
-
-
-def lay_out(rows: Sequence[tuple[str, Sequence[str]]], width: int) -> tuple[list[Box], list[str]]:
-    """Boxes for each row's components, wrapping a row onto more lines when it is too wide.
-    Returns the boxes in reading order and the gutter label of every line."""
-    boxes: list[Box] = []
-    labels: list[str] = []
-    for label, components in rows:
-        labels.append(label)
-        x = GUTTER + 1
-        for component in components:
-            box_width = len(box_text(component, "waiting"))
-            if x + box_width > width and x > GUTTER + 1:
-                labels.append("")
-                x = GUTTER + 1
-            boxes.append(Box(component, len(labels) - 1, x, box_width))
-            x += box_width
-    return boxes, labels
+def lane_spacing(layout: GraphLayout, names: Iterable[str], width: int) -> int:
+    """Two columns per lane when the longest line fits in `width`, else one."""
+    longest = max((len(node_text(n, "waiting", True)) for n in names), default=0)
+    return 2 if GUTTER + layout.lanes * 2 + 1 + longest <= width else 1
 
 
 class InstallGraphMap(ScrollView, can_focus=True):
-    """The boxes themselves: drawn line by line from a cache, repainted box by box."""
+    """The drawn graph: one line per component, from a cache, repainted line by line."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         *(f"install-graph--{state}" for state in STATES),
         "install-graph--selected",
+        "install-graph--related",
+        "install-graph--critical",
+        "install-graph--edge",
         "install-graph--gutter",
     }
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("left", "move(-1)", "Previous", show=False),
-        Binding("right", "move(1)", "Next", show=False),
-        Binding("up", "move_line(-1)", "Row above", show=False),
-        Binding("down", "move_line(1)", "Row below", show=False),
+        Binding("up,left", "move(-1)", "Previous", show=False),
+        Binding("down,right", "move(1)", "Next", show=False),
+        Binding("pageup", "move(-10)", "Page up", show=False),
+        Binding("pagedown", "move(10)", "Page down", show=False),
         Binding("home", "move_to(0)", "First", show=False),
         Binding("end", "move_to(-1)", "Last", show=False),
     ]
 
-    def __init__(self, graph: InstallGraph, rows: list[tuple[str, list[str]]], states: dict[str, str]) -> None:
+    def __init__(
+        self,
+        graph: InstallGraph,
+        order: list[str],
+        deps: dict[str, tuple[str, ...]],
+        labels: dict[str, str],
+        states: dict[str, str],
+        critical: Sequence[str],
+    ) -> None:
         super().__init__()
         self.graph = graph
-        self.rows = rows
+        self.order = order
         self.states = states
-        self.boxes: list[Box] = []
-        self.labels: list[str] = []
-        self._box_of: dict[str, Box] = {}
-        self._strips: dict[int, Strip] = {}  # rendered lines, dropped when a box on them changes
+        self.dag = lay_out_dag(order, deps, labels)
+        self.critical = set(critical)
+        self._critical_edges = {edge: "critical" for edge in pairwise(critical) if edge[0] in deps.get(edge[1], ())}
+        self.spacing = 2
+        self._strips: dict[int, Strip] = {}  # drawn lines, dropped when what is on them changes
+        self._marked: dict[tuple[str, str], str] = dict(self._critical_edges)
         self.selected: str | None = None
 
     # -------------------------------------------------- layout and drawing
@@ -116,18 +108,19 @@ class InstallGraphMap(ScrollView, can_focus=True):
         self.relayout()
 
     def relayout(self) -> None:
-        self.boxes, self.labels = lay_out(self.rows, max(self.scrollable_content_region.width, GUTTER + 8))
-        self._box_of = {box.component: box for box in self.boxes}
+        width = max(self.scrollable_content_region.width, 20)
+        self.spacing = lane_spacing(self.dag, self.order, width)
         self._strips.clear()
-        self.virtual_size = Size(max((b.x + b.width for b in self.boxes), default=0), len(self.labels))
+        widest = max((len(node_text(c, "waiting", True)) for c in self.order), default=0)
+        self.virtual_size = Size(GUTTER + self.dag.lanes * self.spacing + 1 + widest, len(self.order))
         self.refresh()
         if self.selected is not None:  # selected before the first layout, or moved by a new width
-            self._scroll_to_box(self.selected)
+            self._scroll_to_row(self.selected)
 
-    def _scroll_to_box(self, component: str) -> None:
-        box = self._box_of.get(component)
-        if box is not None:
-            self.scroll_to_region(Region(box.x, box.line, box.width, 1), animate=False, immediate=True)
+    def _scroll_to_row(self, component: str) -> None:
+        row = self.dag.row_of.get(component)
+        if row is not None:
+            self.scroll_to_region(Region(0, row, 1, 1), animate=False, immediate=True, center=False)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -138,7 +131,7 @@ class InstallGraphMap(ScrollView, can_focus=True):
         line = scroll_y + y
         width = self.scrollable_content_region.width
         base = self.rich_style
-        if line >= len(self.labels):
+        if line >= len(self.order):
             return Strip.blank(width, base)
         strip = self._strips.get(line)
         if strip is None:
@@ -146,14 +139,26 @@ class InstallGraphMap(ScrollView, can_focus=True):
         return strip.crop_extend(scroll_x, scroll_x + width, base)
 
     def _draw_line(self, line: int, base: Style) -> Strip:
-        gutter = self.get_component_rich_style("install-graph--gutter")
-        segments = [Segment(f"{self.labels[line]:>{GUTTER - 1}}│ ", base + gutter)]
-        for box in (b for b in self.boxes if b.line == line):
-            state = self.states[box.component]
-            style = base + self.get_component_rich_style(f"install-graph--{state}")
-            if box.component == self.selected:
-                style += self.get_component_rich_style("install-graph--selected")
-            segments.append(Segment(box_text(box.component, state), style))
+        row = self.dag.rows[line]
+        cid = row.component
+        style_of = self.get_component_rich_style
+        segments = [Segment(f"{row.label:>{GUTTER - 1}} ", base + style_of("install-graph--gutter"))]
+        lanes = self.dag.lane_text(line, self.spacing)
+        roles = self.dag.roles(line, self.spacing, self._marked)
+        edge = base + style_of("install-graph--edge")
+        start = 0
+        for k in range(1, len(lanes) + 1):  # one segment per run of characters in one role
+            if k == len(lanes) or roles[k] != roles[start]:
+                role = roles[start]
+                style = edge if role is None else edge + style_of(f"install-graph--{role}")
+                segments.append(Segment(lanes[start:k], style))
+                start = k
+        style = base + style_of(f"install-graph--{self.states[cid]}")
+        if cid == self.selected:
+            style += style_of("install-graph--selected")
+        elif self.selected is not None and any(cid in edge for edge in self.dag.edges_of(self.selected)):
+            style += style_of("install-graph--related")
+        segments.append(Segment(node_text(cid, self.states[cid], cid in self.critical), style))
         return Strip(segments)
 
     def line_text(self, line: int) -> str:
@@ -161,13 +166,12 @@ class InstallGraphMap(ScrollView, can_focus=True):
         return "".join(seg.text for seg in self._draw_line(line, Style()))
 
     def repaint(self, component: str) -> None:
-        """Redraw one component's box, nothing else."""
-        box = self._box_of.get(component)
-        if box is None:
+        """Redraw one component's line, nothing else."""
+        line = self.dag.row_of.get(component)
+        if line is None:
             return
-        self._strips.pop(box.line, None)
-        scroll_x, scroll_y = self.scroll_offset
-        self.refresh(Region(box.x - scroll_x, box.line - scroll_y, box.width, 1))
+        self._strips.pop(line, None)
+        self.refresh(Region(0, line - self.scroll_offset.y, self.scrollable_content_region.width, 1))
 
     # -------------------------------------------------- selection
 
@@ -176,53 +180,38 @@ class InstallGraphMap(ScrollView, can_focus=True):
             return
         if component is not None and component not in self.states:
             raise KeyError(f"{component!r} is not in the install graph")
-        previous, self.selected = self.selected, component
-        for changed in (previous, component):
-            if changed is not None:
-                self.repaint(changed)
+        self.selected = component
+        # The selection's edges first: they win over the critical path's colour.
+        selected_edges = dict.fromkeys(self.dag.edges_of(component), "related") if component else {}
+        self._marked = {**selected_edges, **{e: r for e, r in self._critical_edges.items() if e not in selected_edges}}
+        self._strips.clear()  # edges run over many lines; a selection is rare next to state changes
+        self.refresh()
         if component is not None:
-            self._scroll_to_box(component)
+            self._scroll_to_row(component)
         self.graph.selection_changed(component)
 
-    def _index(self) -> int:
-        if self.selected is None:
-            return -1
-        return next(i for i, b in enumerate(self.boxes) if b.component == self.selected)
-
     def action_move(self, step: int) -> None:
-        if self.boxes:
-            index = self._index()
-            target = 0 if index < 0 else max(0, min(len(self.boxes) - 1, index + step))
-            self.select(self.boxes[target].component)
+        if not self.order:
+            return
+        index = -1 if self.selected is None else self.dag.row_of[self.selected]
+        target = 0 if index < 0 else max(0, min(len(self.order) - 1, index + step))
+        self.select(self.order[target])
 
     def action_move_to(self, index: int) -> None:
-        if self.boxes:
-            self.select(self.boxes[index].component)
-
-    def action_move_line(self, step: int) -> None:
-        if not self.boxes:
-            return
-        if self.selected is None:
-            self.select(self.boxes[0].component)
-            return
-        here = self._box_of[self.selected]
-        candidates = [b for b in self.boxes if b.line == here.line + step]
-        if candidates:
-            self.select(min(candidates, key=lambda b: abs(b.center - here.center)).component)
+        if self.order:
+            self.select(self.order[index])
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
         if offset is None:
             return
-        x, y = offset.x + self.scroll_offset.x, offset.y + self.scroll_offset.y
-        for box in self.boxes:
-            if box.line == y and box.x <= x < box.x + box.width:
-                self.select(box.component)
-                return
+        line = offset.y + self.scroll_offset.y
+        if 0 <= line < len(self.order):
+            self.select(self.order[line])
 
 
 class InstallGraph(Vertical):
-    """The plan's components by wave, coloured by state, with the selected one's neighbours."""
+    """The plan's dependency graph, coloured by state, with the selected one's neighbours."""
 
     class Selected(Message):
         """The operator selected a component (arrow keys or a click)."""
@@ -246,7 +235,7 @@ class InstallGraph(Vertical):
         classes: str | None = None,
     ) -> None:
         """`installed`: components installed before this run (besides `plan.installed`),
-        shown in a row of their own above the waves."""
+        shown on lines of their own above the plan."""
         super().__init__(name=name, id=id, classes=classes)
         self.plan = plan
         already = sorted(set(installed) | set(plan.installed))
@@ -257,9 +246,10 @@ class InstallGraph(Vertical):
         for p in plan.items:
             for dep in p.deps:
                 self.required_by[dep].append(p.id)
-        rows = [(INSTALLED_ROW_LABEL, already)] if already else []
-        rows += [(str(wave), list(ids)) for wave, ids in enumerate(plan.waves)]
-        self.map = InstallGraphMap(self, rows, self.states)
+        order = [*already, *plan.ids]
+        labels = {already[0]: INSTALLED_ROW_LABEL} if already else {}
+        labels.update({ids[0]: str(number) for number, ids in enumerate(plan.waves, 1) if ids})
+        self.map = InstallGraphMap(self, order, dict(self.requires), labels, self.states, plan.critical_path)
 
     def compose(self) -> ComposeResult:
         yield self.map
@@ -267,13 +257,14 @@ class InstallGraph(Vertical):
         yield Static("", classes="install-graph--legend")
 
     def on_mount(self) -> None:
-        self.query_one(".install-graph--legend", Static).update(
-            Text(" ").join(Text(f"{SYMBOLS[s]} {s}", self._style(s)) for s in STATES)
-        )
+        words = {**{s: s for s in STATES}, "installed": "before"}  # installed before this run
+        legend = Text(" ").join(Text(f"{SYMBOLS[s]} {words[s]}", self._style(s)) for s in STATES)
+        legend.append(f"{CRITICAL_MARK} critical", self.map.get_component_rich_style("install-graph--critical"))
+        self.query_one(".install-graph--legend", Static).update(legend)
         self._show_detail()
 
     def focus(self, scroll_visible: bool = True) -> InstallGraph:
-        self.map.focus(scroll_visible)  # the boxes take the keys
+        self.map.focus(scroll_visible)  # the drawn graph takes the keys
         return self
 
     # -------------------------------------------------- API
@@ -305,7 +296,7 @@ class InstallGraph(Vertical):
 
     def rendered_lines(self) -> list[str]:
         """The graph as plain text, line by line (tests, debugging)."""
-        return [self.map.line_text(line) for line in range(len(self.map.labels))]
+        return [self.map.line_text(line) for line in range(len(self.map.order))]
 
     # -------------------------------------------------- detail
 
@@ -334,7 +325,10 @@ class InstallGraph(Vertical):
         head = Text.assemble(self._named(shown), f" — {state}")
         if shown in self.plan:
             planned = self.plan[shown]
-            head.append(f" · {planned.component.title} · group {planned.component.group} · wave {planned.wave}")
+            estimate = describe_remaining(planned.estimate_s).replace(" left", "").replace("about ", "~")
+            head.append(f" · wave {planned.wave + 1} · {estimate}")
+            if shown in self.map.critical:
+                head.append(" · critical path")
             lines = [
                 head,
                 Text.assemble("needs: ", self._listed(self.requires[shown])),
