@@ -219,6 +219,17 @@ def known_clusters(state_dir: Path | None) -> list[ClusterRecord]:
 # ---------------------------------------------------------------- the model
 
 
+def _saved_answers(path: Path, catalog: Catalog | None) -> Spec | None:
+    """The answers saved beside a journal, read as any answers file is (bounded, regular files
+    only); None when they no longer load (damaged, or from another version)."""
+    from .spec import read_bounded
+
+    try:
+        return parse_answers(read_bounded(path, "answers file"), str(path), catalog)
+    except AnswersError:
+        return None
+
+
 @dataclass(frozen=True)
 class Exported:
     answers: Path
@@ -307,11 +318,12 @@ class WizardModel:
     @classmethod
     def for_reentry(cls, record: ClusterRecord, catalog: Catalog | None = None) -> WizardModel:
         """Come back to an installed cluster: its saved answers, what is installed and what failed."""
-        if record.answers is None:
+        saved = _saved_answers(record.answers, catalog) if record.answers is not None else None
+        if saved is None:  # none saved, or unusable: the nodes are entered again
             model = cls(catalog)
             model.cluster = {"name": record.name}
         else:
-            model = cls.from_spec(parse_answers(record.answers.read_text(), str(record.answers), catalog), catalog)
+            model = cls.from_spec(saved, catalog)
         model.installed = record.installed
         model.failed = record.failed
         model.reentry = True
@@ -658,7 +670,7 @@ class WizardModel:
 
     def save_for_reentry(self, spec: Spec, state_dir: Path) -> Path:
         """Keep the answers (references only) next to the journal, so a later session can add to it."""
-        path = state_dir / ANSWERS_IN_STATE_DIR
+        path = check_state_dir(state_dir) / ANSWERS_IN_STATE_DIR
         write_atomic(path, dump_spec(spec))
         return path
 
@@ -889,7 +901,7 @@ class InstallRun:
 
         self.spec = spec
         self.plan = plan
-        self.state_dir = state_dir
+        self.state_dir = check_state_dir(state_dir)  # ssh's rules: ours alone (UnsafePathError)
         self.journal = Journal.open(state_dir / "journal.json")
         self.secrets = model.secrets()
         self.cluster = Cluster(

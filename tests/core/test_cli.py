@@ -143,3 +143,15 @@ def test_the_retry_hint_is_a_command_that_works_as_is(tmp_path):
     spec = load_answers(EXAMPLES / "answers-minimal.yaml")
     summary(spec, load_catalog(), RunFinished(None, done=(), failed=("coredns",), blocked=()), None, out, rerun=command)
     assert f"run the same command again: finished steps are not repeated.\n    {command}\n" in out.getvalue()
+
+
+def test_a_fifo_or_device_as_secrets_file_is_refused_not_waited_on(tmp_path):
+    import os
+
+    fifo = tmp_path / "secrets.yaml"
+    os.mkfifo(fifo, 0o600)
+    answers = str(EXAMPLES / "answers-minimal.yaml")
+    out = cli("--answers", answers, "--secrets", str(fifo), "--dry-run")
+    assert out.returncode == 2 and "secrets file is not a regular file" in out.stderr, out.stderr
+    out = cli("validate", answers, "--secrets", "/dev/zero")
+    assert out.returncode == 2 and "Traceback" not in out.stderr and "MemoryError" not in out.stderr

@@ -254,3 +254,36 @@ def test_headless_refuses_an_other_writable_state_directory_before_touching_a_no
     assert f"the directory above it, {base}, is writable by other users" in out.stderr
     assert "Traceback" not in out.stderr
     assert list(base.iterdir()) == []  # nothing written there
+
+
+def test_the_wizard_writes_nothing_into_an_other_writable_cluster_directory(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from thinkube_tui.catalog import load_catalog
+    from thinkube_tui.events import EventBus
+    from thinkube_tui.plan import plan_for
+    from thinkube_tui.secrets import Secrets
+    from thinkube_tui.spec import parse_answers
+    from thinkube_tui.wizard import InstallRun, WizardModel
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    spec = parse_answers((examples / "answers-minimal.yaml").read_text())
+    state = tmp_path / "thinkube"
+    state.mkdir()
+    state.chmod(0o777)
+    with pytest.raises(UnsafePathError, match="writable by other users"):
+        WizardModel.from_spec(spec).save_for_reentry(spec, state)
+    catalog = load_catalog()
+    model = SimpleNamespace(secrets=lambda: Secrets({}), catalog=catalog, facts={})
+    with pytest.raises(UnsafePathError, match="writable by other users"):
+        InstallRun(
+            spec,
+            model,  # type: ignore[arg-type]
+            plan_for(catalog, {"microk8s-control": "wanted"}),
+            {},
+            {},
+            state_dir=state,
+            bus=EventBus(),
+            mirror=False,
+        )
+    assert list(state.iterdir()) == []

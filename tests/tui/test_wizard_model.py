@@ -230,3 +230,20 @@ def test_a_renamed_nodes_secrets_follow_it(tmp_path: Path) -> None:
     exported = model.export(tmp_path / "answers.yaml")
     assert exported.secrets is not None
     assert load_secrets(exported.secrets) == {"tk-gpu-2-password": "gpu-login-password"}
+
+
+@pytest.mark.parametrize("damage", ["fifo", "garbage"])
+def test_reentry_with_unusable_saved_answers_keeps_what_the_journal_says(tmp_path: Path, damage: str) -> None:
+    import os
+
+    state = tmp_path / "lab"
+    journal = Journal.open(state / "journal.json")
+    journal.started("microk8s-control", None)
+    journal.finished("microk8s-control")
+    if damage == "fifo":
+        os.mkfifo(state / "answers.yaml")  # would block a plain read
+    else:
+        (state / "answers.yaml").write_text("cluster: [\n")
+    [record] = known_clusters(tmp_path)
+    model = WizardModel.for_reentry(record)
+    assert model.cluster == {"name": "lab"} and model.installed == {"microk8s-control"} and model.reentry
