@@ -56,3 +56,24 @@ def demo_command(answers: Path | None, *, state_dir: Path | None = None, lab_spe
     if lab_speed != 1.0:
         parts += ["--lab-speed", f"{lab_speed:g}"]
     return " ".join(parts)
+
+
+def wizard_command(*, state_dir: Path | None = None, known_hosts: Path | None = None) -> str:
+    """`thinkube-tui` (the wizard) with the state directory and known-hosts file a run used."""
+    parts = [PROGRAM]
+    if state_dir is not None:
+        parts += ["--state-dir", _path(state_dir)]
+    if known_hosts is not None:
+        parts += ["--known-hosts", _path(known_hosts)]
+    return " ".join(parts)
+
+
+def wizard_retry_commands(
+    cluster_dir: Path, *, state_base: Path | None, known_hosts: Path | None, secrets: Path | None
+) -> tuple[str, str]:
+    """After a wizard install failed: the wizard to open again (Retry failed on Welcome), and the
+    headless command that retries from the answers saved beside the journal."""
+    headless = headless_command(
+        cluster_dir / "answers.yaml", secrets=secrets, state_dir=state_base, known_hosts=known_hosts
+    )
+    return wizard_command(state_dir=state_base, known_hosts=known_hosts), headless

@@ -155,3 +155,17 @@ def test_a_fifo_or_device_as_secrets_file_is_refused_not_waited_on(tmp_path):
     assert out.returncode == 2 and "secrets file is not a regular file" in out.stderr, out.stderr
     out = cli("validate", answers, "--secrets", "/dev/zero")
     assert out.returncode == 2 and "Traceback" not in out.stderr and "MemoryError" not in out.stderr
+
+
+def test_the_wizards_retry_hint_names_its_state_dir_and_known_hosts(tmp_path):
+    from thinkube_tui.rerun import wizard_retry_commands
+
+    again, headless = wizard_retry_commands(
+        tmp_path / "state" / "lab", state_base=tmp_path / "state", known_hosts=tmp_path / "kh", secrets=None
+    )
+    assert again == f"thinkube-tui --state-dir {tmp_path / 'state'} --known-hosts {tmp_path / 'kh'}"
+    assert headless == (
+        f"thinkube-tui --answers {tmp_path / 'state' / 'lab' / 'answers.yaml'} "
+        f"--state-dir {tmp_path / 'state'} --known-hosts {tmp_path / 'kh'}"
+    )
+    assert wizard_retry_commands(tmp_path / "x", state_base=None, known_hosts=None, secrets=None)[0] == "thinkube-tui"

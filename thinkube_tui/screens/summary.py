@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Footer, Header, Static
 
+from ..rerun import wizard_retry_commands
 from ..wizard import credentials_note
 from .base import StepBar, WizardScreen
 
@@ -65,10 +66,15 @@ class SummaryScreen(WizardScreen):
                 notes.append(f"  {cid}: failed — {error}\n")
             for cid in blocked:
                 notes.append(f"  {cid}: waits for a component that failed\n")
+            again, headless = wizard_retry_commands(
+                run.state_dir,
+                state_base=wizard.state_base,
+                known_hosts=wizard.session.known_hosts,
+                secrets=wizard.saved_secrets,
+            )
             notes.append(
-                "\nTo retry: run thinkube-tui again and choose [Retry failed] on the Welcome screen "
-                f"(or headless: thinkube-tui --answers {run.state_dir / 'answers.yaml'}). "
-                "Finished steps are not repeated.\n"
+                f"\nTo retry: run {again} and choose [Retry failed] on the Welcome screen "
+                f"(or headless: {headless}). Finished steps are not repeated.\n"
             )
         self.query_one("#summary-notes", Static).update(notes)
 
