@@ -316,14 +316,26 @@ class WizardModel:
         return cls.from_spec(spec, secrets=values)
 
     @classmethod
-    def for_reentry(cls, record: ClusterRecord, catalog: Catalog | None = None) -> WizardModel:
-        """Come back to an installed cluster: its saved answers, what is installed and what failed."""
+    def for_reentry(
+        cls, record: ClusterRecord, catalog: Catalog | None = None, current: WizardModel | None = None
+    ) -> WizardModel:
+        """Come back to an installed cluster: its saved answers, what is installed and what failed.
+
+        Without saved answers (a headless install, e.g. `make demo`), the nodes and cluster
+        settings the wizard already holds for a cluster of that name (the demo's lab) are kept;
+        otherwise the nodes are entered again."""
         saved = _saved_answers(record.answers, catalog) if record.answers is not None else None
-        if saved is None:  # none saved, or unusable: the nodes are entered again
+        if saved is not None:
+            model = cls.from_spec(saved, catalog)
+        elif current is not None and current.cluster.get("name") == record.name and current.nodes:
+            model = cls(catalog)
+            model.cluster = copy.deepcopy(current.cluster)
+            model.nodes = copy.deepcopy(current.nodes)
+            model.component_config = copy.deepcopy(current.component_config)
+            model.node_secrets = dict(current.node_secrets)
+        else:
             model = cls(catalog)
             model.cluster = {"name": record.name}
-        else:
-            model = cls.from_spec(saved, catalog)
         model.installed = record.installed
         model.failed = record.failed
         model.reentry = True

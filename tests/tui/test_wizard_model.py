@@ -3,6 +3,7 @@ from screen data, export -> re-validate -> the same Spec, the 0600 secrets file,
 
 from __future__ import annotations
 
+import dataclasses
 import stat
 from pathlib import Path
 
@@ -247,3 +248,20 @@ def test_reentry_with_unusable_saved_answers_keeps_what_the_journal_says(tmp_pat
     [record] = known_clusters(tmp_path)
     model = WizardModel.for_reentry(record)
     assert model.cluster == {"name": "lab"} and model.installed == {"microk8s-control"} and model.reentry
+
+
+def test_reentry_without_saved_answers_keeps_the_nodes_the_wizard_holds(tmp_path: Path) -> None:
+    """The demo: `make demo` installed headless (no answers saved beside the journal); the wizard,
+    opened on the same lab, comes back to that cluster with the lab's nodes, not an empty list."""
+    current = model_with_nodes()
+    current.set_cluster_settings({**CLUSTER, "name": "thinkube-lab"})
+    journal = Journal.open(tmp_path / "thinkube-lab" / "journal.json")
+    journal.started("prometheus", None)
+    journal.finished("prometheus")
+    [record] = known_clusters(tmp_path)
+    model = WizardModel.for_reentry(record, current=current)
+    assert [n.name for n in model.nodes] == ["tk-control", "tk-worker", "tk-gpu"]
+    assert model.cluster["domain"] == "thinkube.lan" and model.state("prometheus") == "installed"
+    assert "prometheus" not in model.plan().ids
+    elsewhere = dataclasses.replace(record, name="another-cluster")
+    assert WizardModel.for_reentry(elsewhere, current=current).nodes == []  # not this one's nodes
