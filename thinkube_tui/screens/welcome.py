@@ -74,7 +74,7 @@ class WelcomeScreen(WizardScreen):
             event.stop()
             record = self.selected_record()
             if record is not None:
-                self.wizard.model = WizardModel.for_reentry(record, self.model.catalog)
+                self.wizard.model = WizardModel.for_reentry(record, self.model.catalog, self.model)
                 self.notify(
                     f"{record.name}: {len(record.installed)} components installed"
                     + (f"; {len(record.failed)} failed will be tried again" if record.failed else ""),
