@@ -52,8 +52,3 @@ def describe_remaining(seconds: float) -> str:
     if seconds < 90:
         return f"about {seconds:.0f} s left"
     return f"about {round(seconds / 60)} min left"
-
-
-def plural(count: int, noun: str, plural_form: str | None = None) -> str:
-    """`1 component`, `2 components` (`plural_form` for nouns that do not just take an s)."""
-    return f"{count} {noun if count == 1 else plural_form or noun + 's'}"

@@ -215,27 +215,42 @@ def summary(
     out: IO[str],
     handovers: Sequence[tuple[str, list[str]]] = (),
     rerun: str | None = None,
+    state_dir: Path | None = None,
 ) -> None:
     out.write("\n")
     for title, lines in handovers:  # shown here once, never logged
         out.write(f"{title}:\n" + "".join(f"    {line}\n" for line in lines))
-    for cid in result.done:
-        comp = catalog[cid]
-        urls = " ".join(comp.urls(spec.cluster.domain))
-        out.write(f"  done     {cid}{'  ' + urls if urls else ''}\n")
-    for cid in result.failed:
-        out.write(f"  FAILED   {cid}\n")
-    for cid in result.blocked:
-        out.write(f"  blocked  {cid} (waits for a failed component)\n")
-    for cid in result.not_run:
-        out.write(f"  not run  {cid} (the install stopped before it)\n")
-    if log_path:
-        out.write(f"\nFull log: {log_path}\n")
+    out.write(handover_text(spec, catalog, result, log_path, state_dir))  # the wizard's summary, same text
     if not result.ok:
         out.write("Fix what the log says, then run the same command again: finished steps are not repeated.\n")
         if rerun:
             out.write(f"    {rerun}\n")
     out.flush()
+
+
+def handover_text(
+    spec: Spec, catalog: Catalog, result: RunFinished, log_path: Path | None, state_dir: Path | None
+) -> str:
+    from .summary import build_handover, render, vault_keys_file
+
+    states: dict[str, str] = {}
+    for name, ids in (("done", result.done), ("failed", result.failed), ("blocked", result.blocked)):
+        states.update(dict.fromkeys(ids, name))
+    states.update(dict.fromkeys(result.not_run, "waiting"))
+    state = state_dir or (log_path.parent.parent if log_path else Path("."))  # logs are <state>/logs/
+    order = [cid for cid in catalog.ids if cid in states]
+    return render(
+        build_handover(
+            spec,
+            catalog,
+            order,
+            states,
+            state_dir=state,
+            log_path=log_path,
+            journal_path=state / "journal.json",
+            vault_keys=vault_keys_file(spec, state, states),
+        )
+    )
 
 
 INTERRUPTED = "interrupted — run the same command to resume: finished steps are not repeated"
@@ -400,7 +415,7 @@ async def _run(options: HeadlessOptions, out: IO[str], err: IO[str]) -> int:
             unsubscribe_log()
             log.close()
             await cluster.close()
-        summary(spec, catalog, result, log.path, out, cluster.handovers, rerun_command(options))
+        summary(spec, catalog, result, log.path, out, cluster.handovers, rerun_command(options), state_dir=state)
         if log.error is not None:
             print(f"warning: the log {log.path} is incomplete: {log.error.strerror or log.error}", file=err)
         if result.error:

@@ -54,7 +54,7 @@ async def test_a_step_that_fails_once_is_reported_then_retried(lab, tmp_path):
     assert code == 1
     assert "[microk8s-workers] FAILED (node tk-worker-1, step 'tk-worker-1: install the MicroK8s snap')" in out
     assert "last output: error: cannot communicate with server: timeout" in out
-    assert "done     microk8s-control" in out  # what did not depend on it finished
+    assert "- microk8s-control: done" in out  # what did not depend on it finished
     assert "run the same command again" in out
 
     code, out = await install(lab, tmp_path)
@@ -111,7 +111,7 @@ async def test_a_node_gone_for_good_fails_its_component_and_the_rest_finishes(la
     assert code == 1
     assert "FAILED (node tk-gpu-1, step 'tk-gpu-1: install the MicroK8s snap')" in out
     assert "the connection dropped while running" in out
-    assert "done     metallb" in out  # independent of the lost node: finished
+    assert "- metallb: done" in out  # independent of the lost node: finished
     assert "run the same command again" in out
 
 

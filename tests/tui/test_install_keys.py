@@ -139,3 +139,25 @@ async def test_full_log_searches_and_save_log_writes_beside_the_install_log(tmp_
         text = saved.read_text()
         assert "[keycloak] | keycloak applied" in text and "[postgresql]" not in text
         assert saved.stat().st_mode & 0o777 == 0o600
+
+
+async def test_summary_lists_every_component_and_exports_with_one_key(tmp_path):
+    from textual.widgets import Static
+
+    app = make_app(tmp_path, fake_installers(fail=["grafana"], fail_times=99))
+    app.model.select("grafana")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start_install(pilot)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: bool(app.screen.query("#summary-text")), what="summary")
+        text = app.screen.text
+        for cid in app.install.plan.ids:
+            assert f"- {cid}: " in text  # every component, the screen scrolls
+        assert "- grafana: failed" in text and "get secret keycloak-admin" in text
+        scroll = app.screen.query_one("#summary-scroll")
+        assert scroll.max_scroll_y > 0
+        await pilot.press("e")
+        await pilot.pause()
+        exported = app.install.state_dir / f"summary-{app.install.log_path.stem.removeprefix('install-')}.md"
+        assert exported.read_text() == text and exported.stat().st_mode & 0o777 == 0o600
+        assert "Saved:" in str(app.screen.query_one("#summary-export", Static).render())

@@ -123,19 +123,25 @@ def test_install_mid_run_with_a_failure(
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_summary(snap_compare: Any, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]) -> None:
-    # The summary shows paths: a fixed state dir and log name keep the snapshot stable.
-    import shutil
-
-    tmp_path = Path("/tmp/thinkube-tui-snapshot")
-    shutil.rmtree(tmp_path, ignore_errors=True)
+def test_summary(snap_compare: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, size: tuple[int, int]) -> None:
+    # The summary shows paths: under a fixed home (shown as ~) with a fixed log name.
     monkeypatch.setattr("thinkube_tui.wizard.log_file_name", lambda: "install-20250101-120000.log")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    # The retry commands hold the test's own paths (they have tests of their own in test_cli).
+    monkeypatch.setattr(
+        "thinkube_tui.screens.summary.wizard_retry_commands",
+        lambda *a, **kw: (
+            "thinkube-tui --state-dir ~/state",
+            "thinkube-tui --answers ~/state/thinkube-lab/answers.yaml",
+        ),
+    )
 
     async def run_before(pilot: Any) -> None:
         app = pilot.app
         app.next_step(type("Review", (), {"STEP": "Review"})())
         await wait_until(pilot, lambda: app.install is not None and app.install.result is not None, what="finished")
         await pilot.press("n")
+        await wait_until(pilot, lambda: app.screen.query("#summary-text"), what="summary shown")
         await pilot.pause()
 
     app = make_app(tmp_path, installers=fake_installers(fail=["grafana"], fail_times=99))

@@ -1,87 +1,91 @@
-"""Step 8: what was installed and where it answers, where credentials and the log are, what failed."""
+"""Step 8: the handover — what was installed and where it answers, who signs in and the command
+that prints each password, Vault's keys, the DNS records, kubeconfig, the log and the journal.
+
+The text is the one headless prints (`summary.render`); `e` saves it as Markdown beside the
+cluster's state.
+"""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, DataTable, Footer, Header, Static
+from textual.widgets import Button, Footer, Header, Static
 
+from ..files import write_atomic
+from ..install_log import shown_path
 from ..rerun import wizard_retry_commands
-from ..wizard import credentials_note
+from ..summary import Handover, build_handover, export_path, render, vault_keys_file
 from .base import StepBar, WizardScreen
 
 
 class SummaryScreen(WizardScreen):
     STEP = "Summary"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("e", "export", "Export (Markdown)"),
+    ]
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield StepBar(self.STEP)
-        with VerticalScroll(classes="main"):
-            yield Static("", id="summary-head")
-            yield Static("", id="summary-notes")
-            yield DataTable(id="services", cursor_type="row", zebra_stripes=True)
+        with VerticalScroll(classes="main", id="summary-scroll"):
+            yield Static("", id="summary-text")
         with Horizontal(classes="button-bar"):
-            yield Static(classes="spacer")
+            yield Static("", id="summary-export", classes="spacer")
+            yield Button("Export", id="export", compact=True)
             yield Button("Quit", id="quit", variant="primary", compact=True)
         yield Footer()
 
-    def on_mount(self) -> None:
-        wizard = self.wizard
-        run = wizard.install
+    def handover(self) -> Handover:
+        run = self.wizard.install
         assert run is not None
-        spec, result = run.spec, run.result
-        states = dict(run.engine.state)
-        table = self.query_one("#services", DataTable)
-        table.add_columns("Component", "State", "URL")
-        catalog = self.model.catalog
-        for item in run.plan.items:
-            state = states.get(item.id, "waiting")
-            style = {"done": "green", "failed": "bold red", "blocked": "yellow"}.get(state, "dim")
-            urls = ", ".join(item.component.urls(spec.cluster.domain)) or "-"
-            table.add_row(item.component.title, Text(state, style=style), urls, key=item.id)
-        for cid in sorted(run.plan.installed):
-            table.add_row(
-                catalog[cid].title,
-                Text("installed before", style="green"),
-                ", ".join(catalog[cid].urls(spec.cluster.domain)) or "-",
-                key=cid,
-            )
-        failed = [c for c in run.plan.ids if states.get(c) == "failed"]
-        blocked = [c for c in run.plan.ids if states.get(c) == "blocked"]
-        done = [c for c in run.plan.ids if states.get(c) == "done"]
-        head = f"[b]{len(done)} of {len(run.plan)} components installed[/b]"
-        if result is not None and result.cancelled:
-            head += " — the install was cancelled"
-        self.query_one("#summary-head", Static).update(head)
-        notes = Text()
-        for line in credentials_note(spec, wizard.saved_secrets, run.state_dir):
-            notes.append(f"• {line}\n")
-        notes.append(f"• Full log: {run.log_path}\n")
-        if failed or blocked:
-            notes.append("\nNot installed:\n", "bold red")
-            for cid in failed:
-                error = run.journal.components[cid].error if cid in run.journal.components else ""
-                notes.append(f"  {cid}: failed — {error}\n")
-            for cid in blocked:
-                notes.append(f"  {cid}: waits for a component that failed\n")
-            again, headless = wizard_retry_commands(
-                run.state_dir,
-                state_base=wizard.state_base,
-                known_hosts=wizard.session.known_hosts,
-                secrets=wizard.saved_secrets,
-            )
-            notes.append(
-                f"\nTo retry: run {again} and choose [Retry failed] on the Welcome screen "
-                f"(or headless: {headless}). Finished steps are not repeated.\n"
-            )
-        self.query_one("#summary-notes", Static).update(notes)
+        states = {cid: str(state) for cid, state in run.engine.state.items()}
+        states.update({cid: "installed" for cid in run.plan.installed})
+        order = [*sorted(run.plan.installed), *run.plan.ids]
+        errors = {cid: rec.error or "" for cid, rec in run.journal.components.items() if rec.error}
+        wizard = self.wizard
+        again, headless = wizard_retry_commands(
+            run.state_dir,
+            state_base=wizard.state_base,
+            known_hosts=wizard.session.known_hosts,
+            secrets=wizard.saved_secrets,
+        )
+        return build_handover(
+            run.spec,
+            self.model.catalog,
+            order,
+            states,
+            state_dir=run.state_dir,
+            log_path=run.log_path,
+            journal_path=run.state_dir / "journal.json",
+            errors=errors,
+            secrets_path=wizard.saved_secrets,
+            vault_keys=vault_keys_file(run.spec, run.state_dir, states),
+            retry=(f"{again}   (then Retry failed on the Welcome screen)", f"{headless}   (headless)"),
+        )
+
+    def on_mount(self) -> None:
+        self.text = render(self.handover())
+        self.query_one("#summary-text", Static).update(Text(self.text))  # data: never markup
+        self.query_one("#summary-scroll").focus()
+
+    def action_export(self) -> None:
+        run = self.wizard.install
+        assert run is not None
+        path = export_path(run.state_dir, run.log_path)
+        write_atomic(path, self.text)
+        self.query_one("#summary-export", Static).update(Text(f"Saved: {shown_path(path)}"))
+        self.notify(f"Summary saved to {path}", title="Exported", markup=False)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
         if event.button.id == "quit":
-            event.stop()
             self.app.call_later(self.app.run_action, "quit")
+        elif event.button.id == "export":
+            self.action_export()
 
     def action_next(self) -> None:
         pass

@@ -8,6 +8,8 @@ options that are not listed in each handler are refused with the real tool's
 from __future__ import annotations
 
 import asyncio
+import base64 as b64
+import binascii
 import posixpath
 import re
 import time
@@ -74,6 +76,33 @@ async def cat(ctx: Ctx, argv: list[str]) -> int:
         ctx.out(text)
         await ctx.stdout.drain()
     return status
+
+
+@program("/usr/bin/base64")
+async def base64(ctx: Ctx, argv: list[str]) -> int:
+    """`base64 [-d] [FILE]`: encode (lines of 76) or decode; what reading a Secret needs."""
+    decode = False
+    files = []
+    for a in argv[1:]:
+        if a in ("-d", "--decode"):
+            decode = True
+        elif a.startswith("-") and a != "-":
+            return _bad_option(ctx, "base64", a)
+        else:
+            files.append(a)
+    text = await _read_file(ctx, "base64", files[0] if files else "-")
+    if text is None:
+        return 1
+    if decode:
+        try:
+            ctx.out(b64.b64decode("".join(text.split()), validate=True).decode(errors="replace"))
+        except (binascii.Error, ValueError):
+            ctx.err("base64: invalid input")
+            return 1
+        return 0
+    encoded = b64.b64encode(text.encode()).decode()
+    ctx.out("".join(encoded[i : i + 76] + "\n" for i in range(0, len(encoded), 76)))
+    return 0
 
 
 def _count_opt(argv: list[str], tool: str) -> tuple[str | None, list[str], str | None]:

@@ -778,10 +778,13 @@ async def _kubectl(ctx: Ctx, args: list[str]) -> int:
             out_fmt = a.split("=", 1)[1]
         else:
             rest.append(a)
+    if lab is not None and out_fmt and out_fmt.startswith("jsonpath="):
+        return _get_secret_field(ctx, lab, rest, out_fmt[len("jsonpath=") :])
     if lab is None or rest[:2] not in (["get", "nodes"], ["get", "node"], ["get", "no"]):
         ctx.err(
             f"thinkube-lab: 'microk8s kubectl {' '.join(args)}' is not simulated "
-            "(only 'get nodes [-o json|wide]'); use the Kubernetes API"
+            "(only 'get nodes [-o json|wide]' and 'get secret NAME -o jsonpath={.data.KEY}'); "
+            "use the Kubernetes API"
         )
         return 1
     nodes = lab.kube.list("v1", "Node")
@@ -820,6 +823,35 @@ async def _kubectl(ctx: Ctx, args: list[str]) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         ctx.out("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() + "\n")
+    return 0
+
+
+_DATA_PATH = re.compile(r"^\{\.data\.((?:[^.\\}]|\\\.)+)\}$")  # {.data.KEY}, dots in KEY escaped: \.
+
+
+def _get_secret_field(ctx: Ctx, lab: Any, rest: list[str], path: str) -> int:
+    """`kubectl [-n NS] get secret NAME -o jsonpath={.data.KEY}`: the key's base64 value, as the
+    real kubectl prints it (no newline). The summary's credential commands rely on it."""
+    namespace = "default"
+    words: list[str] = []
+    it = iter(rest)
+    for a in it:
+        if a in ("-n", "--namespace"):
+            namespace = next(it, "")
+        elif a.startswith("--namespace="):
+            namespace = a.split("=", 1)[1]
+        else:
+            words.append(a)
+    match = _DATA_PATH.match(path)
+    if len(words) != 3 or words[:2] not in (["get", "secret"], ["get", "secrets"]) or match is None:
+        ctx.err(f"thinkube-lab: kubectl {' '.join(rest)} -o jsonpath={path} is not simulated")
+        return 1
+    secret = lab.kube.get("v1", "Secret", words[2], namespace)
+    if secret is None:
+        ctx.err(f'Error from server (NotFound): secrets "{words[2]}" not found')
+        return 1
+    key = match.group(1).replace("\\.", ".")
+    ctx.out(str((secret.get("data") or {}).get(key, "")))
     return 0
 
 
