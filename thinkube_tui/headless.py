@@ -34,6 +34,7 @@ from .printer import LiveView, LogFile, PlainPrinter
 from .secrets import Secrets
 from .spec import AnswersError, Spec, load_answers, load_secrets
 from .transport import Transport
+from .wording import plural
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_PREFLIGHT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -382,7 +383,10 @@ async def _run(options: HeadlessOptions, out: IO[str], err: IO[str]) -> int:
             out.write("Everything selected is installed already: nothing to do.\n")
             await cluster.close()  # _adopt_cluster_state opened the Kube client
             return EXIT_OK
-        out.write(f"plan: {len(plan)} components, about {plan.critical_path_s / 60:.0f} min ({', '.join(plan.ids)})\n")
+        out.write(
+            f"plan: {plural(len(plan), 'component')}, about {plan.critical_path_s / 60:.0f} min "
+            f"({', '.join(plan.ids)})\n"
+        )
         if not options.yes and not await _confirm(out):
             out.write("not confirmed: nothing was changed (pass --yes to install without asking)\n")
             await cluster.close()

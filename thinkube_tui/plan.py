@@ -78,7 +78,7 @@ class Plan:
                     "reason": p.reason,
                     "requiredBy": list(p.required_by),
                     "dependsOn": list(p.deps),
-                    "wave": p.wave,
+                    "waveNumber": p.wave + 1,  # 1-based, as every screen and `plan` show it
                     "estimateSeconds": p.estimate_s,
                 }
                 for p in self.items

@@ -117,3 +117,12 @@ def test_json_has_order_and_waves():
     data = make_plan(catalog, spec).to_json()
     assert [c["id"] for c in data["components"]] == [i for w in data["waves"] for i in w]
     assert data["criticalPathSeconds"] <= data["sequentialSeconds"]
+
+
+def test_counts_and_wave_numbers_read_as_people_say_them():
+    from thinkube_tui.wording import plural
+
+    assert plural(1, "component") == "1 component" and plural(2, "node") == "2 nodes" and plural(0, "node") == "0 nodes"
+    data = make_plan(load_catalog(), load_answers(EXAMPLES / "answers-minimal.yaml")).to_json()
+    first = data["components"][0]
+    assert first["waveNumber"] == 1 and "wave" not in first  # 1-based, as `plan` and the wizard print it

@@ -8,6 +8,7 @@ import sys
 from ..catalog import Catalog, load_catalog
 from ..plan import Plan, make_plan
 from ..spec import AnswersError, Spec, load_answers
+from ..wording import plural
 
 
 def run_plan(answers: str, *, secrets: str | None = None, json_out: bool = False) -> int:
@@ -35,7 +36,9 @@ def _minutes(seconds: float) -> str:
 def render_plan(plan: Plan, catalog: Catalog, spec: Spec) -> list[object]:
     from rich.tree import Tree
 
-    by_group = Tree(f"[b]Plan for {spec.cluster.name}[/] ({spec.cluster.domain}): {len(plan)} components, by group")
+    by_group = Tree(
+        f"[b]Plan for {spec.cluster.name}[/] ({spec.cluster.domain}): {plural(len(plan), 'component')}, by group"
+    )
     for group_id, members in plan.by_group(catalog):
         branch = by_group.add(f"[b]{group_id}[/] {catalog.group(group_id).title}")
         for p in members:

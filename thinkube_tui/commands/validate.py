@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..spec import AnswersError, load_answers
+from ..wording import plural
 
 
 def run_validate(files: list[str], *, secrets: str | None = None) -> int:
@@ -18,5 +19,5 @@ def run_validate(files: list[str], *, secrets: str | None = None) -> int:
                 print(problem.format(exc.source), file=sys.stderr)
             continue
         enabled = sum(1 for c in spec.components.values() if c.enabled is True)
-        print(f"{path}: valid ({len(spec.nodes)} nodes, {enabled} components on)")
+        print(f"{path}: valid ({plural(len(spec.nodes), 'node')}, {plural(enabled, 'component')} on)")
     return 2 if invalid else 0
