@@ -287,3 +287,20 @@ def test_the_wizard_writes_nothing_into_an_other_writable_cluster_directory(tmp_
             mirror=False,
         )
     assert list(state.iterdir()) == []
+
+
+def test_lab_up_refuses_an_other_writable_state_directory(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    state = tmp_path / "lab"
+    state.mkdir()
+    state.chmod(0o777)
+    out = subprocess.run(
+        [sys.executable, "-m", "thinkube_tui", "lab", "up", "--state-dir", str(state)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2 and "writable by other users" in out.stderr
+    assert list(state.iterdir()) == []  # no key, no password, no log written there

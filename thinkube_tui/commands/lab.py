@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from ..files import default_state_dir, write_atomic
+from ..files import default_state_dir, open_append, write_atomic
 
 READY = "lab-ready"
 PID = "lab.pid"
@@ -95,8 +95,15 @@ async def _serve(state_dir: Path, nodes: int, gpus: int, speed: float, faults: P
 
 def run_lab_command(args: argparse.Namespace) -> int:
     state = lab_dir(args.state_dir)
+    if args.lab_command in ("serve", "up"):
+        from ..files import UnsafePathError, check_state_dir
+
+        try:
+            check_state_dir(state)  # it holds the lab's client key and sudo password
+        except UnsafePathError as exc:
+            print(f"thinkube-tui: {exc}", file=sys.stderr)
+            return 2
     if args.lab_command == "serve":
-        state.mkdir(parents=True, exist_ok=True)
         asyncio.run(_serve(state, args.nodes, args.gpus, args.lab_speed, args.faults))
         return 0
     if args.lab_command == "up":
@@ -136,7 +143,7 @@ def _up(state: Path, args: argparse.Namespace) -> int:
     ]
     if args.faults:
         command += ["--faults", str(args.faults)]
-    log = open(state / "lab.log", "ab")  # noqa: SIM115 - handed to the child process
+    log = os.fdopen(open_append(state / "lab.log"), "ab")  # handed to the child process
     child = subprocess.Popen(
         command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
     )
