@@ -1080,10 +1080,10 @@ class DemoLab:
         answers: Path | None = None,
         fresh: bool = False,
     ) -> None:
-        from .commands.lab import KNOWN_HOSTS, demo_answers, demo_dir, demo_state_dir
+        from .commands.lab import KNOWN_HOSTS, check_demo_answers, demo_dir, demo_state_dir
 
         if answers is not None:
-            demo_answers({}, answers)  # raises AnswersError now, before any screen is shown
+            check_demo_answers(answers)  # raises AnswersError now, before any screen is shown
         self.state_base = state_base
         self.base = demo_dir(state_base)
         self.state_dir = demo_state_dir(state_base)  # where the demo's installs keep their journals

@@ -65,3 +65,12 @@ def test_saving_into_a_git_work_tree_warns_and_touches_no_ignore_file(tmp_path: 
     (repo / ".gitignore").write_text("sub/\n")  # the operator's own choice: then nothing to say
     assert git_warning(repo / "sub" / "answers.yaml", repo / "sub" / "answers.secrets.yaml") is None
     assert model.export(tmp_path / "elsewhere" / "answers.yaml").warning is None
+
+
+def test_the_demo_refuses_components_the_lab_would_refuse_naming_their_lines(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("components:\n  grafana: {enabled: true}\n  nope: {enabled: true}\n")
+    with pytest.raises(WizardStartError) as caught:
+        wizard_start(answers=bad, secrets=None, demo=True, state_dir=tmp_path)
+    assert f"{bad}:3:3: components.nope: unknown key 'nope'" in str(caught.value)
+    assert wizard_start(answers=EXAMPLES / "answers-full.yaml", secrets=None, demo=True, state_dir=tmp_path).demo

@@ -189,6 +189,45 @@ def demo_answers(lab_answers: dict[str, Any], answers: Path | None) -> dict[str,
     return merged
 
 
+# The lab's answers as `Lab.answers` writes them, without a lab running: FILE's components are
+# checked against them before a lab is started, so a bad FILE is refused at once (exit 2).
+_LAB_SHAPE: dict[str, Any] = {
+    "apiVersion": "thinkube.io/v1alpha1",
+    "cluster": {
+        "name": "thinkube-lab",
+        "domain": "thinkube-lab.lan",
+        "adminEmail": "admin@thinkube-lab.lan",
+        "metallbRange": "10.42.0.200-10.42.0.220",
+        "ingressIP": "10.42.0.200",
+        "ingressKnIP": "10.42.0.201",
+    },
+    "nodes": [
+        {"name": "tk-control", "host": "127.0.0.1", "port": 2201, "user": "thinkube", "role": "control"},
+        {"name": "tk-worker-1", "host": "127.0.0.1", "port": 2202, "user": "thinkube", "role": "worker"},
+        {
+            "name": "tk-gpu-1",
+            "host": "127.0.0.1",
+            "port": 2203,
+            "user": "thinkube",
+            "role": "worker",
+            "labels": {"thinkube.io/accelerator": "nvidia"},
+        },
+    ],
+}
+
+
+def check_demo_answers(answers: Path) -> None:
+    """Raise `AnswersError` (positions in FILE) if FILE's components would not install on the lab."""
+    from ..catalog import load_catalog
+    from ..spec import AnswersError, answers_problems, read_answers_document
+
+    located = read_answers_document(answers)
+    merged = demo_answers(_LAB_SHAPE, answers)
+    problems = [p for p in answers_problems(merged, located, load_catalog()) if p.path[:1] == ("components",)]
+    if problems:
+        raise AnswersError(str(answers), problems)
+
+
 async def run_demo(args: argparse.Namespace) -> int:
     """Headless install against the demo's lab, started in this process (its state kept)."""
     from ..files import UnsafePathError, check_state_dir
@@ -199,7 +238,7 @@ async def run_demo(args: argparse.Namespace) -> int:
 
     if args.answers is not None:
         try:
-            demo_answers({}, args.answers)  # refused before a lab is started for it
+            check_demo_answers(args.answers)  # refused before a lab is started for it
         except AnswersError as exc:
             for problem in exc.problems:
                 print(problem.format(exc.source), file=sys.stderr)
