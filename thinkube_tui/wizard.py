@@ -806,7 +806,8 @@ class NodeSession:
         else:
             if self._pool is None:
                 from .hostkeys import KnownHosts
-                from .ssh import SshPool, SshSettings
+                from .ssh import SshPool
+                from .targets import SshSettings
 
                 hosts = KnownHosts(self.known_hosts) if self.known_hosts else KnownHosts()
                 self._pool = SshPool(SshSettings(), self.prompts, host_keys=hosts)
@@ -848,7 +849,7 @@ class NodeSession:
         others = [f.hostname for n, f in model.facts.items() if n != control and f.hostname]
         if control in self.transports and others:
             with contextlib.suppress(Exception):
-                resolutions = await resolve_hostnames(self.transports[control], others)  # type: ignore[index]
+                resolutions = await resolve_hostnames(self.transports[control], others)
         channel = model.cluster.get("microk8sChannel", "1.33/stable")
         findings += run_preflight(
             model.facts.values(),
