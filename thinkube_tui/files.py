@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import grp
 import os
+import pwd
 import stat
 import subprocess
 from pathlib import Path
@@ -38,9 +40,9 @@ def check_state_dir(path: Path) -> Path:
     """Create the state directory (0700) if missing, and refuse one other users could tamper with.
 
     Refused: a directory (or the directory a symlink points to) not owned by the running user
-    or writable by group or others, and one inside a directory that someone other than root
-    and the running user owns or that group or others can write (unless root-owned and
-    sticky, like /tmp). Returns the path as given."""
+    or writable by anyone else (others, or a group with someone else in it), and one inside a
+    directory that someone other than root and the running user owns or that anyone else can
+    write (unless root-owned and sticky, like /tmp). Returns the path, absolute."""
     path = Path(os.path.abspath(path))
     if os.path.lexists(path):
         above = _ancestors(path.parent) + _ancestors(path.resolve().parent)
@@ -74,7 +76,7 @@ def _check_parent(parent: Path, state: Path) -> None:
             "who could replace the state directory; use a state directory inside one of your own "
             "(e.g. --state-dir ~/.local/state/thinkube-tui)"
         )
-    if info.st_mode & 0o022 and not (info.st_uid == 0 and info.st_mode & stat.S_ISVTX):
+    if _writable_by_others(info) and not (info.st_uid == 0 and info.st_mode & stat.S_ISVTX):
         raise UnsafePathError(
             f"{state}: the directory above it, {parent}, is writable by other users "
             f"(mode {_mode(info)}), who could replace the state directory; run `chmod go-w {parent}` "
@@ -96,11 +98,31 @@ def _check_own_dir(path: Path) -> None:
             f"state directory {via} belongs to another user (uid {info.st_uid}), not to you "
             f"(uid {os.geteuid()}); use a state directory of your own (--state-dir)"
         )
-    if info.st_mode & 0o022:
+    if _writable_by_others(info):
         raise UnsafePathError(
             f"state directory {via} is writable by other users (mode {_mode(info)}), who could plant "
             f"files the install would overwrite; run `chmod 700 {real}` or use another --state-dir"
         )
+
+
+def _writable_by_others(info: os.stat_result) -> bool:
+    """Writable by anyone but its owner: by others, or by a group someone else is in. A
+    user-private group (umask 002 distributions: the owner alone in it) counts as the owner,
+    as Debian's OpenSSH allows for ~/.ssh."""
+    if info.st_mode & stat.S_IWOTH:
+        return True
+    return bool(info.st_mode & stat.S_IWGRP) and not _private_group(info.st_gid, info.st_uid)
+
+
+def _private_group(gid: int, uid: int) -> bool:
+    try:
+        owner = pwd.getpwuid(uid).pw_name
+        group = grp.getgrgid(gid)
+    except KeyError:
+        return False
+    if any(member != owner for member in group.gr_mem):
+        return False
+    return all(user.pw_uid == uid for user in pwd.getpwall() if user.pw_gid == gid)
 
 
 def _mode(info: os.stat_result) -> str:

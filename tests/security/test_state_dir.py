@@ -55,12 +55,25 @@ def test_an_other_writable_state_directory_is_refused(tmp_path: Path) -> None:
     assert f"chmod 700 {state}" in str(caught.value)
 
 
-def test_a_group_writable_state_directory_is_refused(tmp_path: Path) -> None:
+@as_root
+def test_a_state_directory_writable_by_a_shared_group_is_refused(tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir()
+    os.chown(state, -1, NOBODY)  # nogroup: other users have it as their group
     state.chmod(0o770)
-    with pytest.raises(UnsafePathError, match="writable by other users"):
+    with pytest.raises(UnsafePathError, match="writable by other users \\(mode 0770\\)"):
         check_state_dir(state)
+
+
+def test_a_group_writable_directory_of_a_user_private_group_is_accepted(tmp_path: Path) -> None:
+    """umask 002 distributions give each user a group of their own: that group is the user."""
+    if not files._private_group(os.getegid(), os.geteuid()):
+        pytest.skip("the running user's group is shared here")
+    state = tmp_path / "state"
+    state.mkdir()
+    os.chown(state, -1, os.getegid())
+    state.chmod(0o770)
+    assert check_state_dir(state) == state
 
 
 @as_root
