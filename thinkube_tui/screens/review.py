@@ -13,6 +13,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Button, Static, TabbedContent, TabPane, Tree
 
 from ..spec import AnswersError, dump_spec
+from ..wording import plural
 from .base import WizardScreen
 from .dialogs import ConfirmDialog, SaveAnswersDialog
 
@@ -52,7 +53,7 @@ class ReviewScreen(WizardScreen):
         plan = self.plan
         catalog = self.model.catalog
         head = (
-            f"{len(plan)} components to install, about {plan.critical_path_s / 60:.0f} min "
+            f"{plural(len(plan), 'component')} to install, about {plan.critical_path_s / 60:.0f} min "
             f"(longest chain: {' → '.join(plan.critical_path)})"
         )
         if plan.installed:
@@ -64,14 +65,14 @@ class ReviewScreen(WizardScreen):
                 needs = f" · needs {', '.join(item.deps)}" if item.deps else ""
                 group.add_leaf(
                     Text.assemble(
-                        (item.component.title, "bold"), f"  wave {item.wave}", (f" · {item.reason}{needs}", "dim")
+                        (item.component.title, "bold"), f"  wave {item.wave + 1}", (f" · {item.reason}{needs}", "dim")
                     )
                 )
         self.dry_run()
 
     def _waves(self) -> Text:
         text = Text()
-        for wave, ids in enumerate(self.plan.waves):
+        for wave, ids in enumerate(self.plan.waves, 1):
             text.append(f"wave {wave}: ", "bold")
             text.append(", ".join(ids) + "\n")
         text.append(
