@@ -1047,18 +1047,20 @@ def wizard_start(
 ) -> WizardStart:
     """Check what the command line gave before any screen: the state directory (ssh's rules),
     the answers file; with `demo`, the demo's lab (and its own state) with FILE's components."""
+    from .commands.lab import DemoBusy
     from .files import UnsafePathError
 
     try:
         if demo:
             lab = DemoLab(state_dir, speed=1.0 / lab_speed, answers=answers, fresh=fresh)
+            lab.claim()
             check_state_dir(lab.state_dir)
             return WizardStart(None, lab, lab.state_dir)
         check_state_dir(state_dir or default_state_dir())
         model = WizardModel.from_answers_file(answers, secrets) if answers is not None else None
     except AnswersError as exc:
         raise WizardStartError("\n".join(problem.format(exc.source) for problem in exc.problems)) from None
-    except UnsafePathError as exc:
+    except (UnsafePathError, DemoBusy) as exc:
         raise WizardStartError(f"thinkube-tui: {exc}") from None
     return WizardStart(model, None, state_dir)
 
@@ -1081,7 +1083,7 @@ class DemoLab:
         answers: Path | None = None,
         fresh: bool = False,
     ) -> None:
-        from .commands.lab import KNOWN_HOSTS, check_demo_answers, demo_dir, demo_state_dir
+        from .commands.lab import KNOWN_HOSTS, DemoLock, check_demo_answers, demo_dir, demo_state_dir
 
         if answers is not None:
             check_demo_answers(answers)  # raises AnswersError now, before any screen is shown
@@ -1092,13 +1094,20 @@ class DemoLab:
         self.answers = answers
         self.fresh = fresh
         self.nodes, self.gpus, self.speed = nodes, gpus, speed
+        self.lock = DemoLock(self.base)  # one demo per lab: held from `claim` until `stop`
         self.lab: Any = None
+
+    def claim(self) -> None:
+        """Check the demo's directory and take its lock (raises UnsafePathError, DemoBusy)."""
+        check_state_dir(self.base)
+        if not self.lock.held:
+            self.lock.acquire()
 
     async def start(self) -> WizardModel:
         from .commands.lab import DEMO_LAB, demo_answers, start_demo_over, write_demo_answers
         from .lab.cluster import Lab
 
-        check_state_dir(self.base)
+        self.claim()
         if self.fresh:
             start_demo_over(self.state_base)
             self.fresh = False
@@ -1115,6 +1124,7 @@ class DemoLab:
         if self.lab is not None:
             await self.lab.stop()
             self.lab = None
+        self.lock.release()
 
 
 def _quiet(message: str) -> None:

@@ -65,6 +65,7 @@ def test_the_demo_keeps_its_lab_and_installs_and_starts_over_when_asked(tmp_path
 
     assert list((tmp_path / "tmp").iterdir()) == []  # no /tmp/thinkube-demo-* left behind
     assert sorted(p.name for p in demo_dir(tmp_path / "state").iterdir()) == [
+        "demo.lock",
         "known_hosts",
         "lab",
         "lab-answers.yaml",
@@ -90,3 +91,23 @@ async def test_the_wizard_demo_opens_with_the_answers_components_on_the_labs_nod
     assert model.choices["grafana"] is True and model.choices["valkey"] is True  # FILE's components
     assert model.choices["gpu-operator"] is False
     assert model.component_config["keycloak"]["adminUser"] == "boss"  # and their settings
+
+
+def test_a_second_demo_on_the_same_lab_is_refused_naming_the_first(tmp_path: Path, answers: Path) -> None:
+    from thinkube_tui.commands.lab import DemoLock
+    from thinkube_tui.wizard import WizardStartError, wizard_start
+
+    root = demo_dir(tmp_path / "state")
+    root.mkdir(mode=0o700)
+    first = DemoLock(root)
+    first.acquire()
+    try:
+        out = _run(tmp_path, "--demo", "--answers", str(answers))
+        assert out.returncode == 2 and f"another demo runs from {root} (pid {os.getpid()})" in out.stderr
+        with pytest.raises(WizardStartError, match="another demo runs from"):
+            wizard_start(answers=None, secrets=None, demo=True, state_dir=tmp_path / "state")
+    finally:
+        first.release()
+    start = wizard_start(answers=None, secrets=None, demo=True, state_dir=tmp_path / "state")
+    assert start.demo is not None and start.demo.lock.held
+    start.demo.lock.release()

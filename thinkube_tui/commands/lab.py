@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import os
 import shutil
 import signal
@@ -62,6 +63,50 @@ def start_demo_over(state_base: Path | None) -> None:
             shutil.rmtree(root / name)
     for name in (DEMO_ANSWERS, KNOWN_HOSTS):
         (root / name).unlink(missing_ok=True)
+
+
+class DemoBusy(Exception):
+    """Another demo runs from the same directory (one lab, one process at a time)."""
+
+
+class DemoLock:
+    """An flock on `<demo>/demo.lock` while a demo's lab runs: a second demo on the same lab
+    would start it twice over one state."""
+
+    def __init__(self, root: Path) -> None:
+        self.path = root / "demo.lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = open_append(self.path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            holder = _read_pid(self.path)
+            raise DemoBusy(
+                f"another demo runs from {self.path.parent}{f' (pid {holder})' if holder else ''}: "
+                "let it finish (or quit it), then run this again"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
 
 
 def write_demo_answers(root: Path, data: dict[str, Any], source: Path | None) -> Path:
@@ -231,9 +276,6 @@ def check_demo_answers(answers: Path) -> None:
 async def run_demo(args: argparse.Namespace) -> int:
     """Headless install against the demo's lab, started in this process (its state kept)."""
     from ..files import UnsafePathError, check_state_dir
-    from ..headless import HeadlessOptions, run
-    from ..lab.cluster import Lab
-    from ..rerun import demo_command
     from ..spec import AnswersError
 
     if args.answers is not None:
@@ -249,6 +291,23 @@ async def run_demo(args: argparse.Namespace) -> int:
     except UnsafePathError as exc:
         print(f"thinkube-tui: {exc}", file=sys.stderr)
         return 2
+    lock = DemoLock(root)
+    try:
+        lock.acquire()
+    except DemoBusy as exc:
+        print(f"thinkube-tui: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return await _run_demo_locked(args, root)
+    finally:
+        lock.release()
+
+
+async def _run_demo_locked(args: argparse.Namespace, root: Path) -> int:
+    from ..headless import HeadlessOptions, run
+    from ..lab.cluster import Lab
+    from ..rerun import demo_command
+
     if getattr(args, "fresh", False):
         start_demo_over(args.state_dir)
         print(f"demo: starting over (the lab and the installs under {root} were removed)", flush=True)
