@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections import Counter
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -12,7 +13,9 @@ from textual.containers import Vertical
 from textual.widgets import Button, DataTable, Static
 
 from ..preflight import Finding
+from ..textsafe import data, styled
 from ..wizard import NodeDraft, facts_row
+from ..wording import plural
 from .base import WizardScreen
 from .dialogs import ConfirmDialog, NodeDialog
 
@@ -27,7 +30,23 @@ COLUMNS = (
     ("Disk free", "disk"),
     ("User", "user"),
     ("Login", "auth"),
+    ("GPU details", "gpu_detail"),
 )
+# Name, status, GPUs, RAM and OS come first and short, so that 80 columns show them; the rest
+# (and each GPU's memory and driver, under "GPU details") scrolls in from the right.
+
+
+def short_gpus(facts: Any) -> str:
+    """`1× H100 80GB HBM3`: the GPUs in a few characters (details in their own column)."""
+    if facts is None:
+        return ""
+    if not facts.gpus:
+        return "none"
+    counts = Counter((g.model or "NVIDIA GPU").removeprefix("NVIDIA ") for g in facts.gpus)
+    return ", ".join(f"{n}× {model}" for model, n in counts.items())
+
+
+FINDING_TEXT_WIDTH = 46
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
@@ -62,10 +81,10 @@ class NodesScreen(WizardScreen):
             ("Severity", "severity"),
             ("Node", "node"),
             ("Check", "check"),
-            ("Problem", "message"),
-            ("What to do", "fix"),
+            ("Problem → what to do", "message"),
         ):
-            findings.add_column(label, key=key)
+            # Problem and fix wrap in one fixed-width column (rows grow): 80 columns read them whole.
+            findings.add_column(label, key=key, width=FINDING_TEXT_WIDTH if key == "message" else None)
         self.refresh_nodes()
         self.refresh_findings()
 
@@ -92,6 +111,7 @@ class NodesScreen(WizardScreen):
         auth = {"agent": "agent", "key": "key file", "password": "password"}[node.auth_method]
         style = {"found": "green", "failed": "bold red"}.get(status, "dim")
         os_name, cpu, ram, disk, gpus = facts_row(facts, error)
+        os_name = os_name.removesuffix(" LTS")
         cells = {
             "name": node.name,
             "host": f"{node.host}:{node.port}" if node.port != 22 else node.host,
@@ -102,9 +122,10 @@ class NodesScreen(WizardScreen):
             "cpu": cpu,
             "ram": ram,
             "disk": disk,
-            "gpus": gpus,
+            "gpus": short_gpus(facts) if facts else gpus,
+            "gpu_detail": gpus if facts and facts.gpus else "",
         }
-        return [cells[key] for _, key in COLUMNS]
+        return [data(cells[key]) for _, key in COLUMNS]  # every cell as text: names, hosts, facts are data
 
     def _update_row(self, name: str, status: str | None = None) -> None:
         table = self.query_one("#nodes", DataTable)
@@ -119,14 +140,14 @@ class NodesScreen(WizardScreen):
         for i, f in enumerate(findings):
             table.add_row(
                 Text(f.severity, style=SEVERITY_STYLE.get(f.severity, "")),
-                f.node or "all",
-                f.check,
-                f.message,
-                f.fix,
+                data(f.node or "all"),
+                data(f.check),
+                Text.assemble(data(f.message), "\n→ ", data(f.fix)) if f.fix else data(f.message),
                 key=str(i),
+                height=None,
             )
         if not findings and self.model.discovered:
-            table.add_row(Text("ok", style="green"), "all", "-", "no problems found", "-", key="ok")
+            table.add_row(Text("ok", style="green"), "all", "-", "no problems found", key="ok")
         self._sync_status()
 
     def _sync_status(self) -> None:
@@ -139,7 +160,7 @@ class NodesScreen(WizardScreen):
             errors = sum(1 for f in model.findings if f.severity == "error")
             text = f"[red]{errors} error(s) block the install:[/] fix them (see 'What to do'), then discover again."
         else:
-            text = f"{len(model.facts)} of {len(model.nodes)} nodes discovered; warnings do not block."
+            text = f"{len(model.facts)} of {plural(len(model.nodes), 'node')} discovered; warnings do not block."
         self.query_one("#discovery-status", Static).update(text)
 
     # ------------------------------------------------------------ actions
@@ -197,7 +218,10 @@ class NodesScreen(WizardScreen):
                 self.refresh_nodes()
                 self.refresh_findings()
 
-        self.app.push_screen(ConfirmDialog(f"Remove node {node.name} ({node.host})?", "Remove", "Keep"), confirmed)
+        self.app.push_screen(
+            ConfirmDialog(styled("Remove node {name} ({host})?", name=node.name, host=node.host), "Remove", "Keep"),
+            confirmed,
+        )
 
     def action_discover(self) -> None:
         if not self.model.nodes:
@@ -212,14 +236,16 @@ class NodesScreen(WizardScreen):
         for node in model.nodes:
             model.forget_discovery(node.name)
             self._update_row(node.name, "probing…")
-        status.update(f"Discovering {len(model.nodes)} nodes…")
+        status.update(f"Discovering {plural(len(model.nodes), 'node')}…")
         async for result in self.wizard.session.discover(list(model.nodes)):
             if not any(n.name == result.node for n in model.nodes):
                 continue
             model.record_discovery(result)
             self._update_row(result.node)
             if result.error:
-                self.notify(result.error, title=f"{result.node}: not discovered", severity="error", timeout=8)
+                self.notify(
+                    result.error, title=f"{result.node}: not discovered", severity="error", timeout=8, markup=False
+                )
         status.update("Running preflight checks…")
         model.findings = await self.wizard.session.preflight(model, self.wizard.skip_checks)
         self.refresh_findings()
