@@ -129,6 +129,10 @@ class ThinkubeApp(App[int]):
         self.state_base = self.state_base or self._demo.state_dir
         self._model_ready.set()
 
+    async def model_ready(self) -> None:
+        """Wait until the model is final (at once, or once the demo lab is up)."""
+        await self._model_ready.wait()
+
     def screen_for(self, step: str) -> Screen[Any]:
         from .screens.components import ComponentsScreen
         from .screens.configure import ConfigureScreen

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Input, Select
+from textual.widgets import Button, DataTable, Input, Select
 
 from thinkube_tui.app import ThinkubeApp
 from thinkube_tui.engine import EngineSettings
@@ -172,7 +172,7 @@ async def test_new_install_walk(tmp_path: Path, lab: Lab) -> None:
         assert isinstance(welcome, WelcomeScreen)
         assert [r.name for r in welcome.records] == ["thinkube-lab"]
         await pilot.click("#add")
-        assert isinstance(app.screen, NodesScreen)
+        await wait_until(pilot, lambda: isinstance(app.screen, NodesScreen), what="nodes screen")
         assert app.model.reentry and "grafana" in app.model.installed
         await pilot.press("d")
         await app.workers.wait_for_complete()
@@ -251,3 +251,55 @@ async def test_quit_decides_when_chosen_not_when_asked(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: not app.is_running, what="exit")
     assert app.return_value == 0
     assert app.install is not None and app.install.result is not None and app.install.result.ok
+
+
+async def test_resume_goes_straight_to_the_install(tmp_path: Path, lab: Lab) -> None:
+    """An interrupted install shows as interrupted; Resume reconnects, asks, and installs what is
+    left, without the wizard's steps."""
+    from collections import Counter
+
+    from thinkube_tui.journal import Journal
+    from thinkube_tui.wizard import NodeDraft, WizardModel
+
+    model = WizardModel()
+    for name, address in lab.addresses().items():
+        model.add_node(
+            NodeDraft(
+                name, "127.0.0.1", "thinkube", port=address["port"], auth_method="key", key_file=str(lab.client_key)
+            )
+        )
+    model.set_cluster_settings(dict(LAB_CLUSTER))
+    state = tmp_path / "state" / "thinkube-lab"
+    model.save_for_reentry(model.build_spec(), state)
+    journal = Journal.open(state / "journal.json")
+    journal.started("microk8s-control", None)
+    journal.finished("microk8s-control")
+    journal.started("microk8s-workers", None)  # the process stopped here
+    (tmp_path / "known_hosts").write_text("".join(s.known_hosts_line() + "\n" for s in lab.servers.values()))
+
+    calls: Counter[str] = Counter()
+    installers = fake_installers()
+    for cid, inner in list(installers.items()):
+
+        async def counted(ctx, cid=cid, inner=inner) -> None:
+            calls[cid] += 1
+            await inner(ctx)
+
+        installers[cid] = counted
+    app = make_app(tmp_path, lab, installers=installers)
+    async with app.run_test(size=SIZE) as pilot:
+        welcome = app.screen
+        assert isinstance(welcome, WelcomeScreen)
+        state_cell = welcome.query_one("#clusters", DataTable).get_row_at(0)[2]
+        assert "interrupted in microk8s-workers" in str(state_cell)
+        resume = welcome.query_one("#resume", Button)
+        resume.post_message(Button.Pressed(resume))
+        resume.post_message(Button.Pressed(resume))  # a second press while reconnecting: ignored
+        await pilot.pause()
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="install question")
+        await pilot.click("#yes")
+        await wait_until(pilot, lambda: app.install is not None and app.install.result is not None, what="run over")
+        assert [type(s).__name__ for s in app.screen_stack[1:]] == ["InstallScreen"]
+        assert "microk8s-control" not in app.screen.plan and calls["microk8s-control"] == 0
+        assert calls["microk8s-workers"] == 1 and set(calls.values()) == {1}
+        assert app.install.result.ok

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -16,6 +16,10 @@ from ..spec import AnswersError, dump_spec
 from ..wording import plural
 from .base import WizardScreen
 from .dialogs import ConfirmDialog, SaveAnswersDialog
+
+if TYPE_CHECKING:
+    from ..plan import Plan
+    from ..spec import Spec
 
 
 class ReviewScreen(WizardScreen):
@@ -156,21 +160,23 @@ class ReviewScreen(WizardScreen):
                 self.wizard.next_step(self)
 
         self.app.push_screen(
-            ConfirmDialog(self.install_question(), "Install", "Not yet", title="Start the install?"), answered
+            ConfirmDialog(install_question(self.spec, self.plan), "Install", "Not yet", title="Start the install?"),
+            answered,
         )
 
-    def install_question(self) -> Text:
-        plan = self.plan
-        minutes = max(1, round(plan.critical_path_s / 60))
-        nodes = [n.name for n in self.spec.nodes]
-        text = Text()
-        text.append(f"{counted(len(plan), 'component')} on {counted(len(nodes), 'node')}", "bold")
-        text.append(f" ({', '.join(nodes)}), about {minutes} min from the catalog's estimates.\n\n")
-        text.append(
-            "The nodes are changed from here on: packages, MicroK8s, and the components. Every finished "
-            "step is recorded, so an interrupted install resumes where it stopped."
-        )
-        return text
+
+def install_question(spec: Spec, plan: Plan) -> Text:
+    """What Install asks before anything changes on the nodes: what, where, for how long."""
+    minutes = max(1, round(plan.critical_path_s / 60))
+    nodes = [n.name for n in spec.nodes]
+    text = Text()
+    text.append(f"{counted(len(plan), 'component')} on {counted(len(nodes), 'node')}", "bold")
+    text.append(f" ({', '.join(nodes)}), about {minutes} min from the catalog's estimates.\n\n")
+    text.append(
+        "The nodes are changed from here on: packages, MicroK8s, and the components. Every finished "
+        "step is recorded, so an interrupted install resumes where it stopped."
+    )
+    return text
 
 
 def counted(count: int, noun: str) -> str:

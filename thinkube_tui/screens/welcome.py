@@ -1,26 +1,63 @@
-"""Step 1: a new install, or back to a cluster this machine installed (add components, retry failed)."""
+"""Step 1: a new install, or back to a cluster this machine installed: resume an interrupted
+install, retry what failed (both straight to the install, after reconnecting to the nodes), or
+add components (through the wizard's steps)."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Button, DataTable, Static
 
+from ..journal import Journal, JournalError
 from ..wizard import ClusterRecord, WizardModel, known_clusters
+from ..wording import plural
 from .base import WizardScreen
+from .dialogs import ConfirmDialog
+from .review import install_question
 
 INTRO = (
     "[b]Install the Thinkube platform[/b] — MicroK8s and its services — onto your Ubuntu machines over SSH.\n\n"
     "The wizard asks for the machines, finds out what they have, lets you choose the components and their "
-    "settings, shows the plan, and installs. Nothing is changed on any machine before you press [b]Install[/b] "
-    "on the Review screen. What you enter can be saved as an answers file and replayed with "
+    "settings, shows the plan, and installs. Nothing is changed on any machine before you confirm "
+    "[b]Install[/b] on the Review screen. What you enter can be saved as an answers file and replayed with "
     "[b]thinkube-tui --answers FILE[/b]."
 )
+
+
+def interrupted(record: ClusterRecord) -> frozenset[str]:
+    """Components the journal shows as still running: the install stopped in the middle of them."""
+    try:
+        journal = Journal.open(record.state_dir / "journal.json")
+    except JournalError:
+        return frozenset()
+    return frozenset(cid for cid, rec in journal.components.items() if rec.status == "running")
+
+
+def record_state(record: ClusterRecord, stopped: frozenset[str]) -> Text:
+    if record.error is not None:
+        return Text("journal unreadable", style="bold red")
+    if stopped:
+        return Text(f"interrupted in {', '.join(sorted(stopped))}", style="bold yellow")
+    if record.failed:
+        return Text(f"failed: {', '.join(sorted(record.failed))}", style="red")
+    return Text("complete", style="green")
 
 
 class WelcomeScreen(WizardScreen):
     STEP = "Welcome"
     NEXT_LABEL = "New install"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f5", "resume", "Resume", show=False),
+        Binding("f6", "retry", "Retry failed", show=False),
+        Binding("f7", "add", "Add components", show=False),
+    ]
+
+    _busy = False  # coming back to a cluster is under way
 
     def body(self) -> ComposeResult:
         with VerticalScroll(classes="main"):
@@ -32,26 +69,32 @@ class WelcomeScreen(WizardScreen):
                 )
             yield Static(INTRO, id="intro")
             self.records = known_clusters(self.wizard.state_base)
+            self.stopped = {record.name: interrupted(record) for record in self.records}
             if self.records:
                 yield Static(
                     "[b]Clusters installed from this machine[/b] (choose one to come back to it):",
                     classes="section-title",
                 )
                 yield DataTable(id="clusters", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="welcome-status", classes="status-line")
 
     def buttons(self) -> ComposeResult:
         if self.records:
-            yield Button("Add components", id="add", compact=True)
+            yield Button("Resume", id="resume", variant="success", compact=True)
             yield Button("Retry failed", id="retry", compact=True)
+            yield Button("Add components", id="add", compact=True)
 
     def on_mount(self) -> None:
         if self.records:
             table = self.query_one("#clusters", DataTable)
-            table.add_columns("Cluster", "Installed", "Failed", "Answers saved")
+            table.add_columns("Cluster", "Installed", "State", "Answers saved")
             for record in self.records:
-                failed = ", ".join(sorted(record.failed)) or "-"
                 table.add_row(
-                    record.name, str(len(record.installed)), failed, "yes" if record.answers else "no", key=record.name
+                    Text(record.name),
+                    str(len(record.installed)),
+                    record_state(record, self.stopped[record.name]),
+                    "yes" if record.answers else "no",
+                    key=record.name,
                 )
             self._sync_buttons()
 
@@ -66,28 +109,95 @@ class WelcomeScreen(WizardScreen):
 
     def _sync_buttons(self) -> None:
         record = self.selected_record()
-        self.query_one("#add", Button).disabled = record is None or record.error is not None
-        self.query_one("#retry", Button).disabled = record is None or not record.failed
+        usable = record is not None and record.error is None
+        resumable = usable and record is not None and record.answers is not None
+        self.query_one("#add", Button).disabled = not usable
+        self.query_one("#resume", Button).disabled = not (resumable and record and self.stopped[record.name])
+        self.query_one("#retry", Button).disabled = not (resumable and record and record.failed)
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("resume", "retry", "add"):
+            buttons = self.query(f"#{action}").results(Button)
+            return any(not b.disabled for b in buttons)
+        return super().check_action(action, parameters)
+
+    # ------------------------------------------------------------ coming back to a cluster
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id in ("add", "retry"):
+        actions = {"add": self.action_add, "retry": self.action_retry, "resume": self.action_resume}
+        action = actions.get(event.button.id or "")
+        if action is not None:
             event.stop()
-            record = self.selected_record()
-            if record is not None:
-                self.wizard.model = WizardModel.for_reentry(record, self.model.catalog, self.model)
+            action()
+
+    def action_add(self) -> None:
+        self.come_back("add")
+
+    def action_retry(self) -> None:
+        self.come_back("retry what failed")
+
+    def action_resume(self) -> None:
+        self.come_back("resume")
+
+    def come_back(self, what: str) -> None:
+        record = self.selected_record()
+        if record is None or not self.is_active or self._busy:
+            return  # nothing chosen, or a second request while the first is under way
+        self._busy = True
+        self.reenter(record, what)
+
+    @work(exclusive=True, group="reentry")
+    async def reenter(self, record: ClusterRecord, what: str) -> None:
+        try:
+            await self.wizard.model_ready()  # the demo lab first, if it is still starting
+            self.wizard.model = WizardModel.for_reentry(record, self.model.catalog, self.model)
+            if what == "add":
                 self.notify(
-                    f"{record.name}: {len(record.installed)} components installed"
-                    + (f"; {len(record.failed)} failed will be tried again" if record.failed else ""),
+                    f"{record.name}: {plural(len(record.installed), 'component')} installed; choose what to add.",
                     title="Re-entry",
                 )
                 self.wizard.next_step(self)
+            else:
+                await self.continue_install(what)
+        finally:
+            self._busy = False
+
+    async def continue_install(self, what: str) -> None:
+        """Straight to the install: reconnect to the nodes and find out what they have (the
+        installers need it), then ask. Problems lead to the Nodes screen instead."""
+        model = self.model
+        status = self.query_one("#welcome-status", Static)
+        status.update(f"To {what}: connecting to {len(model.nodes)} nodes and discovering them…")
+        async for result in self.wizard.session.discover(list(model.nodes)):
+            model.record_discovery(result)
+        model.findings = await self.wizard.session.preflight(model, self.wizard.skip_checks)
+        status.update("")
+        if model.discovery_errors or model.blocking_findings:
+            self.notify(
+                "Some nodes could not be reached or have problems: fix them here, then go on.",
+                title=f"Cannot {what} yet",
+                severity="warning",
+                timeout=10,
+            )
+            self.wizard.next_step(self)  # the Nodes screen shows what is wrong
             return
-        super().on_button_pressed(event)
+        spec = model.build_spec()
+        plan = model.plan(spec)
+        if not plan.items:
+            self.notify("Nothing is left to install.", title="Up to date")
+            return
+
+        def answered(yes: object) -> None:
+            if yes:
+                self.wizard.start_install()
+
+        self.app.push_screen(
+            ConfirmDialog(install_question(spec, plan), "Install", "Not yet", title=f"{what.capitalize()}?"),
+            answered,
+        )
 
     def action_next(self) -> None:
-        if self.model.reentry:  # coming back here from a re-entry: a new install starts afresh
+        if self.is_active and self.model.reentry:  # back here from a re-entry: a new install starts afresh
             self.wizard.model = WizardModel(self.model.catalog)
         super().action_next()
-
-    def action_back(self) -> None:
-        pass
