@@ -11,6 +11,7 @@ from textual.containers import Grid, Vertical
 from textual.widgets import DataTable, Input, Label, Static
 
 from ..spec import format_path
+from ..textsafe import data
 from ..wizard import describe_gpu, format_labels, parse_labels, parse_taints
 from .base import WizardScreen
 
@@ -54,14 +55,14 @@ class RolesScreen(WizardScreen):
         for node in self.model.nodes:
             facts = self.model.facts.get(node.name)
             gpus = "; ".join(describe_gpu(g) for g in facts.gpus) if facts and facts.gpus else "-"
-            role = "[b]control plane[/b]" if node.role == "control" else "worker"
+            role = Text("control plane", style="bold") if node.role == "control" else Text("worker")
             table.add_row(
-                node.name,
+                data(node.name),
                 role,
-                node.host,
-                gpus,
-                format_labels(node.labels) or "-",
-                ", ".join(node.taints) or "-",
+                data(node.host),
+                data(gpus),
+                data(format_labels(node.labels) or "-"),
+                data(", ".join(node.taints) or "-"),
                 key=node.name,
             )
         if self.model.nodes:
@@ -78,7 +79,7 @@ class RolesScreen(WizardScreen):
         if name:
             self.model.set_control(name)
             self.refresh_table()
-            self.notify(f"{name} is the control plane.")
+            self.notify(f"{name} is the control plane.", markup=False)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.show_extras()
