@@ -46,6 +46,8 @@ from .targets import NodeTarget, Prompts, SecretRequest
 from .transport import Transport
 
 if TYPE_CHECKING:  # discovery, preflight and the engine load when first used: a faster first screen
+    from rich.text import Text
+
     from .discovery import NodeResult
     from .engine import EngineSettings, Installer
     from .events import EventBus, RunFinished
@@ -688,11 +690,14 @@ class WizardModel:
 
     # ------------------------------------------------------------ descriptions for the screens
 
-    def describe(self, cid: str, domain: str | None = None) -> str:
+    def describe(self, cid: str, domain: str | None = None) -> Text:
+        """The component for people: its title in bold, the rest (with the operator's domain) as text."""
+        from .textsafe import styled
+
         comp = self.catalog[cid]
         state = self.state(cid)
         lines = [
-            f"[b]{comp.title}[/b]  ({comp.id}, group {comp.group})",
+            f"  ({comp.id}, group {comp.group})",
             "",
             comp.description,
             "",
@@ -718,7 +723,7 @@ class WizardModel:
         lines += ["", f"Status: {why}"]
         if cid in self.failed:
             lines.append("Failed last time: it will be tried again")
-        return "\n".join(lines)
+        return styled("[b]{title}[/b]{rest}", title=comp.title, rest="\n".join(lines))
 
 
 def git_warning(answers: Path, secrets: Path | None) -> str | None:

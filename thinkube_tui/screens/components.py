@@ -87,7 +87,7 @@ class ComponentsScreen(WizardScreen):
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
         cid = event.node.data
-        text = self.model.describe(cid) if cid else str(event.node.label)
+        text = self.model.describe(cid) if cid else event.node.label
         self.query_one("#component-description", Static).update(text)
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[str]) -> None:
@@ -100,7 +100,7 @@ class ComponentsScreen(WizardScreen):
     def toggle(self, cid: str) -> None:
         change = self.model.toggle(cid)
         message = change.explain(self.model.catalog)
-        self.query_one("#selection-message", Static).update(f"[red]{message}[/]" if not change.ok else message)
+        self.query_one("#selection-message", Static).update(Text(message, style="" if change.ok else "red"))
         if not change.ok:
             self.notify(message, title="Cannot untick", severity="warning")
         self.refresh_labels()
