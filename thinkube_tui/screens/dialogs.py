@@ -13,6 +13,7 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
+from ..textsafe import data, styled
 from ..wizard import NodeDraft
 
 
@@ -44,9 +45,12 @@ class HostKeyDialog(Dialog):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(f"[b]Unknown host key[/b] for {self.node or self.host}", classes="dialog-title")
-            yield Static(f"{self.host}:{self.port} offers a {self.key_type} key with the fingerprint")
-            yield Static(f"[b]{self.fingerprint}[/b]", id="fingerprint")
+            # The host, key type and fingerprint come from the operator and the server: text, not markup.
+            yield Static(styled("[b]Unknown host key[/b] for {n}", n=self.node or self.host), classes="dialog-title")
+            yield Static(
+                styled("{h}:{p} offers a {t} key with the fingerprint", h=self.host, p=self.port, t=self.key_type)
+            )
+            yield Static(Text(self.fingerprint, style="bold"), id="fingerprint")
             yield Static(
                 "Compare it with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the machine's "
                 "console. Accepting remembers it in thinkube-tui's known-hosts file.",
@@ -70,9 +74,9 @@ class SecretDialog(Dialog):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(f"[b]{self.prompt}[/b]", classes="dialog-title")
+            yield Static(Text(self.prompt, style="bold"), classes="dialog-title")  # it names a path, a host
             if self.detail:
-                yield Static(self.detail, classes="hint")
+                yield Static(data(self.detail), classes="hint")
             yield Input(password=True, id="secret", placeholder="typed characters are hidden", compact=True)
             yield Static(
                 "Kept in memory for this session only; written to disk only if you save a secrets file.", classes="hint"
