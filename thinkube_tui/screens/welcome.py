@@ -156,6 +156,7 @@ class WelcomeScreen(WizardScreen):
                 self.notify(
                     f"{record.name}: {plural(len(record.installed), 'component')} installed; choose what to add.",
                     title="Re-entry",
+                    markup=False,  # the cluster's name is a directory's name
                 )
                 self.wizard.next_step(self)
             else:
