@@ -300,6 +300,10 @@ async def test_review_install_and_summary_show_data_as_text(
         shown = shown_now(app)
         for part in ("node", "message", "fix"):
             assert f"{part}:{payload}" in shown, part
+        saved = tmp_path / f"answers {payload}.yaml"  # a "/" in the payload: not saved, the error names it
+        app.screen.save(saved, secrets_as_env=True)
+        await settle(pilot)
+        assert str(saved) in shown_now(app) or repr(str(saved)) in shown_now(app)
 
         app.next_step(type("Review", (), {"STEP": "Review"})())
         await wait_until(pilot, lambda: app.install is not None and app.install.result is not None, what="finished")

@@ -62,7 +62,7 @@ class ReviewScreen(WizardScreen):
         )
         if plan.installed:
             head += f"; {len(plan.installed)} installed already"
-        self.query_one("#plan-tree", Tree).root.add_leaf(head)
+        self.query_one("#plan-tree", Tree).root.add_leaf(Text(head))
         for group_id, members in plan.by_group(catalog):
             group = tree.root.add(f"{group_id} {catalog.group(group_id).title}", expand=True)
             for item in members:
@@ -132,13 +132,13 @@ class ReviewScreen(WizardScreen):
         try:
             exported = self.model.export(path, secrets_as_env=secrets_as_env)
         except (AnswersError, OSError) as exc:
-            self.notify(str(exc), title="Not saved", severity="error", timeout=10)
+            self.notify(str(exc), title="Not saved", severity="error", timeout=10, markup=False)
             return
         self.wizard.saved_secrets = exported.secrets
         where = f" and secrets to {exported.secrets} (mode 0600)" if exported.secrets else ""
-        self.notify(f"Answers saved to {exported.answers}{where}; they re-validate.", title="Saved")
+        self.notify(f"Answers saved to {exported.answers}{where}; they re-validate.", title="Saved", markup=False)
         if exported.warning:
-            self.notify(exported.warning, title="Inside a git repository", severity="warning", timeout=20)
+            self.notify(exported.warning, title="Inside a git repository", severity="warning", timeout=20, markup=False)
 
     def ready(self) -> str | None:
         if not self.plan.items:
