@@ -375,12 +375,12 @@ def test_plan_shows_cluster_name_and_domain_as_text(payload: str) -> None:
     from thinkube_tui.catalog import load_catalog
     from thinkube_tui.commands.plan import render_plan
     from thinkube_tui.plan import make_plan
-    from thinkube_tui.spec import parse_answers
+    from thinkube_tui.spec import API_VERSION, parse_answers
 
     answers = {
-        "apiVersion": "thinkube.io/v1",
+        "apiVersion": API_VERSION,
         "cluster": LAB_CLUSTER,
-        "nodes": [{"name": "tk-control", "host": "10.42.0.11", "user": "thinkube"}],
+        "nodes": [{"name": "tk-control", "host": "10.42.0.11", "user": "thinkube", "role": "control"}],
         "components": {"grafana": {"enabled": True}},
     }
     spec = parse_answers(yaml.safe_dump(answers))

@@ -34,17 +34,26 @@ def _minutes(seconds: float) -> str:
 
 
 def render_plan(plan: Plan, catalog: Catalog, spec: Spec) -> list[object]:
+    from rich.text import Text
     from rich.tree import Tree
 
+    from ..textsafe import styled
+
+    # The cluster's name and domain (and the URLs made from it) are the operator's: text, not markup.
     by_group = Tree(
-        f"[b]Plan for {spec.cluster.name}[/] ({spec.cluster.domain}): {plural(len(plan), 'component')}, by group"
+        styled(
+            "[b]Plan for {name}[/] ({domain}): {count}, by group",
+            name=spec.cluster.name,
+            domain=spec.cluster.domain,
+            count=plural(len(plan), "component"),
+        )
     )
     for group_id, members in plan.by_group(catalog):
         branch = by_group.add(f"[b]{group_id}[/] {catalog.group(group_id).title}")
         for p in members:
             needs = f" [dim]after {', '.join(p.deps)}[/]" if p.deps else ""
             urls = "  " + " ".join(p.component.urls(spec.cluster.domain)) if p.component.hostnames else ""
-            branch.add(f"[cyan]{p.id}[/] [dim]({p.reason})[/]{needs}{urls}")
+            branch.add(styled(f"[cyan]{p.id}[/] [dim]({p.reason})[/]{needs}{{urls}}", urls=urls))
 
     by_wave = Tree("[b]By wave[/] (each wave can start once the waves before it are done)")
     for number, wave in enumerate(plan.waves, 1):
@@ -57,4 +66,4 @@ def render_plan(plan: Plan, catalog: Catalog, spec: Spec) -> list[object]:
     )
     if plan.installed:
         summary += f"\nAlready installed, left alone: {', '.join(sorted(plan.installed))}"
-    return [by_group, "", by_wave, "", summary]
+    return [by_group, "", by_wave, "", Text(summary)]
