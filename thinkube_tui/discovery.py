@@ -539,7 +539,15 @@ def parse_probe_output(
     mk = MicroK8s(installed=None if snapd is None else False)
     if "snap_microk8s" in sec:
         s = sec["snap_microk8s"]
-        mk = parse_snap_list(s.body, w) if s.rc == 0 else MicroK8s(installed=False)
+        if s.rc == 0:
+            mk = parse_snap_list(s.body, w)
+        elif s.rc in (1, 127):  # "error: no matching snaps installed", or no snap command at all
+            mk = MicroK8s(installed=False)
+        else:  # timed out (124), cut short or killed: unknown, never read as "not installed"
+            w.append(
+                f"snap list microk8s did not answer (exit status {s.rc}): whether MicroK8s is installed is unknown"
+            )
+            mk = MicroK8s(installed=None)
     if mk.installed:
         in_cluster = parse_microk8s_status(body("microk8s_status", need_ok=False) or "")
         if "microk8s_clustered" in sec and sec["microk8s_clustered"].rc == 0:

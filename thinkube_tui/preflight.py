@@ -378,8 +378,8 @@ def check_clock_skew(ctx: PreflightContext) -> list[Finding]:
 def check_ports(ctx: PreflightContext) -> list[Finding]:
     out = []
     for f in ctx.facts:
-        if f.microk8s.installed or f.listening_ports is None:
-            continue
+        if f.microk8s.installed is not False or f.listening_ports is None:
+            continue  # MicroK8s itself listens there, or whether it is installed is unknown
         for port in MICROK8S_PORTS:
             if port in f.listening_ports:
                 what = "the Kubernetes API" if port == 16443 else "the MicroK8s cluster agent"

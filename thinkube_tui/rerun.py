@@ -69,7 +69,7 @@ def wizard_command(*, state_dir: Path | None = None, known_hosts: Path | None = 
 
 
 def wizard_retry_commands(
-    cluster_dir: Path, *, state_base: Path | None, known_hosts: Path | None, secrets: Path | None
+    cluster_dir: Path, *, state_base: Path | None = None, known_hosts: Path | None = None, secrets: Path | None = None
 ) -> tuple[str, str]:
     """After a wizard install failed: the wizard to open again (Retry failed on Welcome), and the
     headless command that retries from the answers saved beside the journal."""

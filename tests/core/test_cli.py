@@ -168,4 +168,4 @@ def test_the_wizards_retry_hint_names_its_state_dir_and_known_hosts(tmp_path):
         f"thinkube-tui --answers {tmp_path / 'state' / 'lab' / 'answers.yaml'} "
         f"--state-dir {tmp_path / 'state'} --known-hosts {tmp_path / 'kh'}"
     )
-    assert wizard_retry_commands(tmp_path / "x", state_base=None, known_hosts=None, secrets=None)[0] == "thinkube-tui"
+    assert wizard_retry_commands(tmp_path / "x")[0] == "thinkube-tui"

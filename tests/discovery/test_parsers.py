@@ -226,3 +226,13 @@ def test_probe_output_cut_short_warns_and_keeps_what_it_has():
 def test_probe_output_garbage():
     f = parse_probe_output("n", "Welcome to my shell!\n")
     assert f.hostname is None and f.gpus == ()
+
+
+def test_a_snap_list_that_did_not_answer_leaves_microk8s_unknown():
+    """A `timeout 15 snap list` that timed out (a busy node) is not "MicroK8s is not installed":
+    read so, the ports MicroK8s itself holds were reported as taken by another program."""
+    timed_out = parse_probe_output("n", probe_output(ubuntu_sections() | {"snap_microk8s": ("", 124)}))
+    assert timed_out.microk8s.installed is None
+    assert any("snap list microk8s did not answer (exit status 124)" in w for w in timed_out.warnings)
+    absent = parse_probe_output("n", probe_output(ubuntu_sections()))
+    assert absent.microk8s.installed is False

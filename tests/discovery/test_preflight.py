@@ -192,6 +192,8 @@ def test_ports():
     )
     assert only(run_preflight([with_mk]), "ports") == []
     assert only(run_preflight([node("n1", listening_ports=None)]), "ports") == []
+    unknown = node("n1", listening_ports=frozenset({16443, 25000}), microk8s=MicroK8s(installed=None))
+    assert only(run_preflight([unknown]), "ports") == []  # not known to be absent: not "another program"
 
 
 def gpu(**kw) -> Gpu:

@@ -90,7 +90,7 @@ async def test_reentry_adds_a_component_without_rerunning_the_rest(lab, tmp_path
     before = {name: dict(node.counters) for name, node in lab.nodes.items()}
     code, out = await install(lab, tmp_path, "valkey")
     assert code == 0, out
-    assert "plan: 1 components" in out
+    assert "plan: 1 component, about" in out, out
     for name, node in lab.nodes.items():
         changed = {k: v for k, v in node.counters.items() if before[name].get(k) != v}
         assert all(k.startswith("helm-") for k in changed), (name, changed)

@@ -845,7 +845,7 @@ async def test_headless_install_against_the_lab(tmp_path: Path, monkeypatch: pyt
         detail = logs[-1].read_text()[-6000:] if logs else ""
         assert code == 0, text[-6000:] + "\n--- log ---\n" + detail
         for component in CORE_WITH_INSTALLERS:
-            assert f"done     {component}" in text, component
+            assert f"\n- {component}: done\n" in text, component
         # a second run changes nothing
         with open(out, "w") as f:
             code = await run(

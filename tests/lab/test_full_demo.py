@@ -52,7 +52,8 @@ def test_full_demo_installs_every_component_then_has_nothing_to_do(tmp_path):
 
     finished = set(re.findall(r"^\S+ \[([a-z0-9-]+)\] done in [\d.]+ s$", first.stdout, re.M))
     assert finished == catalog, f"no 'done in' line for {sorted(catalog - finished)}"
-    summary = {cid: status for status, cid in re.findall(r"^  (\w+)\s+([a-z0-9-]+)", first.stdout, re.M)}
+    components = first.stdout.split("## Components\n", 1)[-1]  # the handover summary's last section
+    summary = dict(re.findall(r"^- ([a-z0-9-]+): (\w+)$", components, re.M))
     assert {cid for cid, status in summary.items() if status == "done"} == catalog, summary
     # Verifications that end with the platform answering: a few components' last words.
     for line in (
