@@ -360,7 +360,11 @@ async def _run(options: HeadlessOptions, out: IO[str], err: IO[str]) -> int:
         # One install per cluster: held from here to the end, released on every way out.
         lock = install_lock(cluster, lambda: journal.installed, lambda t: out.write(t + "\n"))
         await held.enter_async_context(lock)
-        journal = Journal.open(state / "journal.json")  # as the run that held the lock before left it
+        try:
+            journal = Journal.open(state / "journal.json")  # as the run that held the lock before left it
+        except JournalError as exc:
+            print(f"thinkube-tui: {exc}", file=err)
+            return EXIT_INVALID
         control_facts = gathered.facts.get(spec.control.name)
         if control_facts is not None and control_facts.microk8s.installed:
             await _adopt_cluster_state(cluster, journal, out)
