@@ -8,11 +8,15 @@ Values that are secrets are never repeated: callers say `secret=True` and get "t
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,29 @@ _TYPES = {
 }
 
 
+# Problems a keyword alone does not explain (the schema reader knows when they apply).
+SECRET_INLINE = "secrets are never written inline: use {env: VARIABLE} or {secret: KEY} (a key of the secrets file)"
+SECRET_ONE_SOURCE = "give exactly one of env or secret"
+CORE_ALWAYS_ON = "this is a core component and cannot be switched off"
+
+
+def missing_required(key: str) -> str:
+    return f"missing required key {key!r}"
+
+
+def unknown_key(key: str, known: Sequence[str]) -> str:
+    """A key the schema does not know, with the nearest known one (or all of them)."""
+    hint = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    suggestion = f" (did you mean {hint[0]!r}?)" if hint else f"; known keys: {', '.join(known)}"
+    return f"unknown key {key!r}{unusual_characters(key)}{suggestion}"
+
+
+def expected_type(wanted: object, value: object) -> str:
+    """`expected an integer, got a string`: `wanted` is a schema's `type` (a name or a list)."""
+    names = wanted if isinstance(wanted, list) else [wanted]
+    return f"expected {' or '.join(_TYPES.get(str(a), str(a)) for a in names)}, got {type_name(value)}"
+
+
 def shown(value: Any, *, secret: bool = False, limit: int = 60) -> str:
     """A value as a message quotes it: never a secret, short, with look-alike characters named."""
     if secret:
@@ -172,20 +199,21 @@ def _edge_space(value: Any) -> str:
     return ""
 
 
-def schema_error(error: Any, *, secret: bool = False) -> str:
-    """One jsonschema `ValidationError` in the operator's words."""
-    kind, value, arg = error.validator, error.instance, error.validator_value
+def schema_error(error: ValidationError, *, secret: bool = False) -> str:
+    """One jsonschema `ValidationError` in the operator's words (by keyword; the schema reader
+    handles what a keyword alone does not say: secrets, unknown keys, core components)."""
+    kind, value = error.validator, error.instance
+    arg: Any = error.validator_value  # the keyword's argument, as the schema wrote it
     schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
     what = shown(value, secret=secret)
     is_key = "propertyNames" in error.relative_schema_path
     subject = f"key {what}" if is_key else what
     if kind == "type":
-        wanted = " or ".join(_TYPES.get(str(a), str(a)) for a in (arg if isinstance(arg, list) else [arg]))
-        return f"expected {wanted}, got {type_name(value)}"
+        return expected_type(arg, value)
     if kind == "required" and isinstance(value, Mapping):
         # One error per missing key; its own key is the one its message names.
         missing = next((k for k in arg if k not in value and repr(k) in error.message), arg[0])
-        return f"missing required key {missing!r}"
+        return missing_required(missing)
     if kind == "enum":
         choices = [show_choice(a) for a in arg]
         listed = ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else choices[0]
