@@ -138,8 +138,11 @@ SECRET_ONE_SOURCE = "give exactly one of env or secret"
 CORE_ALWAYS_ON = "this is a core component and cannot be switched off"
 
 
+MISSING_REQUIRED = "missing required key"
+
+
 def missing_required(key: str) -> str:
-    return f"missing required key {key!r}"
+    return f"{MISSING_REQUIRED} {key!r}"
 
 
 def unknown_key(key: str, known: Sequence[str]) -> str:

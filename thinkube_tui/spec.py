@@ -23,8 +23,8 @@ import yaml
 from . import messages, schema, yamlpos
 from .catalog import Catalog, load_catalog
 from .schema import AUTO as AUTO  # re-exported: the planner and the wizard read it here
-from .schema import with_defaults
 from .schema import answers_schema as answers_schema  # re-exported: the wizard and the CLI read it here
+from .schema import with_defaults
 from .yamlpos import Located, Mark, Path
 from .yamlpos import format_path as format_path  # re-exported: problems and screens format paths here
 

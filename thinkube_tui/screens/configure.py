@@ -11,7 +11,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import ContentSwitcher, ListItem, ListView, Static
 
-from ..spec import AnswersError, answers_schema
+from ..messages import MISSING_REQUIRED
+from ..schema import answers_schema
+from ..spec import AnswersError
 from ..widgets.schema_form import SchemaForm
 from .base import WizardScreen
 
@@ -80,7 +82,7 @@ class ConfigureScreen(WizardScreen):
         problems = self.model.problems()
         for problem in problems:
             path = problem.path
-            if not show_missing and problem.message.startswith("missing required key"):
+            if not show_missing and problem.message.startswith(MISSING_REQUIRED):
                 continue
             section = (
                 CLUSTER

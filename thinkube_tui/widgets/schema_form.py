@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import yaml
 from textual.app import ComposeResult
@@ -31,6 +31,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch
+from textual.widgets.select import NoSelection
 
 from ..schema import UNSET, SchemaReader, Setting
 from ..secrets import generate_password
@@ -75,13 +76,13 @@ class SchemaField(Vertical):
         self.path = setting.path
         self.schema = setting.schema
         self.required = setting.required
-        self.schema_default: Any = setting.default
+        self.schema_default: object = setting.default
         # What an untouched field stands for: the schema's default, or an answered value shown as one.
-        self.baseline: Any = self.schema_default
+        self.baseline: object = self.schema_default
         self.external_error: str | None = None
         # The control's state when last reported: controls also post Changed when mounted or
         # filled, which is not the operator editing.
-        self._last_seen: Any = None
+        self._last_seen: object = None
         self.touched = False  # "required" is not shouted at an operator who has not got there yet
 
     @property
@@ -98,7 +99,7 @@ class SchemaField(Vertical):
     def compose_control(self) -> ComposeResult:
         raise NotImplementedError
 
-    def control_value(self) -> Any:
+    def control_value(self) -> object:
         """The raw state of the control (text, switch position, option index)."""
         raise NotImplementedError
 
@@ -110,18 +111,18 @@ class SchemaField(Vertical):
         return self.setting.description
 
     # The three things a kind of field must say: what it holds, how to show a value, how to clear it.
-    def read(self) -> Any:
+    def read(self) -> object:
         """The value as typed, UNSET when empty; FieldValueError when it is not even the right type."""
         raise NotImplementedError
 
-    def fill(self, value: Any) -> None:
+    def fill(self, value: object) -> None:
         raise NotImplementedError
 
     def show_baseline(self) -> None:
         """Show the field untouched: empty Inputs say what the baseline is."""
         raise NotImplementedError
 
-    def effective(self) -> Any:
+    def effective(self) -> object:
         typed = self.read()
         return self.baseline if typed is UNSET else typed
 
@@ -168,18 +169,18 @@ class SchemaField(Vertical):
 class _InputField(SchemaField):
     """Any field edited as text in one Input."""
 
-    input_type = "text"
+    input_type: Literal["integer", "number", "text"] = "text"
 
     def compose_control(self) -> ComposeResult:
         self._last_seen = ""
         yield Input(
             placeholder=self.placeholder(),
             type=self.input_type,
-            compact=True,  # type: ignore[arg-type]
+            compact=True,
             classes="schema-field--control",
         )
 
-    def control_value(self) -> Any:
+    def control_value(self) -> object:
         return self.input.value
 
     @property
@@ -198,7 +199,7 @@ class _InputField(SchemaField):
         self.input.value = ""
         self.input.placeholder = self.placeholder()
 
-    def fill(self, value: Any) -> None:
+    def fill(self, value: object) -> None:
         self.input.value = show_value(value)
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -209,7 +210,7 @@ class _InputField(SchemaField):
 class StringField(_InputField):
     kind = "string"
 
-    def read(self) -> Any:
+    def read(self) -> object:
         return self.text() or UNSET
 
 
@@ -220,7 +221,7 @@ class NumberField(_InputField):
         super().__init__(form, setting)
         self.input_type = "integer" if setting.kind == "integer" else "number"
 
-    def read(self) -> Any:
+    def read(self) -> object:
         text = self.text()
         if not text:
             return UNSET
@@ -243,7 +244,7 @@ class ListField(_InputField):
     def help_text(self) -> str:
         return f"{self.setting.description} Comma-separated.".strip()
 
-    def read(self) -> Any:
+    def read(self) -> object:
         text = self.text()
         if not text:
             return UNSET
@@ -269,7 +270,7 @@ class YamlField(_InputField):
         hint = f" YAML, e.g. {example}" if example else " YAML."
         return f"{self.setting.description}{hint}"
 
-    def read(self) -> Any:
+    def read(self) -> object:
         text = self.text()
         if not text:
             return UNSET
@@ -302,13 +303,13 @@ class BooleanField(SchemaField):
     def switch(self) -> Switch:
         return self.query_one(".schema-field--control", Switch)
 
-    def control_value(self) -> Any:
+    def control_value(self) -> object:
         return self.switch.value
 
-    def read(self) -> Any:
+    def read(self) -> object:
         return self.switch.value
 
-    def fill(self, value: Any) -> None:
+    def fill(self, value: object) -> None:
         self.switch.value = bool(value)
         self._show_word(bool(value))  # Changed is held back while the form is being filled
 
@@ -348,20 +349,20 @@ class EnumField(SchemaField):
     def select(self) -> Select[int]:
         return self.query_one(".schema-field--control", Select)
 
-    def control_value(self) -> Any:
+    def control_value(self) -> object:
         return self.select.value
 
-    def _index(self, value: Any) -> Any:
+    def _index(self, value: object) -> int | NoSelection:
         for i, v in enumerate(self.setting.choices):
             if v == value and type(v) is type(value):
                 return i
         return Select.NULL
 
-    def read(self) -> Any:
+    def read(self) -> object:
         index = self.select.value
-        return UNSET if index is Select.NULL else self.setting.choices[index]
+        return UNSET if isinstance(index, NoSelection) else self.setting.choices[index]
 
-    def fill(self, value: Any) -> None:
+    def fill(self, value: object) -> None:
         index = self._index(value)
         if index is Select.NULL and not self.select._allow_blank:
             raise ValueError(f"{value!r} is not one of the choices of {self.json_path}")
@@ -386,13 +387,13 @@ class ConstField(SchemaField):
     def compose_control(self) -> ComposeResult:
         yield Label(show_value(self.setting.default), classes="schema-field--control")
 
-    def control_value(self) -> Any:
+    def control_value(self) -> object:
         return self.setting.default
 
-    def read(self) -> Any:
+    def read(self) -> object:
         return UNSET
 
-    def fill(self, value: Any) -> None:
+    def fill(self, value: object) -> None:
         pass
 
     def show_baseline(self) -> None:
@@ -412,7 +413,7 @@ class SecretField(SchemaField):
     def secret_key(self) -> str:
         return "-".join((self.form.secret_prefix, *self.path))
 
-    def control_value(self) -> Any:
+    def control_value(self) -> object:
         return self.input.value
 
     def compose_control(self) -> ComposeResult:
@@ -438,7 +439,7 @@ class SecretField(SchemaField):
     def typed(self) -> str:
         return self.input.value
 
-    def read(self) -> Any:
+    def read(self) -> object:
         if self.typed():
             return {"secret": self.secret_key}
         return dict(self.existing_ref) if self.existing_ref else UNSET
@@ -461,7 +462,7 @@ class SecretField(SchemaField):
             settings = settings.get(part, {}) if isinstance(settings, Mapping) else {}
         return settings if isinstance(settings, Mapping) else {}
 
-    def fill(self, value: Any) -> None:
+    def fill(self, value: object) -> None:
         if isinstance(value, Mapping) and len(value) == 1 and set(value) <= {"env", "secret"}:
             self.existing_ref = dict(value)
             self.show_baseline()
@@ -701,8 +702,8 @@ class SchemaForm(VerticalScroll):
         return {f.json_path: w for f in self._fields.values() if not f.validate() and (w := f.warning())}
 
 
-def _get(data: Mapping[str, Any], path: RelPath) -> Any:
-    node: Any = data
+def _get(data: Mapping[str, Any], path: RelPath) -> object:
+    node: object = data
     for part in path:
         if not isinstance(node, Mapping) or part not in node:
             return UNSET
@@ -710,7 +711,7 @@ def _get(data: Mapping[str, Any], path: RelPath) -> Any:
     return node
 
 
-def _put(data: dict[str, Any], path: RelPath, value: Any) -> None:
+def _put(data: dict[str, Any], path: RelPath, value: object) -> None:
     node = data
     for part in path[:-1]:
         node = node.setdefault(part, {})
