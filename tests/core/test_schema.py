@@ -49,7 +49,7 @@ def test_settings_say_what_a_form_needs():
     assert by_key["adminPassword"].kind == "secret" and by_key["adminPassword"].path == ("grafana", "adminPassword")
     gpu = answers_schema()["properties"]["components"]["properties"]["gpu-operator"]
     slicing = next(s for s in reader.settings(gpu) if s.key == "timeSlicing")
-    assert slicing.kind == "object" and [c.path for c in slicing.children()][0] == ("timeSlicing", "replicas")
+    assert slicing.kind == "object" and next(c.path for c in slicing.children()) == ("timeSlicing", "replicas")
 
 
 def test_a_setting_reports_what_validate_reports():
