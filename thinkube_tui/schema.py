@@ -243,6 +243,8 @@ class SchemaReader:
         yield Issue(path, self.message(error, path, start))
 
     def message(self, error: ValidationError, path: Path, start: Schema | None = None) -> str:
+        """The words for one error at `path`: the keyword table of `messages`, after the cases
+        only the reader can tell (a secret written inline, a core component switched off)."""
         schema: Schema = error.schema if isinstance(error.schema, Mapping) else {}
         kind = error.validator
         if kind == "type" and (is_secret(schema) or schema.get("properties", {}).keys() >= {"env", "secret"}):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 from typing import Any
 
 from rich.text import Text
@@ -12,7 +11,7 @@ from textual.containers import Horizontal
 from textual.widgets import ContentSwitcher, ListItem, ListView, Static
 
 from ..messages import MISSING_REQUIRED
-from ..schema import answers_schema
+from ..schema import Schema, answers_schema
 from ..spec import AnswersError
 from ..widgets.schema_form import SchemaForm
 from .base import WizardScreen
@@ -24,7 +23,7 @@ def form_id(section: str) -> str:
     return f"form-{section}"
 
 
-def settings_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+def settings_schema(schema: Schema) -> dict[str, Any]:
     """A component's schema without `enabled`: what is installed is chosen on Components only,
     so Configure cannot show (or change) a second, contradicting copy of it."""
     properties = {k: v for k, v in schema.get("properties", {}).items() if k != "enabled"}
