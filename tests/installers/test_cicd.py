@@ -490,7 +490,7 @@ async def test_pvc_storage_ha_and_staging_certificates():
 
 async def test_failed_setup_job_says_where_to_look():
     from thinkube_tui.engine import InstallError
-    from thinkube_tui.installers.cicd import job_succeeded
+    from thinkube_tui.installers.support.cicd import job_succeeded
 
     with pytest.raises(InstallError, match="logs job/harbor-setup-x"):
         job_succeeded(

@@ -23,8 +23,9 @@ from thinkube_tui.engine import EngineSettings, Steps
 from thinkube_tui.events import EventBus, LineBatcher
 from thinkube_tui.installers import keycloak, minio, postgresql, qdrant, valkey, vault
 from thinkube_tui.installers.base import Cluster, InstallContext
-from thinkube_tui.installers.objects import contains
-from thinkube_tui.installers.shared import BUCKETS_MANAGER, ROLES_MANAGER
+from thinkube_tui.installers.support.objects import contains
+from thinkube_tui.installers.support.minio import BUCKETS_MANAGER
+from thinkube_tui.installers.support.postgres import ROLES_MANAGER
 from thinkube_tui.journal import Journal
 from thinkube_tui.kube import ProxyResponse
 from thinkube_tui.secrets import Secrets
@@ -335,7 +336,7 @@ async def test_secrets_stay_out_of_logs_argv_and_errors(first):
 
 async def test_late_sso_consumer_gets_a_client_through_a_job(first):
     """A client for a service added after the realm was imported: a kcadm Job, secret by reference."""
-    from thinkube_tui.installers.shared import oidc_client_for
+    from thinkube_tui.installers.support.keycloak import oidc_client_for
 
     world, _, _ = first
     spec = full_spec()

@@ -25,7 +25,7 @@ from thinkube_tui.events import EventBus, LineBatcher
 from thinkube_tui.facts import Facts, Gpu
 from thinkube_tui.installers import code_server, code_server_monitor, grafana, jupyterhub, loki, prometheus
 from thinkube_tui.installers.base import Cluster, InstallContext
-from thinkube_tui.installers.workspace import HARBOR_DOCKERHUB_PROJECT, harbor_image, split_tag
+from thinkube_tui.installers.support.workspace import HARBOR_DOCKERHUB_PROJECT, harbor_image, split_tag
 from thinkube_tui.journal import Journal
 from thinkube_tui.lab.kubeapi_objects import SchemaValidator
 from thinkube_tui.secrets import Secrets

@@ -31,8 +31,8 @@ from thinkube_tui.facts import Facts, Gpu
 from thinkube_tui.installers import installer
 from thinkube_tui.installers.base import Cluster, InstallContext
 from thinkube_tui.installers.coredns import render_corefile
-from thinkube_tui.installers.net import metallb_range
-from thinkube_tui.installers.objects import contains
+from thinkube_tui.installers.support.net import metallb_range
+from thinkube_tui.installers.support.objects import contains
 from thinkube_tui.journal import Journal
 from thinkube_tui.kube import KubeError
 from thinkube_tui.secrets import Secrets

@@ -1,10 +1,10 @@
 """5.6 Argo Workflows: the argo-workflows chart, artifacts in MinIO, the UI behind Keycloak SSO.
 
-1. A bucket and an access key from `shared.bucket_for` (Secret `argo-workflows-s3`); the chart's
+1. A bucket and an access key from `support.minio.bucket_for` (Secret `argo-workflows-s3`); the chart's
    default artifact repository points at it (`artifactRepository.s3` with `accessKeySecret` /
    `secretKeySecret` references, `useStaticCredentials`). Workflows read those Secrets in
    their own namespace, so every namespace in `workflowNamespaces` gets a copy.
-2. An OIDC client from `shared.oidc_client_for`; the server runs with `authModes: [sso]` and
+2. An OIDC client from `support.keycloak.oidc_client_for`; the server runs with `authModes: [sso]` and
    reads client id and secret from the Secret `argo-workflows-oidc` (`server.sso.clientId` /
    `clientSecret` are Secret references). SSO RBAC is on: members of the realm group `admins`
    map to the ServiceAccount `argo-admin` (annotation `workflows.argoproj.io/rbac-rule`),
@@ -26,9 +26,11 @@ from typing import Any
 from urllib.parse import urlparse
 
 from .base import InstallContext
-from .cicd import ADMIN_GROUP, MANAGED_BY, ca_secret_name, ensure_ca_secret, hostname, ingress_tls, verify_tls
-from .objects import condition, ensure, ensure_namespace, rollout, wait
-from .shared import bucket_for, ensure_secret, oidc_client_for, provision_buckets, secret_values
+from .support.cicd import ADMIN_GROUP, MANAGED_BY, ca_secret_name, ensure_ca_secret, hostname, ingress_tls, verify_tls
+from .support.keycloak import oidc_client_for
+from .support.minio import bucket_for, provision_buckets
+from .support.objects import condition, ensure, ensure_namespace, rollout, wait
+from .support.secret_objects import ensure_secret, secret_values
 
 FULLNAME = "argo-workflows"  # release "argo-workflows" of chart "argo-workflows"
 SERVER = f"{FULLNAME}-server"
@@ -50,7 +52,7 @@ async def install(ctx: InstallContext) -> None:
     creds = await bucket_for(ctx, ctx.component.id)
     bucket = str(ctx.config.get("artifactBucket") or creds.bucket)
     if bucket != creds.bucket:
-        # The access key of argo-workflows may use every bucket of the Tenant (see shared.bucket_for).
+        # The access key of argo-workflows may use every bucket of the Tenant (see support.minio.bucket_for).
         await ctx.step(
             f"MinIO bucket {bucket} for artifacts",
             lambda: provision_buckets(ctx, [ctx.component.id], extra=[{"name": bucket}]),

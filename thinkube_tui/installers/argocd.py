@@ -1,6 +1,6 @@
 """5.6 Argo CD: the argo-cd chart with Keycloak SSO, RBAC by realm group, Git repositories.
 
-1. An OIDC client from `shared.oidc_client_for` (Secret `argocd-oidc`). Argo CD reads the
+1. An OIDC client from `support.keycloak.oidc_client_for` (Secret `argocd-oidc`). Argo CD reads the
    client secret from there through the reference `$argocd-oidc:client-secret` in
    `oidc.config`; it only follows references into Secrets labelled
    `app.kubernetes.io/part-of: argocd`, so the installer adds that label (with a field
@@ -33,10 +33,11 @@ import bcrypt
 import yaml
 
 from .base import InstallContext
-from .ca import cluster_ca
-from .cicd import ADMIN_GROUP, digest, hostname, ingress_tls, verify_tls
-from .objects import condition, ensure, rollout
-from .shared import OidcClient, ensure_secret, keep_or_make, oidc_client_for, secret_values
+from .support.ca import cluster_ca
+from .support.cicd import ADMIN_GROUP, digest, hostname, ingress_tls, verify_tls
+from .support.keycloak import OidcClient, oidc_client_for
+from .support.objects import condition, ensure, rollout
+from .support.secret_objects import ensure_secret, keep_or_make, secret_values
 
 FULLNAME = "argocd"  # fullnameOverride: argocd-server, argocd-repo-server, ...
 ADMIN_SECRET = "argocd-admin"

@@ -34,19 +34,13 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from .apps import domain_host
 from .base import InstallContext
-from .objects import condition, ensure, ensure_namespace, rollout, wait
-from .shared import (
-    DbCredentials,
-    OidcClient,
-    database_for,
-    ensure_secret,
-    keep_or_make,
-    oidc_client_for,
-    secret_values,
-)
-from .workspace import CA_KEY, CA_SECRET, ingress
+from .support.apps import domain_host
+from .support.keycloak import OidcClient, oidc_client_for
+from .support.objects import condition, ensure, ensure_namespace, rollout, wait
+from .support.postgres import DbCredentials, database_for
+from .support.secret_objects import ensure_secret, keep_or_make, secret_values
+from .support.workspace import CA_KEY, CA_SECRET, ingress
 
 AWX_API = "awx.ansible.com/v1beta1"
 NAME = "awx"  # the AWX object: Deployments awx-web, awx-task, Service awx-service

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import InstallContext
-from .objects import rollout, wait
+from .support.objects import rollout, wait
 
 DEPLOYMENTS = ("cert-manager", "cert-manager-webhook", "cert-manager-cainjector")
 CRDS = ("certificates.cert-manager.io", "clusterissuers.cert-manager.io", "issuers.cert-manager.io")

@@ -36,9 +36,10 @@ from __future__ import annotations
 from typing import Any
 
 from .base import InstallContext
-from .objects import ensure, ensure_namespace, rollout
-from .shared import ensure_secret, keep_or_make, oidc_client_for
-from .workspace import (
+from .support.keycloak import oidc_client_for
+from .support.objects import ensure, ensure_namespace, rollout
+from .support.secret_objects import ensure_secret, keep_or_make
+from .support.workspace import (
     CA_FILE,
     ca_volume,
     cpu_quantity,

@@ -27,8 +27,8 @@ from typing import Any
 from .base import InstallContext
 from .code_server import NAME as CODE_SERVER
 from .code_server import WORKSPACE_PVC
-from .objects import ensure, rollout
-from .workspace import harbor_image
+from .support.objects import ensure, rollout
+from .support.workspace import harbor_image
 
 NAME = "code-server-monitor"
 IMAGE = "alpine/git:v2.52.0"

@@ -39,8 +39,8 @@ from typing import Any
 
 from ..engine import InstallError
 from .base import InstallContext, quote
-from .net import ingress_address
-from .objects import rollout, wait
+from .support.net import ingress_address
+from .support.objects import rollout, wait
 
 RELEASE = "coredns"
 FULLNAME = "coredns-thinkube"

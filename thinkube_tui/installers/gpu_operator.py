@@ -27,7 +27,7 @@ import yaml
 from ..engine import InstallError
 from ..spec import NodeSpec
 from .base import InstallContext
-from .objects import ensure, ensure_namespace, wait
+from .support.objects import ensure, ensure_namespace, wait
 
 HELM_TIMEOUT_S = 900
 ALLOCATABLE_TIMEOUT_S = 900

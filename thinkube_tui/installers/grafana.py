@@ -31,10 +31,12 @@ from typing import Any
 from urllib.parse import quote
 
 from .base import InstallContext
-from .objects import ensure_namespace, rollout
 from .prometheus import prometheus_url
-from .shared import enabled, ensure_secret, keep_or_make, oidc_client_for
-from .workspace import CA_CONFIGMAP, CA_FILE, CA_MOUNT, gpu_nodes, helm_ingress, host, self_signed, trusted_ca
+from .support.components import enabled
+from .support.keycloak import oidc_client_for
+from .support.objects import ensure_namespace, rollout
+from .support.secret_objects import ensure_secret, keep_or_make
+from .support.workspace import CA_CONFIGMAP, CA_FILE, CA_MOUNT, gpu_nodes, helm_ingress, host, self_signed, trusted_ca
 
 NAME = "grafana"  # release, Deployment, Service
 ADMIN_SECRET = "grafana-admin"

@@ -7,8 +7,8 @@ projects and a Docker Hub proxy cache.
    once), `harbor-internal` (the keys Harbor's components share: core/jobservice/registry
    secrets, the CSRF key, the 16-character encryption key), `harbor-registry-credentials`
    (the registry's basic-auth user and its htpasswd line).
-2. A bucket from `shared.bucket_for` (MinIO, `persistence.imageChartStorage.type: s3`) — or a
-   volume when `storageBackend` is `pvc` — and a database from `shared.database_for` (Harbor's
+2. A bucket from `support.minio.bucket_for` (MinIO, `persistence.imageChartStorage.type: s3`) — or a
+   volume when `storageBackend` is `pvc` — and a database from `support.postgres.database_for` (Harbor's
    external-database mode: the chart reads the password from `harbor-db`, key `password`).
 3. SSO: Harbor reads its user settings from the environment variable `CONFIG_OVERWRITE_JSON`
    at every start (auth_mode `oidc_auth`, issuer, client id and secret, groups claim, admin
@@ -42,8 +42,8 @@ import bcrypt
 
 from ..secrets import generate_password
 from .base import InstallContext
-from .ca import cluster_ca
-from .cicd import (
+from .support.ca import cluster_ca
+from .support.cicd import (
     ADMIN_GROUP,
     MANAGED_BY,
     ca_secret_name,
@@ -54,18 +54,12 @@ from .cicd import (
     run_job,
     verify_tls,
 )
-from .nodes import ensure_hosts_entry, ensure_root_file
-from .objects import ensure_namespace, rollout
-from .shared import (
-    OidcClient,
-    bucket_for,
-    database_for,
-    ensure_secret,
-    keep_or_make,
-    oidc_client_for,
-    provision_buckets,
-    secret_values,
-)
+from .support.keycloak import OidcClient, oidc_client_for
+from .support.minio import bucket_for, provision_buckets
+from .support.nodes import ensure_hosts_entry, ensure_root_file
+from .support.objects import ensure_namespace, rollout
+from .support.postgres import database_for
+from .support.secret_objects import ensure_secret, keep_or_make, secret_values
 
 ADMIN_SECRET = "harbor-admin"
 ADMIN_KEY = "HARBOR_ADMIN_PASSWORD"

@@ -30,9 +30,11 @@ from __future__ import annotations
 from typing import Any
 
 from .base import InstallContext
-from .objects import ensure_namespace, rollout
-from .shared import bucket_for, database_for, oidc_client_for
-from .workspace import (
+from .support.keycloak import oidc_client_for
+from .support.minio import bucket_for
+from .support.objects import ensure_namespace, rollout
+from .support.postgres import database_for
+from .support.workspace import (
     CA_FILE,
     ca_volume,
     gpu_models,

@@ -6,7 +6,7 @@ Everything is declarative, no `exec` and no admin REST calls from this machine:
 1. The operator's manifests at the catalog's tag (its two CRDs and `kubernetes.yml`) are
    fetched on the control node (`curl`, which the control node can do: it fetched the snap),
    parsed here and applied object by object with server-side apply into namespace `keycloak`.
-2. A database and role from `shared.database_for` (CloudNativePG managed role + Database).
+2. A database and role from `support.postgres.database_for` (CloudNativePG managed role + Database).
 3. The admin credentials: generated once (or the operator's `adminPassword`) and kept in the
    Secret `keycloak-admin`, which the Keycloak CR names as `spec.bootstrapAdmin.user.secret`;
    a re-run reads that Secret and reuses it.
@@ -33,25 +33,21 @@ import yaml
 
 from ..engine import InstallError
 from .base import InstallContext, quote
-from .shared import (
+from .support.components import enabled
+from .support.keycloak import (
     KEYCLOAK_ADMIN_SECRET,
     KEYCLOAK_API,
     KEYCLOAK_CR,
     KEYCLOAK_SERVICE,
     client_representation,
-    condition,
-    database_for,
-    enabled,
-    ensure,
     ensure_client_secret,
-    ensure_namespace,
-    ensure_secret,
-    keep_or_make,
     keycloak_secret_name,
     placeholder,
     realm_imported,
-    secret_values,
 )
+from .support.objects import condition, ensure, ensure_namespace
+from .support.postgres import database_for
+from .support.secret_objects import ensure_secret, keep_or_make, secret_values
 
 VERSION = "26.2.0"
 MANIFESTS = f"https://raw.githubusercontent.com/keycloak/keycloak-k8s-resources/{VERSION}/kubernetes"

@@ -1,7 +1,7 @@
 """5.10 Kubernetes API login through Keycloak: OIDC flags on MicroK8s' API server, a Keycloak
 group bound to cluster-admin, and `kubectl oidc-login` (kubelogin) for the operator.
 
-1. An OIDC client `keycloak-k8s-oidc` in the platform realm (`shared.oidc_client_for`), then a
+1. An OIDC client `keycloak-k8s-oidc` in the platform realm (`support.keycloak.oidc_client_for`), then a
    one-shot kcadm Job that adds what kubelogin needs to it (its loopback redirect URIs
    `http://localhost:8000` / `:18000`) and creates the admin group (`adminGroup`) when missing.
    The client's `groups` mapper puts group names (no path) into the `groups` claim.
@@ -36,11 +36,11 @@ from typing import Any
 from ..engine import InstallError
 from ..kube import KubeError
 from .base import InstallContext
-from .ca import cluster_ca
-from .microk8s import wait_ready
-from .nodes import ensure_hosts_entry
-from .objects import ensure, wait
-from .shared import OidcClient, job_succeeded, kcadm_job, oidc_client_for, realm_name
+from .support.ca import cluster_ca
+from .support.keycloak import OidcClient, job_succeeded, kcadm_job, oidc_client_for, realm_name
+from .support.microk8s import wait_ready
+from .support.nodes import ensure_hosts_entry
+from .support.objects import ensure, wait
 
 ARGS_FILE = "/var/snap/microk8s/current/args/kube-apiserver"
 CA_PATH = "/var/snap/microk8s/current/certs/thinkube-oidc-ca.crt"
@@ -154,7 +154,7 @@ async def install(ctx: InstallContext) -> None:
     client = await oidc_client_for(ctx, CONSUMER)
     if str(ctx.config.get("clientId", CONSUMER)) not in ("kubernetes", CONSUMER):
         ctx.log(
-            f"note: the Keycloak client is {client.client_id} (shared.oidc_client_for names clients after "
+            f"note: the Keycloak client is {client.client_id} (support.keycloak.oidc_client_for names clients after "
             "their component); the clientId setting is not used"
         )
     await ctx.step("Keycloak: kubelogin redirect URIs and the admin group", lambda: _keycloak(ctx, client))

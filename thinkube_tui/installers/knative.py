@@ -37,8 +37,8 @@ from __future__ import annotations
 from typing import Any
 
 from .base import InstallContext
-from .objects import condition, ensure, ensure_namespace, rollout, wait
 from .ssl_certificates import CERTIFICATE_TIMEOUT_S, issuer_name
+from .support.objects import condition, ensure, ensure_namespace, rollout, wait
 
 OPERATOR_API = "operator.knative.dev/v1beta1"
 OPERATOR_NAMESPACE = "knative-operator"

@@ -37,8 +37,8 @@ from __future__ import annotations
 from typing import Any
 
 from .base import InstallContext
-from .objects import ensure, ensure_namespace, rollout, wait
-from .shared import bucket_for
+from .support.minio import bucket_for
+from .support.objects import ensure, ensure_namespace, rollout, wait
 
 NAME = "loki"
 GATEWAY = "loki-gateway"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from .base import InstallContext
-from .microk8s import ensure_addon, ensure_group, ensure_snap, wait_ready
-from .nodes import label_and_taint
+from .support.microk8s import ensure_addon, ensure_group, ensure_snap, wait_ready
+from .support.nodes import label_and_taint
 
 CORE_ADDONS = ("dns", "hostpath-storage", "helm3")  # metallb:<range> belongs to the metallb component
 

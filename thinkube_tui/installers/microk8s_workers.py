@@ -14,8 +14,8 @@ import secrets
 from ..engine import InstallError
 from ..spec import NodeSpec
 from .base import InstallContext, concurrently
-from .microk8s import ensure_snap, wait_ready
-from .nodes import label_and_taint
+from .support.microk8s import ensure_snap, wait_ready
+from .support.nodes import label_and_taint
 
 TOKEN_TTL_S = 3600
 

@@ -16,19 +16,10 @@ import re
 from typing import Any
 
 from .base import InstallContext
-from .shared import (
-    BUCKETS,
-    MINIO_API,
-    TENANT,
-    TENANT_CONFIG_SECRET,
-    enabled,
-    ensure,
-    ensure_secret,
-    keep_or_make,
-    provision_buckets,
-    s3_endpoint,
-    secret_values,
-)
+from .support.components import enabled
+from .support.minio import BUCKETS, MINIO_API, TENANT, TENANT_CONFIG_SECRET, provision_buckets, s3_endpoint
+from .support.objects import ensure
+from .support.secret_objects import ensure_secret, keep_or_make, secret_values
 
 OPERATOR_RELEASE = "minio-operator"  # the chart names the operator Deployment after the release
 MINIO_IMAGE = "quay.io/minio/minio:RELEASE.2025-04-08T15-41-24Z"  # the tenant chart 7.0.0 default

@@ -23,11 +23,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from .apps import domain_host
 from .base import InstallContext
-from .objects import ensure, ensure_namespace, rollout
-from .shared import enabled
-from .workspace import ingress
+from .support.apps import domain_host
+from .support.components import enabled
+from .support.objects import ensure, ensure_namespace, rollout
+from .support.workspace import ingress
 
 NAME = "mkdocs"
 SOURCE = "mkdocs-source"

@@ -28,10 +28,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .apps import auth_annotations, domain_host, oauth2_proxy
 from .base import InstallContext
-from .objects import ensure_namespace, rollout
-from .shared import bucket_for, database_for, oidc_client_for
+from .support.apps import auth_annotations, domain_host, oauth2_proxy
+from .support.keycloak import oidc_client_for
+from .support.minio import bucket_for
+from .support.objects import ensure_namespace, rollout
+from .support.postgres import database_for
 
 NAME = "mlflow"  # release; the chart's fullname, Deployment and Service (port 5000)
 PORT = 5000

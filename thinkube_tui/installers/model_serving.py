@@ -32,11 +32,13 @@ import json
 from typing import Any
 
 from ..engine import InstallError
-from .apps import fetch_manifest
 from .base import InstallContext
-from .objects import condition, ensure, ensure_namespace, rollout, wait
-from .shared import enabled, s3_endpoint, secret_values
-from .workspace import gpu_nodes, gpu_resource, gpu_tolerations
+from .support.apps import fetch_manifest
+from .support.components import enabled
+from .support.minio import s3_endpoint
+from .support.objects import condition, ensure, ensure_namespace, rollout, wait
+from .support.secret_objects import secret_values
+from .support.workspace import gpu_nodes, gpu_resource, gpu_tolerations
 
 VERSION = "v0.15.0"
 RELEASE = f"https://github.com/kserve/kserve/releases/download/{VERSION}"

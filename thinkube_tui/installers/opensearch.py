@@ -25,10 +25,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .apps import domain_host, extra_chart
 from .base import InstallContext
-from .objects import ensure_namespace, rollout
-from .shared import ensure_secret, keep_or_make
+from .support.apps import domain_host, extra_chart
+from .support.objects import ensure_namespace, rollout
+from .support.secret_objects import ensure_secret, keep_or_make
 
 CLUSTER = "opensearch-cluster"
 NODE_GROUP = "master"

@@ -27,10 +27,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .apps import domain_host
 from .base import InstallContext
-from .objects import ensure_namespace, rollout, wait
-from .shared import OidcClient, database_for, ensure_secret, oidc_client_for, secret_values
+from .support.apps import domain_host
+from .support.keycloak import OidcClient, oidc_client_for
+from .support.objects import ensure_namespace, rollout, wait
+from .support.postgres import database_for
+from .support.secret_objects import ensure_secret, secret_values
 
 NAME = "penpot"  # release / fullname: Deployments penpot-backend, penpot-frontend, penpot-exporter
 VALKEY_SECRET = "penpot-valkey"

@@ -26,19 +26,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .apps import domain_host
 from .base import InstallContext
-from .objects import ensure_namespace, rollout
-from .shared import (
-    PG_PORT,
-    OidcClient,
-    ensure_secret,
-    keep_or_make,
-    oidc_client_for,
-    pg_host,
-    secret_values,
-)
-from .workspace import CA_CONFIGMAP, CA_FILE, CA_MOUNT, trusted_ca
+from .support.apps import domain_host
+from .support.keycloak import OidcClient, oidc_client_for
+from .support.objects import ensure_namespace, rollout
+from .support.postgres import PG_PORT, pg_host
+from .support.secret_objects import ensure_secret, keep_or_make, secret_values
+from .support.workspace import CA_CONFIGMAP, CA_FILE, CA_MOUNT, trusted_ca
 
 NAME = "pgadmin"  # fullnameOverride: Deployment and Service
 ADMIN_SECRET = "pgadmin-admin"

@@ -2,7 +2,7 @@
 
 The operator comes from its Helm chart (with its CRDs: Cluster, Database, ...); the installer
 then declares the `postgresql.cnpg.io/v1 Cluster` `postgres/postgres` itself. Services get their
-own role and database through `shared.database_for` (managed roles + `Database` objects).
+own role and database through `support.postgres.database_for` (managed roles + `Database` objects).
 
 Docs: https://cloudnative-pg.io/documentation/current/ (bootstrap, "PostgreSQL Role Management",
 "PostgreSQL Database Management", the API reference for Cluster.status.readyInstances).
@@ -18,7 +18,9 @@ from typing import Any
 from ..engine import InstallError
 from ..kube import KubeError
 from .base import InstallContext
-from .shared import CNPG_API, PG_CLUSTER, condition, ensure, ensure_secret, keep_or_make, pg_host
+from .support.objects import condition, ensure
+from .support.postgres import CNPG_API, PG_CLUSTER, pg_host
+from .support.secret_objects import ensure_secret, keep_or_make
 
 OPERATOR = "cnpg-controller-manager"  # fullnameOverride: the Deployment's name
 SUPERUSER_SECRET = f"{PG_CLUSTER}-superuser"

@@ -33,8 +33,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .base import InstallContext
-from .objects import condition, rollout, wait
-from .shared import enabled
+from .support.components import enabled
+from .support.objects import condition, rollout, wait
 
 FULLNAME = "kube-prometheus"
 OPERATOR = f"{FULLNAME}-operator"

@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from .base import InstallContext
-from .shared import ensure_namespace, ensure_secret, keep_or_make
+from .support.objects import ensure_namespace
+from .support.secret_objects import ensure_secret, keep_or_make
 
 NAME = "qdrant"  # release and StatefulSet
 KEY_SECRET = "qdrant-api-key"

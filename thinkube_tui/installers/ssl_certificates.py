@@ -27,8 +27,8 @@ from ..engine import InstallError
 from ..secrets import MissingSecret
 from ..spec import SecretRef
 from .base import InstallContext
-from .net import WILDCARD_CERTIFICATE, WILDCARD_NAMESPACE, WILDCARD_SECRET
-from .objects import condition, ensure, ensure_namespace, wait
+from .support.net import WILDCARD_CERTIFICATE, WILDCARD_NAMESPACE, WILDCARD_SECRET
+from .support.objects import condition, ensure, ensure_namespace, wait
 
 CM = "cert-manager.io/v1"
 ACME_SERVERS = {

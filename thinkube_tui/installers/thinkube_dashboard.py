@@ -17,11 +17,12 @@ import hashlib
 import html
 from typing import Any
 
-from .apps import MANAGED, auth_annotations, domain_host, oauth2_proxy
 from .base import InstallContext
-from .objects import ensure, ensure_namespace, rollout
-from .shared import enabled, oidc_client_for
-from .workspace import ingress
+from .support.apps import MANAGED, auth_annotations, domain_host, oauth2_proxy
+from .support.components import enabled
+from .support.keycloak import oidc_client_for
+from .support.objects import ensure, ensure_namespace, rollout
+from .support.workspace import ingress
 
 NAME = "thinkube-dashboard"
 NGINX_IMAGE = "nginx:1.27.5-alpine"

@@ -16,7 +16,8 @@ from typing import Any
 
 from ..engine import InstallError
 from .base import InstallContext
-from .shared import ensure_namespace, ensure_secret, keep_or_make
+from .support.objects import ensure_namespace
+from .support.secret_objects import ensure_secret, keep_or_make
 
 NAME = "valkey"  # release, Deployment / StatefulSet, Service
 USERS_SECRET = "valkey-users"

@@ -1,6 +1,6 @@
 """Helpers shared by the ML tools, platform management and application installers (5.10-5.14).
 
-Ingress, the cluster CA ConfigMap and GPU facts come from `workspace.py` (another group's
+Ingress, the cluster CA ConfigMap and GPU facts come from `support/workspace.py` (another group's
 helpers, reused as they are). What is added here:
 
 - `oauth2_proxy(...)`: Keycloak SSO in front of an app that has no OIDC of its own (MLflow's
@@ -26,12 +26,13 @@ from typing import Any
 
 import yaml
 
-from ..engine import InstallError
-from ..helm import Chart, HelmError, upgrade_install
-from ..transport import CommandTimeout
-from .base import InstallContext, quote
+from ...engine import InstallError
+from ...helm import Chart, HelmError, upgrade_install
+from ...transport import CommandTimeout
+from ..base import InstallContext, quote
+from .keycloak import OidcClient
 from .objects import ensure
-from .shared import OidcClient, ensure_secret, keep_or_make
+from .secret_objects import ensure_secret, keep_or_make
 from .workspace import CA_FILE, ca_volume, env_from_secret, trusted_ca
 
 Obj = dict[str, Any]

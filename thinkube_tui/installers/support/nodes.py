@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..spec import NodeSpec
-from .base import InstallContext, quote
+from ...spec import NodeSpec
+from ..base import InstallContext, quote
 
 
 def node_labels(ctx: InstallContext, node: NodeSpec) -> dict[str, str]:

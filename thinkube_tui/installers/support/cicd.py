@@ -19,8 +19,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..engine import InstallError
-from .base import InstallContext
+from ...engine import InstallError
+from ..base import InstallContext
 from .ca import cluster_ca
 from .objects import condition, ensure, wait
 

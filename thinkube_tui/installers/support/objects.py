@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..engine import InstallError
-from ..kube import FIELD_MANAGER, KubeError
-from .base import InstallContext
+from ...engine import InstallError
+from ...kube import FIELD_MANAGER, KubeError
+from ..base import InstallContext
 
 Obj = dict[str, Any]
 

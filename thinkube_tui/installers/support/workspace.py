@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..spec import NodeSpec
-from .base import InstallContext
+from ...spec import NodeSpec
+from ..base import InstallContext
 from .ca import cluster_ca, self_signed
+from .components import enabled
 from .nodes import parse_taint
 from .objects import ensure
-from .shared import enabled
 
 Obj = dict[str, Any]
 

@@ -12,9 +12,9 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-from ..engine import InstallError
-from ..spec import Spec, metallb_pool
-from .base import InstallContext
+from ...engine import InstallError
+from ...spec import Spec, metallb_pool
+from ..base import InstallContext
 from .objects import rollout, wait
 
 # The wildcard certificate ssl-certificates issues for `*.{domain}` and `{domain}`; every

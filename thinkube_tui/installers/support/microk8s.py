@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import yaml
 
-from ..engine import InstallError
-from ..spec import NodeSpec
-from .base import InstallContext, quote
+from ...engine import InstallError
+from ...spec import NodeSpec
+from ..base import InstallContext, quote
 
 WAIT_READY_S = 600
 
