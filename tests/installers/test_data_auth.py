@@ -23,8 +23,8 @@ from thinkube_tui.engine import EngineSettings, Steps
 from thinkube_tui.events import EventBus, LineBatcher
 from thinkube_tui.installers import keycloak, minio, postgresql, qdrant, valkey, vault
 from thinkube_tui.installers.base import Cluster, InstallContext
-from thinkube_tui.installers.support.objects import contains
 from thinkube_tui.installers.support.minio import BUCKETS_MANAGER
+from thinkube_tui.installers.support.objects import contains
 from thinkube_tui.installers.support.postgres import ROLES_MANAGER
 from thinkube_tui.journal import Journal
 from thinkube_tui.kube import ProxyResponse
