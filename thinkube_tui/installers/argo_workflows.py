@@ -29,7 +29,7 @@ from .base import InstallContext
 from .support.cicd import ADMIN_GROUP, MANAGED_BY, ca_secret_name, ensure_ca_secret, hostname, ingress_tls, verify_tls
 from .support.keycloak import oidc_client_for
 from .support.minio import bucket_for, provision_buckets
-from .support.objects import condition, ensure, ensure_namespace, rollout, wait
+from .support.objects import ensure, ensure_namespace, rollout, wait, wait_crds
 from .support.secret_objects import ensure_secret, secret_values
 
 FULLNAME = "argo-workflows"  # release "argo-workflows" of chart "argo-workflows"
@@ -76,17 +76,7 @@ async def install(ctx: InstallContext) -> None:
     await ctx.step(f"SSO access for the {ADMIN_GROUP} group", lambda: _sso_rbac(ctx))
 
     # Verify: the CRDs are served, the controller and the server run.
-    kube = await ctx.kube()
-    for crd in CRDS:
-        await kube.wait_for(
-            "apiextensions.k8s.io/v1",
-            "CustomResourceDefinition",
-            crd,
-            None,
-            lambda o: condition(o, "Established"),
-            timeout=120,
-            what=f"CRD {crd}",
-        )
+    await wait_crds(ctx, CRDS)
     await rollout(ctx, "Deployment", CONTROLLER, ns, timeout=600)
     await rollout(ctx, "Deployment", SERVER, ns, timeout=600)
     await wait(

@@ -36,7 +36,7 @@ from .base import InstallContext
 from .support.ca import cluster_ca
 from .support.cicd import ADMIN_GROUP, digest, hostname, ingress_tls, verify_tls
 from .support.keycloak import OidcClient, oidc_client_for
-from .support.objects import condition, ensure, rollout
+from .support.objects import ensure, rollout, wait_crds
 from .support.secret_objects import ensure_secret, keep_or_make, secret_values
 
 FULLNAME = "argocd"  # fullnameOverride: argocd-server, argocd-repo-server, ...
@@ -57,17 +57,7 @@ async def install(ctx: InstallContext) -> None:
     await ctx.step(f"install Argo CD at https://{host}", lambda: ctx.helm(values, timeout_s=900))
 
     # Verify: the CRDs are served and every component rolled out.
-    kube = await ctx.kube()
-    for crd in ("applications.argoproj.io", "appprojects.argoproj.io"):
-        await kube.wait_for(
-            "apiextensions.k8s.io/v1",
-            "CustomResourceDefinition",
-            crd,
-            None,
-            lambda o: condition(o, "Established"),
-            timeout=120,
-            what=f"CRD {crd}",
-        )
+    await wait_crds(ctx, ("applications.argoproj.io", "appprojects.argoproj.io"))
     for kind, name in workloads(ctx):
         await rollout(ctx, kind, name, ns, timeout=600)
     admin = (

@@ -36,7 +36,8 @@ from typing import Any
 from ..engine import InstallError
 from .argo_workflows import WORKFLOW_SA
 from .base import InstallContext
-from .support.cicd import MANAGED_BY, digest, env_from_secret, hostname, ingress_tls, namespace_of
+from .support.cicd import MANAGED_BY, digest, env_from_secret, hostname, ingress_tls
+from .support.components import namespace_of
 from .support.objects import ensure, ensure_namespace, rollout, wait
 from .support.secret_objects import ensure_secret, keep_or_make, secret_values
 

@@ -45,7 +45,7 @@ from .support.keycloak import (
     placeholder,
     realm_imported,
 )
-from .support.objects import condition, ensure, ensure_namespace
+from .support.objects import condition, ensure, ensure_namespace, wait_crds
 from .support.postgres import database_for
 from .support.secret_objects import ensure_secret, keep_or_make, secret_values
 
@@ -81,17 +81,8 @@ async def install(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
     await ctx.step("namespace", lambda: ensure_namespace(ctx, ns))
     await ctx.step(f"apply the Keycloak Operator {VERSION}", lambda: _operator(ctx))
+    await wait_crds(ctx, CRDS)
     kube = await ctx.kube()
-    for crd in CRDS:
-        await kube.wait_for(
-            "apiextensions.k8s.io/v1",
-            "CustomResourceDefinition",
-            crd,
-            None,
-            lambda o: condition(o, "Established"),
-            timeout=120,
-            what=f"CRD {crd}",
-        )
     await kube.wait_rollout("Deployment", OPERATOR, ns, timeout=600)
     db = await database_for(ctx, "keycloak")
     await ctx.step("admin credentials", lambda: _admin(ctx))

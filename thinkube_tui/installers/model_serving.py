@@ -36,7 +36,7 @@ from .base import InstallContext
 from .support.apps import fetch_manifest
 from .support.components import enabled
 from .support.minio import s3_endpoint
-from .support.objects import condition, ensure, ensure_namespace, rollout, wait
+from .support.objects import ensure, ensure_namespace, rollout, wait, wait_crds
 from .support.secret_objects import secret_values
 from .support.workspace import gpu_nodes, gpu_resource, gpu_tolerations
 
@@ -125,17 +125,7 @@ async def install(ctx: InstallContext) -> None:
     deployments = sorted({(ns, CONTROLLER), *manifest.get("deployments", ())})
 
     # Verify: CRDs established, the controller(s) rolled out.
-    for crd in crds:
-        await wait(
-            ctx,
-            "apiextensions.k8s.io/v1",
-            "CustomResourceDefinition",
-            crd,
-            None,
-            lambda o: condition(o, "Established"),
-            timeout=120,
-            what=f"CRD {crd}",
-        )
+    await wait_crds(ctx, crds)
     ctx.log(f"{len(crds)} KServe CRDs are established")
     for where, name in deployments:
         await rollout(ctx, "Deployment", name, where, timeout=600)

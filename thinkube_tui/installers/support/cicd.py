@@ -31,10 +31,6 @@ CA_SECRET = "thinkube-ca"  # same name as ssl-certificates' CA Secret; here it h
 MANAGED_BY = {"app.kubernetes.io/managed-by": "thinkube-tui"}
 
 
-def namespace_of(ctx: InstallContext, component: str) -> str:
-    return ctx.cluster.catalog[component].namespace
-
-
 def hostname(ctx: InstallContext, component: str | None = None) -> str:
     """The first catalog hostname of `component` (default: this one) in the cluster domain."""
     comp = ctx.cluster.catalog[component] if component else ctx.component
