@@ -255,7 +255,7 @@ async def test_jupyterhub_without_gpus_or_setting_offers_no_gpu_profile():
     bus = EventBus()
     steps = Steps(
         "jupyterhub",
-        {"gpuProfiles": True},
+        {**spec.components["jupyterhub"].config, "gpuProfiles": True, "extraProfiles": ()},
         Journal(None),
         bus,
         LineBatcher(bus, 0.0),
@@ -266,7 +266,7 @@ async def test_jupyterhub_without_gpus_or_setting_offers_no_gpu_profile():
     cluster = Cluster(spec=spec, catalog=load_catalog(), nodes={}, facts=facts_with_gpu(spec), secrets=Secrets())
     steps = Steps(
         "jupyterhub",
-        {"gpuProfiles": False},
+        {**spec.components["jupyterhub"].config, "gpuProfiles": False, "extraProfiles": ()},
         Journal(None),
         bus,
         LineBatcher(bus, 0.0),
@@ -384,7 +384,7 @@ async def test_loki_simple_scalable_workloads():
     bus = EventBus()
     steps = Steps(
         "loki",
-        {"deploymentMode": "SimpleScalable"},
+        {**spec.components["loki"].config, "deploymentMode": "SimpleScalable"},
         Journal(None),
         bus,
         LineBatcher(bus, 0.0),

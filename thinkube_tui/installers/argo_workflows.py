@@ -41,7 +41,7 @@ CRDS = ("workflows.argoproj.io", "workflowtemplates.argoproj.io", "cronworkflows
 
 
 def workflow_namespaces(ctx: InstallContext) -> list[str]:
-    return [str(n) for n in ctx.config.get("workflowNamespaces", ["argo"])] or [ctx.component.namespace]
+    return [str(n) for n in ctx.config["workflowNamespaces"]] or [ctx.component.namespace]
 
 
 async def install(ctx: InstallContext) -> None:
@@ -50,7 +50,7 @@ async def install(ctx: InstallContext) -> None:
     namespaces = workflow_namespaces(ctx)
     await ctx.step("namespaces", lambda: _namespaces(ctx, [ns, *namespaces]))
     creds = await bucket_for(ctx, ctx.component.id)
-    bucket = str(ctx.config.get("artifactBucket") or creds.bucket)
+    bucket = str(ctx.config["artifactBucket"])
     if bucket != creds.bucket:
         # The access key of argo-workflows may use every bucket of the Tenant (see support.minio.bucket_for).
         await ctx.step(
@@ -154,11 +154,11 @@ def workflows_values(
         "singleNamespace": False,
         "controller": {
             "workflowNamespaces": workflow_namespaces(ctx),
-            "parallelism": int(ctx.config.get("parallelism", 10)),
+            "parallelism": int(ctx.config["parallelism"]),
             "workflowDefaults": {
                 "spec": {
                     "serviceAccountName": WORKFLOW_SA,
-                    "ttlStrategy": {"secondsAfterCompletion": int(ctx.config.get("ttlSecondsAfterFinished", 86400))},
+                    "ttlStrategy": {"secondsAfterCompletion": int(ctx.config["ttlSecondsAfterFinished"])},
                 }
             },
         },

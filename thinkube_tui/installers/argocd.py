@@ -34,7 +34,7 @@ import yaml
 
 from .base import InstallContext
 from .support.ca import cluster_ca
-from .support.cicd import ADMIN_GROUP, digest, hostname, ingress_tls, verify_tls
+from .support.cicd import digest, hostname, ingress_tls, verify_tls
 from .support.keycloak import OidcClient, oidc_client_for
 from .support.objects import ensure, rollout, wait_crds
 from .support.secret_objects import ensure_secret, keep_or_make, secret_values
@@ -62,12 +62,12 @@ async def install(ctx: InstallContext) -> None:
         await rollout(ctx, kind, name, ns, timeout=600)
     admin = (
         f"; local admin enabled, password in Secret {ns}/{ADMIN_SECRET}"
-        if ctx.config.get("localAdmin")
+        if ctx.config["localAdmin"]
         else f"; the local admin is disabled (its password is kept in Secret {ns}/{ADMIN_SECRET})"
     )
     ctx.log(
         f"Argo CD is ready at https://{host}: sign in with Keycloak (group "
-        f"{ctx.config.get('adminGroup', ADMIN_GROUP)} = role:admin, others read-only){admin}"
+        f"{ctx.config['adminGroup']} = role:admin, others read-only){admin}"
     )
 
 
@@ -78,7 +78,7 @@ def workloads(ctx: InstallContext) -> list[tuple[str, str]]:
         ("Deployment", f"{FULLNAME}-applicationset-controller"),
         ("StatefulSet", f"{FULLNAME}-application-controller"),
     ]
-    if ctx.config.get("highAvailability"):
+    if ctx.config["highAvailability"]:
         out += [("StatefulSet", f"{FULLNAME}-redis-ha-server"), ("Deployment", f"{FULLNAME}-redis-ha-haproxy")]
     else:
         out.append(("Deployment", f"{FULLNAME}-redis"))
@@ -135,7 +135,7 @@ def _bcrypt_matches(hashed: str, password: str) -> bool:
 
 
 async def _repositories(ctx: InstallContext) -> None:
-    repos = list(ctx.config.get("repositories", ()))
+    repos = list(ctx.config["repositories"])
     if not repos:
         ctx.log("no Git repositories to register")
         return
@@ -169,10 +169,10 @@ def oidc_config(ctx: InstallContext, client: OidcClient, root_ca: str | None) ->
 
 def argocd_values(ctx: InstallContext, *, client: OidcClient, root_ca: str | None) -> dict[str, Any]:
     host = hostname(ctx)
-    ha = bool(ctx.config.get("highAvailability"))
+    ha = bool(ctx.config["highAvailability"])
     cm: dict[str, Any] = {
         "url": f"https://{host}",
-        "admin.enabled": bool(ctx.config.get("localAdmin")),
+        "admin.enabled": bool(ctx.config["localAdmin"]),
         "users.anonymous.enabled": False,
         "oidc.config": oidc_config(ctx, client, root_ca),
     }
@@ -184,7 +184,7 @@ def argocd_values(ctx: InstallContext, *, client: OidcClient, root_ca: str | Non
         "configs": {
             "cm": cm,
             "rbac": {
-                "policy.csv": f"g, {ctx.config.get('adminGroup', ADMIN_GROUP)}, role:admin\n",
+                "policy.csv": f"g, {ctx.config['adminGroup']}, role:admin\n",
                 "policy.default": "role:readonly",
                 "scopes": "[groups]",
             },

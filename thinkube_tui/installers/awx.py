@@ -56,15 +56,15 @@ CR_TIMEOUT_S = 1800  # first install: image pulls and database migrations
 def awx_object(ctx: InstallContext, *, with_ca: bool) -> dict[str, Any]:
     c = ctx.config
     spec: dict[str, Any] = {
-        "admin_user": str(c.get("adminUser", "admin")),
+        "admin_user": str(c["adminUser"]),
         "admin_password_secret": ADMIN_SECRET,
         "postgres_configuration_secret": PG_SECRET,
         "service_type": "ClusterIP",
         "ingress_type": "none",  # our own Ingress below
-        "web_replicas": int(c.get("webReplicas", 1)),
-        "task_replicas": int(c.get("taskReplicas", 1)),
+        "web_replicas": int(c["webReplicas"]),
+        "task_replicas": int(c["taskReplicas"]),
         "projects_persistence": True,
-        "projects_storage_size": str(c.get("projectsStorageSize", "8Gi")),
+        "projects_storage_size": str(c["projectsStorageSize"]),
         "projects_storage_access_mode": "ReadWriteOnce",
         "extra_settings_files": {"secrets": [{"name": SSO_SECRET, "key": "oidc.py"}]},
         "extra_settings": [{"setting": "CSRF_TRUSTED_ORIGINS", "value": [f"https://{domain_host(ctx)}"]}],
@@ -118,7 +118,7 @@ async def install(ctx: InstallContext) -> None:
     )
     for name in (f"{NAME}-web", f"{NAME}-task"):
         await rollout(ctx, "Deployment", name, ns, timeout=900)
-    admin = ctx.config.get("adminUser", "admin")
+    admin = ctx.config["adminUser"]
     ctx.log(
         f'AWX is ready at https://{host} (Keycloak: "Sign in with OIDC"; admin {admin} with the '
         f"password in Secret {ns}/{ADMIN_SECRET})"

@@ -28,13 +28,13 @@ async def values(ctx: InstallContext) -> dict[str, Any]:
     config = ctx.config
     out: dict[str, Any] = {
         "crds": {"enabled": True, "keep": True},
-        "global": {"logLevel": int(config.get("logLevel", 2))},
+        "global": {"logLevel": int(config["logLevel"])},
     }
-    nameservers = list(config.get("dns01RecursiveNameservers") or ())
+    nameservers = list(config["dns01RecursiveNameservers"])
     if nameservers:
         out["dns01RecursiveNameservers"] = ",".join(nameservers)
         out["dns01RecursiveNameserversOnly"] = True
-    if config.get("serviceMonitor"):
+    if config["serviceMonitor"]:
         kube = await ctx.kube()
         if await kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", SERVICE_MONITOR_CRD) is not None:
             out["prometheus"] = {"enabled": True, "servicemonitor": {"enabled": True}}

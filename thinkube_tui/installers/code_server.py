@@ -99,8 +99,8 @@ def deployment(ctx: InstallContext, *, issuer: str, client_id: str, oidc_secret:
             ("WORKSPACE", WORKSPACE),
             ("GIT_USER_NAME", str(c.get("gitUserName", ""))),
             ("GIT_USER_EMAIL", str(c.get("gitUserEmail", ""))),
-            ("REPOSITORIES", " ".join(c.get("repositories", ()))),
-            ("EXTENSIONS", " ".join(c.get("extensions", ["ms-python.python"]))),
+            ("REPOSITORIES", " ".join(c["repositories"])),
+            ("EXTENSIONS", " ".join(c["extensions"])),
         )
         if v
     ]
@@ -187,7 +187,7 @@ def deployment(ctx: InstallContext, *, issuer: str, client_id: str, oidc_secret:
                             },
                             "resources": {
                                 "requests": {"cpu": "100m", "memory": "256Mi"},
-                                "limits": {"cpu": cpu_quantity(c.get("cpu", 2)), "memory": str(c.get("memory", "4Gi"))},
+                                "limits": {"cpu": cpu_quantity(c["cpu"]), "memory": str(c["memory"])},
                             },
                         },
                         proxy,
@@ -206,7 +206,7 @@ def workspace_pvc(ctx: InstallContext) -> dict[str, Any]:
         "metadata": {"name": WORKSPACE_PVC, "namespace": ctx.component.namespace, "labels": LABELS},
         "spec": {
             "accessModes": ["ReadWriteOnce"],
-            "resources": {"requests": {"storage": str(ctx.config.get("storageSize", "20Gi"))}},
+            "resources": {"requests": {"storage": str(ctx.config["storageSize"])}},
         },
     }
 
@@ -255,6 +255,6 @@ async def install(ctx: InstallContext) -> None:
     await rollout(ctx, "Deployment", NAME, ns, timeout=600)
     ctx.log(
         f"code-server is ready at https://{host(ctx, HOSTNAME)} (Keycloak login, group {ALLOWED_GROUP}); "
-        f"workspace volume {ns}/{WORKSPACE_PVC} ({ctx.config.get('storageSize', '20Gi')}); OIDC client secret "
+        f"workspace volume {ns}/{WORKSPACE_PVC} ({ctx.config['storageSize']}); OIDC client secret "
         f"in Secret {ns}/{client.secret_name}, cookie secret in Secret {ns}/{PROXY_SECRET}"
     )

@@ -86,9 +86,9 @@ async def install(ctx: InstallContext) -> None:
     await ctx.step("admin and internal credentials", lambda: _credentials(ctx))
     db = await database_for(ctx, "harbor")
     storage: dict[str, Any] = {}
-    if ctx.config.get("storageBackend", "minio") == "minio":
+    if ctx.config["storageBackend"] == "minio":
         bucket = await bucket_for(ctx, "harbor")
-        name = str(ctx.config.get("bucket") or bucket.bucket)
+        name = str(ctx.config["bucket"])
         if name != bucket.bucket:  # the access key of harbor may use every bucket of the Tenant
             await ctx.step(
                 f"MinIO bucket {name} for images", lambda: provision_buckets(ctx, ["harbor"], extra=[{"name": name}])
@@ -127,15 +127,11 @@ async def install(ctx: InstallContext) -> None:
             setup_job(ctx),
             what="Harbor projects "
             + ", ".join(projects(ctx))
-            + (f" and the proxy cache {PROXY_PROJECT}" if ctx.config.get("dockerHubProxyCache", True) else ""),
+            + (f" and the proxy cache {PROXY_PROJECT}" if ctx.config["dockerHubProxyCache"] else ""),
         ),
     )
     await ctx.step("let every node pull through the registry", lambda: _node_pulls(ctx, host))
-    pulls = (
-        f"; Docker Hub images through {host}/{PROXY_PROJECT}/<image>"
-        if ctx.config.get("dockerHubProxyCache", True)
-        else ""
-    )
+    pulls = f"; Docker Hub images through {host}/{PROXY_PROJECT}/<image>" if ctx.config["dockerHubProxyCache"] else ""
     ctx.log(
         f"Harbor is ready at https://{host}: sign in with Keycloak (members of {ADMIN_GROUP} are Harbor "
         f"admins); the local admin's password is in Secret {ns}/{ADMIN_SECRET} (key {ADMIN_KEY}){pulls}"
@@ -167,13 +163,13 @@ def workloads(ctx: InstallContext) -> list[tuple[str, str]]:
     """What the chart runs with these values (internal Redis; the database is the shared one)."""
     out = [("Deployment", f"{FULLNAME}-{c}") for c in ("core", "portal", "registry", "jobservice")]
     out.append(("StatefulSet", f"{FULLNAME}-redis"))
-    if ctx.config.get("trivy", True):
+    if ctx.config["trivy"]:
         out.append(("StatefulSet", f"{FULLNAME}-trivy"))
     return out
 
 
 def projects(ctx: InstallContext) -> list[str]:
-    return [str(p) for p in ctx.config.get("projects", ["thinkube", "library"])]
+    return [str(p) for p in ctx.config["projects"]]
 
 
 # ---------------------------------------------------------------- credentials
@@ -337,7 +333,7 @@ def harbor_values(
         "persistence": {
             "enabled": True,
             "resourcePolicy": "keep",
-            "persistentVolumeClaim": {"registry": {"size": str(c.get("registryStorageSize", "100Gi"))}},
+            "persistentVolumeClaim": {"registry": {"size": str(c["registryStorageSize"])}},
             "imageChartStorage": image_storage,
         },
         "database": {
@@ -352,7 +348,7 @@ def harbor_values(
             },
         },
         "redis": {"type": "internal"},
-        "trivy": {"enabled": bool(c.get("trivy", True))},
+        "trivy": {"enabled": bool(c["trivy"])},
         "metrics": {"enabled": False},
     }
     if ca_secret:
@@ -413,7 +409,7 @@ echo "Harbor setup done"
 
 def setup_job(ctx: InstallContext) -> dict[str, Any]:
     ns = ctx.component.namespace
-    proxy = bool(ctx.config.get("dockerHubProxyCache", True))
+    proxy = bool(ctx.config["dockerHubProxyCache"])
     env: list[dict[str, Any]] = [
         {"name": "HARBOR_HOST", "value": f"{CORE_SERVICE}.{ns}.svc"},
         {"name": "PROJECTS", "value": " ".join(projects(ctx))},

@@ -103,12 +103,12 @@ async def install(ctx: InstallContext) -> None:
     clients = sso_consumers(ctx)
     await ctx.step("client secrets", lambda: _client_secrets(ctx, clients))
     await ctx.step("user passwords", lambda: _user_passwords(ctx))
-    realm = str(ctx.config.get("realm", "thinkube"))
+    realm = str(ctx.config["realm"])
     await ctx.step(f"import the {realm} realm", lambda: ensure(ctx, realm_import_object(ctx, clients)))
     await kube.wait_for(
         KEYCLOAK_API, "KeycloakRealmImport", realm, ns, realm_imported, timeout=600, what=f"realm import {realm}"
     )
-    if ctx.config.get("storeSecretsInVault", True) and enabled(ctx, "vault"):
+    if ctx.config["storeSecretsInVault"] and enabled(ctx, "vault"):
         ctx.log(
             "note: client secrets are kept in Kubernetes Secrets only; copying them into Vault is not implemented yet"
         )
@@ -116,7 +116,7 @@ async def install(ctx: InstallContext) -> None:
         f"Keycloak is ready at https://auth.{ctx.spec.cluster.domain} (admin console: /admin); admin "
         f"credentials in Secret {ns}/{KEYCLOAK_ADMIN_SECRET}; realm {realm} with clients "
         f"{', '.join(clients) or '-'}"
-        + (f"; initial user passwords in Secret {ns}/{USERS_SECRET}" if ctx.config.get("users") else "")
+        + (f"; initial user passwords in Secret {ns}/{USERS_SECRET}" if ctx.config["users"] else "")
     )
 
 
@@ -137,7 +137,7 @@ async def _operator(ctx: InstallContext) -> None:
 
 async def _admin(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
-    user = str(ctx.config.get("adminUser", "admin"))
+    user = str(ctx.config["adminUser"])
     password = await keep_or_make(
         ctx,
         [(KEYCLOAK_ADMIN_SECRET, ns, "password")],
@@ -153,7 +153,7 @@ def keycloak_object(ctx: InstallContext, host: str, port: int, database: str, db
         "kind": "Keycloak",
         "metadata": {"name": KEYCLOAK_CR, "namespace": ctx.component.namespace},
         "spec": {
-            "instances": int(ctx.config.get("replicas", 1)),
+            "instances": int(ctx.config["replicas"]),
             "db": {
                 "vendor": "postgres",
                 "host": host,
@@ -212,7 +212,7 @@ def user_placeholder(username: str) -> str:
 
 
 async def _user_passwords(ctx: InstallContext) -> None:
-    users = [u["username"] for u in ctx.config.get("users", ())]
+    users = [u["username"] for u in ctx.config["users"]]
     if not users:
         return
     ns = ctx.component.namespace
@@ -226,8 +226,8 @@ async def _user_passwords(ctx: InstallContext) -> None:
 
 
 def realm_import_object(ctx: InstallContext, clients: list[str]) -> dict[str, Any]:
-    realm = str(ctx.config.get("realm", "thinkube"))
-    users = list(ctx.config.get("users", ()))
+    realm = str(ctx.config["realm"])
+    users = list(ctx.config["users"])
     groups = sorted({"admins", *(g for u in users for g in u.get("groups", ()))})
     placeholders = {
         placeholder(c): {"secret": {"name": keycloak_secret_name(c), "key": "client-secret"}} for c in clients
@@ -239,7 +239,7 @@ def realm_import_object(ctx: InstallContext, clients: list[str]) -> dict[str, An
         "realm": realm,
         "enabled": True,
         "sslRequired": "external",
-        "passwordPolicy": ctx.config.get("passwordPolicy", "length(12) and notUsername"),
+        "passwordPolicy": ctx.config["passwordPolicy"],
         "groups": [{"name": g} for g in groups],
         "clients": [client_representation(ctx, c, "${" + placeholder(c) + "}") for c in clients],
         "users": [

@@ -34,7 +34,7 @@ async def _worker(ctx: InstallContext, worker: NodeSpec, join_lock: asyncio.Lock
     async with join_lock:
         await ctx.step(f"{worker.name}: join the cluster", lambda: _join(ctx, worker))
     kube = await ctx.kube()
-    await kube.wait_node_ready(ctx.hostname(worker), timeout=float(ctx.config.get("joinTimeoutSeconds", 600)))
+    await kube.wait_node_ready(ctx.hostname(worker), timeout=float(ctx.config["joinTimeoutSeconds"]))
     await ctx.step(f"{worker.name}: labels and taints", lambda: label_and_taint(ctx, worker))
     ctx.log(f"{worker.name}: Ready as node {ctx.hostname(worker)}")
 

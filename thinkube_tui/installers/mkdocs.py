@@ -73,7 +73,7 @@ def installed_services(ctx: InstallContext) -> list[tuple[str, str, list[str]]]:
 
 
 def source_files(ctx: InstallContext) -> dict[str, str]:
-    theme = str(ctx.config.get("theme", "material"))
+    theme = str(ctx.config["theme"])
     name = ctx.spec.cluster.name
     mkdocs_yml = f"site_name: {name} documentation\ntheme:\n  name: {theme}\nnav:\n  - Home: index.md\n"
     lines = [
@@ -95,8 +95,8 @@ def objects(ctx: InstallContext) -> list[dict[str, Any]]:
     c = ctx.config
     ns = ctx.component.namespace
     repository = c.get("repository")
-    branch = str(c.get("branch", "main"))
-    minutes = int(c.get("rebuildMinutes", 60))
+    branch = str(c["branch"])
+    minutes = int(c["rebuildMinutes"])
     out: list[dict[str, Any]] = []
     volumes: list[dict[str, Any]] = [{"name": "site", "emptyDir": {}}, {"name": "work", "emptyDir": {}}]
     mounts: list[dict[str, Any]] = [{"name": "site", "mountPath": "/site"}, {"name": "work", "mountPath": "/work"}]

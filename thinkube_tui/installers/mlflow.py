@@ -54,7 +54,7 @@ def chart_values(
     host = domain_host(ctx)
     return {
         "fullnameOverride": NAME,
-        "replicaCount": int(c.get("replicas", 1)),
+        "replicaCount": int(c["replicas"]),
         # the Bitnami subcharts stay off: MLflow uses the shared PostgreSQL and MinIO
         "postgresql": {"enabled": False},
         "mysql": {"enabled": False},
@@ -66,7 +66,7 @@ def chart_values(
             "existingDatabaseSecret": {"name": db_secret, "usernameKey": "username", "passwordKey": "password"},
         },
         "artifactRoot": {
-            "proxiedArtifactStorage": bool(c.get("serveArtifacts", True)),
+            "proxiedArtifactStorage": bool(c["serveArtifacts"]),
             "s3": {
                 "enabled": True,
                 "bucket": bucket,
@@ -93,9 +93,9 @@ async def install(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
     host = domain_host(ctx)
     await ctx.step("namespace", lambda: ensure_namespace(ctx, ns))
-    db = await database_for(ctx, "mlflow", database=str(ctx.config.get("databaseName", "mlflow")))
+    db = await database_for(ctx, "mlflow", database=str(ctx.config["databaseName"]))
     s3 = await bucket_for(ctx, "mlflow")
-    wanted_bucket = str(ctx.config.get("artifactBucket", s3.bucket))
+    wanted_bucket = str(ctx.config["artifactBucket"])
     if wanted_bucket != s3.bucket:
         ctx.log(
             f"note: artifactBucket {wanted_bucket} is not provisioned by the shared MinIO contract; "

@@ -68,7 +68,7 @@ CONTROLLER = "kserve-controller-manager"
 
 
 def deployment_mode(ctx: InstallContext) -> str:
-    return str(ctx.config.get("deploymentMode", "RawDeployment"))
+    return str(ctx.config["deploymentMode"])
 
 
 def configure(ctx: InstallContext, obj: dict[str, Any]) -> dict[str, Any]:
@@ -116,7 +116,7 @@ async def install(ctx: InstallContext) -> None:
             "components.model-serving.deploymentMode is Serverless, which needs Knative: enable the "
             "knative component or use RawDeployment"
         )
-    unknown = [r for r in ctx.config.get("runtimes", ()) if r not in RUNTIMES]
+    unknown = [r for r in ctx.config["runtimes"] if r not in RUNTIMES]
     if unknown:
         raise InstallError(f"components.model-serving.runtimes: unknown runtime(s) {', '.join(unknown)}")
 
@@ -131,7 +131,7 @@ async def install(ctx: InstallContext) -> None:
         await rollout(ctx, "Deployment", name, where, timeout=600)
 
     gpus = bool(gpu_nodes(ctx))
-    selected = [RUNTIMES[r] for r in ctx.config.get("runtimes", ("mlserver", "huggingface"))]
+    selected = [RUNTIMES[r] for r in ctx.config["runtimes"]]
     await ctx.step("serving runtimes", lambda: _runtimes(ctx, selected, gpus=gpus))
     await ctx.step("S3 access to the model bucket", lambda: _s3(ctx))
 
@@ -191,7 +191,7 @@ async def _runtimes(ctx: InstallContext, selected: list[str], *, gpus: bool) -> 
 
 async def _s3(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
-    bucket = str(ctx.config.get("modelBucket", "mlflow"))
+    bucket = str(ctx.config["modelBucket"])
     source_ns = ctx.cluster.catalog["mlflow"].namespace
     found = await secret_values(ctx, "mlflow-s3", source_ns, secret_keys=("AWS_SECRET_ACCESS_KEY",))
     if not found or not found.get("AWS_SECRET_ACCESS_KEY"):

@@ -49,8 +49,8 @@ def heap_mi(heap: str) -> int:
 
 def chart_values(ctx: InstallContext) -> dict[str, Any]:
     c = ctx.config
-    replicas = int(c.get("replicas", 1))
-    heap = str(c.get("heapSize", "1g"))
+    replicas = int(c["replicas"])
+    heap = str(c["heapSize"])
     return {
         "clusterName": CLUSTER,
         "nodeGroup": NODE_GROUP,
@@ -61,7 +61,7 @@ def chart_values(ctx: InstallContext) -> dict[str, Any]:
             "requests": {"cpu": "500m", "memory": f"{heap_mi(heap) * 2}Mi"},
             "limits": {"memory": f"{heap_mi(heap) * 2}Mi"},
         },
-        "persistence": {"enabled": True, "size": str(c.get("storageSize", "30Gi"))},
+        "persistence": {"enabled": True, "size": str(c["storageSize"])},
         "sysctlInit": {"enabled": True},
         "extraEnvs": [
             {
@@ -92,7 +92,7 @@ async def install(ctx: InstallContext) -> None:
     await ctx.step("namespace", lambda: ensure_namespace(ctx, ns))
     await ctx.step("the initial admin password", lambda: _admin(ctx))
     await ctx.step("install the OpenSearch chart", lambda: ctx.helm(chart_values(ctx), timeout_s=900))
-    dashboards = bool(ctx.config.get("dashboards", True))
+    dashboards = bool(ctx.config["dashboards"])
     if dashboards:
         repo = ctx.component.install.repo
         await ctx.step(

@@ -43,7 +43,7 @@ DEPLOYMENTS = ("penpot-backend", "penpot-frontend", "penpot-exporter")
 
 def flags(ctx: InstallContext) -> str:
     out = ["enable-login-with-oidc", "enable-registration", "disable-email-verification", "disable-smtp"]
-    out.append("enable-login-with-password" if ctx.config.get("registration", False) else "disable-login-with-password")
+    out.append("enable-login-with-password" if ctx.config["registration"] else "disable-login-with-password")
     return " ".join(out)
 
 
@@ -57,7 +57,7 @@ def chart_values(
         "config": {
             "publicUri": f"https://{host}",
             "flags": flags(ctx),
-            "telemetryEnabled": bool(c.get("telemetry", False)),
+            "telemetryEnabled": bool(c["telemetry"]),
             "postgresql": {
                 "host": db_host,
                 "port": db_port,
@@ -78,7 +78,7 @@ def chart_values(
                 },
             },
         },
-        "persistence": {"assets": {"enabled": True, "size": str(c.get("storageSize", "10Gi"))}},
+        "persistence": {"assets": {"enabled": True, "size": str(c["storageSize"])}},
         "ingress": {
             "enabled": True,
             "className": "nginx",
@@ -105,7 +105,7 @@ async def install(ctx: InstallContext) -> None:
         await rollout(ctx, "Deployment", name, ns, timeout=900)
     ctx.log(
         f"Penpot is ready at https://{domain_host(ctx)} (Keycloak login"
-        + (", local sign-up allowed" if ctx.config.get("registration", False) else "")
+        + (", local sign-up allowed" if ctx.config["registration"] else "")
         + ")"
     )
     if ctx.spec.cluster.certificates == "self-signed":

@@ -90,7 +90,7 @@ def chart_values(ctx: InstallContext, *, with_ca: bool) -> dict[str, Any]:
         "secretKeys": {"pgadminPasswordKey": "password"},
         "env": {"email": admin_email(ctx), "variables": variables},
         "envVarsFromSecrets": [OAUTH2_SECRET],
-        "persistentVolume": {"enabled": True, "size": str(c.get("storageSize", "1Gi"))},
+        "persistentVolume": {"enabled": True, "size": str(c["storageSize"])},
         "ingress": {
             "enabled": True,
             "ingressClassName": "nginx",
@@ -100,7 +100,7 @@ def chart_values(ctx: InstallContext, *, with_ca: bool) -> dict[str, Any]:
         },
         "serverDefinitions": {"enabled": False},
     }
-    if c.get("registerSharedServer", True):
+    if c["registerSharedServer"]:
         values["serverDefinitions"] = {
             "enabled": True,
             "resourceType": "ConfigMap",
@@ -138,7 +138,7 @@ async def install(ctx: InstallContext) -> None:
     ctx.log(
         f"pgAdmin is ready at https://{host} (Keycloak login, or {admin_email(ctx)} with the password in "
         f"Secret {ns}/{ADMIN_SECRET})"
-        + ("; the shared PostgreSQL is registered as a server" if ctx.config.get("registerSharedServer", True) else "")
+        + ("; the shared PostgreSQL is registered as a server" if ctx.config["registerSharedServer"] else "")
     )
 
 

@@ -59,7 +59,7 @@ def services(ctx: InstallContext) -> list[dict[str, Any]]:
                     "group": comp.group,
                 }
             )
-    for link in ctx.config.get("extraLinks", ()):
+    for link in ctx.config["extraLinks"]:
         out.append(
             {
                 "title": link["title"],
@@ -72,7 +72,7 @@ def services(ctx: InstallContext) -> list[dict[str, Any]]:
 
 
 def page(ctx: InstallContext) -> str:
-    title = html.escape(str(ctx.config.get("title", "Thinkube")))
+    title = html.escape(str(ctx.config["title"]))
     cards = []
     for s in services(ctx):
         url = s["urls"][0] if s["urls"] else ""
@@ -111,7 +111,7 @@ def objects(ctx: InstallContext) -> list[dict[str, Any]]:
             "kind": "Deployment",
             "metadata": {"name": NAME, "namespace": ns, "labels": LABELS},
             "spec": {
-                "replicas": int(ctx.config.get("replicas", 1)),
+                "replicas": int(ctx.config["replicas"]),
                 "selector": {"matchLabels": {"app.kubernetes.io/name": NAME}},
                 "template": {
                     "metadata": {"labels": LABELS, "annotations": {"thinkube.io/page-sha256": digest}},

@@ -45,7 +45,7 @@ class OidcClient:
 
 
 def realm_name(ctx: InstallContext) -> str:
-    realm: str = ctx.spec.components["keycloak"].config.get("realm", "thinkube")
+    realm: str = ctx.spec.components["keycloak"].config["realm"]
     return realm
 
 

@@ -64,7 +64,7 @@ def dockerhub_proxy(ctx: InstallContext) -> bool:
     """Whether Harbor is in this Spec with its Docker Hub proxy cache (its default)."""
     if not enabled(ctx, "harbor"):
         return False
-    return bool(ctx.spec.components["harbor"].config.get("dockerHubProxyCache", True))
+    return bool(ctx.spec.components["harbor"].config["dockerHubProxyCache"])
 
 
 def harbor_image(ctx: InstallContext, image: str) -> str:
@@ -250,8 +250,7 @@ def gpu_tolerations(ctx: InstallContext, nodes: Sequence[NodeSpec] | None = None
 def gpu_resource(ctx: InstallContext) -> str:
     """The resource name the device plugin advertises: `nvidia.com/gpu`, or
     `nvidia.com/gpu.shared` with time-slicing's renameByDefault."""
-    comp = ctx.spec.components.get("gpu-operator")
-    ts = (comp.config.get("timeSlicing") or {}) if comp is not None else {}
-    if int(ts.get("replicas", 0) or 0) > 0 and ts.get("renameByDefault"):
+    ts = ctx.spec.components["gpu-operator"].config["timeSlicing"]
+    if int(ts["replicas"]) > 0 and ts["renameByDefault"]:
         return "nvidia.com/gpu.shared"
     return "nvidia.com/gpu"
