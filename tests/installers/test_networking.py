@@ -12,7 +12,6 @@ no `microk8s enable`, no apply, no delete.
 from __future__ import annotations
 
 import base64
-import copy
 import dataclasses
 import json
 import re
@@ -24,7 +23,7 @@ import pytest
 import yaml
 
 from thinkube_tui.catalog import load_catalog
-from thinkube_tui.dryrun import RecordingKube, RecordingTransport, Transcript, assumed_facts, dry_run
+from thinkube_tui.dryrun import RecordingTransport, Transcript, assumed_facts, dry_run
 from thinkube_tui.engine import EngineSettings, InstallError, Steps
 from thinkube_tui.events import EventBus, LineBatcher
 from thinkube_tui.facts import Facts, Gpu
@@ -34,9 +33,10 @@ from thinkube_tui.installers.coredns import render_corefile
 from thinkube_tui.installers.support.net import metallb_range
 from thinkube_tui.installers.support.objects import contains
 from thinkube_tui.journal import Journal
-from thinkube_tui.kube import KubeError
 from thinkube_tui.secrets import Secrets
 from thinkube_tui.spec import ComponentSpec, Spec, load_answers
+
+from .fakes import ApiStore, FakeKube
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 MINE = ("coredns", "metallb", "ingress", "ingress-kn", "cert-manager", "gpu-operator", "ssl-certificates")
@@ -45,65 +45,19 @@ MINE = ("coredns", "metallb", "ingress", "ingress-kn", "cert-manager", "gpu-oper
 # ---------------------------------------------------------------- stand-ins
 
 
-class FakeKube(RecordingKube):
-    """An API server with just enough controllers for the installers' checks."""
-
-    def __init__(self, transcript: Transcript) -> None:
-        super().__init__(transcript)
-        self.store: dict[tuple[str, str | None, str], dict[str, Any]] = {}
-        self.applied: list[dict[str, Any]] = []
-        self.deleted: list[tuple[str, str]] = []
-        self.patched: list[tuple[str, str, dict[str, Any]]] = []
-
-    def put(self, obj: dict[str, Any]) -> None:
-        meta = obj["metadata"]
-        self.store[(obj["kind"], meta.get("namespace"), meta["name"])] = obj
-
-    def find(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
-        return self.store.get((kind, namespace, name))
-
-    async def apply(self, obj: Any, **kw: Any) -> Any:
-        await super().apply(obj, **kw)
-        obj = copy.deepcopy(obj)
-        self.applied.append(obj)
-        if obj["kind"] in ("ClusterIssuer", "Certificate"):  # cert-manager's part
-            obj["status"] = {"conditions": [{"type": "Ready", "status": "True", "reason": "Issued"}]}
-            if obj["kind"] == "Certificate":
-                self.put(
-                    {
-                        "apiVersion": "v1",
-                        "kind": "Secret",
-                        "metadata": {"name": obj["spec"]["secretName"], "namespace": obj["metadata"]["namespace"]},
-                        "data": {"tls.crt": "Y2VydA==", "tls.key": "a2V5"},
-                    }
-                )
-        self.put(obj)
-        return obj
-
-    async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Any:
-        return copy.deepcopy(self.find(kind, name, namespace))
-
-    async def list(self, api_version: str, kind: str, namespace: str | None = None, **_: Any) -> list[Any]:
-        return [copy.deepcopy(o) for (k, ns, _n), o in self.store.items() if k == kind and ns == namespace]
-
-    async def merge_patch(self, api_version: str, kind: str, name: str, namespace: str | None, patch: Any) -> Any:
-        self.patched.append((kind, name, patch))
-        obj = self.find(kind, name, namespace)
-        assert obj is not None
-        obj.setdefault("spec", {}).update(patch.get("spec", {}))
-        return obj
-
-    async def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
-        self.deleted.append((kind, name))
-        return self.store.pop((kind, namespace, name), None) is not None
-
-    async def wait_for(
-        self, api_version: str, kind: str, name: str, namespace: str | None, ready: Any, *, timeout: float, what: str
-    ) -> dict[str, Any]:
-        obj = self.find(kind, name, namespace)
-        if obj is None or not ready(obj):
-            raise KubeError(f"{what}: not ready after {timeout:g} s")
-        return copy.deepcopy(obj)
+def cert_manager(store: ApiStore, live: dict[str, Any]) -> None:
+    """Issuers and Certificates become Ready; a Certificate's Secret appears."""
+    if live["kind"] in ("ClusterIssuer", "Certificate"):
+        live["status"] = {"conditions": [{"type": "Ready", "status": "True", "reason": "Issued"}]}
+    if live["kind"] == "Certificate":
+        store.put(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": live["spec"]["secretName"], "namespace": live["metadata"]["namespace"]},
+                "data": {"tls.crt": "Y2VydA==", "tls.key": "a2V5"},
+            }
+        )
 
 
 CHARTS = {
@@ -270,7 +224,7 @@ class Rig:
 
     def changes_since(self, mark: tuple[int, int, int, int]) -> list[str]:
         commands = [c for c, _ in self.control.commands[mark[0] :] if " upgrade " in c or " enable " in c]
-        applied = [f"apply {o['kind']} {o['metadata']['name']}" for o in self.kube.applied[mark[1] :]]
+        applied = [f"apply {o['kind']} {o['metadata']['name']}" for o in self.kube.applied_objects()[mark[1] :]]
         deleted = [f"delete {k} {n}" for k, n in self.kube.deleted[mark[2] :]]
         patched = [f"patch {k} {n}" for k, n, _ in self.kube.patched[mark[3] :]]
         return commands + applied + deleted + patched
@@ -302,7 +256,7 @@ def make_rig(
         )
         facts[name] = dataclasses.replace(facts[name], gpus=gpus, nvidia_driver_version=driver)
     transcript = Transcript()
-    kube = FakeKube(transcript)
+    kube = FakeKube(transcript, controllers=[cert_manager], missing_is_error=True)
     # What MicroK8s' dns addon left: its Deployment and the kube-dns Service the kubelets use.
     kube.put(
         {
@@ -386,7 +340,7 @@ async def test_coredns_values_corefile_and_takeover():
     # The addon's Deployment is retired once ours runs; its kube-dns Service is left as it was.
     assert rig.kube.deleted == [("Deployment", "coredns")]
     assert rig.kube.find("Service", "kube-dns", "kube-system")["spec"]["clusterIP"] == "10.152.183.10"
-    assert not [o for o in rig.kube.applied if o["kind"] == "Service"]
+    assert not [o for o in rig.kube.applied_objects() if o["kind"] == "Service"]
 
 
 async def test_coredns_upstreams_and_extra_hosts():
@@ -544,7 +498,7 @@ async def test_gpu_operator_waits_for_allocatable_gpus():
 async def test_ssl_certificates_self_signed_ca_and_wildcard():
     rig = make_rig()
     await rig.run("ssl-certificates")
-    kinds = [(o["kind"], o["metadata"]["name"]) for o in rig.kube.applied]
+    kinds = [(o["kind"], o["metadata"]["name"]) for o in rig.kube.applied_objects()]
     assert kinds == [
         ("ClusterIssuer", "thinkube-selfsigned"),
         ("Certificate", "thinkube-ca"),
