@@ -36,6 +36,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import InstallContext
+from .support.ca import self_signed
 from .support.keycloak import oidc_client_for
 from .support.objects import ensure, ensure_namespace, rollout
 from .support.secret_objects import ensure_secret, keep_or_make
@@ -47,7 +48,6 @@ from .support.workspace import (
     harbor_image,
     host,
     ingress,
-    self_signed,
     trusted_ca,
 )
 

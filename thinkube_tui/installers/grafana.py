@@ -32,11 +32,12 @@ from urllib.parse import quote
 
 from .base import InstallContext
 from .prometheus import prometheus_url
+from .support.ca import self_signed
 from .support.components import enabled
 from .support.keycloak import oidc_client_for
 from .support.objects import ensure_namespace, rollout
 from .support.secret_objects import ensure_secret, keep_or_make
-from .support.workspace import CA_CONFIGMAP, CA_FILE, CA_MOUNT, gpu_nodes, helm_ingress, host, self_signed, trusted_ca
+from .support.workspace import CA_CONFIGMAP, CA_FILE, CA_MOUNT, gpu_nodes, helm_ingress, host, trusted_ca
 
 NAME = "grafana"  # release, Deployment, Service
 ADMIN_SECRET = "grafana-admin"

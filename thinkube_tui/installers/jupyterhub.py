@@ -30,6 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import InstallContext
+from .support.ca import self_signed
 from .support.keycloak import oidc_client_for
 from .support.minio import bucket_for
 from .support.objects import ensure_namespace, rollout
@@ -46,7 +47,6 @@ from .support.workspace import (
     helm_ingress,
     host,
     note_direct_pull,
-    self_signed,
     split_tag,
     trusted_ca,
 )

@@ -9,7 +9,7 @@ from ..base import InstallContext, quote
 
 
 def node_labels(ctx: InstallContext, node: NodeSpec) -> dict[str, str]:
-    labels = {"thinkube.io/role": node.role}
+    labels: dict[str, str] = {"thinkube.io/role": node.role}
     if node.role == "worker":
         labels["node-role.kubernetes.io/worker"] = ""
     if ctx.facts(node).gpus:
