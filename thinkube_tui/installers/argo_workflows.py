@@ -26,10 +26,11 @@ from typing import Any
 from urllib.parse import urlparse
 
 from .base import InstallContext
-from .support.cicd import ADMIN_GROUP, MANAGED_BY, ca_secret_name, ensure_ca_secret, hostname, ingress_tls, verify_tls
+from .support.cicd import ADMIN_GROUP, ca_secret_name, ensure_ca_secret, ingress_tls, verify_tls
+from .support.components import hostname
 from .support.keycloak import oidc_client_for
 from .support.minio import bucket_for, provision_buckets
-from .support.objects import ensure, ensure_namespace, rollout, wait, wait_crds
+from .support.objects import MANAGED_BY, ensure, ensure_namespace, rollout, wait, wait_crds
 from .support.secret_objects import ensure_secret, secret_values
 
 FULLNAME = "argo-workflows"  # release "argo-workflows" of chart "argo-workflows"

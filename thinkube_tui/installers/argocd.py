@@ -34,7 +34,8 @@ import yaml
 
 from .base import InstallContext
 from .support.ca import cluster_ca
-from .support.cicd import digest, hostname, ingress_tls, verify_tls
+from .support.cicd import digest, ingress_tls, verify_tls
+from .support.components import hostname
 from .support.keycloak import OidcClient, oidc_client_for
 from .support.objects import ensure, rollout, wait_crds
 from .support.secret_objects import ensure_secret, keep_or_make, secret_values

@@ -39,17 +39,8 @@ from .base import InstallContext
 from .support.ca import self_signed
 from .support.keycloak import oidc_client_for
 from .support.objects import ensure, ensure_namespace, rollout
-from .support.secret_objects import ensure_secret, keep_or_make
-from .support.workspace import (
-    CA_FILE,
-    ca_volume,
-    cpu_quantity,
-    env_from_secret,
-    harbor_image,
-    host,
-    ingress,
-    trusted_ca,
-)
+from .support.secret_objects import ensure_secret, env_from_secret, keep_or_make
+from .support.workspace import CA_FILE, ca_volume, cpu_quantity, harbor_image, host, ingress, trusted_ca
 
 NAME = "code-server"
 HOSTNAME = "code"

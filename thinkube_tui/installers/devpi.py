@@ -36,10 +36,10 @@ from typing import Any
 from ..engine import InstallError
 from .argo_workflows import WORKFLOW_SA
 from .base import InstallContext
-from .support.cicd import MANAGED_BY, digest, env_from_secret, hostname, ingress_tls
-from .support.components import namespace_of
-from .support.objects import ensure, ensure_namespace, rollout, wait
-from .support.secret_objects import ensure_secret, keep_or_make, secret_values
+from .support.cicd import digest, ingress_tls
+from .support.components import hostname, namespace_of
+from .support.objects import MANAGED_BY, ensure, ensure_namespace, rollout, wait
+from .support.secret_objects import ensure_secret, env_from_secret, keep_or_make, secret_values
 
 SERVER_IMAGE = "jonasal/devpi-server:6.15.0"  # devpi-server 6.15.0 + devpi-web 5.0.1
 CLIENT_IMAGE = "jonasal/devpi-client:7.2.1"

@@ -43,23 +43,14 @@ import bcrypt
 from ..secrets import generate_password
 from .base import InstallContext
 from .support.ca import cluster_ca
-from .support.cicd import (
-    ADMIN_GROUP,
-    MANAGED_BY,
-    ca_secret_name,
-    digest,
-    ensure_ca_secret,
-    env_from_secret,
-    hostname,
-    run_job,
-    verify_tls,
-)
+from .support.cicd import ADMIN_GROUP, ca_secret_name, digest, ensure_ca_secret, run_job, verify_tls
+from .support.components import hostname
 from .support.keycloak import OidcClient, oidc_client_for
 from .support.minio import bucket_for, provision_buckets
 from .support.nodes import ensure_hosts_entry, ensure_root_file
-from .support.objects import ensure_namespace, rollout
+from .support.objects import MANAGED_BY, ensure_namespace, rollout
 from .support.postgres import database_for
-from .support.secret_objects import ensure_secret, keep_or_make, secret_values
+from .support.secret_objects import ensure_secret, env_from_secret, keep_or_make, secret_values
 
 ADMIN_SECRET = "harbor-admin"
 ADMIN_KEY = "HARBOR_ADMIN_PASSWORD"

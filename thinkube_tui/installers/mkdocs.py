@@ -24,8 +24,7 @@ import hashlib
 from typing import Any
 
 from .base import InstallContext
-from .support.apps import domain_host
-from .support.components import enabled
+from .support.components import enabled, hostname
 from .support.objects import ensure, ensure_namespace, rollout
 from .support.workspace import ingress
 
@@ -176,13 +175,13 @@ def objects(ctx: InstallContext) -> list[dict[str, Any]]:
             },
         }
     )
-    out.append(ingress(ctx, NAME, domain_host(ctx), NAME, 80))
+    out.append(ingress(ctx, NAME, hostname(ctx), NAME, 80))
     return out
 
 
 async def install(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
-    host = domain_host(ctx)
+    host = hostname(ctx)
 
     async def apply() -> None:
         await ensure_namespace(ctx, ns)

@@ -29,7 +29,8 @@ from __future__ import annotations
 from typing import Any
 
 from .base import InstallContext
-from .support.apps import auth_annotations, domain_host, oauth2_proxy
+from .support.apps import auth_annotations, oauth2_proxy
+from .support.components import hostname
 from .support.keycloak import oidc_client_for
 from .support.minio import bucket_for
 from .support.objects import ensure_namespace, rollout
@@ -51,7 +52,7 @@ def chart_values(
     endpoint: str,
 ) -> dict[str, Any]:
     c = ctx.config
-    host = domain_host(ctx)
+    host = hostname(ctx)
     return {
         "fullnameOverride": NAME,
         "replicaCount": int(c["replicas"]),
@@ -91,7 +92,7 @@ def chart_values(
 
 async def install(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
-    host = domain_host(ctx)
+    host = hostname(ctx)
     await ctx.step("namespace", lambda: ensure_namespace(ctx, ns))
     db = await database_for(ctx, "mlflow", database=str(ctx.config["databaseName"]))
     s3 = await bucket_for(ctx, "mlflow")

@@ -26,7 +26,8 @@ import re
 from typing import Any
 
 from .base import InstallContext
-from .support.apps import domain_host, extra_chart
+from .support.apps import extra_chart
+from .support.components import hostname
 from .support.objects import ensure_namespace, rollout
 from .support.secret_objects import ensure_secret, keep_or_make
 
@@ -73,7 +74,7 @@ def chart_values(ctx: InstallContext) -> dict[str, Any]:
 
 
 def dashboards_values(ctx: InstallContext) -> dict[str, Any]:
-    host = domain_host(ctx)
+    host = hostname(ctx)
     return {
         "fullnameOverride": DASHBOARDS,
         "opensearchHosts": f"https://{STATEFULSET}:9200",
@@ -108,7 +109,7 @@ async def install(ctx: InstallContext) -> None:
         await rollout(ctx, "Deployment", DASHBOARDS, ns, timeout=600)
     ctx.log(
         f"OpenSearch is ready at https://{STATEFULSET}.{ns}.svc.cluster.local:9200 (user admin, password in "
-        f"Secret {ns}/{ADMIN_SECRET})" + (f"; Dashboards at https://{domain_host(ctx)}" if dashboards else "")
+        f"Secret {ns}/{ADMIN_SECRET})" + (f"; Dashboards at https://{hostname(ctx)}" if dashboards else "")
     )
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import InstallContext
-from .support.apps import domain_host
+from .support.components import hostname
 from .support.keycloak import OidcClient, oidc_client_for
 from .support.objects import ensure_namespace, rollout, wait
 from .support.postgres import database_for
@@ -51,7 +51,7 @@ def chart_values(
     ctx: InstallContext, *, db_host: str, db_port: int, database: str, db_secret: str, client: OidcClient
 ) -> dict[str, Any]:
     c = ctx.config
-    host = domain_host(ctx)
+    host = hostname(ctx)
     return {
         "global": {"postgresqlEnabled": False, "valkeyEnabled": False, "redisEnabled": False},
         "config": {
@@ -104,7 +104,7 @@ async def install(ctx: InstallContext) -> None:
     for name in DEPLOYMENTS:
         await rollout(ctx, "Deployment", name, ns, timeout=900)
     ctx.log(
-        f"Penpot is ready at https://{domain_host(ctx)} (Keycloak login"
+        f"Penpot is ready at https://{hostname(ctx)} (Keycloak login"
         + (", local sign-up allowed" if ctx.config["registration"] else "")
         + ")"
     )

@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import InstallContext
-from .support.apps import domain_host
+from .support.components import hostname
 from .support.keycloak import OidcClient, oidc_client_for
 from .support.objects import ensure_namespace, rollout
 from .support.postgres import PG_PORT, pg_host
@@ -71,7 +71,7 @@ def oauth2_config(client: OidcClient, secret: str) -> str:
 
 def chart_values(ctx: InstallContext, *, with_ca: bool) -> dict[str, Any]:
     c = ctx.config
-    host = domain_host(ctx)
+    host = hostname(ctx)
     variables = [
         {"name": "PGADMIN_CONFIG_AUTHENTICATION_SOURCES", "value": "['oauth2', 'internal']"},
         {"name": "PGADMIN_CONFIG_OAUTH2_AUTO_CREATE_USER", "value": "True"},
@@ -126,7 +126,7 @@ def chart_values(ctx: InstallContext, *, with_ca: bool) -> dict[str, Any]:
 
 async def install(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
-    host = domain_host(ctx)
+    host = hostname(ctx)
     await ctx.step("namespace", lambda: ensure_namespace(ctx, ns))
     await ctx.step("the local admin password", lambda: _admin(ctx))
     client = await oidc_client_for(ctx, "pgadmin")

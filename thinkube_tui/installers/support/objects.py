@@ -16,6 +16,9 @@ from ..base import InstallContext
 
 Obj = dict[str, Any]
 
+#: The label on what thinkube-tui creates itself (not what charts and operators create).
+MANAGED_BY = {"app.kubernetes.io/managed-by": "thinkube-tui"}
+
 
 def contains(have: Any, want: Any) -> bool:
     """Whether `have` (an object as the API returns it) already holds every field of `want`.

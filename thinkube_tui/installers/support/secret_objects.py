@@ -76,6 +76,14 @@ async def ensure_secret(
     return await ensure(ctx, secret_object(name, namespace, values, type=type, labels=labels))
 
 
+def env_from_secret(var: str, secret: str, key: str, *, optional: bool = False) -> Obj:
+    """An EnvVar that reads one key of a Secret: secret values never appear in a pod spec."""
+    ref: Obj = {"name": secret, "key": key}
+    if optional:
+        ref["optional"] = True
+    return {"name": var, "valueFrom": {"secretKeyRef": ref}}
+
+
 async def keep_or_make(
     ctx: InstallContext, stored: Sequence[tuple[str, str, str]], *, ref: SecretRef | None = None, used_for: str
 ) -> str:

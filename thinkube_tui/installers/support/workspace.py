@@ -6,7 +6,6 @@
 - `trusted_ca(ctx, namespace)`: the cluster's self-signed CA certificate as a ConfigMap, so
   services that call Keycloak (`https://auth.<domain>`) from inside the cluster can verify it.
 - `gpu_nodes`, `gpu_tolerations`, `gpu_resource`: what discovery and the Spec say about GPUs.
-- `env_from_secret`: an EnvVar that reads one key of a Secret (secrets never as literal values).
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from typing import Any
 
 from ...spec import NodeSpec
 from ..base import InstallContext
-from .ca import cluster_ca, self_signed
+from .ca import CA_KEY, cluster_ca, self_signed
 from .components import enabled
 from .nodes import parse_taint
 from .objects import ensure
@@ -31,10 +30,8 @@ DOCKER_HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io")
 #: The ConfigMap (in the consumer's namespace) holding the cluster CA when certificates are
 #: self-signed, key `ca.crt`, and where the installers mount it.
 CA_CONFIGMAP = "thinkube-ca"
-CA_KEY = "ca.crt"
 CA_MOUNT = "/etc/thinkube-ca"
 CA_FILE = f"{CA_MOUNT}/{CA_KEY}"
-CA_SECRET = "thinkube-ca"  # ssl-certificates' CA Certificate secretName (in cert-manager's namespace)
 
 GPU_TAINT_KEY = "nvidia.com/gpu"
 GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
@@ -118,10 +115,6 @@ def cpu_quantity(value: Any) -> str:
     run finds the object unchanged."""
     cores = float(value)
     return str(int(cores)) if cores.is_integer() else f"{round(cores * 1000)}m"
-
-
-def env_from_secret(name: str, secret: str, key: str) -> Obj:
-    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
 
 def ingress(
