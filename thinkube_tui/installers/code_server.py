@@ -38,7 +38,7 @@ from typing import Any
 from .base import InstallContext
 from .support.ca import self_signed
 from .support.keycloak import oidc_client_for
-from .support.objects import ensure, ensure_namespace, rollout
+from .support.objects import MANAGED_BY, ensure, ensure_namespace, rollout
 from .support.secret_objects import ensure_secret, env_from_secret, keep_or_make
 from .support.workspace import CA_FILE, ca_volume, cpu_quantity, harbor_image, host, ingress, trusted_ca
 
@@ -53,7 +53,7 @@ HOME = "/home/coder"
 WORKSPACE = f"{HOME}/workspace"
 CODE_PORT = 8080
 PROXY_PORT = 4180
-LABELS = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/managed-by": "thinkube-tui"}
+LABELS = {"app.kubernetes.io/name": NAME, **MANAGED_BY}
 
 # Runs before code-server starts, as the coder user, with the workspace volume as $HOME.
 # Inputs come from environment variables (never spliced into the script).

@@ -27,7 +27,7 @@ from typing import Any
 from .base import InstallContext
 from .code_server import NAME as CODE_SERVER
 from .code_server import WORKSPACE_PVC
-from .support.objects import ensure, rollout
+from .support.objects import MANAGED_BY, ensure, rollout
 from .support.workspace import harbor_image
 
 NAME = "code-server-monitor"
@@ -36,7 +36,7 @@ MOUNT = "/workspace"
 LABELS = {
     "app.kubernetes.io/name": NAME,
     "app.kubernetes.io/part-of": CODE_SERVER,
-    "app.kubernetes.io/managed-by": "thinkube-tui",
+    **MANAGED_BY,
 }
 
 SCRIPT = """\

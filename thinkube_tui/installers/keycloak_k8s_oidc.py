@@ -40,7 +40,7 @@ from .support.ca import cluster_ca
 from .support.keycloak import OidcClient, job_succeeded, kcadm_job, oidc_client_for, realm_name
 from .support.microk8s import wait_ready
 from .support.nodes import ensure_hosts_entry
-from .support.objects import ensure, wait
+from .support.objects import MANAGED_BY, ensure, wait
 
 ARGS_FILE = "/var/snap/microk8s/current/args/kube-apiserver"
 CA_PATH = "/var/snap/microk8s/current/certs/thinkube-oidc-ca.crt"
@@ -144,7 +144,7 @@ def admin_binding(ctx: InstallContext) -> dict[str, Any]:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRoleBinding",
-        "metadata": {"name": "oidc-cluster-admins", "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"}},
+        "metadata": {"name": "oidc-cluster-admins", "labels": dict(MANAGED_BY)},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}],
     }

@@ -38,7 +38,7 @@ from typing import Any
 
 from .base import InstallContext
 from .ssl_certificates import CERTIFICATE_TIMEOUT_S, issuer_name
-from .support.objects import condition, ensure, ensure_namespace, rollout, wait
+from .support.objects import MANAGED_BY, condition, ensure, ensure_namespace, rollout, wait
 
 OPERATOR_API = "operator.knative.dev/v1beta1"
 OPERATOR_NAMESPACE = "knative-operator"
@@ -124,7 +124,7 @@ def wildcard_ingress(ctx: InstallContext) -> dict[str, Any]:
         "metadata": {
             "name": "knative-services",
             "namespace": ctx.component.namespace,
-            "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"},
+            "labels": dict(MANAGED_BY),
             # long-lived streams (server-sent events, websockets) through to Kourier
             "annotations": {"nginx.ingress.kubernetes.io/proxy-read-timeout": "3600"},
         },

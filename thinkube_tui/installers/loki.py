@@ -38,7 +38,7 @@ from typing import Any
 
 from .base import InstallContext
 from .support.minio import bucket_for
-from .support.objects import ensure, ensure_namespace, rollout, wait
+from .support.objects import MANAGED_BY, ensure, ensure_namespace, rollout, wait
 
 NAME = "loki"
 GATEWAY = "loki-gateway"
@@ -193,7 +193,7 @@ def alloy_objects(ctx: InstallContext) -> list[dict[str, Any]]:
     labels = {
         "app.kubernetes.io/name": ALLOY,
         "app.kubernetes.io/part-of": NAME,
-        "app.kubernetes.io/managed-by": "thinkube-tui",
+        **MANAGED_BY,
     }
     push = f"http://{GATEWAY}.{ns}.svc.cluster.local/loki/api/v1/push"
     meta = {"name": ALLOY, "namespace": ns, "labels": labels}

@@ -25,14 +25,14 @@ from typing import Any
 
 from .base import InstallContext
 from .support.components import enabled, hostname
-from .support.objects import ensure, ensure_namespace, rollout
+from .support.objects import MANAGED_BY, ensure, ensure_namespace, rollout
 from .support.workspace import ingress
 
 NAME = "mkdocs"
 SOURCE = "mkdocs-source"
 MKDOCS_IMAGE = "squidfunk/mkdocs-material:9.6.14"
 NGINX_IMAGE = "nginx:1.27.5-alpine"
-LABELS = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/managed-by": "thinkube-tui"}
+LABELS = {"app.kubernetes.io/name": NAME, **MANAGED_BY}
 
 CLONE_AND_BUILD = """\
 set -eu

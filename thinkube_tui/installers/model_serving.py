@@ -36,7 +36,7 @@ from .base import InstallContext
 from .support.apps import fetch_manifest
 from .support.components import enabled
 from .support.minio import s3_endpoint
-from .support.objects import ensure, ensure_namespace, rollout, wait, wait_crds
+from .support.objects import MANAGED_BY, ensure, ensure_namespace, rollout, wait, wait_crds
 from .support.secret_objects import secret_values
 from .support.workspace import gpu_nodes, gpu_resource, gpu_tolerations
 
@@ -205,7 +205,7 @@ async def _s3(ctx: InstallContext) -> None:
         "metadata": {
             "name": S3_SECRET,
             "namespace": ns,
-            "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"},
+            "labels": dict(MANAGED_BY),
             "annotations": {
                 "serving.kserve.io/s3-endpoint": endpoint,
                 "serving.kserve.io/s3-usehttps": "0",
@@ -226,7 +226,7 @@ async def _s3(ctx: InstallContext) -> None:
             "metadata": {
                 "name": S3_SECRET,
                 "namespace": ns,
-                "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"},
+                "labels": dict(MANAGED_BY),
             },
             "secrets": [{"name": S3_SECRET}],
         },

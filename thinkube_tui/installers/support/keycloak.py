@@ -23,7 +23,7 @@ from typing import Any
 
 from ..base import InstallContext
 from .components import namespace_of
-from .objects import condition, ensure, ensure_namespace
+from .objects import MANAGED_BY, condition, ensure, ensure_namespace
 from .secret_objects import ensure_secret, keep_or_make
 
 Obj = dict[str, Any]
@@ -181,7 +181,7 @@ def kcadm_job(ctx: InstallContext, name: str, script: str, env: Mapping[str, str
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": name[:63], "namespace": kc_ns, "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"}},
+        "metadata": {"name": name[:63], "namespace": kc_ns, "labels": dict(MANAGED_BY)},
         "spec": {"backoffLimit": 6, "template": {"spec": {"restartPolicy": "OnFailure", "containers": [container]}}},
     }
 

@@ -8,6 +8,7 @@ never logged: Secrets go through here too.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from ...engine import InstallError
@@ -17,7 +18,7 @@ from ..base import InstallContext
 Obj = dict[str, Any]
 
 #: The label on what thinkube-tui creates itself (not what charts and operators create).
-MANAGED_BY = {"app.kubernetes.io/managed-by": "thinkube-tui"}
+MANAGED_BY: Mapping[str, str] = MappingProxyType({"app.kubernetes.io/managed-by": "thinkube-tui"})
 
 
 def contains(have: Any, want: Any) -> bool:

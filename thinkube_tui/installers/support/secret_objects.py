@@ -10,7 +10,7 @@ from typing import Any
 from ...secrets import generate_password
 from ...spec import SecretRef
 from ..base import InstallContext
-from .objects import ensure
+from .objects import MANAGED_BY, ensure
 
 Obj = dict[str, Any]
 
@@ -53,7 +53,7 @@ def secret_object(
     meta: Obj = {
         "name": name,
         "namespace": namespace,
-        "labels": {"app.kubernetes.io/managed-by": "thinkube-tui", **(labels or {})},
+        "labels": {**MANAGED_BY, **(labels or {})},
     }
     return {
         "apiVersion": "v1",

@@ -18,7 +18,7 @@ from ..base import InstallContext
 from .ca import CA_KEY, cluster_ca, self_signed
 from .components import enabled
 from .nodes import parse_taint
-from .objects import ensure
+from .objects import MANAGED_BY, ensure
 
 Obj = dict[str, Any]
 
@@ -189,7 +189,7 @@ async def trusted_ca(ctx: InstallContext, namespace: str) -> bool:
             "metadata": {
                 "name": CA_CONFIGMAP,
                 "namespace": namespace,
-                "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"},
+                "labels": dict(MANAGED_BY),
             },
             "data": {CA_KEY: cert},
         },
