@@ -1,14 +1,14 @@
 """The shared Keycloak contract: an OIDC client for a consumer in the platform realm.
 
 ``async def oidc_client_for(ctx, consumer) -> OidcClient``
-A confidential OIDC client ``<consumer>`` in the ``thinkube`` realm (issuer
-``https://auth.<domain>/realms/thinkube``), redirect URIs ``https://<hostname>/*`` for the
-consumer's catalog hostnames. Its secret is generated once and kept in the Secret
-``<consumer>-oidc`` (key ``client-secret``, plus ``client-id`` and ``issuer``) in the
-consumer's namespace. Clients of SSO components selected when Keycloak is installed come
-with the realm (a ``KeycloakRealmImport``); a client added later is created by a one-shot
-Job running ``kcadm.sh`` inside the cluster (the realm import cannot change an existing
-realm, and Keycloak's admin API cannot be reached through the API server proxy).
+    A confidential OIDC client ``<consumer>`` in the ``thinkube`` realm (issuer
+    ``https://auth.<domain>/realms/thinkube``), redirect URIs ``https://<hostname>/*`` for the
+    consumer's catalog hostnames. Its secret is generated once and kept in the Secret
+    ``<consumer>-oidc`` (key ``client-secret``, plus ``client-id`` and ``issuer``) in the
+    consumer's namespace. Clients of SSO components selected when Keycloak is installed come
+    with the realm (a ``KeycloakRealmImport``); a client added later is created by a one-shot
+    Job running ``kcadm.sh`` inside the cluster (the realm import cannot change an existing
+    realm, and Keycloak's admin API cannot be reached through the API server proxy).
 
 Called from an installer with its own `ctx`: runs as one journaled step of the calling
 component, is idempotent, and returns names and places, never a secret value.

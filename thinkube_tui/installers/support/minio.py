@@ -1,13 +1,13 @@
 """The shared MinIO contract (MinIO Operator Tenant): a bucket and an access key for a consumer.
 
 ``async def bucket_for(ctx, consumer) -> BucketCredentials``
-A bucket (``harbor``, ``mlflow``, ``argo``, ``jupyterhub``, ``loki``; else the consumer's
-id) and a MinIO user in the MinIO Tenant ``minio/thinkube``, declared in the Tenant's
-``spec.buckets`` / ``spec.users``. The access key is the consumer's id, the secret key is
-generated once; both are kept in the Secret ``<consumer>-s3`` in the consumer's namespace
-(keys ``AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY endpoint bucket``). Caveat: MinIO Operator
-gives users declared in a Tenant the ``consoleAdmin`` policy; per-bucket policies need
-MinIO's admin API and are not set up.
+    A bucket (``harbor``, ``mlflow``, ``argo``, ``jupyterhub``, ``loki``; else the consumer's
+    id) and a MinIO user in the MinIO Tenant ``minio/thinkube``, declared in the Tenant's
+    ``spec.buckets`` / ``spec.users``. The access key is the consumer's id, the secret key is
+    generated once; both are kept in the Secret ``<consumer>-s3`` in the consumer's namespace
+    (keys ``AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY endpoint bucket``). Caveat: MinIO Operator
+    gives users declared in a Tenant the ``consoleAdmin`` policy; per-bucket policies need
+    MinIO's admin API and are not set up.
 
 Called from an installer with its own `ctx`: runs as one journaled step of the calling
 component, is idempotent, and returns names and places, never a secret value.

@@ -1,14 +1,14 @@
 """The shared PostgreSQL contract (CloudNativePG): a database and a role for a consumer.
 
 ``async def database_for(ctx, consumer, *, database=None) -> DbCredentials``
-A role and a database (default: the consumer's id with ``-`` as ``_``) in the shared
-PostgreSQL (CloudNativePG ``Cluster`` ``postgres/postgres``). The role is a managed role in
-the Cluster spec (``spec.managed.roles`` with ``passwordSecret``), the database a
-``postgresql.cnpg.io/v1 Database`` object: declarative, no SQL is run by the installer.
-The password is generated once and kept in the Secret ``<consumer>-db`` in the consumer's
-namespace (keys ``username password host port dbname uri``) and, for CloudNativePG, in a
-``kubernetes.io/basic-auth`` Secret ``<consumer>-db`` in ``postgres``. A re-run reads the
-Secret and reuses the password. Waits until the role is reconciled and the Database applied.
+    A role and a database (default: the consumer's id with ``-`` as ``_``) in the shared
+    PostgreSQL (CloudNativePG ``Cluster`` ``postgres/postgres``). The role is a managed role in
+    the Cluster spec (``spec.managed.roles`` with ``passwordSecret``), the database a
+    ``postgresql.cnpg.io/v1 Database`` object: declarative, no SQL is run by the installer.
+    The password is generated once and kept in the Secret ``<consumer>-db`` in the consumer's
+    namespace (keys ``username password host port dbname uri``) and, for CloudNativePG, in a
+    ``kubernetes.io/basic-auth`` Secret ``<consumer>-db`` in ``postgres``. A re-run reads the
+    Secret and reuses the password. Waits until the role is reconciled and the Database applied.
 
 Called from an installer with its own `ctx`: runs as one journaled step of the calling
 component, is idempotent, and returns names and places, never a secret value.

@@ -1,5 +1,6 @@
 """Kubernetes Secrets as installers keep them: read (and mask), write only when they differ, and
-`keep_or_make` (reuse a stored value, else the operator's, else a new one — never rotate)."""
+`keep_or_make` (reuse a stored value, else the operator's, else a new one — never rotate); and
+`env_from_secret`, how a pod reads one (never as a literal value)."""
 
 from __future__ import annotations
 
