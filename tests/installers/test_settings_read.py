@@ -1,9 +1,11 @@
 """Every setting a component schema offers is read by an installer, and nothing restates a default.
 
-A static check over the sources: a schema property counts as read when its name is used as a key
-(`config["name"]`, `x.get("name")`) in the component's installer module or in a module of
-`thinkube_tui.installers` that it imports (helpers, or another component's constants). A setting
-that nothing reads is a promise the install does not keep: use it or take it out of the schema.
+A static check over the sources of the component's installer module and of every module of
+`thinkube_tui.installers` it imports (helpers, or another component's): a top-level setting counts
+as read when its name is a key read from a component's settings (`ctx.config["name"]`,
+`spec.components[...].config["name"]`, `c.get("name")` after `c = ctx.config`); a nested one
+when its name is read as a key anywhere there. A setting that nothing reads is a promise the
+install does not keep: use it or take it out of the schema.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import re
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -65,23 +68,44 @@ def sources_of(component_id: str) -> list[str]:
     return list(seen.values())
 
 
-def keys_read(source: str) -> set[str]:
+CONFIG = re.compile(r"(^|\.)config$")  # ctx.config, spec.components[...].config, config
+
+
+def keys_read(source: str, *, from_config: bool = False) -> set[str]:
     """String constants used as a mapping key: `x["k"]`, `x.get("k", ...)`, or handed to a function
-    of the module itself that reads it (`need("project")`)."""
+    of the module itself that reads it (`need("project")`).
+
+    With `from_config`, only keys read from a component's settings count: from an expression
+    ending in `.config` or from a name assigned one (`c = ctx.config`).
+    """
     tree = ast.parse(source)
     local = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    aliases = {
+        target.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign) and CONFIG.search(ast.unparse(node.value))
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+    def settings(receiver: ast.expr) -> bool:
+        text = ast.unparse(receiver)
+        return not from_config or bool(CONFIG.search(text)) or text in aliases
+
     out: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and settings(node.value):
             out.add(str(node.slice.value))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in local:
-            out.update(str(a.value) for a in node.args if isinstance(a, ast.Constant))
+            if not from_config:
+                out.update(str(a.value) for a in node.args if isinstance(a, ast.Constant))
         elif (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
             and node.func.attr == "get"
             and node.args
             and isinstance(node.args[0], ast.Constant)
+            and settings(node.func.value)
         ):
             out.add(str(node.args[0].value))
     return out
@@ -92,11 +116,14 @@ CATALOG = load_catalog()
 
 @pytest.mark.parametrize("component_id", CATALOG.ids)
 def test_every_schema_setting_is_read_by_an_installer(component_id):
-    read = set().union(*(keys_read(s) for s in sources_of(component_id)))
+    sources = sources_of(component_id)
+    top = set().union(*(keys_read(s, from_config=True) for s in sources))  # ctx.config["k"]
+    nested = set().union(*(keys_read(s) for s in sources))  # ts["replicas"], need("project")
     unread = [
         key
         for key in schema_keys(CATALOG.schema(component_id))
-        if key.rpartition(".")[2].removesuffix("[]") not in read and (component_id, key) not in READ_ELSEWHERE
+        if key.rpartition(".")[2].removesuffix("[]") not in (nested if "." in key else top)
+        and (component_id, key) not in READ_ELSEWHERE
     ]
     assert not unread, f"{component_id}: settings no installer reads: {', '.join(unread)}"
 
@@ -117,5 +144,49 @@ def test_the_check_sees_an_unread_setting(tmp_path):
         'def f(ctx):\n    return ctx.config["used"], ctx.config.get("alsoUsed", 1), need("viaHelper"), str("no")\n'
     )
     assert keys_read(source) == {"used", "alsoUsed", "viaHelper"}
+    assert keys_read(source, from_config=True) == {"used", "alsoUsed"}
+    elsewhere = 'def f(clients, ctx):\n    c = ctx.config\n    return [x.get("clientId") for x in clients], c["mine"]\n'
+    assert keys_read(elsewhere, from_config=True) == {"mine"}
     schema = json.loads('{"properties": {"used": {}, "nested": {"properties": {"inner": {}}}}}')
     assert list(schema_keys(schema)) == ["used", "nested", "nested.inner"]
+
+
+def restated_defaults(source: str, schema: dict[str, Any]) -> list[str]:
+    """`ctx.config.get("k", default)` (or `.get("k")`) where the schema gives `k` a default the
+    Spec has filled in already: read it as `ctx.config["k"]`."""
+    defaulted = {k for k, sub in schema.get("properties", {}).items() if "default" in sub and "$ref" not in sub}
+    tree = ast.parse(source)
+    aliases = {
+        target.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign) and CONFIG.search(ast.unparse(node.value))
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    found = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and node.args[0].value in defaulted
+            and (CONFIG.search(ast.unparse(node.func.value)) or ast.unparse(node.func.value) in aliases)
+        ):
+            found.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+@pytest.mark.parametrize("component_id", CATALOG.ids)
+def test_no_installer_restates_a_default_the_spec_applied(component_id):
+    source, _ = module_source(module_name(component_id))
+    assert restated_defaults(source, CATALOG.schema(component_id)) == []
+
+
+def test_the_check_sees_a_restated_default():
+    source = (
+        'def f(ctx):\n    c = ctx.config\n    return ctx.config.get("a", 1), c.get("b"), c.get("free", 2), c["a"]\n'
+    )
+    schema = {"properties": {"a": {"default": 1}, "b": {"default": 2}, "free": {}}}
+    assert restated_defaults(source, schema) == ["line 3: ctx.config.get('a', 1)", "line 3: c.get('b')"]
