@@ -58,7 +58,8 @@ def decoded(secret: dict[str, Any]) -> dict[str, str]:
 
 class HelmNode(RecordingTransport):
     """A control node whose `microk8s helm3` remembers releases and their values, so a second
-    run sees them deployed. Commands it does not know go to `other` (None: exit 0, no output)."""
+    run sees them deployed. Commands it does not know go to `other` (None: exit 0, no output);
+    `deployed` plays what a chart's controllers make."""
 
     def __init__(self, node: str, transcript: Transcript, releases: Releases) -> None:
         super().__init__(node, transcript)
@@ -73,6 +74,7 @@ class HelmNode(RecordingTransport):
             release, chart, ns = argv[4], argv[5], argv[argv.index("--namespace") + 1]
             version = argv[argv.index("--version") + 1]
             self.releases[(ns, release)] = (chart, version, yaml.safe_load(input or "{}") or {})
+            self.deployed(release, chart, ns, self.releases[(ns, release)][2])
         elif argv[:3] == ["microk8s", "helm3", "list"]:
             ns, release = argv[argv.index("--namespace") + 1], argv[argv.index("--filter") + 1].strip("^$")
             if (ns, release) in self.releases:
@@ -90,6 +92,9 @@ class HelmNode(RecordingTransport):
 
     def other(self, argv: list[str], command: str, input: str | None) -> CommandResult | None:
         return None
+
+    def deployed(self, release: str, chart: str, namespace: str, values: dict[str, Any]) -> None:
+        """What the chart's controllers make once it is deployed (none here)."""
 
 
 async def install_in_order(cluster: Any, order: Any) -> tuple[list[str], list[BaseException]]:

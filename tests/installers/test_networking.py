@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import json
 import re
-import shlex
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +33,9 @@ from thinkube_tui.installers.support.objects import contains
 from thinkube_tui.journal import Journal
 from thinkube_tui.secrets import Secrets
 from thinkube_tui.spec import ComponentSpec, Spec, load_answers
+from thinkube_tui.transport import CommandResult
 
-from .fakes import ApiStore, FakeKube
+from .fakes import ApiStore, FakeKube, HelmNode
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 MINE = ("coredns", "metallb", "ingress", "ingress-kn", "cert-manager", "gpu-operator", "ssl-certificates")
@@ -69,27 +68,20 @@ CHARTS = {
 }
 
 
-class FakeNode(RecordingTransport):
+class FakeNode(HelmNode):
     """A control node: MicroK8s addons and Helm releases, remembered across runs."""
 
     def __init__(self, node: str, transcript: Transcript, kube: FakeKube, gpu_nodes: dict[str, int]) -> None:
-        super().__init__(node, transcript)
+        super().__init__(node, transcript, {})
         self.kube = kube
         self.gpu_nodes = gpu_nodes
         self.addons: set[str] = {"dns", "helm3", "hostpath-storage"}
-        self.releases: dict[tuple[str, str], tuple[str, str, dict[str, Any]]] = {}
-        self.commands: list[tuple[str, str | None]] = []
 
-    async def run(self, command: str, *, input: str | None = None, **kw: Any) -> Any:
-        from thinkube_tui.transport import CommandResult
-
-        await super().run(command, input=input, **kw)
-        self.commands.append((command, input))
-        argv = shlex.split(command)
-        out = ""
+    def other(self, argv: list[str], command: str, input: str | None) -> CommandResult | None:
         if argv[:3] == ["microk8s", "status", "--format"]:
             out = yaml.safe_dump({"addons": [{"name": a, "status": "enabled"} for a in sorted(self.addons)]})
-        elif argv[:2] == ["microk8s", "enable"]:
+            return CommandResult(command, 0, out, "")
+        if argv[:2] == ["microk8s", "enable"]:
             name, _, arg = argv[2].partition(":")
             self.addons.add(name)
             if name == "metallb":
@@ -101,36 +93,11 @@ class FakeNode(RecordingTransport):
                         "spec": {"addresses": [arg]},
                     }
                 )
-        elif argv[:3] == ["microk8s", "helm3", "list"]:
-            ns, release = argv[argv.index("--namespace") + 1], argv[argv.index("--filter") + 1].strip("^$")
-            if (ns, release) in self.releases:
-                chart, version, _ = self.releases[(ns, release)]
-                out = json.dumps(
-                    [
-                        {
-                            "name": release,
-                            "namespace": ns,
-                            "chart": f"{chart}-{version.lstrip('v')}",
-                            "status": "deployed",
-                        }
-                    ]
-                )
-            else:
-                out = "[]"
-        elif argv[:4] == ["microk8s", "helm3", "get", "values"]:
-            ns = argv[argv.index("--namespace") + 1]
-            out = json.dumps(self.releases[(ns, argv[4])][2])
-        elif argv[:3] == ["microk8s", "helm3", "upgrade"]:
-            release, chart = argv[4], argv[5]
-            ns, version = argv[argv.index("--namespace") + 1], argv[argv.index("--version") + 1]
-            values = yaml.safe_load(input or "") or {}
-            self.releases[(ns, release)] = (chart, version, values)
-            self.deploy(release, chart, ns, values)
         elif argv[:2] == ["command", "-v"]:
             return CommandResult(command, 1, "", "")
-        return CommandResult(command, 0, out, "")
+        return None
 
-    def deploy(self, release: str, chart: str, ns: str, values: dict[str, Any]) -> None:
+    def deployed(self, release: str, chart: str, ns: str, values: dict[str, Any]) -> None:
         """What the chart's controllers would make that the installers check."""
         put = self.kube.put
         if chart == "coredns":
@@ -365,7 +332,7 @@ async def test_coredns_upstreams_and_extra_hosts():
 
 async def test_coredns_fails_when_the_corefile_is_not_deployed():
     rig = make_rig()
-    rig.control.deploy = lambda *a: None  # type: ignore[method-assign]  # a chart that renders nothing
+    rig.control.deployed = lambda *a: None  # type: ignore[method-assign]  # a chart that renders nothing
     with pytest.raises(InstallError, match="Corefile"):
         await rig.run("coredns")
 
@@ -434,14 +401,14 @@ async def test_ingress_controllers(component, fullname, cls, controller, address
 
 async def test_ingress_fails_when_metallb_gives_another_address():
     rig = make_rig()
-    original = rig.control.deploy
+    original = rig.control.deployed
 
     def wrong_address(release: str, chart: str, ns: str, values: dict[str, Any]) -> None:
         original(release, chart, ns, values)
         service = rig.kube.find("Service", "ingress-nginx-controller", ns)
         service["status"]["loadBalancer"]["ingress"][0]["ip"] = "192.168.1.210"
 
-    rig.control.deploy = wrong_address  # type: ignore[method-assign]
+    rig.control.deployed = wrong_address  # type: ignore[method-assign]
     with pytest.raises(InstallError, match=re.escape("MetalLB did not assign 192.168.1.200")):
         await rig.run("ingress")
 
