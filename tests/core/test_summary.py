@@ -9,7 +9,7 @@ from pathlib import Path
 
 from thinkube_tui.catalog import load_catalog
 from thinkube_tui.installers import grafana, harbor
-from thinkube_tui.installers.shared import KEYCLOAK_ADMIN_SECRET
+from thinkube_tui.installers.support.keycloak import KEYCLOAK_ADMIN_SECRET
 from thinkube_tui.plan import make_plan
 from thinkube_tui.spec import load_answers
 from thinkube_tui.summary import build_handover, export_path, render, secret_command, vault_keys_file

@@ -1,6 +1,6 @@
 """Helpers shared by the ML tools, platform management and application installers (5.10-5.14).
 
-Ingress, the cluster CA ConfigMap and GPU facts come from `workspace.py` (another group's
+Ingress, the cluster CA ConfigMap and GPU facts come from `support/workspace.py` (another group's
 helpers, reused as they are). What is added here:
 
 - `oauth2_proxy(...)`: Keycloak SSO in front of an app that has no OIDC of its own (MLflow's
@@ -15,8 +15,8 @@ helpers, reused as they are). What is added here:
   provider page https://oauth2-proxy.github.io/oauth2-proxy/configuration/providers/keycloak_oidc
 - `fetch_manifest(...)`: a release manifest fetched on the control node (`curl`, as keycloak.py
   does) and parsed into objects.
-- `extra_chart(...)`: a second Helm chart of a component (OpenSearch Dashboards), through the
-  same `helm.upgrade_install` as `ctx.helm` (values on stdin, unchanged release left alone).
+- `extra_chart(...)`: a second Helm chart of a component (OpenSearch Dashboards), through
+  `ctx.helm_chart` like the component's own chart.
 """
 
 from __future__ import annotations
@@ -26,24 +26,18 @@ from typing import Any
 
 import yaml
 
-from ..engine import InstallError
-from ..helm import Chart, HelmError, upgrade_install
-from ..transport import CommandTimeout
-from .base import InstallContext, quote
-from .objects import ensure
-from .shared import OidcClient, ensure_secret, keep_or_make
-from .workspace import CA_FILE, ca_volume, env_from_secret, trusted_ca
+from ...engine import InstallError
+from ...helm import Chart
+from ..base import InstallContext, quote
+from .keycloak import OidcClient
+from .objects import MANAGED_BY, ensure
+from .secret_objects import ensure_secret, env_from_secret, keep_or_make
+from .workspace import CA_FILE, ca_volume, trusted_ca
 
 Obj = dict[str, Any]
 
 OAUTH2_PROXY_IMAGE = "quay.io/oauth2-proxy/oauth2-proxy:v7.9.0"
 OAUTH2_PROXY_PORT = 4180
-MANAGED = {"app.kubernetes.io/managed-by": "thinkube-tui"}
-
-
-def domain_host(ctx: InstallContext, index: int = 0) -> str:
-    """The component's `index`-th catalog hostname with the cluster domain filled in."""
-    return ctx.component.hostnames[index].format(domain=ctx.spec.cluster.domain)
 
 
 # ---------------------------------------------------------------- oauth2-proxy
@@ -70,7 +64,7 @@ def oauth2_proxy_objects(
     ctx: InstallContext, app: str, namespace: str, host: str, client: OidcClient, *, with_ca: bool
 ) -> list[Obj]:
     name = proxy_name(app)
-    labels = {"app.kubernetes.io/name": name, **MANAGED}
+    labels = {"app.kubernetes.io/name": name, **MANAGED_BY}
     env: list[Obj] = [
         {"name": "OAUTH2_PROXY_PROVIDER", "value": "oidc"},
         {"name": "OAUTH2_PROXY_PROVIDER_DISPLAY_NAME", "value": "Keycloak"},
@@ -206,20 +200,4 @@ async def extra_chart(
 ) -> bool:
     """A second chart of this component (same repository unless `repo`), like `ctx.helm`."""
     spec = Chart(release, chart, repo or str(ctx.component.install.repo), version, namespace or ctx.component.namespace)
-    transport = ctx.cluster.nodes[ctx.control.name]
-    ctx.log(f"helm: {spec.release} = {spec.chart} {spec.version} from {spec.repo} in {spec.namespace}")
-    try:
-        changed = await upgrade_install(
-            transport, spec, values, on_line=lambda line: ctx.log(f"helm: {line}"), timeout_s=timeout_s
-        )
-    except HelmError as exc:
-        raise InstallError(str(exc), node=exc.node, output_tail=ctx.cluster.secrets.mask(exc.output_tail)) from None
-    except CommandTimeout as exc:
-        raise InstallError(
-            f"helm did not finish within {exc.timeout:g} s",
-            node=ctx.control.name,
-            output_tail=ctx.cluster.secrets.mask(exc.output_tail),
-        ) from None
-    if not changed:
-        ctx.log(f"helm: {spec.release} is already deployed as wanted")
-    return changed
+    return await ctx.helm_chart(spec, values, timeout_s=timeout_s)

@@ -6,7 +6,6 @@
 - `trusted_ca(ctx, namespace)`: the cluster's self-signed CA certificate as a ConfigMap, so
   services that call Keycloak (`https://auth.<domain>`) from inside the cluster can verify it.
 - `gpu_nodes`, `gpu_tolerations`, `gpu_resource`: what discovery and the Spec say about GPUs.
-- `env_from_secret`: an EnvVar that reads one key of a Secret (secrets never as literal values).
 """
 
 from __future__ import annotations
@@ -14,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..spec import NodeSpec
-from .base import InstallContext
-from .ca import cluster_ca, self_signed
+from ...spec import NodeSpec
+from ..base import InstallContext
+from .ca import CA_KEY, cluster_ca, self_signed
+from .components import enabled
 from .nodes import parse_taint
-from .objects import ensure
-from .shared import enabled
+from .objects import MANAGED_BY, ensure
 
 Obj = dict[str, Any]
 
@@ -31,10 +30,8 @@ DOCKER_HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io")
 #: The ConfigMap (in the consumer's namespace) holding the cluster CA when certificates are
 #: self-signed, key `ca.crt`, and where the installers mount it.
 CA_CONFIGMAP = "thinkube-ca"
-CA_KEY = "ca.crt"
 CA_MOUNT = "/etc/thinkube-ca"
 CA_FILE = f"{CA_MOUNT}/{CA_KEY}"
-CA_SECRET = "thinkube-ca"  # ssl-certificates' CA Certificate secretName (in cert-manager's namespace)
 
 GPU_TAINT_KEY = "nvidia.com/gpu"
 GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
@@ -64,7 +61,7 @@ def dockerhub_proxy(ctx: InstallContext) -> bool:
     """Whether Harbor is in this Spec with its Docker Hub proxy cache (its default)."""
     if not enabled(ctx, "harbor"):
         return False
-    return bool(ctx.spec.components["harbor"].config.get("dockerHubProxyCache", True))
+    return bool(ctx.spec.components["harbor"].config["dockerHubProxyCache"])
 
 
 def harbor_image(ctx: InstallContext, image: str) -> str:
@@ -118,10 +115,6 @@ def cpu_quantity(value: Any) -> str:
     run finds the object unchanged."""
     cores = float(value)
     return str(int(cores)) if cores.is_integer() else f"{round(cores * 1000)}m"
-
-
-def env_from_secret(name: str, secret: str, key: str) -> Obj:
-    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
 
 def ingress(
@@ -196,7 +189,7 @@ async def trusted_ca(ctx: InstallContext, namespace: str) -> bool:
             "metadata": {
                 "name": CA_CONFIGMAP,
                 "namespace": namespace,
-                "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"},
+                "labels": dict(MANAGED_BY),
             },
             "data": {CA_KEY: cert},
         },
@@ -250,8 +243,7 @@ def gpu_tolerations(ctx: InstallContext, nodes: Sequence[NodeSpec] | None = None
 def gpu_resource(ctx: InstallContext) -> str:
     """The resource name the device plugin advertises: `nvidia.com/gpu`, or
     `nvidia.com/gpu.shared` with time-slicing's renameByDefault."""
-    comp = ctx.spec.components.get("gpu-operator")
-    ts = (comp.config.get("timeSlicing") or {}) if comp is not None else {}
-    if int(ts.get("replicas", 0) or 0) > 0 and ts.get("renameByDefault"):
+    ts = ctx.spec.components["gpu-operator"].config["timeSlicing"]
+    if int(ts["replicas"]) > 0 and ts["renameByDefault"]:
         return "nvidia.com/gpu.shared"
     return "nvidia.com/gpu"

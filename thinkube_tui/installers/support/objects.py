@@ -7,14 +7,18 @@ never logged: Secrets go through here too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
-from ..engine import InstallError
-from ..kube import FIELD_MANAGER, KubeError
-from .base import InstallContext
+from ...engine import InstallError
+from ...kube import FIELD_MANAGER, KubeError
+from ..base import InstallContext
 
 Obj = dict[str, Any]
+
+#: The label on what thinkube-tui creates itself (not what charts and operators create).
+MANAGED_BY: Mapping[str, str] = MappingProxyType({"app.kubernetes.io/managed-by": "thinkube-tui"})
 
 
 def contains(have: Any, want: Any) -> bool:
@@ -96,6 +100,23 @@ async def wait(
         return dict(await kube.wait_for(api_version, kind, name, namespace, ready, timeout=timeout, what=what))
     except KubeError as exc:
         raise InstallError(f"{exc}{'. ' + hint if hint else ''}") from None
+
+
+async def wait_crds(ctx: InstallContext, names: Iterable[str], *, timeout: float = 120, hint: str = "") -> None:
+    """Wait until every CustomResourceDefinition in `names` is Established, i.e. served by the API
+    server: objects of its kinds can be applied from then on."""
+    for name in names:
+        await wait(
+            ctx,
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            name,
+            None,
+            lambda crd: condition(crd, "Established"),
+            timeout=timeout,
+            what=f"CRD {name}",
+            hint=hint,
+        )
 
 
 async def rollout(ctx: InstallContext, kind: str, name: str, namespace: str, *, timeout: float = 600) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import yaml
 
-from ..engine import InstallError
-from ..spec import NodeSpec
-from .base import InstallContext, quote
+from ...engine import InstallError
+from ...spec import NodeSpec
+from ..base import InstallContext, quote
 
 WAIT_READY_S = 600
 
@@ -68,7 +68,9 @@ async def enabled_addons(ctx: InstallContext, node: NodeSpec) -> set[str]:
         raise InstallError(
             "could not read `microk8s status --format yaml`", node=node.name, output_tail=result.tail()
         ) from None
-    return {a.get("name") for a in status.get("addons", []) if isinstance(a, dict) and a.get("status") == "enabled"}
+    return {
+        str(a.get("name")) for a in status.get("addons", []) if isinstance(a, dict) and a.get("status") == "enabled"
+    }
 
 
 async def ensure_addon(ctx: InstallContext, node: NodeSpec, addon: str) -> None:

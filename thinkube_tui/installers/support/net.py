@@ -12,9 +12,9 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-from ..engine import InstallError
-from ..spec import Spec, metallb_pool
-from .base import InstallContext
+from ...engine import InstallError
+from ...spec import Spec, metallb_pool
+from ..base import InstallContext
 from .objects import rollout, wait
 
 # The wildcard certificate ssl-certificates issues for `*.{domain}` and `{domain}`; every
@@ -73,7 +73,7 @@ def ingress_values(
     """
     config = ctx.config
     controller: dict[str, Any] = {
-        "replicaCount": int(config.get("replicas", 1)),
+        "replicaCount": int(config["replicas"]),
         "ingressClass": class_name,  # the legacy kubernetes.io/ingress.class annotation value
         "ingressClassResource": {
             "name": class_name,
@@ -87,11 +87,11 @@ def ingress_values(
             "annotations": {METALLB_IPS_ANNOTATION: address},
         },
         "config": {
-            "hsts": "true" if config.get("hsts", True) else "false",
-            "proxy-body-size": str(config.get("proxyBodySize", "1024m")),
+            "hsts": "true" if config["hsts"] else "false",
+            "proxy-body-size": str(config["proxyBodySize"]),
         },
     }
-    if config.get("defaultCertificate", True):
+    if config["defaultCertificate"]:
         # The Secret comes later (ssl-certificates runs after cert-manager, which runs after
         # ingress); until it exists nginx serves its built-in fake certificate and picks the
         # Secret up as soon as cert-manager writes it — no restart, no second helm upgrade.

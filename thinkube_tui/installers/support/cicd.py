@@ -19,26 +19,15 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..engine import InstallError
-from .base import InstallContext
+from ...engine import InstallError
+from ..base import InstallContext
 from .ca import cluster_ca
-from .objects import condition, ensure, wait
+from .objects import MANAGED_BY, condition, ensure, wait
 
 # The realm group whose members administer Harbor, Argo Workflows (SSO RBAC) and, unless its
 # `adminGroup` setting says otherwise, Argo CD. Keycloak's realm import always declares it.
 ADMIN_GROUP = "admins"
 CA_SECRET = "thinkube-ca"  # same name as ssl-certificates' CA Secret; here it holds ca.crt only
-MANAGED_BY = {"app.kubernetes.io/managed-by": "thinkube-tui"}
-
-
-def namespace_of(ctx: InstallContext, component: str) -> str:
-    return ctx.cluster.catalog[component].namespace
-
-
-def hostname(ctx: InstallContext, component: str | None = None) -> str:
-    """The first catalog hostname of `component` (default: this one) in the cluster domain."""
-    comp = ctx.cluster.catalog[component] if component else ctx.component
-    return comp.hostnames[0].format(domain=ctx.spec.cluster.domain)
 
 
 def verify_tls(ctx: InstallContext) -> bool:
@@ -109,13 +98,6 @@ async def run_job(ctx: InstallContext, job: dict[str, Any], *, what: str, timeou
         hint=f"see `microk8s kubectl -n {meta['namespace']} logs job/{meta['name']}`",
     )
     ctx.log(f"Job {meta['namespace']}/{meta['name']} succeeded: {what}")
-
-
-def env_from_secret(var: str, secret: str, key: str, *, optional: bool = False) -> dict[str, Any]:
-    ref: dict[str, Any] = {"name": secret, "key": key}
-    if optional:
-        ref["optional"] = True
-    return {"name": var, "valueFrom": {"secretKeyRef": ref}}
 
 
 def ingress_tls(host: str) -> list[dict[str, Any]]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..spec import NodeSpec
-from .base import InstallContext, quote
+from ...spec import NodeSpec
+from ..base import InstallContext, quote
 
 
 def node_labels(ctx: InstallContext, node: NodeSpec) -> dict[str, str]:
-    labels = {"thinkube.io/role": node.role}
+    labels: dict[str, str] = {"thinkube.io/role": node.role}
     if node.role == "worker":
         labels["node-role.kubernetes.io/worker"] = ""
     if ctx.facts(node).gpus:

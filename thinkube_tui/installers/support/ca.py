@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import base64
 
-from ..engine import InstallError
-from .base import InstallContext
+from ...engine import InstallError
+from ..base import InstallContext
 from .objects import wait
 
 CA_SECRET = "thinkube-ca"  # ssl-certificates' CA Certificate secretName
