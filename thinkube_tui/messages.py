@@ -12,7 +12,7 @@ import difflib
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ def expected_type(wanted: object, value: object) -> str:
     return f"expected {' or '.join(_TYPES.get(str(a), str(a)) for a in names)}, got {type_name(value)}"
 
 
-def shown(value: Any, *, secret: bool = False, limit: int = 60) -> str:
+def shown(value: object, *, secret: bool = False, limit: int = 60) -> str:
     """A value as a message quotes it: never a secret, short, with look-alike characters named."""
     if secret:
         return "the value"
@@ -180,7 +180,7 @@ def unusual_characters(text: str) -> str:
     return f" ({', '.join(parts)}{more})"
 
 
-def show_choice(value: Any) -> str:
+def show_choice(value: object) -> str:
     """An enum choice as it is written in YAML: true, false, auto."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -196,7 +196,7 @@ def expected_pattern(pattern: str, schema: Mapping[str, Any] | None = None) -> s
     return description or "a value of another form (see the schema: thinkube-tui schema)"
 
 
-def _edge_space(value: Any) -> str:
+def _edge_space(value: object) -> str:
     if isinstance(value, str) and value != value.strip():
         return " (it starts or ends with a space or a line break)"
     return ""
@@ -249,7 +249,7 @@ def schema_error(error: ValidationError, *, secret: bool = False) -> str:
     return f"invalid value ({kind})"
 
 
-def type_name(value: Any) -> str:
+def type_name(value: object) -> str:
     return {
         dict: "a mapping",
         list: "a list",
@@ -281,36 +281,50 @@ _POLICY_TERMS = {
 }
 
 
-def password_rules(rules: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
-    """A secret's `x-passwordRules` made concrete: `policyFrom` names the setting holding a
-    Keycloak password policy (`length(12) and notUsername`), read from `settings`."""
-    out: dict[str, Any] = {"minLength": rules.get("minLength", 0), "needs": dict.fromkeys(rules.get("needs", ()), 1)}
-    out["who"] = rules.get("who", "the component")
-    policy = settings.get(rules.get("policyFrom", ""), "")
-    for term, count in re.findall(r"(\w+)\((\d+)\)", str(policy)):
+@dataclass(frozen=True)
+class PasswordRules:
+    """What a component demands of a password: a length, character classes, not the user name."""
+
+    who: str = "the component"
+    min_length: int = 0
+    needs: Mapping[str, int] = field(default_factory=dict)  # class (lower, upper, digit, symbol) -> how many
+    not_user: str | None = None
+
+
+def password_rules(rules: Mapping[str, Any], settings: Mapping[str, object]) -> PasswordRules:
+    """A secret's `x-passwordRules` (as the schema writes them) made concrete: `policyFrom` names
+    the setting holding a Keycloak password policy (`length(12) and notUsername`), read from `settings`."""
+    min_length = int(rules.get("minLength", 0))
+    needs = dict.fromkeys(map(str, rules.get("needs", ())), 1)
+    policy = str(settings.get(str(rules.get("policyFrom", "")), ""))
+    for term, count in re.findall(r"(\w+)\((\d+)\)", policy):
         if term not in _POLICY_TERMS:
             continue
         kind = _POLICY_TERMS[term]
         if kind is None:
-            out["minLength"] = max(out["minLength"], int(count))
+            min_length = max(min_length, int(count))
         else:
-            out["needs"][kind] = max(out["needs"].get(kind, 0), int(count))
-    if "notUsername" in str(policy) and rules.get("userFrom"):
-        out["notUser"] = settings.get(rules["userFrom"])
-    return out
+            needs[kind] = max(needs.get(kind, 0), int(count))
+    user = settings.get(str(rules["userFrom"])) if "notUsername" in policy and rules.get("userFrom") else None
+    return PasswordRules(
+        who=str(rules.get("who", "the component")),
+        min_length=min_length,
+        needs=needs,
+        not_user=None if user is None else str(user),
+    )
 
 
-def password_problem(value: str, rules: Mapping[str, Any]) -> str | None:
+def password_problem(value: str, rules: PasswordRules) -> str | None:
     """Why the component would refuse `value` (never repeating it), or None."""
-    who = rules.get("who", "the component")
-    if len(value) < rules.get("minLength", 0):
-        return f"{who} refuses passwords shorter than {rules['minLength']} characters"
-    for kind, count in rules.get("needs", {}).items():
+    who = rules.who
+    if len(value) < rules.min_length:
+        return f"{who} refuses passwords shorter than {rules.min_length} characters"
+    for kind, count in rules.needs.items():
         words, test = _CLASSES[kind]
         if sum(1 for ch in value if test(ch)) < count:
             amount = words if count == 1 else f"{count} × {words.removeprefix('a ').removeprefix('an ')}"
             return f"{who} refuses passwords without {amount}"
-    if rules.get("notUser") and value.lower() == str(rules["notUser"]).lower():
+    if rules.not_user and value.lower() == rules.not_user.lower():
         return f"{who} refuses a password equal to the user name"
     return None
 

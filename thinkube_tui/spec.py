@@ -156,7 +156,7 @@ class Spec:
                     yield format_path(path), value
 
 
-def _walk(value: Any, path: Path) -> Iterator[tuple[Path, Any]]:
+def _walk(value: object, path: Path) -> Iterator[tuple[Path, object]]:
     yield path, value
     if isinstance(value, Mapping):
         for k, v in value.items():
@@ -225,7 +225,7 @@ def _node_rules(nodes: list[Mapping[str, Any]], add: AddProblem) -> None:
             f"a second control node: {first!r} is the control plane already (exactly one is allowed)",
         )
     for what in ("name", "host"):
-        seen: dict[Any, int] = {}
+        seen: dict[object, int] = {}
         for i, node in enumerate(nodes):
             if not isinstance(node.get(what), str):
                 continue
@@ -433,7 +433,7 @@ def _refused_password(data: Mapping[str, Any], path: Path, value: str) -> str | 
     return schema.password_problem(rules, value, settings)
 
 
-def _secret_refs(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
+def _secret_refs(value: object, path: Path) -> Iterator[tuple[Path, str]]:
     if isinstance(value, Mapping):
         if isinstance(value.get("secret"), str) and schema.answers().under_secret(path):
             yield (*path, "secret"), value["secret"]
