@@ -270,11 +270,13 @@ class Lab:
         self._save_handle = loop.call_later(0.05, self._save)
 
     async def save(self) -> None:
-        """Write the lab's state file now (and wait for writes already under way)."""
-        if self._saving is not None:
-            with contextlib.suppress(Exception):
-                await self._saving
-        await asyncio.to_thread(self._write_state, self._snapshot())
+        """Write the lab's state file now, after the writes already under way: writes form one
+        chain, so two never share the temporary file (one would rename it from under the other)."""
+        if self._save_handle is not None:
+            self._save_handle.cancel()
+        self._save()
+        assert self._saving is not None
+        await self._saving
 
     def _save(self) -> None:
         self._save_handle = None
