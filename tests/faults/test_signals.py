@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from thinkube_tui.journal import Journal
-from thinkube_tui.lab.cluster import Lab
+from thinkube_lab.cluster import Lab
 
 SPEED = 0.1
 

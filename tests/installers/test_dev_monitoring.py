@@ -27,7 +27,7 @@ from thinkube_tui.installers import code_server, code_server_monitor, grafana, j
 from thinkube_tui.installers.base import Cluster, InstallContext
 from thinkube_tui.installers.workspace import HARBOR_DOCKERHUB_PROJECT, harbor_image, split_tag
 from thinkube_tui.journal import Journal
-from thinkube_tui.lab.kubeapi_objects import SchemaValidator
+from thinkube_lab.kubeapi_objects import SchemaValidator
 from thinkube_tui.secrets import Secrets
 from thinkube_tui.spec import load_answers, parse_answers
 

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from thinkube_tui.kube import Kube, KubeError
-from thinkube_tui.lab.kubeapi import KubeApiEmulator, kubeconfig
+from thinkube_lab.kubeapi import KubeApiEmulator, kubeconfig
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from kubernetes_asyncio import client, config, watch
 
-from thinkube_tui.lab.cluster import Lab
-from thinkube_tui.lab.faults import Fault, Faults
+from thinkube_lab.cluster import Lab
+from thinkube_lab.faults import Fault, Faults
 
 SPEED = 0.01
 TOKEN = "0123456789abcdef0123456789abcdef"

@@ -26,7 +26,7 @@ import yaml
 from thinkube_tui.commands.lab import demo_answers
 from thinkube_tui.headless import HeadlessOptions, run
 from thinkube_tui.installers.base import Cluster
-from thinkube_tui.lab.cluster import Lab
+from thinkube_lab.cluster import Lab
 from thinkube_tui.secrets import Secrets
 from thinkube_tui.spec import dump_spec, load_answers
 
