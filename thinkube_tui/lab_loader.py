@@ -21,9 +21,11 @@ class LabMissing(Exception):
     """The lab (or one of its own dependencies) cannot be imported; `str()` says which and how to get it."""
 
     def __init__(self, what: str, missing: str) -> None:
+        if missing.split(".")[0] == "thinkube_lab":
+            missing = "thinkube_lab"
         super().__init__(
-            f"{what} needs the lab, the simulated cluster of the `thinkube-lab` distribution, "
-            f"and `{missing}` is not installed: {HOW_TO_GET_IT}"
+            f"{what} needs the lab (the simulated cluster, distribution `thinkube-lab`), which is not "
+            f"installed here (no module `{missing}`): {HOW_TO_GET_IT}"
         )
 
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from importlib import resources
 
 from ..shell import Ctx
-from . import program
+from .table import program
 
 
 def _data(name: str) -> str:

@@ -7,6 +7,7 @@ import copy
 
 import yaml
 
+from .. import charts
 from ..kubeapi_objects import ApiError
 from .base import (
     ControllerApi,
@@ -16,12 +17,10 @@ from .base import (
 
 
 def reconcile(ctl: ControllerApi) -> None:
-    """Applications whose source is a chart with a data file in lab/charts/, or bedag's `raw`
+    """Applications whose source is a chart with a data file in thinkube_lab/charts/, or bedag's `raw`
     chart (the manifests in values.resources): applied into spec.destination.namespace, then
     Synced, and Healthy once their workloads are rolled out. Other sources (Git) are not
     simulated: the Application says so in its status."""
-    from . import charts
-
     if ctl.release_ready("argo-cd") is None:
         return
     for app in ctl.list("argoproj.io/v1alpha1", "Application"):
