@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .charts import release_secret, release_secret_name, values_from_secret, without_values
-from .commands.microk8s import _register_node
+from .commands.microk8s import register_node
 from .controllers import Controllers
 from .faults import Faults
 from .kubeapi import KubeApiEmulator
@@ -104,7 +104,7 @@ class Lab:
         self._saving: asyncio.Task[None] | None = None
         self._started = False
         self._given_sudo_password = sudo_password
-        self.controllers: Any = None  # lab.controllers.Controllers, once started
+        self.controllers: Controllers | None = None  # the simulated operators, once started
 
     # -- paths and secrets
 
@@ -191,7 +191,7 @@ class Lab:
         # Kubelets come back after a restart: every member is Ready again.
         for node in self.nodes.values():
             if node.microk8s.installed and node.microk8s.role in ("control", "worker"):
-                _register_node(node, ready=True)
+                register_node(node, ready=True)
             if node.microk8s.installed and not node.microk8s.running:
                 # stopped half-way through `snap restart`: systemd starts kubelite with the lab
                 problem = await apiserver_problem(node) if node.microk8s.role == "control" else None

@@ -235,8 +235,8 @@ async def installed(ctx: Ctx, channel: str, version: str, rev: str) -> None:
     lab = node.lab
     if lab is not None and lab.control_name == node.name:
         m.role = "control"
-        _register_node(node, ready=False)
-        lab.later(node.speed * _d("node-ready"), lambda: _register_node(node, ready=True))
+        register_node(node, ready=False)
+        lab.later(node.speed * _d("node-ready"), lambda: register_node(node, ready=True))
         for addon in DEFAULT_ADDONS:
             _apply_addon(node, addon)
     node.refresh()
@@ -336,7 +336,7 @@ def _d(what: str) -> float:
     return DURATIONS.get(what, 0.0)
 
 
-def _register_node(node, *, ready: bool) -> None:
+def register_node(node, *, ready: bool) -> None:
     lab = node.lab
     if lab is None or not node.microk8s.installed:
         return
@@ -730,8 +730,8 @@ async def _join(ctx: Ctx, args: list[str]) -> int:
     node.counters["join"] += 1
     node.refresh()
     node.changed()
-    _register_node(node, ready=False)
-    lab.later(node.speed * _d("node-ready"), lambda: _register_node(node, ready=True))
+    register_node(node, ready=False)
+    lab.later(node.speed * _d("node-ready"), lambda: register_node(node, ready=True))
     ctx.out(
         "The node has joined the cluster and will appear in the nodes list in a few seconds.\n\n"
         "This worker node gets automatically configured with the API server endpoints.\n"
