@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import email
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -32,10 +33,14 @@ def run_without_lab(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
+    """The root wheel, built offline from a copy of the tree (a stale build/ left by an older
+    layout would otherwise end up in it)."""
+    tree, out = tmp_path_factory.mktemp("tree") / "thinkube-tui", tmp_path_factory.mktemp("wheel")
+    skip = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache")
+    shutil.copytree(ROOT, tree, ignore=skip)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "--no-build-isolation", "-q", "-w", str(out)],
-        cwd=ROOT,
+        cwd=tree,
         check=True,
         capture_output=True,
         timeout=300,
