@@ -268,11 +268,18 @@ class Lab:
         self._save_handle = loop.call_later(0.05, self._save)
 
     async def save(self) -> None:
-        """Write the lab's state file now (and wait for writes already under way)."""
-        if self._saving is not None:
-            with contextlib.suppress(Exception):
-                await self._saving
-        await asyncio.to_thread(self._write_state, self._snapshot())
+        """Write the lab's state file now (after writes already under way; a save scheduled
+        meanwhile waits for this one: two writers of one temporary file would race)."""
+        previous = self._saving
+
+        async def write() -> None:
+            if previous is not None:
+                with contextlib.suppress(Exception):
+                    await previous
+            await asyncio.to_thread(self._write_state, self._snapshot())
+
+        self._saving = asyncio.ensure_future(write())
+        await self._saving
 
     def _save(self) -> None:
         self._save_handle = None

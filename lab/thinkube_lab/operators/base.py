@@ -27,7 +27,7 @@ Obj = dict[str, Any]
 STATE_FILE = "lab-controllers.json"
 SIMULATED = {"thinkube-lab/simulated": "true"}
 
-#: Simulated seconds at speed 1.0 (multiplied by the lab's speed, like node.DURATIONS).
+#: Simulated seconds at speed 1.0 (multiplied by the lab's speed, like nodestate.DURATIONS).
 DELAYS: dict[str, float] = {
     "issuer": 0.5,
     "certificate": 1.5,
