@@ -20,11 +20,11 @@ import bcrypt
 import pytest
 import yaml
 
+from thinkube_lab import charts
 from thinkube_tui.catalog import load_catalog
 from thinkube_tui.dryrun import Transcript, assumed_facts
 from thinkube_tui.installers import argo_workflows, argocd, devpi, harbor
 from thinkube_tui.installers.base import Cluster
-from thinkube_tui.lab import charts
 from thinkube_tui.secrets import Secrets
 from thinkube_tui.spec import parse_answers
 

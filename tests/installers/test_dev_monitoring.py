@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from thinkube_lab.kubeapi_objects import SchemaValidator
 from thinkube_tui.catalog import load_catalog
 from thinkube_tui.dryrun import Transcript, assumed_facts, dry_run
 from thinkube_tui.engine import EngineSettings, Steps
@@ -27,7 +28,6 @@ from thinkube_tui.installers import code_server, code_server_monitor, grafana, j
 from thinkube_tui.installers.base import Cluster, InstallContext
 from thinkube_tui.installers.support.workspace import HARBOR_DOCKERHUB_PROJECT, harbor_image, split_tag
 from thinkube_tui.journal import Journal
-from thinkube_tui.lab.kubeapi_objects import SchemaValidator
 from thinkube_tui.secrets import Secrets
 from thinkube_tui.spec import load_answers, parse_answers
 

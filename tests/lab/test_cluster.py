@@ -13,8 +13,8 @@ import pytest
 import yaml
 from kubernetes_asyncio import client, config, watch
 
-from thinkube_tui.lab.cluster import Lab
-from thinkube_tui.lab.faults import Fault, Faults
+from thinkube_lab.cluster import Lab
+from thinkube_lab.faults import Fault, Faults
 
 SPEED = 0.01
 TOKEN = "0123456789abcdef0123456789abcdef"
@@ -247,8 +247,6 @@ async def test_state_writes_form_one_chain_never_two_at_once(tmp_path):
     (FileNotFoundError when one renamed it from under the other, seen under load)."""
     import threading
     import time
-
-    from thinkube_tui.lab.cluster import Lab
 
     async with Lab(tmp_path / "lab", nodes=1, gpus=0, speed=0.05, log=lambda _m: None) as lab:
         write = lab._write_state

@@ -15,8 +15,8 @@ import re
 import time
 from datetime import UTC, datetime
 
-from ..shell import Ctx, StringInput
-from . import program
+from ..shell import BUILTINS, Ctx, StringInput
+from .table import program
 
 # ---------------------------------------------------------------------------- helpers
 
@@ -1051,7 +1051,6 @@ async def ls(ctx: Ctx, argv: list[str]) -> int:
 # The usual /usr/bin twins of shell builtins (`command -v` prints the builtin's name, but
 # `env echo`, `sudo true` and `timeout 5 test ...` run these).
 async def _builtin_twin(ctx: Ctx, argv: list[str]) -> int:
-    from ..shell import BUILTINS
 
     name = posixpath.basename(argv[0])
     return await BUILTINS[name](ctx, [name, *argv[1:]])

@@ -30,8 +30,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..operators.base import service_ready
 from ..shell import Ctx
-from . import program
+from .coreutils import hosts_file_entries
+from .table import program
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 #: URL -> file in lab/data (stand-ins, see lab/data/NOTICE)
@@ -284,7 +286,6 @@ async def _fetch(ctx: Ctx, url: str, opts: dict[str, Any]) -> tuple[int, list[tu
             [("Content-Type", "text/html"), ("Location", location)],
             "<html>\r\n<head><title>308 Permanent Redirect</title></head>\r\n</html>\r\n",
         )
-    from ..controllers import service_ready
 
     service = lab.kube.get("v1", "Service", backend, ing["metadata"]["namespace"])
     if service is None or not service_ready(lab, service):
@@ -310,7 +311,6 @@ async def _resolve(ctx: Ctx, host: str, port: int, opts: dict[str, Any]) -> str:
             return node.address
     if host in ("localhost",):
         return "127.0.0.1"
-    from .coreutils import hosts_file_entries
 
     for name, addr in hosts_file_entries(await ctx.node.fs.read("/etc/hosts") or ""):
         if name == host:

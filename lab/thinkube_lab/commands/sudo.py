@@ -10,8 +10,9 @@ commands (the lab has no tty to key it on).
 
 from __future__ import annotations
 
+from ..nodestate import SECURE_PATH
 from ..shell import Ctx
-from . import program
+from .table import program
 
 
 def _usage(ctx: Ctx) -> int:
@@ -92,11 +93,9 @@ async def sudo(ctx: Ctx, argv: list[str]) -> int:
             if not ok:
                 ctx.err("sudo: 3 incorrect password attempts")
                 return 1
-    from ..node import LabNode
-
     env = {k: v for k, v in ctx.env.items() if k in ("LANG", "LC_ALL", "TERM")}
     env.update(
-        PATH=LabNode.SECURE_PATH,
+        PATH=SECURE_PATH,
         HOME="/root",
         USER="root",
         LOGNAME="root",

@@ -16,34 +16,18 @@ import posixpath
 import shutil
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import snapdata
+from .commands import TABLE
+from .commands.snap import seed_snaps
+from .nodestate import DURATIONS, LAB_USER, LOGIN_PATH, SECURE_PATH, MicroK8sState
 from .profiles import Profile
 from .shell import Input, Output, Shell
 
 if TYPE_CHECKING:
     from .cluster import Lab
-
-LAB_USER = "thinkube"
-LOGIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/games:/usr/local/games:/snap/bin"
-
-#: Simulated seconds each slow step takes at speed 1.0 (multiplied by the lab's `speed`).
-DURATIONS: dict[str, float] = {
-    "snap-install": 2.0,
-    "snap-remove": 1.0,
-    "microk8s-start": 1.0,  # after install, until `status` says running
-    "wait-ready": 1.0,
-    "enable": 1.0,
-    "disable": 0.5,
-    "add-node": 0.1,
-    "join": 2.0,
-    "node-ready": 1.0,  # after a join, until the Node is Ready in the Kube API
-    "helm": 0.5,
-    "usermod": 0.05,
-    "kubelite-start": 3.0,  # after `snap restart microk8s.daemon-kubelite`, until the API server answers
-}
 
 OS_RELEASE = """PRETTY_NAME="Ubuntu 24.04.2 LTS"
 NAME="Ubuntu"
@@ -175,12 +159,10 @@ class VirtualFS:
 
     def cannot_read(self, path: str, user: str) -> str | None:
         p = self.norm(path)
-        from .snapdata import private
-
         if user != "root" and (
             p in ("/etc/shadow", "/etc/sudoers", "/etc/gshadow")
             or p.startswith(("/root/", "/etc/sudoers.d/"))
-            or private(p)
+            or snapdata.private(p)
         ):
             return "Permission denied"
         return None
@@ -215,24 +197,6 @@ def _unlink(path: Path) -> bool:
 # ============================================================================ the node
 
 
-@dataclass
-class MicroK8sState:
-    """What `snap install microk8s` and friends changed on this node (persisted)."""
-
-    channel: str | None = None  # None: not installed
-    version: str | None = None
-    revision: str | None = None
-    running: bool = False
-    addons: list[str] = field(default_factory=list)
-    role: str | None = None  # "control" (it runs the control plane) or "worker" (joined with --worker)
-    joined_to: str | None = None  # the control node's address, on workers
-    metallb_range: str | None = None
-
-    @property
-    def installed(self) -> bool:
-        return self.channel is not None
-
-
 class LabNode:
     """One simulated Ubuntu 24.04 machine.
 
@@ -243,7 +207,7 @@ class LabNode:
     ``helm-install:NS/NAME``, ``join``, ...), so tests can assert nothing ran twice.
     """
 
-    SECURE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/snap/bin"
+    SECURE_PATH = SECURE_PATH
 
     def __init__(
         self,
@@ -291,8 +255,6 @@ class LabNode:
         self.kubelite_failure: str | None = None  # why kube-apiserver did not come back, if it did not
         self.fs = VirtualFS(self.root_dir, {}, set(), self.deleted)
         self._seed()
-        from .commands.snap import seed_snaps
-
         seed_snaps(self)
 
     # -- identity
@@ -316,8 +278,6 @@ class LabNode:
         return self._next_pid
 
     def is_executable(self, path: str) -> bool:
-        from .commands import TABLE
-
         return TABLE.is_executable(self, path)
 
     def lab_resolvable(self, on: LabNode) -> bool:
@@ -340,8 +300,6 @@ class LabNode:
     # -- running commands
 
     def session(self, user: str = LAB_USER, groups: frozenset[str] | None = None) -> Shell:
-        from .commands import TABLE
-
         home = "/root" if user == "root" else f"/home/{user}"
         env = {
             "PATH": LOGIN_PATH,
@@ -484,8 +442,6 @@ class LabNode:
 
     def _snap_data(self) -> None:
         """MicroK8s' $SNAP_DATA (args files, certificates: `snapdata.py`) while it is installed."""
-        from . import snapdata
-
         for path in self._snap_files:
             self.fs.base.pop(path, None)
         self.fs.dirs -= self._snap_dirs

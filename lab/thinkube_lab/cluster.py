@@ -28,11 +28,15 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from .charts import release_secret, release_secret_name, values_from_secret, without_values
+from .commands.microk8s import register_node
+from .controllers import Controllers
 from .faults import Faults
 from .kubeapi import KubeApiEmulator
 from .node import LAB_USER, LabNode
 from .profiles import profile
 from .server import NodeServer, load_or_create_key
+from .snapdata import apiserver_problem
 
 STATE_FILE = "lab-state.json"
 NETWORK = "10.42.0"
@@ -100,7 +104,7 @@ class Lab:
         self._saving: asyncio.Task[None] | None = None
         self._started = False
         self._given_sudo_password = sudo_password
-        self.controllers: Any = None  # lab.controllers.Controllers, once started
+        self.controllers: Controllers | None = None  # the simulated operators, once started
 
     # -- paths and secrets
 
@@ -151,8 +155,6 @@ class Lab:
         await asyncio.to_thread(self.authorized_keys.write_text, pub + "\n")
         await self.kube.start(data.get("kube_port"))
         self._restore_release_values()
-        from .controllers import Controllers
-
         self.controllers = Controllers(self)  # simulated operators (MetalLB, cert-manager, Vault, ...)
         self.controllers.start()
         saved = data.get("nodes") or {}
@@ -187,15 +189,11 @@ class Lab:
             await server.start()
             self.servers[name] = server
         # Kubelets come back after a restart: every member is Ready again.
-        from .commands.microk8s import _register_node
-
         for node in self.nodes.values():
             if node.microk8s.installed and node.microk8s.role in ("control", "worker"):
-                _register_node(node, ready=True)
+                register_node(node, ready=True)
             if node.microk8s.installed and not node.microk8s.running:
                 # stopped half-way through `snap restart`: systemd starts kubelite with the lab
-                from .snapdata import apiserver_problem
-
                 problem = await apiserver_problem(node) if node.microk8s.role == "control" else None
                 if problem is None:
                     node.microk8s.running = True
@@ -292,8 +290,6 @@ class Lab:
         self._saving = asyncio.ensure_future(write())
 
     def _snapshot(self) -> dict[str, Any]:
-        from .charts import without_values
-
         return json.loads(
             json.dumps(
                 {
@@ -319,8 +315,6 @@ class Lab:
     def _restore_release_values(self) -> None:
         """Values come back from each release's Secret (a state file from before kept them in
         the clear: those are moved into the Secret now)."""
-        from .charts import release_secret, release_secret_name, values_from_secret
-
         for record in self.releases.values():
             name = release_secret_name(record["name"], int(record.get("revision") or 1))
             values = values_from_secret(self.kube.get("v1", "Secret", name, record["namespace"]))

@@ -26,8 +26,12 @@ from typing import Any
 
 import yaml
 
+from .. import charts
+from ..charts import crd_object
+from ..nodestate import DURATIONS, MicroK8sState
 from ..shell import Ctx
-from . import program
+from ..snapdata import apiserver_problem
+from .table import program
 
 CLUSTER_AGENT_PORT = 25000
 
@@ -139,7 +143,6 @@ def _coredns_addon() -> list[dict[str, Any]]:
 def _metallb_addon(ranges: str | None) -> list[dict[str, Any]]:
     """The metallb addon (addons/metallb/enable): MetalLB's CRDs, controller and speaker, and the
     IPAddressPool default-addresspool holding the ranges given to `enable metallb:RANGES`."""
-    from ..charts import crd_object
 
     objs: list[dict[str, Any]] = [
         crd_object(
@@ -232,8 +235,8 @@ async def installed(ctx: Ctx, channel: str, version: str, rev: str) -> None:
     lab = node.lab
     if lab is not None and lab.control_name == node.name:
         m.role = "control"
-        _register_node(node, ready=False)
-        lab.later(node.speed * _d("node-ready"), lambda: _register_node(node, ready=True))
+        register_node(node, ready=False)
+        lab.later(node.speed * _d("node-ready"), lambda: register_node(node, ready=True))
         for addon in DEFAULT_ADDONS:
             _apply_addon(node, addon)
     node.refresh()
@@ -242,8 +245,6 @@ async def installed(ctx: Ctx, channel: str, version: str, rev: str) -> None:
 
 def removed(ctx: Ctx) -> None:
     node = ctx.node
-    from ..node import MicroK8sState
-
     node.microk8s = MicroK8sState()
     node.group_members.pop("microk8s", None)
     node.kubelite_epoch += 1
@@ -311,8 +312,6 @@ async def kubelite_start(ctx: Ctx) -> None:
         await node.sleep("kubelite-start")
         if node.kubelite_epoch != epoch or not node.microk8s.installed:
             return
-        from ..snapdata import apiserver_problem
-
         lab = node.lab
         problem = await apiserver_problem(node) if node.microk8s.role == "control" else None
         if problem is not None:
@@ -334,12 +333,10 @@ async def kubelite_start(ctx: Ctx) -> None:
 
 
 def _d(what: str) -> float:
-    from ..node import DURATIONS
-
     return DURATIONS.get(what, 0.0)
 
 
-def _register_node(node, *, ready: bool) -> None:
+def register_node(node, *, ready: bool) -> None:
     lab = node.lab
     if lab is None or not node.microk8s.installed:
         return
@@ -733,8 +730,8 @@ async def _join(ctx: Ctx, args: list[str]) -> int:
     node.counters["join"] += 1
     node.refresh()
     node.changed()
-    _register_node(node, ready=False)
-    lab.later(node.speed * _d("node-ready"), lambda: _register_node(node, ready=True))
+    register_node(node, ready=False)
+    lab.later(node.speed * _d("node-ready"), lambda: register_node(node, ready=True))
     ctx.out(
         "The node has joined the cluster and will appear in the nodes list in a few seconds.\n\n"
         "This worker node gets automatically configured with the API server endpoints.\n"
@@ -1038,8 +1035,6 @@ def _ref(obj: dict[str, Any]) -> list[str]:
 
 
 async def _helm_upgrade(ctx: Ctx, sub: str, args: list[str]) -> int:
-    from .. import charts
-
     node, lab = ctx.node, ctx.node.lab
     pos, opts, err = _parse_helm_flags(args, {"namespace", "values", "repo", "version", "timeout", "set"})
     if err:
@@ -1178,8 +1173,6 @@ async def _helm_upgrade(ctx: Ctx, sub: str, args: list[str]) -> int:
 def _store_release(lab: Any, record: dict[str, Any], previous: dict[str, Any] | None) -> None:
     """Keep the release, values included, in its Secret as Helm does (the lab's state file keeps
     no values); the previous revision's Secret goes (the lab keeps no release history)."""
-    from .. import charts
-
     lab.kube.put(charts.release_secret(record), manager="helm")
     if previous is not None and previous.get("revision") != record.get("revision"):
         old = charts.release_secret_name(previous["name"], int(previous.get("revision") or 1))
@@ -1305,8 +1298,6 @@ def _helm_uninstall(ctx: Ctx, args: list[str]) -> int:
     if r is None:
         ctx.err(f"Error: uninstall: Release not loaded: {pos[0]}: release: not found")
         return 1
-    from .. import charts
-
     lab.kube.delete("v1", "Secret", charts.release_secret_name(r["name"], int(r.get("revision") or 1)), ns)
     refs = r.get("objects") or [["apps/v1", k, n, ns] for k, n in r.get("workloads", [])]
     for api_version, kind, name, obj_ns in refs:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 
 from ..shell import Ctx
-from . import program
+from .microk8s import SERVICES, installed, kubelite_start, kubelite_stop, removed, service_active
+from .table import program
 
 #: What the simulated store offers: track -> (version, revision).
 MICROK8S_TRACKS: dict[str, tuple[str, str]] = {
@@ -94,7 +95,6 @@ async def snap(ctx: Ctx, argv: list[str]) -> int:
 
 def _service_targets(ctx: Ctx, names: list[str]) -> list[tuple[str, str]] | None:
     """(snap, service) pairs for `snap start/stop/restart/services` arguments, or None after an error."""
-    from .microk8s import SERVICES
 
     out: list[tuple[str, str]] = []
     for name in names:
@@ -136,7 +136,6 @@ async def _service_action(ctx: Ctx, action: str, args: list[str]) -> int:
     targets = _service_targets(ctx, names)
     if targets is None:
         return 1
-    from .microk8s import kubelite_start, kubelite_stop
 
     if any(app == "daemon-kubelite" for _snap, app in targets):
         if action in ("stop", "restart"):
@@ -149,7 +148,6 @@ async def _service_action(ctx: Ctx, action: str, args: list[str]) -> int:
 
 
 async def _services(ctx: Ctx, args: list[str]) -> int:
-    from .microk8s import service_active
 
     names = [a for a in args if not a.startswith("-")] or (["microk8s"] if "microk8s" in ctx.node.snaps else [])
     if not names:
@@ -244,7 +242,6 @@ async def _install(ctx: Ctx, args: list[str]) -> int:
             return 1
         version, rev = MICROK8S_TRACKS[track]
         await ctx.sleep("snap-install")
-        from .microk8s import installed
 
         node.snaps[name] = {
             "name": name,
@@ -277,8 +274,6 @@ async def _remove(ctx: Ctx, args: list[str]) -> int:
         del node.snaps[name]
         node.counters[f"snap-remove:{name}"] += 1
         if name == "microk8s":
-            from .microk8s import removed
-
             removed(ctx)
         ctx.out(f"{name} removed\n")
     return 0

@@ -1,11 +1,4 @@
-"""The programs a simulated node has, one module per family.
-
-Each program is an async handler `async def handler(ctx, argv) -> int` registered under its
-absolute path(s) with `@program(...)`; `available` says whether this node has it installed
-(`/snap/bin/microk8s` only after `snap install microk8s`, `nvidia-smi` only on GPU nodes).
-The shell finds programs through `$PATH` like a real one; Ubuntu 24.04 is usr-merged, so
-`/bin/X` is `/usr/bin/X`.
-"""
+"""The command table: programs by absolute path, found through `$PATH` like a real shell does."""
 
 from __future__ import annotations
 
@@ -73,6 +66,3 @@ def program(*paths: str, available: Callable[[LabNode], bool] | None = None) -> 
         return handler
 
     return register
-
-
-from . import coreutils, hardware, microk8s, net, snap, sudo  # noqa: E402,F401  (they register themselves)

@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from importlib import resources
 
 from ..shell import Ctx
-from . import program
+from .table import program
 
 
 def _data(name: str) -> str:
-    return resources.files("thinkube_tui.lab").joinpath("data", name).read_text(encoding="utf-8")
+    return resources.files("thinkube_lab").joinpath("data", name).read_text(encoding="utf-8")
 
 
 def _bad(ctx: Ctx, tool: str, opt: str) -> int:
