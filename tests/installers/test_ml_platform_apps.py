@@ -299,7 +299,7 @@ def test_edit_args_appends_missing_and_replaces_changed():
 async def test_mlflow_values_use_shared_services_by_reference(first):
     _, run = first
     argv, values, stdin = run["upgrades"]["mlflow"]
-    assert argv[argv.index("--version") + 1] == "1.12.0" and argv[-2:] == ["-f", "-"]
+    assert argv[argv.index("--version") + 1] == "1.11.5" and argv[-2:] == ["-f", "-"]
     assert values["backendStore"]["existingDatabaseSecret"] == {
         "name": "mlflow-db",
         "usernameKey": "username",
