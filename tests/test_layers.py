@@ -20,6 +20,7 @@ import ast
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -167,7 +168,7 @@ def circles(package: Package) -> list[str]:
         members = set(group)
         start = min(group)
         chain = _shortest_cycle(start, members, edges)
-        hops = " -> ".join(f"{a} ({edges[a][b].where()})" for a, b in zip(chain, chain[1:], strict=False))
+        hops = " -> ".join(f"{a} ({edges[a][b].where()})" for a, b in pairwise(chain))
         held = sorted(
             f"    {imp.where()}: {src} -> {dst}{' (in a function)' if imp.in_function else ''}"
             for src in group
@@ -265,7 +266,9 @@ def product_importing_the_lab(package: Package, loaders: dict[str, str] = LAB_LO
             continue
         if imp.source in loaders and imp.in_function:
             continue
-        why = "a loader imports the lab inside a function only" if imp.source in loaders else "the lab is no product code"
+        why = (
+            "a loader imports the lab inside a function only" if imp.source in loaders else "the lab is no product code"
+        )
         found.append(f"{imp.where()}: {imp.source} imports {imp.target}: {why}")
     return found
 

@@ -279,7 +279,7 @@ async def test_an_unexpected_error_leaves_a_crash_report(tmp_path: Path, capsys:
     app.model.node_secrets[("tk-control", "sudo")] = "sudo-canary-93b1"
     with pytest.raises(RuntimeError):
         async with app.run_test(size=SIZE) as pilot:
-            await app.push_screen(BrokenScreen())
+            await app.push_screen(BrokenScreen(app.context))
             await pilot.press("b")
             await settle(pilot)
     assert app.return_code == 1
