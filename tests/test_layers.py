@@ -106,7 +106,7 @@ class _ImportReader(ast.NodeVisitor):
         self._type_only = False
         self._functions = 0
 
-    def _add(self, target: str, node: ast.stmt) -> None:
+    def _add(self, target: str, node: ast.stmt | ast.expr) -> None:
         self.imports.append(
             Import(self.module, target, self.file, node.lineno, self._type_only, in_function=self._functions > 0)
         )
@@ -128,6 +128,15 @@ class _ImportReader(ast.NodeVisitor):
         self._functions -= 1
 
     visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = _in_function
+
+    def visit_Call(self, node: ast.Call) -> None:
+        # `importlib.import_module("thinkube_lab.cluster")` is an import too (the lab's loader may use it).
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        first = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
+        if name in ("import_module", "__import__") and isinstance(first, str) and not first.startswith("."):
+            self._add(first, node)
+        self.generic_visit(node)
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
@@ -372,6 +381,7 @@ def test_the_checker_finds_every_upward_import(tmp_path: Path) -> None:
                 "thinkube_tui/lab/cluster.py": "",
                 "thinkube_tui/loader.py": "from .lab.cluster import Lab\ndef f():\n    import thinkube_lab\n",
                 "thinkube_tui/other.py": "def f():\n    from .lab import cluster\n",
+                "thinkube_tui/sneaky.py": "import importlib\nLAB = importlib.import_module('thinkube_lab.nodes')\n",
             },
         ),
         "thinkube_tui",
@@ -385,4 +395,8 @@ def test_the_checker_finds_every_upward_import(tmp_path: Path) -> None:
         ["thinkube_tui/engine.py", "3"],
     ]
     lab = product_importing_the_lab(package, loaders={"thinkube_tui.loader": "test"})
-    assert [v.split(":")[0:2] for v in lab] == [["thinkube_tui/loader.py", "1"], ["thinkube_tui/other.py", "2"]]
+    assert [v.split(":")[0:2] for v in lab] == [
+        ["thinkube_tui/loader.py", "1"],
+        ["thinkube_tui/other.py", "2"],
+        ["thinkube_tui/sneaky.py", "2"],
+    ]

@@ -164,20 +164,16 @@ class ThinkubeApp(App[int]):
     # second request for a change already made (double click, key and click): it is dropped.
 
     def on_wizard_screen_next(self, message: WizardScreen.Next) -> None:
-        message.stop()
         self.next_step(message.screen)
 
     def on_wizard_screen_back(self, message: WizardScreen.Back) -> None:
-        message.stop()
         self.previous_step(message.screen)
 
     def on_wizard_screen_back_to(self, message: WizardScreen.BackTo) -> None:
-        message.stop()
         if message.screen is self.screen:
             self.back_to_step(message.step)
 
     def on_wizard_screen_start_install(self, message: WizardScreen.StartInstall) -> None:
-        message.stop()
         self.start_install()
 
     def next_step(self, current: Step) -> None:
