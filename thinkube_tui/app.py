@@ -4,9 +4,9 @@
 
 The app owns one `WizardContext` (what the screens work with: the `WizardModel` they edit, the
 `NodeSession` with its connections, and once the install starts, the `InstallRun`) and hands it
-to each screen it shows. Screens never import the app: they post messages (`WizardScreen.Next`,
-`Back`, `BackTo`, `StartInstall`) that bubble up to it, and it carries them out here, once
-however often they were asked for. Screens never install anything themselves: they call the
+to each screen it shows. Screens never import the app: they post it messages (`WizardScreen.Next`,
+`Back`, `BackTo`, `StartInstall`), and it carries them out here, once however often they were
+asked for. Screens never install anything themselves: they call the
 core, exactly as headless mode does.
 """
 

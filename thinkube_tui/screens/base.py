@@ -4,8 +4,8 @@ Keys: F9 or ctrl+n go on, F8 or escape go back, F1 or ? open the screen's help. 
 terminals; the F-keys are the ones a browser leaves to the app under `textual serve`.
 
 A screen gets what it works with as a `WizardContext` and never imports the app: to move on, go
-back or start the install it posts a message (`Next`, `Back`, `BackTo`, `StartInstall`), which
-bubbles up to the app.
+back or start the install it posts a message to the app (`Next`, `Back`, `BackTo`,
+`StartInstall`), which the app handles.
 """
 
 from __future__ import annotations
@@ -101,6 +101,14 @@ class WizardScreen(Screen[None]):
     def model(self) -> WizardModel:
         return self.wizard.model
 
+    def request(self, message: Message) -> None:
+        """Ask the app for a change of step; any app hosting the screen only has to handle these.
+
+        Posted to the app itself, not bubbled up from the screen: the change follows the key or
+        click as closely as when screens called the app, with no hop through the screen's queue.
+        """
+        self.app.post_message(message)
+
     def compose(self) -> ComposeResult:
         yield Header()
         yield StepBar(self.STEP)
@@ -163,7 +171,7 @@ class WizardScreen(Screen[None]):
             self.notify(problem, title="Not yet", severity="warning")
             return
         self.leave()
-        self.post_message(self.Next(self))
+        self.request(self.Next(self))
 
     def leave(self) -> None:
         """Store what the screen holds into the model (also when going back)."""
@@ -172,14 +180,14 @@ class WizardScreen(Screen[None]):
         if not self.is_active or not self.steps_behind():
             return
         self.leave()
-        self.post_message(self.Back(self))
+        self.request(self.Back(self))
 
     def action_go_to_step(self, step: str) -> None:
         """A click on a visited step in the step bar: back to it, keeping what each screen holds."""
         if not self.is_active or step not in self.steps_behind():
             return
         self.leave()
-        self.post_message(self.BackTo(self, step))
+        self.request(self.BackTo(self, step))
 
     def action_help(self) -> None:
         if not self.is_active:

@@ -300,7 +300,7 @@ class InstallScreen(WizardScreen):
         if self.wizard.install_running:
             self.notify("The install is still running (c cancels it).", severity="warning")
             return
-        self.post_message(self.Next(self))
+        self.request(self.Next(self))
 
     def action_next(self) -> None:
         self.action_summary()
