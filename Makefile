@@ -9,9 +9,10 @@ STAMP  := $(VENV)/.installed
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml
+# The installer and, beside it, the lab (its own distribution in lab/: the demo and the tests use it).
+$(STAMP): $(BIN)/python pyproject.toml lab/pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test]' -e ./lab
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -27,7 +28,7 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# The wizard against the built-in lab (a simulated cluster on this machine). Without a terminal,
+# The wizard against the lab (a simulated cluster on this machine). Without a terminal,
 # the same install runs headless.
 demo: venv
 	@if [ -t 0 ] && [ -t 1 ]; then \
@@ -38,8 +39,8 @@ demo: venv
 
 # Static checks: ruff (lint and format) everywhere, mypy strict on the core.
 lint: venv
-	$(BIN)/ruff check thinkube_tui tests benchmarks
-	$(BIN)/ruff format --check thinkube_tui tests benchmarks
+	$(BIN)/ruff check thinkube_tui lab tests benchmarks
+	$(BIN)/ruff format --check thinkube_tui lab tests benchmarks
 	$(BIN)/mypy
 
 test: venv system-deps lint
@@ -50,4 +51,4 @@ bench: venv system-deps
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info lab/build lab/*.egg-info

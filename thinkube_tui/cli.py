@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--demo",
         action="store_true",
-        help="the wizard against the built-in lab, a SIMULATED cluster on this machine (3 nodes, one "
+        help="the wizard against the lab, a SIMULATED cluster on this machine (3 nodes, one "
         "GPU); with --answers FILE, headless against the lab with FILE's components",
     )
     run.add_argument(
@@ -157,10 +157,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+def _needs_lab(args: argparse.Namespace) -> str | None:
+    """The command, if it runs against the lab (a distribution of its own, maybe not installed)."""
+    if args.command is None and args.demo:
+        return "`thinkube-tui --demo`"
+    if args.command == "lab" and args.lab_command in ("up", "serve"):
+        return f"`thinkube-tui lab {args.lab_command}`"
+    return None  # `lab down` only signals a process; `status --demo` only reads the journal
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     if getattr(args, "fresh", False) and not args.demo:
         print("thinkube-tui: --fresh starts the demo over; use it with --demo", file=sys.stderr)
         return EXIT_INVALID
+    if (what := _needs_lab(args)) is not None:
+        from .lab_loader import LabMissing, load_lab
+
+        try:
+            load_lab(what)  # checked before any screen or process starts
+        except LabMissing as exc:
+            print(f"thinkube-tui: {exc}", file=sys.stderr)
+            return EXIT_INVALID
     if args.command == "validate":
         from .commands.validate import run_validate
 

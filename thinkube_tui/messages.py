@@ -8,11 +8,15 @@ Values that are secrets are never repeated: callers say `secret=True` and get "t
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,33 @@ _TYPES = {
 }
 
 
-def shown(value: Any, *, secret: bool = False, limit: int = 60) -> str:
+# Problems a keyword alone does not explain (the schema reader knows when they apply).
+SECRET_INLINE = "secrets are never written inline: use {env: VARIABLE} or {secret: KEY} (a key of the secrets file)"
+SECRET_ONE_SOURCE = "give exactly one of env or secret"
+CORE_ALWAYS_ON = "this is a core component and cannot be switched off"
+
+
+MISSING_REQUIRED = "missing required key"
+
+
+def missing_required(key: str) -> str:
+    return f"{MISSING_REQUIRED} {key!r}"
+
+
+def unknown_key(key: str, known: Sequence[str]) -> str:
+    """A key the schema does not know, with the nearest known one (or all of them)."""
+    hint = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    suggestion = f" (did you mean {hint[0]!r}?)" if hint else f"; known keys: {', '.join(known)}"
+    return f"unknown key {key!r}{unusual_characters(key)}{suggestion}"
+
+
+def expected_type(wanted: object, value: object) -> str:
+    """`expected an integer, got a string`: `wanted` is a schema's `type` (a name or a list)."""
+    names = wanted if isinstance(wanted, list) else [wanted]
+    return f"expected {' or '.join(_TYPES.get(str(a), str(a)) for a in names)}, got {type_name(value)}"
+
+
+def shown(value: object, *, secret: bool = False, limit: int = 60) -> str:
     """A value as a message quotes it: never a secret, short, with look-alike characters named."""
     if secret:
         return "the value"
@@ -150,7 +180,7 @@ def unusual_characters(text: str) -> str:
     return f" ({', '.join(parts)}{more})"
 
 
-def show_choice(value: Any) -> str:
+def show_choice(value: object) -> str:
     """An enum choice as it is written in YAML: true, false, auto."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -166,26 +196,27 @@ def expected_pattern(pattern: str, schema: Mapping[str, Any] | None = None) -> s
     return description or "a value of another form (see the schema: thinkube-tui schema)"
 
 
-def _edge_space(value: Any) -> str:
+def _edge_space(value: object) -> str:
     if isinstance(value, str) and value != value.strip():
         return " (it starts or ends with a space or a line break)"
     return ""
 
 
-def schema_error(error: Any, *, secret: bool = False) -> str:
-    """One jsonschema `ValidationError` in the operator's words."""
-    kind, value, arg = error.validator, error.instance, error.validator_value
+def schema_error(error: ValidationError, *, secret: bool = False) -> str:
+    """One jsonschema `ValidationError` in the operator's words (by keyword; the schema reader
+    handles what a keyword alone does not say: secrets, unknown keys, core components)."""
+    kind, value = error.validator, error.instance
+    arg: Any = error.validator_value  # the keyword's argument, as the schema wrote it
     schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
     what = shown(value, secret=secret)
     is_key = "propertyNames" in error.relative_schema_path
     subject = f"key {what}" if is_key else what
     if kind == "type":
-        wanted = " or ".join(_TYPES.get(str(a), str(a)) for a in (arg if isinstance(arg, list) else [arg]))
-        return f"expected {wanted}, got {type_name(value)}"
+        return expected_type(arg, value)
     if kind == "required" and isinstance(value, Mapping):
         # One error per missing key; its own key is the one its message names.
         missing = next((k for k in arg if k not in value and repr(k) in error.message), arg[0])
-        return f"missing required key {missing!r}"
+        return missing_required(missing)
     if kind == "enum":
         choices = [show_choice(a) for a in arg]
         listed = ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else choices[0]
@@ -218,7 +249,7 @@ def schema_error(error: Any, *, secret: bool = False) -> str:
     return f"invalid value ({kind})"
 
 
-def type_name(value: Any) -> str:
+def type_name(value: object) -> str:
     return {
         dict: "a mapping",
         list: "a list",
@@ -250,36 +281,50 @@ _POLICY_TERMS = {
 }
 
 
-def password_rules(rules: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
-    """A secret's `x-passwordRules` made concrete: `policyFrom` names the setting holding a
-    Keycloak password policy (`length(12) and notUsername`), read from `settings`."""
-    out: dict[str, Any] = {"minLength": rules.get("minLength", 0), "needs": dict.fromkeys(rules.get("needs", ()), 1)}
-    out["who"] = rules.get("who", "the component")
-    policy = settings.get(rules.get("policyFrom", ""), "")
-    for term, count in re.findall(r"(\w+)\((\d+)\)", str(policy)):
+@dataclass(frozen=True)
+class PasswordRules:
+    """What a component demands of a password: a length, character classes, not the user name."""
+
+    who: str = "the component"
+    min_length: int = 0
+    needs: Mapping[str, int] = field(default_factory=dict)  # class (lower, upper, digit, symbol) -> how many
+    not_user: str | None = None
+
+
+def password_rules(rules: Mapping[str, Any], settings: Mapping[str, object]) -> PasswordRules:
+    """A secret's `x-passwordRules` (as the schema writes them) made concrete: `policyFrom` names
+    the setting holding a Keycloak password policy (`length(12) and notUsername`), read from `settings`."""
+    min_length = int(rules.get("minLength", 0))
+    needs = dict.fromkeys(map(str, rules.get("needs", ())), 1)
+    policy = str(settings.get(str(rules.get("policyFrom", "")), ""))
+    for term, count in re.findall(r"(\w+)\((\d+)\)", policy):
         if term not in _POLICY_TERMS:
             continue
         kind = _POLICY_TERMS[term]
         if kind is None:
-            out["minLength"] = max(out["minLength"], int(count))
+            min_length = max(min_length, int(count))
         else:
-            out["needs"][kind] = max(out["needs"].get(kind, 0), int(count))
-    if "notUsername" in str(policy) and rules.get("userFrom"):
-        out["notUser"] = settings.get(rules["userFrom"])
-    return out
+            needs[kind] = max(needs.get(kind, 0), int(count))
+    user = settings.get(str(rules["userFrom"])) if "notUsername" in policy and rules.get("userFrom") else None
+    return PasswordRules(
+        who=str(rules.get("who", "the component")),
+        min_length=min_length,
+        needs=needs,
+        not_user=None if user is None else str(user),
+    )
 
 
-def password_problem(value: str, rules: Mapping[str, Any]) -> str | None:
+def password_problem(value: str, rules: PasswordRules) -> str | None:
     """Why the component would refuse `value` (never repeating it), or None."""
-    who = rules.get("who", "the component")
-    if len(value) < rules.get("minLength", 0):
-        return f"{who} refuses passwords shorter than {rules['minLength']} characters"
-    for kind, count in rules.get("needs", {}).items():
+    who = rules.who
+    if len(value) < rules.min_length:
+        return f"{who} refuses passwords shorter than {rules.min_length} characters"
+    for kind, count in rules.needs.items():
         words, test = _CLASSES[kind]
         if sum(1 for ch in value if test(ch)) < count:
             amount = words if count == 1 else f"{count} × {words.removeprefix('a ').removeprefix('an ')}"
             return f"{who} refuses passwords without {amount}"
-    if rules.get("notUser") and value.lower() == str(rules["notUser"]).lower():
+    if rules.not_user and value.lower() == rules.not_user.lower():
         return f"{who} refuses a password equal to the user name"
     return None
 

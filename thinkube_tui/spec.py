@@ -9,30 +9,27 @@ off) are checked after the schema passes.
 
 from __future__ import annotations
 
-import copy
-import difflib
 import ipaddress
-import json
 import os
-import re
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from pathlib import Path as FsPath
 from types import MappingProxyType
 from typing import Any, Literal
 
 import yaml
 
-from . import messages, yamlpos
+from . import messages, schema, yamlpos
 from .catalog import Catalog, load_catalog
+from .schema import AUTO as AUTO  # re-exported: the planner and the wizard read it here
+from .schema import answers_schema as answers_schema  # re-exported: the wizard and the CLI read it here
+from .schema import with_defaults
 from .yamlpos import Located, Mark, Path
+from .yamlpos import format_path as format_path  # re-exported: problems and screens format paths here
 
 API_VERSION = "thinkube.io/v1alpha1"
 SCHEMA_URL = "https://thinkube.io/schemas/answers/v1alpha1.json"
-AUTO = "auto"
 
 
 # ---------------------------------------------------------------- problems
@@ -53,14 +50,6 @@ class Problem:
     def format(self, source: str) -> str:
         where = f"{source}:{self.mark.line}:{self.mark.column}" if self.mark else source
         return f"{where}: {self.json_path}: {self.message}"
-
-
-def format_path(path: Path) -> str:
-    """`('nodes', 1, 'host')` -> `nodes[1].host`; the document itself is `$`."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "$"
 
 
 class AnswersError(Exception):
@@ -167,7 +156,7 @@ class Spec:
                     yield format_path(path), value
 
 
-def _walk(value: Any, path: Path) -> Iterator[tuple[Path, Any]]:
+def _walk(value: object, path: Path) -> Iterator[tuple[Path, object]]:
     yield path, value
     if isinstance(value, Mapping):
         for k, v in value.items():
@@ -177,128 +166,23 @@ def _walk(value: Any, path: Path) -> Iterator[tuple[Path, Any]]:
             yield from _walk(v, (*path, i))
 
 
-# ---------------------------------------------------------------- schema
-
-
-@cache
-def answers_schema() -> dict[str, Any]:
-    """The whole answers schema: base + one fragment per component (read-only; copy to change)."""
-    base: dict[str, Any] = json.loads((resources.files("thinkube_tui") / "schemas" / "answers.schema.json").read_text())
-    catalog = load_catalog()
-    components: dict[str, Any] = {}
-    for comp in catalog:
-        fragment = copy.deepcopy(catalog.schema(comp.id))
-        fragment.pop("$schema", None)
-        enabled: dict[str, Any] = {"type": "boolean", "description": "Install this component."}
-        if comp.core_when:
-            enabled = {
-                "enum": [True, False, AUTO],
-                "default": AUTO,
-                "description": f"Install this component; 'auto': when discovery finds an {comp.core_when}.",
-            }
-        elif comp.core:
-            enabled = {"const": True, "description": "A core component: always installed."}
-        fragment.setdefault("properties", {})
-        fragment["properties"] = {"enabled": enabled, **fragment["properties"]}
-        fragment.setdefault("title", comp.title)
-        fragment.setdefault("description", comp.description)
-        components[comp.id] = fragment
-    base["properties"]["components"] = {
-        **base["properties"]["components"],
-        "properties": components,
-        "additionalProperties": False,
-    }
-    return base
-
-
-@cache
-def _validator() -> Any:
-    return schema_validator(answers_schema())
-
-
-def schema_validator(schema: Mapping[str, Any]) -> Any:
-    """The one way a validator is built (answers, forms): Draft 2020-12, formats checked, and
-    patterns anchored as JSON Schema means them. Python's `$` also matches before a final line
-    break, so `user: "thinkube\\n"` would pass `^...$`; ECMA-262's `$` (no multiline) does not."""
-    from jsonschema import Draft202012Validator, validators
-
-    strict = validators.extend(Draft202012Validator, {"pattern": _pattern_keyword})  # type: ignore[no-untyped-call]
-    return strict(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-
-
-def _pattern_keyword(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
-    from jsonschema.exceptions import ValidationError
-
-    if validator.is_type(instance, "string") and not ecma_pattern(pattern).search(instance):
-        yield ValidationError(f"{instance!r} does not match {pattern!r}")
-
-
-@cache
-def ecma_pattern(pattern: str) -> re.Pattern[str]:
-    """`pattern` compiled with every `$` outside a character class meaning the end of the text only."""
-    out: list[str] = []
-    i, in_class = 0, False
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-            if pattern[i + 1 : i + 2] == "]":  # a leading "]" is a literal in the class
-                out.append("[]")
-                i += 2
-                continue
-        elif ch == "$":
-            ch = r"\Z"
-        out.append(ch)
-        i += 1
-    return re.compile("".join(out))
-
-
-def schema_at(path: Path) -> dict[str, Any] | None:
-    """The (dereferenced) schema for the value at `path`, used for messages and defaults."""
-    schema = answers_schema()
-    node: dict[str, Any] | None = schema
-    for part in path:
-        node = _deref(node, schema)
-        if node is None:
-            return None
-        if isinstance(part, int):
-            node = node.get("items")
-        else:
-            node = node.get("properties", {}).get(part)
-    return _deref(node, schema)
-
-
-def _deref(node: dict[str, Any] | None, root: dict[str, Any]) -> dict[str, Any] | None:
-    while node is not None and "$ref" in node:
-        target = root
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-    return node
-
-
-def _is_secret(schema: Mapping[str, Any] | None) -> bool:
-    return schema is not None and schema.get("$ref") == "#/$defs/secretRef"
-
-
 # ---------------------------------------------------------------- validation
 
+# How a cross-field rule reports a problem: the path and the message.
+AddProblem = Callable[[Path, str], None]
 
-def schema_problems(data: Any, located: Located | None = None) -> list[Problem]:
-    """Every schema violation, as people-readable problems with their positions."""
-    problems: list[Problem] = []
-    for error in _validator().iter_errors(data):
-        problems.extend(_explain(error, located))
+
+def schema_problems(data: object, located: Located | None = None) -> list[Problem]:
+    """Every schema violation, in the schema reader's words, with their positions."""
+
+    def where(issue: schema.Issue) -> Mark | None:
+        return located.mark(issue.path, key=issue.at_key) if located else None
+
+    problems = [Problem(issue.path, issue.message, where(issue)) for issue in schema.answers().problems(data)]
     return sorted(problems, key=lambda p: (p.mark.line, p.mark.column) if p.mark else (0, 0))
 
 
-def answers_problems(data: Any, located: Located | None, catalog: Catalog) -> list[Problem]:
+def answers_problems(data: object, located: Located | None, catalog: Catalog) -> list[Problem]:
     """Everything wrong with an answers document: the schema's problems and the cross-field
     rules' together (a rule is not repeated where the schema already complains), by position."""
     found = schema_problems(data, located)
@@ -307,64 +191,13 @@ def answers_problems(data: Any, located: Located | None, catalog: Catalog) -> li
     return sorted(found, key=lambda p: (p.mark.line, p.mark.column) if p.mark else (0, 0))
 
 
-def _explain(error: Any, located: Located | None) -> Iterator[Problem]:
-    path: Path = tuple(error.absolute_path)
-
-    def where(p: Path, key: bool = False) -> Mark | None:
-        return located.mark(p, key=key) if located else None
-
-    kind = error.validator
-    if kind == "additionalProperties" and isinstance(error.instance, dict):
-        known = sorted(error.schema.get("properties", {}))
-        for extra in sorted(set(error.instance) - set(known), key=str):
-            hint = difflib.get_close_matches(str(extra), known, n=1, cutoff=0.6)
-            suggestion = f" (did you mean {hint[0]!r}?)" if hint else f"; known keys: {', '.join(known)}"
-            unusual = messages.unusual_characters(str(extra))
-            yield Problem(
-                (*path, extra), f"unknown key {str(extra)!r}{unusual}{suggestion}", where((*path, extra), True)
-            )
-        return
-    if kind in ("anyOf", "oneOf", "allOf") and error.context:
-        # Report the sub-error that went deepest: it is the one closest to what the operator meant.
-        best = max(error.context, key=lambda e: len(e.absolute_path))
-        yield from _explain(best, located)
-        return
-    yield Problem(path, _message(error, path), where(path))
-
-
-def _message(error: Any, path: Path) -> str:
-    kind = error.validator
-    secret = _is_secret(error.schema) or under_secret(path)
-    if kind == "type" and (_is_secret(error.schema) or error.schema.get("properties", {}).keys() >= {"env", "secret"}):
-        return "secrets are never written inline: use {env: VARIABLE} or {secret: KEY} (a key of the secrets file)"
-    if kind == "const" and path and path[-1] == "enabled" and error.validator_value is True:
-        return "this is a core component and cannot be switched off"
-    if kind in ("minProperties", "maxProperties") and _is_secret(error.schema):
-        return "give exactly one of env or secret"
-    return messages.schema_error(error, secret=secret)
-
-
-def under_secret(path: Path) -> bool:
-    """Whether the value at `path` is (inside) a secret reference: its text is never repeated."""
-    schema = answers_schema()
-    node: Mapping[str, Any] | None = schema
-    for part in path:
-        if node is None or _is_secret(node):
-            return node is not None
-        node = _deref(dict(node), schema)
-        if node is None:
-            return False
-        node = node.get("items") if isinstance(part, int) else node.get("properties", {}).get(part)
-    return _is_secret(node)
-
-
-def rule_problems(data: Any, located: Located | None, catalog: Catalog) -> list[Problem]:
+def rule_problems(data: object, located: Located | None, catalog: Catalog) -> list[Problem]:
     """Cross-field rules the schema cannot say. They check whatever parts of `data` are
     well-formed enough, so they are reported together with the schema's problems."""
     problems: list[Problem] = []
 
-    def add(path: Path, message: str, key: bool = False) -> None:
-        problems.append(Problem(path, message, located.mark(path, key=key) if located else None))
+    def add(path: Path, message: str) -> None:
+        problems.append(Problem(path, message, located.mark(path) if located else None))
 
     if not isinstance(data, Mapping):
         return problems
@@ -380,7 +213,7 @@ def rule_problems(data: Any, located: Located | None, catalog: Catalog) -> list[
     return problems
 
 
-def _node_rules(nodes: list[Mapping[str, Any]], add: Any) -> None:
+def _node_rules(nodes: list[Mapping[str, Any]], add: AddProblem) -> None:
     roles = [n.get("role") for n in nodes]
     controls = [i for i, role in enumerate(roles) if role == "control"]
     if nodes and not controls and all(role in ("control", "worker") for role in roles):
@@ -392,7 +225,7 @@ def _node_rules(nodes: list[Mapping[str, Any]], add: Any) -> None:
             f"a second control node: {first!r} is the control plane already (exactly one is allowed)",
         )
     for what in ("name", "host"):
-        seen: dict[Any, int] = {}
+        seen: dict[object, int] = {}
         for i, node in enumerate(nodes):
             if not isinstance(node.get(what), str):
                 continue
@@ -412,7 +245,7 @@ def _node_rules(nodes: list[Mapping[str, Any]], add: Any) -> None:
 MAX_POOL_ADDRESSES = 2**16
 
 
-def _network_rules(cluster: Mapping[str, Any], nodes: list[Mapping[str, Any]], add: Any) -> None:
+def _network_rules(cluster: Mapping[str, Any], nodes: list[Mapping[str, Any]], add: AddProblem) -> None:
     node_ips = {ip: node.get("name") for node in nodes if (ip := _ipv4(node.get("host"))) is not None}
     pool = None
     text = cluster.get("metallbRange")
@@ -452,15 +285,15 @@ def _network_rules(cluster: Mapping[str, Any], nodes: list[Mapping[str, Any]], a
         add(("cluster", "ingressKnIP"), "must differ from ingressIP: each ingress needs its own external address")
 
 
-def _ipv4(value: Any) -> ipaddress.IPv4Address | None:
+def _ipv4(value: object) -> ipaddress.IPv4Address | None:
     try:
         return ipaddress.IPv4Address(value) if isinstance(value, str) else None
     except ValueError:
         return None
 
 
-def _requirement_rules(chosen: Mapping[str, Any], catalog: Catalog, add: Any) -> None:
-    def enabled(cid: str) -> Any:
+def _requirement_rules(chosen: Mapping[str, Any], catalog: Catalog, add: AddProblem) -> None:
+    def enabled(cid: str) -> object:
         entry = chosen.get(cid)
         return entry.get("enabled") if isinstance(entry, Mapping) else None
 
@@ -593,18 +426,16 @@ def _refused_password(data: Mapping[str, Any], path: Path, value: str) -> str | 
     catalog = load_catalog()
     if cid not in catalog.ids:
         return None
-    schema = catalog.schema(cid)
-    rules = schema.get("properties", {}).get(key, {}).get("x-passwordRules")
-    if not rules:
-        return None
+    fragment = catalog.schema(cid)
+    rules = fragment.get("properties", {}).get(key, {}).get("x-passwordRules")
     entry = data.get("components", {}).get(cid, {})
-    settings = _with_defaults(schema, dict(entry) if isinstance(entry, Mapping) else {})
-    return messages.password_problem(value, messages.password_rules(rules, settings))
+    settings = with_defaults(fragment, dict(entry) if isinstance(entry, Mapping) else {})
+    return schema.password_problem(rules, value, settings)
 
 
-def _secret_refs(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
+def _secret_refs(value: object, path: Path) -> Iterator[tuple[Path, str]]:
     if isinstance(value, Mapping):
-        if isinstance(value.get("secret"), str) and under_secret(path):
+        if isinstance(value.get("secret"), str) and schema.answers().under_secret(path):
             yield (*path, "secret"), value["secret"]
             return
         for key, sub in value.items():
@@ -655,7 +486,7 @@ def spec_from_data(data: Mapping[str, Any], catalog: Catalog) -> Spec:
         entry = dict(chosen.get(comp.id, {}))
         default: bool | str = AUTO if comp.core_when else (True if comp.core else comp.default)
         enabled = entry.pop("enabled", default)
-        config = _with_defaults(catalog.schema(comp.id), entry)
+        config = with_defaults(catalog.schema(comp.id), entry)
         components[comp.id] = ComponentSpec(comp.id, enabled, _freeze(config))
     return Spec(
         cluster=cluster, nodes=nodes, components=MappingProxyType(components), secrets_file=data.get("secretsFile")
@@ -685,22 +516,6 @@ def _node(n: Mapping[str, Any]) -> NodeSpec:
 
 def _ref(raw: Mapping[str, str] | None) -> SecretRef | None:
     return None if raw is None else SecretRef(env=raw.get("env"), secret=raw.get("secret"))
-
-
-def _with_defaults(schema: Mapping[str, Any], value: Any) -> Any:
-    """`value` with the schema's defaults filled in, recursively through objects."""
-    if not isinstance(value, dict):
-        return value
-    props = schema.get("properties", {})
-    out = dict(value)
-    for key, sub in props.items():
-        if _is_secret(sub):
-            continue
-        if key not in out and "default" in sub:
-            out[key] = copy.deepcopy(sub["default"])
-        if key in out:
-            out[key] = _with_defaults(sub, out[key])
-    return out
 
 
 def _freeze(value: Any) -> Any:

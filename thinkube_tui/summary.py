@@ -69,7 +69,8 @@ class Handover:
 def logins(spec: Spec) -> dict[str, Login]:
     """Each component's admin login, from the installers' Secret names and settings."""
     from .installers import argocd, awx, grafana, harbor, opensearch, pgadmin
-    from .installers.shared import KEYCLOAK_ADMIN_SECRET, TENANT_CONFIG_SECRET
+    from .installers.support.keycloak import KEYCLOAK_ADMIN_SECRET
+    from .installers.support.minio import TENANT_CONFIG_SECRET
 
     def setting(cid: str, key: str, default: str) -> str:
         component = spec.components.get(cid)

@@ -1110,7 +1110,9 @@ class DemoLab:
 
     async def start(self) -> WizardModel:
         from .commands.lab import DEMO_LAB, demo_answers, start_demo_over, write_demo_answers
-        from .lab.cluster import Lab
+        from .lab_loader import load_lab
+
+        Lab = load_lab()
 
         self.claim()
         if self.fresh:

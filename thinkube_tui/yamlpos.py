@@ -18,6 +18,15 @@ import yaml
 
 Path = tuple[str | int, ...]
 
+
+def format_path(path: Path) -> str:
+    """`('nodes', 1, 'host')` -> `nodes[1].host`; the document itself is `$`."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "$"
+
+
 # A real answers file has a few hundred nodes; this leaves room for big ones and stops bombs.
 MAX_NODES = 50_000
 MAX_BYTES = 4 * 1024 * 1024

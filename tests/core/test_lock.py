@@ -15,6 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from thinkube_lab.kubeapi import KubeApiEmulator
+from thinkube_lab.node import LabNode
+from thinkube_lab.profiles import profile
+from thinkube_lab.shell import BufferOutput, StringInput
 from thinkube_tui.cluster_lock import (
     LEASE_NAME,
     LEASE_NAMESPACE,
@@ -28,10 +32,6 @@ from thinkube_tui.cluster_lock import (
     lock_path,
 )
 from thinkube_tui.kube import Kube
-from thinkube_tui.lab.kubeapi import KubeApiEmulator
-from thinkube_tui.lab.node import LabNode
-from thinkube_tui.lab.profiles import profile
-from thinkube_tui.lab.shell import BufferOutput, StringInput
 from thinkube_tui.spec import load_answers
 from thinkube_tui.transport import CommandResult, LocalTransport
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from thinkube_tui.catalog import load_catalog
 from thinkube_tui.installers import grafana, harbor
-from thinkube_tui.installers.shared import KEYCLOAK_ADMIN_SECRET
+from thinkube_tui.installers.support.keycloak import KEYCLOAK_ADMIN_SECRET
 from thinkube_tui.plan import make_plan
 from thinkube_tui.spec import load_answers
 from thinkube_tui.summary import build_handover, export_path, render, secret_command, vault_keys_file
@@ -103,7 +103,7 @@ async def test_the_lab_answers_the_printed_credential_command(tmp_path):
     """Every command the summary prints works on the demo: the lab's kubectl reads the Secret."""
     import asyncssh
 
-    from thinkube_tui.lab.cluster import Lab
+    from thinkube_lab.cluster import Lab
 
     async with Lab(tmp_path / "lab", nodes=2, gpus=0, speed=0.01, nopasswd=True, log=lambda m: None) as lab:
         lab.write_known_hosts(tmp_path / "known_hosts")

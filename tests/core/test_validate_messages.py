@@ -16,7 +16,8 @@ import pytest
 
 from thinkube_tui import messages
 from thinkube_tui.commands.validate import run_validate
-from thinkube_tui.spec import AnswersError, ecma_pattern, load_answers, parse_answers, read_answers_document
+from thinkube_tui.schema import ecma_pattern
+from thinkube_tui.spec import AnswersError, load_answers, parse_answers, read_answers_document
 
 from .conftest import EXAMPLES
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from thinkube_lab.cluster import Lab
 from thinkube_tui.cluster_lock import EXIT_LOCKED, HOLDER_ANNOTATION, LEASE_NAME, LEASE_NAMESPACE, Holder
-from thinkube_tui.lab.cluster import Lab
 
 SPEED = 0.1  # the lab's commands take 10 % of their simulated time
 WORKERS = ("tk-worker-1", "tk-gpu-1")

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from thinkube_lab.cluster import Lab
 from thinkube_tui import journal as journal_module
 from thinkube_tui.headless import HeadlessOptions, run
 from thinkube_tui.journal import Journal
-from thinkube_tui.lab.cluster import Lab
 
 SPEED = 0.05
 ONLY = ("microk8s-workers", "valkey")

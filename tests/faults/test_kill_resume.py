@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from thinkube_lab.cluster import Lab
 from thinkube_tui.journal import Journal
-from thinkube_tui.lab.cluster import Lab
 
 TRIALS = int(os.environ.get("TK_KILL_TRIALS", "20"))
 SPEED = 0.1  # the lab's commands take 10 % of their simulated time

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from thinkube_lab.cluster import Lab
 from thinkube_tui.journal import Journal
-from thinkube_tui.lab.cluster import Lab
 
 SPEED = 0.1
 

@@ -13,10 +13,10 @@ import os
 
 import pytest
 
+from thinkube_lab.cluster import Lab
+from thinkube_lab.faults import Fault
 from thinkube_tui.headless import HeadlessOptions, run
 from thinkube_tui.journal import Journal
-from thinkube_tui.lab.cluster import Lab
-from thinkube_tui.lab.faults import Fault
 
 SPEED = 0.05
 

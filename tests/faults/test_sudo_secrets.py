@@ -6,8 +6,8 @@ import io
 
 import yaml
 
+from thinkube_lab.cluster import Lab
 from thinkube_tui.headless import EXIT_PREFLIGHT, HeadlessOptions, run
-from thinkube_tui.lab.cluster import Lab
 
 SPEED = 0.05
 

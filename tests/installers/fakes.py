@@ -1,5 +1,6 @@
-"""Stand-ins shared by the installer tests: a node whose Helm remembers releases, and helpers
-to read what was applied. Each test module adds the cluster behaviour its installers need."""
+"""Stand-ins shared by the installer tests: one fake Kubernetes API (`FakeKube` over an
+`ApiStore`), a node whose Helm remembers releases, and helpers to read what was applied. Each test
+module adds the controllers its installers wait for (`controllers=`) and little else."""
 
 from __future__ import annotations
 
@@ -7,18 +8,22 @@ import base64
 import copy
 import json
 import shlex
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import yaml
 
-from thinkube_tui.dryrun import RecordingTransport, Transcript
+from thinkube_tui.dryrun import RecordingKube, RecordingTransport, Transcript
 from thinkube_tui.engine import EngineSettings, Steps
 from thinkube_tui.events import EventBus, LineBatcher, LogLines
 from thinkube_tui.installers.base import InstallContext
 from thinkube_tui.journal import Journal
+from thinkube_tui.kube import FIELD_MANAGER, KubeError
 from thinkube_tui.transport import CommandResult
 
 Releases = dict[tuple[str, str], tuple[str, str, Any]]  # (namespace, release) -> (chart, version, values)
+Obj = dict[str, Any]
+Key = tuple[str, str, str, str]  # (apiVersion, kind, namespace or "", name)
 
 
 def merge(base: Any, patch: Any) -> Any:
@@ -53,7 +58,8 @@ def decoded(secret: dict[str, Any]) -> dict[str, str]:
 
 class HelmNode(RecordingTransport):
     """A control node whose `microk8s helm3` remembers releases and their values, so a second
-    run sees them deployed. Commands it does not know go to `other` (None: exit 0, no output)."""
+    run sees them deployed. Commands it does not know go to `other` (None: exit 0, no output);
+    `deployed` plays what a chart's controllers make."""
 
     def __init__(self, node: str, transcript: Transcript, releases: Releases) -> None:
         super().__init__(node, transcript)
@@ -68,6 +74,7 @@ class HelmNode(RecordingTransport):
             release, chart, ns = argv[4], argv[5], argv[argv.index("--namespace") + 1]
             version = argv[argv.index("--version") + 1]
             self.releases[(ns, release)] = (chart, version, yaml.safe_load(input or "{}") or {})
+            self.deployed(release, chart, ns, self.releases[(ns, release)][2])
         elif argv[:3] == ["microk8s", "helm3", "list"]:
             ns, release = argv[argv.index("--namespace") + 1], argv[argv.index("--filter") + 1].strip("^$")
             if (ns, release) in self.releases:
@@ -85,6 +92,9 @@ class HelmNode(RecordingTransport):
 
     def other(self, argv: list[str], command: str, input: str | None) -> CommandResult | None:
         return None
+
+    def deployed(self, release: str, chart: str, namespace: str, values: dict[str, Any]) -> None:
+        """What the chart's controllers make once it is deployed (none here)."""
 
 
 async def install_in_order(cluster: Any, order: Any) -> tuple[list[str], list[BaseException]]:
@@ -107,3 +117,139 @@ async def install_in_order(cluster: Any, order: Any) -> tuple[list[str], list[Ba
             errors.append(exc)
         batcher.flush()
     return logs, errors
+
+
+# ---------------------------------------------------------------- the Kubernetes API
+
+
+class ApiStore(dict[Key, Obj]):
+    """The cluster's objects by (apiVersion, kind, namespace or "", name); it outlives one run."""
+
+    @staticmethod
+    def key(obj: Obj) -> Key:
+        meta = obj["metadata"]
+        return (obj["apiVersion"], obj["kind"], meta.get("namespace") or "", meta["name"])
+
+    def put(self, obj: Obj) -> None:
+        """An object as another party (a chart, an operator, an earlier run) left it."""
+        self[self.key(obj)] = obj
+
+    def find(self, kind: str, name: str, namespace: str | None = None) -> Obj | None:
+        return next(
+            (o for (_, k, ns, n), o in self.items() if (k, ns, n) == (kind, namespace or "", name)),
+            None,
+        )
+
+
+#: Plays an operator: given the store and the object as it now lives, sets its status (in place)
+#: or puts the objects the operator would make.
+Controller = Callable[[ApiStore, Obj], None]
+
+
+def operator_statuses(store: ApiStore, live: Obj) -> None:
+    """Jobs succeed, Workflows succeed, Applications sync, and the shared services' operators
+    (CloudNativePG, MinIO) report what the installers wait for."""
+    kind = live["kind"]
+    if kind == "Job":
+        live["status"] = {"succeeded": 1}
+    elif kind == "Workflow":
+        live["status"] = {"phase": "Succeeded"}
+    elif kind == "Application":
+        live["status"] = {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}}
+    elif kind == "Cluster":
+        roles = [r["name"] for r in live["spec"].get("managed", {}).get("roles", [])]
+        live["status"] = {"managedRolesStatus": {"byStatus": {"reconciled": roles}}}
+    elif kind == "Database":
+        live["status"] = {"applied": True}
+    elif kind == "Tenant":
+        live["status"] = {"currentState": "Initialized"}
+
+
+class FakeKube(RecordingKube):
+    """The installer tests' API server: applies merge into the store as server-side apply does
+    (recorded with their field manager, and in the dry-run transcript), reads answer from it.
+
+    A wait for an object nobody made answers `{}` as the dry run does (another group's controller
+    would make it), unless `missing_is_error`; a wait for an object that is not ready fails as a
+    timeout would, unless `lenient` (then `{}`: the suite checks what was awaited, in `waits`).
+    """
+
+    def __init__(
+        self,
+        transcript: Transcript,
+        store: ApiStore | None = None,
+        *,
+        controllers: Iterable[Controller] = (),
+        missing_is_error: bool = False,
+        lenient: bool = False,
+    ) -> None:
+        super().__init__(transcript)
+        self.store = ApiStore() if store is None else store
+        self.controllers = tuple(controllers)
+        self.missing_is_error = missing_is_error
+        self.lenient = lenient
+        self.applied: list[tuple[Obj, str]] = []  # (object as sent, field manager)
+        self.waits: list[str] = []
+        self.deleted: list[tuple[str, str]] = []
+        self.patched: list[tuple[str, str, Obj]] = []
+
+    def put(self, obj: Obj) -> None:
+        self.store.put(obj)
+
+    def find(self, kind: str, name: str, namespace: str | None = None) -> Obj | None:
+        return self.store.find(kind, name, namespace)
+
+    def applied_objects(self) -> list[Obj]:
+        return [obj for obj, _ in self.applied]
+
+    async def apply(self, obj: Any, field_manager: str = FIELD_MANAGER, **kw: Any) -> Any:  # type: ignore[override]
+        await super().apply(obj, field_manager=field_manager, **kw)
+        self.applied.append((copy.deepcopy(obj), field_manager))
+        key = ApiStore.key(obj)
+        live = merge(self.store.get(key) or {}, obj)
+        for controller in self.controllers:
+            controller(self.store, live)
+        self.store[key] = live
+        return copy.deepcopy(live)
+
+    async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Any:
+        return copy.deepcopy(self.store.get((api_version, kind, namespace or "", name)))
+
+    async def list(self, api_version: str, kind: str, namespace: str | None = None, **_: Any) -> list[Any]:
+        return [
+            copy.deepcopy(o)
+            for (api, k, ns, _n), o in self.store.items()
+            if (api, k, ns) == (api_version, kind, namespace or "")
+        ]
+
+    async def merge_patch(self, api_version: str, kind: str, name: str, namespace: str | None, patch: Any) -> Any:
+        await super().merge_patch(api_version, kind, name, namespace, patch)
+        self.patched.append((kind, name, patch))
+        obj = self.store.get((api_version, kind, namespace or "", name))
+        assert obj is not None, f"patch of a missing {kind} {name}"
+        self.store[(api_version, kind, namespace or "", name)] = merge(obj, patch)
+        return copy.deepcopy(self.store[(api_version, kind, namespace or "", name)])
+
+    async def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
+        await super().delete(api_version, kind, name, namespace)
+        self.deleted.append((kind, name))
+        return self.store.pop((api_version, kind, namespace or "", name), None) is not None
+
+    async def wait_for(
+        self, api_version: str, kind: str, name: str, namespace: str | None, ready: Any, *, timeout: float, what: str
+    ) -> dict[str, Any]:
+        await super().wait_for(api_version, kind, name, namespace, ready, timeout=timeout, what=what)
+        self.waits.append(what)
+        obj = self.store.get((api_version, kind, namespace or "", name))
+        if obj is None and not self.missing_is_error:
+            return {}
+        if obj is None or not ready(obj):
+            if self.lenient:
+                return {}
+            raise KubeError(f"{what}: not ready after {timeout:g} s")
+        return copy.deepcopy(obj)
+
+    async def wait_rollout(self, kind: str, name: str, namespace: str, *, timeout: float = 600) -> dict[str, Any]:
+        await super().wait_rollout(kind, name, namespace, timeout=timeout)
+        self.waits.append(f"rollout {kind} {namespace}/{name}")
+        return {}

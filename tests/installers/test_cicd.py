@@ -20,15 +20,15 @@ import bcrypt
 import pytest
 import yaml
 
+from thinkube_lab import charts
 from thinkube_tui.catalog import load_catalog
-from thinkube_tui.dryrun import RecordingKube, Transcript, assumed_facts
+from thinkube_tui.dryrun import Transcript, assumed_facts
 from thinkube_tui.installers import argo_workflows, argocd, devpi, harbor
 from thinkube_tui.installers.base import Cluster
-from thinkube_tui.lab import charts
 from thinkube_tui.secrets import Secrets
 from thinkube_tui.spec import parse_answers
 
-from .fakes import HelmNode, decoded, install_in_order, merge, select
+from .fakes import ApiStore, FakeKube, HelmNode, decoded, install_in_order, operator_statuses, select
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ORDER = [("harbor", harbor), ("argocd", argocd), ("argo-workflows", argo_workflows), ("devpi", devpi)]
@@ -45,61 +45,11 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-class FakeKube(RecordingKube):
-    """Keeps applied objects; Jobs succeed, Applications sync, Workflows succeed."""
-
-    def __init__(self, transcript: Transcript, store: dict[tuple[str, str, str], Any]) -> None:
-        super().__init__(transcript)
-        self.store = store
-        self.applied: list[tuple[dict[str, Any], str]] = []
-
-    def put(self, obj: dict[str, Any]) -> None:
-        m = obj["metadata"]
-        self.store[(obj["kind"], m.get("namespace") or "", m["name"])] = obj
-
-    async def apply(self, obj: Any, field_manager: str = "thinkube-tui", **_: Any) -> Any:  # type: ignore[override]
-        await super().apply(obj)
-        self.applied.append((copy.deepcopy(obj), field_manager))
-        m = obj["metadata"]
-        key = (obj["kind"], m.get("namespace") or "", m["name"])
-        live = merge(self.store.get(key) or {}, obj)
-        status = {
-            "Job": {"succeeded": 1},
-            "Workflow": {"phase": "Succeeded"},
-            "Application": {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}},
-        }
-        if obj["kind"] in status:
-            live["status"] = status[obj["kind"]]
-        # the shared services' controllers (CloudNativePG, MinIO Operator)
-        if obj["kind"] == "Cluster":
-            roles = [r["name"] for r in live["spec"].get("managed", {}).get("roles", [])]
-            live["status"] = {"managedRolesStatus": {"byStatus": {"reconciled": roles}}}
-        if obj["kind"] == "Database":
-            live["status"] = {"applied": True}
-        if obj["kind"] == "Tenant":
-            live["status"] = {"currentState": "Initialized"}
-        self.store[key] = live
-        return live
-
-    async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Any:
-        return copy.deepcopy(self.store.get((kind, namespace or "", name)))
-
-    async def wait_for(
-        self, api_version: str, kind: str, name: str, namespace: str | None, ready: Any, *, timeout: float, what: str
-    ) -> dict[str, Any]:
-        await super().wait_for(api_version, kind, name, namespace, ready, timeout=timeout, what=what)
-        obj = self.store.get((kind, namespace or "", name))
-        if obj is None:  # objects of other groups' controllers (Tenant, CRDs...): as the dry run
-            return {}
-        assert ready(obj), f"{what} never became ready: {obj.get('status')}"
-        return copy.deepcopy(obj)
-
-
 class World:
     def __init__(self) -> None:
-        self.store: dict[tuple[str, str, str], Any] = {}
+        self.store = ApiStore()
         self.releases: dict[tuple[str, str], Any] = {}
-        kube = FakeKube(Transcript(), self.store)
+        kube = self.store
         # Left behind by ssl-certificates and keycloak: the CA, the realm with the SSO clients.
         kube.put(
             {
@@ -148,7 +98,7 @@ async def run_all(world: World, spec: Any = None, order: Any = ORDER) -> dict[st
     nodes = {n.name: HelmNode(n.name, transcript, world.releases) for n in spec.nodes}
     secrets = Secrets(environ=dict(CANARIES))
     cluster = Cluster(spec=spec, catalog=load_catalog(), nodes=nodes, facts=assumed_facts(spec), secrets=secrets)
-    kube = FakeKube(transcript, world.store)
+    kube = FakeKube(transcript, world.store, controllers=[operator_statuses])
     cluster._kube = kube  # type: ignore[assignment]
     logs, errors = await install_in_order(cluster, order)
     control = nodes[spec.control.name]
@@ -176,7 +126,7 @@ def upgrades(run: dict[str, Any]) -> dict[str, tuple[list[str], dict[str, Any], 
 
 
 def secret(world: World, name: str, ns: str) -> dict[str, str]:
-    return decoded(world.store[("Secret", ns, name)])
+    return decoded(world.store.find("Secret", name, ns) or {})
 
 
 @pytest.fixture
@@ -311,7 +261,7 @@ async def test_argocd_sso_admin_and_repositories(first):
             argocd.LABEL_MANAGER,
         )
     ]
-    assert world.store[("Secret", "argocd", "argocd-oidc")]["data"]  # data kept
+    assert (world.store.find("Secret", "argocd-oidc", "argocd") or {})["data"]  # data kept
     # The admin password: generated, its bcrypt hash in argocd-secret (ours), nothing in values.
     admin = secret(world, "argocd-admin", "argocd")
     server_secret = secret(world, "argocd-secret", "argocd")
@@ -427,7 +377,7 @@ async def test_second_run_changes_nothing(first):
 async def test_secrets_stay_out_of_logs_argv_values_and_errors(first):
     world, run = first
     generated = []
-    for (kind, _, _), obj in world.store.items():
+    for (_, kind, _, _), obj in world.store.items():
         if kind == "Secret":
             generated += [
                 v
@@ -485,12 +435,12 @@ async def test_pvc_storage_ha_and_staging_certificates():
     assert av["configs"]["cm"]["admin.enabled"] is True and av["configs"]["cm"]["oidc.tls.insecure.skip.verify"]
     assert "rootCA" not in yaml.safe_load(av["configs"]["cm"]["oidc.config"])
     assert av["configs"]["rbac"]["policy.csv"] == "g, platform, role:admin\n"
-    assert ("Secret", "registry", "thinkube-ca") not in world.store
+    assert world.store.find("Secret", "thinkube-ca", "registry") is None
 
 
 async def test_failed_setup_job_says_where_to_look():
     from thinkube_tui.engine import InstallError
-    from thinkube_tui.installers.cicd import job_succeeded
+    from thinkube_tui.installers.support.cicd import job_succeeded
 
     with pytest.raises(InstallError, match="logs job/harbor-setup-x"):
         job_succeeded(

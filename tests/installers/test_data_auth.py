@@ -18,20 +18,22 @@ import pytest
 import yaml
 
 from thinkube_tui.catalog import load_catalog
-from thinkube_tui.dryrun import RecordingKube, Transcript, assumed_facts
+from thinkube_tui.dryrun import Transcript, assumed_facts
 from thinkube_tui.engine import EngineSettings, Steps
 from thinkube_tui.events import EventBus, LineBatcher
 from thinkube_tui.installers import keycloak, minio, postgresql, qdrant, valkey, vault
 from thinkube_tui.installers.base import Cluster, InstallContext
-from thinkube_tui.installers.objects import contains
-from thinkube_tui.installers.shared import BUCKETS_MANAGER, ROLES_MANAGER
+from thinkube_tui.installers.support.minio import BUCKETS_MANAGER
+from thinkube_tui.installers.support.objects import contains
+from thinkube_tui.installers.support.postgres import ROLES_MANAGER
 from thinkube_tui.journal import Journal
 from thinkube_tui.kube import ProxyResponse
 from thinkube_tui.secrets import Secrets
 from thinkube_tui.spec import parse_answers
 from thinkube_tui.transport import CommandResult
 
-from .fakes import HelmNode, decoded, install_in_order, merge, select
+from . import fakes
+from .fakes import ApiStore, HelmNode, decoded, install_in_order, select
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CANARY_ADMIN = "CanaryAdminPassw0rdXYZ"
@@ -136,25 +138,12 @@ class FakeVault:
         return ProxyResponse(404, {"errors": []})
 
 
-class FakeKube(RecordingKube):
-    """A cluster that keeps what was applied and answers Vault through the API server proxy."""
+class FakeKube(fakes.FakeKube):
+    """The shared fake API server, answering Vault through the API server proxy."""
 
-    def __init__(self, transcript: Transcript, store: dict[tuple[str, ...], Any], vault_sim: FakeVault) -> None:
-        super().__init__(transcript)
-        self.store = store
+    def __init__(self, transcript: Transcript, store: ApiStore, vault_sim: FakeVault) -> None:
+        super().__init__(transcript, store, lenient=True)
         self.vault = vault_sim
-        self.applied: list[tuple[dict[str, Any], str]] = []
-
-    async def apply(self, obj: Any, field_manager: str = "thinkube-tui", **_: Any) -> Any:  # type: ignore[override]
-        await super().apply(obj)
-        self.applied.append((copy.deepcopy(obj), field_manager))
-        m = obj["metadata"]
-        key = (obj["apiVersion"], obj["kind"], m.get("namespace") or "", m["name"])
-        self.store[key] = merge(self.store.get(key) or {}, obj)
-        return self.store[key]
-
-    async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Any:
-        return copy.deepcopy(self.store.get((api_version, kind, namespace or "", name)))
 
     async def proxy(
         self,
@@ -178,7 +167,7 @@ class World:
     """What survives between two runs: the cluster's objects, Helm releases, Vault's state."""
 
     def __init__(self) -> None:
-        self.store: dict[tuple[str, ...], Any] = {}
+        self.store = ApiStore()
         self.releases: dict[tuple[str, str], Any] = {}
         self.vault = FakeVault()
 
@@ -335,7 +324,7 @@ async def test_secrets_stay_out_of_logs_argv_and_errors(first):
 
 async def test_late_sso_consumer_gets_a_client_through_a_job(first):
     """A client for a service added after the realm was imported: a kcadm Job, secret by reference."""
-    from thinkube_tui.installers.shared import oidc_client_for
+    from thinkube_tui.installers.support.keycloak import oidc_client_for
 
     world, _, _ = first
     spec = full_spec()

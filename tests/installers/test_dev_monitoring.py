@@ -18,20 +18,20 @@ from typing import Any
 import pytest
 import yaml
 
+from thinkube_lab.kubeapi_objects import SchemaValidator
 from thinkube_tui.catalog import load_catalog
-from thinkube_tui.dryrun import RecordingKube, Transcript, assumed_facts, dry_run
+from thinkube_tui.dryrun import Transcript, assumed_facts, dry_run
 from thinkube_tui.engine import EngineSettings, Steps
 from thinkube_tui.events import EventBus, LineBatcher
 from thinkube_tui.facts import Facts, Gpu
 from thinkube_tui.installers import code_server, code_server_monitor, grafana, jupyterhub, loki, prometheus
 from thinkube_tui.installers.base import Cluster, InstallContext
-from thinkube_tui.installers.workspace import HARBOR_DOCKERHUB_PROJECT, harbor_image, split_tag
+from thinkube_tui.installers.support.workspace import HARBOR_DOCKERHUB_PROJECT, harbor_image, split_tag
 from thinkube_tui.journal import Journal
-from thinkube_tui.lab.kubeapi_objects import SchemaValidator
 from thinkube_tui.secrets import Secrets
 from thinkube_tui.spec import load_answers, parse_answers
 
-from .fakes import HelmNode, decoded, env_of, install_in_order, merge, select
+from .fakes import ApiStore, FakeKube, HelmNode, decoded, env_of, install_in_order, select
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CANARY_GRAFANA = "CanaryGrafanaAdminPw0rdZZ"
@@ -47,49 +47,21 @@ ORDER = [
 GPU_MODEL = "NVIDIA GeForce RTX 4090"
 
 
-class FakeKube(RecordingKube):
-    def __init__(self, transcript: Transcript, store: dict[tuple[str, ...], Any]) -> None:
-        super().__init__(transcript)
-        self.store = store
-        self.applied: list[tuple[dict[str, Any], str]] = []
-        self.waits: list[str] = []
-
-    async def apply(self, obj: Any, field_manager: str = "thinkube-tui", **_: Any) -> Any:  # type: ignore[override]
-        await super().apply(obj)
-        self.applied.append((copy.deepcopy(obj), field_manager))
-        m = obj["metadata"]
-        key = (obj["apiVersion"], obj["kind"], m.get("namespace") or "", m["name"])
-        self.store[key] = merge(self.store.get(key) or {}, obj)
-        return self.store[key]
-
-    async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Any:
-        return copy.deepcopy(self.store.get((api_version, kind, namespace or "", name)))
-
-    async def wait_for(
-        self, api_version: str, kind: str, name: str, namespace: str | None, ready: Any, *, timeout: float, what: str
-    ) -> dict[str, Any]:
-        self.waits.append(what)
-        obj = self.store.get((api_version, kind, namespace or "", name))
-        return copy.deepcopy(obj) if obj is not None and ready(obj) else {}
-
-    async def wait_rollout(self, kind: str, name: str, namespace: str, *, timeout: float = 600) -> dict[str, Any]:
-        self.waits.append(f"rollout {kind} {namespace}/{name}")
-        return {}
-
-
 class World:
     """What survives between two runs: the cluster's objects and Helm releases."""
 
     def __init__(self) -> None:
         ca = {"ca.crt": base64.b64encode(CA_PEM.encode()).decode(), "tls.key": base64.b64encode(b"k" * 40).decode()}
-        self.store: dict[tuple[str, ...], Any] = {
-            ("v1", "Secret", "cert-manager", "thinkube-ca"): {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": "thinkube-ca", "namespace": "cert-manager"},
-                "data": ca,
-            },
-        }
+        self.store = ApiStore(
+            {
+                ("v1", "Secret", "cert-manager", "thinkube-ca"): {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": "thinkube-ca", "namespace": "cert-manager"},
+                    "data": ca,
+                },
+            }
+        )
         self.releases: dict[tuple[str, str], Any] = {}
 
 
@@ -144,7 +116,7 @@ async def run_all(world: World) -> dict[str, Any]:
     nodes = {n.name: HelmNode(n.name, transcript, world.releases) for n in spec.nodes}
     secrets = Secrets(environ={"TK_CANARY_GRAFANA": CANARY_GRAFANA})
     cluster = Cluster(spec=spec, catalog=load_catalog(), nodes=nodes, facts=facts_with_gpu(spec), secrets=secrets)
-    kube = FakeKube(transcript, world.store)
+    kube = FakeKube(transcript, world.store, lenient=True)
     cluster._kube = kube  # type: ignore[assignment]
     logs, errors = await install_in_order(cluster, ORDER)
     control = nodes[spec.control.name]
@@ -255,7 +227,7 @@ async def test_jupyterhub_without_gpus_or_setting_offers_no_gpu_profile():
     bus = EventBus()
     steps = Steps(
         "jupyterhub",
-        {"gpuProfiles": True},
+        {**spec.components["jupyterhub"].config, "gpuProfiles": True, "extraProfiles": ()},
         Journal(None),
         bus,
         LineBatcher(bus, 0.0),
@@ -266,7 +238,7 @@ async def test_jupyterhub_without_gpus_or_setting_offers_no_gpu_profile():
     cluster = Cluster(spec=spec, catalog=load_catalog(), nodes={}, facts=facts_with_gpu(spec), secrets=Secrets())
     steps = Steps(
         "jupyterhub",
-        {"gpuProfiles": False},
+        {**spec.components["jupyterhub"].config, "gpuProfiles": False, "extraProfiles": ()},
         Journal(None),
         bus,
         LineBatcher(bus, 0.0),
@@ -384,7 +356,7 @@ async def test_loki_simple_scalable_workloads():
     bus = EventBus()
     steps = Steps(
         "loki",
-        {"deploymentMode": "SimpleScalable"},
+        {**spec.components["loki"].config, "deploymentMode": "SimpleScalable"},
         Journal(None),
         bus,
         LineBatcher(bus, 0.0),

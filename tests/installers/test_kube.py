@@ -5,8 +5,8 @@ import asyncio
 import pytest
 import yaml
 
+from thinkube_lab.kubeapi import KubeApiEmulator, kubeconfig
 from thinkube_tui.kube import Kube, KubeError
-from thinkube_tui.lab.kubeapi import KubeApiEmulator, kubeconfig
 
 
 @pytest.fixture

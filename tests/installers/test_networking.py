@@ -12,11 +12,8 @@ no `microk8s enable`, no apply, no delete.
 from __future__ import annotations
 
 import base64
-import copy
 import dataclasses
-import json
 import re
-import shlex
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +21,21 @@ import pytest
 import yaml
 
 from thinkube_tui.catalog import load_catalog
-from thinkube_tui.dryrun import RecordingKube, RecordingTransport, Transcript, assumed_facts, dry_run
+from thinkube_tui.dryrun import RecordingTransport, Transcript, assumed_facts, dry_run
 from thinkube_tui.engine import EngineSettings, InstallError, Steps
 from thinkube_tui.events import EventBus, LineBatcher
 from thinkube_tui.facts import Facts, Gpu
 from thinkube_tui.installers import installer
 from thinkube_tui.installers.base import Cluster, InstallContext
 from thinkube_tui.installers.coredns import render_corefile
-from thinkube_tui.installers.net import metallb_range
-from thinkube_tui.installers.objects import contains
+from thinkube_tui.installers.support.net import metallb_range
+from thinkube_tui.installers.support.objects import contains
 from thinkube_tui.journal import Journal
-from thinkube_tui.kube import KubeError
 from thinkube_tui.secrets import Secrets
 from thinkube_tui.spec import ComponentSpec, Spec, load_answers
+from thinkube_tui.transport import CommandResult
+
+from .fakes import ApiStore, FakeKube, HelmNode
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 MINE = ("coredns", "metallb", "ingress", "ingress-kn", "cert-manager", "gpu-operator", "ssl-certificates")
@@ -45,65 +44,19 @@ MINE = ("coredns", "metallb", "ingress", "ingress-kn", "cert-manager", "gpu-oper
 # ---------------------------------------------------------------- stand-ins
 
 
-class FakeKube(RecordingKube):
-    """An API server with just enough controllers for the installers' checks."""
-
-    def __init__(self, transcript: Transcript) -> None:
-        super().__init__(transcript)
-        self.store: dict[tuple[str, str | None, str], dict[str, Any]] = {}
-        self.applied: list[dict[str, Any]] = []
-        self.deleted: list[tuple[str, str]] = []
-        self.patched: list[tuple[str, str, dict[str, Any]]] = []
-
-    def put(self, obj: dict[str, Any]) -> None:
-        meta = obj["metadata"]
-        self.store[(obj["kind"], meta.get("namespace"), meta["name"])] = obj
-
-    def find(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
-        return self.store.get((kind, namespace, name))
-
-    async def apply(self, obj: Any, **kw: Any) -> Any:
-        await super().apply(obj, **kw)
-        obj = copy.deepcopy(obj)
-        self.applied.append(obj)
-        if obj["kind"] in ("ClusterIssuer", "Certificate"):  # cert-manager's part
-            obj["status"] = {"conditions": [{"type": "Ready", "status": "True", "reason": "Issued"}]}
-            if obj["kind"] == "Certificate":
-                self.put(
-                    {
-                        "apiVersion": "v1",
-                        "kind": "Secret",
-                        "metadata": {"name": obj["spec"]["secretName"], "namespace": obj["metadata"]["namespace"]},
-                        "data": {"tls.crt": "Y2VydA==", "tls.key": "a2V5"},
-                    }
-                )
-        self.put(obj)
-        return obj
-
-    async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Any:
-        return copy.deepcopy(self.find(kind, name, namespace))
-
-    async def list(self, api_version: str, kind: str, namespace: str | None = None, **_: Any) -> list[Any]:
-        return [copy.deepcopy(o) for (k, ns, _n), o in self.store.items() if k == kind and ns == namespace]
-
-    async def merge_patch(self, api_version: str, kind: str, name: str, namespace: str | None, patch: Any) -> Any:
-        self.patched.append((kind, name, patch))
-        obj = self.find(kind, name, namespace)
-        assert obj is not None
-        obj.setdefault("spec", {}).update(patch.get("spec", {}))
-        return obj
-
-    async def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
-        self.deleted.append((kind, name))
-        return self.store.pop((kind, namespace, name), None) is not None
-
-    async def wait_for(
-        self, api_version: str, kind: str, name: str, namespace: str | None, ready: Any, *, timeout: float, what: str
-    ) -> dict[str, Any]:
-        obj = self.find(kind, name, namespace)
-        if obj is None or not ready(obj):
-            raise KubeError(f"{what}: not ready after {timeout:g} s")
-        return copy.deepcopy(obj)
+def cert_manager(store: ApiStore, live: dict[str, Any]) -> None:
+    """Issuers and Certificates become Ready; a Certificate's Secret appears."""
+    if live["kind"] in ("ClusterIssuer", "Certificate"):
+        live["status"] = {"conditions": [{"type": "Ready", "status": "True", "reason": "Issued"}]}
+    if live["kind"] == "Certificate":
+        store.put(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": live["spec"]["secretName"], "namespace": live["metadata"]["namespace"]},
+                "data": {"tls.crt": "Y2VydA==", "tls.key": "a2V5"},
+            }
+        )
 
 
 CHARTS = {
@@ -115,27 +68,20 @@ CHARTS = {
 }
 
 
-class FakeNode(RecordingTransport):
+class FakeNode(HelmNode):
     """A control node: MicroK8s addons and Helm releases, remembered across runs."""
 
     def __init__(self, node: str, transcript: Transcript, kube: FakeKube, gpu_nodes: dict[str, int]) -> None:
-        super().__init__(node, transcript)
+        super().__init__(node, transcript, {})
         self.kube = kube
         self.gpu_nodes = gpu_nodes
         self.addons: set[str] = {"dns", "helm3", "hostpath-storage"}
-        self.releases: dict[tuple[str, str], tuple[str, str, dict[str, Any]]] = {}
-        self.commands: list[tuple[str, str | None]] = []
 
-    async def run(self, command: str, *, input: str | None = None, **kw: Any) -> Any:
-        from thinkube_tui.transport import CommandResult
-
-        await super().run(command, input=input, **kw)
-        self.commands.append((command, input))
-        argv = shlex.split(command)
-        out = ""
+    def other(self, argv: list[str], command: str, input: str | None) -> CommandResult | None:
         if argv[:3] == ["microk8s", "status", "--format"]:
             out = yaml.safe_dump({"addons": [{"name": a, "status": "enabled"} for a in sorted(self.addons)]})
-        elif argv[:2] == ["microk8s", "enable"]:
+            return CommandResult(command, 0, out, "")
+        if argv[:2] == ["microk8s", "enable"]:
             name, _, arg = argv[2].partition(":")
             self.addons.add(name)
             if name == "metallb":
@@ -147,36 +93,11 @@ class FakeNode(RecordingTransport):
                         "spec": {"addresses": [arg]},
                     }
                 )
-        elif argv[:3] == ["microk8s", "helm3", "list"]:
-            ns, release = argv[argv.index("--namespace") + 1], argv[argv.index("--filter") + 1].strip("^$")
-            if (ns, release) in self.releases:
-                chart, version, _ = self.releases[(ns, release)]
-                out = json.dumps(
-                    [
-                        {
-                            "name": release,
-                            "namespace": ns,
-                            "chart": f"{chart}-{version.lstrip('v')}",
-                            "status": "deployed",
-                        }
-                    ]
-                )
-            else:
-                out = "[]"
-        elif argv[:4] == ["microk8s", "helm3", "get", "values"]:
-            ns = argv[argv.index("--namespace") + 1]
-            out = json.dumps(self.releases[(ns, argv[4])][2])
-        elif argv[:3] == ["microk8s", "helm3", "upgrade"]:
-            release, chart = argv[4], argv[5]
-            ns, version = argv[argv.index("--namespace") + 1], argv[argv.index("--version") + 1]
-            values = yaml.safe_load(input or "") or {}
-            self.releases[(ns, release)] = (chart, version, values)
-            self.deploy(release, chart, ns, values)
         elif argv[:2] == ["command", "-v"]:
             return CommandResult(command, 1, "", "")
-        return CommandResult(command, 0, out, "")
+        return None
 
-    def deploy(self, release: str, chart: str, ns: str, values: dict[str, Any]) -> None:
+    def deployed(self, release: str, chart: str, ns: str, values: dict[str, Any]) -> None:
         """What the chart's controllers would make that the installers check."""
         put = self.kube.put
         if chart == "coredns":
@@ -270,7 +191,7 @@ class Rig:
 
     def changes_since(self, mark: tuple[int, int, int, int]) -> list[str]:
         commands = [c for c, _ in self.control.commands[mark[0] :] if " upgrade " in c or " enable " in c]
-        applied = [f"apply {o['kind']} {o['metadata']['name']}" for o in self.kube.applied[mark[1] :]]
+        applied = [f"apply {o['kind']} {o['metadata']['name']}" for o in self.kube.applied_objects()[mark[1] :]]
         deleted = [f"delete {k} {n}" for k, n in self.kube.deleted[mark[2] :]]
         patched = [f"patch {k} {n}" for k, n, _ in self.kube.patched[mark[3] :]]
         return commands + applied + deleted + patched
@@ -302,7 +223,7 @@ def make_rig(
         )
         facts[name] = dataclasses.replace(facts[name], gpus=gpus, nvidia_driver_version=driver)
     transcript = Transcript()
-    kube = FakeKube(transcript)
+    kube = FakeKube(transcript, controllers=[cert_manager], missing_is_error=True)
     # What MicroK8s' dns addon left: its Deployment and the kube-dns Service the kubelets use.
     kube.put(
         {
@@ -386,7 +307,7 @@ async def test_coredns_values_corefile_and_takeover():
     # The addon's Deployment is retired once ours runs; its kube-dns Service is left as it was.
     assert rig.kube.deleted == [("Deployment", "coredns")]
     assert rig.kube.find("Service", "kube-dns", "kube-system")["spec"]["clusterIP"] == "10.152.183.10"
-    assert not [o for o in rig.kube.applied if o["kind"] == "Service"]
+    assert not [o for o in rig.kube.applied_objects() if o["kind"] == "Service"]
 
 
 async def test_coredns_upstreams_and_extra_hosts():
@@ -411,7 +332,7 @@ async def test_coredns_upstreams_and_extra_hosts():
 
 async def test_coredns_fails_when_the_corefile_is_not_deployed():
     rig = make_rig()
-    rig.control.deploy = lambda *a: None  # type: ignore[method-assign]  # a chart that renders nothing
+    rig.control.deployed = lambda *a: None  # type: ignore[method-assign]  # a chart that renders nothing
     with pytest.raises(InstallError, match="Corefile"):
         await rig.run("coredns")
 
@@ -480,14 +401,14 @@ async def test_ingress_controllers(component, fullname, cls, controller, address
 
 async def test_ingress_fails_when_metallb_gives_another_address():
     rig = make_rig()
-    original = rig.control.deploy
+    original = rig.control.deployed
 
     def wrong_address(release: str, chart: str, ns: str, values: dict[str, Any]) -> None:
         original(release, chart, ns, values)
         service = rig.kube.find("Service", "ingress-nginx-controller", ns)
         service["status"]["loadBalancer"]["ingress"][0]["ip"] = "192.168.1.210"
 
-    rig.control.deploy = wrong_address  # type: ignore[method-assign]
+    rig.control.deployed = wrong_address  # type: ignore[method-assign]
     with pytest.raises(InstallError, match=re.escape("MetalLB did not assign 192.168.1.200")):
         await rig.run("ingress")
 
@@ -544,7 +465,7 @@ async def test_gpu_operator_waits_for_allocatable_gpus():
 async def test_ssl_certificates_self_signed_ca_and_wildcard():
     rig = make_rig()
     await rig.run("ssl-certificates")
-    kinds = [(o["kind"], o["metadata"]["name"]) for o in rig.kube.applied]
+    kinds = [(o["kind"], o["metadata"]["name"]) for o in rig.kube.applied_objects()]
     assert kinds == [
         ("ClusterIssuer", "thinkube-selfsigned"),
         ("Certificate", "thinkube-ca"),

@@ -20,9 +20,9 @@ import asyncssh
 import pytest
 import yaml
 
+from thinkube_lab import charts
+from thinkube_lab.cluster import Lab
 from thinkube_tui.kube import Kube
-from thinkube_tui.lab import charts
-from thinkube_tui.lab.cluster import Lab
 
 SPEED = 0.01
 RANGE = "10.42.0.200-10.42.0.220"

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from kubernetes_asyncio import client, config, watch
 
-from thinkube_tui.lab.cluster import Lab
-from thinkube_tui.lab.faults import Fault, Faults
+from thinkube_lab.cluster import Lab
+from thinkube_lab.faults import Fault, Faults
 
 SPEED = 0.01
 TOKEN = "0123456789abcdef0123456789abcdef"
@@ -240,3 +240,34 @@ async def test_state_survives_a_restart(tmp_path: Path) -> None:
 
     spec = parse_answers(answers.read_text(), str(answers))  # a valid answers file for thinkube-tui
     assert spec is not None
+
+
+async def test_state_writes_form_one_chain_never_two_at_once(tmp_path):
+    """An explicit save and the debounced one used to write the same temporary file at once
+    (FileNotFoundError when one renamed it from under the other, seen under load)."""
+    import threading
+    import time
+
+    async with Lab(tmp_path / "lab", nodes=1, gpus=0, speed=0.05, log=lambda _m: None) as lab:
+        write = lab._write_state
+        guard = threading.Lock()
+        active, most = 0, 0
+
+        def slow_write(data):
+            nonlocal active, most
+            with guard:
+                active += 1
+                most = max(most, active)
+            time.sleep(0.02)  # widens the window in which two writers would meet
+            write(data)
+            with guard:
+                active -= 1
+
+        lab._write_state = slow_write
+        lab._save()  # a debounced save under way
+        explicit = asyncio.ensure_future(lab.save())
+        await asyncio.sleep(0)
+        lab._save()  # another change while the explicit save waits
+        await explicit
+        await lab._saving
+        assert most == 1

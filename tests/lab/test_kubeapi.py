@@ -13,7 +13,7 @@ import pytest
 from kubernetes_asyncio import client, config, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from thinkube_tui.lab.kubeapi import STATE_FILE, KubeApiEmulator, kubeconfig
+from thinkube_lab.kubeapi import STATE_FILE, KubeApiEmulator, kubeconfig
 
 APPLY = "application/apply-patch+yaml"
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import asyncssh
 import pytest
 
+from thinkube_lab.cluster import Lab
+from thinkube_lab.commands.hardware import capture_sections
 from thinkube_tui.discovery import parse_lsblk, parse_os_release
 from thinkube_tui.gpu import NVIDIA_SMI_FIELDS, parse_nvidia_smi_csv
-from thinkube_tui.lab.cluster import Lab
-from thinkube_tui.lab.commands.hardware import capture_sections
 
 SPEED = 0.01
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from thinkube_tui.lab.node import LabNode
-from thinkube_tui.lab.profiles import profile
-from thinkube_tui.lab.shell import BufferOutput, ShellError, StringInput, Unsupported, parse
+from thinkube_lab.node import LabNode
+from thinkube_lab.profiles import profile
+from thinkube_lab.shell import BufferOutput, ShellError, StringInput, Unsupported, parse
 
 
 @pytest.fixture

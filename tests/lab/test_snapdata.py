@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 import yaml
 
-from thinkube_tui.lab.cluster import Lab
-from thinkube_tui.lab.shell import BufferOutput, StringInput
+from thinkube_lab.cluster import Lab
+from thinkube_lab.shell import BufferOutput, StringInput
 
 SNAP_DATA = "/var/snap/microk8s/current"
 ARGS = f"{SNAP_DATA}/args/kube-apiserver"

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from thinkube_lab.cluster import Lab
 from thinkube_tui.headless import HeadlessOptions, run
-from thinkube_tui.lab.cluster import Lab
 from thinkube_tui.spec import dump_spec, load_answers
 
 SUDO_CANARY = "canary-sudo-Zq8v3Lr1"

@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from thinkube_lab.cluster import Lab
 from thinkube_tui.commands.lab import demo_answers
 from thinkube_tui.headless import HeadlessOptions, run
 from thinkube_tui.installers.base import Cluster
-from thinkube_tui.lab.cluster import Lab
 from thinkube_tui.secrets import Secrets
 from thinkube_tui.spec import dump_spec, load_answers
 

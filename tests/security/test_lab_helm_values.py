@@ -4,9 +4,9 @@ back from there when the lab restarts."""
 
 import json
 
-from thinkube_tui.lab import charts
-from thinkube_tui.lab.cluster import Lab
-from thinkube_tui.lab.commands.microk8s import _store_release
+from thinkube_lab import charts
+from thinkube_lab.cluster import Lab
+from thinkube_lab.commands.microk8s import _store_release
 
 API_KEY = "canary-apikey-P4s9Wq2m"
 

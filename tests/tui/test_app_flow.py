@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from textual.widgets import Button, DataTable, Input, Select
 
+from thinkube_lab.cluster import Lab
 from thinkube_tui.app import ThinkubeApp
 from thinkube_tui.engine import EngineSettings
-from thinkube_tui.lab.cluster import Lab
 from thinkube_tui.screens.components import ComponentsScreen, ComponentTree
 from thinkube_tui.screens.configure import ConfigureScreen
 from thinkube_tui.screens.dialogs import ConfirmDialog, HostKeyDialog, NodeDialog, SaveAnswersDialog

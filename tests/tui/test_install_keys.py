@@ -161,3 +161,35 @@ async def test_summary_lists_every_component_and_exports_with_one_key(tmp_path):
         exported = app.install.state_dir / f"summary-{app.install.log_path.stem.removeprefix('install-')}.md"
         assert exported.read_text() == text and exported.stat().st_mode & 0o777 == 0o600
         assert "Saved:" in str(app.screen.query_one("#summary-export", Static).render())
+
+
+async def test_finished_is_said_only_once_the_run_has_closed(tmp_path, monkeypatch):
+    """Between the engine's last event and the run's end (journal saved, the cluster's lock
+    released) the screen says it is finishing; "n: summary" is offered, and works, only after."""
+    from thinkube_tui.screens.summary import SummaryScreen
+    from thinkube_tui.wizard import InstallRun
+
+    closing = asyncio.Event()
+    run = InstallRun.run
+
+    async def run_then_close(self: Any) -> Any:
+        result = await run(self)
+        await closing.wait()  # what the run does after the engine: saving, releasing the lock
+        return result
+
+    monkeypatch.setattr(InstallRun, "run", run_then_close)
+    app = make_app(tmp_path, fake_installers())
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.next_step(type("Review", (), {"STEP": "Review"})())
+        await wait_until(pilot, lambda: getattr(app.screen, "finished", None) is not None, what="engine done")
+        status = app.screen.query_one("#install-status")
+        assert "Finishing" in str(status.render()) and "Install finished" not in str(status.render())
+        await pilot.press("n")
+        await pilot.pause()
+        assert not isinstance(app.screen, SummaryScreen)  # still closing: no summary yet
+        closing.set()
+        await wait_until(pilot, lambda: not app.install_running, what="run closed")
+        await pilot.pause()
+        assert "Install finished" in str(status.render())
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, SummaryScreen), what="summary")

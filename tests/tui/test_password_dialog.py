@@ -4,9 +4,9 @@ from pathlib import Path
 
 from textual.widgets import Input
 
+from thinkube_lab.cluster import Lab
 from thinkube_tui.app import ThinkubeApp
 from thinkube_tui.engine import EngineSettings
-from thinkube_tui.lab.cluster import Lab
 from thinkube_tui.screens.dialogs import SecretDialog
 from thinkube_tui.screens.nodes import NodesScreen
 from thinkube_tui.wizard import WizardModel

@@ -127,7 +127,7 @@ async def test_cluster_form_resolves_refs_checks_formats_and_required() -> None:
         form = app.query_one(SchemaForm)
         errors = form.errors()
         for required in ("domain", "adminEmail", "metallbRange", "ingressIP", "ingressKnIP"):
-            assert errors[f"cluster.{required}"] == "required"
+            assert errors[f"cluster.{required}"] == f"missing required key {required!r}"  # as validate says
         assert form.field("certificates").query_one(Select)
         await type_into(pilot, form, "ingressIP", "300.1.1.1")
         assert form.errors()["cluster.ingressIP"] == "'300.1.1.1' is not an IPv4 address, e.g. 192.168.1.10"
@@ -431,11 +431,11 @@ async def test_required_fields_are_marked_once_edited_or_asked_for() -> None:
     async with app.run_test(size=SIZE) as pilot:
         form = app.query_one(SchemaForm)
         form.set_value({})
-        assert form.errors()["cluster.domain"] == "required"
+        assert form.errors()["cluster.domain"] == "missing required key 'domain'"
         assert error_text(form, "domain") == ""  # not shouted at first sight
         await type_into(pilot, form, "domain", "x")
         await type_into(pilot, form, "domain", "")
-        assert error_text(form, "domain") == "required"
+        assert error_text(form, "domain") == "missing required key 'domain'"
         assert error_text(form, "adminEmail") == ""
         form.show_required()
-        assert error_text(form, "adminEmail") == "required"
+        assert error_text(form, "adminEmail") == "missing required key 'adminEmail'"

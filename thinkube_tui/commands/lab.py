@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from ..files import default_state_dir, open_append, write_atomic
+from ..lab_loader import load_lab
 
 READY = "lab-ready"
 PID = "lab.pid"
@@ -123,7 +124,7 @@ def write_demo_answers(root: Path, data: dict[str, Any], source: Path | None) ->
 
 
 async def _serve(state_dir: Path, nodes: int, gpus: int, speed: float, faults: Path | None) -> None:
-    from ..lab.cluster import Lab
+    Lab = load_lab("`thinkube-tui lab serve`")
 
     async with Lab(state_dir, nodes=nodes, gpus=gpus, speed=1.0 / speed, faults=faults) as lab:
         lab.write_answers(state_dir / ANSWERS)
@@ -305,8 +306,9 @@ async def run_demo(args: argparse.Namespace) -> int:
 
 async def _run_demo_locked(args: argparse.Namespace, root: Path) -> int:
     from ..headless import HeadlessOptions, run
-    from ..lab.cluster import Lab
     from ..rerun import demo_command
+
+    Lab = load_lab()
 
     if getattr(args, "fresh", False):
         start_demo_over(args.state_dir)

@@ -1,16 +1,20 @@
 """One installer module per component: `installers/<id with - as _>.py` with `async def install(ctx)`.
 
 A component without a module fails loudly as "not implemented" (see engine.NotImplementedInstaller).
+What the components share lives in `installers/support/`; the context they get in `installers/base.py`.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING
 
-Installer = Callable[[Any], Awaitable[None]]
+if TYPE_CHECKING:
+    from .base import InstallContext
+
+Installer = Callable[["InstallContext"], Awaitable[None]]
 
 
 def module_name(component_id: str) -> str:
@@ -25,7 +29,7 @@ def installer(component_id: str) -> Installer | None:
     return install
 
 
-def registry(component_ids: Any = None) -> dict[str, Installer]:
+def registry(component_ids: Iterable[str] | None = None) -> dict[str, Installer]:
     from ..catalog import load_catalog
 
     ids = component_ids if component_ids is not None else load_catalog().ids

@@ -1,10 +1,10 @@
 """5.6 Argo Workflows: the argo-workflows chart, artifacts in MinIO, the UI behind Keycloak SSO.
 
-1. A bucket and an access key from `shared.bucket_for` (Secret `argo-workflows-s3`); the chart's
+1. A bucket and an access key from `support.minio.bucket_for` (Secret `argo-workflows-s3`); the chart's
    default artifact repository points at it (`artifactRepository.s3` with `accessKeySecret` /
    `secretKeySecret` references, `useStaticCredentials`). Workflows read those Secrets in
    their own namespace, so every namespace in `workflowNamespaces` gets a copy.
-2. An OIDC client from `shared.oidc_client_for`; the server runs with `authModes: [sso]` and
+2. An OIDC client from `support.keycloak.oidc_client_for`; the server runs with `authModes: [sso]` and
    reads client id and secret from the Secret `argo-workflows-oidc` (`server.sso.clientId` /
    `clientSecret` are Secret references). SSO RBAC is on: members of the realm group `admins`
    map to the ServiceAccount `argo-admin` (annotation `workflows.argoproj.io/rbac-rule`),
@@ -26,9 +26,12 @@ from typing import Any
 from urllib.parse import urlparse
 
 from .base import InstallContext
-from .cicd import ADMIN_GROUP, MANAGED_BY, ca_secret_name, ensure_ca_secret, hostname, ingress_tls, verify_tls
-from .objects import condition, ensure, ensure_namespace, rollout, wait
-from .shared import bucket_for, ensure_secret, oidc_client_for, provision_buckets, secret_values
+from .support.cicd import ADMIN_GROUP, ca_secret_name, ensure_ca_secret, ingress_tls, verify_tls
+from .support.components import hostname
+from .support.keycloak import oidc_client_for
+from .support.minio import bucket_for, provision_buckets
+from .support.objects import MANAGED_BY, ensure, ensure_namespace, rollout, wait, wait_crds
+from .support.secret_objects import ensure_secret, secret_values
 
 FULLNAME = "argo-workflows"  # release "argo-workflows" of chart "argo-workflows"
 SERVER = f"{FULLNAME}-server"
@@ -39,7 +42,7 @@ CRDS = ("workflows.argoproj.io", "workflowtemplates.argoproj.io", "cronworkflows
 
 
 def workflow_namespaces(ctx: InstallContext) -> list[str]:
-    return [str(n) for n in ctx.config.get("workflowNamespaces", ["argo"])] or [ctx.component.namespace]
+    return [str(n) for n in ctx.config["workflowNamespaces"]] or [ctx.component.namespace]
 
 
 async def install(ctx: InstallContext) -> None:
@@ -48,9 +51,9 @@ async def install(ctx: InstallContext) -> None:
     namespaces = workflow_namespaces(ctx)
     await ctx.step("namespaces", lambda: _namespaces(ctx, [ns, *namespaces]))
     creds = await bucket_for(ctx, ctx.component.id)
-    bucket = str(ctx.config.get("artifactBucket") or creds.bucket)
+    bucket = str(ctx.config["artifactBucket"])
     if bucket != creds.bucket:
-        # The access key of argo-workflows may use every bucket of the Tenant (see shared.bucket_for).
+        # The access key of argo-workflows may use every bucket of the Tenant (see support.minio.bucket_for).
         await ctx.step(
             f"MinIO bucket {bucket} for artifacts",
             lambda: provision_buckets(ctx, [ctx.component.id], extra=[{"name": bucket}]),
@@ -74,17 +77,7 @@ async def install(ctx: InstallContext) -> None:
     await ctx.step(f"SSO access for the {ADMIN_GROUP} group", lambda: _sso_rbac(ctx))
 
     # Verify: the CRDs are served, the controller and the server run.
-    kube = await ctx.kube()
-    for crd in CRDS:
-        await kube.wait_for(
-            "apiextensions.k8s.io/v1",
-            "CustomResourceDefinition",
-            crd,
-            None,
-            lambda o: condition(o, "Established"),
-            timeout=120,
-            what=f"CRD {crd}",
-        )
+    await wait_crds(ctx, CRDS)
     await rollout(ctx, "Deployment", CONTROLLER, ns, timeout=600)
     await rollout(ctx, "Deployment", SERVER, ns, timeout=600)
     await wait(
@@ -162,11 +155,11 @@ def workflows_values(
         "singleNamespace": False,
         "controller": {
             "workflowNamespaces": workflow_namespaces(ctx),
-            "parallelism": int(ctx.config.get("parallelism", 10)),
+            "parallelism": int(ctx.config["parallelism"]),
             "workflowDefaults": {
                 "spec": {
                     "serviceAccountName": WORKFLOW_SA,
-                    "ttlStrategy": {"secondsAfterCompletion": int(ctx.config.get("ttlSecondsAfterFinished", 86400))},
+                    "ttlStrategy": {"secondsAfterCompletion": int(ctx.config["ttlSecondsAfterFinished"])},
                 }
             },
         },

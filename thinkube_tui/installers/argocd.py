@@ -1,6 +1,6 @@
 """5.6 Argo CD: the argo-cd chart with Keycloak SSO, RBAC by realm group, Git repositories.
 
-1. An OIDC client from `shared.oidc_client_for` (Secret `argocd-oidc`). Argo CD reads the
+1. An OIDC client from `support.keycloak.oidc_client_for` (Secret `argocd-oidc`). Argo CD reads the
    client secret from there through the reference `$argocd-oidc:client-secret` in
    `oidc.config`; it only follows references into Secrets labelled
    `app.kubernetes.io/part-of: argocd`, so the installer adds that label (with a field
@@ -33,10 +33,12 @@ import bcrypt
 import yaml
 
 from .base import InstallContext
-from .ca import cluster_ca
-from .cicd import ADMIN_GROUP, digest, hostname, ingress_tls, verify_tls
-from .objects import condition, ensure, rollout
-from .shared import OidcClient, ensure_secret, keep_or_make, oidc_client_for, secret_values
+from .support.ca import cluster_ca
+from .support.cicd import digest, ingress_tls, verify_tls
+from .support.components import hostname
+from .support.keycloak import OidcClient, oidc_client_for
+from .support.objects import ensure, rollout, wait_crds
+from .support.secret_objects import ensure_secret, keep_or_make, secret_values
 
 FULLNAME = "argocd"  # fullnameOverride: argocd-server, argocd-repo-server, ...
 ADMIN_SECRET = "argocd-admin"
@@ -56,27 +58,17 @@ async def install(ctx: InstallContext) -> None:
     await ctx.step(f"install Argo CD at https://{host}", lambda: ctx.helm(values, timeout_s=900))
 
     # Verify: the CRDs are served and every component rolled out.
-    kube = await ctx.kube()
-    for crd in ("applications.argoproj.io", "appprojects.argoproj.io"):
-        await kube.wait_for(
-            "apiextensions.k8s.io/v1",
-            "CustomResourceDefinition",
-            crd,
-            None,
-            lambda o: condition(o, "Established"),
-            timeout=120,
-            what=f"CRD {crd}",
-        )
+    await wait_crds(ctx, ("applications.argoproj.io", "appprojects.argoproj.io"))
     for kind, name in workloads(ctx):
         await rollout(ctx, kind, name, ns, timeout=600)
     admin = (
         f"; local admin enabled, password in Secret {ns}/{ADMIN_SECRET}"
-        if ctx.config.get("localAdmin")
+        if ctx.config["localAdmin"]
         else f"; the local admin is disabled (its password is kept in Secret {ns}/{ADMIN_SECRET})"
     )
     ctx.log(
         f"Argo CD is ready at https://{host}: sign in with Keycloak (group "
-        f"{ctx.config.get('adminGroup', ADMIN_GROUP)} = role:admin, others read-only){admin}"
+        f"{ctx.config['adminGroup']} = role:admin, others read-only){admin}"
     )
 
 
@@ -87,7 +79,7 @@ def workloads(ctx: InstallContext) -> list[tuple[str, str]]:
         ("Deployment", f"{FULLNAME}-applicationset-controller"),
         ("StatefulSet", f"{FULLNAME}-application-controller"),
     ]
-    if ctx.config.get("highAvailability"):
+    if ctx.config["highAvailability"]:
         out += [("StatefulSet", f"{FULLNAME}-redis-ha-server"), ("Deployment", f"{FULLNAME}-redis-ha-haproxy")]
     else:
         out.append(("Deployment", f"{FULLNAME}-redis"))
@@ -144,7 +136,7 @@ def _bcrypt_matches(hashed: str, password: str) -> bool:
 
 
 async def _repositories(ctx: InstallContext) -> None:
-    repos = list(ctx.config.get("repositories", ()))
+    repos = list(ctx.config["repositories"])
     if not repos:
         ctx.log("no Git repositories to register")
         return
@@ -178,10 +170,10 @@ def oidc_config(ctx: InstallContext, client: OidcClient, root_ca: str | None) ->
 
 def argocd_values(ctx: InstallContext, *, client: OidcClient, root_ca: str | None) -> dict[str, Any]:
     host = hostname(ctx)
-    ha = bool(ctx.config.get("highAvailability"))
+    ha = bool(ctx.config["highAvailability"])
     cm: dict[str, Any] = {
         "url": f"https://{host}",
-        "admin.enabled": bool(ctx.config.get("localAdmin")),
+        "admin.enabled": bool(ctx.config["localAdmin"]),
         "users.anonymous.enabled": False,
         "oidc.config": oidc_config(ctx, client, root_ca),
     }
@@ -193,7 +185,7 @@ def argocd_values(ctx: InstallContext, *, client: OidcClient, root_ca: str | Non
         "configs": {
             "cm": cm,
             "rbac": {
-                "policy.csv": f"g, {ctx.config.get('adminGroup', ADMIN_GROUP)}, role:admin\n",
+                "policy.csv": f"g, {ctx.config['adminGroup']}, role:admin\n",
                 "policy.default": "role:readonly",
                 "scopes": "[groups]",
             },

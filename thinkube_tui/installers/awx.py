@@ -31,22 +31,16 @@ AWX OIDC: https://ansible.readthedocs.io/projects/awx/en/latest/administration/s
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
-from .apps import domain_host
 from .base import InstallContext
-from .objects import condition, ensure, ensure_namespace, rollout, wait
-from .shared import (
-    DbCredentials,
-    OidcClient,
-    database_for,
-    ensure_secret,
-    keep_or_make,
-    oidc_client_for,
-    secret_values,
-)
-from .workspace import CA_KEY, CA_SECRET, ingress
+from .support.ca import cluster_ca
+from .support.components import hostname
+from .support.keycloak import OidcClient, oidc_client_for
+from .support.objects import condition, ensure, ensure_namespace, rollout, wait
+from .support.postgres import DbCredentials, database_for
+from .support.secret_objects import ensure_secret, keep_or_make, secret_values
+from .support.workspace import ingress
 
 AWX_API = "awx.ansible.com/v1beta1"
 NAME = "awx"  # the AWX object: Deployments awx-web, awx-task, Service awx-service
@@ -62,18 +56,18 @@ CR_TIMEOUT_S = 1800  # first install: image pulls and database migrations
 def awx_object(ctx: InstallContext, *, with_ca: bool) -> dict[str, Any]:
     c = ctx.config
     spec: dict[str, Any] = {
-        "admin_user": str(c.get("adminUser", "admin")),
+        "admin_user": str(c["adminUser"]),
         "admin_password_secret": ADMIN_SECRET,
         "postgres_configuration_secret": PG_SECRET,
         "service_type": "ClusterIP",
         "ingress_type": "none",  # our own Ingress below
-        "web_replicas": int(c.get("webReplicas", 1)),
-        "task_replicas": int(c.get("taskReplicas", 1)),
+        "web_replicas": int(c["webReplicas"]),
+        "task_replicas": int(c["taskReplicas"]),
         "projects_persistence": True,
-        "projects_storage_size": str(c.get("projectsStorageSize", "8Gi")),
+        "projects_storage_size": str(c["projectsStorageSize"]),
         "projects_storage_access_mode": "ReadWriteOnce",
         "extra_settings_files": {"secrets": [{"name": SSO_SECRET, "key": "oidc.py"}]},
-        "extra_settings": [{"setting": "CSRF_TRUSTED_ORIGINS", "value": [f"https://{domain_host(ctx)}"]}],
+        "extra_settings": [{"setting": "CSRF_TRUSTED_ORIGINS", "value": [f"https://{hostname(ctx)}"]}],
     }
     if with_ca:
         spec["bundle_cacert_secret"] = CA_BUNDLE_SECRET
@@ -96,7 +90,7 @@ def sso_settings(client: OidcClient, secret: str) -> str:
 
 async def install(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
-    host = domain_host(ctx)
+    host = hostname(ctx)
     await ctx.step("namespace", lambda: ensure_namespace(ctx, ns))
     await ctx.step(
         "install the AWX Operator chart", lambda: ctx.helm({"AWX": {"enabled": False}}, release=RELEASE, timeout_s=600)
@@ -124,7 +118,7 @@ async def install(ctx: InstallContext) -> None:
     )
     for name in (f"{NAME}-web", f"{NAME}-task"):
         await rollout(ctx, "Deployment", name, ns, timeout=900)
-    admin = ctx.config.get("adminUser", "admin")
+    admin = ctx.config["adminUser"]
     ctx.log(
         f'AWX is ready at https://{host} (Keycloak: "Sign in with OIDC"; admin {admin} with the '
         f"password in Secret {ns}/{ADMIN_SECRET})"
@@ -169,23 +163,8 @@ async def _sso(ctx: InstallContext, client: OidcClient) -> None:
 
 
 async def _awx(ctx: InstallContext) -> None:
-    with_ca = False
-    if ctx.spec.cluster.certificates == "self-signed":
-        ca_ns = ctx.cluster.catalog["ssl-certificates"].namespace
-        secret = await wait(
-            ctx,
-            "v1",
-            "Secret",
-            CA_SECRET,
-            ca_ns,
-            lambda o: bool((o.get("data") or {}).get(CA_KEY)),
-            timeout=300,
-            what=f"the cluster CA in Secret {ca_ns}/{CA_SECRET}",
-        )
-        encoded = (secret.get("data") or {}).get(CA_KEY)
-        if encoded:
-            await ensure_secret(
-                ctx, CA_BUNDLE_SECRET, ctx.component.namespace, {"bundle-ca.crt": base64.b64decode(encoded).decode()}
-            )
-            with_ca = True
+    pem = await cluster_ca(ctx)  # self-signed clusters only
+    if pem is not None:
+        await ensure_secret(ctx, CA_BUNDLE_SECRET, ctx.component.namespace, {"bundle-ca.crt": pem})
+    with_ca = pem is not None
     await ensure(ctx, awx_object(ctx, with_ca=with_ca))

@@ -171,6 +171,11 @@ class InstallContext:
             install.version,
             namespace or self.component.namespace,
         )
+        return await self.helm_chart(chart, values, timeout_s=timeout_s)
+
+    async def helm_chart(self, chart: Chart, values: Mapping[str, Any], *, timeout_s: float = 900) -> bool:
+        """Install or upgrade `chart` with `values` (values on stdin; an unchanged release is left
+        alone); True when helm changed something."""
         transport = self.cluster.nodes[self.control.name]
         self.log(f"helm: {chart.release} = {chart.chart} {chart.version} from {chart.repo} in {chart.namespace}")
         try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import InstallContext
-from .objects import rollout, wait
+from .support.objects import rollout, wait_crds
 
 DEPLOYMENTS = ("cert-manager", "cert-manager-webhook", "cert-manager-cainjector")
 CRDS = ("certificates.cert-manager.io", "clusterissuers.cert-manager.io", "issuers.cert-manager.io")
@@ -28,13 +28,13 @@ async def values(ctx: InstallContext) -> dict[str, Any]:
     config = ctx.config
     out: dict[str, Any] = {
         "crds": {"enabled": True, "keep": True},
-        "global": {"logLevel": int(config.get("logLevel", 2))},
+        "global": {"logLevel": int(config["logLevel"])},
     }
-    nameservers = list(config.get("dns01RecursiveNameservers") or ())
+    nameservers = list(config["dns01RecursiveNameservers"])
     if nameservers:
         out["dns01RecursiveNameservers"] = ",".join(nameservers)
         out["dns01RecursiveNameserversOnly"] = True
-    if config.get("serviceMonitor"):
+    if config["serviceMonitor"]:
         kube = await ctx.kube()
         if await kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", SERVICE_MONITOR_CRD) is not None:
             out["prometheus"] = {"enabled": True, "servicemonitor": {"enabled": True}}
@@ -54,21 +54,5 @@ async def install(ctx: InstallContext) -> None:
     namespace = ctx.component.namespace
     for name in DEPLOYMENTS:
         await rollout(ctx, "Deployment", name, namespace, timeout=300)
-    for crd in CRDS:
-        await wait(
-            ctx,
-            "apiextensions.k8s.io/v1",
-            "CustomResourceDefinition",
-            crd,
-            None,
-            _established,
-            timeout=120,
-            what=f"CRD {crd}",
-            hint="the chart installs it with crds.enabled=true",
-        )
+    await wait_crds(ctx, CRDS, hint="the chart installs it with crds.enabled=true")
     ctx.log(f"cert-manager is running; CRDs {', '.join(CRDS)} are established")
-
-
-def _established(obj: dict[str, Any]) -> bool:
-    conditions = obj.get("status", {}).get("conditions") or []
-    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)

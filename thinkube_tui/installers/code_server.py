@@ -36,19 +36,11 @@ from __future__ import annotations
 from typing import Any
 
 from .base import InstallContext
-from .objects import ensure, ensure_namespace, rollout
-from .shared import ensure_secret, keep_or_make, oidc_client_for
-from .workspace import (
-    CA_FILE,
-    ca_volume,
-    cpu_quantity,
-    env_from_secret,
-    harbor_image,
-    host,
-    ingress,
-    self_signed,
-    trusted_ca,
-)
+from .support.ca import self_signed
+from .support.keycloak import oidc_client_for
+from .support.objects import MANAGED_BY, ensure, ensure_namespace, rollout
+from .support.secret_objects import ensure_secret, env_from_secret, keep_or_make
+from .support.workspace import CA_FILE, ca_volume, cpu_quantity, harbor_image, host, ingress, trusted_ca
 
 NAME = "code-server"
 HOSTNAME = "code"
@@ -61,7 +53,7 @@ HOME = "/home/coder"
 WORKSPACE = f"{HOME}/workspace"
 CODE_PORT = 8080
 PROXY_PORT = 4180
-LABELS = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/managed-by": "thinkube-tui"}
+LABELS = {"app.kubernetes.io/name": NAME, **MANAGED_BY}
 
 # Runs before code-server starts, as the coder user, with the workspace volume as $HOME.
 # Inputs come from environment variables (never spliced into the script).
@@ -98,8 +90,8 @@ def deployment(ctx: InstallContext, *, issuer: str, client_id: str, oidc_secret:
             ("WORKSPACE", WORKSPACE),
             ("GIT_USER_NAME", str(c.get("gitUserName", ""))),
             ("GIT_USER_EMAIL", str(c.get("gitUserEmail", ""))),
-            ("REPOSITORIES", " ".join(c.get("repositories", ()))),
-            ("EXTENSIONS", " ".join(c.get("extensions", ["ms-python.python"]))),
+            ("REPOSITORIES", " ".join(c["repositories"])),
+            ("EXTENSIONS", " ".join(c["extensions"])),
         )
         if v
     ]
@@ -186,7 +178,7 @@ def deployment(ctx: InstallContext, *, issuer: str, client_id: str, oidc_secret:
                             },
                             "resources": {
                                 "requests": {"cpu": "100m", "memory": "256Mi"},
-                                "limits": {"cpu": cpu_quantity(c.get("cpu", 2)), "memory": str(c.get("memory", "4Gi"))},
+                                "limits": {"cpu": cpu_quantity(c["cpu"]), "memory": str(c["memory"])},
                             },
                         },
                         proxy,
@@ -205,7 +197,7 @@ def workspace_pvc(ctx: InstallContext) -> dict[str, Any]:
         "metadata": {"name": WORKSPACE_PVC, "namespace": ctx.component.namespace, "labels": LABELS},
         "spec": {
             "accessModes": ["ReadWriteOnce"],
-            "resources": {"requests": {"storage": str(ctx.config.get("storageSize", "20Gi"))}},
+            "resources": {"requests": {"storage": str(ctx.config["storageSize"])}},
         },
     }
 
@@ -254,6 +246,6 @@ async def install(ctx: InstallContext) -> None:
     await rollout(ctx, "Deployment", NAME, ns, timeout=600)
     ctx.log(
         f"code-server is ready at https://{host(ctx, HOSTNAME)} (Keycloak login, group {ALLOWED_GROUP}); "
-        f"workspace volume {ns}/{WORKSPACE_PVC} ({ctx.config.get('storageSize', '20Gi')}); OIDC client secret "
+        f"workspace volume {ns}/{WORKSPACE_PVC} ({ctx.config['storageSize']}); OIDC client secret "
         f"in Secret {ns}/{client.secret_name}, cookie secret in Secret {ns}/{PROXY_SECRET}"
     )

@@ -27,8 +27,8 @@ from typing import Any
 from .base import InstallContext
 from .code_server import NAME as CODE_SERVER
 from .code_server import WORKSPACE_PVC
-from .objects import ensure, rollout
-from .workspace import harbor_image
+from .support.objects import MANAGED_BY, ensure, rollout
+from .support.workspace import harbor_image
 
 NAME = "code-server-monitor"
 IMAGE = "alpine/git:v2.52.0"
@@ -36,7 +36,7 @@ MOUNT = "/workspace"
 LABELS = {
     "app.kubernetes.io/name": NAME,
     "app.kubernetes.io/part-of": CODE_SERVER,
-    "app.kubernetes.io/managed-by": "thinkube-tui",
+    **MANAGED_BY,
 }
 
 SCRIPT = """\
@@ -112,9 +112,9 @@ def deployment(ctx: InstallContext) -> dict[str, Any]:
                                 {"name": k, "value": v}
                                 for k, v in (
                                     ("WORKSPACE", MOUNT),
-                                    ("INTERVAL", str(int(c.get("intervalSeconds", 30)))),
-                                    ("REPOSITORIES", " ".join(c.get("repositories", ()))),
-                                    ("BRANCHES", " ".join(c.get("branches", ["main"]))),
+                                    ("INTERVAL", str(int(c["intervalSeconds"]))),
+                                    ("REPOSITORIES", " ".join(c["repositories"])),
+                                    ("BRANCHES", " ".join(c["branches"])),
                                 )
                                 if v
                             ]
@@ -149,9 +149,9 @@ async def install(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
     await ctx.step("the repository monitor", lambda: ensure(ctx, deployment(ctx)))
     await rollout(ctx, "Deployment", NAME, ns, timeout=300)
-    watched = ", ".join(ctx.config.get("repositories", ())) or "every git repository"
+    watched = ", ".join(ctx.config["repositories"]) or "every git repository"
     ctx.log(
         f"the monitor watches {watched} in the code-server workspace every "
-        f"{int(ctx.config.get('intervalSeconds', 30))} s; its reports: "
+        f"{int(ctx.config['intervalSeconds'])} s; its reports: "
         f"`microk8s kubectl -n {ns} logs deploy/{NAME}`"
     )

@@ -39,8 +39,8 @@ from typing import Any
 
 from ..engine import InstallError
 from .base import InstallContext, quote
-from .net import ingress_address
-from .objects import rollout, wait
+from .support.net import ingress_address
+from .support.objects import rollout, wait
 
 RELEASE = "coredns"
 FULLNAME = "coredns-thinkube"
@@ -73,7 +73,7 @@ def _a_template(zone: str, address: str, match: str | None = None, fallthrough: 
 
 
 def upstreams(ctx: InstallContext) -> list[str]:
-    return list(ctx.config.get("upstreamServers") or ()) or list(ctx.spec.cluster.dns_resolvers)
+    return list(ctx.config["upstreamServers"]) or list(ctx.spec.cluster.dns_resolvers)
 
 
 def servers(ctx: InstallContext) -> list[dict[str, Any]]:
@@ -81,8 +81,8 @@ def servers(ctx: InstallContext) -> list[dict[str, Any]]:
     asked, the Thinkube domain answered with the ingress addresses."""
     config = ctx.config
     domain = ctx.spec.cluster.domain
-    cache = int(config.get("cacheSeconds", 30))
-    extra: Sequence[Mapping[str, str]] = config.get("extraHosts") or ()
+    cache = int(config["cacheSeconds"])
+    extra: Sequence[Mapping[str, str]] = config["extraHosts"]
     in_domain = [h for h in extra if ("." + _zone(h["hostname"])).endswith("." + _zone(domain))]
     outside = [h for h in extra if h not in in_domain]
 
@@ -92,7 +92,7 @@ def servers(ctx: InstallContext) -> list[dict[str, Any]]:
         {"name": "ready"},
         {
             "name": "kubernetes",
-            "parameters": f"{config.get('clusterDomain', 'cluster.local')} in-addr.arpa ip6.arpa",
+            "parameters": f"{config['clusterDomain']} in-addr.arpa ip6.arpa",
             "configBlock": "pods insecure\nfallthrough in-addr.arpa ip6.arpa\nttl 30",
         },
     ]
@@ -114,12 +114,12 @@ def servers(ctx: InstallContext) -> list[dict[str, Any]]:
         {"name": "loadbalance"},
     ]
     out = [{"zones": [{"zone": ".", "use_tcp": True}], "port": 53, "plugins": root}]
-    if not config.get("resolveDomainInCluster", True):
+    if not config["resolveDomainInCluster"]:
         return out
 
     zone = _zone(domain)
     knative = ctx.spec.components.get("knative")
-    kn_suffix = knative.config.get("domainSuffix", "kn") if knative is not None else "kn"
+    kn_suffix = knative.config["domainSuffix"] if knative is not None else "kn"
     kn_zone = _zone(f"{kn_suffix}.{domain}")
     plugins: list[dict[str, Any]] = [{"name": "errors"}]
     # Templates are tried in order: extra hosts first, then Knative's subdomain, then the rest.
@@ -141,7 +141,7 @@ def values(ctx: InstallContext) -> dict[str, Any]:
     """Chart values (https://github.com/coredns/helm/blob/master/charts/coredns/values.yaml)."""
     return {
         "fullnameOverride": FULLNAME,
-        "replicaCount": int(ctx.config.get("replicas", 2)),
+        "replicaCount": int(ctx.config["replicas"]),
         "isClusterService": True,
         "k8sAppLabelOverride": POD_LABEL,
         "serviceAccount": {"create": True},
@@ -196,7 +196,7 @@ async def install(ctx: InstallContext) -> None:
     # Verify: the Corefile in the cluster says what we asked; kube-dns sends queries to our
     # pods; and, where the control node has `dig`, a real lookup through kube-dns.
     domain, ingress_ip = ctx.spec.cluster.domain, ingress_address(ctx.spec, "ingress")
-    resolve_domain = bool(ctx.config.get("resolveDomainInCluster", True))
+    resolve_domain = bool(ctx.config["resolveDomainInCluster"])
 
     def problems(configmap: Mapping[str, Any]) -> list[str]:
         corefile = (configmap.get("data") or {}).get("Corefile")

@@ -36,9 +36,10 @@ from typing import Any
 from ..engine import InstallError
 from .argo_workflows import WORKFLOW_SA
 from .base import InstallContext
-from .cicd import MANAGED_BY, digest, env_from_secret, hostname, ingress_tls, namespace_of
-from .objects import ensure, ensure_namespace, rollout, wait
-from .shared import ensure_secret, keep_or_make, secret_values
+from .support.cicd import digest, ingress_tls
+from .support.components import hostname, namespace_of
+from .support.objects import MANAGED_BY, ensure, ensure_namespace, rollout, wait
+from .support.secret_objects import ensure_secret, env_from_secret, keep_or_make, secret_values
 
 SERVER_IMAGE = "jonasal/devpi-server:6.15.0"  # devpi-server 6.15.0 + devpi-web 5.0.1
 CLIENT_IMAGE = "jonasal/devpi-client:7.2.1"
@@ -51,15 +52,14 @@ TEMPLATE = "devpi-setup"
 
 
 def workflow_namespace(ctx: InstallContext) -> str:
-    comp = ctx.spec.components.get("argo-workflows")
-    namespaces = list((comp.config if comp else {}).get("workflowNamespaces", ())) or [
+    namespaces = list(ctx.spec.components["argo-workflows"].config["workflowNamespaces"]) or [
         namespace_of(ctx, "argo-workflows")
     ]
     return str(namespaces[0])
 
 
 def index_parts(ctx: InstallContext) -> tuple[str, str]:
-    user, _, index = str(ctx.config.get("indexName", "thinkube/stable")).partition("/")
+    user, _, index = str(ctx.config["indexName"]).partition("/")
     if user == "root":
         raise InstallError(
             "devpi.indexName: the private index needs a user of its own, not root (root/pypi is the mirror)"
@@ -108,7 +108,7 @@ async def install(ctx: InstallContext) -> None:
         hint=f"see `microk8s kubectl -n {wf_ns} get workflow {name} -o yaml` or the Argo Workflows UI",
     )
     user, index = index_parts(ctx)
-    mirror = f"PyPI mirror https://{host}/root/pypi/+simple/, " if ctx.config.get("mirrorPyPI", True) else ""
+    mirror = f"PyPI mirror https://{host}/root/pypi/+simple/, " if ctx.config["mirrorPyPI"] else ""
     ctx.log(
         f"devpi is ready at https://{host}: {mirror}private index https://{host}/{user}/{index}/+simple/ "
         f"(upload as {user}); credentials in Secret {ns}/{CREDENTIALS}"
@@ -149,7 +149,7 @@ def manifests(ctx: InstallContext) -> list[dict[str, Any]]:
             "metadata": {"name": f"{NAME}-data", "namespace": ns, "labels": labels},
             "spec": {
                 "accessModes": ["ReadWriteOnce"],
-                "resources": {"requests": {"storage": str(ctx.config.get("storageSize", "20Gi"))}},
+                "resources": {"requests": {"storage": str(ctx.config["storageSize"])}},
             },
         },
         {
@@ -328,12 +328,12 @@ def workflow_template(ctx: InstallContext, wf_ns: str) -> dict[str, Any]:
 
 def workflow(ctx: InstallContext, wf_ns: str) -> dict[str, Any]:
     params = [
-        {"name": "mirror", "value": "true" if ctx.config.get("mirrorPyPI", True) else "false"},
-        {"name": "mirror-url", "value": str(ctx.config.get("mirrorUrl", "https://pypi.org/simple/"))},
+        {"name": "mirror", "value": "true" if ctx.config["mirrorPyPI"] else "false"},
+        {"name": "mirror-url", "value": str(ctx.config["mirrorUrl"])},
     ]
     template = workflow_template(ctx, wf_ns)["spec"]
     # Named after what it does (template and settings, no secret): a second run finds it.
-    name = f"{TEMPLATE}-{digest(template, params, ctx.config.get('indexName'))}"
+    name = f"{TEMPLATE}-{digest(template, params, ctx.config['indexName'])}"
     return {
         "apiVersion": ARGO_API,
         "kind": "Workflow",

@@ -27,7 +27,7 @@ import yaml
 from ..engine import InstallError
 from ..spec import NodeSpec
 from .base import InstallContext
-from .objects import ensure, ensure_namespace, wait
+from .support.objects import ensure, ensure_namespace, wait
 
 HELM_TIMEOUT_S = 900
 ALLOCATABLE_TIMEOUT_S = 900
@@ -45,15 +45,15 @@ def host_driver(ctx: InstallContext, node: NodeSpec) -> str | None:
 
 
 def time_slicing(ctx: InstallContext) -> dict[str, Any]:
-    ts = ctx.config.get("timeSlicing") or {}
-    return {"replicas": int(ts.get("replicas", 0)), "renameByDefault": bool(ts.get("renameByDefault", False))}
+    ts = ctx.config["timeSlicing"]
+    return {"replicas": int(ts["replicas"]), "renameByDefault": bool(ts["renameByDefault"])}
 
 
 def time_slicing_configmap(ctx: InstallContext) -> dict[str, Any]:
     ts = time_slicing(ctx)
     config = {
         "version": "v1",
-        "flags": {"migStrategy": ctx.config.get("migStrategy", "none")},
+        "flags": {"migStrategy": ctx.config["migStrategy"]},
         "sharing": {
             "timeSlicing": {
                 "renameByDefault": ts["renameByDefault"],
@@ -71,7 +71,7 @@ def time_slicing_configmap(ctx: InstallContext) -> dict[str, Any]:
 
 def values(ctx: InstallContext) -> dict[str, Any]:
     config = ctx.config
-    operator_driver = config.get("driver", "host") == "operator"
+    operator_driver = config["driver"] == "operator"
     driver: dict[str, Any] = {"enabled": operator_driver}
     if operator_driver and config.get("driverVersion"):
         driver["version"] = str(config["driverVersion"])
@@ -82,21 +82,19 @@ def values(ctx: InstallContext) -> dict[str, Any]:
             "env": [
                 {
                     "name": "CONTAINERD_CONFIG",
-                    "value": str(
-                        config.get("containerdConfig", "/var/snap/microk8s/current/args/containerd-template.toml")
-                    ),
+                    "value": str(config["containerdConfig"]),
                 },
                 {
                     "name": "CONTAINERD_SOCKET",
-                    "value": str(config.get("containerdSocket", "/var/snap/microk8s/common/run/containerd.sock")),
+                    "value": str(config["containerdSocket"]),
                 },
                 {"name": "CONTAINERD_RUNTIME_CLASS", "value": "nvidia"},
                 {"name": "CONTAINERD_SET_AS_DEFAULT", "value": "1"},
             ],
         },
-        "mig": {"strategy": config.get("migStrategy", "none")},
-        "cdi": {"enabled": bool(config.get("cdi", False))},
-        "dcgmExporter": {"enabled": bool(config.get("dcgmExporter", True))},
+        "mig": {"strategy": config["migStrategy"]},
+        "cdi": {"enabled": bool(config["cdi"])},
+        "dcgmExporter": {"enabled": bool(config["dcgmExporter"])},
     }
     if time_slicing(ctx)["replicas"] > 0:
         out["devicePlugin"] = {"config": {"name": TIME_SLICING_CONFIG, "default": TIME_SLICING_KEY}}
@@ -116,7 +114,7 @@ def _check_nodes(ctx: InstallContext) -> list[NodeSpec]:
             "checking any node's GPUs"
         )
         return nodes
-    if ctx.config.get("driver", "host") == "host":
+    if ctx.config["driver"] == "host":
         missing = [n.name for n in nodes if not host_driver(ctx, n)]
         if missing:
             raise InstallError(

@@ -31,10 +31,13 @@ from typing import Any
 from urllib.parse import quote
 
 from .base import InstallContext
-from .objects import ensure_namespace, rollout
 from .prometheus import prometheus_url
-from .shared import enabled, ensure_secret, keep_or_make, oidc_client_for
-from .workspace import CA_CONFIGMAP, CA_FILE, CA_MOUNT, gpu_nodes, helm_ingress, host, self_signed, trusted_ca
+from .support.ca import self_signed
+from .support.components import enabled
+from .support.keycloak import oidc_client_for
+from .support.objects import ensure_namespace, rollout
+from .support.secret_objects import ensure_secret, keep_or_make
+from .support.workspace import CA_CONFIGMAP, CA_FILE, CA_MOUNT, gpu_nodes, helm_ingress, host, trusted_ca
 
 NAME = "grafana"  # release, Deployment, Service
 ADMIN_SECRET = "grafana-admin"
@@ -68,7 +71,7 @@ def chart_values(ctx: InstallContext, *, issuer: str, client_id: str, oidc_secre
     c = ctx.config
     hostname = host(ctx, NAME)
     oidc = f"{issuer}/protocol/openid-connect"
-    admin_group = str(c.get("adminGroup", "admins"))
+    admin_group = str(c["adminGroup"])
     after_logout = quote(f"https://{hostname}/login", safe="")
     generic_oauth: dict[str, Any] = {
         "enabled": True,
@@ -95,20 +98,20 @@ def chart_values(ctx: InstallContext, *, issuer: str, client_id: str, oidc_secre
             "signout_redirect_url": f"{oidc}/logout?client_id={client_id}&post_logout_redirect_uri={after_logout}"
         },
         "auth.generic_oauth": generic_oauth,
-        "auth.anonymous": {"enabled": bool(c.get("anonymousViewer", False)), "org_role": "Viewer"},
+        "auth.anonymous": {"enabled": bool(c["anonymousViewer"]), "org_role": "Viewer"},
         "analytics": {"reporting_enabled": False, "check_for_updates": False},
     }
     values: dict[str, Any] = {
         "admin": {"existingSecret": ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
         "envValueFrom": {SECRET_ENV: {"secretKeyRef": {"name": oidc_secret, "key": "client-secret"}}},
         "grafana.ini": ini,
-        "persistence": {"enabled": True, "size": str(c.get("storageSize", "5Gi"))},
+        "persistence": {"enabled": True, "size": str(c["storageSize"])},
         "ingress": helm_ingress(ctx, hostname),
         "datasources": {"datasources.yaml": {"apiVersion": 1, "datasources": datasources(ctx)}},
     }
-    if c.get("plugins"):
+    if c["plugins"]:
         values["plugins"] = list(c["plugins"])
-    if c.get("defaultDashboards", True):
+    if c["defaultDashboards"]:
         # kube-prometheus-stack's dashboards (forceDeployDashboards), from any namespace
         values["sidecar"] = {"dashboards": {"enabled": True, "label": "grafana_dashboard", "searchNamespace": "ALL"}}
         if gpu_nodes(ctx):
@@ -164,6 +167,6 @@ async def install(ctx: InstallContext) -> None:
     sources = ", ".join(d["name"] for d in values["datasources"]["datasources.yaml"]["datasources"])
     ctx.log(
         f"Grafana is ready at https://{host(ctx, NAME)} (Keycloak login; group "
-        f"{ctx.config.get('adminGroup', 'admins')} -> Admin, others Viewer); data sources {sources}; local "
+        f"{ctx.config['adminGroup']} -> Admin, others Viewer); data sources {sources}; local "
         f"admin in Secret {ns}/{ADMIN_SECRET}"
     )

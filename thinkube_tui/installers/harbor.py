@@ -7,8 +7,8 @@ projects and a Docker Hub proxy cache.
    once), `harbor-internal` (the keys Harbor's components share: core/jobservice/registry
    secrets, the CSRF key, the 16-character encryption key), `harbor-registry-credentials`
    (the registry's basic-auth user and its htpasswd line).
-2. A bucket from `shared.bucket_for` (MinIO, `persistence.imageChartStorage.type: s3`) — or a
-   volume when `storageBackend` is `pvc` — and a database from `shared.database_for` (Harbor's
+2. A bucket from `support.minio.bucket_for` (MinIO, `persistence.imageChartStorage.type: s3`) — or a
+   volume when `storageBackend` is `pvc` — and a database from `support.postgres.database_for` (Harbor's
    external-database mode: the chart reads the password from `harbor-db`, key `password`).
 3. SSO: Harbor reads its user settings from the environment variable `CONFIG_OVERWRITE_JSON`
    at every start (auth_mode `oidc_auth`, issuer, client id and secret, groups claim, admin
@@ -42,30 +42,15 @@ import bcrypt
 
 from ..secrets import generate_password
 from .base import InstallContext
-from .ca import cluster_ca
-from .cicd import (
-    ADMIN_GROUP,
-    MANAGED_BY,
-    ca_secret_name,
-    digest,
-    ensure_ca_secret,
-    env_from_secret,
-    hostname,
-    run_job,
-    verify_tls,
-)
-from .nodes import ensure_hosts_entry, ensure_root_file
-from .objects import ensure_namespace, rollout
-from .shared import (
-    OidcClient,
-    bucket_for,
-    database_for,
-    ensure_secret,
-    keep_or_make,
-    oidc_client_for,
-    provision_buckets,
-    secret_values,
-)
+from .support.ca import cluster_ca
+from .support.cicd import ADMIN_GROUP, ca_secret_name, digest, ensure_ca_secret, run_job, verify_tls
+from .support.components import hostname
+from .support.keycloak import OidcClient, oidc_client_for
+from .support.minio import bucket_for, provision_buckets
+from .support.nodes import ensure_hosts_entry, ensure_root_file
+from .support.objects import MANAGED_BY, ensure_namespace, rollout
+from .support.postgres import database_for
+from .support.secret_objects import ensure_secret, env_from_secret, keep_or_make, secret_values
 
 ADMIN_SECRET = "harbor-admin"
 ADMIN_KEY = "HARBOR_ADMIN_PASSWORD"
@@ -92,9 +77,9 @@ async def install(ctx: InstallContext) -> None:
     await ctx.step("admin and internal credentials", lambda: _credentials(ctx))
     db = await database_for(ctx, "harbor")
     storage: dict[str, Any] = {}
-    if ctx.config.get("storageBackend", "minio") == "minio":
+    if ctx.config["storageBackend"] == "minio":
         bucket = await bucket_for(ctx, "harbor")
-        name = str(ctx.config.get("bucket") or bucket.bucket)
+        name = str(ctx.config["bucket"])
         if name != bucket.bucket:  # the access key of harbor may use every bucket of the Tenant
             await ctx.step(
                 f"MinIO bucket {name} for images", lambda: provision_buckets(ctx, ["harbor"], extra=[{"name": name}])
@@ -133,15 +118,11 @@ async def install(ctx: InstallContext) -> None:
             setup_job(ctx),
             what="Harbor projects "
             + ", ".join(projects(ctx))
-            + (f" and the proxy cache {PROXY_PROJECT}" if ctx.config.get("dockerHubProxyCache", True) else ""),
+            + (f" and the proxy cache {PROXY_PROJECT}" if ctx.config["dockerHubProxyCache"] else ""),
         ),
     )
     await ctx.step("let every node pull through the registry", lambda: _node_pulls(ctx, host))
-    pulls = (
-        f"; Docker Hub images through {host}/{PROXY_PROJECT}/<image>"
-        if ctx.config.get("dockerHubProxyCache", True)
-        else ""
-    )
+    pulls = f"; Docker Hub images through {host}/{PROXY_PROJECT}/<image>" if ctx.config["dockerHubProxyCache"] else ""
     ctx.log(
         f"Harbor is ready at https://{host}: sign in with Keycloak (members of {ADMIN_GROUP} are Harbor "
         f"admins); the local admin's password is in Secret {ns}/{ADMIN_SECRET} (key {ADMIN_KEY}){pulls}"
@@ -173,13 +154,13 @@ def workloads(ctx: InstallContext) -> list[tuple[str, str]]:
     """What the chart runs with these values (internal Redis; the database is the shared one)."""
     out = [("Deployment", f"{FULLNAME}-{c}") for c in ("core", "portal", "registry", "jobservice")]
     out.append(("StatefulSet", f"{FULLNAME}-redis"))
-    if ctx.config.get("trivy", True):
+    if ctx.config["trivy"]:
         out.append(("StatefulSet", f"{FULLNAME}-trivy"))
     return out
 
 
 def projects(ctx: InstallContext) -> list[str]:
-    return [str(p) for p in ctx.config.get("projects", ["thinkube", "library"])]
+    return [str(p) for p in ctx.config["projects"]]
 
 
 # ---------------------------------------------------------------- credentials
@@ -343,7 +324,7 @@ def harbor_values(
         "persistence": {
             "enabled": True,
             "resourcePolicy": "keep",
-            "persistentVolumeClaim": {"registry": {"size": str(c.get("registryStorageSize", "100Gi"))}},
+            "persistentVolumeClaim": {"registry": {"size": str(c["registryStorageSize"])}},
             "imageChartStorage": image_storage,
         },
         "database": {
@@ -358,7 +339,7 @@ def harbor_values(
             },
         },
         "redis": {"type": "internal"},
-        "trivy": {"enabled": bool(c.get("trivy", True))},
+        "trivy": {"enabled": bool(c["trivy"])},
         "metrics": {"enabled": False},
     }
     if ca_secret:
@@ -419,7 +400,7 @@ echo "Harbor setup done"
 
 def setup_job(ctx: InstallContext) -> dict[str, Any]:
     ns = ctx.component.namespace
-    proxy = bool(ctx.config.get("dockerHubProxyCache", True))
+    proxy = bool(ctx.config["dockerHubProxyCache"])
     env: list[dict[str, Any]] = [
         {"name": "HARBOR_HOST", "value": f"{CORE_SERVICE}.{ns}.svc"},
         {"name": "PROJECTS", "value": " ".join(projects(ctx))},

@@ -7,7 +7,7 @@ See net.install_ingress for the values and the documentation they come from.
 from __future__ import annotations
 
 from .base import InstallContext
-from .net import install_ingress
+from .support.net import install_ingress
 
 
 async def install(ctx: InstallContext) -> None:

@@ -9,7 +9,7 @@ controllers asks (https://kubernetes.github.io/ingress-nginx/user-guide/multiple
 from __future__ import annotations
 
 from .base import InstallContext
-from .net import install_ingress
+from .support.net import install_ingress
 
 
 async def install(ctx: InstallContext) -> None:

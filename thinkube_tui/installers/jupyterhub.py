@@ -30,9 +30,12 @@ from __future__ import annotations
 from typing import Any
 
 from .base import InstallContext
-from .objects import ensure_namespace, rollout
-from .shared import bucket_for, database_for, oidc_client_for
-from .workspace import (
+from .support.ca import self_signed
+from .support.keycloak import oidc_client_for
+from .support.minio import bucket_for
+from .support.objects import ensure_namespace, rollout
+from .support.postgres import database_for
+from .support.workspace import (
     CA_FILE,
     ca_volume,
     gpu_models,
@@ -44,7 +47,6 @@ from .workspace import (
     helm_ingress,
     host,
     note_direct_pull,
-    self_signed,
     split_tag,
     trusted_ca,
 )
@@ -81,7 +83,7 @@ def profiles(ctx: InstallContext, default_image: str) -> list[dict[str, Any]]:
     resource = gpu_resource(ctx)
     tolerations = gpu_tolerations(ctx)
     models = gpu_models(ctx)
-    if c.get("gpuProfiles", True) and models:
+    if c["gpuProfiles"] and models:
         for model, count in models:
             selector = dict(GPU_PRESENT)
             if len(models) > 1:  # pick the model when the cluster has several
@@ -99,7 +101,7 @@ def profiles(ctx: InstallContext, default_image: str) -> list[dict[str, Any]]:
                     },
                 }
             )
-    for extra in c.get("extraProfiles", ()):
+    for extra in c["extraProfiles"]:
         override: dict[str, Any] = {
             "image": harbor_image(ctx, str(extra["image"])),
             "cpu_limit": _cpu(extra.get("cpu", 2)),
@@ -137,7 +139,7 @@ def chart_values(
 ) -> dict[str, Any]:
     c = ctx.config
     hostname = host(ctx, HOSTNAME)
-    image = harbor_image(ctx, str(c.get("defaultImage", DEFAULT_IMAGE)))
+    image = harbor_image(ctx, str(c["defaultImage"]))
     image_name, image_tag = split_tag(image)
     oidc = f"{issuer}/protocol/openid-connect"
     authenticator: dict[str, Any] = {
@@ -153,7 +155,7 @@ def chart_values(
         # the realm's `groups` mapper puts group names into the userinfo
         "auth_state_groups_key": "oauth_user.groups",
         "manage_groups": True,  # OAuthenticator 17: admin_groups needs it; hub groups follow Keycloak's
-        "admin_groups": list(c.get("adminGroups", ["admins"])),
+        "admin_groups": list(c["adminGroups"]),
         "allow_all": True,  # every user of the platform realm may log in
     }
     hub: dict[str, Any] = {
@@ -172,7 +174,7 @@ def chart_values(
         authenticator["http_request_kwargs"] = {"ca_certs": CA_FILE}
     singleuser: dict[str, Any] = {
         "image": {"name": image_name, "tag": image_tag},
-        "storage": {"capacity": str(c.get("userStorageSize", "10Gi"))},
+        "storage": {"capacity": str(c["userStorageSize"])},
         "profileList": profiles(ctx, image),
         # The users' bucket: endpoint, name and access key, all read from the Secret.
         "extraEnv": {
@@ -184,7 +186,7 @@ def chart_values(
     }
     if ca:
         singleuser["extraEnv"]["THINKUBE_CA_FILE"] = CA_FILE
-    cull_seconds = int(c.get("cullIdleSeconds", 3600))
+    cull_seconds = int(c["cullIdleSeconds"])
     return {
         "hub": hub,
         "proxy": {"service": {"type": "ClusterIP"}},  # reached through the Ingress only
@@ -209,14 +211,14 @@ async def install(ctx: InstallContext) -> None:
     if ca:
         await ctx.step("trust the cluster CA", lambda: trusted_ca(ctx, ns))
     nodes = gpu_nodes(ctx)
-    if ctx.config.get("gpuProfiles", True):
+    if ctx.config["gpuProfiles"]:
         if nodes:
             ctx.log(
                 f"GPU profiles for {', '.join(m for m, _ in gpu_models(ctx))} on {', '.join(n.name for n in nodes)}"
             )
         else:
             ctx.log("gpuProfiles is on, but discovery found no GPU node: no GPU profiles")
-    note_direct_pull(ctx, str(ctx.config.get("defaultImage", DEFAULT_IMAGE)))
+    note_direct_pull(ctx, str(ctx.config["defaultImage"]))
     db_url = f"postgresql+psycopg2://{db.user}@{db.host}:{db.port}/{db.database}"
     values = chart_values(
         ctx,
@@ -235,7 +237,7 @@ async def install(ctx: InstallContext) -> None:
     await rollout(ctx, "Deployment", "proxy", ns, timeout=600)
     ctx.log(
         f"JupyterHub is ready at https://{host(ctx, HOSTNAME)} (log in with Keycloak, realm users; admins: "
-        f"groups {', '.join(ctx.config.get('adminGroups', ['admins']))}); hub database {db.database} on "
+        f"groups {', '.join(ctx.config['adminGroups'])}); hub database {db.database} on "
         f"{db.host}; users' bucket {bucket.bucket} (credentials from Secret {ns}/{bucket.secret_name} as "
         f"AWS_* environment variables); {len(values['singleuser']['profileList'])} server profile(s)"
     )

@@ -6,7 +6,7 @@ Everything is declarative, no `exec` and no admin REST calls from this machine:
 1. The operator's manifests at the catalog's tag (its two CRDs and `kubernetes.yml`) are
    fetched on the control node (`curl`, which the control node can do: it fetched the snap),
    parsed here and applied object by object with server-side apply into namespace `keycloak`.
-2. A database and role from `shared.database_for` (CloudNativePG managed role + Database).
+2. A database and role from `support.postgres.database_for` (CloudNativePG managed role + Database).
 3. The admin credentials: generated once (or the operator's `adminPassword`) and kept in the
    Secret `keycloak-admin`, which the Keycloak CR names as `spec.bootstrapAdmin.user.secret`;
    a re-run reads that Secret and reuses it.
@@ -33,25 +33,21 @@ import yaml
 
 from ..engine import InstallError
 from .base import InstallContext, quote
-from .shared import (
+from .support.components import enabled
+from .support.keycloak import (
     KEYCLOAK_ADMIN_SECRET,
     KEYCLOAK_API,
     KEYCLOAK_CR,
     KEYCLOAK_SERVICE,
     client_representation,
-    condition,
-    database_for,
-    enabled,
-    ensure,
     ensure_client_secret,
-    ensure_namespace,
-    ensure_secret,
-    keep_or_make,
     keycloak_secret_name,
     placeholder,
     realm_imported,
-    secret_values,
 )
+from .support.objects import condition, ensure, ensure_namespace, wait_crds
+from .support.postgres import database_for
+from .support.secret_objects import ensure_secret, keep_or_make, secret_values
 
 VERSION = "26.2.0"
 MANIFESTS = f"https://raw.githubusercontent.com/keycloak/keycloak-k8s-resources/{VERSION}/kubernetes"
@@ -85,17 +81,8 @@ async def install(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
     await ctx.step("namespace", lambda: ensure_namespace(ctx, ns))
     await ctx.step(f"apply the Keycloak Operator {VERSION}", lambda: _operator(ctx))
+    await wait_crds(ctx, CRDS)
     kube = await ctx.kube()
-    for crd in CRDS:
-        await kube.wait_for(
-            "apiextensions.k8s.io/v1",
-            "CustomResourceDefinition",
-            crd,
-            None,
-            lambda o: condition(o, "Established"),
-            timeout=120,
-            what=f"CRD {crd}",
-        )
     await kube.wait_rollout("Deployment", OPERATOR, ns, timeout=600)
     db = await database_for(ctx, "keycloak")
     await ctx.step("admin credentials", lambda: _admin(ctx))
@@ -116,12 +103,12 @@ async def install(ctx: InstallContext) -> None:
     clients = sso_consumers(ctx)
     await ctx.step("client secrets", lambda: _client_secrets(ctx, clients))
     await ctx.step("user passwords", lambda: _user_passwords(ctx))
-    realm = str(ctx.config.get("realm", "thinkube"))
+    realm = str(ctx.config["realm"])
     await ctx.step(f"import the {realm} realm", lambda: ensure(ctx, realm_import_object(ctx, clients)))
     await kube.wait_for(
         KEYCLOAK_API, "KeycloakRealmImport", realm, ns, realm_imported, timeout=600, what=f"realm import {realm}"
     )
-    if ctx.config.get("storeSecretsInVault", True) and enabled(ctx, "vault"):
+    if ctx.config["storeSecretsInVault"] and enabled(ctx, "vault"):
         ctx.log(
             "note: client secrets are kept in Kubernetes Secrets only; copying them into Vault is not implemented yet"
         )
@@ -129,7 +116,7 @@ async def install(ctx: InstallContext) -> None:
         f"Keycloak is ready at https://auth.{ctx.spec.cluster.domain} (admin console: /admin); admin "
         f"credentials in Secret {ns}/{KEYCLOAK_ADMIN_SECRET}; realm {realm} with clients "
         f"{', '.join(clients) or '-'}"
-        + (f"; initial user passwords in Secret {ns}/{USERS_SECRET}" if ctx.config.get("users") else "")
+        + (f"; initial user passwords in Secret {ns}/{USERS_SECRET}" if ctx.config["users"] else "")
     )
 
 
@@ -150,7 +137,7 @@ async def _operator(ctx: InstallContext) -> None:
 
 async def _admin(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
-    user = str(ctx.config.get("adminUser", "admin"))
+    user = str(ctx.config["adminUser"])
     password = await keep_or_make(
         ctx,
         [(KEYCLOAK_ADMIN_SECRET, ns, "password")],
@@ -166,7 +153,7 @@ def keycloak_object(ctx: InstallContext, host: str, port: int, database: str, db
         "kind": "Keycloak",
         "metadata": {"name": KEYCLOAK_CR, "namespace": ctx.component.namespace},
         "spec": {
-            "instances": int(ctx.config.get("replicas", 1)),
+            "instances": int(ctx.config["replicas"]),
             "db": {
                 "vendor": "postgres",
                 "host": host,
@@ -225,7 +212,7 @@ def user_placeholder(username: str) -> str:
 
 
 async def _user_passwords(ctx: InstallContext) -> None:
-    users = [u["username"] for u in ctx.config.get("users", ())]
+    users = [u["username"] for u in ctx.config["users"]]
     if not users:
         return
     ns = ctx.component.namespace
@@ -239,8 +226,8 @@ async def _user_passwords(ctx: InstallContext) -> None:
 
 
 def realm_import_object(ctx: InstallContext, clients: list[str]) -> dict[str, Any]:
-    realm = str(ctx.config.get("realm", "thinkube"))
-    users = list(ctx.config.get("users", ()))
+    realm = str(ctx.config["realm"])
+    users = list(ctx.config["users"])
     groups = sorted({"admins", *(g for u in users for g in u.get("groups", ()))})
     placeholders = {
         placeholder(c): {"secret": {"name": keycloak_secret_name(c), "key": "client-secret"}} for c in clients
@@ -252,7 +239,7 @@ def realm_import_object(ctx: InstallContext, clients: list[str]) -> dict[str, An
         "realm": realm,
         "enabled": True,
         "sslRequired": "external",
-        "passwordPolicy": ctx.config.get("passwordPolicy", "length(12) and notUsername"),
+        "passwordPolicy": ctx.config["passwordPolicy"],
         "groups": [{"name": g} for g in groups],
         "clients": [client_representation(ctx, c, "${" + placeholder(c) + "}") for c in clients],
         "users": [

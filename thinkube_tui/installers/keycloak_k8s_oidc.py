@@ -1,7 +1,7 @@
 """5.10 Kubernetes API login through Keycloak: OIDC flags on MicroK8s' API server, a Keycloak
 group bound to cluster-admin, and `kubectl oidc-login` (kubelogin) for the operator.
 
-1. An OIDC client `keycloak-k8s-oidc` in the platform realm (`shared.oidc_client_for`), then a
+1. An OIDC client `keycloak-k8s-oidc` in the platform realm (`support.keycloak.oidc_client_for`), then a
    one-shot kcadm Job that adds what kubelogin needs to it (its loopback redirect URIs
    `http://localhost:8000` / `:18000`) and creates the admin group (`adminGroup`) when missing.
    The client's `groups` mapper puts group names (no path) into the `groups` claim.
@@ -36,11 +36,11 @@ from typing import Any
 from ..engine import InstallError
 from ..kube import KubeError
 from .base import InstallContext
-from .ca import cluster_ca
-from .microk8s import wait_ready
-from .nodes import ensure_hosts_entry
-from .objects import ensure, wait
-from .shared import OidcClient, job_succeeded, kcadm_job, oidc_client_for, realm_name
+from .support.ca import cluster_ca
+from .support.keycloak import OidcClient, job_succeeded, kcadm_job, oidc_client_for, realm_name
+from .support.microk8s import wait_ready
+from .support.nodes import ensure_hosts_entry
+from .support.objects import MANAGED_BY, ensure, wait
 
 ARGS_FILE = "/var/snap/microk8s/current/args/kube-apiserver"
 CA_PATH = "/var/snap/microk8s/current/certs/thinkube-oidc-ca.crt"
@@ -80,7 +80,7 @@ def domain(ctx: InstallContext) -> str:
 
 
 def admin_group(ctx: InstallContext) -> str:
-    return str(ctx.config.get("adminGroup", "cluster-admins"))
+    return str(ctx.config["adminGroup"])
 
 
 def wanted_flags(ctx: InstallContext, client: OidcClient, *, ca_file: bool) -> dict[str, str]:
@@ -88,10 +88,10 @@ def wanted_flags(ctx: InstallContext, client: OidcClient, *, ca_file: bool) -> d
     flags = {
         "--oidc-issuer-url": client.issuer,
         "--oidc-client-id": client.client_id,
-        "--oidc-username-claim": str(c.get("usernameClaim", "preferred_username")),
-        "--oidc-username-prefix": str(c.get("usernamePrefix", "oidc:")),
-        "--oidc-groups-claim": str(c.get("groupsClaim", "groups")),
-        "--oidc-groups-prefix": str(c.get("groupsPrefix", "oidc:")),
+        "--oidc-username-claim": str(c["usernameClaim"]),
+        "--oidc-username-prefix": str(c["usernamePrefix"]),
+        "--oidc-groups-claim": str(c["groupsClaim"]),
+        "--oidc-groups-prefix": str(c["groupsPrefix"]),
     }
     if ca_file:
         flags["--oidc-ca-file"] = CA_PATH
@@ -140,11 +140,11 @@ def kubelogin_job(ctx: InstallContext, client: OidcClient) -> dict[str, Any]:
 
 
 def admin_binding(ctx: InstallContext) -> dict[str, Any]:
-    group = f"{ctx.config.get('groupsPrefix', 'oidc:')}{admin_group(ctx)}"
+    group = f"{ctx.config['groupsPrefix']}{admin_group(ctx)}"
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRoleBinding",
-        "metadata": {"name": "oidc-cluster-admins", "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"}},
+        "metadata": {"name": "oidc-cluster-admins", "labels": dict(MANAGED_BY)},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}],
     }
@@ -152,11 +152,6 @@ def admin_binding(ctx: InstallContext) -> dict[str, Any]:
 
 async def install(ctx: InstallContext) -> None:
     client = await oidc_client_for(ctx, CONSUMER)
-    if str(ctx.config.get("clientId", CONSUMER)) not in ("kubernetes", CONSUMER):
-        ctx.log(
-            f"note: the Keycloak client is {client.client_id} (shared.oidc_client_for names clients after "
-            "their component); the clientId setting is not used"
-        )
     await ctx.step("Keycloak: kubelogin redirect URIs and the admin group", lambda: _keycloak(ctx, client))
     ca = await ctx.step("the cluster CA for the API server", lambda: _ca_file(ctx))
     await ctx.step(f"resolve auth.{domain(ctx)} on the control node", lambda: _resolve_issuer(ctx))
@@ -308,6 +303,6 @@ def _handover(ctx: InstallContext, client: OidcClient, *, with_ca: bool) -> None
         "   kubectl config set-context thinkube-oidc --cluster=microk8s-cluster --user=oidc",
         f"4. Users in the Keycloak group {admin_group(ctx)} (realm {realm_name(ctx)}) are cluster-admin; "
         "others are authenticated and get only what RBAC grants their "
-        f"{ctx.config.get('usernamePrefix', 'oidc:')}<username> or {ctx.config.get('groupsPrefix', 'oidc:')}<group>.",
+        f"{ctx.config['usernamePrefix']}<username> or {ctx.config['groupsPrefix']}<group>.",
     ]
     ctx.cluster.handover("Kubernetes API login through Keycloak", lines)

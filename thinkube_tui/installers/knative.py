@@ -37,8 +37,8 @@ from __future__ import annotations
 from typing import Any
 
 from .base import InstallContext
-from .objects import condition, ensure, ensure_namespace, rollout, wait
 from .ssl_certificates import CERTIFICATE_TIMEOUT_S, issuer_name
+from .support.objects import MANAGED_BY, condition, ensure, ensure_namespace, rollout, wait
 
 OPERATOR_API = "operator.knative.dev/v1beta1"
 OPERATOR_NAMESPACE = "knative-operator"
@@ -55,7 +55,7 @@ READY_TIMEOUT_S = 900
 
 
 def kn_domain(ctx: InstallContext) -> str:
-    return f"{ctx.config.get('domainSuffix', 'kn')}.{ctx.spec.cluster.domain}"
+    return f"{ctx.config['domainSuffix']}.{ctx.spec.cluster.domain}"
 
 
 def serving_object(ctx: InstallContext) -> dict[str, Any]:
@@ -70,8 +70,8 @@ def serving_object(ctx: InstallContext) -> dict[str, Any]:
                 "network": {"ingress-class": KOURIER_CLASS, "domain-template": "{{.Name}}-{{.Namespace}}.{{.Domain}}"},
                 "domain": {kn_domain(ctx): ""},
                 "autoscaler": {
-                    "enable-scale-to-zero": "true" if c.get("scaleToZero", True) else "false",
-                    "scale-to-zero-grace-period": str(c.get("scaleToZeroGracePeriod", "30s")),
+                    "enable-scale-to-zero": "true" if c["scaleToZero"] else "false",
+                    "scale-to-zero-grace-period": str(c["scaleToZeroGracePeriod"]),
                 },
             },
         },
@@ -115,7 +115,7 @@ def wildcard_ingress(ctx: InstallContext) -> dict[str, Any]:
             }
         ],
     }
-    if ctx.config.get("autoTls", True):
+    if ctx.config["autoTls"]:
         # the *.kn.<domain> certificate: the controllers' default *.{domain} one cannot match two labels
         spec["tls"] = [{"hosts": [host], "secretName": CERT_SECRET}]
     return {
@@ -124,7 +124,7 @@ def wildcard_ingress(ctx: InstallContext) -> dict[str, Any]:
         "metadata": {
             "name": "knative-services",
             "namespace": ctx.component.namespace,
-            "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"},
+            "labels": dict(MANAGED_BY),
             # long-lived streams (server-sent events, websockets) through to Kourier
             "annotations": {"nginx.ingress.kubernetes.io/proxy-read-timeout": "3600"},
         },
@@ -146,10 +146,10 @@ async def install(ctx: InstallContext) -> None:
         await ensure(ctx, serving_object(ctx))
 
     await ctx.step(f"declare Knative Serving (Kourier, *.{kn_domain(ctx)})", serving)
-    if ctx.config.get("autoTls", True):
+    if ctx.config["autoTls"]:
         await ctx.step(f"the certificate *.{kn_domain(ctx)}", lambda: ensure(ctx, certificate(ctx)))
     await ctx.step(f"publish *.{kn_domain(ctx)} through {INGRESS_CLASS}", lambda: ensure(ctx, wildcard_ingress(ctx)))
-    if ctx.config.get("eventing", False):
+    if ctx.config["eventing"]:
 
         async def eventing() -> None:
             await ensure_namespace(ctx, EVENTING_NAMESPACE)
@@ -178,7 +178,7 @@ async def install(ctx: InstallContext) -> None:
         hint=f"see `microk8s kubectl -n {ns} describe knativeserving {SERVING}`",
     )
     ctx.log(f"KnativeServing {ns}/{SERVING} is Ready")
-    if ctx.config.get("eventing", False):
+    if ctx.config["eventing"]:
         await wait(
             ctx,
             OPERATOR_API,
@@ -189,7 +189,7 @@ async def install(ctx: InstallContext) -> None:
             timeout=READY_TIMEOUT_S,
             what=f"KnativeEventing {EVENTING_NAMESPACE}/knative-eventing Ready",
         )
-    if ctx.config.get("autoTls", True):
+    if ctx.config["autoTls"]:
         mode = ctx.spec.cluster.certificates
         await wait(
             ctx,
@@ -203,7 +203,7 @@ async def install(ctx: InstallContext) -> None:
             hint=f"see `microk8s kubectl -n {ns} describe certificate {CERTIFICATE}`"
             + ("" if mode == "self-signed" else " (a Let's Encrypt wildcard needs DNS-01)"),
         )
-    scheme = "https" if ctx.config.get("autoTls", True) else "http"
+    scheme = "https" if ctx.config["autoTls"] else "http"
     ctx.log(
         f"Knative services are published at {scheme}://<name>-<namespace>.{kn_domain(ctx)} through "
         f"{INGRESS_CLASS} ({ctx.spec.cluster.ingress_kn_ip}); point *.{kn_domain(ctx)} there in your DNS"

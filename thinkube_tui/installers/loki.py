@@ -37,8 +37,8 @@ from __future__ import annotations
 from typing import Any
 
 from .base import InstallContext
-from .objects import ensure, ensure_namespace, rollout, wait
-from .shared import bucket_for
+from .support.minio import bucket_for
+from .support.objects import MANAGED_BY, ensure, ensure_namespace, rollout, wait
 
 NAME = "loki"
 GATEWAY = "loki-gateway"
@@ -123,7 +123,7 @@ loki.write "default" {
 
 def chart_values(ctx: InstallContext, *, endpoint: str, bucket: str, s3_secret: str) -> dict[str, Any]:
     c = ctx.config
-    mode = str(c.get("deploymentMode", "SingleBinary"))
+    mode = str(c["deploymentMode"])
     env_from = [{"secretRef": {"name": s3_secret}}]
     target = {"extraArgs": [EXPAND_ENV], "extraEnvFrom": env_from}
     values: dict[str, Any] = {
@@ -155,7 +155,7 @@ def chart_values(ctx: InstallContext, *, endpoint: str, bucket: str, s3_secret: 
                 },
             },
             # Loki reads Prometheus-style durations: 31d, 2w, 1y as given
-            "limits_config": {"retention_period": str(c.get("retention", "31d"))},
+            "limits_config": {"retention_period": str(c["retention"])},
             "compactor": {"retention_enabled": True, "delete_request_store": "s3"},
         },
         "chunksCache": {"enabled": False},
@@ -178,7 +178,7 @@ def chart_values(ctx: InstallContext, *, endpoint: str, bucket: str, s3_secret: 
 
 def workloads(ctx: InstallContext) -> list[tuple[str, str]]:
     """(kind, name) of what the chart runs in this mode, gateway included."""
-    if str(ctx.config.get("deploymentMode", "SingleBinary")) == "SingleBinary":
+    if str(ctx.config["deploymentMode"]) == "SingleBinary":
         parts = [("StatefulSet", NAME)]
     else:
         parts = [("Deployment", f"{NAME}-read"), ("StatefulSet", f"{NAME}-write"), ("StatefulSet", f"{NAME}-backend")]
@@ -193,7 +193,7 @@ def alloy_objects(ctx: InstallContext) -> list[dict[str, Any]]:
     labels = {
         "app.kubernetes.io/name": ALLOY,
         "app.kubernetes.io/part-of": NAME,
-        "app.kubernetes.io/managed-by": "thinkube-tui",
+        **MANAGED_BY,
     }
     push = f"http://{GATEWAY}.{ns}.svc.cluster.local/loki/api/v1/push"
     meta = {"name": ALLOY, "namespace": ns, "labels": labels}
@@ -296,7 +296,7 @@ async def install(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
     await ctx.step("namespace", lambda: ensure_namespace(ctx, ns))
     bucket = await bucket_for(ctx, NAME)
-    wanted_bucket = str(ctx.config.get("bucket", "loki"))
+    wanted_bucket = str(ctx.config["bucket"])
     if wanted_bucket != bucket.bucket:
         ctx.log(
             f"note: the bucket setting is {wanted_bucket}, but the shared MinIO contract provisions "
@@ -304,7 +304,7 @@ async def install(ctx: InstallContext) -> None:
         )
     values = chart_values(ctx, endpoint=bucket.endpoint, bucket=bucket.bucket, s3_secret=bucket.secret_name)
     await ctx.step(f"install Loki ({values['deploymentMode']})", lambda: ctx.helm(values, timeout_s=600))
-    collect = bool(ctx.config.get("collectNodeLogs", True))
+    collect = bool(ctx.config["collectNodeLogs"])
     if collect:
         await ctx.step("ship node and pod logs (Grafana Alloy)", lambda: _alloy(ctx))
 
@@ -328,5 +328,5 @@ async def install(ctx: InstallContext) -> None:
     ctx.log(
         f"Loki is ready at http://{GATEWAY}.{ns}.svc.cluster.local (Grafana's Loki data source); chunks and "
         f"index in MinIO bucket {bucket.bucket} (access key in Secret {ns}/{bucket.secret_name}); retention "
-        f"{ctx.config.get('retention', '31d')}"
+        f"{ctx.config['retention']}"
     )

@@ -16,9 +16,9 @@ from typing import Any
 from ..engine import InstallError
 from ..kube import KubeError
 from .base import InstallContext
-from .microk8s import ensure_addon
-from .net import metallb_range
-from .objects import ensure, rollout, wait
+from .support.microk8s import ensure_addon
+from .support.net import metallb_range
+from .support.objects import ensure, rollout, wait
 
 NAMESPACE = "metallb-system"
 POOL = "default-addresspool"

@@ -14,8 +14,8 @@ import secrets
 from ..engine import InstallError
 from ..spec import NodeSpec
 from .base import InstallContext, concurrently
-from .microk8s import ensure_snap, wait_ready
-from .nodes import label_and_taint
+from .support.microk8s import ensure_snap, wait_ready
+from .support.nodes import label_and_taint
 
 TOKEN_TTL_S = 3600
 
@@ -34,7 +34,7 @@ async def _worker(ctx: InstallContext, worker: NodeSpec, join_lock: asyncio.Lock
     async with join_lock:
         await ctx.step(f"{worker.name}: join the cluster", lambda: _join(ctx, worker))
     kube = await ctx.kube()
-    await kube.wait_node_ready(ctx.hostname(worker), timeout=float(ctx.config.get("joinTimeoutSeconds", 600)))
+    await kube.wait_node_ready(ctx.hostname(worker), timeout=float(ctx.config["joinTimeoutSeconds"]))
     await ctx.step(f"{worker.name}: labels and taints", lambda: label_and_taint(ctx, worker))
     ctx.log(f"{worker.name}: Ready as node {ctx.hostname(worker)}")
 

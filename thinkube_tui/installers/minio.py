@@ -16,19 +16,10 @@ import re
 from typing import Any
 
 from .base import InstallContext
-from .shared import (
-    BUCKETS,
-    MINIO_API,
-    TENANT,
-    TENANT_CONFIG_SECRET,
-    enabled,
-    ensure,
-    ensure_secret,
-    keep_or_make,
-    provision_buckets,
-    s3_endpoint,
-    secret_values,
-)
+from .support.components import enabled
+from .support.minio import BUCKETS, MINIO_API, TENANT, TENANT_CONFIG_SECRET, provision_buckets, s3_endpoint
+from .support.objects import ensure
+from .support.secret_objects import ensure_secret, keep_or_make, secret_values
 
 OPERATOR_RELEASE = "minio-operator"  # the chart names the operator Deployment after the release
 MINIO_IMAGE = "quay.io/minio/minio:RELEASE.2025-04-08T15-41-24Z"  # the tenant chart 7.0.0 default
@@ -58,13 +49,13 @@ def tenant_object(ctx: InstallContext) -> dict[str, Any]:
             "pools": [
                 {
                     "name": POOL,
-                    "servers": int(c.get("servers", 1)),
-                    "volumesPerServer": int(c.get("volumesPerServer", 1)),
+                    "servers": int(c["servers"]),
+                    "volumesPerServer": int(c["volumesPerServer"]),
                     "volumeClaimTemplate": {
                         "metadata": {"name": "data"},
                         "spec": {
                             "accessModes": ["ReadWriteOnce"],
-                            "resources": {"requests": {"storage": c.get("storageSize", "100Gi")}},
+                            "resources": {"requests": {"storage": c["storageSize"]}},
                         },
                     },
                 }
@@ -76,7 +67,7 @@ def tenant_object(ctx: InstallContext) -> dict[str, Any]:
 def ingress_object(ctx: InstallContext) -> dict[str, Any]:
     domain = ctx.spec.cluster.domain
     rules = [("s3", "minio", 80)]
-    if ctx.config.get("console", True):
+    if ctx.config["console"]:
         rules.append(("minio", f"{TENANT}-console", 9090))
     return {
         "apiVersion": "networking.k8s.io/v1",
@@ -124,7 +115,7 @@ async def install(ctx: InstallContext) -> None:
     await ctx.step("declare the Tenant", lambda: ensure(ctx, tenant_object(ctx)))
     await ctx.step("publish the S3 API and console", lambda: ensure(ctx, ingress_object(ctx)))
     extra = []
-    for bucket in ctx.config.get("buckets", ()):
+    for bucket in ctx.config["buckets"]:
         extra.append({"name": bucket["name"], **({"objectLock": True} if bucket.get("objectLock") else {})})
         if bucket.get("versioning") or bucket.get("quota"):
             ctx.log(
@@ -143,7 +134,7 @@ async def install(ctx: InstallContext) -> None:
         what=f"MinIO Tenant {ns}/{TENANT}",
     )
     await kube.wait_rollout("StatefulSet", f"{TENANT}-{POOL}", ns, timeout=600)
-    console = f", console https://minio.{ctx.spec.cluster.domain}" if ctx.config.get("console", True) else ""
+    console = f", console https://minio.{ctx.spec.cluster.domain}" if ctx.config["console"] else ""
     ctx.log(
         f"MinIO is ready: S3 at https://s3.{ctx.spec.cluster.domain} (in the cluster {s3_endpoint(ctx)})"
         f"{console}; root credentials in Secret {ns}/{TENANT_CONFIG_SECRET} (config.env)"
@@ -152,7 +143,7 @@ async def install(ctx: InstallContext) -> None:
 
 async def _root_credentials(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
-    user = str(ctx.config.get("rootUser", "minio-admin"))
+    user = str(ctx.config["rootUser"])
     ref = ctx.config.get("rootPassword")
     password: str | None = None
     if ref is None:

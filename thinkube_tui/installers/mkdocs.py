@@ -23,17 +23,16 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from .apps import domain_host
 from .base import InstallContext
-from .objects import ensure, ensure_namespace, rollout
-from .shared import enabled
-from .workspace import ingress
+from .support.components import enabled, hostname
+from .support.objects import MANAGED_BY, ensure, ensure_namespace, rollout
+from .support.workspace import ingress
 
 NAME = "mkdocs"
 SOURCE = "mkdocs-source"
 MKDOCS_IMAGE = "squidfunk/mkdocs-material:9.6.14"
 NGINX_IMAGE = "nginx:1.27.5-alpine"
-LABELS = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/managed-by": "thinkube-tui"}
+LABELS = {"app.kubernetes.io/name": NAME, **MANAGED_BY}
 
 CLONE_AND_BUILD = """\
 set -eu
@@ -73,7 +72,7 @@ def installed_services(ctx: InstallContext) -> list[tuple[str, str, list[str]]]:
 
 
 def source_files(ctx: InstallContext) -> dict[str, str]:
-    theme = str(ctx.config.get("theme", "material"))
+    theme = str(ctx.config["theme"])
     name = ctx.spec.cluster.name
     mkdocs_yml = f"site_name: {name} documentation\ntheme:\n  name: {theme}\nnav:\n  - Home: index.md\n"
     lines = [
@@ -95,8 +94,8 @@ def objects(ctx: InstallContext) -> list[dict[str, Any]]:
     c = ctx.config
     ns = ctx.component.namespace
     repository = c.get("repository")
-    branch = str(c.get("branch", "main"))
-    minutes = int(c.get("rebuildMinutes", 60))
+    branch = str(c["branch"])
+    minutes = int(c["rebuildMinutes"])
     out: list[dict[str, Any]] = []
     volumes: list[dict[str, Any]] = [{"name": "site", "emptyDir": {}}, {"name": "work", "emptyDir": {}}]
     mounts: list[dict[str, Any]] = [{"name": "site", "mountPath": "/site"}, {"name": "work", "mountPath": "/work"}]
@@ -176,13 +175,13 @@ def objects(ctx: InstallContext) -> list[dict[str, Any]]:
             },
         }
     )
-    out.append(ingress(ctx, NAME, domain_host(ctx), NAME, 80))
+    out.append(ingress(ctx, NAME, hostname(ctx), NAME, 80))
     return out
 
 
 async def install(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
-    host = domain_host(ctx)
+    host = hostname(ctx)
 
     async def apply() -> None:
         await ensure_namespace(ctx, ns)

@@ -28,10 +28,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .apps import auth_annotations, domain_host, oauth2_proxy
 from .base import InstallContext
-from .objects import ensure_namespace, rollout
-from .shared import bucket_for, database_for, oidc_client_for
+from .support.apps import auth_annotations, oauth2_proxy
+from .support.components import hostname
+from .support.keycloak import oidc_client_for
+from .support.minio import bucket_for
+from .support.objects import ensure_namespace, rollout
+from .support.postgres import database_for
 
 NAME = "mlflow"  # release; the chart's fullname, Deployment and Service (port 5000)
 PORT = 5000
@@ -49,10 +52,10 @@ def chart_values(
     endpoint: str,
 ) -> dict[str, Any]:
     c = ctx.config
-    host = domain_host(ctx)
+    host = hostname(ctx)
     return {
         "fullnameOverride": NAME,
-        "replicaCount": int(c.get("replicas", 1)),
+        "replicaCount": int(c["replicas"]),
         # the Bitnami subcharts stay off: MLflow uses the shared PostgreSQL and MinIO
         "postgresql": {"enabled": False},
         "mysql": {"enabled": False},
@@ -64,7 +67,7 @@ def chart_values(
             "existingDatabaseSecret": {"name": db_secret, "usernameKey": "username", "passwordKey": "password"},
         },
         "artifactRoot": {
-            "proxiedArtifactStorage": bool(c.get("serveArtifacts", True)),
+            "proxiedArtifactStorage": bool(c["serveArtifacts"]),
             "s3": {
                 "enabled": True,
                 "bucket": bucket,
@@ -89,11 +92,11 @@ def chart_values(
 
 async def install(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
-    host = domain_host(ctx)
+    host = hostname(ctx)
     await ctx.step("namespace", lambda: ensure_namespace(ctx, ns))
-    db = await database_for(ctx, "mlflow", database=str(ctx.config.get("databaseName", "mlflow")))
+    db = await database_for(ctx, "mlflow", database=str(ctx.config["databaseName"]))
     s3 = await bucket_for(ctx, "mlflow")
-    wanted_bucket = str(ctx.config.get("artifactBucket", s3.bucket))
+    wanted_bucket = str(ctx.config["artifactBucket"])
     if wanted_bucket != s3.bucket:
         ctx.log(
             f"note: artifactBucket {wanted_bucket} is not provisioned by the shared MinIO contract; "

@@ -32,11 +32,13 @@ import json
 from typing import Any
 
 from ..engine import InstallError
-from .apps import fetch_manifest
 from .base import InstallContext
-from .objects import condition, ensure, ensure_namespace, rollout, wait
-from .shared import enabled, s3_endpoint, secret_values
-from .workspace import gpu_nodes, gpu_resource, gpu_tolerations
+from .support.apps import fetch_manifest
+from .support.components import enabled
+from .support.minio import s3_endpoint
+from .support.objects import MANAGED_BY, ensure, ensure_namespace, rollout, wait, wait_crds
+from .support.secret_objects import secret_values
+from .support.workspace import gpu_nodes, gpu_resource, gpu_tolerations
 
 VERSION = "v0.15.0"
 RELEASE = f"https://github.com/kserve/kserve/releases/download/{VERSION}"
@@ -66,7 +68,7 @@ CONTROLLER = "kserve-controller-manager"
 
 
 def deployment_mode(ctx: InstallContext) -> str:
-    return str(ctx.config.get("deploymentMode", "RawDeployment"))
+    return str(ctx.config["deploymentMode"])
 
 
 def configure(ctx: InstallContext, obj: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +116,7 @@ async def install(ctx: InstallContext) -> None:
             "components.model-serving.deploymentMode is Serverless, which needs Knative: enable the "
             "knative component or use RawDeployment"
         )
-    unknown = [r for r in ctx.config.get("runtimes", ()) if r not in RUNTIMES]
+    unknown = [r for r in ctx.config["runtimes"] if r not in RUNTIMES]
     if unknown:
         raise InstallError(f"components.model-serving.runtimes: unknown runtime(s) {', '.join(unknown)}")
 
@@ -123,23 +125,13 @@ async def install(ctx: InstallContext) -> None:
     deployments = sorted({(ns, CONTROLLER), *manifest.get("deployments", ())})
 
     # Verify: CRDs established, the controller(s) rolled out.
-    for crd in crds:
-        await wait(
-            ctx,
-            "apiextensions.k8s.io/v1",
-            "CustomResourceDefinition",
-            crd,
-            None,
-            lambda o: condition(o, "Established"),
-            timeout=120,
-            what=f"CRD {crd}",
-        )
+    await wait_crds(ctx, crds)
     ctx.log(f"{len(crds)} KServe CRDs are established")
     for where, name in deployments:
         await rollout(ctx, "Deployment", name, where, timeout=600)
 
     gpus = bool(gpu_nodes(ctx))
-    selected = [RUNTIMES[r] for r in ctx.config.get("runtimes", ("mlserver", "huggingface"))]
+    selected = [RUNTIMES[r] for r in ctx.config["runtimes"]]
     await ctx.step("serving runtimes", lambda: _runtimes(ctx, selected, gpus=gpus))
     await ctx.step("S3 access to the model bucket", lambda: _s3(ctx))
 
@@ -199,7 +191,7 @@ async def _runtimes(ctx: InstallContext, selected: list[str], *, gpus: bool) -> 
 
 async def _s3(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
-    bucket = str(ctx.config.get("modelBucket", "mlflow"))
+    bucket = str(ctx.config["modelBucket"])
     source_ns = ctx.cluster.catalog["mlflow"].namespace
     found = await secret_values(ctx, "mlflow-s3", source_ns, secret_keys=("AWS_SECRET_ACCESS_KEY",))
     if not found or not found.get("AWS_SECRET_ACCESS_KEY"):
@@ -213,7 +205,7 @@ async def _s3(ctx: InstallContext) -> None:
         "metadata": {
             "name": S3_SECRET,
             "namespace": ns,
-            "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"},
+            "labels": dict(MANAGED_BY),
             "annotations": {
                 "serving.kserve.io/s3-endpoint": endpoint,
                 "serving.kserve.io/s3-usehttps": "0",
@@ -234,7 +226,7 @@ async def _s3(ctx: InstallContext) -> None:
             "metadata": {
                 "name": S3_SECRET,
                 "namespace": ns,
-                "labels": {"app.kubernetes.io/managed-by": "thinkube-tui"},
+                "labels": dict(MANAGED_BY),
             },
             "secrets": [{"name": S3_SECRET}],
         },

@@ -25,10 +25,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .apps import domain_host, extra_chart
 from .base import InstallContext
-from .objects import ensure_namespace, rollout
-from .shared import ensure_secret, keep_or_make
+from .support.apps import extra_chart
+from .support.components import hostname
+from .support.objects import ensure_namespace, rollout
+from .support.secret_objects import ensure_secret, keep_or_make
 
 CLUSTER = "opensearch-cluster"
 NODE_GROUP = "master"
@@ -49,8 +50,8 @@ def heap_mi(heap: str) -> int:
 
 def chart_values(ctx: InstallContext) -> dict[str, Any]:
     c = ctx.config
-    replicas = int(c.get("replicas", 1))
-    heap = str(c.get("heapSize", "1g"))
+    replicas = int(c["replicas"])
+    heap = str(c["heapSize"])
     return {
         "clusterName": CLUSTER,
         "nodeGroup": NODE_GROUP,
@@ -61,7 +62,7 @@ def chart_values(ctx: InstallContext) -> dict[str, Any]:
             "requests": {"cpu": "500m", "memory": f"{heap_mi(heap) * 2}Mi"},
             "limits": {"memory": f"{heap_mi(heap) * 2}Mi"},
         },
-        "persistence": {"enabled": True, "size": str(c.get("storageSize", "30Gi"))},
+        "persistence": {"enabled": True, "size": str(c["storageSize"])},
         "sysctlInit": {"enabled": True},
         "extraEnvs": [
             {
@@ -73,7 +74,7 @@ def chart_values(ctx: InstallContext) -> dict[str, Any]:
 
 
 def dashboards_values(ctx: InstallContext) -> dict[str, Any]:
-    host = domain_host(ctx)
+    host = hostname(ctx)
     return {
         "fullnameOverride": DASHBOARDS,
         "opensearchHosts": f"https://{STATEFULSET}:9200",
@@ -92,7 +93,7 @@ async def install(ctx: InstallContext) -> None:
     await ctx.step("namespace", lambda: ensure_namespace(ctx, ns))
     await ctx.step("the initial admin password", lambda: _admin(ctx))
     await ctx.step("install the OpenSearch chart", lambda: ctx.helm(chart_values(ctx), timeout_s=900))
-    dashboards = bool(ctx.config.get("dashboards", True))
+    dashboards = bool(ctx.config["dashboards"])
     if dashboards:
         repo = ctx.component.install.repo
         await ctx.step(
@@ -108,7 +109,7 @@ async def install(ctx: InstallContext) -> None:
         await rollout(ctx, "Deployment", DASHBOARDS, ns, timeout=600)
     ctx.log(
         f"OpenSearch is ready at https://{STATEFULSET}.{ns}.svc.cluster.local:9200 (user admin, password in "
-        f"Secret {ns}/{ADMIN_SECRET})" + (f"; Dashboards at https://{domain_host(ctx)}" if dashboards else "")
+        f"Secret {ns}/{ADMIN_SECRET})" + (f"; Dashboards at https://{hostname(ctx)}" if dashboards else "")
     )
 
 

@@ -27,10 +27,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .apps import domain_host
 from .base import InstallContext
-from .objects import ensure_namespace, rollout, wait
-from .shared import OidcClient, database_for, ensure_secret, oidc_client_for, secret_values
+from .support.components import hostname
+from .support.keycloak import OidcClient, oidc_client_for
+from .support.objects import ensure_namespace, rollout, wait
+from .support.postgres import database_for
+from .support.secret_objects import ensure_secret, secret_values
 
 NAME = "penpot"  # release / fullname: Deployments penpot-backend, penpot-frontend, penpot-exporter
 VALKEY_SECRET = "penpot-valkey"
@@ -41,7 +43,7 @@ DEPLOYMENTS = ("penpot-backend", "penpot-frontend", "penpot-exporter")
 
 def flags(ctx: InstallContext) -> str:
     out = ["enable-login-with-oidc", "enable-registration", "disable-email-verification", "disable-smtp"]
-    out.append("enable-login-with-password" if ctx.config.get("registration", False) else "disable-login-with-password")
+    out.append("enable-login-with-password" if ctx.config["registration"] else "disable-login-with-password")
     return " ".join(out)
 
 
@@ -49,13 +51,13 @@ def chart_values(
     ctx: InstallContext, *, db_host: str, db_port: int, database: str, db_secret: str, client: OidcClient
 ) -> dict[str, Any]:
     c = ctx.config
-    host = domain_host(ctx)
+    host = hostname(ctx)
     return {
         "global": {"postgresqlEnabled": False, "valkeyEnabled": False, "redisEnabled": False},
         "config": {
             "publicUri": f"https://{host}",
             "flags": flags(ctx),
-            "telemetryEnabled": bool(c.get("telemetry", False)),
+            "telemetryEnabled": bool(c["telemetry"]),
             "postgresql": {
                 "host": db_host,
                 "port": db_port,
@@ -76,7 +78,7 @@ def chart_values(
                 },
             },
         },
-        "persistence": {"assets": {"enabled": True, "size": str(c.get("storageSize", "10Gi"))}},
+        "persistence": {"assets": {"enabled": True, "size": str(c["storageSize"])}},
         "ingress": {
             "enabled": True,
             "className": "nginx",
@@ -102,8 +104,8 @@ async def install(ctx: InstallContext) -> None:
     for name in DEPLOYMENTS:
         await rollout(ctx, "Deployment", name, ns, timeout=900)
     ctx.log(
-        f"Penpot is ready at https://{domain_host(ctx)} (Keycloak login"
-        + (", local sign-up allowed" if ctx.config.get("registration", False) else "")
+        f"Penpot is ready at https://{hostname(ctx)} (Keycloak login"
+        + (", local sign-up allowed" if ctx.config["registration"] else "")
         + ")"
     )
     if ctx.spec.cluster.certificates == "self-signed":

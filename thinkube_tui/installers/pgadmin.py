@@ -26,19 +26,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .apps import domain_host
 from .base import InstallContext
-from .objects import ensure_namespace, rollout
-from .shared import (
-    PG_PORT,
-    OidcClient,
-    ensure_secret,
-    keep_or_make,
-    oidc_client_for,
-    pg_host,
-    secret_values,
-)
-from .workspace import CA_CONFIGMAP, CA_FILE, CA_MOUNT, trusted_ca
+from .support.components import hostname
+from .support.keycloak import OidcClient, oidc_client_for
+from .support.objects import ensure_namespace, rollout
+from .support.postgres import PG_PORT, pg_host
+from .support.secret_objects import ensure_secret, keep_or_make, secret_values
+from .support.workspace import CA_CONFIGMAP, CA_FILE, CA_MOUNT, trusted_ca
 
 NAME = "pgadmin"  # fullnameOverride: Deployment and Service
 ADMIN_SECRET = "pgadmin-admin"
@@ -77,7 +71,7 @@ def oauth2_config(client: OidcClient, secret: str) -> str:
 
 def chart_values(ctx: InstallContext, *, with_ca: bool) -> dict[str, Any]:
     c = ctx.config
-    host = domain_host(ctx)
+    host = hostname(ctx)
     variables = [
         {"name": "PGADMIN_CONFIG_AUTHENTICATION_SOURCES", "value": "['oauth2', 'internal']"},
         {"name": "PGADMIN_CONFIG_OAUTH2_AUTO_CREATE_USER", "value": "True"},
@@ -96,7 +90,7 @@ def chart_values(ctx: InstallContext, *, with_ca: bool) -> dict[str, Any]:
         "secretKeys": {"pgadminPasswordKey": "password"},
         "env": {"email": admin_email(ctx), "variables": variables},
         "envVarsFromSecrets": [OAUTH2_SECRET],
-        "persistentVolume": {"enabled": True, "size": str(c.get("storageSize", "1Gi"))},
+        "persistentVolume": {"enabled": True, "size": str(c["storageSize"])},
         "ingress": {
             "enabled": True,
             "ingressClassName": "nginx",
@@ -106,7 +100,7 @@ def chart_values(ctx: InstallContext, *, with_ca: bool) -> dict[str, Any]:
         },
         "serverDefinitions": {"enabled": False},
     }
-    if c.get("registerSharedServer", True):
+    if c["registerSharedServer"]:
         values["serverDefinitions"] = {
             "enabled": True,
             "resourceType": "ConfigMap",
@@ -132,7 +126,7 @@ def chart_values(ctx: InstallContext, *, with_ca: bool) -> dict[str, Any]:
 
 async def install(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
-    host = domain_host(ctx)
+    host = hostname(ctx)
     await ctx.step("namespace", lambda: ensure_namespace(ctx, ns))
     await ctx.step("the local admin password", lambda: _admin(ctx))
     client = await oidc_client_for(ctx, "pgadmin")
@@ -144,7 +138,7 @@ async def install(ctx: InstallContext) -> None:
     ctx.log(
         f"pgAdmin is ready at https://{host} (Keycloak login, or {admin_email(ctx)} with the password in "
         f"Secret {ns}/{ADMIN_SECRET})"
-        + ("; the shared PostgreSQL is registered as a server" if ctx.config.get("registerSharedServer", True) else "")
+        + ("; the shared PostgreSQL is registered as a server" if ctx.config["registerSharedServer"] else "")
     )
 
 

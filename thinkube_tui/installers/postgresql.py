@@ -2,7 +2,7 @@
 
 The operator comes from its Helm chart (with its CRDs: Cluster, Database, ...); the installer
 then declares the `postgresql.cnpg.io/v1 Cluster` `postgres/postgres` itself. Services get their
-own role and database through `shared.database_for` (managed roles + `Database` objects).
+own role and database through `support.postgres.database_for` (managed roles + `Database` objects).
 
 Docs: https://cloudnative-pg.io/documentation/current/ (bootstrap, "PostgreSQL Role Management",
 "PostgreSQL Database Management", the API reference for Cluster.status.readyInstances).
@@ -18,7 +18,9 @@ from typing import Any
 from ..engine import InstallError
 from ..kube import KubeError
 from .base import InstallContext
-from .shared import CNPG_API, PG_CLUSTER, condition, ensure, ensure_secret, keep_or_make, pg_host
+from .support.objects import condition, ensure
+from .support.postgres import CNPG_API, PG_CLUSTER, pg_host
+from .support.secret_objects import ensure_secret, keep_or_make
 
 OPERATOR = "cnpg-controller-manager"  # fullnameOverride: the Deployment's name
 SUPERUSER_SECRET = f"{PG_CLUSTER}-superuser"
@@ -44,19 +46,19 @@ def operator_values() -> dict[str, object]:
 def cluster_object(ctx: InstallContext) -> dict[str, object]:
     c = ctx.config
     spec: dict[str, object] = {
-        "instances": int(c.get("instances", 1)),
-        "imageName": f"{IMAGE}:{c.get('version', '17')}",
+        "instances": int(c["instances"]),
+        "imageName": f"{IMAGE}:{c['version']}",
         "enableSuperuserAccess": True,
         "superuserSecret": {"name": SUPERUSER_SECRET},
-        "storage": {"size": c.get("storageSize", "20Gi")},
+        "storage": {"size": c["storageSize"]},
         "postgresql": {
             "parameters": {
-                "max_connections": str(c.get("maxConnections", 200)),
-                "shared_buffers": pg_memory(c.get("sharedBuffers", "256Mi")),
+                "max_connections": str(c["maxConnections"]),
+                "shared_buffers": pg_memory(c["sharedBuffers"]),
             }
         },
     }
-    wal = c.get("walStorageSize", "0Gi")
+    wal = c["walStorageSize"]
     if float(re.sub(r"[A-Za-z]+$", "", wal) or 0) > 0:
         spec["walStorage"] = {"size": wal}
     return {
@@ -84,7 +86,7 @@ async def install(ctx: InstallContext) -> None:
     await kube.wait_rollout("Deployment", OPERATOR, ns, timeout=600)
     await ctx.step("the superuser's password", lambda: _superuser(ctx))
     await ctx.step("declare the shared PostgreSQL cluster", lambda: _apply_cluster(ctx))
-    instances = int(ctx.config.get("instances", 1))
+    instances = int(ctx.config["instances"])
     await kube.wait_for(
         CNPG_API,
         "Cluster",
@@ -95,7 +97,7 @@ async def install(ctx: InstallContext) -> None:
         what=f"PostgreSQL cluster {ns}/{PG_CLUSTER}",
     )
     ctx.log(
-        f"PostgreSQL {ctx.config.get('version', '17')} is ready at {pg_host(ctx)}:5432 "
+        f"PostgreSQL {ctx.config['version']} is ready at {pg_host(ctx)}:5432 "
         f"({instances} instance(s)); superuser credentials in Secret {ns}/{SUPERUSER_SECRET}"
     )
 

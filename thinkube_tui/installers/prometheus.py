@@ -33,8 +33,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .base import InstallContext
-from .objects import condition, rollout, wait
-from .shared import enabled
+from .support.components import enabled
+from .support.objects import condition, rollout, wait
 
 FULLNAME = "kube-prometheus"
 OPERATOR = f"{FULLNAME}-operator"
@@ -54,13 +54,13 @@ def prometheus_url(namespace: str) -> str:
 def chart_values(ctx: InstallContext) -> dict[str, Any]:
     c = ctx.config
     spec: dict[str, Any] = {
-        "retention": str(c.get("retention", "15d")),
-        "scrapeInterval": str(c.get("scrapeInterval", "30s")),
+        "retention": str(c["retention"]),
+        "scrapeInterval": str(c["scrapeInterval"]),
         "storageSpec": {
             "volumeClaimTemplate": {
                 "spec": {
                     "accessModes": ["ReadWriteOnce"],
-                    "resources": {"requests": {"storage": str(c.get("storageSize", "50Gi"))}},
+                    "resources": {"requests": {"storage": str(c["storageSize"])}},
                 }
             }
         },
@@ -71,8 +71,8 @@ def chart_values(ctx: InstallContext) -> dict[str, Any]:
         "fullnameOverride": FULLNAME,
         "grafana": {"enabled": False, "forceDeployDashboards": enabled(ctx, "grafana")},
         "prometheus": {"prometheusSpec": spec},
-        "alertmanager": {"enabled": bool(c.get("alertmanager", True))},
-        "nodeExporter": {"enabled": bool(c.get("nodeExporter", True))},
+        "alertmanager": {"enabled": bool(c["alertmanager"])},
+        "nodeExporter": {"enabled": bool(c["nodeExporter"])},
         "prometheus-node-exporter": {"fullnameOverride": NODE_EXPORTER, "tolerations": [{"operator": "Exists"}]},
         "kube-state-metrics": {"fullnameOverride": KUBE_STATE_METRICS},
         "kubeControllerManager": {"enabled": False},
@@ -146,5 +146,5 @@ async def install(ctx: InstallContext) -> None:
     ctx.log(
         f"Prometheus is ready at {prometheus_url(ns)} (inside the cluster; its UI through Grafana or "
         f"`microk8s kubectl -n {ns} port-forward svc/{PROMETHEUS} 9090`); retention {retention}, volume "
-        f"{ctx.config.get('storageSize', '50Gi')}; every ServiceMonitor/PodMonitor in the cluster is scraped"
+        f"{ctx.config['storageSize']}; every ServiceMonitor/PodMonitor in the cluster is scraped"
     )

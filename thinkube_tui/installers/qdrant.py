@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from .base import InstallContext
-from .shared import ensure_namespace, ensure_secret, keep_or_make
+from .support.objects import ensure_namespace
+from .support.secret_objects import ensure_secret, keep_or_make
 
 NAME = "qdrant"  # release and StatefulSet
 KEY_SECRET = "qdrant-api-key"
@@ -22,11 +23,11 @@ KEY_SECRET = "qdrant-api-key"
 
 def chart_values(ctx: InstallContext, api_key: str) -> dict[str, Any]:
     c = ctx.config
-    replicas = int(c.get("replicas", 1))
+    replicas = int(c["replicas"])
     return {
         "replicaCount": replicas,
-        "persistence": {"size": c.get("storageSize", "10Gi")},
-        "snapshotPersistence": {"enabled": True, "size": c.get("snapshotsStorageSize", "5Gi")},
+        "persistence": {"size": c["storageSize"]},
+        "snapshotPersistence": {"enabled": True, "size": c["snapshotsStorageSize"]},
         "config": {"cluster": {"enabled": replicas > 1}},
         "apiKey": api_key,
     }

@@ -27,8 +27,8 @@ from ..engine import InstallError
 from ..secrets import MissingSecret
 from ..spec import SecretRef
 from .base import InstallContext
-from .net import WILDCARD_CERTIFICATE, WILDCARD_NAMESPACE, WILDCARD_SECRET
-from .objects import condition, ensure, ensure_namespace, wait
+from .support.net import WILDCARD_CERTIFICATE, WILDCARD_NAMESPACE, WILDCARD_SECRET
+from .support.objects import condition, ensure, ensure_namespace, wait
 
 CM = "cert-manager.io/v1"
 ACME_SERVERS = {
@@ -53,8 +53,8 @@ async def install(ctx: InstallContext) -> None:
     config = ctx.config
     namespace = ctx.component.namespace  # cert-manager's: ClusterIssuers read their Secrets here
     issuer = issuer_name(mode)
-    wildcard = bool(config.get("wildcard", True))
-    if mode != "self-signed" and wildcard and config.get("challenge", "dns01") == "http01":
+    wildcard = bool(config["wildcard"])
+    if mode != "self-signed" and wildcard and config["challenge"] == "http01":
         raise InstallError(
             f"a wildcard certificate (*.{ctx.spec.cluster.domain}) can only be issued with the "
             "DNS-01 challenge: set components.ssl-certificates.challenge to dns01 (with a dns01 "
@@ -176,8 +176,8 @@ def _resolve(ctx: InstallContext, ref: Any, key: str) -> str:
 
 def dns01_solver(ctx: InstallContext) -> tuple[dict[str, Any], dict[str, str]]:
     """(the solver's dns01 block, the credentials Secret's values) for the configured provider."""
-    dns = ctx.config.get("dns01") or {}
-    provider = dns.get("provider", "cloudflare")
+    dns = ctx.config["dns01"]
+    provider = dns["provider"]
 
     def ref(key: str) -> dict[str, str]:
         return {"name": DNS01_SECRET, "key": key}
@@ -199,7 +199,7 @@ def dns01_solver(ctx: InstallContext) -> tuple[dict[str, Any], dict[str, str]]:
         return {"cloudDNS": block}, {"key.json": _resolve(ctx, dns.get("apiToken"), "apiToken")}
     if provider == "route53":
         block = {
-            "region": dns.get("region", "us-east-1"),
+            "region": dns["region"],
             "accessKeyID": need("accessKeyId"),
             "secretAccessKeySecretRef": ref("secret-access-key"),
         }
@@ -210,7 +210,7 @@ def dns01_solver(ctx: InstallContext) -> tuple[dict[str, Any], dict[str, str]]:
         block = {
             "nameserver": need("nameserver"),
             "tsigKeyName": need("tsigKeyName"),
-            "tsigAlgorithm": dns.get("tsigAlgorithm", "HMACSHA256"),
+            "tsigAlgorithm": dns["tsigAlgorithm"],
             "tsigSecretSecretRef": ref("tsig-secret"),
         }
         return {"rfc2136": block}, {"tsig-secret": _resolve(ctx, dns.get("tsigSecret"), "tsigSecret")}
@@ -234,7 +234,7 @@ def acme_issuer(ctx: InstallContext, issuer: str, solver: dict[str, Any]) -> dic
 
 
 async def _acme_issuer(ctx: InstallContext, namespace: str, issuer: str) -> None:
-    if ctx.config.get("challenge", "dns01") == "http01":
+    if ctx.config["challenge"] == "http01":
         solver: dict[str, Any] = {"http01": {"ingress": {"ingressClassName": "nginx"}}}
     else:
         dns01, credentials = dns01_solver(ctx)
@@ -257,7 +257,7 @@ async def _acme_issuer(ctx: InstallContext, namespace: str, issuer: str) -> None
 
 def wildcard_certificate(ctx: InstallContext, issuer: str) -> dict[str, Any]:
     domain = ctx.spec.cluster.domain
-    days = int(ctx.config.get("renewBeforeDays", 30))
+    days = int(ctx.config["renewBeforeDays"])
     return {
         "apiVersion": CM,
         "kind": "Certificate",

@@ -17,15 +17,16 @@ import hashlib
 import html
 from typing import Any
 
-from .apps import MANAGED, auth_annotations, domain_host, oauth2_proxy
 from .base import InstallContext
-from .objects import ensure, ensure_namespace, rollout
-from .shared import enabled, oidc_client_for
-from .workspace import ingress
+from .support.apps import auth_annotations, oauth2_proxy
+from .support.components import enabled, hostname
+from .support.keycloak import oidc_client_for
+from .support.objects import MANAGED_BY, ensure, ensure_namespace, rollout
+from .support.workspace import ingress
 
 NAME = "thinkube-dashboard"
 NGINX_IMAGE = "nginx:1.27.5-alpine"
-LABELS = {"app.kubernetes.io/name": NAME, **MANAGED}
+LABELS = {"app.kubernetes.io/name": NAME, **MANAGED_BY}
 
 STYLE = """\
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#1d2330}
@@ -58,7 +59,7 @@ def services(ctx: InstallContext) -> list[dict[str, Any]]:
                     "group": comp.group,
                 }
             )
-    for link in ctx.config.get("extraLinks", ()):
+    for link in ctx.config["extraLinks"]:
         out.append(
             {
                 "title": link["title"],
@@ -71,7 +72,7 @@ def services(ctx: InstallContext) -> list[dict[str, Any]]:
 
 
 def page(ctx: InstallContext) -> str:
-    title = html.escape(str(ctx.config.get("title", "Thinkube")))
+    title = html.escape(str(ctx.config["title"]))
     cards = []
     for s in services(ctx):
         url = s["urls"][0] if s["urls"] else ""
@@ -110,7 +111,7 @@ def objects(ctx: InstallContext) -> list[dict[str, Any]]:
             "kind": "Deployment",
             "metadata": {"name": NAME, "namespace": ns, "labels": LABELS},
             "spec": {
-                "replicas": int(ctx.config.get("replicas", 1)),
+                "replicas": int(ctx.config["replicas"]),
                 "selector": {"matchLabels": {"app.kubernetes.io/name": NAME}},
                 "template": {
                     "metadata": {"labels": LABELS, "annotations": {"thinkube.io/page-sha256": digest}},
@@ -144,13 +145,13 @@ def objects(ctx: InstallContext) -> list[dict[str, Any]]:
                 "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
             },
         },
-        ingress(ctx, NAME, domain_host(ctx), NAME, 80, annotations=auth_annotations(NAME, ns)),
+        ingress(ctx, NAME, hostname(ctx), NAME, 80, annotations=auth_annotations(NAME, ns)),
     ]
 
 
 async def install(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
-    host = domain_host(ctx)
+    host = hostname(ctx)
     await ctx.step("namespace", lambda: ensure_namespace(ctx, ns))
     client = await oidc_client_for(ctx, NAME)
     await ctx.step("Keycloak login (oauth2-proxy)", lambda: oauth2_proxy(ctx, NAME, ns, host, client))

@@ -16,7 +16,8 @@ from typing import Any
 
 from ..engine import InstallError
 from .base import InstallContext
-from .shared import ensure_namespace, ensure_secret, keep_or_make
+from .support.objects import ensure_namespace
+from .support.secret_objects import ensure_secret, keep_or_make
 
 NAME = "valkey"  # release, Deployment / StatefulSet, Service
 USERS_SECRET = "valkey-users"
@@ -31,11 +32,11 @@ def to_bytes(quantity: str) -> int:
 
 def chart_values(ctx: InstallContext) -> dict[str, Any]:
     c = ctx.config
-    replicated = c.get("mode", "standalone") == "replicated"
-    persistence = bool(c.get("persistence", True)) or replicated  # replicas need volumes
+    replicated = c["mode"] == "replicated"
+    persistence = bool(c["persistence"]) or replicated  # replicas need volumes
     config = [
-        f"maxmemory {to_bytes(c.get('maxMemory', '512Mi'))}",
-        f"maxmemory-policy {c.get('evictionPolicy', 'noeviction')}",
+        f"maxmemory {to_bytes(c['maxMemory'])}",
+        f"maxmemory-policy {c['evictionPolicy']}",
     ]
     if persistence:
         config.append("appendonly yes")
@@ -50,11 +51,11 @@ def chart_values(ctx: InstallContext) -> dict[str, Any]:
     if replicated:
         values["replica"] = {
             "enabled": True,
-            "replicas": int(c.get("replicas", 2)),
-            "persistence": {"size": c.get("storageSize", "2Gi")},
+            "replicas": int(c["replicas"]),
+            "persistence": {"size": c["storageSize"]},
         }
     else:
-        values["dataStorage"] = {"enabled": persistence, "requestedSize": c.get("storageSize", "2Gi")}
+        values["dataStorage"] = {"enabled": persistence, "requestedSize": c["storageSize"]}
     return values
 
 
@@ -64,7 +65,7 @@ async def install(ctx: InstallContext) -> None:
     await ctx.step("the password", lambda: _password(ctx))
     await ctx.step("install the Valkey chart", lambda: ctx.helm(chart_values(ctx)))
     kube = await ctx.kube()
-    kind = "StatefulSet" if ctx.config.get("mode", "standalone") == "replicated" else "Deployment"
+    kind = "StatefulSet" if ctx.config["mode"] == "replicated" else "Deployment"
     await kube.wait_rollout(kind, NAME, ns, timeout=600)
     ctx.log(
         f"Valkey is ready at {NAME}.{ns}.svc.cluster.local:6379 (user default); password in Secret "

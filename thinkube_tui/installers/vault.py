@@ -61,11 +61,11 @@ def raft_config(replicas: int) -> str:
 
 def chart_values(ctx: InstallContext) -> dict[str, Any]:
     c = ctx.config
-    replicas = int(c.get("replicas", 1))
+    replicas = int(c["replicas"])
     server: dict[str, Any] = {
         "readinessProbe": {"enabled": True, "path": READINESS},
-        "dataStorage": {"enabled": True, "size": c.get("storageSize", "10Gi")},
-        "auditStorage": {"enabled": bool(c.get("auditLog", True)), "size": c.get("auditStorageSize", "5Gi")},
+        "dataStorage": {"enabled": True, "size": c["storageSize"]},
+        "auditStorage": {"enabled": bool(c["auditLog"]), "size": c["auditStorageSize"]},
         "standalone": {"enabled": False},
         "ha": {
             "enabled": True,
@@ -73,7 +73,7 @@ def chart_values(ctx: InstallContext) -> dict[str, Any]:
             "raft": {"enabled": True, "setNodeId": True, "config": raft_config(replicas)},
         },
     }
-    if c.get("uiIngress", False):
+    if c["uiIngress"]:
         host = f"vault.{ctx.spec.cluster.domain}"
         server["ingress"] = {
             "enabled": True,
@@ -168,7 +168,7 @@ async def _call(
 
 async def install(ctx: InstallContext) -> None:
     ns = ctx.component.namespace
-    replicas = int(ctx.config.get("replicas", 1))
+    replicas = int(ctx.config["replicas"])
     pods = [f"{NAME}-{i}" for i in range(replicas)]
     await ctx.step("install the Vault chart", lambda: ctx.helm(chart_values(ctx)))
     kube = await ctx.kube()
@@ -177,7 +177,7 @@ async def install(ctx: InstallContext) -> None:
     await ctx.step("initialise Vault", lambda: _initialise(ctx, pods[0], keys))
     for pod in pods:  # the leader first: the others join its Raft cluster when unsealed
         await ctx.step(f"unseal {pod}", functools.partial(_unseal, ctx, pod, keys))
-    if ctx.config.get("auditLog", True):
+    if ctx.config["auditLog"]:
         await ctx.step("enable the file audit device", lambda: _audit(ctx, pods[0], keys))
     for pod in pods:
         # 200 once unsealed (active or standby); a follower may need a moment to join the leader
@@ -191,10 +191,10 @@ async def install(ctx: InstallContext) -> None:
             retry=(429, 472, 473, 474, 501, 502, 503),
             patience=300,
         )
-    ui = f"; UI at https://vault.{ctx.spec.cluster.domain}" if ctx.config.get("uiIngress") else ""
+    ui = f"; UI at https://vault.{ctx.spec.cluster.domain}" if ctx.config["uiIngress"] else ""
     where = (
         f"unseal keys and root token in {keys_path(ctx)}"
-        if ctx.config.get("secretsStore", "file") == "file"
+        if ctx.config["secretsStore"] == "file"
         else "unseal keys and root token shown once in the summary"
     )
     ctx.log(f"Vault is initialised, unsealed and healthy on {len(pods)} pod(s){ui}; {where}")
@@ -205,8 +205,8 @@ async def _initialise(ctx: InstallContext, leader: str, keys: _Keys) -> None:
     if status.get("initialized"):
         ctx.log("Vault is already initialised")
         return
-    store = ctx.config.get("secretsStore", "file")
-    shares, threshold = int(ctx.config.get("keyShares", 5)), int(ctx.config.get("keyThreshold", 3))
+    store = ctx.config["secretsStore"]
+    shares, threshold = int(ctx.config["keyShares"]), int(ctx.config["keyThreshold"])
     if threshold > shares:
         raise InstallError(f"vault.keyThreshold ({threshold}) is larger than vault.keyShares ({shares})")
     result = (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 from typing import Any
 
 from rich.text import Text
@@ -11,7 +10,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import ContentSwitcher, ListItem, ListView, Static
 
-from ..spec import AnswersError, answers_schema
+from ..messages import MISSING_REQUIRED
+from ..schema import Schema, answers_schema
+from ..spec import AnswersError
 from ..widgets.schema_form import SchemaForm
 from .base import WizardScreen
 
@@ -22,7 +23,7 @@ def form_id(section: str) -> str:
     return f"form-{section}"
 
 
-def settings_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+def settings_schema(schema: Schema) -> dict[str, Any]:
     """A component's schema without `enabled`: what is installed is chosen on Components only,
     so Configure cannot show (or change) a second, contradicting copy of it."""
     properties = {k: v for k, v in schema.get("properties", {}).items() if k != "enabled"}
@@ -80,7 +81,7 @@ class ConfigureScreen(WizardScreen):
         problems = self.model.problems()
         for problem in problems:
             path = problem.path
-            if not show_missing and problem.message.startswith("missing required key"):
+            if not show_missing and problem.message.startswith(MISSING_REQUIRED):
                 continue
             section = (
                 CLUSTER

@@ -139,6 +139,8 @@ class InstallScreen(WizardScreen):
                 await self.install_run.retry(retry)
         finally:
             self.wizard.install_running = False
+            if self.is_attached:  # "finished" only now: the run has closed its journal and lock
+                self._progress()
 
     # ------------------------------------------------------------ events
 
@@ -184,6 +186,8 @@ class InstallScreen(WizardScreen):
         if self.finished is None:
             running = [cid for cid in self.plan.ids if states.get(cid) == "running"]
             status.update(f"Installing: {settled}/{len(self.plan)} settled; running {', '.join(running) or '-'}")
+        elif self.wizard.install_running:  # the engine is done; the run still closes its journal and lock
+            status.update("Finishing: saving the journal and releasing the cluster's lock…")
         elif self.finished.error:  # e.g. another install holds the cluster's lock: it names the holder
             status.update(Text.assemble(("Stopped: ", "red"), self.finished.error, " n: summary"))
         elif self.finished.cancelled:

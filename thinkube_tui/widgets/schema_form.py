@@ -11,7 +11,11 @@ holds a `{"secret": KEY}` reference to it instead, so the answers data never car
 
 Paths: `value()` / `set_value()` take data relative to the form (a component's config);
 `errors()`, `secret_values()` and `show_errors()` use full JSON paths in
-`spec.format_path` style (`components.grafana.adminPassword`), the form's `path` in front.
+`format_path` style (`components.grafana.adminPassword`), the form's `path` in front.
+
+Everything about the schema (kinds, words, defaults, secrets, validation and its messages)
+comes from the schema reader (`thinkube_tui.schema`), the one `validate` uses: a field says
+what `validate` would say about the same value. This module only builds and reads widgets.
 """
 
 from __future__ import annotations
@@ -19,75 +23,29 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import yaml
-from jsonschema.exceptions import ValidationError, best_match
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch
+from textual.widgets.select import NoSelection
 
-from .. import messages
+from ..schema import UNSET, SchemaReader, Setting
 from ..secrets import generate_password
-from ..spec import format_path, schema_validator
+from ..yamlpos import format_path
 
-SECRET_REF = "#/$defs/secretRef"
 RelPath = tuple[str, ...]
 
 
-class _Unset:
-    """No value: the field is empty and has no default, so it is left out of the data."""
-
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET: Any = _Unset()
-
-
 class FieldValueError(ValueError):
-    """What the operator typed cannot even be read as the field's type."""
+    """What the operator typed cannot even be read as the field's type (the message says why,
+    in `validate`'s words for the same text)."""
 
 
-# ---------------------------------------------------------------- schema helpers (no widgets)
-
-
-def is_secret(schema: Mapping[str, Any]) -> bool:
-    return schema.get("$ref") == SECRET_REF
-
-
-def resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> dict[str, Any]:
-    """`schema` with local `$ref`s replaced by their targets (secret references stay as they are)."""
-    node = dict(schema)
-    while "$ref" in node and not is_secret(node):
-        target: Any = root
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-    return node
-
-
-def field_kind(schema: Mapping[str, Any]) -> str:
-    """Which control edits a (resolved) property schema."""
-    if is_secret(schema):
-        return "secret"
-    if "const" in schema:
-        return "const"
-    if "enum" in schema:
-        return "enum"
-    kind = schema.get("type")
-    if kind == "object" and "properties" in schema:
-        return "object"
-    if kind == "array" and schema.get("items", {}).get("type") in ("string", "integer", "number"):
-        return "list"
-    if kind in ("boolean", "integer", "number", "string"):
-        return str(kind)
-    return "yaml"
-
-
-def show_value(value: Any) -> str:
+def show_value(value: object) -> str:
     """A value as the operator would type it back."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -96,25 +54,6 @@ def show_value(value: Any) -> str:
     if isinstance(value, dict):
         return yaml.safe_dump(value, default_flow_style=True, width=1_000_000).strip()
     return str(value)
-
-
-def describe_error(error: ValidationError, secret: bool = False) -> str:
-    """A jsonschema error in the operator's words (the table `validate` uses too), never
-    echoing a secret value; an error inside the value (an item of a list) says where."""
-    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.relative_path).lstrip(".")
-    prefix = f"{where}: " if where else ""
-    return prefix + messages.schema_error(error, secret=secret)
-
-
-_ARTICLE = {
-    "object": "a mapping",
-    "array": "a list",
-    "string": "a string",
-    "integer": "an integer",
-    "number": "a number",
-    "boolean": "true or false",
-    "null": "nothing",
-}
 
 
 def _dom_id(path: RelPath) -> str:
@@ -130,21 +69,21 @@ class SchemaField(Vertical):
 
     kind: ClassVar[str] = "string"
 
-    def __init__(self, form: SchemaForm, path: RelPath, schema: dict[str, Any], *, required: bool) -> None:
-        super().__init__(id=_dom_id(path), classes=f"schema-field schema-field--{self.kind}")
+    def __init__(self, form: SchemaForm, setting: Setting) -> None:
+        super().__init__(id=_dom_id(setting.path), classes=f"schema-field schema-field--{self.kind}")
         self.form = form
-        self.path = path
-        self.schema = schema
-        self.required = required
-        self.schema_default: Any = copy.deepcopy(schema["default"]) if "default" in schema else UNSET
+        self.setting = setting
+        self.path = setting.path
+        self.schema = setting.schema
+        self.required = setting.required
+        self.schema_default: object = setting.default
         # What an untouched field stands for: the schema's default, or an answered value shown as one.
-        self.baseline: Any = self.schema_default
+        self.baseline: object = self.schema_default
         self.external_error: str | None = None
         # The control's state when last reported: controls also post Changed when mounted or
         # filled, which is not the operator editing.
-        self._last_seen: Any = None
+        self._last_seen: object = None
         self.touched = False  # "required" is not shouted at an operator who has not got there yet
-        self._validator = schema_validator({**schema, "$defs": form.root.get("$defs", {})})
 
     @property
     def json_path(self) -> str:
@@ -160,7 +99,7 @@ class SchemaField(Vertical):
     def compose_control(self) -> ComposeResult:
         raise NotImplementedError
 
-    def control_value(self) -> Any:
+    def control_value(self) -> object:
         """The raw state of the control (text, switch position, option index)."""
         raise NotImplementedError
 
@@ -169,21 +108,21 @@ class SchemaField(Vertical):
         self._last_seen = self.control_value()
 
     def help_text(self) -> str:
-        return str(self.schema.get("description", ""))
+        return self.setting.description
 
     # The three things a kind of field must say: what it holds, how to show a value, how to clear it.
-    def read(self) -> Any:
+    def read(self) -> object:
         """The value as typed, UNSET when empty; FieldValueError when it is not even the right type."""
         raise NotImplementedError
 
-    def fill(self, value: Any) -> None:
+    def fill(self, value: object) -> None:
         raise NotImplementedError
 
     def show_baseline(self) -> None:
         """Show the field untouched: empty Inputs say what the baseline is."""
         raise NotImplementedError
 
-    def effective(self) -> Any:
+    def effective(self) -> object:
         typed = self.read()
         return self.baseline if typed is UNSET else typed
 
@@ -193,13 +132,19 @@ class SchemaField(Vertical):
         except FieldValueError as exc:
             return str(exc)
         if value is UNSET:
-            return "required" if self.required else None
-        error = best_match(self._validator.iter_errors(value))
-        return describe_error(error) if error else None
+            return self.setting.missing() if self.required else None
+        return self.setting.problem(value)
+
+    def missing(self) -> bool:
+        """Required and left empty."""
+        try:
+            return self.required and self.effective() is UNSET
+        except FieldValueError:
+            return False
 
     def refresh_error(self) -> str | None:
         message = self.validate() or self.external_error
-        if message == "required" and not (self.touched or self.form.required_shown):
+        if message is not None and self.missing() and not (self.touched or self.form.required_shown):
             message = None
         warning = None if message else self.warning()
         self.query_one(".schema-field--error", Static).update(message or warning or "")
@@ -224,18 +169,18 @@ class SchemaField(Vertical):
 class _InputField(SchemaField):
     """Any field edited as text in one Input."""
 
-    input_type = "text"
+    input_type: Literal["integer", "number", "text"] = "text"
 
     def compose_control(self) -> ComposeResult:
         self._last_seen = ""
         yield Input(
             placeholder=self.placeholder(),
             type=self.input_type,
-            compact=True,  # type: ignore[arg-type]
+            compact=True,
             classes="schema-field--control",
         )
 
-    def control_value(self) -> Any:
+    def control_value(self) -> object:
         return self.input.value
 
     @property
@@ -254,7 +199,7 @@ class _InputField(SchemaField):
         self.input.value = ""
         self.input.placeholder = self.placeholder()
 
-    def fill(self, value: Any) -> None:
+    def fill(self, value: object) -> None:
         self.input.value = show_value(value)
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -265,25 +210,25 @@ class _InputField(SchemaField):
 class StringField(_InputField):
     kind = "string"
 
-    def read(self) -> Any:
+    def read(self) -> object:
         return self.text() or UNSET
 
 
 class NumberField(_InputField):
     kind = "number"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.input_type = "integer" if self.schema.get("type") == "integer" else "number"
+    def __init__(self, form: SchemaForm, setting: Setting) -> None:
+        super().__init__(form, setting)
+        self.input_type = "integer" if setting.kind == "integer" else "number"
 
-    def read(self) -> Any:
+    def read(self) -> object:
         text = self.text()
         if not text:
             return UNSET
         try:
             return int(text) if self.input_type == "integer" else _number(text)
         except ValueError:
-            raise FieldValueError(f"expected {_ARTICLE[self.input_type]}") from None
+            raise FieldValueError(self.setting.unreadable(text)) from None
 
 
 def _number(text: str) -> int | float:
@@ -297,22 +242,22 @@ class ListField(_InputField):
     kind = "list"
 
     def help_text(self) -> str:
-        return f"{self.schema.get('description', '')} Comma-separated.".strip()
+        return f"{self.setting.description} Comma-separated.".strip()
 
-    def read(self) -> Any:
+    def read(self) -> object:
         text = self.text()
         if not text:
             return UNSET
         if text == "[]":
             return []
-        item_type = self.schema.get("items", {}).get("type", "string")
+        item_type = self.setting.item_type
         items = [part.strip() for part in text.split(",") if part.strip()]
         if item_type == "string":
             return items
         try:
             return [int(v) if item_type == "integer" else _number(v) for v in items]
         except ValueError:
-            raise FieldValueError(f"every item must be {_ARTICLE[item_type]}") from None
+            raise FieldValueError(self.setting.unreadable(text)) from None
 
 
 class YamlField(_InputField):
@@ -321,11 +266,11 @@ class YamlField(_InputField):
     kind = "yaml"
 
     def help_text(self) -> str:
-        example = _yaml_example(self.schema)
+        example = self.setting.yaml_example()
         hint = f" YAML, e.g. {example}" if example else " YAML."
-        return f"{self.schema.get('description', '')}{hint}"
+        return f"{self.setting.description}{hint}"
 
-    def read(self) -> Any:
+    def read(self) -> object:
         text = self.text()
         if not text:
             return UNSET
@@ -335,14 +280,6 @@ class YamlField(_InputField):
             mark = getattr(exc, "problem_mark", None)
             at = f" at column {mark.column + 1}" if mark is not None else ""
             raise FieldValueError(f"not valid YAML{at}") from None
-
-
-def _yaml_example(schema: Mapping[str, Any]) -> str:
-    items = schema.get("items", {})
-    if schema.get("type") == "array" and items.get("type") == "object":
-        keys = items.get("required") or list(items.get("properties", {}))[:2]
-        return "[{" + ", ".join(f"{k}: ..." for k in keys) + "}]"
-    return ""
 
 
 class BooleanField(SchemaField):
@@ -360,19 +297,19 @@ class BooleanField(SchemaField):
 
     def help_text(self) -> str:
         default = f" (default: {show_value(self.schema_default)})" if self.schema_default is not UNSET else ""
-        return f"{self.schema.get('description', '')}{default}"
+        return f"{self.setting.description}{default}"
 
     @property
     def switch(self) -> Switch:
         return self.query_one(".schema-field--control", Switch)
 
-    def control_value(self) -> Any:
+    def control_value(self) -> object:
         return self.switch.value
 
-    def read(self) -> Any:
+    def read(self) -> object:
         return self.switch.value
 
-    def fill(self, value: Any) -> None:
+    def fill(self, value: object) -> None:
         self.switch.value = bool(value)
         self._show_word(bool(value))  # Changed is held back while the form is being filled
 
@@ -392,7 +329,7 @@ class EnumField(SchemaField):
     kind = "enum"
 
     def compose_control(self) -> ComposeResult:
-        options = [(show_value(v), i) for i, v in enumerate(self.schema["enum"])]
+        options = [(show_value(v), i) for i, v in enumerate(self.setting.choices)]
         self._last_seen = self._index(self.baseline)
         # Option values are indexes: enums mix types (true, false, "auto") and Select needs hashables.
         yield Select(
@@ -406,26 +343,26 @@ class EnumField(SchemaField):
 
     def help_text(self) -> str:
         default = f" (default: {show_value(self.schema_default)})" if self.schema_default is not UNSET else ""
-        return f"{self.schema.get('description', '')}{default}"
+        return f"{self.setting.description}{default}"
 
     @property
     def select(self) -> Select[int]:
         return self.query_one(".schema-field--control", Select)
 
-    def control_value(self) -> Any:
+    def control_value(self) -> object:
         return self.select.value
 
-    def _index(self, value: Any) -> Any:
-        for i, v in enumerate(self.schema["enum"]):
+    def _index(self, value: object) -> int | NoSelection:
+        for i, v in enumerate(self.setting.choices):
             if v == value and type(v) is type(value):
                 return i
         return Select.NULL
 
-    def read(self) -> Any:
+    def read(self) -> object:
         index = self.select.value
-        return UNSET if index is Select.NULL else self.schema["enum"][index]
+        return UNSET if isinstance(index, NoSelection) else self.setting.choices[index]
 
-    def fill(self, value: Any) -> None:
+    def fill(self, value: object) -> None:
         index = self._index(value)
         if index is Select.NULL and not self.select._allow_blank:
             raise ValueError(f"{value!r} is not one of the choices of {self.json_path}")
@@ -447,20 +384,16 @@ class ConstField(SchemaField):
 
     kind = "const"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.schema_default = self.baseline = self.schema["const"]
-
     def compose_control(self) -> ComposeResult:
-        yield Label(show_value(self.schema["const"]), classes="schema-field--control")
+        yield Label(show_value(self.setting.default), classes="schema-field--control")
 
-    def control_value(self) -> Any:
-        return self.schema["const"]
+    def control_value(self) -> object:
+        return self.setting.default
 
-    def read(self) -> Any:
+    def read(self) -> object:
         return UNSET
 
-    def fill(self, value: Any) -> None:
+    def fill(self, value: object) -> None:
         pass
 
     def show_baseline(self) -> None:
@@ -472,15 +405,15 @@ class SecretField(SchemaField):
 
     kind = "secret"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, form: SchemaForm, setting: Setting) -> None:
+        super().__init__(form, setting)
         self.existing_ref: dict[str, str] | None = None  # e.g. {"env": "X"} from the answers file
 
     @property
     def secret_key(self) -> str:
         return "-".join((self.form.secret_prefix, *self.path))
 
-    def control_value(self) -> Any:
+    def control_value(self) -> object:
         return self.input.value
 
     def compose_control(self) -> ComposeResult:
@@ -499,14 +432,14 @@ class SecretField(SchemaField):
         if ref and "secret" in ref:
             return f"from secrets file: {ref['secret']}"
         # Only some secrets are generated when left out (passwords); an API token is not.
-        if "generated" in self.schema.get("description", "").lower():
+        if self.setting.generated_when_empty:
             return "empty: the installer generates it"
         return "required" if self.required else "not set"
 
     def typed(self) -> str:
         return self.input.value
 
-    def read(self) -> Any:
+    def read(self) -> object:
         if self.typed():
             return {"secret": self.secret_key}
         return dict(self.existing_ref) if self.existing_ref else UNSET
@@ -516,14 +449,11 @@ class SecretField(SchemaField):
         value = self.typed()
         if value and value != value.strip():
             return "starts or ends with a space"
-        rules = self.schema.get("x-passwordRules")
-        if value and rules:
-            return messages.password_problem(value, messages.password_rules(rules, self.sibling_settings()))
-        return None
+        return self.setting.password_problem(value, self.sibling_settings()) if value else None
 
     def warning(self) -> str | None:
         value = self.typed()
-        return messages.password_warning(value) if value else None
+        return self.setting.password_warning(value) if value else None
 
     def sibling_settings(self) -> Mapping[str, Any]:
         """The settings next to this secret (a password policy, a user name), defaults included."""
@@ -532,7 +462,7 @@ class SecretField(SchemaField):
             settings = settings.get(part, {}) if isinstance(settings, Mapping) else {}
         return settings if isinstance(settings, Mapping) else {}
 
-    def fill(self, value: Any) -> None:
+    def fill(self, value: object) -> None:
         if isinstance(value, Mapping) and len(value) == 1 and set(value) <= {"env", "secret"}:
             self.existing_ref = dict(value)
             self.show_baseline()
@@ -558,16 +488,14 @@ class SecretField(SchemaField):
 class SchemaGroup(Vertical):
     """A nested object: its properties under a title."""
 
-    def __init__(self, path: RelPath, schema: dict[str, Any], children: list[Widget]) -> None:
-        help_text = (
-            [Static(schema["description"], classes="schema-group--help", markup=False)]
-            if schema.get("description")
-            else []
-        )
-        super().__init__(*help_text, *children, id=_dom_id(path), classes="schema-group")
-        self.path = path
-        self.schema = schema
-        self.border_title = path[-1]
+    def __init__(self, setting: Setting, children: list[Widget]) -> None:
+        description = setting.description
+        help_text = [Static(description, classes="schema-group--help", markup=False)] if description else []
+        super().__init__(*help_text, *children, id=_dom_id(setting.path), classes="schema-group")
+        self.setting = setting
+        self.path = setting.path
+        self.schema = setting.schema
+        self.border_title = setting.key
 
 
 _FIELD_CLASSES: dict[str, type[SchemaField]] = {
@@ -617,13 +545,14 @@ class SchemaForm(VerticalScroll):
         the secrets-file keys (`grafana` -> `grafana-adminPassword`, the path's last part by default)."""
         super().__init__(name=name, id=id, classes=classes)
         self.root: Mapping[str, Any] = root if root is not None else schema
-        self.schema = resolve(schema, self.root)
+        self.reader = SchemaReader(self.root)
+        self.schema = self.reader.resolve(schema)
         self.path = path
         last = next((p for p in reversed(path) if isinstance(p, str)), None)
         self.secret_prefix = secret_prefix or last or "secret"
         self._fields: dict[RelPath, SchemaField] = {}
         # Built now, not in compose, so every field is known (and can be filled) before mounting.
-        self._tree = self._build(self.schema, ())
+        self._tree = self._build(self.reader.settings(self.schema))
         self._extra: dict[str, Any] = {}  # keys the schema does not know, kept so set_value/value round-trip
         self._general_errors: dict[str, str] = {}
         self.required_shown = False
@@ -636,18 +565,14 @@ class SchemaForm(VerticalScroll):
             yield Static(self.schema["description"], classes="schema-form--help", markup=False)
         yield from self._tree
 
-    def _build(self, schema: Mapping[str, Any], parent: RelPath) -> list[Widget]:
-        required = set(schema.get("required", ()))
+    def _build(self, settings: tuple[Setting, ...]) -> list[Widget]:
         widgets: list[Widget] = []
-        for key, raw in schema.get("properties", {}).items():
-            sub = resolve(raw, self.root)
-            path = (*parent, key)
-            kind = field_kind(sub)
-            if kind == "object":
-                widgets.append(SchemaGroup(path, sub, self._build(sub, path)))
+        for setting in settings:
+            if setting.kind == "object":
+                widgets.append(SchemaGroup(setting, self._build(setting.children())))
             else:
-                field = _FIELD_CLASSES[kind](self, path, sub, required=key in required)
-                self._fields[path] = field
+                field = _FIELD_CLASSES[setting.kind](self, setting)
+                self._fields[setting.path] = field
                 widgets.append(field)
         return widgets
 
@@ -709,7 +634,7 @@ class SchemaForm(VerticalScroll):
         # Filling is not editing: no Changed messages from the controls while we do it.
         with self.prevent(Input.Changed, Switch.Changed, Select.Changed):
             self._extra = {}
-            self._collect_extra(data, (), self.schema)
+            self._collect_extra(data, (), self.reader.settings(self.schema))
             for path, field in self._fields.items():
                 given = _get(data, path)
                 field.external_error = None
@@ -731,15 +656,14 @@ class SchemaForm(VerticalScroll):
     def _composed(self) -> bool:
         return all(field.children for field in self._fields.values()) and bool(self.children)
 
-    def _collect_extra(self, data: Mapping[str, Any], parent: RelPath, schema: Mapping[str, Any]) -> None:
-        props = schema.get("properties", {})
+    def _collect_extra(self, data: Mapping[str, Any], parent: RelPath, settings: tuple[Setting, ...]) -> None:
+        known = {setting.key: setting for setting in settings}
         for key, value in data.items():
-            if key not in props:
+            setting = known.get(key)
+            if setting is None:
                 _put(self._extra, (*parent, key), copy.deepcopy(value))
-            else:
-                sub = resolve(props[key], self.root)
-                if field_kind(sub) == "object" and isinstance(value, Mapping):
-                    self._collect_extra(value, (*parent, key), sub)
+            elif setting.kind == "object" and isinstance(value, Mapping):
+                self._collect_extra(value, setting.path, setting.children())
 
     def show_errors(self, errors: Mapping[str, str]) -> None:
         """Show problems found outside the form (cross-field rules), each under its field; replaces
@@ -778,8 +702,8 @@ class SchemaForm(VerticalScroll):
         return {f.json_path: w for f in self._fields.values() if not f.validate() and (w := f.warning())}
 
 
-def _get(data: Mapping[str, Any], path: RelPath) -> Any:
-    node: Any = data
+def _get(data: Mapping[str, Any], path: RelPath) -> object:
+    node: object = data
     for part in path:
         if not isinstance(node, Mapping) or part not in node:
             return UNSET
@@ -787,7 +711,7 @@ def _get(data: Mapping[str, Any], path: RelPath) -> Any:
     return node
 
 
-def _put(data: dict[str, Any], path: RelPath, value: Any) -> None:
+def _put(data: dict[str, Any], path: RelPath, value: object) -> None:
     node = data
     for part in path[:-1]:
         node = node.setdefault(part, {})

@@ -1,1 +1,0 @@
-"""The lab: a simulated Thinkube cluster on one machine (SSH nodes and a Kubernetes API)."""
