@@ -1,6 +1,6 @@
 """The package's layers, read from its source with `ast` (no import is executed).
 
-- No import circle between modules of `thinkube_tui` (nor of `thinkube_lab`, where present).
+- No import circle between modules of `thinkube_tui` (the lab's own: tests/lab/test_layers.py).
 - Screens and widgets never import the app: they get a context and post messages.
 - Only the Textual face (`app.py`, `screens/`, `widgets/`) imports Textual.
 - The product never imports the lab, except its one loader, and that only inside a function
@@ -27,17 +27,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = "thinkube_tui"
-LAB_PACKAGES = ("thinkube_tui.lab", "thinkube_lab")  # the lab, inside the product today, beside it tomorrow
+LAB_PACKAGES = ("thinkube_lab", "thinkube_tui.lab")  # the lab, and where it was inside the product
 TEXTUAL_FACE = ("thinkube_tui.app", "thinkube_tui.screens", "thinkube_tui.widgets")
 SCREENS_AND_WIDGETS = ("thinkube_tui.screens", "thinkube_tui.widgets")
 
 # The modules allowed to load the lab, each with why. They may import it only inside a function,
 # so that the product imports without the lab installed (and says how to get it when asked for).
 LAB_LOADERS = {
-    # The one loader: `--demo` and `lab up` start the simulated cluster through it.
-    "thinkube_tui.commands.lab": "loads the demo lab lazily",
-    # The wizard's demo start; the session's demo phase will go through the loader instead.
-    "thinkube_tui.wizard": "the wizard's demo start (to go through the loader)",
+    # The one loader: `--demo` and `lab up|serve` get the simulated cluster through it.
+    "thinkube_tui.lab_loader": "loads the demo lab lazily, naming it when absent",
 }
 
 
@@ -297,14 +295,6 @@ def product() -> Package:
 def test_no_import_circle_in_the_product(product: Package) -> None:
     found = circles(product)
     assert not found, _report(found, "import circle(s) in thinkube_tui")
-
-
-def test_no_import_circle_in_the_lab() -> None:
-    lab_root = ROOT / "lab"
-    if not (lab_root / "thinkube_lab").is_dir():
-        pytest.skip("the lab is not beside the product (yet)")
-    found = circles(read_package(lab_root, "thinkube_lab"))
-    assert not found, _report(found, "import circle(s) in thinkube_lab")
 
 
 def test_screens_and_widgets_never_import_the_app(product: Package) -> None:
