@@ -2,9 +2,12 @@
 
     ThinkubeApp(model=None, state_dir=None, connect=None, installers=None, ...).run()
 
-The app owns one `WizardModel` (what the screens edit), one `NodeSession` (connections,
-discovery, preflight) and, once the install starts, one `InstallRun` (the engine). Screens
-never install anything themselves: they call these, exactly as headless mode does.
+The app owns one `WizardContext` (what the screens work with: the `WizardModel` they edit, the
+`NodeSession` with its connections, and once the install starts, the `InstallRun`) and hands it
+to each screen it shows. Screens never import the app: they post it messages (`WizardScreen.Next`,
+`Back`, `BackTo`, `StartInstall`), and it carries them out here, once however often they were
+asked for. Screens never install anything themselves: they call the
+core, exactly as headless mode does.
 """
 
 from __future__ import annotations
@@ -12,20 +15,29 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Coroutine, Iterable, Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from rich.text import Text
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from .screens.base import STEPS, WizardScreen
+from .screens.context import WizardContext
+from .screens.dialogs import ConfirmDialog, Dialog, HostKeyDialog, SecretDialog
 from .targets import Prompts, SecretRequest
+from .wizard import ConnectFn, DemoLab, NodeSession, WizardModel, answer_from_memory
 
 if TYPE_CHECKING:
     from .engine import EngineSettings, Installer
+    from .wizard import InstallRun
 
-from .wizard import ConnectFn, DemoLab, InstallRun, NodeSession, WizardModel, answer_from_memory, state_dir_for
+
+class Step(Protocol):
+    """What asks for the next step: a wizard screen, or anything that names its step (tests)."""
+
+    STEP: ClassVar[str]
 
 
 class ThinkubeApp(App[int]):
@@ -33,7 +45,7 @@ class ThinkubeApp(App[int]):
 
     TITLE = "thinkube-tui"
     SUB_TITLE = "install the Thinkube platform"
-    CSS_PATH: ClassVar[Any] = ["app.tcss", "widgets/widgets.tcss"]
+    CSS_PATH: ClassVar[list[str | PurePath]] = ["app.tcss", "widgets/widgets.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", priority=True)]
 
     def __init__(
@@ -61,79 +73,72 @@ class ThinkubeApp(App[int]):
         answers_dir: where "save answers" proposes to write (default: the cluster's state directory).
         """
         super().__init__()
-        self.model = model or WizardModel()
-        self.state_base = state_dir
-        self._installers = installers  # None: the real ones, imported when the install starts
-        default_mirror = installers is None
-        self.mirror_to_cluster = default_mirror if mirror_to_cluster is None else mirror_to_cluster
-        self._engine_settings = engine_settings
-        self.skip_checks = frozenset(skip_checks)
-        self.known_hosts = known_hosts
-        self.session = NodeSession(
+        session = NodeSession(
             Prompts(host_key=self.ask_host_key, secret=self.ask_secret), connect, known_hosts=known_hosts
         )
-        self.install: InstallRun | None = None
-        self.install_running = False
-        self.saved_secrets: Path | None = None
-        self._answers_dir = answers_dir
+        self.context = WizardContext(
+            model or WizardModel(),
+            session,
+            state_base=state_dir,
+            answers_dir=answers_dir,
+            skip_checks=frozenset(skip_checks),
+            installers=installers,
+            engine_settings=engine_settings,
+            # The journal's copy in the cluster: by default with the real installers only.
+            mirror_to_cluster=installers is None if mirror_to_cluster is None else mirror_to_cluster,
+            demo=demo is not None,
+        )
         self._demo = demo
-        self._model_ready = asyncio.Event()  # set once the model is final (at once, or when the demo lab is up)
         self._prompt_lock = asyncio.Lock()
         self._install_requested = False  # the install screen is shown (and the install started) once
         self._navigating = False  # a change of several screens is under way
         self.crash_report: Path | None = None  # written on an unexpected error
 
-    @property
-    def engine_settings(self) -> EngineSettings:
-        if self._engine_settings is None:
-            from .engine import EngineSettings
-
-            self._engine_settings = EngineSettings()
-        return self._engine_settings
+    # What callers and tests read of the wizard's state: the context's.
 
     @property
-    def installers(self) -> Mapping[str, Installer]:
-        if self._installers is None:
-            from .installers import registry
+    def model(self) -> WizardModel:
+        return self.context.model
 
-            self._installers = registry()
-        return self._installers
+    @property
+    def session(self) -> NodeSession:
+        return self.context.session
 
-    # ------------------------------------------------------------ flow
+    @property
+    def install(self) -> InstallRun | None:
+        return self.context.install
+
+    @property
+    def install_running(self) -> bool:
+        return self.context.install_running
 
     @property
     def answers_dir(self) -> Path:
-        """Where "save answers" proposes to write: the cluster's state directory unless told."""
-        return self._answers_dir or self.state_dir
+        return self.context.answers_dir
 
     @property
     def state_dir(self) -> Path:
-        return state_dir_for(self.model.cluster.get("name", "thinkube"), self.state_base)
+        return self.context.state_dir
+
+    # ------------------------------------------------------------ flow
 
     async def on_mount(self) -> None:
-        from .screens.welcome import WelcomeScreen
-
         if self._demo is None:
-            self._model_ready.set()
-            await self.push_screen(WelcomeScreen())
+            await self.push_screen(self.screen_for("Welcome"))
             return
         # The welcome screen first, painted; the lab starts behind it (that takes a moment).
         self.sub_title = "DEMO: a simulated lab cluster on this machine"
-        await self.push_screen(WelcomeScreen())
+        await self.push_screen(self.screen_for("Welcome"))
         self.call_after_refresh(lambda: self.run_worker(self._start_demo(), group="demo-lab"))
 
     async def _start_demo(self) -> None:
         assert self._demo is not None
-        self.model = await self._demo.start()
-        self.session.known_hosts = self._demo.known_hosts
-        self.state_base = self.state_base or self._demo.state_dir
-        self._model_ready.set()
+        model = await self._demo.start()
+        self.context.session.known_hosts = self._demo.known_hosts
+        self.context.state_base = self.context.state_base or self._demo.state_dir
+        self.context.finish_model(model)
 
-    async def model_ready(self) -> None:
-        """Wait until the model is final (at once, or once the demo lab is up)."""
-        await self._model_ready.wait()
-
-    def screen_for(self, step: str) -> Screen[Any]:
+    def screen_for(self, step: str) -> WizardScreen:
         from .screens.components import ComponentsScreen
         from .screens.configure import ConfigureScreen
         from .screens.install import InstallScreen
@@ -143,7 +148,7 @@ class ThinkubeApp(App[int]):
         from .screens.summary import SummaryScreen
         from .screens.welcome import WelcomeScreen
 
-        screens: dict[str, Callable[[], Screen[Any]]] = {
+        screens: dict[str, Callable[[WizardContext], WizardScreen]] = {
             "Welcome": WelcomeScreen,
             "Nodes": NodesScreen,
             "Roles": RolesScreen,
@@ -153,14 +158,28 @@ class ThinkubeApp(App[int]):
             "Install": InstallScreen,
             "Summary": SummaryScreen,
         }
-        return screens[step]()
+        return screens[step](self.context)
 
-    def next_step(self, current: Any) -> None:
-        """The step after `current`; asked by a screen leaving (Next, its key, the palette)."""
-        from .screens.base import STEPS
+    # The screens' requests. A request from a screen that is no longer the current one is a
+    # second request for a change already made (double click, key and click): it is dropped.
 
+    def on_wizard_screen_next(self, message: WizardScreen.Next) -> None:
+        self.next_step(message.screen)
+
+    def on_wizard_screen_back(self, message: WizardScreen.Back) -> None:
+        self.previous_step(message.screen)
+
+    def on_wizard_screen_back_to(self, message: WizardScreen.BackTo) -> None:
+        if message.screen is self.screen:
+            self.back_to_step(message.step)
+
+    def on_wizard_screen_start_install(self, message: WizardScreen.StartInstall) -> None:
+        self.start_install()
+
+    def next_step(self, current: Step) -> None:
+        """The step after `current`'s (a screen leaving, or anything naming a step)."""
         if isinstance(current, Screen) and current is not self.screen:
-            return  # a second request from a screen that is already leaving (double click, key and click)
+            return  # a second request from a screen that is already leaving
         if self._navigating:
             return
         step = STEPS[STEPS.index(current.STEP) + 1]
@@ -168,13 +187,13 @@ class ThinkubeApp(App[int]):
             self.start_install()
         elif step == "Summary":
             self.switch_screen(self.screen_for(step))
-        elif self._model_ready.is_set():
+        elif self.context.model_final:
             self.push_screen(self.screen_for(step))
         else:  # the demo lab is still starting: go on once it is up
             self.notify("The demo lab is still starting; the next screen follows as soon as it is up.")
 
             async def when_ready() -> None:
-                await self._model_ready.wait()
+                await self.context.model_ready()
                 self.push_screen(self.screen_for(step))
 
             self.run_worker(when_ready(), group="navigation", exclusive=True)
@@ -193,7 +212,7 @@ class ThinkubeApp(App[int]):
             await self.pop_screen()
         await self.switch_screen(self.screen_for("Install"))
 
-    def previous_step(self, current: Any) -> None:
+    def previous_step(self, current: Step) -> None:
         if isinstance(current, Screen) and current is not self.screen:
             return
         if len(self.screen_stack) > 2 and not self._navigating:
@@ -205,8 +224,6 @@ class ThinkubeApp(App[int]):
             self._navigate(self._pop_to_step(step))
 
     async def _pop_to_step(self, step: str) -> None:
-        from .screens.base import WizardScreen
-
         while len(self.screen_stack) > 2:
             screen = self.screen
             if isinstance(screen, WizardScreen):
@@ -215,7 +232,7 @@ class ThinkubeApp(App[int]):
                 screen.leave()
             await self.pop_screen()
 
-    def _navigate(self, change: Coroutine[Any, Any, None]) -> None:
+    def _navigate(self, change: Coroutine[None, None, None]) -> None:
         """Run a change of several screens on the app's queue; requests meanwhile are ignored."""
         self._navigating = True
 
@@ -227,7 +244,7 @@ class ThinkubeApp(App[int]):
 
         self.call_later(run)
 
-    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         seen: set[str] = set()
         for binding in [*screen.BINDINGS, *type(screen).__mro__[1].__dict__.get("BINDINGS", [])]:
@@ -247,7 +264,6 @@ class ThinkubeApp(App[int]):
         if not self.install_running:
             await self._quit_now()
             return
-        from .screens.dialogs import ConfirmDialog
 
         def answered(yes: object) -> None:
             # Decided now, not when the question opened: the install may have finished meanwhile.
@@ -344,21 +360,19 @@ class ThinkubeApp(App[int]):
 
     # ------------------------------------------------------------ SSH prompts (modal dialogs)
 
-    async def _ask(self, screen: Any) -> Any:
-        """Show a modal and wait for its answer; one at a time, from any task on the app's loop."""
+    async def _ask(self, dialog: Dialog) -> object:
+        """Show a dialog and wait for its answer; one at a time, from any task on the app's loop."""
         async with self._prompt_lock:
-            answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            answer: asyncio.Future[object] = asyncio.get_running_loop().create_future()
 
-            def done(result: Any) -> None:
+            def done(result: object) -> None:
                 if not answer.done():
                     answer.set_result(result)
 
-            self.push_screen(screen, done)
+            self.push_screen(dialog, done)
             return await answer
 
     async def ask_host_key(self, host: str, port: int, key_type: str, fingerprint: str) -> bool:
-        from .screens.dialogs import HostKeyDialog
-
         node = next((n.name for n in self.model.nodes if n.host == host and n.port == port), "")
         accepted = bool(await self._ask(HostKeyDialog(node, host, port, key_type, fingerprint)))
         if accepted and node:
@@ -366,18 +380,17 @@ class ThinkubeApp(App[int]):
         return accepted
 
     async def ask_secret(self, request: SecretRequest) -> str | None:
-        from .screens.dialogs import SecretDialog
-
         known = answer_from_memory(self.model, request)
         if known is not None:
             return known
         env_value = self._from_environment(request)
         if env_value:
             return env_value
-        value = await self._ask(SecretDialog(request.prompt, f"node {request.node}"))
+        answer = await self._ask(SecretDialog(request.prompt, f"node {request.node}"))
+        value = answer if isinstance(answer, str) and answer else None
         if value:
             self.model.node_secrets[(request.node, request.kind)] = value
-        return value  # type: ignore[no-any-return]
+        return value
 
     def _from_environment(self, request: SecretRequest) -> str | None:
         try:

@@ -259,7 +259,7 @@ async def test_dialogs_show_hosts_key_types_and_prompts_as_text(tmp_path: Path, 
         shown = shown_now(app)
         assert f"Passphrase for ~/.ssh/{payload}" in shown and f"node {payload}" in shown
         app.pop_screen()
-        await app.push_screen(NodeDialog(NodeDraft("n1", f"h{payload}", f"u{payload}")))
+        await app.push_screen(NodeDialog(app.model, NodeDraft("n1", f"h{payload}", f"u{payload}")))
         await settle(pilot)
         await pilot.click("#save")  # refused: the errors quote what was typed
         await settle(pilot)

@@ -279,7 +279,7 @@ async def test_an_unexpected_error_leaves_a_crash_report(tmp_path: Path, capsys:
     app.model.node_secrets[("tk-control", "sudo")] = "sudo-canary-93b1"
     with pytest.raises(RuntimeError):
         async with app.run_test(size=SIZE) as pilot:
-            await app.push_screen(BrokenScreen())
+            await app.push_screen(BrokenScreen(app.context))
             await pilot.press("b")
             await settle(pilot)
     assert app.return_code == 1
@@ -292,3 +292,42 @@ async def test_an_unexpected_error_leaves_a_crash_report(tmp_path: Path, capsys:
     assert "sudo-canary-93b1" not in text
     shown = capsys.readouterr().err.replace("\n", "")  # what the restored terminal shows, unwrapped
     assert str(report) in shown and "resume" in shown and "sudo-canary-93b1" not in shown
+
+
+# ---------------------------------------------------------------- screens and their host
+
+
+class Host(App[None]):
+    """Any app can host a wizard screen: it only has to handle the screen's messages."""
+
+    def __init__(self, screen: WizardScreen) -> None:
+        super().__init__()
+        self.step_screen = screen
+        self.requests: list[str] = []
+
+    async def on_mount(self) -> None:
+        await self.push_screen(self.step_screen)
+
+    def on_wizard_screen_next(self, message: WizardScreen.Next) -> None:
+        self.requests.append(f"next from {message.screen.STEP}")
+
+    def on_wizard_screen_back(self, message: WizardScreen.Back) -> None:
+        self.requests.append(f"back from {message.screen.STEP}")
+
+
+async def test_a_screen_asks_its_host_by_message_and_gets_its_context(tmp_path: Path) -> None:
+    from thinkube_tui.screens.context import WizardContext
+    from thinkube_tui.screens.roles import RolesScreen
+    from thinkube_tui.targets import Prompts
+    from thinkube_tui.wizard import NodeSession
+
+    context = WizardContext(snapshot_model(), NodeSession(Prompts()))
+    app = Host(RolesScreen(context))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert str(app.screen.query_one("#roles").get_row_at(0)[0]) == "tk-control"  # the context's model
+        await pilot.press("f8")  # nothing behind it on this host: Back asks nothing
+        await pilot.press("f9")
+        await settle(pilot)
+        assert app.requests == ["next from Roles"]
+        assert app.screen is app.step_screen  # moving on is the host's to do

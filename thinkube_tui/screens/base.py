@@ -2,6 +2,10 @@
 
 Keys: F9 or ctrl+n go on, F8 or escape go back, F1 or ? open the screen's help. ctrl+n stays for
 terminals; the F-keys are the ones a browser leaves to the app under `textual serve`.
+
+A screen gets what it works with as a `WizardContext` and never imports the app: to move on, go
+back or start the install it posts a message to the app (`Next`, `Back`, `BackTo`,
+`StartInstall`), which the app handles.
 """
 
 from __future__ import annotations
@@ -12,11 +16,14 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Static
 
+from .context import WizardContext
+from .dialogs import HelpDialog
+
 if TYPE_CHECKING:
-    from ..app import ThinkubeApp
     from ..wizard import WizardModel
 
 STEPS = ("Welcome", "Nodes", "Roles", "Components", "Configure", "Review", "Install", "Summary")
@@ -49,7 +56,8 @@ class WizardScreen(Screen[None]):
     """A step of the wizard. Subclasses compose `body()`, and may refuse to leave in `ready()`.
 
     Moving on or back happens once per request: a second click, key or palette command that
-    arrives while the screen is already leaving (it is no longer the active screen) is ignored.
+    arrives while the screen is already leaving is ignored, here when the screen is no longer the
+    active one, by the app when the request comes from a screen it has already left.
     """
 
     STEP: ClassVar[str] = ""
@@ -61,16 +69,45 @@ class WizardScreen(Screen[None]):
         Binding("f1,question_mark", "help", "Help"),
     ]
 
-    @property
-    def wizard(self) -> ThinkubeApp:
-        from ..app import ThinkubeApp
+    class Next(Message):
+        """Go on from `screen` to the step after it (Next, its keys, the palette, a confirmed question)."""
 
-        assert isinstance(self.app, ThinkubeApp)
-        return self.app
+        def __init__(self, screen: WizardScreen) -> None:
+            super().__init__()
+            self.screen = screen
+
+    class Back(Message):
+        """Back from `screen` to the step below it."""
+
+        def __init__(self, screen: WizardScreen) -> None:
+            super().__init__()
+            self.screen = screen
+
+    class BackTo(Message):
+        """Back from `screen` to `step`, further down the stack (a click in the step bar)."""
+
+        def __init__(self, screen: WizardScreen, step: str) -> None:
+            super().__init__()
+            self.screen, self.step = screen, step
+
+    class StartInstall(Message):
+        """Straight to the install (the operator confirmed it), from wherever the wizard is."""
+
+    def __init__(self, wizard: WizardContext) -> None:
+        super().__init__()
+        self.wizard = wizard  # what the screen works with; the app's, shared by every screen
 
     @property
     def model(self) -> WizardModel:
         return self.wizard.model
+
+    def request(self, message: Message) -> None:
+        """Ask the app for a change of step; any app hosting the screen only has to handle these.
+
+        Posted to the app itself, not bubbled up from the screen: the change follows the key or
+        click as closely as when screens called the app, with no hop through the screen's queue.
+        """
+        self.app.post_message(message)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -134,7 +171,7 @@ class WizardScreen(Screen[None]):
             self.notify(problem, title="Not yet", severity="warning")
             return
         self.leave()
-        self.wizard.next_step(self)
+        self.request(self.Next(self))
 
     def leave(self) -> None:
         """Store what the screen holds into the model (also when going back)."""
@@ -143,18 +180,16 @@ class WizardScreen(Screen[None]):
         if not self.is_active or not self.steps_behind():
             return
         self.leave()
-        self.wizard.previous_step(self)
+        self.request(self.Back(self))
 
     def action_go_to_step(self, step: str) -> None:
         """A click on a visited step in the step bar: back to it, keeping what each screen holds."""
         if not self.is_active or step not in self.steps_behind():
             return
         self.leave()
-        self.wizard.back_to_step(step)
+        self.request(self.BackTo(self, step))
 
     def action_help(self) -> None:
-        from .dialogs import HelpDialog
-
         if not self.is_active:
             return
         purpose = self.HELP or (sys.modules[type(self).__module__].__doc__ or "").strip()

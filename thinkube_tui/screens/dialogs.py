@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from ..textsafe import data, styled
-from ..wizard import NodeDraft
+from ..wizard import NodeDraft, WizardModel
 
 
 class Dialog(ModalScreen["object"]):
@@ -151,8 +151,9 @@ AUTH_METHODS = [("SSH agent", "agent"), ("Key file", "key"), ("Password", "passw
 class NodeDialog(Dialog):
     """Add or edit a node; the result is a `NodeDraft` the model has accepted, or None."""
 
-    def __init__(self, draft: NodeDraft | None = None) -> None:
+    def __init__(self, model: WizardModel, draft: NodeDraft | None = None) -> None:
         super().__init__()
+        self.model = model  # checks the draft against the other nodes before the dialog closes
         self.original = draft
 
     def compose(self) -> ComposeResult:
@@ -231,11 +232,7 @@ class NodeDialog(Dialog):
 
     def _check(self, draft: NodeDraft) -> bool:
         """Mark the fields with problems (keeping what was typed) and say why; True if any."""
-        from ..app import ThinkubeApp
-
-        app = self.app
-        assert isinstance(app, ThinkubeApp)
-        problems = app.model.node_problems(draft, replacing=self.original.name if self.original else None)
+        problems = self.model.node_problems(draft, replacing=self.original.name if self.original else None)
         for widget in self.query(Input):
             widget.set_class(
                 any(p.path[:1] == (widget.id.replace("key_file", "auth"),) for p in problems) if widget.id else False,

@@ -304,7 +304,7 @@ class InstallScreen(WizardScreen):
         if self.wizard.install_running:
             self.notify("The install is still running (c cancels it).", severity="warning")
             return
-        self.wizard.next_step(self)
+        self.request(self.Next(self))
 
     def action_next(self) -> None:
         self.action_summary()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import work
@@ -12,6 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Button, DataTable, Static
 
+from ..facts import Facts
 from ..preflight import Finding
 from ..textsafe import data, styled
 from ..wizard import NodeDraft, facts_row
@@ -36,7 +37,7 @@ COLUMNS = (
 # (and each GPU's memory and driver, under "GPU details") scrolls in from the right.
 
 
-def short_gpus(facts: Any) -> str:
+def short_gpus(facts: Facts | None) -> str:
     """`1× H100 80GB HBM3`: the GPUs in a few characters (details in their own column)."""
     if facts is None:
         return ""
@@ -191,7 +192,7 @@ class NodesScreen(WizardScreen):
                 self.refresh_nodes()
                 self.query_one("#nodes", DataTable).move_cursor(row=len(self.model.nodes) - 1)
 
-        self.app.push_screen(NodeDialog(), added)
+        self.app.push_screen(NodeDialog(self.model), added)
 
     def action_edit_node(self) -> None:
         node = self.current_node()
@@ -205,7 +206,7 @@ class NodesScreen(WizardScreen):
                 self.refresh_nodes()
                 self.refresh_findings()
 
-        self.app.push_screen(NodeDialog(node), edited)
+        self.app.push_screen(NodeDialog(self.model, node), edited)
 
     def action_remove_node(self) -> None:
         node = self.current_node()

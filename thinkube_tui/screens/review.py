@@ -157,7 +157,7 @@ class ReviewScreen(WizardScreen):
 
         def answered(yes: object) -> None:
             if yes:
-                self.wizard.next_step(self)
+                self.request(self.Next(self))
 
         self.app.push_screen(
             ConfirmDialog(install_question(self.spec, self.plan), "Install", "Not yet", title="Start the install?"),

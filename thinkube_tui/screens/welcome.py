@@ -61,7 +61,7 @@ class WelcomeScreen(WizardScreen):
 
     def body(self) -> ComposeResult:
         with VerticalScroll(classes="main"):
-            if self.wizard.sub_title.startswith("DEMO"):
+            if self.wizard.demo:
                 yield Static(
                     "[b]DEMO[/b]: the nodes below are a SIMULATED lab running on this machine; "
                     "nothing real is installed.",
@@ -158,7 +158,7 @@ class WelcomeScreen(WizardScreen):
                     title="Re-entry",
                     markup=False,  # the cluster's name is a directory's name
                 )
-                self.wizard.next_step(self)
+                self.request(self.Next(self))
             else:
                 await self.continue_install(what)
         finally:
@@ -181,7 +181,7 @@ class WelcomeScreen(WizardScreen):
                 severity="warning",
                 timeout=10,
             )
-            self.wizard.next_step(self)  # the Nodes screen shows what is wrong
+            self.request(self.Next(self))  # the Nodes screen shows what is wrong
             return
         spec = model.build_spec()
         plan = model.plan(spec)
@@ -191,7 +191,7 @@ class WelcomeScreen(WizardScreen):
 
         def answered(yes: object) -> None:
             if yes:
-                self.wizard.start_install()
+                self.request(self.StartInstall())
 
         self.app.push_screen(
             ConfirmDialog(install_question(spec, plan), "Install", "Not yet", title=f"{what.capitalize()}?"),
