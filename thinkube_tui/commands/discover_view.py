@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..discovery import NodeResult, discover_all, resolve_hostnames
-from ..facts import Facts, Gpu
+from ..formatting import cpu_cell, disk_cell, gib, gpu_long, os_cell
 from ..preflight import CHECKS, Finding, has_errors, run_preflight, unreachable
 from ..transport import LocalTransport, Transport
 
@@ -26,48 +26,6 @@ EXIT_USAGE = 2
 EXIT_PREFLIGHT_ERRORS = 3
 
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
-
-
-# ---- formatting -----------------------------------------------------------------------------
-
-
-def _gib(n: int | None) -> str:
-    return "?" if n is None else f"{n / 1024**3:.1f} GiB"
-
-
-def _gpu_line(g: Gpu) -> str:
-    bits = [g.model or (f"NVIDIA [10de:{g.pci_device_id}]" if g.pci_device_id else "NVIDIA GPU")]
-    if g.memory_mib is not None:
-        bits.append(f"{g.memory_mib / 1024:.0f} GiB")
-    if g.driver_version:
-        bits.append(f"driver {g.driver_version}")
-    elif g.kernel_driver and g.kernel_driver != "nvidia":
-        bits.append(f"no driver ({g.kernel_driver})")
-    else:
-        bits.append("no driver")
-    if g.compute_capability:
-        bits.append(f"cc {g.compute_capability}")
-    if g.mig_mode == "Enabled":
-        bits.append("MIG" + (f" ×{g.mig_devices}" if g.mig_devices is not None else ""))
-    return " · ".join(bits)
-
-
-def _os_cell(f: Facts) -> str:
-    os_ = f.os
-    name = os_.pretty_name or " ".join(x for x in (os_.id, os_.version_id) if x) or "?"
-    return f"{name}\n{f.arch or '?'}"
-
-
-def _cpu_cell(f: Facts) -> str:
-    count = "?" if f.cpu.count is None else str(f.cpu.count)
-    return f"{count} × {f.cpu.model}" if f.cpu.model else f"{count} CPUs"
-
-
-def _disk_cell(f: Facts) -> str:
-    fs = f.snap_fs or f.root_fs
-    if fs is None:
-        return "?"
-    return f"{_gib(fs.avail_bytes)} free\non {fs.mountpoint}"
 
 
 def nodes_table(results: Sequence[NodeResult], pending: Iterable[str] = ()) -> Table:
@@ -89,14 +47,14 @@ def nodes_table(results: Sequence[NodeResult], pending: Iterable[str] = ()) -> T
         name = Text(r.node)
         if f.hostname and f.hostname != r.node:
             name.append(f"\n{f.hostname}", style="dim")
-        gpus = "\n".join(_gpu_line(g) for g in f.gpus) or "—"
+        gpus = "\n".join(gpu_long(g) for g in f.gpus) or "—"
         table.add_row(
             name,
             Text(f.primary_address or "?"),
-            Text(_os_cell(f)),
-            Text(_cpu_cell(f)),
-            Text(_gib(f.memory_bytes)),
-            Text(_disk_cell(f)),
+            Text(os_cell(f)),
+            Text(cpu_cell(f)),
+            Text(gib(f.memory_bytes, 1)),
+            Text(disk_cell(f)),
             Text(gpus),
         )
     for node in pending:
