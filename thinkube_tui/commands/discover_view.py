@@ -16,9 +16,11 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..discovery import NodeResult, discover_all, resolve_hostnames
+from ..catalog import Catalog
+from ..discovery import NodeResult
 from ..formatting import cpu_cell, disk_cell, gib, gpu_long, os_cell
-from ..preflight import CHECKS, Finding, has_errors, run_preflight, unreachable
+from ..phases import Discover, Preflight, ResolveHostnames, Session, run_phases
+from ..preflight import CHECKS, Finding, has_errors
 from ..transport import LocalTransport, Transport
 
 EXIT_OK = 0
@@ -174,35 +176,23 @@ async def run_discover(
         return EXIT_USAGE
     control = control if control is not None else (names[0] if names else None)
 
-    results: list[NodeResult] = []
+    session = Session(Catalog((), ()), control=control, skip=frozenset(skip), microk8s_channel=microk8s_channel)
+    session.sudo_ok = dict(sudo_ok) if sudo_ok is not None else None
+    discover = Discover(targets, timeout=timeout, limit=limit, in_given_order=True)
     if json_out or not console.is_terminal:
-        async for r in discover_all(targets, timeout=timeout, limit=limit):
-            results.append(r)
+        await discover.run(session)
     else:
         from rich.live import Live
 
         def view() -> Table:
-            done = {r.node for r in results}
-            return nodes_table(results, [n for n in names if n not in done])
+            done = {r.node for r in session.results}
+            return nodes_table(session.results, [n for n in names if n not in done])
 
         with Live(view(), console=console, refresh_per_second=8, transient=False) as live:
-            async for r in discover_all(targets, timeout=timeout, limit=limit):
-                results.append(r)
+            async for _ in discover.each(session):
                 live.update(view())
-    # Present nodes in the order they were given, not the order they answered.
-    results.sort(key=lambda r: names.index(r.node) if r.node in names else len(names))
-
-    facts = [r.facts for r in results if r.facts is not None]
-    resolutions = await _control_resolutions(results, control)
-    findings = [unreachable(r.node, r.error or "discovery failed") for r in results if r.facts is None]
-    findings += run_preflight(
-        facts,
-        control=control,
-        skip=skip,
-        sudo_ok=sudo_ok,
-        resolutions=resolutions,
-        microk8s_channel=microk8s_channel,
-    )
+    await run_phases(session, [ResolveHostnames(), Preflight()])  # no sudo check: discover only reads
+    results, findings = session.results, session.findings
     if json_out:
         console.file.write(json.dumps(report_json(results, findings), indent=2) + "\n")
         console.file.flush()
@@ -212,18 +202,6 @@ async def run_discover(
         console.print(findings_table(findings))
         console.print(Group(Text("Preflight: ", style="bold") + summary_line(findings)))
     return EXIT_PREFLIGHT_ERRORS if has_errors(findings) else EXIT_OK
-
-
-async def _control_resolutions(results: Sequence[NodeResult], control: str | None) -> dict[str, tuple[str, ...]] | None:
-    """Resolve the other nodes' hostnames on the control node; None when that cannot be done."""
-    ctl = next((r for r in results if r.node == control), None)
-    others = [r.facts.hostname for r in results if r.facts and r.node != control and r.facts.hostname]
-    if ctl is None or ctl.transport is None or ctl.facts is None or not others:
-        return None
-    try:
-        return await resolve_hostnames(ctl.transport, others)
-    except Exception:  # the check is skipped rather than reporting a false failure
-        return None
 
 
 async def run_local(json_out: bool, *, console: Console | None = None, skip: set[str] | None = None) -> int:

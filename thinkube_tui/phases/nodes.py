@@ -57,6 +57,7 @@ class Discover:
     sources: Sequence[Source] | None = None
     timeout: float = 60.0
     limit: int | None = None
+    in_given_order: bool = False  # afterwards, keep results in the sources' order, not the answers'
     title: str = "discover"
 
     def explain(self, session: Session) -> str:
@@ -80,6 +81,16 @@ class Discover:
                 session.discovery_errors[result.node] = result.error or "discovery failed"
                 session.note(f"could not discover {result.node}: {result.error}")
             yield result
+        if self.in_given_order:
+            rank = {_name(src): i for i, src in enumerate(sources)}
+
+            def place(node: str) -> int:
+                return rank.get(node, len(rank))
+
+            session.results.sort(key=lambda r: place(r.node))
+            session.facts = {n: session.facts[n] for n in sorted(session.facts, key=place)}
+            errors = session.discovery_errors
+            session.discovery_errors = {n: errors[n] for n in sorted(errors, key=place)}
 
     async def run(self, session: Session) -> None:
         async for _ in self.each(session):
@@ -113,6 +124,10 @@ class SudoCheck:
                     session.note(f"{name}: {exc}")
                 sudo_ok[name] = False
         session.sudo_ok = sudo_ok
+
+
+def _name(source: Source) -> str:
+    return source[0] if isinstance(source, tuple) else source.node
 
 
 def _sudo_password_missing(missing: MissingSecrets, node: str) -> bool:
