@@ -16,7 +16,6 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..catalog import Catalog
 from ..discovery import NodeResult
 from ..formatting import cpu_cell, disk_cell, gib, gpu_long, os_cell
 from ..phases import Discover, Preflight, ResolveHostnames, Session, run_phases
@@ -176,7 +175,7 @@ async def run_discover(
         return EXIT_USAGE
     control = control if control is not None else (names[0] if names else None)
 
-    session = Session(Catalog((), ()), control=control, skip=frozenset(skip), microk8s_channel=microk8s_channel)
+    session = Session(control=control, skip=frozenset(skip), microk8s_channel=microk8s_channel)
     session.sudo_ok = dict(sudo_ok) if sudo_ok is not None else None
     discover = Discover(targets, timeout=timeout, limit=limit, in_given_order=True)
     if json_out or not console.is_terminal:

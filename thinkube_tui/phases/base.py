@@ -41,7 +41,7 @@ MissingSecrets = Mapping[tuple[str, str], list[str]]
 class Session:
     """One pass through the pipeline: its inputs, and what each phase found or built."""
 
-    catalog: Catalog
+    catalog: Catalog = field(default_factory=lambda: Catalog((), ()))  # empty: discovery needs none
     spec: Spec | None = None  # None: `discover` by host names, before there are answers
     secrets: Secrets = field(default_factory=Secrets)
     control: str | None = None  # the control node's name

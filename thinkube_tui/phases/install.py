@@ -123,18 +123,26 @@ class PlanInstall:
     """The selected components and what they require, minus what the journal has done.
 
     `only`: just these (and what they require); `discovered`: False where nothing was
-    discovered (the dry run), so automatic components stay undecided."""
+    discovered (the dry run), so automatic components stay undecided; `installed`: what the
+    face knows is installed (the wizard's re-entry record), instead of the journal's."""
 
     only: Collection[str] = ()
     discovered: bool = True
+    installed: frozenset[str] | None = None  # None: what the journal has done
     title: str = "plan"
 
     def explain(self, session: Session) -> str:
         return "order the components along their dependencies"
 
     async def run(self, session: Session) -> None:
+        self.decide(session)
+
+    def decide(self, session: Session) -> None:
+        """The plan, at once (nothing to wait for: the wizard's screens call it directly)."""
         spec = session.need_spec()
-        installed = session.journal.installed if session.journal is not None else frozenset()
+        installed = self.installed
+        if installed is None:
+            installed = session.journal.installed if session.journal is not None else frozenset()
         if self.only:
             wanted = {cid: "asked for with --only" for cid in set(self.only) - installed}
             session.plan = plan_for(session.catalog, wanted, installed=installed)
