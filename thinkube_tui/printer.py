@@ -18,8 +18,10 @@ from .events import (
     ComponentBlocked,
     ComponentDone,
     ComponentFailed,
+    ComponentRetried,
     ComponentSkipped,
     ComponentStarted,
+    ComponentUnblocked,
     Event,
     LogLines,
     Progress,
@@ -60,6 +62,10 @@ def describe(event: Event) -> list[str]:
             return [f"blocked: waits for {', '.join(blockers)}, which did not finish"]
         case ComponentSkipped(reason=reason):
             return [f"skipped: {reason}"]
+        case ComponentRetried():
+            return ["retrying: waits for a free slot"]
+        case ComponentUnblocked(by=by):
+            return [f"waiting again: {by} is being retried"]
         case RunFinished() as fin:
             return _finished_lines(fin)
     return [repr(event)]
