@@ -204,7 +204,8 @@ async def _run(options: HeadlessOptions, out: IO[str], err: IO[str]) -> int:
     from .access import headless_prompts, node_target
     from .files import UnsafePathError
     from .hostkeys import KnownHosts
-    from .ssh import SshPool, SshSettings
+    from .ssh import SshPool
+    from .targets import SshSettings
 
     def note(text: str) -> None:
         out.write(text + "\n")
@@ -272,7 +273,7 @@ async def _run(options: HeadlessOptions, out: IO[str], err: IO[str]) -> int:
 
         bus = EventBus()
         bus.subscribe(lock.lock)  # takes the cluster's Lease as soon as its API exists
-        mirror = ClusterMirror(journal, cluster.kube, lambda text: out.write(f"warning: {text}\n"))
+        mirror = ClusterMirror(journal, cluster.kube, lambda text: note(f"warning: {text}"))
         bus.subscribe(mirror)
         log = LogFile(state / "logs" / time.strftime("install-%Y%m%d-%H%M%S.log"), secrets.mask)
         unsubscribe_log = bus.subscribe(log)

@@ -55,9 +55,8 @@ def describe(event: Event) -> list[str]:
             where = ", ".join(
                 part for part in (f"node {node}" if node else "", f"step '{step}'" if step else "") if part
             )
-            lines = [f"FAILED{f' ({where})' if where else ''}: {error}"]
-            lines += [f"  last output: {line}" for line in tail.splitlines()[-10:]]
-            return lines
+            failed = [f"FAILED{f' ({where})' if where else ''}: {error}"]
+            return failed + [f"  last output: {line}" for line in tail.splitlines()[-10:]]
         case ComponentBlocked(blocked_by=blockers):
             return [f"blocked: waits for {', '.join(blockers)}, which did not finish"]
         case ComponentSkipped(reason=reason):

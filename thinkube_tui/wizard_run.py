@@ -47,14 +47,14 @@ ConnectFn = Callable[[NodeTarget, Prompts], Awaitable[Transport]]
 DEFAULT_CHANNEL = "1.33/stable"  # the answers schema's default, for a model that has none yet
 
 
-def model_session(model: WizardModel, **kwargs: object) -> Session:
+def model_session(model: WizardModel, skip: frozenset[str] = frozenset()) -> Session:
     """A session for what the wizard's model holds: its nodes' facts and cluster settings."""
     session = Session(
         model.catalog,
         control=model.control,
+        skip=skip,
         microk8s_channel=model.cluster.get("microk8sChannel", DEFAULT_CHANNEL),
         metallb_range=model.cluster.get("metallbRange"),
-        **kwargs,  # type: ignore[arg-type]
     )
     session.facts = dict(model.facts)
     session.discovery_errors = dict(model.discovery_errors)

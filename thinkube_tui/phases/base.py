@@ -67,15 +67,29 @@ class Session:
     result: RunFinished | None = None
 
     @classmethod
-    def for_spec(cls, spec: Spec, catalog: Catalog, **kwargs: object) -> Session:
+    def for_spec(
+        cls,
+        spec: Spec,
+        catalog: Catalog,
+        *,
+        secrets: Secrets | None = None,
+        skip: frozenset[str] = frozenset(),
+        state_dir: Path | None = None,
+        note: Callable[[str], None] = _ignore,
+        missing_secrets: MissingSecrets | None = None,
+    ) -> Session:
         """A session for an answers file's Spec: control node, channel and MetalLB range from it."""
         return cls(
             catalog,
             spec,
+            secrets=secrets if secrets is not None else Secrets(),
             control=spec.control.name,
+            skip=skip,
             microk8s_channel=spec.cluster.microk8s_channel,
             metallb_range=spec.cluster.metallb_range,
-            **kwargs,  # type: ignore[arg-type]
+            state_dir=state_dir,
+            note=note,
+            missing_secrets=missing_secrets if missing_secrets is not None else {},
         )
 
     @property

@@ -149,7 +149,7 @@ class ResolveHostnames:
         session.resolutions = None
         if control in session.transports and others:
             with contextlib.suppress(Exception):  # the check is skipped rather than reporting a false failure
-                session.resolutions = await resolve_hostnames(session.transports[control], others)  # type: ignore[index]
+                session.resolutions = await resolve_hostnames(session.transports[control], others)
 
 
 @dataclass
