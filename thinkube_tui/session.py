@@ -1,10 +1,10 @@
 """THE install pipeline, for every face: connect -> discover -> sudo check -> hostname
 resolution -> preflight -> adopt cluster state -> lock -> plan -> install.
 
-The phases live in `thinkube_tui.phases` (one small object each: title, run, explain); a
-`Session` carries what they find. Headless mode (`headless.py`), the wizard (`wizard_run.py`
-and the Install screen), `discover` (`commands/discover_view.py`) and `--dry-run`
-(`dryrun.py`) run these same phases and differ only in how they ask (prompts) and what they
+The phases live in `thinkube_tui.phases`: one small object each (title, run, explain), and
+the `Session` that carries what they find. Headless mode (`headless.py`), the wizard
+(`wizard_run.py` and the Install screen), `discover` (`commands/discover_view.py`) and
+`--dry-run` (`dryrun.py`) run these same phases and differ only in how they ask (prompts) and what they
 show (event subscribers, notes). This module also holds the inputs every face reads the
 same way: where a cluster's state lives and where its secrets file is.
 """
@@ -14,45 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from .files import default_state_dir
-from .phases import (
-    AdoptClusterState,
-    Connect,
-    Discover,
-    Install,
-    OpenState,
-    Phase,
-    PlanInstall,
-    Preflight,
-    ResolveHostnames,
-    Session,
-    SudoCheck,
-    TakeLock,
-    node_checks,
-    run_phases,
-)
 from .secrets import Secrets
 from .spec import Spec, _relative, load_answers, load_secrets
-
-__all__ = [
-    "AdoptClusterState",
-    "Connect",
-    "Discover",
-    "Install",
-    "OpenState",
-    "Phase",
-    "PlanInstall",
-    "Preflight",
-    "ResolveHostnames",
-    "Session",
-    "SudoCheck",
-    "TakeLock",
-    "load_inputs",
-    "node_checks",
-    "read_secrets",
-    "run_phases",
-    "secrets_path_for",
-    "state_dir_for",
-]
 
 
 def state_dir_for(cluster_name: str, base: Path | None) -> Path:

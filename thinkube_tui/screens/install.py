@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -155,25 +155,14 @@ class InstallScreen(WizardScreen):
         self._progress()
         self.tick()
 
-    def on_install_step_started(self, message: msg.StepStarted) -> None:
-        self._take(message.event)
-
-    def on_install_step_done(self, message: msg.StepDone) -> None:
-        self._take(message.event)
-
-    def on_install_progress(self, message: msg.Progress) -> None:
-        self._take(message.event)
-
-    def on_install_component_blocked(self, message: msg.ComponentBlocked) -> None:
-        self._take(message.event)
-
-    def on_install_component_retried(self, message: msg.ComponentRetried) -> None:
-        self._take(message.event)
-
-    def on_install_component_unblocked(self, message: msg.ComponentUnblocked) -> None:
-        self._take(message.event)
-
-    def on_install_component_skipped(self, message: msg.ComponentSkipped) -> None:
+    @on(msg.StepStarted)
+    @on(msg.StepDone)
+    @on(msg.Progress)
+    @on(msg.ComponentBlocked)
+    @on(msg.ComponentRetried)
+    @on(msg.ComponentUnblocked)
+    @on(msg.ComponentSkipped)
+    def _just_take(self, message: msg.InstallMessage[Event]) -> None:
         self._take(message.event)
 
     def _progress(self) -> None:
