@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .catalog import Catalog, Component, load_catalog
 from .files import check_state_dir, default_state_dir, write_atomic
 from .journal import Journal, JournalError
-from .plan import Plan, make_plan
+from .plan import Plan
 from .secrets import Secrets
 from .spec import (
     API_VERSION,
@@ -631,9 +631,10 @@ class WizardModel:
         return spec_from_data(data, self.catalog)
 
     def plan(self, spec: Spec | None = None) -> Plan:
-        return make_plan(
-            self.catalog, spec or self.build_spec(), installed=self.installed, gpu_present=self.gpu_present
-        )
+        """The plan of `spec` (default: the one the screens describe), by the session's Plan phase."""
+        from .wizard_run import plan_of
+
+        return plan_of(self, spec or self.build_spec())
 
     def secrets(self) -> Secrets:
         """The secrets typed in this session, for the installers (in memory; masked in every log)."""

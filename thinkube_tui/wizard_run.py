@@ -127,15 +127,19 @@ class PlannedInstall:
     plan: Plan
 
 
-def plan_install(model: WizardModel) -> PlannedInstall:
-    """The Spec the screens describe (AnswersError) and its plan (the Plan phase), with what
-    the wizard knows is installed and what discovery found."""
-    spec = model.build_spec()
+def plan_of(model: WizardModel, spec: Spec) -> Plan:
+    """The Plan phase for the wizard: what it knows is installed, what discovery found."""
     session = model_session(model)
     session.spec = spec
     PlanInstall(installed=model.installed).decide(session)
     assert session.plan is not None
-    return PlannedInstall(spec, session.plan)
+    return session.plan
+
+
+def plan_install(model: WizardModel) -> PlannedInstall:
+    """The Spec the screens describe (AnswersError) and its plan."""
+    spec = model.build_spec()
+    return PlannedInstall(spec, plan_of(model, spec))
 
 
 def log_file_name() -> str:
