@@ -1,4 +1,7 @@
-"""Headless mode: validate -> connect -> discover -> preflight -> plan -> install -> summary.
+"""Headless mode: the session's phases in a row (see session.py), printed, asking nothing.
+
+validate -> state directory -> connect -> discover -> sudo -> resolve -> preflight -> lock ->
+adopt cluster state -> plan -> install -> summary.
 
 `thinkube-tui --answers FILE [--secrets FILE] [--yes]`. Exit codes: 0 installed, 1 install
 failed (or stopped: the journal could not be written), 2 invalid input, 3 preflight failed,
