@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # discovery, preflight and the engine load when first used: a
     from .discovery import NodeResult
     from .facts import Facts
     from .preflight import Finding
+    from .spec import NodeSpec
 
 AuthMethod = Literal["agent", "key", "password"]
 SecretKind = Literal["passphrase", "password", "sudo"]
@@ -108,7 +109,7 @@ class NodeDraft:
         return out
 
 
-def _node_spec(data: Mapping[str, Any]) -> Any:
+def _node_spec(data: Mapping[str, Any]) -> NodeSpec:
     from .spec import _node
 
     return _node(data)
@@ -618,13 +619,14 @@ class WizardModel:
             out.update(entries)
         return out
 
-    def problems(self, **kwargs: Any) -> list[Problem]:
+    def problems(self, *, secrets_as_env: bool = False, secrets_file: str | None = None) -> list[Problem]:
         """Every problem of the current answers, schema first, then the cross-field rules."""
-        return answers_problems(self.answers_data(**kwargs), None, self.catalog)
+        data = self.answers_data(secrets_as_env=secrets_as_env, secrets_file=secrets_file)
+        return answers_problems(data, None, self.catalog)
 
-    def build_spec(self, **kwargs: Any) -> Spec:
+    def build_spec(self, *, secrets_as_env: bool = False, secrets_file: str | None = None) -> Spec:
         """The Spec the screens describe; raises `AnswersError` with every problem."""
-        data = self.answers_data(**kwargs)
+        data = self.answers_data(secrets_as_env=secrets_as_env, secrets_file=secrets_file)
         problems = answers_problems(data, None, self.catalog)
         if problems:
             raise AnswersError(SOURCE, problems)

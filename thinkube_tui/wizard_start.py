@@ -8,14 +8,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .files import check_state_dir, default_state_dir
 from .spec import AnswersError
 from .wizard import WizardModel
 
 
-def start_lab(directory: Path, *, nodes: int, gpus: int, speed: float) -> Any:
+class SimulatedLab(Protocol):
+    """What the wizard uses of the lab: start it, its answers, its host keys, stop it."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    def answers(self) -> dict[str, Any]: ...
+    def write_known_hosts(self, path: Path) -> Path: ...
+
+
+def start_lab(directory: Path, *, nodes: int, gpus: int, speed: float) -> SimulatedLab:
     """The simulated lab (not started yet): nodes answering over SSH, sudo without a password."""
     from .lab.cluster import Lab
 
@@ -94,7 +103,7 @@ class DemoLab:
         self.fresh = fresh
         self.nodes, self.gpus, self.speed = nodes, gpus, speed
         self.lock = DemoLock(self.base)  # one demo per lab: held from `claim` until `stop`
-        self.lab: Any = None
+        self.lab: SimulatedLab | None = None
 
     def claim(self) -> None:
         """Check the demo's directory and take its lock (raises UnsafePathError, DemoBusy)."""

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..discovery import NodeResult
+from ..facts import Clock
 from ..formatting import cpu_cell, disk_cell, gib, gpu_long, os_cell
 from ..phases import Discover, Preflight, ResolveHostnames, Session, run_phases
 from ..preflight import CHECKS, Finding, has_errors
@@ -112,7 +113,7 @@ def facts_to_json(obj: Any) -> Any:
         }
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out = {f.name: facts_to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-        if hasattr(type(obj), "offset_s"):
+        if isinstance(obj, Clock):  # its computed properties too
             out["offset_s"] = obj.offset_s
             out["uncertainty_s"] = obj.uncertainty_s
         return out
