@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .secrets import MissingSecret, Secrets
 from .spec import NodeSpec, SecretRef, Spec
-from .ssh import AgentAuth, Auth, KeyAuth, NodeTarget, PasswordAuth, Prompts, SecretRequest
+from .targets import AgentAuth, Auth, KeyAuth, NodeTarget, PasswordAuth, Prompts, SecretRequest
 
 
 def node_target(node: NodeSpec) -> NodeTarget:

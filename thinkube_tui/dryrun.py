@@ -12,12 +12,11 @@ from typing import IO, Any
 
 from .catalog import Catalog
 from .engine import EngineSettings
-from .events import ComponentBlocked, ComponentFailed, ComponentStarted, EventBus, StepStarted
+from .events import ComponentBlocked, ComponentFailed, ComponentStarted, Event, EventBus, StepStarted
 from .facts import Facts
 from .journal import Journal
 from .kube import ProxyResponse
-from .plan import make_plan
-from .secrets import Secrets
+from .phases import Install, PlanInstall, Session, make_cluster, run_phases
 from .spec import Spec
 from .transport import CommandResult, LineCallback
 
@@ -119,18 +118,19 @@ def assumed_facts(spec: Spec) -> dict[str, Facts]:
 
 
 async def dry_run(spec: Spec, catalog: Catalog) -> Transcript:
-    from .engine import Engine
+    """The install's own phases (plan, install) on a session whose nodes and cluster record."""
     from .installers import registry
-    from .installers.base import Cluster, InstallContext
 
     transcript = Transcript()
-    nodes = {n.name: RecordingTransport(n.name, transcript) for n in spec.nodes}
-    cluster = Cluster(spec=spec, catalog=catalog, nodes=nodes, facts=assumed_facts(spec), secrets=Secrets())
+    session = Session.for_spec(spec, catalog)
+    session.transports = {n.name: RecordingTransport(n.name, transcript) for n in spec.nodes}
+    session.facts = assumed_facts(spec)
+    session.journal = Journal(None)  # remembers nothing: every dry run is a first install
+    cluster = make_cluster(session)
     cluster._kube = RecordingKube(transcript)  # type: ignore[assignment]
-    plan = make_plan(catalog, spec)
     bus = EventBus()
 
-    def follow(event: object) -> None:
+    def follow(event: Event) -> None:
         if isinstance(event, (ComponentStarted, StepStarted)):
             transcript.component = event.component
         if isinstance(event, ComponentFailed):
@@ -141,18 +141,9 @@ async def dry_run(spec: Spec, catalog: Catalog) -> Transcript:
             transcript.add("not installed", f"{event.component}: waits for {', '.join(event.blocked_by)}")
 
     bus.subscribe(follow)
-    configs = {cid: comp.config for cid, comp in spec.components.items()}
-    # One component at a time, so the transcript reads in plan order.
-    engine = Engine(
-        plan,
-        registry(),
-        configs=configs,
-        journal=Journal(None),
-        bus=bus,
-        make_context=lambda steps: InstallContext(steps, cluster),
-        settings=EngineSettings(concurrency=1),
-    )
-    await engine.run()
+    # Nothing is discovered: automatic components stay undecided. One component at a time, so
+    # the transcript reads in plan order.
+    await run_phases(session, [PlanInstall(discovered=False), Install(registry(), bus, EngineSettings(concurrency=1))])
     return transcript
 
 

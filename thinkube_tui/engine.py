@@ -18,18 +18,21 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from .events import (
     ComponentBlocked,
     ComponentDone,
     ComponentFailed,
+    ComponentRetried,
     ComponentSkipped,
     ComponentStarted,
+    ComponentUnblocked,
     EventBus,
     LineBatcher,
     Progress,
     RunFinished,
+    State,
     StepDone,
     StepStarted,
 )
@@ -37,7 +40,6 @@ from .journal import Journal, JournalError
 from .plan import Plan
 
 T = TypeVar("T")
-State = Literal["waiting", "running", "done", "failed", "blocked", "cancelled"]
 
 
 class InstallError(Exception):
@@ -257,7 +259,8 @@ class Engine:
         if self.state.get(component) != "failed":
             raise ValueError(f"{component} has not failed (it is {self.state.get(component, 'not in the plan')})")
         self.state[component] = "waiting"
-        self._unblock(component)
+        self._bus.publish(ComponentRetried(component))
+        self._unblock(component, component)
         if self._active is not None:
             self._wake.set()
             return await asyncio.shield(self._active)
@@ -401,10 +404,13 @@ class Engine:
                 self._bus.publish(ComponentBlocked(dependent, blocked_by=blockers))
                 self._block_dependents(dependent)
 
-    def _unblock(self, cid: str) -> None:
+    def _unblock(self, cid: str, retried: str) -> None:
+        """What `cid` blocked waits again, unless something else it needs is still failed or
+        blocked; each one published, so that a face shows exactly these as waiting."""
         for dependent in self._dependents[cid]:
             if self.state[dependent] == "blocked" and not any(
                 self.state[d] in ("failed", "blocked") for d in self.plan[dependent].deps
             ):
                 self.state[dependent] = "waiting"
-                self._unblock(dependent)
+                self._bus.publish(ComponentUnblocked(dependent, by=retried))
+                self._unblock(dependent, retried)

@@ -12,6 +12,13 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
+
+# What a component is, in one vocabulary for the engine and every face. The engine moves a
+# component through waiting, running, done, failed, blocked and cancelled; a face adds
+# installed (before this run: `ComponentSkipped`) and skipped (the operator gave up on it).
+State = Literal["waiting", "running", "done", "failed", "blocked", "cancelled", "installed", "skipped"]
+SETTLED: frozenset[State] = frozenset({"done", "failed", "blocked", "skipped"})  # nothing more happens this run
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,18 @@ class ComponentFailed(Event):
 @dataclass(frozen=True)
 class ComponentBlocked(Event):
     blocked_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ComponentRetried(Event):
+    """A failed component waits again: it is retried as soon as a slot is free."""
+
+
+@dataclass(frozen=True)
+class ComponentUnblocked(Event):
+    """A blocked component waits again: `by`, what it (indirectly) needs, is being retried."""
+
+    by: str
 
 
 @dataclass(frozen=True)

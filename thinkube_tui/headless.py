@@ -1,4 +1,7 @@
-"""Headless mode: validate -> connect -> discover -> preflight -> plan -> install -> summary.
+"""Headless mode: the session's phases in a row (see session.py), printed, asking nothing.
+
+validate -> state directory -> connect -> discover -> sudo -> resolve -> preflight -> lock ->
+adopt cluster state -> plan -> install -> summary.
 
 `thinkube-tui --answers FILE [--secrets FILE] [--yes]`. Exit codes: 0 installed, 1 install
 failed (or stopped: the journal could not be written), 2 invalid input, 3 preflight failed,
@@ -14,26 +17,36 @@ import contextlib
 import signal
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from .catalog import Catalog, load_catalog
-from .cluster_lock import EXIT_LOCKED, ClusterLocked, ClusterLockError, install_lock
-from .cluster_state import ClusterMirror, adopt, read_state
-from .discovery import NodeResult, discover_all, resolve_hostnames
-from .engine import Engine, EngineSettings
+from .cluster_lock import EXIT_LOCKED, ClusterLocked, ClusterLockError
+from .cluster_state import ClusterMirror
+from .engine import EngineSettings
 from .events import EventBus, RunFinished
-from .facts import Facts
-from .journal import Journal, JournalError, JournalWriteError
-from .plan import Plan, make_plan, plan_for
-from .preflight import Finding, has_errors, run_preflight, unreachable
+from .journal import JournalError, JournalWriteError
+from .phases import (
+    AdoptClusterState,
+    Connect,
+    Install,
+    OpenState,
+    PlanInstall,
+    Session,
+    TakeLock,
+    make_cluster,
+    node_checks,
+    run_phases,
+)
+from .preflight import Finding, has_errors
 from .printer import LiveView, LogFile, PlainPrinter
 from .secrets import Secrets
-from .spec import AnswersError, Spec, load_answers, load_secrets
-from .transport import Transport
+from .session import load_inputs as session_inputs
+from .session import state_dir_for
+from .spec import AnswersError, Spec
 from .wording import plural
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_PREFLIGHT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -71,141 +84,10 @@ def rerun_command(options: HeadlessOptions) -> str:
     )
 
 
-@dataclass
-class Gathered:
-    facts: dict[str, Facts] = field(default_factory=dict)
-    findings: list[Finding] = field(default_factory=list)
-
-
-def state_dir_for(spec: Spec, base: Path | None) -> Path:
-    from .files import default_state_dir
-
-    return (base or default_state_dir()) / spec.cluster.name
-
-
-def load_inputs(options: HeadlessOptions, err: IO[str]) -> tuple[Spec, Secrets] | None:
-    try:
-        spec = load_answers(options.answers, secrets=options.secrets)
-        path = options.secrets or (options.answers.parent / spec.secrets_file if spec.secrets_file else None)
-        values = load_secrets(path) if path else {}
-    except AnswersError as exc:
-        for problem in exc.problems:
-            print(problem.format(exc.source), file=err)
-        return None
-    return spec, Secrets(values)
-
-
-async def gather(
-    spec: Spec,
-    transports: Mapping[str, Transport],
-    connect_errors: Mapping[str, str],
-    skip: frozenset[str],
-    say: IO[str],
-    missing: Mapping[tuple[str, str], list[str]] | None = None,
-) -> Gathered:
-    """Discover every reachable node concurrently, check sudo, run preflight.
-
-    `missing` is where the prompts recorded secret references they could not resolve: a sudo
-    password that is missing is reported once, naming what is missing, not as a sudo problem
-    on every node."""
-    out = Gathered()
-    results: list[NodeResult] = []
-    async for result in discover_all(list(transports.values())):
-        results.append(result)
-        if result.facts is not None:
-            out.facts[result.node] = result.facts
-            gpus = ", ".join(g.label for g in result.facts.gpus) or "no GPU"
-            say.write(f"discovered {result.node}: {result.facts.os.pretty_name or 'unknown OS'}, {gpus}\n")
-        else:
-            say.write(f"could not discover {result.node}: {result.error}\n")
-    say.flush()
-    out.findings += [unreachable(node, message) for node, message in connect_errors.items()]
-    out.findings += [unreachable(r.node, r.error or "discovery failed") for r in results if r.facts is None]
-
-    sudo_ok: dict[str, bool | None] = {}
-    no_password: set[str] = set()
-    for name, transport in transports.items():
-        try:
-            sudo_ok[name] = (await transport.run("true", sudo=True, timeout=60)).ok
-        except Exception as exc:  # SudoRefused and friends: the check reports it
-            if any(name in nodes for (kind, _), nodes in (missing or {}).items() if kind == "sudo"):
-                no_password.add(name)  # reported below, once for all nodes
-            else:
-                say.write(f"{name}: {exc}\n")
-            sudo_ok[name] = False
-    control = spec.control.name
-    resolutions = None
-    others = [f.hostname for n, f in out.facts.items() if n != control and f.hostname]
-    if control in transports and others:
-        try:
-            resolutions = await resolve_hostnames(transports[control], others)
-        except Exception:
-            resolutions = None
-    findings = run_preflight(
-        out.facts.values(),
-        control=control,
-        skip=skip,
-        sudo_ok=sudo_ok,
-        resolutions=resolutions,
-        microk8s_channel=spec.cluster.microk8s_channel,
-        metallb_range=spec.cluster.metallb_range,
-    )
-    out.findings += [f for f in findings if not (f.check == "sudo" and f.node in no_password)]
-    out.findings += _missing_sudo_passwords(missing or {}, no_password)
-    return out
-
-
-def _missing_sudo_passwords(missing: Mapping[tuple[str, str], list[str]], nodes: set[str]) -> list[Finding]:
-    """One finding per missing sudo password reference, naming it and the nodes that need it."""
-    out = []
-    for (kind, what), needing in sorted(missing.items()):
-        names = sorted(set(needing) & nodes)
-        if kind != "sudo" or not names:
-            continue
-        out.append(
-            Finding(
-                "sudo",
-                "error",
-                None,
-                f"no sudo password for {', '.join(names)}: {what}",
-                "Export it (the answers file's sudoPassword, or the login password, names it), "
-                "or reference a key of the 0600 secrets file instead; or run with a terminal to be asked.",
-            )
-        )
-    return out
-
-
 def print_findings(findings: Sequence[Finding], out: IO[str]) -> None:
     for f in findings:
         out.write(f"preflight {f.severity}: [{f.check}] {f.message}\n    what to do: {f.fix}\n")
     out.flush()
-
-
-async def run_install(
-    spec: Spec,
-    catalog: Catalog,
-    plan: Plan,
-    journal: Journal,
-    cluster: object,
-    *,
-    settings: EngineSettings,
-    bus: EventBus,
-) -> RunFinished:
-    from .installers import registry
-    from .installers.base import Cluster, InstallContext
-
-    assert isinstance(cluster, Cluster)
-    configs = {cid: comp.config for cid, comp in spec.components.items()}
-    engine = Engine(
-        plan,
-        registry(),
-        configs=configs,
-        journal=journal,
-        bus=bus,
-        make_context=lambda steps: InstallContext(steps, cluster),
-        settings=settings,
-    )
-    return await engine.run()
 
 
 def summary(
@@ -297,6 +179,15 @@ def _handle_signals(interrupt: Callable[[int], None]) -> list[int]:
     return handled
 
 
+def load_inputs(options: HeadlessOptions, err: IO[str]) -> tuple[Spec, Secrets] | None:
+    try:
+        return session_inputs(options.answers, options.secrets)
+    except AnswersError as exc:
+        for problem in exc.problems:
+            print(problem.format(exc.source), file=err)
+        return None
+
+
 async def _run(options: HeadlessOptions, out: IO[str], err: IO[str]) -> int:
     loaded = load_inputs(options, err)
     if loaded is None:
@@ -314,16 +205,30 @@ async def _run(options: HeadlessOptions, out: IO[str], err: IO[str]) -> int:
         return EXIT_OK
 
     from .access import headless_prompts, node_target
+    from .files import UnsafePathError
     from .hostkeys import KnownHosts
-    from .ssh import SshPool, SshSettings
+    from .ssh import SshPool
+    from .targets import SshSettings
 
-    state = state_dir_for(spec, options.state_dir)
-    from .files import UnsafePathError, check_state_dir
+    def note(text: str) -> None:
+        out.write(text + "\n")
+        out.flush()
 
+    missing: dict[tuple[str, str], list[str]] = {}  # secret references the prompts could not resolve
+    session = Session.for_spec(
+        spec,
+        catalog,
+        secrets=secrets,
+        skip=options.skip_checks,
+        state_dir=state_dir_for(spec.cluster.name, options.state_dir),
+        note=note,
+        missing_secrets=missing,
+    )
+    state = session.state_dir
+    assert state is not None
     try:
-        check_state_dir(state)  # OpenSSH's rules for ~/.ssh: ours alone, inside directories only we can change
-        journal = Journal.open(state / "journal.json")
-        journal.save()  # the state directory takes a write before any node is touched
+        # OpenSSH's rules for ~/.ssh: ours alone; and a write before any node is touched.
+        await OpenState(save=True).run(session)
     except JournalWriteError as exc:  # a full disk: "no space on ..."
         print(f"thinkube-tui: {exc}", file=err)
         return EXIT_FAILED
@@ -332,60 +237,33 @@ async def _run(options: HeadlessOptions, out: IO[str], err: IO[str]) -> int:
         return EXIT_INVALID
     settings = SshSettings(accept_new_host_keys=options.accept_new_host_keys)
     host_keys = KnownHosts(options.known_hosts) if options.known_hosts else KnownHosts()
-    missing: dict[tuple[str, str], list[str]] = {}  # secret references the prompts could not resolve
     async with (
         SshPool(settings, headless_prompts(spec, secrets, missing), host_keys=host_keys) as pool,
         AsyncExitStack() as held,
     ):
-        targets = {n.name: node_target(n) for n in spec.nodes}
-        connected = await pool.connect_all(targets.values())
-        transports = {name: c for name, c in connected.items() if not isinstance(c, Exception)}
-        errors = {name: f"{c}" for name, c in connected.items() if isinstance(c, Exception)}
-        gathered = await gather(spec, transports, errors, options.skip_checks, out, missing)
-        if gathered.findings:
-            print_findings(gathered.findings, out)
-        if has_errors(gathered.findings):
+        await run_phases(session, [Connect(pool, [node_target(n) for n in spec.nodes]), *node_checks()])
+        if session.findings:
+            print_findings(session.findings, out)
+        if has_errors(session.findings):
             out.write(
                 "preflight found errors: nothing was changed. Fix them, or skip a check with "
                 "--skip-check NAME if you know better.\n"
             )
             return EXIT_PREFLIGHT
 
-        from .installers.base import Cluster
-
-        cluster = Cluster(
-            spec=spec, catalog=catalog, nodes=transports, facts=gathered.facts, secrets=secrets, state_dir=state
-        )
+        cluster = make_cluster(session)
         held.push_async_callback(cluster.close)
-        # One install per cluster: held from here to the end, released on every way out.
-        lock = install_lock(cluster, lambda: journal.installed, lambda t: out.write(t + "\n"))
-        await held.enter_async_context(lock)
+        lock = TakeLock(held, note)  # one install per cluster: held to the end, released on every way out
         try:
-            journal = Journal.open(state / "journal.json")  # as the run that held the lock before left it
-        except JournalError as exc:
+            await run_phases(session, [lock, AdoptClusterState(), PlanInstall(only=options.only)])
+        except JournalError as exc:  # as the run that held the lock before left it
             print(f"thinkube-tui: {exc}", file=err)
             return EXIT_INVALID
-        control_facts = gathered.facts.get(spec.control.name)
-        if control_facts is not None and control_facts.microk8s.installed:
-            await _adopt_cluster_state(cluster, journal, out)
-        gpu_present = any(f.gpus for f in gathered.facts.values())
-        if options.only:
-            plan = plan_for(
-                catalog,
-                {cid: "asked for with --only" for cid in options.only - journal.installed},
-                installed=journal.installed,
-            )
-        else:
-            plan = make_plan(catalog, spec, installed=journal.installed, gpu_present=gpu_present)
-        for cid in sorted(journal.installed):
-            if cid in spec.components and journal.changed_config(cid, spec.components[cid].config):
-                out.write(
-                    f"note: {cid}'s settings changed since it was installed; they are not re-applied "
-                    "automatically (re-entry installs only what is missing)\n"
-                )
+        plan, journal = session.plan, session.journal
+        assert plan is not None and journal is not None and lock.lock is not None
         if not plan.items:
             out.write("Everything selected is installed already: nothing to do.\n")
-            await cluster.close()  # _adopt_cluster_state opened the Kube client
+            await cluster.close()  # adopting the cluster's state opened the Kube client
             return EXIT_OK
         out.write(
             f"plan: {plural(len(plan), 'component')}, about {plan.critical_path_s / 60:.0f} min "
@@ -397,32 +275,36 @@ async def _run(options: HeadlessOptions, out: IO[str], err: IO[str]) -> int:
             return EXIT_INVALID
 
         bus = EventBus()
-        bus.subscribe(lock)  # takes the cluster's Lease as soon as its API exists
-        mirror = ClusterMirror(journal, cluster.kube, lambda text: out.write(f"warning: {text}\n"))
+        bus.subscribe(lock.lock)  # takes the cluster's Lease as soon as its API exists
+        mirror = ClusterMirror(journal, cluster.kube, lambda text: note(f"warning: {text}"))
         bus.subscribe(mirror)
         log = LogFile(state / "logs" / time.strftime("install-%Y%m%d-%H%M%S.log"), secrets.mask)
         unsubscribe_log = bus.subscribe(log)
         live = options.interactive_output if options.interactive_output is not None else out.isatty()
         view = LiveView(len(plan), secrets.mask) if live else None
         bus.subscribe(view if view is not None else PlainPrinter(out, secrets.mask))
+        from .installers import registry
         from .ssh import ConnectionLost, ConnectTimeout, HostUnreachable
 
-        settings_engine = EngineSettings(
-            concurrency=options.concurrency,
-            component_timeout_s=options.component_timeout_s,
-            transient_errors=(ConnectionLost, ConnectTimeout, HostUnreachable),
+        install = Install(
+            registry(),
+            bus,
+            EngineSettings(
+                concurrency=options.concurrency,
+                component_timeout_s=options.component_timeout_s,
+                transient_errors=(ConnectionLost, ConnectTimeout, HostUnreachable),
+            ),
         )
         try:
-            if view is not None:
-                with view:
-                    result = await run_install(spec, catalog, plan, journal, cluster, settings=settings_engine, bus=bus)
-            else:
-                result = await run_install(spec, catalog, plan, journal, cluster, settings=settings_engine, bus=bus)
+            with view if view is not None else contextlib.nullcontext():
+                await install.run(session)
         finally:
             await mirror.close()
             unsubscribe_log()
             log.close()
             await cluster.close()
+        result = session.result
+        assert result is not None
         summary(spec, catalog, result, log.path, out, cluster.handovers, rerun_command(options), state_dir=state)
         if log.error is not None:
             print(f"warning: the log {log.path} is incomplete: {log.error.strerror or log.error}", file=err)
@@ -432,20 +314,6 @@ async def _run(options: HeadlessOptions, out: IO[str], err: IO[str]) -> int:
             print(INTERRUPTED, file=err)
             return EXIT_INTERRUPTED
         return EXIT_OK if result.ok else EXIT_FAILED
-
-
-async def _adopt_cluster_state(cluster: object, journal: Journal, out: IO[str]) -> None:
-    """Re-entry from another machine: what the cluster's copy of the journal says is done."""
-    from .installers.base import Cluster
-
-    assert isinstance(cluster, Cluster)
-    try:
-        adopted = adopt(journal, await read_state(await cluster.kube()))
-    except Exception as exc:  # an unreadable copy only means less to skip, never a failed run
-        out.write(f"note: could not read the cluster's install state ({exc}); using the local journal only\n")
-        return
-    if adopted:
-        out.write(f"the cluster says these are installed already: {', '.join(sorted(adopted))}\n")
 
 
 async def _confirm(out: IO[str]) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .facts import DefaultRoute, Facts
+from .formatting import gib
 
 Severity = Literal["error", "warning", "info"]
 SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
@@ -68,10 +69,6 @@ class PreflightContext:
 
 
 Check = Callable[[PreflightContext], list[Finding]]
-
-
-def _gib(n: int) -> str:
-    return f"{n / GiB:.1f} GiB"
 
 
 # ---- checks -------------------------------------------------------------------------------
@@ -171,8 +168,8 @@ def check_ram(ctx: PreflightContext) -> list[Finding]:
                     "ram",
                     "error",
                     f.node,
-                    f"{f.node} ({role}) has {_gib(have)} of RAM; a {role} needs at least {_gib(err)}",
-                    f"Add RAM to {f.node} (at least {_gib(err)}; {_gib(warn)} recommended)"
+                    f"{f.node} ({role}) has {gib(have, 1)} of RAM; a {role} needs at least {gib(err, 1)}",
+                    f"Add RAM to {f.node} (at least {gib(err, 1)}; {gib(warn, 1)} recommended)"
                     + (" or choose a bigger machine as control node." if ctl else "."),
                 )
             )
@@ -182,8 +179,8 @@ def check_ram(ctx: PreflightContext) -> list[Finding]:
                     "ram",
                     "warning",
                     f.node,
-                    f"{f.node} ({role}) has {_gib(have)} of RAM; "
-                    f"{_gib(warn)} is recommended, and the services may not all fit",
+                    f"{f.node} ({role}) has {gib(have, 1)} of RAM; "
+                    f"{gib(warn, 1)} is recommended, and the services may not all fit",
                     f"Add RAM to {f.node}, or install fewer optional components.",
                 )
             )
@@ -212,8 +209,8 @@ def check_disk(ctx: PreflightContext) -> list[Finding]:
                     "disk",
                     "error",
                     f.node,
-                    f"{f.node} has {_gib(fs.avail_bytes)} free on {where}, "
-                    f"filesystem {fs.mountpoint}; MicroK8s images and volumes need at least {_gib(DISK_FREE_MIN)}",
+                    f"{f.node} has {gib(fs.avail_bytes, 1)} free on {where}, "
+                    f"filesystem {fs.mountpoint}; MicroK8s images and volumes need at least {gib(DISK_FREE_MIN, 1)}",
                     f"Free space or grow the filesystem mounted at {fs.mountpoint} on {f.node} "
                     f"(e.g. `sudo lvextend -r -l +100%FREE` on Ubuntu's LVM layout).",
                 )

@@ -18,8 +18,10 @@ from .events import (
     ComponentBlocked,
     ComponentDone,
     ComponentFailed,
+    ComponentRetried,
     ComponentSkipped,
     ComponentStarted,
+    ComponentUnblocked,
     Event,
     LogLines,
     Progress,
@@ -53,13 +55,16 @@ def describe(event: Event) -> list[str]:
             where = ", ".join(
                 part for part in (f"node {node}" if node else "", f"step '{step}'" if step else "") if part
             )
-            lines = [f"FAILED{f' ({where})' if where else ''}: {error}"]
-            lines += [f"  last output: {line}" for line in tail.splitlines()[-10:]]
-            return lines
+            failed = [f"FAILED{f' ({where})' if where else ''}: {error}"]
+            return failed + [f"  last output: {line}" for line in tail.splitlines()[-10:]]
         case ComponentBlocked(blocked_by=blockers):
             return [f"blocked: waits for {', '.join(blockers)}, which did not finish"]
         case ComponentSkipped(reason=reason):
             return [f"skipped: {reason}"]
+        case ComponentRetried():
+            return ["retrying: waits for a free slot"]
+        case ComponentUnblocked(by=by):
+            return [f"waiting again: {by} is being retried"]
         case RunFinished() as fin:
             return _finished_lines(fin)
     return [repr(event)]

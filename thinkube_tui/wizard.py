@@ -5,18 +5,15 @@ components the selection pulls in and why, whether a node's settings are valid, 
 and validating the Spec with the same validators as an answers file, exporting the answers
 and a 0600 secrets file — happens here, so it is unit-tested without a terminal.
 
-`NodeSession` and `InstallRun` are the wizard's side of the core: connecting and
-discovering (as `headless.gather` does) and running the engine (as `headless.run_install`
-does), with the prompts and installers the app hands them.
+The wizard's side of the session (connecting, discovering, installing) is `wizard_run.py`;
+how it opens (the command line, the demo) is `wizard_start.py`; formatting is `formatting.py`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import re
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -24,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .catalog import Catalog, Component, load_catalog
 from .files import check_state_dir, default_state_dir, write_atomic
 from .journal import Journal, JournalError
-from .plan import Plan, make_plan
+from .plan import Plan
 from .secrets import Secrets
 from .spec import (
     API_VERSION,
@@ -42,17 +39,15 @@ from .spec import (
     spec_from_data,
     spec_to_data,
 )
-from .targets import NodeTarget, Prompts, SecretRequest
-from .transport import Transport
+from .targets import NodeTarget, SecretRequest
 
 if TYPE_CHECKING:  # discovery, preflight and the engine load when first used: a faster first screen
     from rich.text import Text
 
     from .discovery import NodeResult
-    from .engine import EngineSettings, Installer
-    from .events import EventBus, RunFinished
     from .facts import Facts
     from .preflight import Finding
+    from .spec import NodeSpec
 
 AuthMethod = Literal["agent", "key", "password"]
 SecretKind = Literal["passphrase", "password", "sudo"]
@@ -114,7 +109,7 @@ class NodeDraft:
         return out
 
 
-def _node_spec(data: Mapping[str, Any]) -> Any:
+def _node_spec(data: Mapping[str, Any]) -> NodeSpec:
     from .spec import _node
 
     return _node(data)
@@ -310,12 +305,10 @@ class WizardModel:
 
     @classmethod
     def from_answers_file(cls, path: Path, secrets: Path | None = None) -> WizardModel:
-        from .spec import load_secrets
+        from .session import read_secrets
 
         spec = load_answers(path, secrets=secrets)
-        anchor = secrets or (path.parent / spec.secrets_file if spec.secrets_file else None)
-        values = load_secrets(anchor) if anchor is not None and anchor.exists() else {}
-        return cls.from_spec(spec, secrets=values)
+        return cls.from_spec(spec, secrets=read_secrets(path, spec, secrets))  # a missing file is an error
 
     @classmethod
     def for_reentry(
@@ -626,22 +619,24 @@ class WizardModel:
             out.update(entries)
         return out
 
-    def problems(self, **kwargs: Any) -> list[Problem]:
+    def problems(self, *, secrets_as_env: bool = False, secrets_file: str | None = None) -> list[Problem]:
         """Every problem of the current answers, schema first, then the cross-field rules."""
-        return answers_problems(self.answers_data(**kwargs), None, self.catalog)
+        data = self.answers_data(secrets_as_env=secrets_as_env, secrets_file=secrets_file)
+        return answers_problems(data, None, self.catalog)
 
-    def build_spec(self, **kwargs: Any) -> Spec:
+    def build_spec(self, *, secrets_as_env: bool = False, secrets_file: str | None = None) -> Spec:
         """The Spec the screens describe; raises `AnswersError` with every problem."""
-        data = self.answers_data(**kwargs)
+        data = self.answers_data(secrets_as_env=secrets_as_env, secrets_file=secrets_file)
         problems = answers_problems(data, None, self.catalog)
         if problems:
             raise AnswersError(SOURCE, problems)
         return spec_from_data(data, self.catalog)
 
     def plan(self, spec: Spec | None = None) -> Plan:
-        return make_plan(
-            self.catalog, spec or self.build_spec(), installed=self.installed, gpu_present=self.gpu_present
-        )
+        """The plan of `spec` (default: the one the screens describe), by the session's Plan phase."""
+        from .wizard_run import plan_of
+
+        return plan_of(self, spec or self.build_spec())
 
     def secrets(self) -> Secrets:
         """The secrets typed in this session, for the installers (in memory; masked in every log)."""
@@ -770,116 +765,6 @@ def group_components(catalog: Catalog) -> list[tuple[str, str, list[Component]]]
     return [(g.id, g.title, list(catalog.in_group(g.id))) for g in catalog.groups]
 
 
-def gib(n: int | None) -> str:
-    return "?" if n is None else f"{n / 1024**3:.0f} GiB"
-
-
-def facts_row(facts: Facts | None, error: str | None = None) -> tuple[str, str, str, str, str]:
-    """(OS, CPU, RAM, disk free, GPUs) for the nodes table."""
-    if facts is None:
-        return ("unreachable" if error else "-", "", "", "", "")
-    cpu = f"{facts.cpu.count or '?'}× {(facts.cpu.model or '').split(' Processor')[0]}".strip()
-    gpus = "; ".join(describe_gpu(g) for g in facts.gpus) or "none"
-    return (facts.os.pretty_name or facts.os.id or "?", cpu, gib(facts.memory_bytes), gib(facts.disk_free_bytes), gpus)
-
-
-def describe_gpu(gpu: Any) -> str:
-    memory = f" {gpu.memory_mib // 1024} GiB" if gpu.memory_mib else ""
-    driver = f" driver {gpu.driver_version}" if gpu.driver_version else " no driver"
-    return f"{gpu.model or 'NVIDIA GPU'}{memory},{driver}"
-
-
-# ---------------------------------------------------------------- connecting and discovering
-
-
-ConnectFn = Callable[[NodeTarget, Prompts], Awaitable[Transport]]
-
-
-class NodeSession:
-    """The wizard's connections to the nodes, opened with the app's prompts."""
-
-    def __init__(self, prompts: Prompts, connect: ConnectFn | None = None, *, known_hosts: Path | None = None) -> None:
-        self.prompts = prompts
-        self._connect = connect
-        self.known_hosts = known_hosts
-        self._pool: Any = None
-        self.transports: dict[str, Transport] = {}
-
-    async def transport(self, target: NodeTarget) -> Transport:
-        if self._connect is not None:
-            transport = await self._connect(target, self.prompts)
-        else:
-            if self._pool is None:
-                from .hostkeys import KnownHosts
-                from .ssh import SshPool
-                from .targets import SshSettings
-
-                hosts = KnownHosts(self.known_hosts) if self.known_hosts else KnownHosts()
-                self._pool = SshPool(SshSettings(), self.prompts, host_keys=hosts)
-            connection = self._pool.connection(target)
-            await connection.connect()
-            transport = connection
-        self.transports[target.name] = transport
-        return transport
-
-    async def discover(self, nodes: Iterable[NodeDraft], timeout: float = 60.0) -> AsyncIterator[NodeResult]:
-        """Each node's discovery result as it arrives (all nodes concurrently)."""
-
-        def factory(target: NodeTarget) -> Callable[[], Awaitable[Transport]]:
-            return lambda: self.transport(target)
-
-        from .discovery import discover_all
-
-        targets = [(n.name, factory(n.target())) for n in nodes]
-        async for result in discover_all(targets, timeout=timeout):
-            yield result
-
-    async def preflight(self, model: WizardModel, skip: frozenset[str] = frozenset()) -> list[Finding]:
-        """Sudo check and preflight, as headless `gather` does, for what discovery found."""
-        from .discovery import resolve_hostnames
-        from .preflight import run_preflight, unreachable
-
-        findings = [unreachable(node, message) for node, message in model.discovery_errors.items()]
-        sudo_ok: dict[str, bool | None] = {}
-        for name in model.facts:
-            transport = self.transports.get(name)
-            if transport is None:
-                continue
-            try:
-                sudo_ok[name] = (await transport.run("true", sudo=True, timeout=60)).ok
-            except Exception:
-                sudo_ok[name] = False
-        control = model.control
-        resolutions = None
-        others = [f.hostname for n, f in model.facts.items() if n != control and f.hostname]
-        if control in self.transports and others:
-            with contextlib.suppress(Exception):
-                resolutions = await resolve_hostnames(self.transports[control], others)
-        channel = model.cluster.get("microk8sChannel", "1.33/stable")
-        findings += run_preflight(
-            model.facts.values(),
-            control=control,
-            skip=skip,
-            sudo_ok=sudo_ok,
-            resolutions=resolutions,
-            microk8s_channel=channel,
-            metallb_range=model.cluster.get("metallbRange"),
-        )
-        return findings
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
-        else:
-            for transport in self.transports.values():
-                close = getattr(transport, "close", None)
-                if close is not None:
-                    with contextlib.suppress(Exception):
-                        await close()
-        self.transports.clear()
-
-
 def answer_from_memory(model: WizardModel, request: SecretRequest) -> str | None:
     """A secret the operator typed earlier in this session (or one from the loaded secrets file)."""
     kind: SecretKind = request.kind
@@ -887,123 +772,6 @@ def answer_from_memory(model: WizardModel, request: SecretRequest) -> str | None
     if value is None and kind == "sudo":  # sudo with the login password, as ssh users expect
         value = model.node_secrets.get((request.node, "password"))
     return value
-
-
-# ---------------------------------------------------------------- installing
-
-
-def log_file_name() -> str:
-    return time.strftime("install-%Y%m%d-%H%M%S.log")
-
-
-class InstallRun:
-    """One install from the wizard: the engine over the plan, as headless `run_install` builds it."""
-
-    def __init__(
-        self,
-        spec: Spec,
-        model: WizardModel,
-        plan: Plan,
-        transports: Mapping[str, Transport],
-        installers: Mapping[str, Installer],
-        *,
-        state_dir: Path,
-        bus: EventBus,
-        settings: EngineSettings | None = None,
-        mirror: bool = True,
-        lock: bool | None = None,
-    ) -> None:
-        from .engine import Engine, EngineSettings
-        from .installers.base import Cluster, InstallContext
-        from .printer import LogFile
-
-        self.spec = spec
-        self.plan = plan
-        self.state_dir = check_state_dir(state_dir)  # ssh's rules: ours alone (UnsafePathError)
-        self.journal = Journal.open(state_dir / "journal.json")
-        self.secrets = model.secrets()
-        self.cluster = Cluster(
-            spec=spec,
-            catalog=model.catalog,
-            nodes=dict(transports),
-            facts=dict(model.facts),
-            secrets=self.secrets,
-            state_dir=state_dir,  # Vault's keys file goes beside this cluster's journal
-        )
-        self.log = LogFile(state_dir / "logs" / log_file_name(), self.secrets.mask)
-        bus.subscribe(self.log)
-        self._bus = bus
-        self._lock_cluster = mirror if lock is None else lock  # a real cluster: one install at a time
-        self._mirror: Any = None
-        if mirror:
-            from .cluster_state import ClusterMirror
-
-            self._mirror = ClusterMirror(
-                self.journal, self.cluster.kube, lambda text: self.log.write(f"warning: {text}")
-            )
-            bus.subscribe(self._mirror)
-        configs = {cid: comp.config for cid, comp in spec.components.items()}
-        self.engine = Engine(
-            plan,
-            installers,
-            configs=configs,
-            journal=self.journal,
-            bus=bus,
-            make_context=lambda steps: InstallContext(steps, self.cluster),
-            settings=settings or EngineSettings(),
-        )
-        self.started = time.monotonic()
-        self.result: RunFinished | None = None
-
-    @property
-    def log_path(self) -> Path:
-        return Path(self.log.path)
-
-    async def run(self) -> RunFinished:
-        self.result = await self._holding_lock(self.engine.run)
-        return self.result
-
-    async def retry(self, component: str) -> RunFinished:
-        self.result = await self._holding_lock(lambda: self.engine.retry(component))
-        return self.result
-
-    async def _holding_lock(self, go: Callable[[], Awaitable[RunFinished]]) -> RunFinished:
-        """`go` under the cluster's lock (cluster_lock.py). Refused: nothing runs, and the result's
-        error names the holder; taken over meanwhile: the engine stops, and the error says so."""
-        if not self._lock_cluster:
-            return await go()
-        from dataclasses import replace
-
-        from .cluster_lock import ClusterLockError, install_lock
-        from .events import RunFinished
-
-        lock = install_lock(self.cluster, lambda: self.journal.installed, self.log.write, on_lost=self.engine.cancel)
-        try:
-            async with lock:
-                unsubscribe = self._bus.subscribe(lock)
-                try:
-                    result = await go()
-                finally:
-                    unsubscribe()
-        except ClusterLockError as exc:
-            refused = RunFinished("", done=(), failed=(), blocked=(), not_run=tuple(self.plan.ids), error=str(exc))
-            self._bus.publish(refused)
-            return refused
-        if lock.lost is not None:
-            result = replace(result, error=lock.lost)
-            self._bus.publish(result)
-        return result
-
-    def cancel(self) -> None:
-        self.engine.cancel()
-
-    async def close(self) -> None:
-        if self._mirror is not None:
-            with contextlib.suppress(Exception):
-                await self._mirror.close()
-        self.log.close()
-        with contextlib.suppress(Exception):
-            await self.cluster.close()
 
 
 def credentials_note(spec: Spec, secrets_path: Path | None, state_dir: Path) -> list[str]:
@@ -1021,118 +789,28 @@ def credentials_note(spec: Spec, secrets_path: Path | None, state_dir: Path) -> 
     return lines
 
 
-def state_dir_for(cluster_name: str, base: Path | None) -> Path:
-    return (base or default_state_dir()) / cluster_name
+# Moved along the seams: formatting, the run, the start. The screens and the app still import
+# these names from here; they load on first use, so the first screen stays fast.
+_MOVED = {
+    "facts_row": ("formatting", "facts_row"),
+    "gib": ("formatting", "gib"),
+    "describe_gpu": ("formatting", "gpu_short"),
+    "state_dir_for": ("session", "state_dir_for"),
+    "ConnectFn": ("wizard_run", "ConnectFn"),
+    "InstallRun": ("wizard_run", "InstallRun"),
+    "NodeSession": ("wizard_run", "NodeSession"),
+    "log_file_name": ("wizard_run", "log_file_name"),
+    "DemoLab": ("wizard_start", "DemoLab"),
+    "WizardStart": ("wizard_start", "WizardStart"),
+    "WizardStartError": ("wizard_start", "WizardStartError"),
+    "wizard_start": ("wizard_start", "wizard_start"),
+}
 
 
-# ---------------------------------------------------------------- the demo (`thinkube-tui --demo`)
+def __getattr__(name: str) -> Any:
+    if name not in _MOVED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-
-@dataclass(frozen=True)
-class WizardStart:
-    """What the wizard opens with: a pre-filled model (or none), the demo lab, the state base."""
-
-    model: WizardModel | None
-    demo: DemoLab | None
-    state_base: Path | None
-
-
-class WizardStartError(Exception):
-    """The wizard cannot open (a bad answers file, an unsafe state directory); one line per problem."""
-
-
-def wizard_start(
-    *,
-    answers: Path | None,
-    secrets: Path | None,
-    demo: bool,
-    state_dir: Path | None,
-    lab_speed: float = 1.0,
-    fresh: bool = False,
-) -> WizardStart:
-    """Check what the command line gave before any screen: the state directory (ssh's rules),
-    the answers file; with `demo`, the demo's lab (and its own state) with FILE's components."""
-    from .commands.lab import DemoBusy
-    from .files import UnsafePathError
-
-    try:
-        if demo:
-            lab = DemoLab(state_dir, speed=1.0 / lab_speed, answers=answers, fresh=fresh)
-            lab.claim()
-            check_state_dir(lab.state_dir)
-            return WizardStart(None, lab, lab.state_dir)
-        check_state_dir(state_dir or default_state_dir())
-        model = WizardModel.from_answers_file(answers, secrets) if answers is not None else None
-    except AnswersError as exc:
-        raise WizardStartError("\n".join(problem.format(exc.source) for problem in exc.problems)) from None
-    except (UnsafePathError, DemoBusy) as exc:
-        raise WizardStartError(f"thinkube-tui: {exc}") from None
-    return WizardStart(model, None, state_dir)
-
-
-class DemoLab:
-    """The demo's simulated lab for the wizard to install onto; the model comes pre-filled for it.
-
-    The lab and its installs live in `<state dir>/demo/` and are kept between runs, shared with
-    the headless demo (`make demo`): a second run comes back to the installed cluster. With
-    `answers`, the wizard opens with that file's components and settings, the lab providing the
-    nodes and cluster settings (as headless `--demo --answers` does); `fresh` starts over."""
-
-    def __init__(
-        self,
-        state_base: Path | None = None,
-        *,
-        nodes: int = 3,
-        gpus: int = 1,
-        speed: float = 1.0,
-        answers: Path | None = None,
-        fresh: bool = False,
-    ) -> None:
-        from .commands.lab import KNOWN_HOSTS, DemoLock, check_demo_answers, demo_dir, demo_state_dir
-
-        if answers is not None:
-            check_demo_answers(answers)  # raises AnswersError now, before any screen is shown
-        self.state_base = state_base
-        self.base = demo_dir(state_base)
-        self.state_dir = demo_state_dir(state_base)  # where the demo's installs keep their journals
-        self.known_hosts = self.base / KNOWN_HOSTS
-        self.answers = answers
-        self.fresh = fresh
-        self.nodes, self.gpus, self.speed = nodes, gpus, speed
-        self.lock = DemoLock(self.base)  # one demo per lab: held from `claim` until `stop`
-        self.lab: Any = None
-
-    def claim(self) -> None:
-        """Check the demo's directory and take its lock (raises UnsafePathError, DemoBusy)."""
-        check_state_dir(self.base)
-        if not self.lock.held:
-            self.lock.acquire()
-
-    async def start(self) -> WizardModel:
-        from .commands.lab import DEMO_LAB, demo_answers, start_demo_over, write_demo_answers
-        from .lab_loader import load_lab
-
-        Lab = load_lab()
-
-        self.claim()
-        if self.fresh:
-            start_demo_over(self.state_base)
-            self.fresh = False
-        self.lab = Lab(
-            self.base / DEMO_LAB, nodes=self.nodes, gpus=self.gpus, speed=self.speed, nopasswd=True, log=_quiet
-        )
-        await self.lab.start()
-        data = demo_answers(self.lab.answers(), self.answers)
-        path = write_demo_answers(self.base, data, self.answers)
-        self.lab.write_known_hosts(self.known_hosts)
-        return WizardModel.from_answers_file(path)
-
-    async def stop(self) -> None:
-        if self.lab is not None:
-            await self.lab.stop()
-            self.lab = None
-        self.lock.release()
-
-
-def _quiet(message: str) -> None:
-    """The lab's own log lines: the wizard shows the install, not the simulation."""
+    module, attribute = _MOVED[name]
+    return getattr(importlib.import_module(f"{__package__}.{module}"), attribute)

@@ -107,7 +107,7 @@ def test_install_mid_run_with_a_failure(
     snap_compare: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, size: tuple[int, int]
 ) -> None:
     fixed_clock(monkeypatch)
-    monkeypatch.setattr("thinkube_tui.wizard.log_file_name", lambda: "install-20250101-120000.log")
+    monkeypatch.setattr("thinkube_tui.wizard_run.log_file_name", lambda: "install-20250101-120000.log")
     monkeypatch.setenv("HOME", str(tmp_path))  # the log's path is shown as ~/state/…
 
     async def run_before(pilot: Any) -> None:
@@ -125,7 +125,7 @@ def test_install_mid_run_with_a_failure(
 @pytest.mark.parametrize("size", SIZES)
 def test_summary(snap_compare: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, size: tuple[int, int]) -> None:
     # The summary shows paths: under a fixed home (shown as ~) with a fixed log name.
-    monkeypatch.setattr("thinkube_tui.wizard.log_file_name", lambda: "install-20250101-120000.log")
+    monkeypatch.setattr("thinkube_tui.wizard_run.log_file_name", lambda: "install-20250101-120000.log")
     monkeypatch.setenv("HOME", str(tmp_path))
     # The retry commands hold the test's own paths (they have tests of their own in test_cli).
     monkeypatch.setattr(

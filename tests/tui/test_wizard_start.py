@@ -74,3 +74,11 @@ def test_the_demo_refuses_components_the_lab_would_refuse_naming_their_lines(tmp
         wizard_start(answers=bad, secrets=None, demo=True, state_dir=tmp_path)
     assert f"{bad}:3:3: components.nope: unknown key 'nope'" in str(caught.value)
     assert wizard_start(answers=EXAMPLES / "answers-full.yaml", secrets=None, demo=True, state_dir=tmp_path).demo
+
+
+def test_a_missing_secrets_file_is_refused_as_headless_mode_refuses_it(tmp_path: Path) -> None:
+    # Read through session.read_secrets, as headless mode and discover read it: never skipped.
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("secretsFile: missing.secrets.yaml\n" + (EXAMPLES / "answers-minimal.yaml").read_text())
+    with pytest.raises(WizardStartError, match="cannot read the secrets file"):
+        wizard_start(answers=answers, secrets=None, demo=False, state_dir=tmp_path / "state")

@@ -21,7 +21,8 @@ async def _remote(args: argparse.Namespace) -> int:
 
     from ..access import headless_prompts, node_target, parse_host
     from ..secrets import Secrets
-    from ..spec import AnswersError, load_answers, load_secrets
+    from ..session import read_secrets
+    from ..spec import AnswersError, load_answers
     from ..ssh import SshPool, SshSettings
     from .discover_view import run_discover
 
@@ -29,10 +30,9 @@ async def _remote(args: argparse.Namespace) -> int:
     file_secrets: dict[str, str] = {}
     if args.answers:
         try:
-            spec = load_answers(args.answers, secrets=args.secrets)
-            secrets_path = args.secrets or (spec.secrets_file and Path(args.answers).parent / spec.secrets_file)
-            if secrets_path:
-                file_secrets = load_secrets(secrets_path)
+            given = Path(args.secrets) if args.secrets else None
+            spec = load_answers(args.answers, secrets=given)
+            file_secrets = read_secrets(Path(args.answers), spec, given)
         except AnswersError as exc:
             for problem in exc.problems:
                 print(problem.format(exc.source), file=sys.stderr)

@@ -16,9 +16,11 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..discovery import NodeResult, discover_all, resolve_hostnames
-from ..facts import Facts, Gpu
-from ..preflight import CHECKS, Finding, has_errors, run_preflight, unreachable
+from ..discovery import NodeResult
+from ..facts import Clock
+from ..formatting import cpu_cell, disk_cell, gib, gpu_long, os_cell
+from ..phases import Discover, Preflight, ResolveHostnames, Session, run_phases
+from ..preflight import CHECKS, Finding, has_errors
 from ..transport import LocalTransport, Transport
 
 EXIT_OK = 0
@@ -26,48 +28,6 @@ EXIT_USAGE = 2
 EXIT_PREFLIGHT_ERRORS = 3
 
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
-
-
-# ---- formatting -----------------------------------------------------------------------------
-
-
-def _gib(n: int | None) -> str:
-    return "?" if n is None else f"{n / 1024**3:.1f} GiB"
-
-
-def _gpu_line(g: Gpu) -> str:
-    bits = [g.model or (f"NVIDIA [10de:{g.pci_device_id}]" if g.pci_device_id else "NVIDIA GPU")]
-    if g.memory_mib is not None:
-        bits.append(f"{g.memory_mib / 1024:.0f} GiB")
-    if g.driver_version:
-        bits.append(f"driver {g.driver_version}")
-    elif g.kernel_driver and g.kernel_driver != "nvidia":
-        bits.append(f"no driver ({g.kernel_driver})")
-    else:
-        bits.append("no driver")
-    if g.compute_capability:
-        bits.append(f"cc {g.compute_capability}")
-    if g.mig_mode == "Enabled":
-        bits.append("MIG" + (f" ×{g.mig_devices}" if g.mig_devices is not None else ""))
-    return " · ".join(bits)
-
-
-def _os_cell(f: Facts) -> str:
-    os_ = f.os
-    name = os_.pretty_name or " ".join(x for x in (os_.id, os_.version_id) if x) or "?"
-    return f"{name}\n{f.arch or '?'}"
-
-
-def _cpu_cell(f: Facts) -> str:
-    count = "?" if f.cpu.count is None else str(f.cpu.count)
-    return f"{count} × {f.cpu.model}" if f.cpu.model else f"{count} CPUs"
-
-
-def _disk_cell(f: Facts) -> str:
-    fs = f.snap_fs or f.root_fs
-    if fs is None:
-        return "?"
-    return f"{_gib(fs.avail_bytes)} free\non {fs.mountpoint}"
 
 
 def nodes_table(results: Sequence[NodeResult], pending: Iterable[str] = ()) -> Table:
@@ -89,14 +49,14 @@ def nodes_table(results: Sequence[NodeResult], pending: Iterable[str] = ()) -> T
         name = Text(r.node)
         if f.hostname and f.hostname != r.node:
             name.append(f"\n{f.hostname}", style="dim")
-        gpus = "\n".join(_gpu_line(g) for g in f.gpus) or "—"
+        gpus = "\n".join(gpu_long(g) for g in f.gpus) or "—"
         table.add_row(
             name,
             Text(f.primary_address or "?"),
-            Text(_os_cell(f)),
-            Text(_cpu_cell(f)),
-            Text(_gib(f.memory_bytes)),
-            Text(_disk_cell(f)),
+            Text(os_cell(f)),
+            Text(cpu_cell(f)),
+            Text(gib(f.memory_bytes, 1)),
+            Text(disk_cell(f)),
             Text(gpus),
         )
     for node in pending:
@@ -153,7 +113,7 @@ def facts_to_json(obj: Any) -> Any:
         }
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out = {f.name: facts_to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-        if hasattr(type(obj), "offset_s"):
+        if isinstance(obj, Clock):  # its computed properties too
             out["offset_s"] = obj.offset_s
             out["uncertainty_s"] = obj.uncertainty_s
         return out
@@ -216,35 +176,23 @@ async def run_discover(
         return EXIT_USAGE
     control = control if control is not None else (names[0] if names else None)
 
-    results: list[NodeResult] = []
+    session = Session(control=control, skip=frozenset(skip), microk8s_channel=microk8s_channel)
+    session.sudo_ok = dict(sudo_ok) if sudo_ok is not None else None
+    discover = Discover(targets, timeout=timeout, limit=limit, in_given_order=True)
     if json_out or not console.is_terminal:
-        async for r in discover_all(targets, timeout=timeout, limit=limit):
-            results.append(r)
+        await discover.run(session)
     else:
         from rich.live import Live
 
         def view() -> Table:
-            done = {r.node for r in results}
-            return nodes_table(results, [n for n in names if n not in done])
+            done = {r.node for r in session.results}
+            return nodes_table(session.results, [n for n in names if n not in done])
 
         with Live(view(), console=console, refresh_per_second=8, transient=False) as live:
-            async for r in discover_all(targets, timeout=timeout, limit=limit):
-                results.append(r)
+            async for _ in discover.each(session):
                 live.update(view())
-    # Present nodes in the order they were given, not the order they answered.
-    results.sort(key=lambda r: names.index(r.node) if r.node in names else len(names))
-
-    facts = [r.facts for r in results if r.facts is not None]
-    resolutions = await _control_resolutions(results, control)
-    findings = [unreachable(r.node, r.error or "discovery failed") for r in results if r.facts is None]
-    findings += run_preflight(
-        facts,
-        control=control,
-        skip=skip,
-        sudo_ok=sudo_ok,
-        resolutions=resolutions,
-        microk8s_channel=microk8s_channel,
-    )
+    await run_phases(session, [ResolveHostnames(), Preflight()])  # no sudo check: discover only reads
+    results, findings = session.results, session.findings
     if json_out:
         console.file.write(json.dumps(report_json(results, findings), indent=2) + "\n")
         console.file.flush()
@@ -254,18 +202,6 @@ async def run_discover(
         console.print(findings_table(findings))
         console.print(Group(Text("Preflight: ", style="bold") + summary_line(findings)))
     return EXIT_PREFLIGHT_ERRORS if has_errors(findings) else EXIT_OK
-
-
-async def _control_resolutions(results: Sequence[NodeResult], control: str | None) -> dict[str, tuple[str, ...]] | None:
-    """Resolve the other nodes' hostnames on the control node; None when that cannot be done."""
-    ctl = next((r for r in results if r.node == control), None)
-    others = [r.facts.hostname for r in results if r.facts and r.node != control and r.facts.hostname]
-    if ctl is None or ctl.transport is None or ctl.facts is None or not others:
-        return None
-    try:
-        return await resolve_hostnames(ctl.transport, others)
-    except Exception:  # the check is skipped rather than reporting a false failure
-        return None
 
 
 async def run_local(json_out: bool, *, console: Console | None = None, skip: set[str] | None = None) -> int:

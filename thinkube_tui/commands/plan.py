@@ -6,7 +6,8 @@ import json
 import sys
 
 from ..catalog import Catalog, load_catalog
-from ..plan import Plan, make_plan
+from ..phases import PlanInstall, Session
+from ..plan import Plan
 from ..spec import AnswersError, Spec, load_answers
 from ..wording import plural
 
@@ -19,7 +20,10 @@ def run_plan(answers: str, *, secrets: str | None = None, json_out: bool = False
             print(problem.format(exc.source), file=sys.stderr)
         return 2
     catalog = load_catalog()
-    plan = make_plan(catalog, spec)
+    session = Session.for_spec(spec, catalog)
+    PlanInstall(discovered=False).decide(session)  # the install's own Plan phase, nothing discovered
+    plan = session.plan
+    assert plan is not None
     if json_out:
         print(json.dumps(plan.to_json(), indent=2))
         return 0

@@ -18,8 +18,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Static
+from textual.widgets import Button, Footer, Static
 
+from ..widgets.header import WizardHeader
 from .context import WizardContext
 from .dialogs import HelpDialog
 
@@ -110,7 +111,7 @@ class WizardScreen(Screen[None]):
         self.app.post_message(message)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield WizardHeader()
         yield StepBar(self.STEP)
         yield from self.body()
         with Horizontal(classes="button-bar"):

@@ -13,39 +13,22 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
-from textual.widgets import Footer, Header, ProgressBar, Static
+from textual.widgets import Footer, ProgressBar, Static
 
 from ..eta import describe_remaining, remaining_s
-from ..events import (
-    ComponentBlocked,
-    ComponentDone,
-    ComponentFailed,
-    ComponentSkipped,
-    ComponentStarted,
-    Event,
-    EventBus,
-    LogLines,
-    RunFinished,
-    StepStarted,
-)
+from ..events import Event, EventBus, RunFinished
 from ..printer import describe
+from ..run_state import RunState
 from ..widgets import InstallGraph, LogPanel
-from ..wizard import InstallRun
+from ..widgets.header import WizardHeader
+from ..wizard_run import InstallRun, plan_install
+from . import install_messages as msg
 from .base import StepBar, WizardScreen
 from .dialogs import ConfirmDialog
-
-
-class EngineEvent(Message):
-    """An install event, carried from the event bus onto the screen's message queue."""
-
-    def __init__(self, event: Event) -> None:
-        super().__init__()
-        self.event = event
 
 
 class InstallScreen(WizardScreen):
@@ -64,19 +47,16 @@ class InstallScreen(WizardScreen):
 
     def compose(self) -> ComposeResult:
         model = self.model
-        self.spec = model.build_spec()
-        self.plan = model.plan(self.spec)
-        self.skipped: set[str] = set()
-        self.finished: RunFinished | None = None
-        self.started_at: dict[str, float] = {}  # by the screen's clock
-        self.durations: dict[str, float] = {}
-        yield Header()
+        planned = plan_install(model)  # the Spec the screens describe and the Plan phase's plan
+        self.spec, self.plan = planned.spec, planned.plan
+        self.run_state = RunState(self.plan, model.installed, clock=self.clock)
+        yield WizardHeader()
         yield StepBar(self.STEP)
         with Horizontal(classes="install-top"):
             yield ProgressBar(total=max(len(self.plan), 1), show_eta=False, id="progress")
             yield Static("", id="elapsed")
         with Horizontal(classes="main"):
-            yield InstallGraph(self.plan, model.installed, id="graph")
+            yield InstallGraph(self.plan, model.installed, states=self.run_state.states, id="graph")
             with Vertical(id="log-side"):
                 yield Static("", id="log-title")
                 yield LogPanel(id="log")
@@ -84,12 +64,16 @@ class InstallScreen(WizardScreen):
         yield Static("Installing…", id="install-status", classes="status-line")
         yield Footer()
 
+    @property
+    def finished(self) -> RunFinished | None:
+        return self.run_state.finished
+
     def on_mount(self) -> None:
         wizard = self.wizard
         state_dir = wizard.state_dir
         self.model.save_for_reentry(self.spec, state_dir)
         bus = EventBus()
-        bus.subscribe(lambda event: self.post_message(EngineEvent(event)))
+        bus.subscribe(msg.poster(self))  # each event arrives as its own message
         self.install_run = InstallRun(
             self.spec,
             self.model,
@@ -118,9 +102,8 @@ class InstallScreen(WizardScreen):
         if self.finished is None or self.wizard.install_running:
             now = self.clock()
             elapsed = int(now - self.started)
-            states = self.query_one(InstallGraph).states
-            running_for = {cid: now - at for cid, at in self.started_at.items() if states.get(cid) == "running"}
-            left = describe_remaining(remaining_s(self.plan, states, running_for, self.durations))
+            run = self.run_state
+            left = describe_remaining(remaining_s(self.plan, run.states, run.running_for(now), run.durations))
             self.query_one("#elapsed", Static).update(f"{elapsed // 60:02d}:{elapsed % 60:02d} · {left}")
 
     @work(group="retry")
@@ -131,7 +114,7 @@ class InstallScreen(WizardScreen):
     @work(exclusive=True, group="install")
     async def start(self, retry: str | None) -> None:
         self.wizard.install_running = True
-        self.finished = None
+        self.run_state.finished = None
         try:
             if retry is None:
                 await self.install_run.run()
@@ -142,70 +125,77 @@ class InstallScreen(WizardScreen):
             if self.is_attached:  # "finished" only now: the run has closed its journal and lock
                 self._progress()
 
-    # ------------------------------------------------------------ events
+    # ------------------------------------------------------------ events, one message each
 
-    def on_engine_event(self, message: EngineEvent) -> None:
-        event = message.event
-        graph = self.query_one(InstallGraph)
-        log = self.query_one(LogPanel)
-        cid = event.component
-        if isinstance(event, LogLines):
-            log.append(cid, event.lines)
-            return
-        if cid and not isinstance(event, RunFinished):
-            log.append(cid, describe(event))
-        if isinstance(event, ComponentStarted):
-            self.started_at[cid] = self.clock()
-            graph.set_state(cid, "running")
-            if graph.selected is None or graph.state_of(graph.selected) in ("waiting", "done"):
-                graph.select(cid)
-        elif isinstance(event, StepStarted):
-            pass
-        elif isinstance(event, ComponentDone):
-            self.durations[cid] = self.clock() - self.started_at.get(cid, self.clock())
-            graph.set_state(cid, "done")
-        elif isinstance(event, ComponentFailed):
-            graph.set_state(cid, "failed")
-            graph.select(cid)
-        elif isinstance(event, ComponentBlocked):
-            graph.set_state(cid, "blocked")
-        elif isinstance(event, ComponentSkipped):
-            if cid in graph.states:
-                graph.set_state(cid, "installed")
-        elif isinstance(event, RunFinished):
-            self.finished = event
+    def _take(self, event: Event) -> None:
+        """The event into the run's state, the graph and the component's log."""
+        if self.run_state.apply(event) is not None:
+            self.query_one(InstallGraph).show_state(event.component)
+        if event.component:
+            self.query_one(LogPanel).append(event.component, describe(event))
         self._progress()
-        if isinstance(event, ComponentStarted | ComponentDone | RunFinished):
-            self.tick()  # time left changes with what started and finished, not only each second
+
+    def on_install_log_lines(self, message: msg.LogLines) -> None:
+        self.query_one(LogPanel).append(message.component, message.lines)  # coalesced: every line kept
+
+    def on_install_component_started(self, message: msg.ComponentStarted) -> None:
+        self._take(message.event)
+        graph = self.query_one(InstallGraph)
+        if graph.selected is None or graph.state_of(graph.selected) in ("waiting", "done"):
+            graph.select(message.component)
+        self.tick()  # time left changes with what starts and finishes, not only each second
+
+    def on_install_component_done(self, message: msg.ComponentDone) -> None:
+        self._take(message.event)
+        self.tick()
+
+    def on_install_component_failed(self, message: msg.ComponentFailed) -> None:
+        self._take(message.event)
+        self.query_one(InstallGraph).select(message.component)
+
+    def on_install_run_finished(self, message: msg.RunFinished) -> None:
+        self.run_state.apply(message.event)
+        self._progress()
+        self.tick()
+
+    @on(msg.StepStarted)
+    @on(msg.StepDone)
+    @on(msg.Progress)
+    @on(msg.ComponentBlocked)
+    @on(msg.ComponentRetried)
+    @on(msg.ComponentUnblocked)
+    @on(msg.ComponentSkipped)
+    def _just_take(self, message: msg.InstallMessage[Event]) -> None:
+        self._take(message.event)
 
     def _progress(self) -> None:
-        states = self.query_one(InstallGraph).states
-        settled = sum(1 for cid in self.plan.ids if states.get(cid) in ("done", "failed", "blocked", "skipped"))
-        self.query_one(ProgressBar).update(progress=settled)
+        run = self.run_state
+        self.query_one(ProgressBar).update(progress=run.settled)
         status = self.query_one("#install-status", Static)
-        if self.finished is None:
-            running = [cid for cid in self.plan.ids if states.get(cid) == "running"]
-            status.update(f"Installing: {settled}/{len(self.plan)} settled; running {', '.join(running) or '-'}")
+        finished = run.finished
+        if finished is None:
+            running = run.in_state("running")
+            status.update(f"Installing: {run.settled}/{len(self.plan)} settled; running {', '.join(running) or '-'}")
         elif self.wizard.install_running:  # the engine is done; the run still closes its journal and lock
             status.update("Finishing: saving the journal and releasing the cluster's lock…")
-        elif self.finished.error:  # e.g. another install holds the cluster's lock: it names the holder
-            status.update(Text.assemble(("Stopped: ", "red"), self.finished.error, " n: summary"))
-        elif self.finished.cancelled:
+        elif finished.error:  # e.g. another install holds the cluster's lock: it names the holder
+            status.update(Text.assemble(("Stopped: ", "red"), finished.error, " n: summary"))
+        elif finished.cancelled:
             status.update(
                 "[yellow]Cancelled.[/] Finished steps are kept: run thinkube-tui again to resume. [b]n[/b]: summary"
             )
-        elif self.finished.failed and not set(self.finished.failed) <= self.skipped:
+        elif run.unresolved_failures:
             status.update(
-                f"[red]Failed: {', '.join(c for c in self.finished.failed if c not in self.skipped)}[/]. "
+                f"[red]Failed: {', '.join(run.unresolved_failures)}[/]. "
                 "[b]r[/b] retry the selected one, [b]s[/b] skip it, [b]n[/b] summary"
             )
         else:
             status.update(
                 "[green]Install finished.[/] [b]n[/b]: summary"
-                if self.finished.ok
+                if finished.ok
                 else "Finished; skipped components stay missing. [b]n[/b]: summary"
             )
-            if self.finished.ok:
+            if finished.ok:
                 self.notify("Every component is installed.", title="Done")
 
     def on_install_graph_selected(self, event: InstallGraph.Selected) -> None:
@@ -219,19 +209,15 @@ class InstallScreen(WizardScreen):
         selected = graph.selected
         if selected is not None and graph.state_of(selected) == "failed":
             return selected
-        return next((cid for cid in self.plan.ids if graph.states.get(cid) == "failed"), None)
+        return next(iter(self.run_state.in_state("failed")), None)
 
     def action_retry(self) -> None:
         cid = self._selected_failed()
         if cid is None:
             self.notify("Nothing has failed.")
             return
-        graph = self.query_one(InstallGraph)
-        graph.set_state(cid, "waiting")
-        for dependent in self.plan.ids:
-            if graph.states.get(dependent) == "blocked":
-                graph.set_state(dependent, "waiting")
-        self.skipped.discard(cid)
+        # The engine says what waits again (ComponentRetried, ComponentUnblocked): only what
+        # this component blocked, not every blocked component.
         if self.wizard.install_running:
             self.join_retry(cid)
             self.notify(f"Retrying {cid} now; what needs it waits for it.")
@@ -243,8 +229,8 @@ class InstallScreen(WizardScreen):
         if cid is None:
             self.notify("Nothing has failed.")
             return
-        self.skipped.add(cid)
-        self.query_one(InstallGraph).set_state(cid, "skipped")
+        self.run_state.skip(cid)
+        self.query_one(InstallGraph).show_state(cid)
         self.notify(f"{cid} skipped: what needs it stays blocked. Retry later with re-entry.")
         self._progress()
 
@@ -258,7 +244,7 @@ class InstallScreen(WizardScreen):
                 self.install_run.cancel()
                 self.notify("Cancelling: running installers are stopped; finished steps are kept.")
 
-        running = [cid for cid in self.plan.ids if self.query_one(InstallGraph).states.get(cid) == "running"]
+        running = self.run_state.in_state("running")
         self.app.push_screen(
             ConfirmDialog(
                 f"Cancel the install? Running installers ({', '.join(running) or 'none'}) are stopped; "

@@ -13,9 +13,10 @@ from textual.containers import Vertical
 from textual.widgets import Button, DataTable, Static
 
 from ..facts import Facts
+from ..formatting import facts_row
 from ..preflight import Finding
 from ..textsafe import data, styled
-from ..wizard import NodeDraft, facts_row
+from ..wizard import NodeDraft
 from ..wording import plural
 from .base import WizardScreen
 from .dialogs import ConfirmDialog, NodeDialog

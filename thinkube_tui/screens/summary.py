@@ -13,12 +13,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Footer, Header, Static
+from textual.widgets import Button, Footer, Static
 
 from ..files import write_atomic
 from ..install_log import shown_path
 from ..rerun import wizard_retry_commands
 from ..summary import Handover, build_handover, export_path, render, vault_keys_file
+from ..widgets.header import WizardHeader
 from .base import StepBar, WizardScreen
 
 
@@ -29,7 +30,7 @@ class SummaryScreen(WizardScreen):
     ]
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield WizardHeader()
         yield StepBar(self.STEP)
         with VerticalScroll(classes="main", id="summary-scroll"):
             yield Static("", id="summary-text")

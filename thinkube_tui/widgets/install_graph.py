@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
@@ -32,10 +32,12 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from ..eta import describe_remaining
+from ..events import State
 from ..graph_layout import GraphLayout, lay_out_dag
 from ..plan import Plan
 
-State = Literal["waiting", "running", "done", "failed", "blocked", "installed", "skipped"]
+# The engine's vocabulary (events.State); a component the engine cancelled is drawn as still
+# waiting or running was: the status line says the run was cancelled.
 STATES: tuple[State, ...] = ("waiting", "running", "done", "failed", "blocked", "installed", "skipped")
 SYMBOLS: dict[str, str] = {
     "waiting": "○",
@@ -87,7 +89,7 @@ class InstallGraphMap(ScrollView, can_focus=True):
         order: list[str],
         deps: dict[str, tuple[str, ...]],
         labels: dict[str, str],
-        states: dict[str, str],
+        states: dict[str, State],
         critical: Sequence[str],
     ) -> None:
         super().__init__()
@@ -230,17 +232,21 @@ class InstallGraph(Vertical):
         plan: Plan,
         installed: Iterable[str] = frozenset(),
         *,
+        states: dict[str, State] | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         """`installed`: components installed before this run (besides `plan.installed`),
-        shown on lines of their own above the plan."""
+        shown on lines of their own above the plan. `states`: the run's states to draw (a
+        `RunState`'s, shared: whoever changes it calls `show_state`); None: the graph's own."""
         super().__init__(name=name, id=id, classes=classes)
         self.plan = plan
         already = sorted(set(installed) | set(plan.installed))
-        self.states: dict[str, str] = {cid: "installed" for cid in already}
-        self.states.update({p.id: "waiting" for p in plan.items})
+        if states is None:
+            states = {cid: "installed" for cid in already}
+            states.update({p.id: "waiting" for p in plan.items})
+        self.states = states
         self.requires: dict[str, tuple[str, ...]] = {p.id: p.deps for p in plan.items}
         self.required_by: dict[str, list[str]] = {cid: [] for cid in self.states}
         for p in plan.items:
@@ -276,15 +282,19 @@ class InstallGraph(Vertical):
     def select(self, component_id: str) -> None:
         self.map.select(component_id)
 
-    def state_of(self, component_id: str) -> str:
+    def state_of(self, component_id: str) -> State:
         return self.states[component_id]
 
-    def set_state(self, component_id: str, state: str) -> None:
+    def set_state(self, component_id: str, state: State) -> None:
         if state not in SYMBOLS:
             raise ValueError(f"unknown state {state!r}: one of {', '.join(STATES)}")
         if self.states.get(component_id) == state:
             return
         self.states[component_id] = state
+        self.show_state(component_id)
+
+    def show_state(self, component_id: str) -> None:
+        """Redraw what shows `component_id`'s state (its line, the detail when related)."""
         self.map.repaint(component_id)
         shown = self.selected
         if shown is not None and (
@@ -305,7 +315,7 @@ class InstallGraph(Vertical):
         if component_id is not None:
             self.post_message(self.Selected(self, component_id))
 
-    def _style(self, state: str) -> Style:
+    def _style(self, state: State) -> Style:
         return self.map.get_component_rich_style(f"install-graph--{state}")
 
     def _named(self, component_id: str) -> Text:

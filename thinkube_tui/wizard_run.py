@@ -1,0 +1,238 @@
+"""The wizard's side of the session: its nodes' connections, and one install run.
+
+`NodeSession` connects with the app's prompts and runs the node phases (discover, sudo check,
+hostname resolution, preflight) for the Nodes screen; `InstallRun` is the install phases for
+the Install screen: the plan, the journal, the cluster, the log, the engine, the lock around
+each run and retry. The phases are the same ones headless mode runs (`thinkube_tui.phases`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .engine import EngineSettings, Installer
+from .events import EventBus, RunFinished
+from .journal import Journal
+from .phases import (
+    Discover,
+    PlanInstall,
+    Preflight,
+    ResolveHostnames,
+    Session,
+    SudoCheck,
+    build_engine,
+    make_cluster,
+    open_journal,
+    run_phases,
+)
+from .plan import Plan
+from .printer import LogFile
+from .spec import Spec
+from .targets import NodeTarget, Prompts
+from .transport import Transport
+
+if TYPE_CHECKING:
+    from .cluster_state import ClusterMirror
+    from .discovery import NodeResult
+    from .preflight import Finding
+    from .ssh import SshPool
+    from .wizard import NodeDraft, WizardModel
+
+ConnectFn = Callable[[NodeTarget, Prompts], Awaitable[Transport]]
+DEFAULT_CHANNEL = "1.33/stable"  # the answers schema's default, for a model that has none yet
+
+
+def model_session(model: WizardModel, skip: frozenset[str] = frozenset()) -> Session:
+    """A session for what the wizard's model holds: its nodes' facts and cluster settings."""
+    session = Session(
+        model.catalog,
+        control=model.control,
+        skip=skip,
+        microk8s_channel=model.cluster.get("microk8sChannel", DEFAULT_CHANNEL),
+        metallb_range=model.cluster.get("metallbRange"),
+    )
+    session.facts = dict(model.facts)
+    session.discovery_errors = dict(model.discovery_errors)
+    return session
+
+
+class NodeSession:
+    """The wizard's connections to the nodes, opened with the app's prompts."""
+
+    def __init__(self, prompts: Prompts, connect: ConnectFn | None = None, *, known_hosts: Path | None = None) -> None:
+        self.prompts = prompts
+        self._connect = connect
+        self.known_hosts = known_hosts
+        self._pool: SshPool | None = None
+        self.transports: dict[str, Transport] = {}
+
+    async def transport(self, target: NodeTarget) -> Transport:
+        if self._connect is not None:
+            transport = await self._connect(target, self.prompts)
+        else:
+            if self._pool is None:
+                from .hostkeys import KnownHosts
+                from .ssh import SshPool
+                from .targets import SshSettings
+
+                hosts = KnownHosts(self.known_hosts) if self.known_hosts else KnownHosts()
+                self._pool = SshPool(SshSettings(), self.prompts, host_keys=hosts)
+            connection = self._pool.connection(target)
+            await connection.connect()
+            transport = connection
+        self.transports[target.name] = transport
+        return transport
+
+    async def discover(self, nodes: Iterable[NodeDraft], timeout: float = 60.0) -> AsyncIterator[NodeResult]:
+        """Each node's discovery result as it arrives (all nodes concurrently; the Discover phase)."""
+
+        def factory(target: NodeTarget) -> Callable[[], Awaitable[Transport]]:
+            return lambda: self.transport(target)
+
+        phase = Discover([(n.name, factory(n.target())) for n in nodes], timeout=timeout)
+        async for result in phase.each(Session()):
+            yield result
+
+    async def preflight(self, model: WizardModel, skip: frozenset[str] = frozenset()) -> list[Finding]:
+        """Sudo check, hostname resolution and preflight for what discovery found (the phases
+        headless mode runs, on the nodes discovery answered)."""
+        session = model_session(model, skip=skip)
+        session.transports = self.transports
+        await run_phases(session, [SudoCheck(discovered_only=True), ResolveHostnames(), Preflight()])
+        return session.findings
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+        else:
+            for transport in self.transports.values():
+                close = getattr(transport, "close", None)
+                if close is not None:
+                    with contextlib.suppress(Exception):
+                        await close()
+        self.transports.clear()
+
+
+@dataclass(frozen=True)
+class PlannedInstall:
+    """What the Install screen shows before anything runs: the Spec and its plan."""
+
+    spec: Spec
+    plan: Plan
+
+
+def plan_of(model: WizardModel, spec: Spec) -> Plan:
+    """The Plan phase for the wizard: what it knows is installed, what discovery found."""
+    session = model_session(model)
+    session.spec = spec
+    PlanInstall(installed=model.installed).decide(session)
+    assert session.plan is not None
+    return session.plan
+
+
+def plan_install(model: WizardModel) -> PlannedInstall:
+    """The Spec the screens describe (AnswersError) and its plan."""
+    spec = model.build_spec()
+    return PlannedInstall(spec, plan_of(model, spec))
+
+
+def log_file_name() -> str:
+    return time.strftime("install-%Y%m%d-%H%M%S.log")
+
+
+class InstallRun:
+    """One install from the wizard: the session's install phases over the plan."""
+
+    def __init__(
+        self,
+        spec: Spec,
+        model: WizardModel,
+        plan: Plan,
+        transports: Mapping[str, Transport],
+        installers: Mapping[str, Installer],
+        *,
+        state_dir: Path,
+        bus: EventBus,
+        settings: EngineSettings | None = None,
+        mirror: bool = True,
+        lock: bool | None = None,
+    ) -> None:
+        self.spec = spec
+        self.plan = plan
+        self.secrets = model.secrets()
+        self.journal: Journal = open_journal(state_dir)  # ssh's rules for the directory: UnsafePathError
+        self.state_dir = state_dir
+        session = Session.for_spec(spec, model.catalog, secrets=self.secrets, state_dir=state_dir)
+        session.transports, session.facts = dict(transports), dict(model.facts)
+        session.journal, session.plan = self.journal, plan
+        self.session = session
+        self.cluster = make_cluster(session)  # Vault's keys file goes beside this cluster's journal
+        self.log = LogFile(state_dir / "logs" / log_file_name(), self.secrets.mask)
+        bus.subscribe(self.log)
+        self._bus = bus
+        self._lock_cluster = mirror if lock is None else lock  # a real cluster: one install at a time
+        self._mirror: ClusterMirror | None = None
+        if mirror:
+            from .cluster_state import ClusterMirror
+
+            self._mirror = ClusterMirror(
+                self.journal, self.cluster.kube, lambda text: self.log.write(f"warning: {text}")
+            )
+            bus.subscribe(self._mirror)
+        self.engine = build_engine(session, installers, bus, settings or EngineSettings())
+        self.started = time.monotonic()
+        self.result: RunFinished | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return Path(self.log.path)
+
+    async def run(self) -> RunFinished:
+        self.result = await self._holding_lock(self.engine.run)
+        return self.result
+
+    async def retry(self, component: str) -> RunFinished:
+        self.result = await self._holding_lock(lambda: self.engine.retry(component))
+        return self.result
+
+    async def _holding_lock(self, go: Callable[[], Awaitable[RunFinished]]) -> RunFinished:
+        """`go` under the cluster's lock (cluster_lock.py). Refused: nothing runs, and the result's
+        error names the holder; taken over meanwhile: the engine stops, and the error says so.
+        (Headless mode holds the lock once for the whole run; the wizard's retries come later.)"""
+        if not self._lock_cluster:
+            return await go()
+        from .cluster_lock import ClusterLockError, install_lock
+
+        lock = install_lock(self.cluster, lambda: self.journal.installed, self.log.write, on_lost=self.engine.cancel)
+        try:
+            async with lock:
+                unsubscribe = self._bus.subscribe(lock)
+                try:
+                    result = await go()
+                finally:
+                    unsubscribe()
+        except ClusterLockError as exc:
+            refused = RunFinished("", done=(), failed=(), blocked=(), not_run=tuple(self.plan.ids), error=str(exc))
+            self._bus.publish(refused)
+            return refused
+        if lock.lost is not None:
+            result = replace(result, error=lock.lost)
+            self._bus.publish(result)
+        return result
+
+    def cancel(self) -> None:
+        self.engine.cancel()
+
+    async def close(self) -> None:
+        if self._mirror is not None:
+            with contextlib.suppress(Exception):
+                await self._mirror.close()
+        self.log.close()
+        with contextlib.suppress(Exception):
+            await self.cluster.close()
