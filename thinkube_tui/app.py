@@ -27,11 +27,13 @@ from .screens.base import STEPS, WizardScreen
 from .screens.context import WizardContext
 from .screens.dialogs import ConfirmDialog, Dialog, HostKeyDialog, SecretDialog
 from .targets import Prompts, SecretRequest
-from .wizard import ConnectFn, DemoLab, NodeSession, WizardModel, answer_from_memory
+from .wizard import WizardModel, answer_from_memory
+from .wizard_run import ConnectFn, NodeSession
+from .wizard_start import DemoLab
 
 if TYPE_CHECKING:
     from .engine import EngineSettings, Installer
-    from .wizard import InstallRun
+    from .wizard_run import InstallRun
 
 
 class Step(Protocol):
@@ -432,7 +434,7 @@ def run_wizard(
     """Entry point for the CLI: the wizard, pre-filled from an answers file or against a demo lab."""
     import sys
 
-    from .wizard import WizardStartError, wizard_start
+    from .wizard_start import WizardStartError, wizard_start
 
     try:
         start = wizard_start(

@@ -787,30 +787,3 @@ def credentials_note(spec: Spec, secrets_path: Path | None, state_dir: Path) -> 
     )
     lines.append(f"Install journal and logs: {state_dir}")
     return lines
-
-
-# Moved along the seams: formatting, the run, the start. The screens and the app still import
-# these names from here; they load on first use, so the first screen stays fast.
-_MOVED = {
-    "facts_row": ("formatting", "facts_row"),
-    "gib": ("formatting", "gib"),
-    "describe_gpu": ("formatting", "gpu_short"),
-    "state_dir_for": ("session", "state_dir_for"),
-    "ConnectFn": ("wizard_run", "ConnectFn"),
-    "InstallRun": ("wizard_run", "InstallRun"),
-    "NodeSession": ("wizard_run", "NodeSession"),
-    "log_file_name": ("wizard_run", "log_file_name"),
-    "DemoLab": ("wizard_start", "DemoLab"),
-    "WizardStart": ("wizard_start", "WizardStart"),
-    "WizardStartError": ("wizard_start", "WizardStartError"),
-    "wizard_start": ("wizard_start", "wizard_start"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _MOVED:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    module, attribute = _MOVED[name]
-    return getattr(importlib.import_module(f"{__package__}.{module}"), attribute)

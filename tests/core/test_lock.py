@@ -324,7 +324,7 @@ async def test_the_wizards_install_is_refused_while_another_workstation_holds_th
     from thinkube_tui.events import EventBus, RunFinished
     from thinkube_tui.plan import plan_for
     from thinkube_tui.secrets import Secrets
-    from thinkube_tui.wizard import InstallRun
+    from thinkube_tui.wizard_run import InstallRun
 
     catalog = load_catalog()
     ran: list[str] = []

@@ -77,7 +77,7 @@ def test_the_demo_keeps_its_lab_and_installs_and_starts_over_when_asked(tmp_path
 async def test_the_wizard_demo_opens_with_the_answers_components_on_the_labs_nodes(
     tmp_path: Path, answers: Path
 ) -> None:
-    from thinkube_tui.wizard import DemoLab
+    from thinkube_tui.wizard_start import DemoLab
 
     answers.write_text(SMALL + "  grafana: {enabled: true}\n  keycloak: {enabled: true, adminUser: boss}\n")
     lab = DemoLab(tmp_path / "state", speed=0.005, answers=answers)
@@ -95,7 +95,7 @@ async def test_the_wizard_demo_opens_with_the_answers_components_on_the_labs_nod
 
 def test_a_second_demo_on_the_same_lab_is_refused_naming_the_first(tmp_path: Path, answers: Path) -> None:
     from thinkube_tui.commands.lab import DemoLock
-    from thinkube_tui.wizard import WizardStartError, wizard_start
+    from thinkube_tui.wizard_start import WizardStartError, wizard_start
 
     root = demo_dir(tmp_path / "state")
     root.mkdir(mode=0o700)

@@ -277,7 +277,8 @@ def test_the_wizard_writes_nothing_into_an_other_writable_cluster_directory(tmp_
     from thinkube_tui.plan import plan_for
     from thinkube_tui.secrets import Secrets
     from thinkube_tui.spec import parse_answers
-    from thinkube_tui.wizard import InstallRun, WizardModel
+    from thinkube_tui.wizard import WizardModel
+    from thinkube_tui.wizard_run import InstallRun
 
     examples = Path(__file__).resolve().parents[2] / "examples"
     spec = parse_answers((examples / "answers-minimal.yaml").read_text())

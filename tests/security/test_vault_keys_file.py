@@ -47,7 +47,7 @@ def test_the_wizards_install_keeps_vault_keys_beside_its_own_journal(tmp_path: P
     from thinkube_tui.plan import plan_for
     from thinkube_tui.secrets import Secrets
     from thinkube_tui.spec import parse_answers
-    from thinkube_tui.wizard import InstallRun
+    from thinkube_tui.wizard_run import InstallRun
 
     examples = Path(__file__).resolve().parents[2] / "examples"
     spec = parse_answers((examples / "answers-minimal.yaml").read_text())

@@ -167,7 +167,7 @@ async def test_finished_is_said_only_once_the_run_has_closed(tmp_path, monkeypat
     """Between the engine's last event and the run's end (journal saved, the cluster's lock
     released) the screen says it is finishing; "n: summary" is offered, and works, only after."""
     from thinkube_tui.screens.summary import SummaryScreen
-    from thinkube_tui.wizard import InstallRun
+    from thinkube_tui.wizard_run import InstallRun
 
     closing = asyncio.Event()
     run = InstallRun.run

@@ -319,7 +319,7 @@ async def test_a_screen_asks_its_host_by_message_and_gets_its_context(tmp_path: 
     from thinkube_tui.screens.context import WizardContext
     from thinkube_tui.screens.roles import RolesScreen
     from thinkube_tui.targets import Prompts
-    from thinkube_tui.wizard import NodeSession
+    from thinkube_tui.wizard_run import NodeSession
 
     context = WizardContext(snapshot_model(), NodeSession(Prompts()))
     app = Host(RolesScreen(context))

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from thinkube_tui.commands.lab import demo_state_dir
-from thinkube_tui.wizard import WizardStartError, git_warning, wizard_start
+from thinkube_tui.wizard import git_warning
+from thinkube_tui.wizard_start import WizardStartError, wizard_start
 
 from .test_wizard_model import model_with_nodes
 

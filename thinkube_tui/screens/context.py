@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..wizard import InstallRun, NodeSession, WizardModel, state_dir_for
+from ..session import state_dir_for
+from ..wizard import WizardModel
+from ..wizard_run import InstallRun, NodeSession
 
 if TYPE_CHECKING:
     from ..engine import EngineSettings, Installer

@@ -10,9 +10,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.widgets import DataTable, Input, Label, Static
 
+from ..formatting import gpu_short as describe_gpu
 from ..spec import format_path
 from ..textsafe import data
-from ..wizard import describe_gpu, format_labels, parse_labels, parse_taints
+from ..wizard import format_labels, parse_labels, parse_taints
 from .base import WizardScreen
 
 
