@@ -6,6 +6,8 @@ Two densities, on purpose: the wizard's tables are narrow (whole GiB, a GPU in a
 
 from __future__ import annotations
 
+from collections import Counter
+
 from .facts import Facts, Gpu
 
 
@@ -37,6 +39,16 @@ def gpu_long(gpu: Gpu) -> str:
     if gpu.mig_mode == "Enabled":
         bits.append("MIG" + (f" ×{gpu.mig_devices}" if gpu.mig_devices is not None else ""))
     return " · ".join(bits)
+
+
+def gpus_counted(facts: Facts | None) -> str:
+    """`1× H100 80GB HBM3`: the GPUs in a few characters, for a narrow column."""
+    if facts is None:
+        return ""
+    if not facts.gpus:
+        return "none"
+    counts = Counter((g.model or "NVIDIA GPU").removeprefix("NVIDIA ") for g in facts.gpus)
+    return ", ".join(f"{n}× {model}" for model, n in counts.items())
 
 
 def gpus_labels(facts: Facts) -> str:

@@ -15,18 +15,12 @@ from pathlib import Path
 
 from .files import default_state_dir
 from .secrets import Secrets
-from .spec import Spec, _relative, load_answers, load_secrets
+from .spec import Spec, load_answers, load_secrets, secrets_path_for
 
 
 def state_dir_for(cluster_name: str, base: Path | None) -> Path:
     """Where one cluster's journal, logs and saved answers live: `<base>/<cluster name>`."""
     return (base or default_state_dir()) / cluster_name
-
-
-def secrets_path_for(answers: Path, spec: Spec, given: Path | None = None) -> Path | None:
-    """The secrets file of an answers file: the one given on the command line, else the
-    answers' `secretsFile` (relative to the answers file), else none."""
-    return given or _relative(spec.secrets_file, answers)
 
 
 def read_secrets(answers: Path, spec: Spec, given: Path | None = None) -> dict[str, str]:

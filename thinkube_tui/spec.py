@@ -337,7 +337,7 @@ def load_answers(path: str | os.PathLike[str], *, secrets: str | os.PathLike[str
     if problems:
         raise AnswersError(source, problems)
     spec = spec_from_data(located.data, catalog)
-    secrets_path = secrets or _relative(spec.secrets_file, path)
+    secrets_path = secrets_path_for(path, spec, secrets)
     missing = secret_reference_problems(located, secrets_path)
     if missing:
         raise AnswersError(source, missing)
@@ -445,11 +445,17 @@ def _secret_refs(value: object, path: Path) -> Iterator[tuple[Path, str]]:
             yield from _secret_refs(sub, (*path, i))
 
 
-def _relative(name: str | None, anchor: str | os.PathLike[str]) -> FsPath | None:
-    if name is None:
+def secrets_path_for(
+    answers: str | os.PathLike[str], spec: Spec, given: str | os.PathLike[str] | None = None
+) -> FsPath | None:
+    """The secrets file of an answers file: the one given on the command line, else the
+    answers' `secretsFile` (relative to the answers file), else none."""
+    if given is not None:
+        return FsPath(given)
+    if spec.secrets_file is None:
         return None
-    candidate = FsPath(name).expanduser()
-    return candidate if candidate.is_absolute() else FsPath(anchor).parent / candidate
+    candidate = FsPath(spec.secrets_file).expanduser()
+    return candidate if candidate.is_absolute() else FsPath(answers).parent / candidate
 
 
 def parse_answers(text: str, source: str = "<answers>", catalog: Catalog | None = None) -> Spec:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import ClassVar
 
 from rich.text import Text
@@ -12,8 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Button, DataTable, Static
 
-from ..facts import Facts
-from ..formatting import facts_row
+from ..formatting import facts_row, gpus_counted
 from ..preflight import Finding
 from ..textsafe import data, styled
 from ..wizard import NodeDraft
@@ -36,16 +34,6 @@ COLUMNS = (
 )
 # Name, status, GPUs, RAM and OS come first and short, so that 80 columns show them; the rest
 # (and each GPU's memory and driver, under "GPU details") scrolls in from the right.
-
-
-def short_gpus(facts: Facts | None) -> str:
-    """`1× H100 80GB HBM3`: the GPUs in a few characters (details in their own column)."""
-    if facts is None:
-        return ""
-    if not facts.gpus:
-        return "none"
-    counts = Counter((g.model or "NVIDIA GPU").removeprefix("NVIDIA ") for g in facts.gpus)
-    return ", ".join(f"{n}× {model}" for model, n in counts.items())
 
 
 FINDING_TEXT_WIDTH = 46
@@ -124,7 +112,7 @@ class NodesScreen(WizardScreen):
             "cpu": cpu,
             "ram": ram,
             "disk": disk,
-            "gpus": short_gpus(facts) if facts else gpus,
+            "gpus": gpus_counted(facts) if facts else gpus,
             "gpu_detail": gpus if facts and facts.gpus else "",
         }
         return [data(cells[key]) for _, key in COLUMNS]  # every cell as text: names, hosts, facts are data
