@@ -210,6 +210,7 @@ class ThinkubeApp(App[int]):
     async def _show_install_screen(self) -> None:
         # Once the install starts there is no going back: the wizard's stack is replaced, one
         # screen at a time, each removal finished before the next change.
+        self.context.prepare_install()  # the core builds the run; the screen shows and starts it
         while len(self.screen_stack) > 2:
             await self.pop_screen()
         await self.switch_screen(self.screen_for("Install"))

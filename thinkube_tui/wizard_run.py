@@ -175,7 +175,7 @@ class InstallRun:
         self.cluster = make_cluster(session)  # Vault's keys file goes beside this cluster's journal
         self.log = LogFile(state_dir / "logs" / log_file_name(), self.secrets.mask)
         bus.subscribe(self.log)
-        self._bus = bus
+        self.bus = bus  # a face subscribes before `run`
         self._lock_cluster = mirror if lock is None else lock  # a real cluster: one install at a time
         self._mirror: ClusterMirror | None = None
         if mirror:
@@ -212,18 +212,18 @@ class InstallRun:
         lock = install_lock(self.cluster, lambda: self.journal.installed, self.log.write, on_lost=self.engine.cancel)
         try:
             async with lock:
-                unsubscribe = self._bus.subscribe(lock)
+                unsubscribe = self.bus.subscribe(lock)
                 try:
                     result = await go()
                 finally:
                     unsubscribe()
         except ClusterLockError as exc:
             refused = RunFinished("", done=(), failed=(), blocked=(), not_run=tuple(self.plan.ids), error=str(exc))
-            self._bus.publish(refused)
+            self.bus.publish(refused)
             return refused
         if lock.lost is not None:
             result = replace(result, error=lock.lost)
-            self._bus.publish(result)
+            self.bus.publish(result)
         return result
 
     def cancel(self) -> None:

@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..events import EventBus
 from ..session import state_dir_for
 from ..wizard import WizardModel
-from ..wizard_run import InstallRun, NodeSession
+from ..wizard_run import InstallRun, NodeSession, plan_install
 
 if TYPE_CHECKING:
     from ..engine import EngineSettings, Installer
@@ -51,7 +52,7 @@ class WizardContext:
         self.skip_checks = skip_checks
         self.mirror_to_cluster = mirror_to_cluster
         self.demo = demo
-        self.install: InstallRun | None = None  # set by the install screen when the run starts
+        self.install: InstallRun | None = None  # set by `prepare_install` when the install starts
         self.install_running = False
         self.saved_secrets: Path | None = None  # the secrets file the operator saved, if any
         self._answers_dir = answers_dir
@@ -70,6 +71,25 @@ class WizardContext:
     def answers_dir(self) -> Path:
         """Where "save answers" proposes to write: the cluster's state directory unless told."""
         return self._answers_dir or self.state_dir
+
+    def prepare_install(self) -> InstallRun:
+        """The install the Install screen shows (built, not started): the Spec and plan the
+        screens described, saved beside the journal for re-entry. AnswersError, UnsafePathError."""
+        planned = plan_install(self.model)
+        state_dir = self.state_dir
+        self.model.save_for_reentry(planned.spec, state_dir)
+        self.install = InstallRun(
+            planned.spec,
+            self.model,
+            planned.plan,
+            self.session.transports,
+            self.installers,
+            state_dir=state_dir,
+            bus=EventBus(),
+            settings=self.engine_settings,
+            mirror=self.mirror_to_cluster,
+        )
+        return self.install
 
     @property
     def installers(self) -> Mapping[str, Installer]:

@@ -20,12 +20,11 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, ProgressBar, Static
 
 from ..eta import describe_remaining, remaining_s
-from ..events import Event, EventBus, RunFinished
+from ..events import Event, RunFinished
 from ..printer import describe
 from ..run_state import RunState
 from ..widgets import InstallGraph, LogPanel
 from ..widgets.header import WizardHeader
-from ..wizard_run import InstallRun, plan_install
 from . import install_messages as msg
 from .base import StepBar, WizardScreen
 from .dialogs import ConfirmDialog
@@ -47,8 +46,9 @@ class InstallScreen(WizardScreen):
 
     def compose(self) -> ComposeResult:
         model = self.model
-        planned = plan_install(model)  # the Spec the screens describe and the Plan phase's plan
-        self.spec, self.plan = planned.spec, planned.plan
+        # The app prepared the install when it was asked for; the screen shows it and starts it.
+        self.install_run = self.wizard.install or self.wizard.prepare_install()
+        self.spec, self.plan = self.install_run.spec, self.install_run.plan
         self.run_state = RunState(self.plan, model.installed, clock=self.clock)
         yield WizardHeader()
         yield StepBar(self.STEP)
@@ -69,23 +69,7 @@ class InstallScreen(WizardScreen):
         return self.run_state.finished
 
     def on_mount(self) -> None:
-        wizard = self.wizard
-        state_dir = wizard.state_dir
-        self.model.save_for_reentry(self.spec, state_dir)
-        bus = EventBus()
-        bus.subscribe(msg.poster(self))  # each event arrives as its own message
-        self.install_run = InstallRun(
-            self.spec,
-            self.model,
-            self.plan,
-            wizard.session.transports,
-            wizard.installers,
-            state_dir=state_dir,
-            bus=bus,
-            settings=wizard.engine_settings,
-            mirror=wizard.mirror_to_cluster,
-        )
-        wizard.install = self.install_run
+        self.install_run.bus.subscribe(msg.poster(self))  # each event arrives as its own message
         from ..install_log import shown_path
 
         self.query_one("#log-path", Static).update(Text(f"Install log: {shown_path(self.install_run.log_path)}"))
