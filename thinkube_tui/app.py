@@ -49,6 +49,11 @@ class ThinkubeApp(App[int]):
     SUB_TITLE = "install the Thinkube platform"
     CSS_PATH: ClassVar[list[str | PurePath]] = ["app.tcss", "widgets/widgets.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+    # Textual's in-app text selection starts on every mouse press and reads the pressed widget's
+    # parent, which a widget taken down in the same moment no longer has: the wizard died with
+    # "'NoneType' object has no attribute 'region'" on a double click of Install (seen under
+    # load). The terminal's own selection (shift+drag) and the summary's export remain.
+    ALLOW_SELECT = False
 
     def __init__(
         self,

@@ -331,3 +331,19 @@ async def test_a_screen_asks_its_host_by_message_and_gets_its_context(tmp_path: 
         await settle(pilot)
         assert app.requests == ["next from Roles"]
         assert app.screen is app.step_screen  # moving on is the host's to do
+
+
+async def test_a_press_on_text_taken_down_in_the_same_moment_does_not_crash(tmp_path: Path) -> None:
+    """Textual's text selection read the pressed widget's parent, gone when the widget was just
+    removed (the compositor not yet refreshed): the wizard died with "'NoneType' object has no
+    attribute 'region'" on a double click of Install under load."""
+    from textual import events
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        text = app.screen.query(Static).first()
+        x, y = text.region.x + 1, text.region.y
+        await text.remove()
+        app.screen._forward_event(events.MouseDown(None, x, y, 0, 0, 1, False, False, False, screen_x=x, screen_y=y))
+        await pilot.pause()
+    assert app._exception is None
