@@ -171,10 +171,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         print("thinkube-tui: --fresh starts the demo over; use it with --demo", file=sys.stderr)
         return EXIT_INVALID
     if (what := _needs_lab(args)) is not None:
-        from .lab_loader import LabMissing, load_lab
+        from .lab_loader import LabMissing, check_lab
 
         try:
-            load_lab(what)  # checked before any screen or process starts
+            check_lab(what)  # checked before any screen or process starts
         except LabMissing as exc:
             print(f"thinkube-tui: {exc}", file=sys.stderr)
             return EXIT_INVALID

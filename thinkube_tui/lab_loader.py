@@ -8,6 +8,7 @@ Nothing else in the product imports `thinkube_lab`.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -58,6 +59,17 @@ class LabFactory(Protocol):
         nopasswd: bool = ...,
         log: Callable[[str], None] | None = ...,
     ) -> RunningLab: ...
+
+
+def check_lab(what: str = "the demo") -> None:
+    """`LabMissing` unless the lab is installed; cheap (its package is found, not imported), so
+    the demo's first screen does not wait for the simulator to load."""
+    try:
+        found = importlib.util.find_spec(LAB_MODULE.partition(".")[0])
+    except (ImportError, ValueError):  # ValueError: blocked in sys.modules (a test, a broken install)
+        found = None
+    if found is None:
+        raise LabMissing(what, "thinkube_lab")
 
 
 def load_lab(what: str = "the demo") -> LabFactory:

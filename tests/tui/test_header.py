@@ -5,7 +5,7 @@ from textual.app import App, ComposeResult
 from textual.screen import Screen
 from textual.widgets import Static
 
-from thinkube_tui.widgets.header import WizardHeader
+from thinkube_tui.screens.base import WizardHeader
 
 
 class Step(Screen[None]):

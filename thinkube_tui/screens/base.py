@@ -10,17 +10,20 @@ back or start the install it posts a message to the app (`Next`, `Back`, `BackTo
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
+from textual.events import Mount
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Footer, Header, Static
+from textual.widgets._header import HeaderTitle
 
-from ..widgets.header import WizardHeader
 from .context import WizardContext
 from .dialogs import HelpDialog
 
@@ -28,6 +31,25 @@ if TYPE_CHECKING:
     from ..wizard import WizardModel
 
 STEPS = ("Welcome", "Nodes", "Roles", "Components", "Configure", "Review", "Install", "Summary")
+
+
+class WizardHeader(Header):
+    """Textual's Header updates its title from a watcher that can run after the screen under
+    it was removed (a screen pushed and popped, or replaced, within one refresh — as when the
+    install starts and the wizard's stack is replaced). Textual's own watcher then raises
+    NoMatches and the app dies; here there is simply nothing left to update."""
+
+    def _on_mount(self, event: Mount) -> None:
+        event.prevent_default()  # instead of Header._on_mount, not besides it
+
+        async def set_title() -> None:
+            with contextlib.suppress(NoMatches):  # already taken down with its screen
+                self.query_one(HeaderTitle).update(self.format_title())
+
+        self.watch(self.app, "title", set_title)
+        self.watch(self.app, "sub_title", set_title)
+        self.watch(self.screen, "title", set_title)
+        self.watch(self.screen, "sub_title", set_title)
 
 
 class StepBar(Static):

@@ -24,9 +24,8 @@ from ..events import Event, RunFinished
 from ..printer import describe
 from ..run_state import RunState
 from ..widgets import InstallGraph, LogPanel
-from ..widgets.header import WizardHeader
 from . import install_messages as msg
-from .base import StepBar, WizardScreen
+from .base import StepBar, WizardHeader, WizardScreen
 from .dialogs import ConfirmDialog
 
 

@@ -19,8 +19,7 @@ from ..files import write_atomic
 from ..install_log import shown_path
 from ..rerun import wizard_retry_commands
 from ..summary import Handover, build_handover, export_path, render, vault_keys_file
-from ..widgets.header import WizardHeader
-from .base import StepBar, WizardScreen
+from .base import StepBar, WizardHeader, WizardScreen
 
 
 class SummaryScreen(WizardScreen):
