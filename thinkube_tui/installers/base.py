@@ -202,14 +202,15 @@ def quote(value: str) -> str:
 
 
 async def concurrently(*work: Awaitable[Any]) -> None:
-    """Run `work` at the same time; on the first failure cancel the rest and raise that failure.
+    """Run `work` at the same time; when one fails, let the others finish what they started,
+    then raise the first failure.
 
-    (asyncio.gather would leave the others running after a failure, still changing nodes.)
+    A node step cut off half way (a `snap install` whose SSH session is closed goes on inside
+    snapd) leaves the node in between, and the next run's preflight misreads it; as Terraform
+    does, nothing new starts after a failure but what is running finishes. Cancelling the
+    whole (Ctrl-C, the component's time limit) cancels every one.
     """
-    tasks = [asyncio.ensure_future(w) for w in work]
-    try:
-        await asyncio.gather(*tasks)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    results = await asyncio.gather(*work, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
