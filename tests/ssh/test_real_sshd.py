@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import stat
 import time
 from pathlib import Path
@@ -110,23 +111,40 @@ async def test_many_nodes_on_one_sshd(sshd, pool):
     assert all(r.stdout == "up\n" for r in results)
 
 
+def _unique_sleep() -> str:
+    """A `sleep` no other run on this machine has (a second clone runs this suite alongside)."""
+    return f"30.{random.randrange(10**8):08d}"
+
+
+async def _gone(conn: Transport, seconds: str) -> bool:
+    """Whether the remote `sleep seconds` has ended, waiting for it up to 10 s (a killed process
+    takes a moment to be reaped on a busy machine)."""
+    pattern = seconds.replace(".", "[.]")
+    for _ in range(50):
+        if (await conn.run(f"pgrep -f 'sleep {pattern}' || echo none")).stdout == "none\n":
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
 async def test_timeout_kills_the_command(sshd, pool):
     conn = pool.connection(sshd.target())
+    seconds = _unique_sleep()
     started = time.monotonic()
     with pytest.raises(CommandTimeout) as info:
-        await conn.run("echo before; sleep 30.017; echo after", timeout=0.5)
+        await conn.run(f"echo before; sleep {seconds}; echo after", timeout=0.5)
     assert time.monotonic() - started < 5
     assert info.value.node == "sshd" and "before" in info.value.output_tail
     # The remote command was killed, not just abandoned; the connection stays usable.
-    left = await conn.run("pgrep -f 'sleep 30[.]017' || echo none")
-    assert left.stdout == "none\n"
+    assert await _gone(conn, seconds)
 
 
 async def test_timeout_kills_a_sudo_command(sshd, pool):
     conn = pool.connection(sshd.target())
+    seconds = _unique_sleep()
     with pytest.raises(CommandTimeout):
-        await conn.run("sleep 30.029", timeout=0.5, sudo=True)
-    assert (await conn.run("pgrep -f 'sleep 30[.]029' || echo none")).stdout == "none\n"
+        await conn.run(f"sleep {seconds}", timeout=0.5, sudo=True)
+    assert await _gone(conn, seconds)
 
 
 async def test_stderr_is_not_polluted(sshd, pool):
