@@ -271,3 +271,22 @@ async def test_state_writes_form_one_chain_never_two_at_once(tmp_path):
         await explicit
         await lab._saving
         assert most == 1
+
+
+async def test_a_join_is_verified_by_the_certificate_fingerprint(lab: Lab) -> None:
+    """add-node prints `<token>/<check>`; join refuses a wrong check, and a join without one
+    (which real MicroK8s takes without verifying the control node) is counted and warned about."""
+    await install_control(lab)
+    for worker in ("tk-worker-1", "tk-gpu-1"):
+        r = await run(lab, worker, "snap install microk8s --classic --channel=1.33/stable", sudo=True)
+        assert r.exit_status == 0
+    r = await run(lab, "tk-control", f"microk8s add-node --token-ttl 3600 --format yaml --token {TOKEN}", sudo=True)
+    token, check = yaml.safe_load(r.stdout)["token"].split("/")
+    wrong = "0" * len(check) if check != "0" * len(check) else "1" * len(check)
+    r = await run(lab, "tk-worker-1", f"microk8s join 10.42.0.11:25000/{token}/{wrong} --worker", sudo=True)
+    assert r.exit_status == 1 and "certificate hash does not match" in r.stdout
+    other = "b" * 32
+    await run(lab, "tk-control", f"microk8s add-node --token-ttl 3600 --token {other}", sudo=True)
+    r = await run(lab, "tk-gpu-1", f"microk8s join 10.42.0.11:25000/{other} --worker", sudo=True)
+    assert r.exit_status == 0 and "did not verify the control node" in r.stderr
+    assert lab.nodes["tk-gpu-1"].counters["join-unverified"] == 1

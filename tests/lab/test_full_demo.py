@@ -65,6 +65,9 @@ def test_full_demo_installs_every_component_then_has_nothing_to_do(tmp_path):
     before = _counters(tmp_path)
     control = before["tk-control"]
     assert control["snap-install:microk8s"] == 1 and control["kubelite-stop"] == 1 == control["kubelite-start"]
+    # Every worker joined with the control node's certificate fingerprint (MicroK8s verifies it then).
+    workers = {name: c for name, c in before.items() if name != "tk-control"}
+    assert workers and all(c.get("join-verified") == 1 and not c.get("join-unverified") for c in workers.values())
 
     second = _demo(tmp_path)
     out2 = second.stdout + second.stderr

@@ -1,15 +1,19 @@
 """5.2 MicroK8s workers: install, join with a fresh token, wait until Ready, labels and taints.
 
 https://microk8s.io/docs/clustering: `microk8s add-node` on the control node makes a join
-token; `microk8s join <ip>:25000/<token> --worker` on the worker uses it. A failed join
-consumes the token, so every attempt makes a new one. Tokens go to the nodes on stdin, never
-on a command line we send.
+token; `microk8s join <ip>:25000/<token>/<check> --worker` on the worker uses it. The third
+part is the control node's certificate fingerprint, printed by add-node: MicroK8s' join.py
+verifies the control node only when the string carries it (and otherwise switches the check
+off), so we always pass it. A failed join consumes the token, so every attempt makes a new one.
+Tokens go to the nodes on stdin, never on a command line we send.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+
+import yaml
 
 from ..engine import InstallError
 from ..spec import NodeSpec
@@ -46,7 +50,7 @@ async def _join(ctx: InstallContext, worker: NodeSpec) -> None:
         return
     token = secrets.token_hex(16)
     ctx.cluster.secrets.register(token)
-    await ctx.run(
+    added = await ctx.run(
         ctx.control,
         f'microk8s add-node --token-ttl {TOKEN_TTL_S} --format yaml --token "$(cat)"',
         sudo=True,
@@ -54,7 +58,14 @@ async def _join(ctx: InstallContext, worker: NodeSpec) -> None:
         timeout=120,
         quiet=True,
     )
-    url = f"{ctx.address(ctx.control)}:25000/{token}"
+    check = certificate_check(added.stdout, token)
+    if check is None:
+        raise InstallError(
+            f"`microk8s add-node` on {ctx.control.name} printed no certificate fingerprint: a worker would "
+            "join without verifying the control node. Check that MicroK8s there is 1.19 or newer",
+            node=ctx.control.name,
+        )
+    url = f"{ctx.address(ctx.control)}:25000/{token}/{check}"  # on the address the worker reaches
     result = await ctx.run(worker, 'microk8s join "$(cat)" --worker', sudo=True, input=url, timeout=600, check=False)
     if not result.ok:
         raise InstallError(
@@ -63,3 +74,17 @@ async def _join(ctx: InstallContext, worker: NodeSpec) -> None:
             node=worker.name,
             output_tail=ctx.cluster.secrets.mask(result.tail()),
         )
+
+
+def certificate_check(add_node_output: str, token: str) -> str | None:
+    """The control node's certificate fingerprint from `add-node --format yaml` (`token:
+    <token>/<check>`), for the token we handed it; None when it printed none."""
+    try:
+        printed = yaml.safe_load(add_node_output)
+    except yaml.YAMLError:
+        return None
+    value = printed.get("token") if isinstance(printed, dict) else None
+    if not isinstance(value, str):
+        return None
+    given, _, check = value.partition("/")
+    return check if given == token and check.isalnum() else None
