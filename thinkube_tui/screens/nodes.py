@@ -122,6 +122,9 @@ class NodesScreen(WizardScreen):
         row = self._row(self.model.node(name), status)
         for (_, key), value in zip(COLUMNS, row, strict=True):
             table.update_cell(name, key, value, update_width=True)
+        # The table measures updated cells when its own queue next runs empty; updated from the
+        # screen, it may get no message for a long while (a GPU cell stayed cut at "1× H").
+        table.call_later(table.refresh)
 
     def refresh_findings(self) -> None:
         table = self.query_one("#findings", DataTable)
