@@ -163,6 +163,11 @@ def _refusal(key: str, holder: Holder | None, where: str, what_to_do: str) -> Cl
 # ============================================================================ this machine
 
 
+# A refused run reads who holds the lock; the holder writes that just after taking the flock,
+# so an empty record is waited for a moment (20 x 0.1 s) before it is reported as unreadable.
+RECORD_WAITS, RECORD_WAIT_S = 20, 0.1
+
+
 class LocalLock:
     """An flock on a file named for the cluster in the user's state root."""
 
@@ -181,6 +186,11 @@ class LocalLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = Holder.from_json(_read_fd(fd))
+            for _ in range(RECORD_WAITS):  # the holder writes its record just after taking the flock
+                if holder is not None:
+                    break
+                time.sleep(RECORD_WAIT_S)
+                holder = Holder.from_json(_read_fd(fd))
             os.close(fd)
             pid = f"kill {holder.pid}" if holder else "stop it"
             raise _refusal(

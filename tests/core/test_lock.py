@@ -359,3 +359,25 @@ async def test_the_wizards_install_is_refused_while_another_workstation_holds_th
         assert await node_record(control) is None  # and released its lock
     finally:
         await run.close()
+
+
+def test_a_refusal_waits_a_moment_for_the_holders_record(tmp_path):
+    """The holder writes its record just after taking the flock: a run refused in between read an
+    empty file and said 'a run whose record cannot be read' (seen with two installs at once)."""
+    import fcntl
+    import os
+    import threading
+
+    from thinkube_tui.cluster_lock import LocalLock
+
+    path = tmp_path / "locks" / "lab@10.42.0.10.lock"
+    path.parent.mkdir()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # held, its record not written yet
+    threading.Timer(0.3, lambda: os.pwrite(fd, holder("ws-a", pid=8215).to_json().encode(), 0)).start()
+    me = Holder(token="t-me", host="ws-a", pid=1000, user="ann", started=START, cluster="lab@10.42.0.10")
+    try:
+        with pytest.raises(ClusterLocked, match=r"\(pid 8215\)"):
+            LocalLock(path, me, lambda _text: None).acquire("lab@10.42.0.10")
+    finally:
+        os.close(fd)
