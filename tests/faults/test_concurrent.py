@@ -74,7 +74,9 @@ async def test_two_installs_at_once_one_is_refused_naming_the_holder(tmp_path, w
             runs.append(install(answers, state, tmp_path / f"known_hosts-{i}", run_env, "coredns"))
         (pid_a, code_a, out_a), (pid_b, code_b, out_b) = await asyncio.gather(*runs)
 
-        assert sorted((code_a, code_b)) == [0, EXIT_LOCKED], (out_a[-3000:], out_b[-3000:])
+        assert sorted((code_a, code_b)) == [0, EXIT_LOCKED], (
+            f"run A exit {code_a}:\n{out_a[-3000:]}\n\nrun B exit {code_b}:\n{out_b[-3000:]}"
+        )
         winner, loser = (pid_a, out_b) if code_a == 0 else (pid_b, out_a)
         assert f"(pid {winner})" in loser and "is locked by another install" in loser, loser[-2000:]
         assert "Nothing was changed" in loser and "run the same command again" in loser
