@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,13 @@ async def test_history_records_argv_not_stdin(node: LabNode) -> None:
     assert ("thinkube", ("sudo", "-S", "-p", "", "id", "-u")) in node.argv_log
     assert ("root", ("id", "-u")) in node.argv_log
     assert not any("s3cret" in " ".join(argv) for _, argv in node.argv_log)
+
+
+async def test_mkdir_is_one_atomic_test_and_create(node: LabNode) -> None:
+    """Lock directories rely on `mkdir DIR` failing when DIR exists. The lab checked, awaited, then
+    created with exist_ok: two installs racing for the control node's lock both won it."""
+    await sh(node, "mkdir -p /tmp/locks")
+    results = await asyncio.gather(*(sh(node, "mkdir /tmp/locks/install.lock") for _ in range(8)))
+    assert sorted(code for code, _, _ in results) == [0] + [1] * 7, results
+    assert all("File exists" in err for code, _, err in results if code)
+    assert (await sh(node, "mkdir /etc"))[0] == 1  # a directory the simulation has, not the disk

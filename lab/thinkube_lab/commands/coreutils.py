@@ -14,6 +14,7 @@ import posixpath
 import re
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from ..shell import BUILTINS, Ctx, StringInput
 from .table import program
@@ -907,6 +908,11 @@ async def rm(ctx: Ctx, argv: list[str]) -> int:
     return status
 
 
+def _make_dir(target: Path, parents: bool) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)  # parents the simulation has but the disk not yet
+    target.mkdir(exist_ok=parents)
+
+
 @program("/usr/bin/mkdir")
 async def mkdir(ctx: Ctx, argv: list[str]) -> int:
     """`mkdir [-p] DIR...`: without -p an existing DIR or a missing parent fails, as in coreutils
@@ -925,7 +931,11 @@ async def mkdir(ctx: Ctx, argv: list[str]) -> int:
             ctx.err(f"mkdir: cannot create directory '{path}': {reason}")
             status = 1
             continue
-        await asyncio.to_thread(lambda p=path: (fs.root / p.lstrip("/")).mkdir(parents=True, exist_ok=True))
+        try:  # the last one mkdir(2), as coreutils: of two sessions racing for a lock directory, one wins
+            await asyncio.to_thread(_make_dir, fs.root / fs.norm(path).lstrip("/"), parents)
+        except FileExistsError:
+            ctx.err(f"mkdir: cannot create directory '{path}': File exists")
+            status = 1
     return status
 
 
