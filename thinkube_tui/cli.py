@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="print, per node, the commands and API calls an install would make; change nothing",
     )
     run.add_argument(
+        "--show-input",
+        action="store_true",
+        help="with --dry-run: print each command's stdin and each API call's object below it "
+        "(Helm values as YAML), every secret masked",
+    )
+    run.add_argument(
         "--state-dir",
         metavar="DIR",
         type=Path,
@@ -170,6 +176,14 @@ def _dispatch(args: argparse.Namespace) -> int:
     if getattr(args, "fresh", False) and not args.demo:
         print("thinkube-tui: --fresh starts the demo over; use it with --demo", file=sys.stderr)
         return EXIT_INVALID
+    if getattr(args, "show_input", False) and (
+        args.command is not None or not args.dry_run or args.answers is None or args.interactive
+    ):
+        print(
+            "thinkube-tui: --show-input shows what a dry run would send; use it with --answers FILE --dry-run",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
     if (what := _needs_lab(args)) is not None:
         from .lab_loader import LabMissing, check_lab
 
@@ -233,6 +247,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         secrets=args.secrets,
         yes=args.yes,
         dry_run=args.dry_run,
+        show_input=args.show_input,
         state_dir=args.state_dir,
         skip_checks=frozenset(args.skip_check),
         accept_new_host_keys=args.accept_new_host_keys,

@@ -322,6 +322,7 @@ async def _run_demo_locked(args: argparse.Namespace, root: Path) -> int:
             answers=answers,
             yes=True,
             dry_run=args.dry_run,
+            show_input=getattr(args, "show_input", False),
             state_dir=demo_state_dir(args.state_dir),
             skip_checks=frozenset(args.skip_check),
             only=frozenset(args.only),
