@@ -56,3 +56,10 @@ async def test_show_input_masks_every_secret(tmp_path, monkeypatch):
     assert text.count(MASK) > 50
     assert f":25000/{MASK}/" in text
     assert "(input on stdin)\n      | " in text
+
+
+def test_show_input_needs_dry_run(capsys):
+    from thinkube_tui.cli import EXIT_INVALID, main
+
+    assert main(["--answers", str(ROOT / "examples" / "answers-full.yaml"), "--show-input"]) == EXIT_INVALID
+    assert "use it with --answers FILE --dry-run" in capsys.readouterr().err
