@@ -106,7 +106,8 @@ UPSTREAM: dict[str, Upstream] = {
         crds=("keycloaks.k8s.keycloak.org-v1.yml", "keycloakrealmimports.k8s.keycloak.org-v1.yml"),
         crd_pin="keycloak-operator",
     ),
-    "knative": Upstream(crds=("knativeservings.yaml",), crd_pin="knative-operator"),
+    # Only the CRD is stored: the chart's values are checked as having no keys (the installer sends none).
+    "knative": Upstream((ChartFiles("knative-operator", ""),), ("knativeservings.yaml",), "knative-operator"),
     "loki": Upstream((ChartFiles("loki", "values.yaml"),)),
     "metallb": Upstream(crds=("crd.yaml",), crd_pin="microk8s-core-addons"),
     "minio": Upstream((ChartFiles("operator", ""),), unavailable="AGPL-3.0: no file stored; checked from its docs"),
@@ -162,6 +163,11 @@ def pins() -> dict[str, str]:
 
 def same_version(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and a.lstrip("v") == b.lstrip("v")
+
+
+def spelled_as_pinned(version: str | None, pinned: str | None) -> str | None:
+    """The version as the pin spells it (tags say v1.18.2 where the chart is 1.18.2)."""
+    return pinned if same_version(version, pinned) else version
 
 
 # ----------------------------------------------------------------------------- SOURCES.md
@@ -353,8 +359,8 @@ def crd_facts(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def chart_facts(folder: Path, files: ChartFiles, sources: Mapping[str, Source], pinned: str | None) -> dict[str, Any]:
-    source = sources[files.values]
-    text = (folder / files.values).read_text()
+    source = sources[files.values] if files.values else next(iter(sources.values()))
+    text = (folder / files.values).read_text() if files.values else ""
     paths = values_paths(yaml.safe_load(text) or {})
     documented = documented_keys(text, paths.keys)
     if files.schema:
@@ -370,10 +376,11 @@ def chart_facts(folder: Path, files: ChartFiles, sources: Mapping[str, Source], 
         subcharts.append({"key": key, "chart": chart, "version": sub.version, "source": sub.as_json()})
     return {
         "chart": files.chart,
-        "version": source.version,
+        "version": spelled_as_pinned(source.version, pinned),
         "pinned_version": pinned,
         "from_nearby_version": not same_version(source.version, pinned),
         "source": source.as_json(),
+        "values_stored": bool(files.values),  # false: no key is known, every key fails
         "schema": files.schema is not None,
         "subcharts": subcharts,
         "keys": sorted(paths.keys),
@@ -402,7 +409,7 @@ def component_facts(upstream: Path, component: str, pinned: Mapping[str, str]) -
             crds.append(
                 {
                     **{k: crd[k] for k in ("group", "kind", "version")},
-                    "release": source.version,
+                    "release": spelled_as_pinned(source.version, pinned.get(spec.crd_pin)),
                     "pinned_version": pinned.get(spec.crd_pin),
                     "from_nearby_version": not same_version(source.version, pinned.get(spec.crd_pin)),
                     "source": source.as_json(),
