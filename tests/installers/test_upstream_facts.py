@@ -153,7 +153,10 @@ def test_pins_and_facts_move_together():
         if owner is None:
             continue  # the CRD-only pins are checked below
         if not chart_facts.same_version(owner["pinned_version"], version):
-            problems.append(f"{name}: pinned {version}, facts for pin {owner['pinned_version']}: run {REGENERATE}")
+            problems.append(
+                f"{name}: pinned {version}, facts for pin {owner['pinned_version']}: put the chart's files at "
+                f"{version} under ../shared/upstream/<component>/ (SOURCES.md), then run {REGENERATE}"
+            )
     for component in load_catalog():
         install = component.install
         if install.method == "helm" and install.chart not in charts:
@@ -167,10 +170,15 @@ def test_pins_and_facts_move_together():
                 problems.append(f"{crd['kind']}: facts for pin {crd['pinned_version']}, pinned now: run {REGENERATE}")
     assert not problems, "\n".join(problems)
     nearby = [
-        f"{c.get('chart') or c.get('kind')}: facts from {c.get('version') or c.get('release')}, pinned {c['pinned_version']}"
+        f"chart {c['chart']}: facts from {c['version']}, pinned {c['pinned_version']}"
         for f in committed_facts().values()
-        for c in (*f["charts"], *f["crds"])
+        for c in f["charts"]
         if c.get("from_nearby_version") and not c.get("unavailable")
+    ] + [
+        f"CRD {c['kind']} ({c['group']}/{c['version']}): facts from {c['release']}, pinned {c['pinned_version']}"
+        for f in committed_facts().values()
+        for c in f["crds"]
+        if c["from_nearby_version"]
     ]
     if nearby:
         warnings.warn("facts from a nearby version: " + "; ".join(sorted(set(nearby))), stacklevel=1)
