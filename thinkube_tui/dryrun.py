@@ -181,7 +181,8 @@ def shown_body(body: Mapping[str, Any]) -> Mapping[str, Any]:
     """An API call's object as shown: a Secret's values are blanked whole (base64 hides them from masking)."""
     if body.get("kind") != "Secret":
         return body
-    return {**body, **{k: dict.fromkeys(body[k], MASK) for k in ("data", "stringData") if isinstance(body.get(k), dict)}}
+    blanked = {k: dict.fromkeys(body[k], MASK) for k in ("data", "stringData") if isinstance(body.get(k), dict)}
+    return {**body, **blanked}
 
 
 def shown_input(record: Record) -> str | None:

@@ -34,7 +34,6 @@ if str(REPO) not in sys.path:  # `python tools/chart_facts.py` from a checkout
     sys.path.insert(0, str(REPO))
 
 
-
 def default_upstream() -> Path:
     """../shared/upstream beside the repository (for a git worktree: beside its main checkout)."""
     here = REPO.parent / "shared" / "upstream"
@@ -250,7 +249,9 @@ def values_paths(node: Any, prefix: str = "", into: Paths | None = None) -> Path
     return out
 
 
-def schema_paths(schema: Any, prefix: str = "", into: Paths | None = None, root: Any = None, seen: tuple = ()) -> Paths:
+def schema_paths(
+    schema: Any, prefix: str = "", into: Paths | None = None, root: Any = None, seen: tuple[str, ...] = ()
+) -> Paths:
     """Key paths a JSON schema (values.schema.* or a CRD's openAPIV3Schema) declares."""
     out = into if into is not None else Paths()
     root = schema if root is None else root
