@@ -60,13 +60,10 @@ ABOUT = (
     "named in `source`; not upstream text. Regenerate: python tools/chart_facts.py"
 )
 
-# Keys whose maps the charts pass whole to Kubernetes (toYaml) or read as free-form string maps:
-# any key below them is allowed, whatever the defaults show.
-PASS_THROUGH = re.compile(
-    r"(annotations|labels|nodeselector|resources|securitycontext|affinity|tolerations|extraenv|env|envvars|"
-    r"extraargs|probe)$",
-    re.I,
-)
+# Keys whose maps the charts pass whole to Kubernetes (toYaml): Kubernetes' own objects and string
+# maps, so any key below them is allowed, whatever the defaults show. (Other maps are open only
+# when their default is empty or null: `env: {email: ...}` is read key by key in some charts.)
+PASS_THROUGH = re.compile(r"(annotations|labels|nodeselector|resources|securitycontext|affinity|tolerations)$", re.I)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ the CRD. Pins and facts move together: a pin without facts of that version fails
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import shlex
 import warnings
@@ -40,6 +41,7 @@ WITHOUT_CRD_FACTS = {
 }
 
 
+@functools.cache
 def committed_facts() -> dict[str, dict[str, Any]]:
     return {p.stem: json.loads(p.read_text()) for p in sorted(FACTS.glob("*.json"))}
 
