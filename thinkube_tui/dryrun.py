@@ -7,6 +7,7 @@ complete first install. Nothing connects anywhere.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO, Any
@@ -87,7 +88,8 @@ class RecordingKube:
         self._transcript = transcript
 
     def _say(self, text: str, body: Mapping[str, Any] | None = None) -> None:
-        self._transcript.add("kubernetes API", text, body=body)
+        # A copy: what was sent then, even if the installer changes its object afterwards.
+        self._transcript.add("kubernetes API", text, body=copy.deepcopy(body))
 
     async def apply(self, obj: Mapping[str, Any], **_: Any) -> Mapping[str, Any]:
         meta = obj["metadata"]
