@@ -408,6 +408,7 @@ def component_facts(upstream: Path, component: str, pinned: Mapping[str, str]) -
                 {
                     **{k: crd[k] for k in ("group", "kind", "version")},
                     "release": spelled_as_pinned(source.version, pinned.get(spec.crd_pin)),
+                    "pinned_by": spec.crd_pin,
                     "pinned_version": pinned.get(spec.crd_pin),
                     "from_nearby_version": not same_version(source.version, pinned.get(spec.crd_pin)),
                     "source": source.as_json(),
@@ -473,8 +474,9 @@ def nearest(path: str, keys: Iterable[str]) -> str | None:
     for p in prefixes(path):
         if p in keys:
             parent = p
-    siblings = [k for k in keys if k.startswith(parent) and k.count(".") == path.count(".")] if parent else []
-    for pool in (siblings, keys):
+    ordered = sorted(keys)  # ties go the same way every run
+    siblings = [k for k in ordered if k.startswith(parent) and k.count(".") == path.count(".")] if parent else []
+    for pool in (siblings, ordered):
         match = difflib.get_close_matches(path, pool, n=1, cutoff=0.6)
         if match:
             return match[0]
