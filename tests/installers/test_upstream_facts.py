@@ -249,3 +249,22 @@ async def test_a_misspelled_field_of_a_custom_resource_is_named():
     assert not problems_in_resource(crd, keycloak)
     found = problems_in_resource(crd, _rename(keycloak, "spec.hostname", "hostnme"))
     assert found and "spec.hostnme" in found[0] and "nearest real field: spec.hostname" in found[0], found
+
+
+async def test_every_allowed_key_is_still_set_and_still_missing():
+    """An allow-list entry goes when the installers stop setting the key or the chart gains it."""
+    charts, used = charts_by_name(), set()
+    for example in sorted(EXAMPLES):
+        for _, chart, _, values in helm_values(await transcript(example)):
+            for path in chart_facts.flatten(values):
+                used |= {
+                    (chart, a) for a in allowed().get(chart, []) if path == a or path.startswith((a + ".", a + "[]"))
+                }
+    stale = []
+    for chart, keys in allowed().items():
+        for key in keys:
+            if (chart, key) not in used:
+                stale.append(f"{chart}: {key} is no longer set by any installer")
+            elif key in charts[chart]["keys"] or key in charts[chart]["documented_keys"]:
+                stale.append(f"{chart}: {key} is a key of the chart now")
+    assert not stale, f"remove from {ALLOWED.name}:\n" + "\n".join(stale)
