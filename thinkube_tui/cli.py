@@ -151,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="trust host keys seen for the first time (they are remembered)",
     )
+    from .commands.doctor import add_parser as add_doctor
+    from .commands.support_bundle import add_parser as add_support_bundle
+
+    add_support_bundle(sub)
+    add_doctor(sub)
     return parser
 
 
@@ -167,6 +172,8 @@ def _needs_lab(args: argparse.Namespace) -> str | None:
     """The command, if it runs against the lab (a distribution of its own, maybe not installed)."""
     if args.command is None and args.demo:
         return "`thinkube-tui --demo`"
+    if args.command in ("support-bundle", "doctor") and args.demo:
+        return f"`thinkube-tui {args.command} --demo`"
     if args.command == "lab" and args.lab_command in ("up", "serve"):
         return f"`thinkube-tui lab {args.lab_command}`"
     return None  # `lab down` only signals a process; `status --demo` only reads the journal
@@ -215,6 +222,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .commands.lab import run_lab_command
 
         return run_lab_command(args)
+    if args.command == "support-bundle":
+        import asyncio
+
+        from .commands.support_bundle import run_support_bundle
+
+        return asyncio.run(run_support_bundle(args))
+    if args.command == "doctor":
+        import asyncio
+
+        from .commands.doctor import run_doctor
+
+        return asyncio.run(run_doctor(args))
     if args.command == "discover":
         from .commands.discover import run_discover_command
 

@@ -31,6 +31,7 @@ from ..charts import crd_object
 from ..nodestate import DURATIONS, MicroK8sState
 from ..shell import Ctx
 from ..snapdata import apiserver_problem
+from .microk8s_inspect import inspect
 from .table import program
 
 CLUSTER_AGENT_PORT = 25000
@@ -410,7 +411,7 @@ async def microk8s(ctx: Ctx, argv: list[str]) -> int:
     if not args:
         ctx.out(
             "Usage: microk8s [OPTIONS] COMMAND [ARGS]...\n\nAvailable subcommands are:\n"
-            "\tadd-node\n\tconfig\n\tdisable\n\tenable\n\thelm3\n\tjoin\n\tkubectl\n\tstatus\n\tversion\n"
+            "\tadd-node\n\tconfig\n\tdisable\n\tenable\n\thelm3\n\tinspect\n\tjoin\n\tkubectl\n\tstatus\n\tversion\n"
         )
         return 0
     sub, rest = args[0], args[1:]
@@ -437,6 +438,7 @@ for _path in (
     "/snap/bin/microk8s.config",
     "/snap/bin/microk8s.add-node",
     "/snap/bin/microk8s.join",
+    "/snap/bin/microk8s.inspect",
 ):
     program(_path, available=_installed)(microk8s)
 
@@ -1327,4 +1329,5 @@ SUBCOMMANDS = {
     "kubectl": _kubectl,
     "helm3": _helm,
     "helm": _helm,
+    "inspect": inspect,
 }
