@@ -61,6 +61,7 @@ from .kubeapi_objects import (
     write_managers,
 )
 from .kubeapi_resources import BUILTIN, ResourceType, crd_types
+from .kubeapi_tls import Issued, LabCA, client_user
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -110,6 +111,7 @@ class KubeApiEmulator:
         host: str = "127.0.0.1",
         token: str | None = None,
         strict: bool = True,
+        addresses: tuple[str, ...] = (),
     ):
         self.k8s_version = k8s_version
         self.rollout_delay, self.speed, self.host = rollout_delay, speed, host
@@ -117,6 +119,11 @@ class KubeApiEmulator:
         self.state_file = Path(state_dir) / STATE_FILE if state_dir else None
         self.validator = SchemaValidator(k8s_version)
         self.token = token or secrets.token_hex(16)
+        # TLS as on a MicroK8s node: the CA (kept in state_dir/certs) and the addresses the server
+        # certificate names besides loopback (the lab's simulated control-node address).
+        self.addresses = list(addresses)
+        self._certs_dir = Path(state_dir) / "certs" if state_dir else None
+        self.ca = LabCA.load_or_create(self._certs_dir)
         self.port: int | None = None
         self.rv = 0
         self.store: dict[tuple[str, str], dict[Key, Obj]] = {}
@@ -142,7 +149,7 @@ class KubeApiEmulator:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"https://{self.host}:{self.port}"
 
     async def start(self, port: int | None = None) -> None:
         """Serve on ``port``; None reuses the port of the last run (so kubeconfigs stay valid)
@@ -151,9 +158,10 @@ class KubeApiEmulator:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
+        tls = self.ca.server_context([self.host, *self.addresses])
         ports = [port] if port is not None else ([self.port, 0] if self.port else [0])
         for i, p in enumerate(ports):
-            site = web.TCPSite(self._runner, self.host, p)
+            site = web.TCPSite(self._runner, self.host, p, ssl_context=tls)
             try:
                 await site.start()
                 break
@@ -219,9 +227,19 @@ class KubeApiEmulator:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def kubeconfig(self) -> Obj:
+    def kubeconfig(self, *, server_name: str | None = None, token: str | None = None) -> Obj:
+        """A kubeconfig shaped like `microk8s config` prints: https, the CA's data, and the admin
+        client certificate (MicroK8s >= 1.28) -- or `token` as the user's credential.
+
+        ``server_name``: the name the client checks the server's certificate against
+        (`tls-server-name`), e.g. the control node's simulated address; the connection itself
+        goes to 127.0.0.1, where the lab serves.
+        """
         assert self.port, "start() first"
-        return kubeconfig(self.url, self.token)
+        admin = None if token else self.ca.admin(self._certs_dir)
+        return kubeconfig(
+            self.url, token, ca_pem=self.ca.cert_pem, client=admin, tls_server_name=server_name
+        )
 
     # -- persistence: one JSON file, replaced atomically; writes close together share one save
 
@@ -736,7 +754,7 @@ class KubeApiEmulator:
             )
         if path in ("/healthz", "/livez", "/readyz"):
             return web.Response(text="ok")
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
+        if not self._authenticated(request):
             raise ApiError(401, "Unauthorized", "Unauthorized")
         parts = path.strip("/").split("/")
         if path == "/api":
@@ -824,6 +842,13 @@ class KubeApiEmulator:
             if m == "DELETE":
                 return web.json_response(await self._delete(rt, ns, name, q))
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
+    def _authenticated(self, request: web.Request) -> bool:
+        """A client certificate the TLS handshake verified against the lab's CA, or the token."""
+        transport = request.transport
+        if transport is not None and client_user(transport.get_extra_info("peercert")):
+            return True
+        return secrets.compare_digest(request.headers.get("Authorization", ""), f"Bearer {self.token}")
 
     def _groups(self) -> list[str]:
         return sorted({g for g, _ in self._types if g})
@@ -1089,14 +1114,32 @@ class KubeApiEmulator:
         return resp
 
 
-def kubeconfig(server_url: str, token: str, name: str = "microk8s") -> Obj:
-    """A kubeconfig shaped like `microk8s config` prints, with a bearer token and plain HTTP."""
+def kubeconfig(
+    server_url: str,
+    token: str | None = None,
+    *,
+    ca_pem: bytes,
+    client: Issued | None = None,
+    tls_server_name: str | None = None,
+    name: str = "microk8s",
+) -> Obj:
+    """A kubeconfig shaped like `microk8s config` prints: the cluster's server and CA data, the
+    admin user's client certificate (or a bearer token)."""
+    cluster: Obj = {"certificate-authority-data": base64.b64encode(ca_pem).decode(), "server": server_url}
+    if tls_server_name:
+        cluster["tls-server-name"] = tls_server_name
+    user: Obj = {}
+    if client is not None:
+        user["client-certificate-data"] = base64.b64encode(client.cert_pem).decode()
+        user["client-key-data"] = base64.b64encode(client.key_pem).decode()
+    if token:
+        user["token"] = token
     return {
         "apiVersion": "v1",
+        "clusters": [{"cluster": cluster, "name": f"{name}-cluster"}],
+        "contexts": [{"context": {"cluster": f"{name}-cluster", "user": "admin"}, "name": name}],
+        "current-context": name,
         "kind": "Config",
         "preferences": {},
-        "clusters": [{"name": f"{name}-cluster", "cluster": {"server": server_url}}],
-        "users": [{"name": "admin", "user": {"token": token}}],
-        "contexts": [{"name": name, "context": {"cluster": f"{name}-cluster", "user": "admin"}}],
-        "current-context": name,
+        "users": [{"name": "admin", "user": user}],
     }
