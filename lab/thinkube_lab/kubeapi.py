@@ -61,6 +61,8 @@ from .kubeapi_objects import (
     write_managers,
 )
 from .kubeapi_resources import BUILTIN, ResourceType, crd_types
+from . import kubeapi_openapi as openapi
+from .kubeapi_table import table, table_version
 from .kubeapi_tls import Issued, LabCA, client_user
 
 log = logging.getLogger(__name__)
@@ -757,6 +759,8 @@ class KubeApiEmulator:
         if not self._authenticated(request):
             raise ApiError(401, "Unauthorized", "Unauthorized")
         parts = path.strip("/").split("/")
+        if parts[0] == "openapi":
+            return self._openapi(request, parts[1:])
         if path == "/api":
             return web.json_response(
                 {
@@ -818,11 +822,18 @@ class KubeApiEmulator:
             raise NO_RESOURCE
         q = request.rel_url.query
         m = request.method
+        if request.content_type == "application/vnd.kubernetes.protobuf":
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                "thinkube-lab does not decode protobuf request bodies (a known gap of the simulator; "
+                "a real server accepts them): send JSON or YAML, e.g. `kubectl apply` instead of `kubectl create`",
+            )
         if name is None:
             if m == "GET":
                 if q.get("watch", "").lower() in ("true", "1"):
                     return await self._watch(request, rt, ns)
-                return web.json_response(self._list(rt, ns, q))
+                return web.json_response(self._as_table(request, rt, self._list(rt, ns, q)))
             if m == "POST":
                 if rt.namespaced and ns is None:
                     raise ApiError(
@@ -833,7 +844,7 @@ class KubeApiEmulator:
                 return web.json_response(await self._delete_collection(rt, ns, q))
         else:
             if m == "GET":
-                return web.json_response(self._get(rt, ns, name))
+                return web.json_response(self._as_table(request, rt, self._get(rt, ns, name)))
             if m == "PUT":
                 return web.json_response(await self._replace(rt, ns, name, sub, await self._body(request), q))
             if m == "PATCH":
@@ -849,6 +860,39 @@ class KubeApiEmulator:
         if transport is not None and client_user(transport.get_extra_info("peercert")):
             return True
         return secrets.compare_digest(request.headers.get("Authorization", ""), f"Bearer {self.token}")
+
+    def _openapi(self, request: web.Request, parts: list[str]) -> web.StreamResponse:
+        """/openapi/v3 and its per group/version documents (kubeapi_openapi); no /openapi/v2."""
+        if parts[:1] != ["v3"]:
+            raise ApiError(404, "NotFound", "thinkube-lab serves /openapi/v3 only (kubectl reads v2 as protobuf)")
+        by_gv = {gv: list(types.values()) for gv, types in self._types.items()}
+        if len(parts) == 1:
+            return web.json_response(openapi.index(by_gv))
+        rest = parts[1:]
+        gv = ("", rest[1]) if rest[0] == "api" and len(rest) == 2 else (rest[1], rest[2]) if len(rest) == 3 else None
+        if gv is None or gv not in by_gv:
+            raise ApiError(404, "NotFound", f"no OpenAPI document for {'/'.join(rest)}")
+        doc = openapi.document(self.k8s_version, self.validator.version, gv[0], gv[1], by_gv[gv])
+        return web.json_response(doc, headers={"Cache-Control": "no-cache, private"})
+
+    def _as_table(self, request: web.Request, rt: ResourceType, body: Obj) -> Obj:
+        """The object or list as a Table when the client asks for one (`kubectl get`)."""
+        version = table_version(request.headers.get("Accept", ""))
+        if version is None:
+            return body
+        items = body["items"] if "items" in body and body.get("kind", "").endswith("List") else [body]
+        rv = (body.get("metadata") or {}).get("resourceVersion", str(self.rv))
+        include = request.rel_url.query.get("includeObject", "Metadata")
+        return table(rt, items, version, resource_version=rv, include=include, crd_version=self._crd_version(rt))
+
+    def _crd_version(self, rt: ResourceType) -> Obj | None:
+        if not rt.crd:
+            return None
+        for crd in self._crds():
+            spec = crd.get("spec") or {}
+            if spec.get("group") == rt.group and (spec.get("names") or {}).get("plural") == rt.plural:
+                return next((v for v in spec.get("versions") or [] if v.get("name") == rt.version), None)
+        return None
 
     def _groups(self) -> list[str]:
         return sorted({g for g, _ in self._types if g})
@@ -1072,6 +1116,7 @@ class KubeApiEmulator:
         q = request.rel_url.query
         labels, fields = label_matcher(q.get("labelSelector", "")), field_matcher(q.get("fieldSelector", ""))
         w = _Watch(rt, ns, lambda o: labels(o) and fields(o))
+        as_table = table_version(request.headers.get("Accept", "")) is not None
         since = q.get("resourceVersion", "")
         # Queue the starting events before the first await, so nothing slips in between.
         if since in ("", "0"):
@@ -1106,6 +1151,8 @@ class KubeApiEmulator:
                     break
                 kind, obj = item
                 out = obj if kind == "ERROR" else as_version(obj, rt)
+                if as_table and kind != "ERROR":
+                    out = self._as_table(request, rt, out)
                 await resp.write(json.dumps({"type": kind, "object": out}).encode() + b"\n")
         except ConnectionResetError:
             pass
