@@ -362,7 +362,9 @@ def _require_verified_tls(data: Any) -> None:
         current = next(c for c in data["contexts"] if c["name"] == data["current-context"])
         cluster = next(c for c in data["clusters"] if c["name"] == current["context"]["cluster"])["cluster"]
     except (KeyError, TypeError, StopIteration):
-        raise KubeError("the kubeconfig has no usable current context (is it the output of `microk8s config`?)") from None
+        raise KubeError(
+            "the kubeconfig has no usable current context (is it the output of `microk8s config`?)"
+        ) from None
     server = str(cluster.get("server", ""))
     if not server.startswith("https://"):
         raise KubeError(

@@ -33,6 +33,7 @@ from typing import Any
 
 from aiohttp import web
 
+from . import kubeapi_openapi as openapi
 from .kubeapi_objects import (
     NO_RESOURCE,
     SERVER_META,
@@ -61,7 +62,6 @@ from .kubeapi_objects import (
     write_managers,
 )
 from .kubeapi_resources import BUILTIN, ResourceType, crd_types
-from . import kubeapi_openapi as openapi
 from .kubeapi_table import table, table_version
 from .kubeapi_tls import Issued, LabCA, client_user
 
@@ -239,9 +239,7 @@ class KubeApiEmulator:
         """
         assert self.port, "start() first"
         admin = None if token else self.ca.admin(self._certs_dir)
-        return kubeconfig(
-            self.url, token, ca_pem=self.ca.cert_pem, client=admin, tls_server_name=server_name
-        )
+        return kubeconfig(self.url, token, ca_pem=self.ca.cert_pem, client=admin, tls_server_name=server_name)
 
     # -- persistence: one JSON file, replaced atomically; writes close together share one save
 

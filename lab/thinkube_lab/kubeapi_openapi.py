@@ -115,7 +115,12 @@ def _crd_schema(rt: ResourceType) -> Obj:
 
 
 def _param(name: str, where: str = "query") -> Obj:
-    return {"name": name, "in": where, "schema": {"type": "string", "uniqueItems": True}, **({"required": True} if where == "path" else {})}
+    return {
+        "name": name,
+        "in": where,
+        "schema": {"type": "string", "uniqueItems": True},
+        **({"required": True} if where == "path" else {}),
+    }
 
 
 def _op(rt: ResourceType, action: str, verb: str, schema_ref: Obj, params: list[str]) -> Obj:

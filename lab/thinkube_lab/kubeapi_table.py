@@ -179,7 +179,11 @@ COLUMNS: dict[str, list[Column]] = {
             lambda o: (_status(o).get("nodeInfo") or {}).get("containerRuntimeVersion", ""),
         ),
     ],
-    "ConfigMap": [NAME, ("Data", "integer", 0, lambda o: len(o.get("data") or {}) + len(o.get("binaryData") or {})), AGE],
+    "ConfigMap": [
+        NAME,
+        ("Data", "integer", 0, lambda o: len(o.get("data") or {}) + len(o.get("binaryData") or {})),
+        AGE,
+    ],
     "Secret": [
         NAME,
         ("Type", "string", 0, lambda o: o.get("type", "Opaque")),
@@ -200,7 +204,12 @@ COLUMNS: dict[str, list[Column]] = {
         NAME,
         ("Ready", "string", 0, _pod_ready),
         ("Status", "string", 0, lambda o: _status(o).get("phase", "Pending")),
-        ("Restarts", "string", 0, lambda o: str(sum(c.get("restartCount", 0) for c in _status(o).get("containerStatuses") or []))),
+        (
+            "Restarts",
+            "string",
+            0,
+            lambda o: str(sum(c.get("restartCount", 0) for c in _status(o).get("containerStatuses") or [])),
+        ),
         AGE,
         ("IP", "string", 1, lambda o: _none(_status(o).get("podIP"))),
         ("Node", "string", 1, lambda o: _none(_spec(o).get("nodeName"))),
@@ -267,7 +276,12 @@ COLUMNS: dict[str, list[Column]] = {
         ("Timezone", "string", 0, lambda o: _none(_spec(o).get("timeZone"))),
         ("Suspend", "boolean", 0, lambda o: bool(_spec(o).get("suspend", False))),
         ("Active", "integer", 0, lambda o: len(_status(o).get("active") or [])),
-        ("Last Schedule", "string", 0, lambda o: _since(_status(o).get("lastScheduleTime")) if _status(o).get("lastScheduleTime") else "<none>"),
+        (
+            "Last Schedule",
+            "string",
+            0,
+            lambda o: _since(_status(o).get("lastScheduleTime")) if _status(o).get("lastScheduleTime") else "<none>",
+        ),
         AGE,
     ],
     "Ingress": [
@@ -279,14 +293,20 @@ COLUMNS: dict[str, list[Column]] = {
             "string",
             0,
             lambda o: ",".join(
-                i.get("ip") or i.get("hostname", "") for i in (_status(o).get("loadBalancer") or {}).get("ingress") or []
+                i.get("ip") or i.get("hostname", "")
+                for i in (_status(o).get("loadBalancer") or {}).get("ingress") or []
             ),
         ),
         ("Ports", "string", 0, lambda o: "80, 443" if _spec(o).get("tls") else "80"),
         AGE,
     ],
     "Event": [
-        ("Last Seen", "string", 0, lambda o: _since(o.get("lastTimestamp") or o.get("eventTime") or o["metadata"].get("creationTimestamp"))),
+        (
+            "Last Seen",
+            "string",
+            0,
+            lambda o: _since(o.get("lastTimestamp") or o.get("eventTime") or o["metadata"].get("creationTimestamp")),
+        ),
         ("Type", "string", 0, lambda o: o.get("type", "")),
         ("Reason", "string", 0, lambda o: o.get("reason", "")),
         ("Object", "string", 0, _event_object),
@@ -316,9 +336,7 @@ def _crd_columns(crd_version: Obj | None) -> list[Column]:
         if kind == "date":
             cols.append((c["name"], "string", c.get("priority", 0), lambda o, p=path: _since(_jsonpath(o, p))))
         else:
-            cols.append(
-                (c["name"], kind, c.get("priority", 0), lambda o, p=path: _cell(_jsonpath(o, p)))
-            )
+            cols.append((c["name"], kind, c.get("priority", 0), lambda o, p=path: _cell(_jsonpath(o, p))))
     if not any(c[0] == "Age" for c in cols):
         cols.append(AGE)
     return cols

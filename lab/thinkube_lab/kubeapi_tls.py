@@ -48,7 +48,9 @@ def _key() -> ec.EllipticCurvePrivateKey:
 
 
 def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _name(cn: str, org: str | None = None) -> x509.Name:
@@ -128,9 +130,7 @@ class LabCA:
                 x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True
             )  # digitalSignature, keyEncipherment
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), critical=False
-            )
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), critical=False)
         )
         if sans:
             builder = builder.add_extension(_san(sans), critical=False)
@@ -150,9 +150,7 @@ class LabCA:
     def server_context(self, addresses: list[str]) -> ssl.SSLContext:
         """A TLS server context: a certificate for `addresses` (plus MicroK8s' fixed names), and
         client certificates asked for and checked against this CA when a client sends one."""
-        issued = self.issue(
-            "kube-apiserver", sans=[*addresses, *LOOPBACK, SERVICE_IP, *DNS_NAMES], server=True
-        )
+        issued = self.issue("kube-apiserver", sans=[*addresses, *LOOPBACK, SERVICE_IP, *DNS_NAMES], server=True)
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cadata=self.cert_pem.decode())
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.verify_mode = ssl.CERT_OPTIONAL  # a bearer token is the other way in
