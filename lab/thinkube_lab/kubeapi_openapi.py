@@ -151,6 +151,12 @@ def _paths(rt: ResourceType, schema_ref: Obj) -> dict[str, Obj]:
         "get": _op(rt, "list", "GET", {"type": "object"}, ["labelSelector", "fieldSelector", "watch"]),
         "post": _op(rt, "post", "POST", schema_ref, writes),
     }
+    # The patch types a real server takes: strategic merge only for built-in kinds (not CRDs).
+    # kubectl computes a client-side apply's strategic patch from the schema only when listed.
+    patch_types = ["application/apply-patch+yaml", "application/json-patch+json", "application/merge-patch+json"]
+    if not rt.crd:
+        patch_types.append("application/strategic-merge-patch+json")
+    item["patch"]["requestBody"] = {"content": {t: {"schema": {"type": "object"}} for t in patch_types}}
     paths = {f"{base}{scope}/{rt.plural}": collection, f"{base}{scope}/{rt.plural}/{{name}}": item}
     if rt.status:
         paths[f"{base}{scope}/{rt.plural}/{{name}}/status"] = {

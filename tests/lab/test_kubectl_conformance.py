@@ -249,6 +249,17 @@ async def test_patch_merge_and_strategic(cluster: Cluster) -> None:
 
 
 @AWAITS_KUBEVALID
+async def test_strategic_patch_keeps_what_it_does_not_name(cluster: Cluster) -> None:
+    await cluster.ok("apply", "--server-side", "-f", "-", stdin=deployment())
+    patch = '{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"nginx:1.28"}]}}}}'
+    await cluster.ok("patch", f"-n{NS}", "deployment/web", "-p", patch)
+    port = await cluster.ok(
+        "get", f"-n{NS}", "deploy", "web", "-o", "jsonpath={.spec.template.spec.containers[0].ports}"
+    )
+    assert '"containerPort":80' in port  # the container merged by name keeps its ports
+
+
+@AWAITS_KUBEVALID
 async def test_strategic_patch_merges_service_ports(cluster: Cluster) -> None:
     await cluster.ok("apply", "--server-side", "-f", "-", stdin=SERVICE)
     await cluster.ok("patch", f"-n{NS}", "service/web", "-p", '{"spec":{"ports":[{"name":"https","port":443}]}}')
