@@ -12,6 +12,7 @@ docs/lab.md ("Kubernetes API").
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import re
 import shutil
@@ -327,10 +328,23 @@ source: {{component: deployment-controller}}
     assert "No resources found" in (await cluster.kubectl("get", "-n", "default", "events.events.k8s.io"))[2]
 
 
-async def test_protobuf_bodies_are_a_known_gap(cluster: Cluster) -> None:
-    """`kubectl create configmap --from-literal` sends protobuf: the lab refuses it loudly."""
-    err = await cluster.refused("create", f"-n{NS}", "configmap", "lit", "--from-literal=a=b")
-    assert "protobuf" in err and "known gap" in err
+async def test_create_sends_protobuf_the_lab_decodes(cluster: Cluster) -> None:
+    """kubectl's typed `create` commands send protobuf bodies."""
+    assert (await cluster.ok("create", "namespace", "pb")).strip() == "namespace/pb created"
+    await cluster.ok("create", "-npb", "configmap", "lit", "--from-literal=a=b", "--from-literal=c=d")
+    await cluster.ok("create", "-npb", "secret", "generic", "s", "--from-literal=pw=hunter2")
+    await cluster.ok("create", "-npb", "serviceaccount", "robot")
+    assert await cluster.ok("get", "-npb", "cm", "lit", "-o", "jsonpath={.data}") == '{"a":"b","c":"d"}'
+    got = await cluster.ok("get", "-npb", "secret", "s", "-o", "jsonpath={.type} {.data.pw}")
+    assert got == "Opaque " + base64.b64encode(b"hunter2").decode()
+    err = await cluster.refused("create", "-npb", "configmap", "lit", "--from-literal=a=b")
+    assert 'configmaps "lit" already exists' in err
+
+
+async def test_protobuf_of_other_kinds_is_a_known_gap(cluster: Cluster) -> None:
+    """`kubectl create deployment` sends a protobuf Deployment: refused loudly, not guessed at."""
+    err = await cluster.refused("create", f"-n{NS}", "deployment", "d", "--image=nginx:1.27")
+    assert "protobuf" in err and "known gap" in err and "Deployment" in err
 
 
 # ---------------------------------------------------------------------------- the refusals
