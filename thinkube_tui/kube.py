@@ -101,6 +101,13 @@ class Kube:
         while True:
             try:
                 return await request()
+            except aiohttp.ClientConnectorCertificateError as exc:  # not a restart: never retried
+                host = self._api.configuration.host
+                raise KubeError(
+                    f"the Kubernetes API server at {host} failed TLS verification "
+                    f"({exc.certificate_error}); its certificate must be signed by the kubeconfig's CA and name "
+                    "the server's address -- take the kubeconfig from `microk8s config` on the control node again"
+                ) from None
             except (aiohttp.ClientConnectionError, ConnectionError) as exc:
                 if waited >= UNAVAILABLE_PATIENCE_S:
                     host = self._api.configuration.host
