@@ -63,6 +63,7 @@ from .kubeapi_objects import (
     write_managers,
 )
 from .kubeapi_resources import BUILTIN, ResourceType, crd_types
+from .kubeapi_scale import SCALABLE, discovery_extras, scale_of, scaled
 from .kubeapi_table import table, table_version
 from .kubeapi_tls import Issued, LabCA, client_user
 
@@ -786,7 +787,7 @@ class KubeApiEmulator:
         if types is None:
             raise NO_RESOURCE
         if not rest:
-            resources = [r for rt in types.values() for r in rt.discovery()]
+            resources = discovery_extras([r for rt in types.values() for r in rt.discovery()])
             return web.json_response(
                 {
                     "kind": "APIResourceList",
@@ -813,6 +814,8 @@ class KubeApiEmulator:
         else:
             ns = None
         rt = types.get(rest[0])
+        if rt is not None and rt.kind in SCALABLE and len(rest) == 3 and rest[2] == "scale" and ns is not None:
+            return await self._scale(request, rt, ns, rest[1], request.rel_url.query)
         if rt is None or len(rest) > 3 or (len(rest) == 3 and (rest[2] != "status" or not rt.status)):
             raise NO_RESOURCE
         name = rest[1] if len(rest) > 1 else None
@@ -875,6 +878,18 @@ class KubeApiEmulator:
         if rt.namespaced and ns is None:
             raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         return web.json_response(await self._create(rt, ns, body, q), status=201)
+
+    async def _scale(self, request: web.Request, rt: ResourceType, ns: str, name: str, q: Any) -> web.StreamResponse:
+        """GET/PUT/PATCH .../NAME/scale: the workload's replicas as a Scale (kubeapi_scale)."""
+        if request.method == "GET":
+            return web.json_response(scale_of(self._get(rt, ns, name)))
+        if request.method not in ("PUT", "PATCH"):
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        old = self.store.get(rt.key, {}).get((ns, name))
+        if old is None:
+            raise not_found_error(rt, name)
+        obj = scaled(copy.deepcopy(old), request.method, request.content_type, await self._body(request))
+        return web.json_response(scale_of(await self._replace(rt, ns, name, None, obj, q)))
 
     def _openapi(self, request: web.Request, parts: list[str]) -> web.StreamResponse:
         """/openapi/v3 and its per group/version documents (kubeapi_openapi); no /openapi/v2."""

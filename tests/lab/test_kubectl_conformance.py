@@ -208,6 +208,19 @@ async def test_apply_server_side_wait_and_rollout_status(cluster: Cluster) -> No
     assert await cluster.ok("get", f"-n{NS}", "deploy", "web", "-o", "jsonpath={.metadata.generation}") == generation
 
 
+async def test_scale_and_get_all(cluster: Cluster) -> None:
+    await cluster.ok("apply", "--server-side", "-f", "-", stdin=deployment() + "---\n" + SERVICE)
+    assert (
+        await cluster.ok("scale", f"-n{NS}", "deployment/web", "--replicas=4")
+    ).strip() == "deployment.apps/web scaled"
+    out = await cluster.ok("rollout", "status", f"-n{NS}", "deployment/web", "--timeout=60s")
+    assert 'deployment "web" successfully rolled out' in out
+    err = await cluster.refused("scale", f"-n{NS}", "deployment/web", "--replicas=1", "--current-replicas=3")
+    assert "Expected replicas to be 3, was 4" in err
+    everything = await cluster.ok("get", "all", f"-n{NS}")
+    assert re.search(r"^deployment\.apps/web\s+4/4\s", everything, re.M) and "service/web" in everything
+
+
 async def _read_until(proc: asyncio.subprocess.Process, pattern: str, seen: list[str]) -> str:
     assert proc.stdout
     while True:
