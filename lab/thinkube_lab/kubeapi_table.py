@@ -333,13 +333,15 @@ def _crd_columns(crd_version: Obj | None) -> list[Column]:
     cols: list[Column] = [NAME]
     for c in (crd_version or {}).get("additionalPrinterColumns") or []:
         path, kind = c.get("jsonPath", ""), c.get("type", "string")
-        if kind == "date":
-            cols.append((c["name"], "string", c.get("priority", 0), lambda o, p=path: _since(_jsonpath(o, p))))
-        else:
-            cols.append((c["name"], kind, c.get("priority", 0), lambda o, p=path: _cell(_jsonpath(o, p))))
+        shown = "string" if kind == "date" else kind  # dates print as ages, like AGE
+        cols.append((c["name"], shown, c.get("priority", 0), _printer(path, _since if kind == "date" else _cell)))
     if not any(c[0] == "Age" for c in cols):
         cols.append(AGE)
     return cols
+
+
+def _printer(path: str, show: Callable[[Any], Any]) -> Callable[[Obj], Any]:
+    return lambda o: show(_jsonpath(o, path))
 
 
 def _cell(v: Any) -> Any:

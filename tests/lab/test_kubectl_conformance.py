@@ -221,6 +221,54 @@ async def test_scale_and_get_all(cluster: Cluster) -> None:
     assert re.search(r"^deployment\.apps/web\s+4/4\s", everything, re.M) and "service/web" in everything
 
 
+CRD = """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.lab.example.com}
+spec:
+  group: lab.example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wg]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    additionalPrinterColumns:
+    - {name: Size, type: integer, jsonPath: .spec.size}
+    - {name: Color, type: string, jsonPath: .spec.color, priority: 1}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer}
+              color: {type: string}
+"""
+
+
+async def test_custom_resources_apply_and_print_their_columns(cluster: Cluster) -> None:
+    await cluster.ok("apply", "--server-side", "-f", "-", stdin=CRD)
+    await cluster.ok("wait", "--for=condition=Established", "crd/widgets.lab.example.com", "--timeout=60s")
+    widget = f"apiVersion: lab.example.com/v1\nkind: Widget\nmetadata: {{name: w, namespace: {NS}}}\n"
+    out = await cluster.ok("apply", "--server-side", "-f", "-", stdin=widget + "spec: {size: 3, color: red}\n")
+    assert out.strip() == "widget.lab.example.com/w serverside-applied"
+    out = await cluster.ok("get", f"-n{NS}", "wg")
+    assert re.search(r"^NAME\s+SIZE\s+AGE$", out, re.M) and re.search(r"^w\s+3\s+\S+$", out, re.M)
+    assert re.search(r"^w\s+3\s+red\s", await cluster.ok("get", f"-n{NS}", "widgets", "-o", "wide"), re.M)
+    await cluster.refused("apply", "--server-side", "-f", "-", stdin=widget + "spec: {size: 3, shape: round}\n")
+
+
+@AWAITS_KUBEVALID
+async def test_an_unknown_field_of_a_custom_resource_is_a_strict_decoding_error(cluster: Cluster) -> None:
+    await cluster.ok("apply", "--server-side", "-f", "-", stdin=CRD)
+    await cluster.ok("wait", "--for=condition=Established", "crd/widgets.lab.example.com", "--timeout=60s")
+    widget = f"apiVersion: lab.example.com/v1\nkind: Widget\nmetadata: {{name: w, namespace: {NS}}}\n"
+    err = await cluster.refused("apply", "--server-side", "-f", "-", stdin=widget + "spec: {size: 3, shape: round}\n")
+    assert 'strict decoding error: unknown field "spec.shape"' in err
+
+
 async def _read_until(proc: asyncio.subprocess.Process, pattern: str, seen: list[str]) -> str:
     assert proc.stdout
     while True:
