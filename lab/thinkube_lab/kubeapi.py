@@ -11,7 +11,9 @@ JSON file so the lab and the installer can each restart.
 
 HTTP, storage, watches, persistence and the controllers live here; the object logic (errors,
 validation, patches, server-side apply, selectors) in `kubeapi_objects`, the kinds in
-`kubeapi_resources`.
+`kubeapi_resources`. What a real client needs besides: TLS with the lab's own CA and client
+certificates (`kubeapi_tls`), /openapi/v3 (`kubeapi_openapi`), Table output for `kubectl get`
+(`kubeapi_table`), protobuf creates (`kubeapi_protobuf`), /scale (`kubeapi_scale`).
 
 It is a simulator, and says so: /version reports platform "thinkube-lab".
 """
