@@ -50,8 +50,12 @@ class Kube:
     async def from_kubeconfig(cls, text: str) -> Kube:
         from kubernetes_asyncio import client, config
 
+        data = yaml.safe_load(text)
+        _require_verified_tls(data)
         configuration = client.Configuration()
-        await config.load_kube_config_from_dict(yaml.safe_load(text), client_configuration=configuration)
+        await config.load_kube_config_from_dict(data, client_configuration=configuration)
+        if not configuration.verify_ssl:  # belt and braces: nothing above may switch it off
+            raise KubeError("the kubeconfig turns TLS verification off; refusing to use it")
         return cls(client.ApiClient(configuration))
 
     async def close(self) -> None:
@@ -97,6 +101,13 @@ class Kube:
         while True:
             try:
                 return await request()
+            except aiohttp.ClientConnectorCertificateError as exc:  # not a restart: never retried
+                host = self._api.configuration.host
+                raise KubeError(
+                    f"the Kubernetes API server at {host} failed TLS verification "
+                    f"({exc.certificate_error}); its certificate must be signed by the kubeconfig's CA and name "
+                    "the server's address -- take the kubeconfig from `microk8s config` on the control node again"
+                ) from None
             except (aiohttp.ClientConnectionError, ConnectionError) as exc:
                 if waited >= UNAVAILABLE_PATIENCE_S:
                     host = self._api.configuration.host
@@ -349,6 +360,26 @@ def rolled_out(obj: Mapping[str, Any]) -> bool:
 def node_ready(obj: Mapping[str, Any]) -> bool:
     conditions = obj.get("status", {}).get("conditions", [])
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _require_verified_tls(data: Any) -> None:
+    """The API server must be reached over https and checked against the kubeconfig's CA (as
+    `microk8s config` gives it): its credentials must never go to an unverified server."""
+    try:
+        current = next(c for c in data["contexts"] if c["name"] == data["current-context"])
+        cluster = next(c for c in data["clusters"] if c["name"] == current["context"]["cluster"])["cluster"]
+    except (KeyError, TypeError, StopIteration):
+        raise KubeError(
+            "the kubeconfig has no usable current context (is it the output of `microk8s config`?)"
+        ) from None
+    server = str(cluster.get("server", ""))
+    if not server.startswith("https://"):
+        raise KubeError(
+            f"the kubeconfig's API server {server!r} is not https; MicroK8s serves its API on "
+            "https://<node>:16443 -- use the kubeconfig `microk8s config` prints"
+        )
+    if cluster.get("insecure-skip-tls-verify"):
+        raise KubeError("the kubeconfig sets insecure-skip-tls-verify; refusing to send credentials unverified")
 
 
 def _reason(exc: Any, method: str, path: str) -> str:

@@ -11,7 +11,9 @@ JSON file so the lab and the installer can each restart.
 
 HTTP, storage, watches, persistence and the controllers live here; the object logic (errors,
 validation, patches, server-side apply, selectors) in `kubeapi_objects`, the kinds in
-`kubeapi_resources`.
+`kubeapi_resources`. What a real client needs besides: TLS with the lab's own CA and client
+certificates (`kubeapi_tls`), /openapi/v3 (`kubeapi_openapi`), Table output for `kubectl get`
+(`kubeapi_table`), protobuf creates (`kubeapi_protobuf`), /scale (`kubeapi_scale`).
 
 It is a simulator, and says so: /version reports platform "thinkube-lab".
 """
@@ -33,6 +35,8 @@ from typing import Any
 
 from aiohttp import web
 
+from . import kubeapi_openapi as openapi
+from . import kubeapi_protobuf as protobuf
 from .kubeapi_objects import (
     NO_RESOURCE,
     SERVER_META,
@@ -61,6 +65,9 @@ from .kubeapi_objects import (
     write_managers,
 )
 from .kubeapi_resources import BUILTIN, ResourceType, crd_types
+from .kubeapi_scale import SCALABLE, discovery_extras, scale_of, scaled
+from .kubeapi_table import table, table_version
+from .kubeapi_tls import Issued, LabCA, client_user
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -110,6 +117,7 @@ class KubeApiEmulator:
         host: str = "127.0.0.1",
         token: str | None = None,
         strict: bool = True,
+        addresses: tuple[str, ...] = (),
     ):
         self.k8s_version = k8s_version
         self.rollout_delay, self.speed, self.host = rollout_delay, speed, host
@@ -117,6 +125,11 @@ class KubeApiEmulator:
         self.state_file = Path(state_dir) / STATE_FILE if state_dir else None
         self.validator = SchemaValidator(k8s_version)
         self.token = token or secrets.token_hex(16)
+        # TLS as on a MicroK8s node: the CA (kept in state_dir/certs) and the addresses the server
+        # certificate names besides loopback (the lab's simulated control-node address).
+        self.addresses = list(addresses)
+        self._certs_dir = Path(state_dir) / "certs" if state_dir else None
+        self.ca = LabCA.load_or_create(self._certs_dir)
         self.port: int | None = None
         self.rv = 0
         self.store: dict[tuple[str, str], dict[Key, Obj]] = {}
@@ -142,7 +155,7 @@ class KubeApiEmulator:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"https://{self.host}:{self.port}"
 
     async def start(self, port: int | None = None) -> None:
         """Serve on ``port``; None reuses the port of the last run (so kubeconfigs stay valid)
@@ -151,9 +164,10 @@ class KubeApiEmulator:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
+        tls = self.ca.server_context([self.host, *self.addresses])
         ports = [port] if port is not None else ([self.port, 0] if self.port else [0])
         for i, p in enumerate(ports):
-            site = web.TCPSite(self._runner, self.host, p)
+            site = web.TCPSite(self._runner, self.host, p, ssl_context=tls)
             try:
                 await site.start()
                 break
@@ -219,9 +233,17 @@ class KubeApiEmulator:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def kubeconfig(self) -> Obj:
+    def kubeconfig(self, *, server_name: str | None = None, token: str | None = None) -> Obj:
+        """A kubeconfig shaped like `microk8s config` prints: https, the CA's data, and the admin
+        client certificate (MicroK8s >= 1.28) -- or `token` as the user's credential.
+
+        ``server_name``: the name the client checks the server's certificate against
+        (`tls-server-name`), e.g. the control node's simulated address; the connection itself
+        goes to 127.0.0.1, where the lab serves.
+        """
         assert self.port, "start() first"
-        return kubeconfig(self.url, self.token)
+        admin = None if token else self.ca.admin(self._certs_dir)
+        return kubeconfig(self.url, token, ca_pem=self.ca.cert_pem, client=admin, tls_server_name=server_name)
 
     # -- persistence: one JSON file, replaced atomically; writes close together share one save
 
@@ -736,9 +758,11 @@ class KubeApiEmulator:
             )
         if path in ("/healthz", "/livez", "/readyz"):
             return web.Response(text="ok")
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
+        if not self._authenticated(request):
             raise ApiError(401, "Unauthorized", "Unauthorized")
         parts = path.strip("/").split("/")
+        if parts[0] == "openapi":
+            return self._openapi(request, parts[1:])
         if path == "/api":
             return web.json_response(
                 {
@@ -765,7 +789,7 @@ class KubeApiEmulator:
         if types is None:
             raise NO_RESOURCE
         if not rest:
-            resources = [r for rt in types.values() for r in rt.discovery()]
+            resources = discovery_extras([r for rt in types.values() for r in rt.discovery()])
             return web.json_response(
                 {
                     "kind": "APIResourceList",
@@ -792,6 +816,8 @@ class KubeApiEmulator:
         else:
             ns = None
         rt = types.get(rest[0])
+        if rt is not None and rt.kind in SCALABLE and len(rest) == 3 and rest[2] == "scale" and ns is not None:
+            return await self._scale(request, rt, ns, rest[1], request.rel_url.query)
         if rt is None or len(rest) > 3 or (len(rest) == 3 and (rest[2] != "status" or not rt.status)):
             raise NO_RESOURCE
         name = rest[1] if len(rest) > 1 else None
@@ -800,11 +826,13 @@ class KubeApiEmulator:
             raise NO_RESOURCE
         q = request.rel_url.query
         m = request.method
+        if request.content_type == protobuf.CONTENT_TYPE:
+            return await self._protobuf(request, rt, ns, name, q)
         if name is None:
             if m == "GET":
                 if q.get("watch", "").lower() in ("true", "1"):
                     return await self._watch(request, rt, ns)
-                return web.json_response(self._list(rt, ns, q))
+                return web.json_response(self._as_table(request, rt, self._list(rt, ns, q)))
             if m == "POST":
                 if rt.namespaced and ns is None:
                     raise ApiError(
@@ -815,7 +843,7 @@ class KubeApiEmulator:
                 return web.json_response(await self._delete_collection(rt, ns, q))
         else:
             if m == "GET":
-                return web.json_response(self._get(rt, ns, name))
+                return web.json_response(self._as_table(request, rt, self._get(rt, ns, name)))
             if m == "PUT":
                 return web.json_response(await self._replace(rt, ns, name, sub, await self._body(request), q))
             if m == "PATCH":
@@ -824,6 +852,79 @@ class KubeApiEmulator:
             if m == "DELETE":
                 return web.json_response(await self._delete(rt, ns, name, q))
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
+    def _authenticated(self, request: web.Request) -> bool:
+        """A client certificate the TLS handshake verified against the lab's CA, or the token."""
+        transport = request.transport
+        if transport is not None and client_user(transport.get_extra_info("peercert")):
+            return True
+        return secrets.compare_digest(request.headers.get("Authorization", ""), f"Bearer {self.token}")
+
+    async def _protobuf(
+        self, request: web.Request, rt: ResourceType, ns: str | None, name: str | None, q: Any
+    ) -> web.StreamResponse:
+        """A create sent as protobuf (kubectl's typed commands), for the kinds kubeapi_protobuf
+        decodes; anything else is refused with 415, saying so."""
+        try:
+            if request.method != "POST" or name is not None:
+                raise protobuf.Undecodable(f"{request.method} with a protobuf body")
+            body = protobuf.decode(await request.read())
+        except protobuf.Undecodable as e:
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                f"thinkube-lab decodes protobuf bodies only for creating Namespaces, ConfigMaps, Secrets and "
+                f"ServiceAccounts (not {e}): a known gap of the simulator, a real server accepts it; send JSON "
+                "or YAML instead (e.g. `kubectl apply`)",
+            ) from None
+        if rt.namespaced and ns is None:
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        return web.json_response(await self._create(rt, ns, body, q), status=201)
+
+    async def _scale(self, request: web.Request, rt: ResourceType, ns: str, name: str, q: Any) -> web.StreamResponse:
+        """GET/PUT/PATCH .../NAME/scale: the workload's replicas as a Scale (kubeapi_scale)."""
+        if request.method == "GET":
+            return web.json_response(scale_of(self._get(rt, ns, name)))
+        if request.method not in ("PUT", "PATCH"):
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        old = self.store.get(rt.key, {}).get((ns, name))
+        if old is None:
+            raise not_found_error(rt, name)
+        obj = scaled(copy.deepcopy(old), request.method, request.content_type, await self._body(request))
+        return web.json_response(scale_of(await self._replace(rt, ns, name, None, obj, q)))
+
+    def _openapi(self, request: web.Request, parts: list[str]) -> web.StreamResponse:
+        """/openapi/v3 and its per group/version documents (kubeapi_openapi); no /openapi/v2."""
+        if parts[:1] != ["v3"]:
+            raise ApiError(404, "NotFound", "thinkube-lab serves /openapi/v3 only (kubectl reads v2 as protobuf)")
+        by_gv = {gv: list(types.values()) for gv, types in self._types.items()}
+        if len(parts) == 1:
+            return web.json_response(openapi.index(by_gv))
+        rest = parts[1:]
+        gv = ("", rest[1]) if rest[0] == "api" and len(rest) == 2 else (rest[1], rest[2]) if len(rest) == 3 else None
+        if gv is None or gv not in by_gv:
+            raise ApiError(404, "NotFound", f"no OpenAPI document for {'/'.join(rest)}")
+        doc = openapi.document(self.k8s_version, self.validator.version, gv[0], gv[1], by_gv[gv])
+        return web.json_response(doc, headers={"Cache-Control": "no-cache, private"})
+
+    def _as_table(self, request: web.Request, rt: ResourceType, body: Obj) -> Obj:
+        """The object or list as a Table when the client asks for one (`kubectl get`)."""
+        version = table_version(request.headers.get("Accept", ""))
+        if version is None:
+            return body
+        items = body["items"] if "items" in body and body.get("kind", "").endswith("List") else [body]
+        rv = (body.get("metadata") or {}).get("resourceVersion", str(self.rv))
+        include = request.rel_url.query.get("includeObject", "Metadata")
+        return table(rt, items, version, resource_version=rv, include=include, crd_version=self._crd_version(rt))
+
+    def _crd_version(self, rt: ResourceType) -> Obj | None:
+        if not rt.crd:
+            return None
+        for crd in self._crds():
+            spec = crd.get("spec") or {}
+            if spec.get("group") == rt.group and (spec.get("names") or {}).get("plural") == rt.plural:
+                return next((v for v in spec.get("versions") or [] if v.get("name") == rt.version), None)
+        return None
 
     def _groups(self) -> list[str]:
         return sorted({g for g, _ in self._types if g})
@@ -1047,6 +1148,7 @@ class KubeApiEmulator:
         q = request.rel_url.query
         labels, fields = label_matcher(q.get("labelSelector", "")), field_matcher(q.get("fieldSelector", ""))
         w = _Watch(rt, ns, lambda o: labels(o) and fields(o))
+        as_table = table_version(request.headers.get("Accept", "")) is not None
         since = q.get("resourceVersion", "")
         # Queue the starting events before the first await, so nothing slips in between.
         if since in ("", "0"):
@@ -1081,6 +1183,8 @@ class KubeApiEmulator:
                     break
                 kind, obj = item
                 out = obj if kind == "ERROR" else as_version(obj, rt)
+                if as_table and kind != "ERROR":
+                    out = self._as_table(request, rt, out)
                 await resp.write(json.dumps({"type": kind, "object": out}).encode() + b"\n")
         except ConnectionResetError:
             pass
@@ -1089,14 +1193,32 @@ class KubeApiEmulator:
         return resp
 
 
-def kubeconfig(server_url: str, token: str, name: str = "microk8s") -> Obj:
-    """A kubeconfig shaped like `microk8s config` prints, with a bearer token and plain HTTP."""
+def kubeconfig(
+    server_url: str,
+    token: str | None = None,
+    *,
+    ca_pem: bytes,
+    client: Issued | None = None,
+    tls_server_name: str | None = None,
+    name: str = "microk8s",
+) -> Obj:
+    """A kubeconfig shaped like `microk8s config` prints: the cluster's server and CA data, the
+    admin user's client certificate (or a bearer token)."""
+    cluster: Obj = {"certificate-authority-data": base64.b64encode(ca_pem).decode(), "server": server_url}
+    if tls_server_name:
+        cluster["tls-server-name"] = tls_server_name
+    user: Obj = {}
+    if client is not None:
+        user["client-certificate-data"] = base64.b64encode(client.cert_pem).decode()
+        user["client-key-data"] = base64.b64encode(client.key_pem).decode()
+    if token:
+        user["token"] = token
     return {
         "apiVersion": "v1",
+        "clusters": [{"cluster": cluster, "name": f"{name}-cluster"}],
+        "contexts": [{"context": {"cluster": f"{name}-cluster", "user": "admin"}, "name": name}],
+        "current-context": name,
         "kind": "Config",
         "preferences": {},
-        "clusters": [{"name": f"{name}-cluster", "cluster": {"server": server_url}}],
-        "users": [{"name": "admin", "user": {"token": token}}],
-        "contexts": [{"name": name, "context": {"cluster": f"{name}-cluster", "user": "admin"}}],
-        "current-context": name,
+        "users": [{"name": "admin", "user": user}],
     }

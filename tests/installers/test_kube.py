@@ -5,7 +5,7 @@ import asyncio
 import pytest
 import yaml
 
-from thinkube_lab.kubeapi import KubeApiEmulator, kubeconfig
+from thinkube_lab.kubeapi import KubeApiEmulator
 from thinkube_tui.kube import Kube, KubeError
 
 
@@ -17,7 +17,7 @@ async def emu():
 
 @pytest.fixture
 async def kube(emu):
-    k = await Kube.from_kubeconfig(yaml.safe_dump(kubeconfig(emu.url, emu.token)))
+    k = await Kube.from_kubeconfig(yaml.safe_dump(emu.kubeconfig()))
     yield k
     await k.close()
 
@@ -74,7 +74,7 @@ async def test_wait_rollout_follows_the_deployment(kube, emu):
 async def test_wait_times_out_with_the_status(kube, emu):
     emu_never = KubeApiEmulator(rollout_delay=lambda obj: None)
     async with emu_never as api:
-        k = await Kube.from_kubeconfig(yaml.safe_dump(kubeconfig(api.url, api.token)))
+        k = await Kube.from_kubeconfig(yaml.safe_dump(api.kubeconfig()))
         await k.apply(deployment("stuck", "default", 1))
         with pytest.raises(KubeError, match=r"Deployment default/stuck: not ready after 1 s"):
             await k.wait_rollout("Deployment", "stuck", "default", timeout=1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from kubernetes_asyncio import client, config, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from thinkube_lab.kubeapi import STATE_FILE, KubeApiEmulator, kubeconfig
+from thinkube_lab.kubeapi import STATE_FILE, KubeApiEmulator
 
 APPLY = "application/apply-patch+yaml"
 
@@ -26,7 +27,7 @@ async def emu(tmp_path: Path):
 
 async def _client(emu: KubeApiEmulator, token: str | None = None) -> client.ApiClient:
     cfg = client.Configuration()
-    await config.load_kube_config_from_dict(kubeconfig(emu.url, token or emu.token), client_configuration=cfg)
+    await config.load_kube_config_from_dict(emu.kubeconfig(token=token), client_configuration=cfg)
     return client.ApiClient(cfg)
 
 
@@ -431,7 +432,8 @@ async def test_wrong_token_is_unauthorized(emu):
         with pytest.raises(ApiException) as e:
             await client.CoreV1Api(kc).list_namespace()
     assert e.value.status == 401
-    async with aiohttp.ClientSession() as s, s.get(emu.url + "/version") as r:
+    tls = ssl.create_default_context(cadata=emu.ca.cert_pem.decode())
+    async with aiohttp.ClientSession() as s, s.get(emu.url + "/version", ssl=tls) as r:
         assert (await r.json())["platform"] == "thinkube-lab"  # /version is public, like a real server
 
 

@@ -761,7 +761,9 @@ async def _config(ctx: Ctx, args: list[str]) -> int:
     if lab is None:
         ctx.err("thinkube-lab: this node is not part of a lab cluster")
         return 1
-    ctx.out(yaml.safe_dump(lab.kube.kubeconfig(), sort_keys=False))
+    # As `microk8s config` on a real node: https, the CA, the admin client certificate; the server
+    # is checked against the node's address (tls-server-name) while the lab serves on 127.0.0.1.
+    ctx.out(yaml.safe_dump(lab.kube.kubeconfig(server_name=node.address), sort_keys=False))
     return 0
 
 
