@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextvars
 import copy
 import json
 import logging
@@ -37,30 +38,35 @@ from .kubeapi_objects import (
     NO_RESOURCE,
     SERVER_META,
     ApiError,
+    FieldPath,
     SchemaValidator,
     as_version,
     conflict_error,
     crd_errors,
     crd_validator,
+    drop_fields,
     field_matcher,
+    field_path,
     invalid_error,
     json_patch,
-    label_errors,
     label_matcher,
     merge_patch,
-    name_errors,
     node_ready,
     not_found_error,
     owned_fields,
     read_managers,
-    schema_messages,
+    schema_findings,
     server_side_apply,
+    smd_path,
     spec_of,
+    strategic_merge_patch,
+    terminating_error,
     timestamp,
     track_update,
     write_managers,
 )
 from .kubeapi_resources import BUILTIN, ResourceType, crd_types
+from .kubeapi_validation import generate_job_selector, validate
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -69,6 +75,10 @@ Key = tuple[str, str]  # (namespace or "", name)
 STATE_FILE = "kubeapi-state.json"
 BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
+NAMESPACE_FINALIZE_S = 0.5  # how long the namespace controller takes to empty a namespace (simulated)
+FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
+# Warnings for the current request (`Warning: 299 - "..."` headers), as a real server collects them.
+_warnings: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("kubeapi_warnings", default=None)
 HISTORY = 5000  # watch events kept for resourceVersion resumes; older ones answer 410 Gone
 
 
@@ -109,11 +119,14 @@ class KubeApiEmulator:
         speed: float = 1.0,
         host: str = "127.0.0.1",
         token: str | None = None,
-        strict: bool = True,
+        field_validation: str = "Warn",
     ):
         self.k8s_version = k8s_version
         self.rollout_delay, self.speed, self.host = rollout_delay, speed, host
-        self.strict = strict  # default fieldValidation; real servers default to Warn (drop + warn)
+        # The fieldValidation a request gets when it names none; a real server's is Warn
+        # (unknown fields dropped, a warning sent back).
+        assert field_validation in FIELD_VALIDATION, field_validation
+        self.field_validation = field_validation
         self.state_file = Path(state_dir) / STATE_FILE if state_dir else None
         self.validator = SchemaValidator(k8s_version)
         self.token = token or secrets.token_hex(16)
@@ -239,12 +252,15 @@ class KubeApiEmulator:
         for o in objs:
             rt = self._type_of(o)
             self.store.setdefault(rt.key, {})[(o["metadata"].get("namespace", ""), o["metadata"]["name"])] = o
+        namespaces = self.store.get(("", "namespaces"), {})
+        for ns in [k[1] for k, o in namespaces.items() if o["metadata"].get("deletionTimestamp")]:
+            self._finalize_namespace(ns)  # the namespace controller finished while the lab was down
         for ns in BUILTIN_NAMESPACES:
             if ("", ns) not in self.store.get(("", "namespaces"), {}):
                 rt = self._lookup_type("", "v1", "namespaces")
                 self._commit(
                     rt,
-                    self._finish(rt, self._prepare_new(rt, {"metadata": {"name": ns}}, None), None, None, True),
+                    self._finish(rt, self._prepare_new(rt, {"metadata": {"name": ns}}, None), None, None),
                     None,
                 )
         self._history_floor = self.rv
@@ -335,11 +351,24 @@ class KubeApiEmulator:
             obj.pop("status", None)  # status is the controllers' business
         return obj
 
-    def _finish(self, rt: ResourceType, obj: Obj, old: Obj | None, sub: str | None, strict: bool) -> Obj:
-        """Server-owned fields, defaults and validation for an object about to be stored."""
+    def _finish(
+        self,
+        rt: ResourceType,
+        obj: Obj,
+        old: Obj | None,
+        sub: str | None,
+        validation: str = "Strict",
+        verb: str = "create",
+    ) -> Obj:
+        """Server-owned fields, defaults and validation for an object about to be stored.
+
+        ``validation``: the request's fieldValidation (Strict refuses unknown fields, Warn drops
+        them and warns, Ignore drops them); ``verb`` (create, update, patch, apply) picks the
+        wording of a refusal. Server-side apply refuses unknown fields whatever the directive.
+        """
         meta = obj["metadata"]
         if old is not None:
-            for k in ("uid", "creationTimestamp", "generation"):
+            for k in ("uid", "creationTimestamp", "generation", "deletionTimestamp"):
                 if k in old["metadata"]:
                     meta[k] = old["metadata"][k]
                 else:
@@ -348,41 +377,61 @@ class KubeApiEmulator:
                 obj.pop("status", None)
                 if "status" in old:
                     obj["status"] = copy.deepcopy(old["status"])
-            if rt.generation and spec_of(obj) != spec_of(old):
-                meta["generation"] = old["metadata"].get("generation", 0) + 1
         meta.pop("resourceVersion", None)
         if rt.kind == "Service" and old is not None and isinstance(obj.get("spec"), dict):
             for k in ("clusterIP", "clusterIPs"):  # allocated once, kept by updates
                 if k in old.get("spec", {}):
                     obj["spec"].setdefault(k, old["spec"][k])
+        if rt.kind == "Job" and old is None:
+            generate_job_selector(obj)
         self._defaults(rt, obj)
+        unknown, schema_errors = self._schema_errors(rt, obj)
+        if unknown:
+            if verb == "apply" or validation == "Strict":
+                raise self._unknown_fields_error(rt, obj, unknown, verb)
+            drop_fields(obj, unknown)
+            if validation == "Warn" and (warnings := _warnings.get()) is not None:
+                warnings += [f'unknown field "{field_path(p)}"' for p in unknown]
         name = meta.get("name", "")
-        errors = (
-            name_errors(rt.kind, name) if name else ["metadata.name: Required value: name or generateName is required"]
-        )
-        errors += label_errors(meta.get("labels"))
+        errors: list[Any] = []
+        if sub != "status" and not schema_errors:  # a custom resource gets the metadata checks only
+            errors = list(validate("" if rt.crd else rt.kind, obj, old))
         if rt.kind == "CustomResourceDefinition":
             errors += crd_errors(obj)
-        if not errors:
-            errors = self._schema_errors(rt, obj, strict)
-        if errors:
-            raise invalid_error(rt, name, errors)
+        if errors or schema_errors:
+            raise invalid_error(rt, name, errors + schema_errors)
+        if old is not None and rt.generation and spec_of(obj) != spec_of(old):
+            meta["generation"] = old["metadata"].get("generation", 0) + 1
         return obj
 
-    def _schema_errors(self, rt: ResourceType, obj: Obj, strict: bool) -> list[str]:
+    def _schema_errors(self, rt: ResourceType, obj: Obj) -> tuple[list[FieldPath], list[str]]:
+        """(unknown fields, other schema errors) against the kind's OpenAPI or CRD schema."""
         if not rt.crd:
-            return self.validator.errors(obj, strict)
-        key = (rt.group, rt.version, rt.kind, strict)
+            return self.validator.findings(obj)
+        key = (rt.group, rt.version, rt.kind, True)
         if key not in self._crd_validators:
-            self._crd_validators[key] = crd_validator(rt.schema, strict)
-        return schema_messages(self._crd_validators[key], obj)
+            self._crd_validators[key] = crd_validator(rt.schema, True)
+        return schema_findings(self._crd_validators[key], obj)
+
+    @staticmethod
+    def _unknown_fields_error(rt: ResourceType, obj: Obj, unknown: list[FieldPath], verb: str) -> ApiError:
+        if verb == "apply":  # structured-merge-diff's typed conversion of the applied object
+            meta = obj["metadata"]
+            where = f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]
+            gvk = f"{rt.group}/{rt.version}, Kind={rt.kind}"
+            paths = "; ".join(smd_path(rt.kind, obj, p) + ": field not declared in schema" for p in unknown)
+            return ApiError(500, "", f"failed to create typed patch object ({where}; {gvk}): {paths}")
+        fields = ", ".join(f'unknown field "{field_path(p)}"' for p in unknown)
+        prefix = "" if verb == "patch" else f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
+        return ApiError(400, "BadRequest", f"{prefix}strict decoding error: {fields}")
 
     def _defaults(self, rt: ResourceType, obj: Obj) -> None:
         """The few defaults and server-set fields installers read back."""
         meta, spec = obj["metadata"], obj.get("spec")
         if rt.kind == "Namespace":
             meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
-            obj["status"] = {"phase": "Active"}
+            phase = "Terminating" if meta.get("deletionTimestamp") else "Active"
+            obj["status"] = {**(obj.get("status") or {}), "phase": phase}
             obj.setdefault("spec", {"finalizers": ["kubernetes"]})
         elif rt.kind == "Secret":
             if obj.get("stringData"):
@@ -606,10 +655,11 @@ class KubeApiEmulator:
                 new["metadata"]["namespace"] = ns
         else:
             new = self._prepare_new(rt, obj, ns)
+            self._refuse_if_terminating(rt, ns, new["metadata"].get("name", ""))
         with_status = rt.status and "status" in obj
         if with_status:  # the lab writes status directly, as a controller or kubelet would
             new["status"] = copy.deepcopy(obj["status"])
-        new = self._finish(rt, new, old, "status" if with_status else None, True)
+        new = self._finish(rt, new, old, "status" if with_status else None, "Strict", "update" if old else "create")
         track_update(new, old, manager, "")
         return copy.deepcopy(self._commit(rt, new, old))
 
@@ -618,6 +668,10 @@ class KubeApiEmulator:
         key = ((namespace or "default") if rt.namespaced else "", name)
         if key not in self.store.get(rt.key, {}):
             return False
+        if rt.kind == "Namespace":
+            if not self.store[rt.key][key]["metadata"].get("deletionTimestamp"):
+                self._terminate_namespace(name, False)
+            return True
         self._remove(rt, key)
         return True
 
@@ -703,13 +757,63 @@ class KubeApiEmulator:
         if ("", ns) not in self.store.get(("", "namespaces"), {}):
             raise ApiError(404, "NotFound", f'namespaces "{ns}" not found', {"name": ns, "kind": "namespaces"})
 
+    def _refuse_if_terminating(self, rt: ResourceType, ns: str | None, name: str) -> None:
+        """The NamespaceLifecycle admission: no new objects in a namespace being deleted."""
+        namespace = self.store.get(("", "namespaces"), {}).get(("", ns or ""))
+        if rt.namespaced and namespace and namespace["metadata"].get("deletionTimestamp"):
+            raise terminating_error(rt, name, ns or "")
+
+    # -- the namespace controller: a deleted namespace terminates, is emptied, then goes
+
+    def _terminate_namespace(self, name: str, dry_run: bool) -> Obj:
+        rt = self._lookup_type("", "v1", "namespaces")
+        old = self.store[rt.key][("", name)]
+        if old["metadata"].get("deletionTimestamp"):
+            raise ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on namespaces "{name}": The system is ensuring all content is '
+                "removed from this namespace.  Upon completion, this namespace will automatically be purged "
+                "by the system.",
+                {"name": name, "kind": "namespaces"},
+            )
+        obj = copy.deepcopy(old)
+        obj["metadata"]["deletionTimestamp"] = timestamp()
+        obj["status"] = {**(obj.get("status") or {}), "phase": "Terminating"}
+        obj = self._commit(rt, obj, old, dry_run)
+        if dry_run:
+            return obj
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._finalize_namespace(name)  # no event loop (the lab's Python API before start)
+            return obj
+        key = ("", name)
+        self._timers[(rt.key, key)] = loop.call_later(NAMESPACE_FINALIZE_S / self.speed, self._finalize_namespace, name)
+        return obj
+
+    def _finalize_namespace(self, name: str) -> None:
+        rt = self._lookup_type("", "v1", "namespaces")
+        self._timers.pop((rt.key, ("", name)), None)
+        if ("", name) not in self.store.get(rt.key, {}):
+            return
+        for other in [t for t in self._all_types() if t.namespaced]:
+            for k in [k for k in self.store.get(other.key, {}) if k[0] == name]:
+                self._remove(other, k)
+        self._remove(rt, ("", name))
+
     # -- HTTP
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if not self._up.is_set():
             await self._up.wait()
+        warnings: list[str] = []
+        _warnings.set(warnings)  # this request's task has its own context
         try:
-            return await self._route(request)
+            response = await self._route(request)
+            for text in dict.fromkeys(warnings):  # `Warning: 299 - "text"`, as a real server sends
+                response.headers.add("Warning", f"299 - {json.dumps(text)}")
+            return response
         except ApiError as e:
             return web.json_response(e.status(), status=e.code)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
@@ -847,9 +951,16 @@ class KubeApiEmulator:
                     pass
             raise ApiError(400, "BadRequest", "the request body is not valid JSON") from None
 
-    def _strict(self, q: Any) -> bool:
-        mode = q.get("fieldValidation")
-        return self.strict if mode is None else mode == "Strict"
+    def _strict(self, q: Any) -> str:
+        """The request's fieldValidation directive (Strict, Warn or Ignore)."""
+        mode = q.get("fieldValidation") or self.field_validation
+        if mode not in FIELD_VALIDATION:
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"fieldValidation parameter unsupported: {mode!r}; supported values: Ignore, Warn, Strict",
+            )
+        return str(mode)
 
     @staticmethod
     def _manager(q: Any) -> str:
@@ -889,10 +1000,12 @@ class KubeApiEmulator:
                 "the namespace of the provided object does not match the namespace sent on the request",
             )
         self._check_kind(rt, body)
+        validation = self._strict(q)
         if ns is not None:
             self._require_namespace(ns)
         obj = self._prepare_new(rt, body, ns)
         name = obj["metadata"].get("name", "")
+        self._refuse_if_terminating(rt, ns, name)
         if (ns or "", name) in self.store.get(rt.key, {}):
             res = f"{rt.plural}.{rt.group}" if rt.group else rt.plural
             raise ApiError(
@@ -901,7 +1014,7 @@ class KubeApiEmulator:
                 f'{res} "{name}" already exists',
                 {"name": name, "group": rt.group, "kind": rt.plural},
             )
-        obj = self._finish(rt, obj, None, None, self._strict(q))
+        obj = self._finish(rt, obj, None, None, validation, "create")
         track_update(obj, None, self._manager(q), "")
         return await self._done(rt, self._commit(rt, obj, None, "dryRun" in q))
 
@@ -926,7 +1039,7 @@ class KubeApiEmulator:
             obj = {**copy.deepcopy(old), "status": obj.get("status")}
             obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         obj["metadata"]["managedFields"] = old["metadata"].get("managedFields", [])
-        obj = self._finish(rt, obj, old, sub, self._strict(q))
+        obj = self._finish(rt, obj, old, sub, self._strict(q), "update")
         track_update(obj, old, self._manager(q), sub or "")
         return await self._done(rt, self._commit(rt, obj, old, "dryRun" in q))
 
@@ -954,22 +1067,28 @@ class KubeApiEmulator:
             obj = server_side_apply(rt, old, body, q["fieldManager"], q.get("force", "").lower() == "true", sub)
             if old is None:
                 obj = self._prepare_new(rt, obj, ns)
+                self._refuse_if_terminating(rt, ns, name)
             elif sub == "status":
                 obj = {
                     **copy.deepcopy(old),
                     "status": obj.get("status"),
                     "metadata": {**old["metadata"], "managedFields": obj["metadata"].get("managedFields", [])},
                 }
-            obj = self._finish(rt, obj, old, sub, strict)
+            obj = self._finish(rt, obj, old, sub, strict, "apply")
             if old is None:  # the applier owns what it sent (and the server kept)
                 write_managers(obj, {(q["fieldManager"], "Apply", sub or ""): owned_fields(body)}, None)
             return await self._done(rt, self._commit(rt, obj, old, "dryRun" in q)), old is None
         if old is None:
             raise not_found_error(rt, name)
+        if ctype == "application/strategic-merge-patch+json" and rt.crd:
+            raise _unsupported_patch(ctype)  # custom resources have no patch merge keys
         if ctype in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
             if not isinstance(body, dict):
                 raise ApiError(400, "BadRequest", "a merge patch must be an object")
-            obj = merge_patch(old, body)
+            if ctype == "application/merge-patch+json":
+                obj = merge_patch(old, body)
+            else:
+                obj = strategic_merge_patch(rt.kind, old, body)
         elif ctype == "application/json-patch+json":
             if not isinstance(body, list):
                 raise ApiError(400, "BadRequest", "a JSON patch must be a list of operations")
@@ -978,7 +1097,7 @@ class KubeApiEmulator:
             except (KeyError, IndexError, ValueError, TypeError) as e:
                 raise ApiError(422, "Invalid", f"the JSON patch could not be applied: {e}") from None
         else:
-            raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format: {ctype}")
+            raise _unsupported_patch(ctype)
         want_rv = (body.get("metadata") or {}).get("resourceVersion") if isinstance(body, dict) else None
         if want_rv and want_rv != old["metadata"]["resourceVersion"]:
             raise conflict_error(rt, name)
@@ -988,7 +1107,7 @@ class KubeApiEmulator:
             obj["metadata"]["namespace"] = ns
         if sub == "status":
             obj = {**copy.deepcopy(old), "status": obj.get("status")}
-        obj = self._finish(rt, obj, old, sub, strict)
+        obj = self._finish(rt, obj, old, sub, strict, "patch")
         track_update(obj, old, self._manager(q), sub or "")
         return await self._done(rt, self._commit(rt, obj, old, "dryRun" in q)), False
 
@@ -998,6 +1117,10 @@ class KubeApiEmulator:
             raise not_found_error(rt, name)
         if rt.kind == "Namespace" and name in ("default", "kube-system", "kube-public"):
             raise ApiError(403, "Forbidden", f'namespaces "{name}" is forbidden: this namespace may not be deleted')
+        if rt.kind == "Namespace":  # it terminates: its content goes first, then the namespace
+            terminating = self._terminate_namespace(name, "dryRun" in q)
+            await self._saved()
+            return as_version(terminating, rt)
         if "dryRun" not in q:
             gone = self._remove(rt, key)
             await self._saved()
@@ -1015,6 +1138,10 @@ class KubeApiEmulator:
         listed = self._list(rt, ns, q)
         for o in listed["items"]:
             if rt.kind == "Namespace" and o["metadata"]["name"] in BUILTIN_NAMESPACES:
+                continue
+            if rt.kind == "Namespace":
+                if not o["metadata"].get("deletionTimestamp"):
+                    self._terminate_namespace(o["metadata"]["name"], False)
                 continue
             self._remove(rt, (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
         await self._saved()
@@ -1087,6 +1214,15 @@ class KubeApiEmulator:
         finally:
             self._watches.discard(w)
         return resp
+
+
+def _unsupported_patch(ctype: str) -> ApiError:
+    return ApiError(
+        415,
+        "UnsupportedMediaType",
+        "the body of the request was in an unknown format - accepted media types include: "
+        "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+    )
 
 
 def kubeconfig(server_url: str, token: str, name: str = "microk8s") -> Obj:
