@@ -154,7 +154,8 @@ class SchemaValidator:
     def findings(self, obj: Obj) -> tuple[list[FieldPath], list[str]]:
         """(unknown field paths, other schema errors), from the strict schema."""
         v = self._validator(obj["apiVersion"], obj["kind"], True)
-        return ([], []) if v is None else schema_findings(v, obj)
+        # A built-in kind's `required` fields are the validation code's to report, in its words.
+        return ([], []) if v is None else schema_findings(v, obj, required=False)
 
 
 def schema_messages(validator: Any, obj: Obj) -> list[str]:
@@ -162,8 +163,9 @@ def schema_messages(validator: Any, obj: Obj) -> list[str]:
     return [f'{field_path(p)}: Invalid value: unknown field "{p[-1]}"' for p in unknown] + errors
 
 
-def schema_findings(validator: Any, obj: Obj) -> tuple[list[FieldPath], list[str]]:
-    """(unknown fields' paths, other schema errors) of `obj` against a strict `validator`."""
+def schema_findings(validator: Any, obj: Obj, required: bool = True) -> tuple[list[FieldPath], list[str]]:
+    """(unknown fields' paths, other schema errors) of `obj` against a strict `validator`;
+    ``required``: report missing required properties (`spec.x: Required value`)."""
     unknown: list[FieldPath] = []
     errors: list[str] = []
     for e in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.path))):
@@ -171,6 +173,10 @@ def schema_findings(validator: Any, obj: Obj) -> tuple[list[FieldPath], list[str
         if e.validator == "additionalProperties" and e.validator_value is False:
             for extra in sorted(set(e.instance) - set(e.schema.get("properties", {}))):
                 unknown.append((*e.path, extra))
+        elif e.validator == "required":
+            if required and isinstance(e.instance, dict):
+                missing = [p for p in e.validator_value if p not in e.instance]
+                errors += [f"{path + '.' if path else ''}{p}: Required value" for p in missing]
         elif len(errors) < 10:
             errors.append(f"{path or '<root>'}: Invalid value: {e.message}")
     return unknown, errors
