@@ -3,8 +3,11 @@
 It serves what Thinkube's installers use through kubernetes-asyncio -- discovery, get, list
 (label and field selectors), create, replace, delete, merge / strategic-merge / JSON /
 server-side-apply patches, /status, watch -- for the kinds in `kubeapi_resources` plus
-CRD-backed kinds once their CRD exists. Objects are validated against the Kubernetes
-OpenAPI schemas (`kubernetes-validate`, strict: unknown fields are refused) and CRD schemas.
+CRD-backed kinds once their CRD exists. Objects are checked against the Kubernetes OpenAPI
+schemas (`kubernetes-validate`) and CRD schemas -- unknown fields dropped with a warning, or
+refused under `fieldValidation=Strict` and by server-side apply, as a real server does -- and
+by the validation code of each core kind (`kubeapi_validation`), in the real server's words.
+A deleted namespace terminates: nothing new may be created in it while it is emptied.
 A tiny "controller" makes Deployments, StatefulSets, DaemonSets and Jobs report a finished
 rollout after a simulated delay, so readiness waits run for real. State is persisted to a
 JSON file so the lab and the installer can each restart.
@@ -185,6 +188,7 @@ class KubeApiEmulator:
                 )
                 if not done:
                     self._schedule_rollout(rt, obj)  # finish what a restart interrupted
+        self._resume_namespace_controller()
         self._save_soon()
 
     async def stop(self) -> None:
@@ -252,9 +256,7 @@ class KubeApiEmulator:
         for o in objs:
             rt = self._type_of(o)
             self.store.setdefault(rt.key, {})[(o["metadata"].get("namespace", ""), o["metadata"]["name"])] = o
-        namespaces = self.store.get(("", "namespaces"), {})
-        for ns in [k[1] for k, o in namespaces.items() if o["metadata"].get("deletionTimestamp")]:
-            self._finalize_namespace(ns)  # the namespace controller finished while the lab was down
+        self._resume_namespace_controller()
         for ns in BUILTIN_NAMESPACES:
             if ("", ns) not in self.store.get(("", "namespaces"), {}):
                 rt = self._lookup_type("", "v1", "namespaces")
@@ -781,16 +783,26 @@ class KubeApiEmulator:
         obj["metadata"]["deletionTimestamp"] = timestamp()
         obj["status"] = {**(obj.get("status") or {}), "phase": "Terminating"}
         obj = self._commit(rt, obj, old, dry_run)
-        if dry_run:
-            return obj
+        if not dry_run:
+            self._schedule_finalize(name)
+        return obj
+
+    def _schedule_finalize(self, name: str) -> None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self._finalize_namespace(name)  # no event loop (the lab's Python API before start)
-            return obj
-        key = ("", name)
-        self._timers[(rt.key, key)] = loop.call_later(NAMESPACE_FINALIZE_S / self.speed, self._finalize_namespace, name)
-        return obj
+            return
+        key = (("", "namespaces"), ("", name))
+        if t := self._timers.pop(key, None):
+            t.cancel()
+        self._timers[key] = loop.call_later(NAMESPACE_FINALIZE_S / self.speed, self._finalize_namespace, name)
+
+    def _resume_namespace_controller(self) -> None:
+        """Finish what a stop interrupted: terminating namespaces are emptied and go."""
+        namespaces = self.store.get(("", "namespaces"), {})
+        for ns in [k[1] for k, o in namespaces.items() if o["metadata"].get("deletionTimestamp")]:
+            self._schedule_finalize(ns)
 
     def _finalize_namespace(self, name: str) -> None:
         rt = self._lookup_type("", "v1", "namespaces")

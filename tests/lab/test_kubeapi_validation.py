@@ -463,6 +463,11 @@ async def test_deleted_namespace_terminates_and_refuses_new_content(tmp_path: Pa
         assert status == 200  # what is there can still change
         status, body, _ = await api.call("DELETE", "/api/v1/namespaces/apps")
         assert status == 409 and "The system is ensuring all content is removed" in body["message"]
+    # The lab stops with the namespace still terminating; started again, it finishes the job.
+    async with KubeApiEmulator(state_dir=tmp_path) as emu, aiohttp.ClientSession() as session:
+        api = Api(emu, session)
+        await api.watch_until("/api/v1/namespaces", "apps", lambda kind, _: kind == "DELETED")
+        assert (await api.call("GET", "/api/v1/namespaces/apps/configmaps/settings"))[0] == 404
 
 
 async def test_deleted_namespace_is_emptied_then_gone(api: Api) -> None:
