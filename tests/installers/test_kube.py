@@ -88,3 +88,16 @@ async def test_wait_node_ready(kube, emu):
     emu.set_node("tk-worker", ready=True)
     node = await asyncio.wait_for(waiting, 15)
     assert node["metadata"]["name"] == "tk-worker"
+
+
+async def test_writes_ask_for_strict_field_validation(kube):
+    """A server's default drops a misspelt field with a warning; the installers' writes refuse it."""
+    bad = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}, "dataa": {}}
+    with pytest.raises(KubeError, match='strict decoding error: unknown field "dataa"'):
+        await kube.create(bad)
+    await kube.create({k: v for k, v in bad.items() if k != "dataa"})
+    with pytest.raises(KubeError, match='strict decoding error: unknown field "dataa"'):
+        await kube.merge_patch("v1", "ConfigMap", "c", "default", {"dataa": {"x": "y"}})
+    current = await kube.get("v1", "ConfigMap", "c", "default")
+    with pytest.raises(KubeError, match='unknown field "dataa"'):
+        await kube.replace({**current, "dataa": {}})
