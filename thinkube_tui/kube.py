@@ -196,8 +196,10 @@ class Kube:
         return items
 
     async def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
+        # What `kubectl delete` asks for: dependents (a Job's pods) go too, in the background.
+        query = [("propagationPolicy", "Background")]
         try:
-            await self._call("DELETE", await self._path(api_version, kind, name, namespace))
+            await self._call("DELETE", await self._path(api_version, kind, name, namespace), query=query)
         except KubeError as exc:
             if "NotFound" in str(exc):
                 return False
