@@ -683,7 +683,52 @@ def secret_update(obj: Obj, old: Obj) -> list[FieldError]:
     return out + _immutable_data(("data",))(obj, old)
 
 
+def role_binding_update(obj: Obj, old: Obj) -> list[FieldError]:
+    ref = obj.get("roleRef") or {}
+    if ref == (old.get("roleRef") or {}):
+        return []
+    value = GoValue(
+        f"rbac.RoleRef{{APIGroup:{go_str(str(ref.get('apiGroup', '')))}, Kind:{go_str(str(ref.get('kind', '')))}, "
+        f"Name:{go_str(str(ref.get('name', '')))}}}"
+    )
+    return [invalid("roleRef", value, "cannot change roleRef")]
+
+
+def storage_class_update(obj: Obj, old: Obj) -> list[FieldError]:
+    out = [
+        forbidden(f, f"updates to {f} are forbidden.")
+        for f in ("parameters", "provisioner")
+        if (obj.get(f) or None) != (old.get(f) or None)
+    ]
+    if obj.get("reclaimPolicy", "Delete") != old.get("reclaimPolicy", "Delete"):
+        out.append(forbidden("reclaimPolicy", "updates to reclaimPolicy are forbidden."))
+    mode, old_mode = obj.get("volumeBindingMode", "Immediate"), old.get("volumeBindingMode", "Immediate")
+    return out + ([immutable("volumeBindingMode", mode)] if mode != old_mode else [])
+
+
+def pvc_update(obj: Obj, old: Obj) -> list[FieldError]:
+    """A claim's spec is fixed once made; a bound claim may grow (resources.requests)."""
+    new_spec, old_spec = dict(_spec(obj)), dict(_spec(old))
+    if not old_spec.get("volumeName"):
+        old_spec["volumeName"] = new_spec.get("volumeName")
+    bound = (obj.get("status") or {}).get("phase") == "Bound"
+    if bound:
+        for spec in (new_spec, old_spec):
+            spec.pop("resources", None)
+            spec.pop("volumeAttributesClassName", None)
+    old_spec = {k: v for k, v in old_spec.items() if v is not None}
+    new_spec = {k: v for k, v in new_spec.items() if v is not None}
+    if new_spec == old_spec:
+        return []
+    why = "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"
+    return [forbidden("spec", why)]
+
+
 UPDATE_VALIDATORS: dict[str, Callable[[Obj, Obj], list[FieldError]]] = {
+    "RoleBinding": role_binding_update,
+    "ClusterRoleBinding": role_binding_update,
+    "StorageClass": storage_class_update,
+    "PersistentVolumeClaim": pvc_update,
     "Deployment": selector_immutable,
     "ReplicaSet": selector_immutable,
     "DaemonSet": selector_immutable,

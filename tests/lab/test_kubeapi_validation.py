@@ -566,3 +566,60 @@ async def test_strategic_merge_of_containers_env_and_mounts(api: Api) -> None:
     replace = {"spec": {"template": {"spec": {"containers": [{"name": "only", "image": "x"}, {"$patch": "replace"}]}}}}
     status, body, _ = await api.call("PATCH", f"{DEPLOYMENTS}/web", replace, STRATEGIC)
     assert status == 200 and [c["name"] for c in body["spec"]["template"]["spec"]["containers"]] == ["only"]
+
+
+def binding(role: str) -> Obj:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "admins"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"kind": "Group", "name": "admins", "apiGroup": "rbac.authorization.k8s.io"}],
+    }
+
+
+def claim(size: str) -> Obj:
+    spec = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"}, "spec": spec}
+
+
+def storage_class(parameters: dict[str, str]) -> Obj:
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": "fast"},
+        "provisioner": "microk8s.io/hostpath",
+        "parameters": parameters,
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "first", "second", "message"),
+    [
+        (
+            "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings",
+            binding("view"),
+            binding("edit"),
+            'RoleBinding.rbac.authorization.k8s.io "admins" is invalid: roleRef: Invalid value: rbac.RoleRef'
+            '{APIGroup:"rbac.authorization.k8s.io", Kind:"ClusterRole", Name:"edit"}: cannot change roleRef',
+        ),
+        (
+            "/api/v1/namespaces/default/persistentvolumeclaims",
+            claim("1Gi"),
+            claim("2Gi"),
+            'PersistentVolumeClaim "data" is invalid: spec: Forbidden: spec is immutable after creation except '
+            "resources.requests and volumeAttributesClassName for bound claims",
+        ),
+        (
+            "/apis/storage.k8s.io/v1/storageclasses",
+            storage_class({"pvDir": "/a"}),
+            storage_class({"pvDir": "/b"}),
+            'StorageClass.storage.k8s.io "fast" is invalid: parameters: Forbidden: updates to parameters are forbidden.',
+        ),
+    ],
+    ids=["rolebinding-roleref", "unbound-claim", "storageclass-parameters"],
+)
+async def test_other_immutable_fields(api: Api, path: str, first: Obj, second: Obj, message: str) -> None:
+    assert (await api.call("POST", path, first))[0] == 201
+    status, body, _ = await api.call("PUT", f"{path}/{first['metadata']['name']}", second)
+    assert (status, body["message"]) == (422, message)
