@@ -141,6 +141,7 @@ class KubeApiEmulator:
         self._history_floor = 0
         self._watches: set[_Watch] = set()
         self._timers: dict[tuple[tuple[str, str], Key], asyncio.TimerHandle] = {}
+        self._finalizing: set[str] = set()  # namespaces the namespace controller is emptying now
         self._crd_validators: dict[tuple[str, str, str, bool], Any] = {}
         self._save_future: asyncio.Future[None] | None = None
         self._runner: web.AppRunner | None = None
@@ -370,7 +371,7 @@ class KubeApiEmulator:
         """
         meta = obj["metadata"]
         if old is not None:
-            for k in ("uid", "creationTimestamp", "generation", "deletionTimestamp"):
+            for k in ("uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds"):
                 if k in old["metadata"]:
                     meta[k] = old["metadata"][k]
                 else:
@@ -478,6 +479,10 @@ class KubeApiEmulator:
         if dry_run:
             obj["metadata"]["resourceVersion"] = str(self.rv)
             return obj
+        meta = obj["metadata"]
+        if old is not None and meta.get("deletionTimestamp") and not meta.get("finalizers") and rt.kind != "Namespace":
+            self.store[rt.key][key] = obj  # its last finalizer is gone: so is the object
+            return self._remove(rt, key)
         self.rv += 1
         obj["metadata"]["resourceVersion"] = str(self.rv)
         self.store.setdefault(rt.key, {})[key] = obj
@@ -503,6 +508,9 @@ class KubeApiEmulator:
         self._event(rt, "DELETED", gone, None)
         if timer := self._timers.pop((rt.key, key), None):
             timer.cancel()
+        namespace = self.store.get(("", "namespaces"), {}).get(("", key[0])) if rt.namespaced else None
+        if namespace and namespace["metadata"].get("deletionTimestamp") and key[0] not in self._finalizing:
+            self._schedule_finalize(key[0])  # its namespace waits for it
         if rt.kind == "Namespace":  # a real namespace terminates with everything in it
             for other in [t for t in self._all_types() if t.namespaced]:
                 for k in [k for k in self.store.get(other.key, {}) if k[0] == key[1]]:
@@ -674,7 +682,7 @@ class KubeApiEmulator:
             if not self.store[rt.key][key]["metadata"].get("deletionTimestamp"):
                 self._terminate_namespace(name, False)
             return True
-        self._remove(rt, key)
+        self._delete_object(rt, key)
         return True
 
     def set_node(
@@ -805,14 +813,66 @@ class KubeApiEmulator:
             self._schedule_finalize(ns)
 
     def _finalize_namespace(self, name: str) -> None:
+        """Delete what the namespace holds; once nothing is left (finalizers hold objects back),
+        the namespace goes too."""
         rt = self._lookup_type("", "v1", "namespaces")
-        self._timers.pop((rt.key, ("", name)), None)
+        if t := self._timers.pop((rt.key, ("", name)), None):
+            t.cancel()
         if ("", name) not in self.store.get(rt.key, {}):
             return
-        for other in [t for t in self._all_types() if t.namespaced]:
-            for k in [k for k in self.store.get(other.key, {}) if k[0] == name]:
-                self._remove(other, k)
-        self._remove(rt, ("", name))
+        remaining: dict[str, int] = {}
+        finalizers: dict[str, int] = {}
+        self._finalizing.add(name)  # the removals below need not ask for another pass
+        try:
+            for other in [t for t in self._all_types() if t.namespaced]:
+                for k in [k for k in self.store.get(other.key, {}) if k[0] == name]:
+                    kept = self._delete_object(other, k)
+                    if kept is not None:
+                        res = f"{other.plural}.{other.group}"
+                        remaining[res] = remaining.get(res, 0) + 1
+                        for f in kept["metadata"].get("finalizers") or []:
+                            finalizers[f] = finalizers.get(f, 0) + 1
+        finally:
+            self._finalizing.discard(name)
+        if not remaining:
+            self._remove(rt, ("", name))
+            return
+        old = self.store[rt.key][("", name)]
+        obj = copy.deepcopy(old)
+        now = timestamp()
+        obj["status"]["conditions"] = [
+            {
+                "type": "NamespaceContentRemaining",
+                "status": "True",
+                "reason": "SomeResourcesRemain",
+                "message": "Some resources are remaining: "
+                + ", ".join(f"{r} has {n} resource instances" for r, n in sorted(remaining.items())),
+                "lastTransitionTime": now,
+            },
+            {
+                "type": "NamespaceFinalizersRemaining",
+                "status": "True",
+                "reason": "SomeFinalizersRemain",
+                "message": "Some content in the namespace has finalizers remaining: "
+                + ", ".join(f"{f} in {n} resource instances" for f, n in sorted(finalizers.items())),
+                "lastTransitionTime": now,
+            },
+        ]
+        self._commit(rt, obj, old)
+
+    def _delete_object(self, rt: ResourceType, key: Key, dry_run: bool = False) -> Obj | None:
+        """Delete an object: gone (None), or, while finalizers hold it, marked for deletion (it)."""
+        obj = self.store[rt.key][key]
+        if not obj["metadata"].get("finalizers"):
+            if not dry_run:
+                self._remove(rt, key)
+            return None
+        if obj["metadata"].get("deletionTimestamp"):
+            return obj
+        marked = copy.deepcopy(obj)
+        marked["metadata"]["deletionTimestamp"] = timestamp()
+        marked["metadata"]["deletionGracePeriodSeconds"] = 0
+        return self._commit(rt, marked, obj, dry_run)
 
     # -- HTTP
 
@@ -1133,6 +1193,10 @@ class KubeApiEmulator:
             terminating = self._terminate_namespace(name, "dryRun" in q)
             await self._saved()
             return as_version(terminating, rt)
+        if self.store[rt.key][key]["metadata"].get("finalizers"):  # it stays until they are removed
+            kept = self._delete_object(rt, key, "dryRun" in q)
+            await self._saved()
+            return as_version(kept, rt)
         if "dryRun" not in q:
             gone = self._remove(rt, key)
             await self._saved()
@@ -1155,7 +1219,7 @@ class KubeApiEmulator:
                 if not o["metadata"].get("deletionTimestamp"):
                     self._terminate_namespace(o["metadata"]["name"], False)
                 continue
-            self._remove(rt, (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+            self._delete_object(rt, (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
         await self._saved()
         return {
             "kind": f"{rt.kind}List",

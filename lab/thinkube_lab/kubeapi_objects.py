@@ -27,6 +27,7 @@ SERVER_META = (
     "creationTimestamp",
     "managedFields",
     "deletionTimestamp",
+    "deletionGracePeriodSeconds",
     "selfLink",
 )
 
@@ -50,6 +51,8 @@ class ApiError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if not self.reason:  # StatusReasonUnknown: a real server leaves it out
+            del out["reason"]
         if self.details:
             out["details"] = self.details
         return out

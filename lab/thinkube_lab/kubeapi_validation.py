@@ -744,6 +744,12 @@ def validate(kind: str, obj: Obj, old: Obj | None) -> list[FieldError]:
     """Every error a real server reports for this create (old None) or update, in its order."""
     meta = obj["metadata"]  # names are checked on create; an update cannot change them
     out = meta_errors(kind, meta) if old is None else labels_errors(meta.get("labels"), "metadata.labels")
+    if old is not None and old["metadata"].get("deletionTimestamp"):
+        had = old["metadata"].get("finalizers") or []
+        if added := sorted({f for f in meta.get("finalizers") or [] if f not in had}):
+            found = GoValue(_go_strings(added))
+            why = f"no new finalizers can be added if the object is being deleted, found new finalizers {found}"
+            out.append(forbidden("metadata.finalizers", why))
     if old is not None and kind in UPDATE_VALIDATORS:
         out += UPDATE_VALIDATORS[kind](obj, old)
     if kind in VALIDATORS:

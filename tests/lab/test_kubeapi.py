@@ -93,10 +93,13 @@ async def test_namespace_lifecycle(kc):
         await core.create_namespace({"metadata": {"name": "thinkube-system"}})
     assert e.value.status == 409 and json.loads(e.value.body)["reason"] == "AlreadyExists"
     await core.create_namespaced_config_map("thinkube-system", cm("x", {"a": "1"}, "thinkube-system"))
-    await core.delete_namespace("thinkube-system")
+    deleting = await core.delete_namespace("thinkube-system")
     # A real namespace terminates first (see test_kubeapi_validation for the details), then goes.
+    since = deleting.metadata.resource_version
     async with watch.Watch() as w, asyncio.timeout(5):
-        async for ev in w.stream(core.list_namespace, field_selector="metadata.name=thinkube-system"):
+        async for ev in w.stream(
+            core.list_namespace, field_selector="metadata.name=thinkube-system", resource_version=since
+        ):
             if ev["type"] == "DELETED":
                 break
     with pytest.raises(ApiException) as e:

@@ -47,10 +47,13 @@ class Api:
             assert r.status == 200
             return await r.read()
 
-    async def watch_until(self, path: str, name: str, done: Any, timeout: float = 10) -> Obj:
-        """Follow `name` with a watch until `done(event_type, object)` holds."""
+    async def watch_until(self, path: str, name: str, done: Any, since: str = "", timeout: float = 10) -> Obj:
+        """Follow `name` with a watch (from resourceVersion `since`: nothing after it is missed)
+        until `done(event_type, object)` holds."""
         headers = {"Authorization": f"Bearer {self.emu.token}"}
         params = {"watch": "true", "fieldSelector": f"metadata.name={name}", "timeoutSeconds": str(int(timeout))}
+        if since:
+            params["resourceVersion"] = since
         async with asyncio.timeout(timeout), self.session.get(self.emu.url + path, headers=headers, params=params) as r:
             async for line in r.content:
                 event = json.loads(line)
@@ -459,14 +462,15 @@ async def test_deleted_namespace_terminates_and_refuses_new_content(tmp_path: Pa
         assert body["details"]["causes"][0]["reason"] == "NamespaceTerminating"
         status, body, _ = await api.call("PATCH", f"{cms}/late", configmap("late"), APPLY, fieldManager="t")
         assert status == 403  # an apply that would create is a create
-        status, _, _ = await api.call("PATCH", f"{cms}/settings", {"data": {"b": "2"}}, MERGE)
+        status, body, _ = await api.call("PATCH", f"{cms}/settings", {"data": {"b": "2"}}, MERGE)
         assert status == 200  # what is there can still change
+        last = body["metadata"]["resourceVersion"]
         status, body, _ = await api.call("DELETE", "/api/v1/namespaces/apps")
         assert status == 409 and "The system is ensuring all content is removed" in body["message"]
     # The lab stops with the namespace still terminating; started again, it finishes the job.
     async with KubeApiEmulator(state_dir=tmp_path) as emu, aiohttp.ClientSession() as session:
         api = Api(emu, session)
-        await api.watch_until("/api/v1/namespaces", "apps", lambda kind, _: kind == "DELETED")
+        await api.watch_until("/api/v1/namespaces", "apps", lambda kind, _: kind == "DELETED", last)
         assert (await api.call("GET", "/api/v1/namespaces/apps/configmaps/settings"))[0] == 404
 
 
@@ -474,8 +478,10 @@ async def test_deleted_namespace_is_emptied_then_gone(api: Api) -> None:
     assert (await api.call("POST", "/api/v1/namespaces", {"metadata": {"name": "apps"}}))[0] == 201
     assert (await api.call("POST", "/api/v1/namespaces/apps/configmaps", configmap()))[0] == 201
     assert (await api.call("POST", "/api/v1/namespaces/apps/secrets", secret("s", data={"a": "MQ=="})))[0] == 201
-    assert (await api.call("DELETE", "/api/v1/namespaces/apps"))[0] == 200
-    await api.watch_until("/api/v1/namespaces", "apps", lambda kind, _: kind == "DELETED")
+    status, body, _ = await api.call("DELETE", "/api/v1/namespaces/apps")
+    assert status == 200
+    since = body["metadata"]["resourceVersion"]
+    await api.watch_until("/api/v1/namespaces", "apps", lambda kind, _: kind == "DELETED", since)
     assert (await api.call("GET", "/api/v1/namespaces/apps"))[0] == 404
     assert (await api.call("GET", "/api/v1/namespaces/apps/configmaps/settings"))[0] == 404
     assert (await api.call("GET", "/api/v1/namespaces/apps/secrets/s"))[0] == 404
@@ -623,3 +629,44 @@ async def test_other_immutable_fields(api: Api, path: str, first: Obj, second: O
     assert (await api.call("POST", path, first))[0] == 201
     status, body, _ = await api.call("PUT", f"{path}/{first['metadata']['name']}", second)
     assert (status, body["message"]) == (422, message)
+
+
+# ----------------------------------------------------------------------------- finalizers
+
+
+async def test_finalizers_hold_an_object_and_its_namespace(api: Api) -> None:
+    assert (await api.call("POST", "/api/v1/namespaces", {"metadata": {"name": "apps"}}))[0] == 201
+    cms = "/api/v1/namespaces/apps/configmaps"
+    held = configmap("held")
+    held["metadata"]["finalizers"] = ["example.com/hold"]
+    assert (await api.call("POST", cms, held))[0] == 201
+    assert (await api.call("POST", cms, configmap("free")))[0] == 201
+    status, body, _ = await api.call("DELETE", f"{cms}/held")
+    assert status == 200 and body["metadata"]["deletionTimestamp"]  # still there, marked
+    assert (await api.call("GET", f"{cms}/held"))[0] == 200
+    status, body, _ = await api.call(
+        "PATCH", f"{cms}/held", {"metadata": {"finalizers": ["a", "example.com/hold"]}}, MERGE
+    )
+    assert (status, body["message"]) == (
+        422,
+        'ConfigMap "held" is invalid: metadata.finalizers: Forbidden: no new finalizers can be added if the object '
+        'is being deleted, found new finalizers []string{"a"}',
+    )
+    # The namespace goes Terminating, loses what nothing holds, and waits for the rest.
+    status, body, _ = await api.call("DELETE", "/api/v1/namespaces/apps")
+    assert status == 200
+    waiting = await api.watch_until(
+        "/api/v1/namespaces",
+        "apps",
+        lambda _, o: any(c["type"] == "NamespaceFinalizersRemaining" for c in o["status"].get("conditions", [])),
+        body["metadata"]["resourceVersion"],
+    )
+    assert waiting["status"]["phase"] == "Terminating"
+    assert "example.com/hold in 1 resource instances" in waiting["status"]["conditions"][1]["message"]
+    assert (await api.call("GET", f"{cms}/free"))[0] == 404
+    assert (await api.call("GET", f"{cms}/held"))[0] == 200
+    status, _, _ = await api.call("PATCH", f"{cms}/held", {"metadata": {"finalizers": None}}, MERGE)
+    assert status == 200
+    assert (await api.call("GET", f"{cms}/held"))[0] == 404  # its last finalizer gone, so is it
+    since = waiting["metadata"]["resourceVersion"]
+    await api.watch_until("/api/v1/namespaces", "apps", lambda kind, _: kind == "DELETED", since)
