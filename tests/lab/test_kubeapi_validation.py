@@ -670,3 +670,33 @@ async def test_finalizers_hold_an_object_and_its_namespace(api: Api) -> None:
     assert (await api.call("GET", f"{cms}/held"))[0] == 404  # its last finalizer gone, so is it
     since = waiting["metadata"]["resourceVersion"]
     await api.watch_until("/api/v1/namespaces", "apps", lambda kind, _: kind == "DELETED", since)
+
+
+async def test_custom_resources_take_no_strategic_merge_patch(api: Api) -> None:
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                }
+            ],
+        },
+    }
+    assert (await api.call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd))[0] == 201
+    path = "/apis/example.com/v1/namespaces/default/widgets"
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"a": [1]}}
+    assert (await api.call("POST", path, widget))[0] == 201
+    status, body, _ = await api.call("PATCH", f"{path}/w", {"spec": {"a": [2]}}, STRATEGIC)
+    assert (status, body["reason"]) == (415, "UnsupportedMediaType")
+    assert body["message"].startswith("the body of the request was in an unknown format - accepted media types")
+    status, body, _ = await api.call("PATCH", f"{path}/w", {"spec": {"a": [2]}}, MERGE)
+    assert status == 200 and body["spec"] == {"a": [2]}
