@@ -185,6 +185,39 @@ def dns1123_label(value: str) -> list[str]:
     return out
 
 
+DNS1035_LABEL = r"[a-z]([-a-z0-9]*[a-z0-9])?"
+WILDCARD_SUBDOMAIN = r"\*\." + DNS_SUBDOMAIN
+
+
+def dns1035_label(value: str) -> list[str]:
+    out = [_max_len(63)] if len(value) > 63 else []
+    if not re.fullmatch(DNS1035_LABEL, value):
+        out.append(
+            _regex_msg(
+                "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+                "alphabetic character, and end with an alphanumeric character",
+                DNS1035_LABEL,
+                ("my-name", "abc-123"),
+            )
+        )
+    return out
+
+
+def wildcard_subdomain(value: str) -> list[str]:
+    out = [_max_len(253)] if len(value) > 253 else []
+    if not re.fullmatch(WILDCARD_SUBDOMAIN, value):
+        out.append(
+            _regex_msg(
+                "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which "
+                "must consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric "
+                "character",
+                WILDCARD_SUBDOMAIN,
+                ("*.example.com",),
+            )
+        )
+    return out
+
+
 def dns1123_subdomain(value: str) -> list[str]:
     out = [_max_len(253)] if len(value) > 253 else []
     if not re.fullmatch(DNS_SUBDOMAIN, value):
@@ -287,7 +320,8 @@ def each(field: str, value: Any, messages: list[str]) -> list[FieldError]:
 # ----------------------------------------------------------------------------- object metadata
 
 #: Name rules per kind, as the real registries apply them (RBAC names are path segments).
-LABEL_NAMED = {"Namespace", "Service", "StatefulSet"}
+LABEL_NAMED = {"Namespace", "StatefulSet"}
+DNS1035_NAMED = {"Service"}
 PATH_SEGMENT_NAMED = {"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
 
 
@@ -298,6 +332,8 @@ def name_errors(kind: str, name: str) -> list[FieldError]:
         check: Callable[[str], list[str]] = path_segment_name
     elif kind in LABEL_NAMED:
         check = dns1123_label
+    elif kind in DNS1035_NAMED:
+        check = dns1035_label
     else:
         check = dns1123_subdomain
     return each("metadata.name", name, check(name))
@@ -565,6 +601,66 @@ def validate_service(obj: Obj) -> list[FieldError]:
     return out
 
 
+def validate_cronjob(obj: Obj) -> list[FieldError]:
+    spec = _spec(obj)
+    out = [] if spec.get("schedule") else [required("spec.schedule")]
+    template = ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template")
+    if not isinstance(template, dict):
+        return [*out, required("spec.jobTemplate.spec.template")]
+    return out + pod_spec_errors(template.get("spec"), "spec.jobTemplate.spec.template.spec", ["OnFailure", "Never"])
+
+
+_PATH_TYPES = ["Exact", "ImplementationSpecific", "Prefix"]
+
+
+def ingress_backend_errors(backend: Any, field: str) -> list[FieldError]:
+    service = (backend or {}).get("service") if isinstance(backend, dict) else None
+    if not isinstance(service, dict):
+        return []  # a resource backend, or none: not checked here
+    out: list[FieldError] = []
+    name = service.get("name") or ""
+    if not name:
+        out.append(required(f"{field}.service.name"))
+    else:
+        out += each(f"{field}.service.name", name, dns1035_label(name))
+    port = service.get("port") or {}
+    if port.get("name") and port.get("number"):
+        out.append(invalid(field, "", "cannot set both port name & port number"))
+    elif port.get("name"):
+        out += each(f"{field}.service.port.name", port["name"], port_name(port["name"]))
+    elif port.get("number"):
+        out += each(f"{field}.service.port.number", port["number"], port_number(port["number"]))
+    else:
+        out.append(required(field, "port name or number is required"))
+    return out
+
+
+def validate_ingress(obj: Obj) -> list[FieldError]:
+    spec = _spec(obj)
+    out: list[FieldError] = []
+    if "defaultBackend" in spec:
+        out += ingress_backend_errors(spec["defaultBackend"], "spec.defaultBackend")
+    for i, rule in enumerate(spec.get("rules") or []):
+        rf = f"spec.rules[{i}]"
+        host = rule.get("host") or ""
+        if re.fullmatch(r"[0-9.]+|[0-9a-fA-F:]*:[0-9a-fA-F:.]*", host):
+            out.append(invalid(f"{rf}.host", host, "must be a DNS name, not an IP address"))
+        elif host:
+            out += each(f"{rf}.host", host, wildcard_subdomain(host) if "*" in host else dns1123_subdomain(host))
+        for j, path in enumerate(((rule.get("http") or {}).get("paths")) or []):
+            pf = f"{rf}.http.paths[{j}]"
+            kind, value = path.get("pathType"), path.get("path", "")
+            if kind is None:
+                out.append(required(f"{pf}.pathType", "pathType must be specified"))
+                continue
+            if kind not in _PATH_TYPES:
+                out.append(not_supported(f"{pf}.pathType", kind, _PATH_TYPES))
+            elif (kind != "ImplementationSpecific" or value) and not value.startswith("/"):
+                out.append(invalid(f"{pf}.path", value, "must be an absolute path"))
+            out += ingress_backend_errors(path.get("backend"), f"{pf}.backend")
+    return out
+
+
 def _keys_errors(obj: Obj, fields: tuple[str, ...]) -> list[FieldError]:
     out: list[FieldError] = []
     for f in fields:
@@ -608,6 +704,8 @@ VALIDATORS: dict[str, Callable[[Obj], list[FieldError]]] = {
     "DaemonSet": validate_daemonset,
     "StatefulSet": validate_statefulset,
     "Job": validate_job,
+    "CronJob": validate_cronjob,
+    "Ingress": validate_ingress,
     "Service": validate_service,
     "ConfigMap": validate_configmap,
     "Secret": validate_secret,

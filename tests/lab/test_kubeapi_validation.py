@@ -119,6 +119,16 @@ def secret(name: str = "tls", **extra: Any) -> Obj:
     return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, **extra}
 
 
+def ingress(*paths: Obj, host: str = "web.example.com") -> Obj:
+    rule = {"host": host, "http": {"paths": list(paths)}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "web"},
+        "spec": {"rules": [rule]},
+    }
+
+
 def without_selector() -> Obj:
     obj = deployment()
     del obj["spec"]["selector"]
@@ -135,6 +145,11 @@ RFC1123_LABEL = (
     "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
     "and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
     "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+RFC1035_LABEL = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic "
+    "character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation "
+    "is '[a-z]([-a-z0-9]*[a-z0-9])?')"
 )
 RFC1123_SUBDOMAIN = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
@@ -255,8 +270,23 @@ REFUSED = [
     pytest.param(
         "/api/v1/namespaces/default/services",
         service({"port": 80}, name="web.api"),
-        f'Service "web.api" is invalid: metadata.name: Invalid value: "web.api": {RFC1123_LABEL}',
+        f'Service "web.api" is invalid: metadata.name: Invalid value: "web.api": {RFC1035_LABEL}',
         id="service-name-not-a-label",
+    ),
+    pytest.param(
+        "/apis/networking.k8s.io/v1/namespaces/default/ingresses",
+        ingress({"path": "/", "backend": {"service": {"name": "web", "port": {"number": 80}}}}),
+        'Ingress.networking.k8s.io "web" is invalid: spec.rules[0].http.paths[0].pathType: Required value: '
+        "pathType must be specified",
+        id="ingress-without-path-type",
+    ),
+    pytest.param(
+        "/apis/networking.k8s.io/v1/namespaces/default/ingresses",
+        ingress({"path": "api", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {}}}}),
+        'Ingress.networking.k8s.io "web" is invalid: [spec.rules[0].http.paths[0].path: Invalid value: "api": '
+        "must be an absolute path, spec.rules[0].http.paths[0].backend: Required value: port name or number is "
+        "required]",
+        id="ingress-relative-path-no-port",
     ),
 ]
 
