@@ -111,6 +111,8 @@ class KubeApiEmulator:
 
     ``rollout_delay``: seconds (or a callable object -> seconds, None = never ready) before a
     Deployment/StatefulSet/DaemonSet/Job reports its rollout done; divided by ``speed``.
+    ``field_validation``: what a request that names no fieldValidation gets (a real server's
+    default, Warn: unknown fields dropped, a `Warning` header sent back; Strict refuses them).
     """
 
     def __init__(
