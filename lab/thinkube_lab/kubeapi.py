@@ -69,7 +69,7 @@ from .kubeapi_objects import (
     write_managers,
 )
 from .kubeapi_resources import BUILTIN, ResourceType, crd_types
-from .kubeapi_validation import generate_job_selector, validate
+from .kubeapi_validation import generate_job_selector, name_warnings, validate
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -405,6 +405,8 @@ class KubeApiEmulator:
             errors += crd_errors(obj)
         if errors or schema_errors:
             raise invalid_error(rt, name, errors + schema_errors)
+        if old is None and not rt.crd and (warnings := _warnings.get()) is not None:
+            warnings += name_warnings(rt.kind, name)
         if old is not None and rt.generation and spec_of(obj) != spec_of(old):
             meta["generation"] = old["metadata"].get("generation", 0) + 1
         return obj

@@ -524,6 +524,8 @@ def validate_statefulset(obj: Obj) -> list[FieldError]:
     # only the selector and the restart policy are checked.
     spec = obj.get("spec") or {}
     out = selector_errors(spec, "StatefulSet")
+    if service := spec.get("serviceName"):  # it becomes the pods' subdomain
+        out += each("spec.serviceName", service, dns1123_label(service))
     policy = ((spec.get("template") or {}).get("spec") or {}).get("restartPolicy", "Always")
     if policy != "Always":
         out.append(not_supported("spec.template.spec.restartPolicy", policy, ["Always"]))
@@ -836,6 +838,17 @@ UPDATE_VALIDATORS: dict[str, Callable[[Obj, Obj], list[FieldError]]] = {
     "ConfigMap": _immutable_data(("data", "binaryData")),
     "Secret": secret_update,
 }
+
+
+#: Kinds whose name becomes a pod's hostname: a name that is no DNS label gets a warning.
+WORKLOAD_NAMED = {"Pod", "ReplicaSet", "Deployment", "Job", "CronJob", "ReplicationController"}
+
+
+def name_warnings(kind: str, name: str) -> list[str]:
+    """The warnings a real server sends with a create (not errors)."""
+    if kind not in WORKLOAD_NAMED or not name or dns1123_subdomain(name) or not (msgs := dns1123_label(name)):
+        return []
+    return [f"metadata.name: a DNS label is recommended: [{', '.join(msgs)}]"]
 
 
 def validate(kind: str, obj: Obj, old: Obj | None) -> list[FieldError]:

@@ -433,6 +433,16 @@ async def test_unknown_fields_warn_by_default_and_are_dropped(api: Api) -> None:
     assert "x" not in body["spec"]
 
 
+async def test_a_workload_name_that_is_no_dns_label_is_warned_about(api: Api) -> None:
+    status, _, headers = await api.call("POST", DEPLOYMENTS, deployment("web.v2"))
+    assert status == 201
+    assert headers.getall("Warning") == [
+        f"299 - {json.dumps('metadata.name: a DNS label is recommended: [' + RFC1123_LABEL + ']')}"
+    ]
+    status, _, headers = await api.call("POST", DEPLOYMENTS, deployment("web-v2"))
+    assert status == 201 and "Warning" not in headers
+
+
 async def test_unknown_fields_strict_is_refused(api: Api) -> None:
     obj = service({"name": "http", "port": 80})
     obj["spec"]["x"] = 1
