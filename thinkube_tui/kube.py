@@ -19,6 +19,9 @@ from typing import Any
 import yaml
 
 FIELD_MANAGER = "thinkube-tui"
+# Unknown fields (a misspelt key) are refused, not dropped with a warning as a server's default
+# (Warn) would: an installer's typo must fail where it is made.
+STRICT = ("fieldValidation", "Strict")
 UNAVAILABLE_PATIENCE_S = 120.0  # an API server restart (MicroK8s kubelite) takes well under this
 Obj = dict[str, Any]
 
@@ -154,7 +157,7 @@ class Kube:
         result: Obj = await self._call(
             "PATCH",
             path,
-            query=[("fieldManager", field_manager), ("force", "true")],
+            query=[("fieldManager", field_manager), ("force", "true"), STRICT],
             body=obj,
             content_type="application/apply-patch+yaml",
         )
@@ -164,7 +167,7 @@ class Kube:
         """Create `obj`; `KubeConflict` when it exists already (a compare-and-swap on absence)."""
         meta = obj["metadata"]
         path = await self._path(obj["apiVersion"], obj["kind"], None, meta.get("namespace"))
-        result: Obj = await self._call("POST", path, body=obj)
+        result: Obj = await self._call("POST", path, query=[STRICT], body=obj)
         return result
 
     async def replace(self, obj: Obj) -> Obj:
@@ -172,7 +175,7 @@ class Kube:
         changed since it was read (optimistic concurrency, as leader election uses for Leases)."""
         meta = obj["metadata"]
         path = await self._path(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
-        result: Obj = await self._call("PUT", path, body=obj)
+        result: Obj = await self._call("PUT", path, query=[STRICT], body=obj)
         return result
 
     async def merge_patch(self, api_version: str, kind: str, name: str, namespace: str | None, patch: Obj) -> Obj:
@@ -180,6 +183,7 @@ class Kube:
         result: Obj = await self._call(
             "PATCH",
             await self._path(api_version, kind, name, namespace),
+            query=[STRICT],
             body=patch,
             content_type="application/merge-patch+json",
         )
@@ -203,8 +207,10 @@ class Kube:
         return items
 
     async def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
+        # What `kubectl delete` asks for: dependents (a Job's pods) go too, in the background.
+        query = [("propagationPolicy", "Background")]
         try:
-            await self._call("DELETE", await self._path(api_version, kind, name, namespace))
+            await self._call("DELETE", await self._path(api_version, kind, name, namespace), query=query)
         except KubeError as exc:
             if "NotFound" in str(exc):
                 return False

@@ -115,10 +115,6 @@ BUILTIN: tuple[ResourceType, ...] = (
     ),
 )
 
-# Name rules per kind, as the real registries apply them (RBAC names may hold ':').
-LABEL_NAMED = {"Namespace", "Service"}
-PATH_SEGMENT_NAMED = {"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
-
 
 def crd_types(crd: dict[str, Any]) -> list[ResourceType]:
     """The resource types a CustomResourceDefinition serves (one per served version)."""
