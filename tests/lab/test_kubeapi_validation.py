@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,12 @@ class Api:
         raise AssertionError(f"{name}: the watch ended first")
 
 
+def trusting(emu: KubeApiEmulator) -> aiohttp.ClientSession:
+    """A client that trusts the emulator's CA, as kubectl with its kubeconfig does."""
+    tls = ssl.create_default_context(cadata=emu.ca.cert_pem.decode())
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls))
+
+
 @pytest.fixture
 async def emu(tmp_path: Path) -> AsyncIterator[KubeApiEmulator]:
     async with KubeApiEmulator(state_dir=tmp_path, rollout_delay=0.05) as api:
@@ -70,7 +77,7 @@ async def emu(tmp_path: Path) -> AsyncIterator[KubeApiEmulator]:
 
 @pytest.fixture
 async def api(emu: KubeApiEmulator) -> AsyncIterator[Api]:
-    async with aiohttp.ClientSession() as session:
+    async with trusting(emu) as session:
         yield Api(emu, session)
 
 
@@ -485,7 +492,7 @@ async def test_server_side_apply_refuses_unknown_fields(api: Api) -> None:
 
 async def test_deleted_namespace_terminates_and_refuses_new_content(tmp_path: Path) -> None:
     # speed: the namespace controller takes minutes here, so it is seen Terminating
-    async with KubeApiEmulator(state_dir=tmp_path, speed=0.001) as emu, aiohttp.ClientSession() as session:
+    async with KubeApiEmulator(state_dir=tmp_path, speed=0.001) as emu, trusting(emu) as session:
         api = Api(emu, session)
         assert (await api.call("POST", "/api/v1/namespaces", {"metadata": {"name": "apps"}}))[0] == 201
         cms = "/api/v1/namespaces/apps/configmaps"
@@ -508,7 +515,7 @@ async def test_deleted_namespace_terminates_and_refuses_new_content(tmp_path: Pa
         status, body, _ = await api.call("DELETE", "/api/v1/namespaces/apps")
         assert status == 409 and "The system is ensuring all content is removed" in body["message"]
     # The lab stops with the namespace still terminating; started again, it finishes the job.
-    async with KubeApiEmulator(state_dir=tmp_path) as emu, aiohttp.ClientSession() as session:
+    async with KubeApiEmulator(state_dir=tmp_path) as emu, trusting(emu) as session:
         api = Api(emu, session)
         await api.watch_until("/api/v1/namespaces", "apps", lambda kind, _: kind == "DELETED", last)
         assert (await api.call("GET", "/api/v1/namespaces/apps/configmaps/settings"))[0] == 404
