@@ -4,8 +4,10 @@ and 1,000 workers.
 Each answers file is examples/answers-full.yaml with its nodes replaced by a control node and
 N workers written the way `lab up` writes them (block style: name, host, port, user, role,
 key auth, host key, sudo password reference; every fourth a GPU worker with a label and a
-taint). Timed: `python -m thinkube_tui validate FILE` from start to exit (it must print
-"valid"), --runs times per size, interleaved; median and spread (max - min).
+taint). Timed: `thinkube-tui validate FILE` (as `python -c`, calling the CLI's entry point)
+from start to exit (it must print "valid"), --runs times per size, interleaved; median and
+spread (max - min). The same-run baseline is the same process with libyaml hidden from
+`yamlpos`, which then composes in pure Python as it did before issue 15.
 
 Gate (issue 15): the median at 1,000 workers <= 1.6x the median at 3 workers; the exit status
 is 1 when it fails. `--json` prints the figures instead of the table.
@@ -60,10 +62,18 @@ def answers(workers: int) -> str:
     return head + "\n" + "\n".join(nodes) + tail
 
 
-def run_once(path: Path) -> float:
+# The CLI's entry point; the baseline first hides libyaml from yamlpos (only there).
+LAUNCH = "from thinkube_tui.cli import entry; entry()"
+LAUNCH_PURE = "from thinkube_tui import yamlpos; yamlpos._LIBYAML_LOADER = None; " + LAUNCH
+
+
+def run_once(path: Path, *, pure: bool = False) -> float:
     began = time.perf_counter()
     out = subprocess.run(
-        [sys.executable, "-m", "thinkube_tui", "validate", str(path)], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-c", LAUNCH_PURE if pure else LAUNCH, "validate", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     elapsed = time.perf_counter() - began
     if out.returncode != 0 or "valid" not in out.stdout:
@@ -79,15 +89,19 @@ def measure(sizes: list[int], runs: int) -> list[dict[str, float | int]]:
             files[n].write_text(answers(n))
         run_once(files[sizes[0]])  # warm the page cache and the bytecode cache once
         samples: dict[int, list[float]] = {n: [] for n in sizes}
+        pure: dict[int, list[float]] = {n: [] for n in sizes}
         for _ in range(runs):
             for n in sizes:  # interleaved: a slow moment of the machine hits every size alike
                 samples[n].append(run_once(files[n]))
+                pure[n].append(run_once(files[n], pure=True))
         return [
             {
                 "workers": n,
                 "bytes": os.path.getsize(files[n]),
                 "median_s": statistics.median(samples[n]),
                 "spread_s": max(samples[n]) - min(samples[n]),
+                "pure_python_median_s": statistics.median(pure[n]),
+                "pure_python_spread_s": max(pure[n]) - min(pure[n]),
             }
             for n in sizes
         ]
@@ -107,8 +121,12 @@ def main() -> int:
         print(json.dumps({"runs": args.runs, "rows": rows, "ratio": ratio, "gate": GATE, "pass": passed}, indent=2))
     else:
         print(f"thinkube-tui validate, whole process, median (spread) of {args.runs} runs")
+        print(f"{'workers':>7} {'bytes':>8}  {'libyaml where exact':>20}  {'pure Python (before)':>20}")
         for r in rows:
-            print(f"{r['workers']:>6} workers ({r['bytes']:>7,} bytes): {r['median_s']:.3f} s ({r['spread_s']:.3f})")
+            print(
+                f"{r['workers']:>7} {r['bytes']:>8,}  {r['median_s']:>9.3f} s ({r['spread_s']:.3f})  "
+                f"{r['pure_python_median_s']:>9.3f} s ({r['pure_python_spread_s']:.3f})"
+            )
         print(
             f"{rows[-1]['workers']} vs {rows[0]['workers']} workers: {ratio:.2f}x "
             f"(gate <= {GATE}x): {'PASS' if passed else 'FAIL'}"
