@@ -2,8 +2,8 @@
 
 The trace follows a measured `--answers … --only microk8s-workers` lab install with 60
 workers (61 nodes): 122 registrations (each node's sudo password, the same 16-character value
-every time, and a 32-hex join token per node) and 3,057 masked lines of 88 characters
-(median), about 50 per node. Here, per node: register the password and a fresh token, then
+every time, and 61 of 32 characters: 60 join tokens and the kubeconfig's token) and 3,057
+masked lines of 88 characters (median), about 50 per node. Here, per node: register the password and a fresh token, then
 mask 50 lines of 88 characters, one in ten holding the token. Timed: the whole trace, with
 the `Secrets` of this tree ("new") and, as the same-run baseline, a copy of the masker it
 replaced ("old": one regex of every secret, longest first, recompiled at each registration).
