@@ -18,14 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..catalog import load_catalog
-from ..secrets import Secrets
-from ..session import read_secrets, state_dir_for
-from ..spec import AnswersError, Spec, load_answers
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the parser is built for every command: what runs one loads when it runs
     from ..installers.base import Cluster
     from ..phases import Phase, Session
+    from ..secrets import Secrets
+    from ..spec import Spec
 
 EXIT_INVALID = 2
 
@@ -53,6 +50,10 @@ class Inputs:
 
 async def with_inputs(args: argparse.Namespace, command: str, body: Callable[[Inputs], Awaitable[int]]) -> int:
     """Run `body` on the cluster `args` name (`--answers`, or the demo's lab); exit 2 on bad input."""
+    from ..secrets import Secrets
+    from ..session import read_secrets, state_dir_for
+    from ..spec import AnswersError, load_answers
+
     if args.demo:
         from .lab import DemoRun, with_demo
 
@@ -86,6 +87,7 @@ async def open_cluster(
     to run), and yield the session and the installers' Cluster (its API client made on first
     use, closed on the way out)."""
     from ..access import headless_prompts, node_target
+    from ..catalog import load_catalog
     from ..hostkeys import KnownHosts
     from ..phases import Connect, Discover, Session, make_cluster, run_phases
     from ..ssh import SshPool
