@@ -662,18 +662,20 @@ class KubeApiEmulator:
 
     # -- Python API for the lab
 
+    # Reads hand out the stored objects themselves, not copies: the store never changes an
+    # object in place (every write stores a new one), so a reader's view stays as it was read.
+    # Copying each object on every get and list was half of a full demo's CPU. Readers must
+    # not change what they get: to change an object, put() a changed copy.
+
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj | None:
+        """The stored object (read-only), or None."""
         rt = self._type_of({"apiVersion": api_version, "kind": kind})
-        obj = self.store.get(rt.key, {}).get(((namespace or "default") if rt.namespaced else "", name))
-        return copy.deepcopy(obj) if obj else None
+        return self.store.get(rt.key, {}).get(((namespace or "default") if rt.namespaced else "", name)) or None
 
     def list(self, api_version: str, kind: str, namespace: str | None = None) -> list[Obj]:
+        """The stored objects (read-only), by namespace and name."""
         rt = self._type_of({"apiVersion": api_version, "kind": kind})
-        return [
-            copy.deepcopy(o)
-            for (ns, _), o in sorted(self.store.get(rt.key, {}).items())
-            if namespace is None or ns == namespace
-        ]
+        return [o for (ns, _), o in sorted(self.store.get(rt.key, {}).items()) if namespace is None or ns == namespace]
 
     def put(self, obj: Obj, *, manager: str = "thinkube-lab") -> Obj:
         """Create or update an object, status included, as `manager` (an Update operation)."""

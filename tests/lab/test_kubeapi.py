@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import ssl
 import time
@@ -491,3 +492,27 @@ async def test_merge_json_patch_and_dry_run(kc, emu):
 
 def node_ready_(node: dict[str, Any]) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"]["conditions"])
+
+
+async def test_an_object_read_stays_as_it_was_read(kc, emu):
+    """get/list hand out the stored objects without copying: every write -- a put, an apply,
+    a patch, a rollout finishing, a delete -- must store a new object, never change one in place."""
+    apps = client.AppsV1Api(kc)
+    await apps.patch_namespaced_deployment(
+        "web", "default", deployment("web"), field_manager="thinkube", force=True, _content_type=APPLY
+    )
+    read = emu.get("apps/v1", "Deployment", "web", "default")
+    listed = emu.list("apps/v1", "Deployment", "default")
+    assert read is not None and listed == [read]
+    as_read = copy.deepcopy(read)
+    await wait_rolled_out(kc, "web")  # the simulated controller writes status
+    changed = copy.deepcopy(emu.get("apps/v1", "Deployment", "web", "default"))
+    changed["metadata"].setdefault("labels", {})["tier"] = "front"
+    emu.put(changed)
+    await apps.patch_namespaced_deployment("web", "default", {"spec": {"replicas": 3}})  # strategic merge
+    await apps.patch_namespaced_deployment(
+        "web", "default", deployment("web", "nginx:1.28"), field_manager="thinkube", force=True, _content_type=APPLY
+    )
+    await wait_rolled_out(kc, "web")
+    await apps.delete_namespaced_deployment("web", "default")
+    assert read == as_read and listed == [as_read]
