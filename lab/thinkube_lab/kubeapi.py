@@ -74,6 +74,7 @@ from .kubeapi_objects import (
 )
 from .kubeapi_resources import BUILTIN, ResourceType, crd_types
 from .kubeapi_scale import SCALABLE, discovery_extras, scale_of, scaled
+from .kubeapi_store import Ident, StateFiles, ident
 from .kubeapi_table import table, table_version
 from .kubeapi_tls import Issued, LabCA, client_user
 from .kubeapi_validation import generate_job_selector, name_warnings, validate
@@ -141,6 +142,8 @@ class KubeApiEmulator:
         assert field_validation in FIELD_VALIDATION, field_validation
         self.field_validation = field_validation
         self.state_file = Path(state_dir) / STATE_FILE if state_dir else None
+        self._files = StateFiles(self.state_file) if self.state_file else None
+        self._dirty: dict[Ident, Obj | None] = {}  # written (None: deleted) since the last save
         self.validator = SchemaValidator(k8s_version)
         self.token = token or secrets.token_hex(16)
         # TLS as on a MicroK8s node: the CA (kept in state_dir/certs) and the addresses the server
@@ -269,14 +272,11 @@ class KubeApiEmulator:
 
     def _load(self) -> None:
         self._rebuild_types([])
-        data: Obj = {}
-        if self.state_file and self.state_file.exists():
-            data = json.loads(self.state_file.read_text())
+        data, objs = self._files.load() if self._files is not None else ({}, [])
         self.rv = data.get("resourceVersion", 0)
         self.token = data.get("token", self.token)
         self.port = data.get("port")
         self._next_ip = data.get("nextServiceIP", 1)
-        objs = data.get("objects", [])
         self._rebuild_types([o for o in objs if o.get("kind") == "CustomResourceDefinition"])
         for o in objs:
             rt = self._type_of(o)
@@ -309,22 +309,19 @@ class KubeApiEmulator:
         if fut is not None and fut.done():
             return
         try:
-            assert self.state_file
-            self.state_file.parent.mkdir(parents=True, exist_ok=True)
-            data = {
+            assert self._files is not None
+            counters = {
                 "resourceVersion": self.rv,
                 "token": self.token,
                 "port": self.port,
                 "nextServiceIP": self._next_ip,
-                "objects": [o for objs in self.store.values() for o in objs.values()],
             }
-            tmp = self.state_file.with_suffix(".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds Secrets and the token
-            with os.fdopen(fd, "wb") as f:
-                f.write(json.dumps(data, separators=(",", ":")).encode())  # dumps: C encoder, dump is not
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.state_file)
+            changed, self._dirty = self._dirty, {}
+            try:
+                self._files.save(counters, (o for objs in self.store.values() for o in objs.values()), changed)
+            except BaseException:
+                self._dirty = {**changed, **self._dirty}  # not saved: the next save writes them
+                raise
             if fut:
                 fut.set_result(None)
         except Exception as e:
@@ -512,6 +509,7 @@ class KubeApiEmulator:
         self.rv += 1
         obj["metadata"]["resourceVersion"] = str(self.rv)
         self.store.setdefault(rt.key, {})[key] = obj
+        self._dirty[ident(obj)] = obj
         self._event(rt, "ADDED" if old is None else "MODIFIED", obj, old)
         if rt.kind == "CustomResourceDefinition":
             self._rebuild_types(self._crds())
@@ -528,6 +526,7 @@ class KubeApiEmulator:
 
     def _remove(self, rt: ResourceType, key: Key) -> Obj:
         old = self.store.get(rt.key, {}).pop(key)
+        self._dirty[ident(old)] = None
         self.rv += 1
         gone = copy.deepcopy(old)
         gone["metadata"]["resourceVersion"] = str(self.rv)
