@@ -66,6 +66,18 @@ class Component:
     def core(self) -> bool:
         return self.tier == "core" and self.core_when is None
 
+    def pinned_version(self, microk8s_channel: str) -> str:
+        """What this catalog installs it at, as the journal records it: the chart and its
+        version, the MicroK8s channel (the snap, and addons that come with it), or the
+        thinkube-tui release whose installer builds its objects."""
+        if self.install.method == "helm" and self.install.chart and self.install.version:
+            return f"{self.install.chart} {self.install.version}"
+        if self.install.method in ("snap", "addon"):
+            return f"microk8s {microk8s_channel}"
+        from . import __version__
+
+        return f"thinkube-tui {__version__}"
+
     def urls(self, domain: str) -> tuple[str, ...]:
         return tuple(f"https://{h.format(domain=domain)}" for h in self.hostnames)
 

@@ -163,10 +163,12 @@ class Engine:
         bus: EventBus,
         make_context: ContextFactory = lambda steps: steps,
         settings: EngineSettings = EngineSettings(),
+        versions: Mapping[str, str] | None = None,
     ) -> None:
         self.plan = plan
         self._installers = installers
         self._configs = configs
+        self._versions = versions or {}  # what each is installed at, for the journal
         self._journal = journal
         self._bus = bus
         self._make_context = make_context
@@ -351,7 +353,7 @@ class Engine:
             stopping=lambda: self._cancelled or self._error is not None,
         )
         attempt = self._journal.components[cid].attempts + 1 if cid in self._journal.components else 1
-        await self._journal.astarted(cid, self._configs.get(cid))
+        await self._journal.astarted(cid, self._configs.get(cid), self._versions.get(cid))
         self._bus.publish(ComponentStarted(cid, attempt=attempt))
         began = time.monotonic()
         try:

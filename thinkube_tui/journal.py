@@ -5,8 +5,10 @@ was interrupted runs again (installers check before they act, so it converges). 
 written atomically (temp file, fsync, rename, fsync of the directory) with mode 0600, so a
 kill -9 at any moment leaves either the old or the new journal, never a torn one.
 
-It holds no secrets: statuses, step names, times, hashes of the configuration, and error
-messages (which the installers build without secrets).
+It holds no secrets: statuses, step names, times, hashes of the configuration, the version
+each component was installed at (its chart version, MicroK8s channel, or the thinkube-tui
+release that built its manifests), and error messages (which the installers build without
+secrets).
 
 A journal is read only if it matches the schema of its own format version (`SCHEMA`): a file
 written by a newer thinkube-tui is refused by its version, an older format is migrated, and
@@ -37,7 +39,7 @@ from typing import Any, Literal
 
 from .files import FileReadError, read_limited, write_atomic
 
-FORMAT = 1
+FORMAT = 2
 Status = Literal["running", "done", "failed"]
 MAX_BYTES = 16 * 1024 * 1024  # a journal of every component's steps is a few KiB
 
@@ -54,6 +56,7 @@ _RECORD_SCHEMA: dict[str, Any] = {
         "started_at": {"type": "number", "minimum": 0},
         "finished_at": {"type": ["number", "null"], "minimum": 0},
         "error": {"type": ["string", "null"]},
+        "version": {"type": ["string", "null"], "maxLength": 200},
     },
 }
 SCHEMA: dict[str, Any] = {
@@ -70,8 +73,20 @@ SCHEMA: dict[str, Any] = {
         },
     },
 }
-# Older formats and how to bring them to FORMAT (none yet: format 1 is the first).
-_MIGRATIONS: dict[int, Any] = {}
+
+
+def _from_format_1(data: Any) -> Any:
+    """Format 1 recorded no versions: what those components were installed at is unknown."""
+    components = data.get("components") if isinstance(data, dict) else None
+    if isinstance(components, dict):
+        for record in components.values():
+            if isinstance(record, dict):
+                record.setdefault("version", None)
+    return {**data, "format": 2} if isinstance(data, dict) else data
+
+
+# Older formats and how to bring each to the next.
+_MIGRATIONS: dict[int, Any] = {1: _from_format_1}
 
 
 class JournalError(Exception):
@@ -91,6 +106,7 @@ class ComponentRecord:
     started_at: float = field(default_factory=time.time)
     finished_at: float | None = None
     error: str | None = None
+    version: str | None = None  # what it was installed at; None: before versions were recorded
 
 
 def config_hash(config: Any) -> str:
@@ -158,6 +174,15 @@ class Journal:
         rec = self.components.get(component)
         return rec is not None and step in rec.steps_done
 
+    def out_of_date(self, pins: Mapping[str, str]) -> dict[str, tuple[str | None, str]]:
+        """Installed components whose version is not what `pins` says now: id -> (installed, pinned).
+        A component installed before versions were recorded has None as its installed version."""
+        return {
+            cid: (rec.version, pins[cid])
+            for cid, rec in sorted(self.components.items())
+            if rec.status == "done" and cid in pins and rec.version != pins[cid]
+        }
+
     def changed_config(self, component: str, config: Any) -> bool:
         """True when an installed component's settings differ from those it was installed with."""
         rec = self.components.get(component)
@@ -167,8 +192,8 @@ class Journal:
     # The plain methods write at once, on the caller's thread; their awaitable twins (what the
     # engine uses) write off the event loop and return once the record is on disk.
 
-    def started(self, component: str, config: Any) -> None:
-        self._started(component, config)
+    def started(self, component: str, config: Any, version: str | None = None) -> None:
+        self._started(component, config, version)
         self.save()
 
     def step_finished(self, component: str, step: str) -> None:
@@ -187,8 +212,8 @@ class Journal:
         self.components.pop(component, None)
         self.save()
 
-    async def astarted(self, component: str, config: Any) -> None:
-        self._started(component, config)
+    async def astarted(self, component: str, config: Any, version: str | None = None) -> None:
+        self._started(component, config, version)
         await self.commit()
 
     async def astep_finished(self, component: str, step: str) -> None:
@@ -203,13 +228,13 @@ class Journal:
         self._failed_with(component, error)
         await self.commit()
 
-    def _started(self, component: str, config: Any) -> None:
+    def _started(self, component: str, config: Any, version: str | None = None) -> None:
         rec = self.components.get(component)
         digest = config_hash(config)
         if rec is None or rec.status == "done":
-            self.components[component] = ComponentRecord(status="running", config_hash=digest)
+            self.components[component] = ComponentRecord(status="running", config_hash=digest, version=version)
         else:  # resuming or retrying: keep the steps already done
-            rec.status, rec.config_hash, rec.error = "running", digest, None
+            rec.status, rec.config_hash, rec.error, rec.version = "running", digest, None, version
             rec.attempts += 1
             rec.started_at, rec.finished_at = time.time(), None
 

@@ -26,6 +26,7 @@ GOOD = {
             "started_at": 1764640000.0,
             "finished_at": 1764640100.5,
             "error": None,
+            "version": "microk8s 1.33/stable",
         }
     },
 }
@@ -95,6 +96,34 @@ def test_a_good_journal_round_trips(tmp_path):
     assert journal.installed == {"microk8s-control"}
     journal.save()
     assert json.loads(path.read_text()) == GOOD
+
+
+def test_a_format_1_journal_is_migrated_with_versions_unknown(tmp_path):
+    """Format 1 recorded no versions: read, its components' versions are None ("not recorded"),
+    and the next write is format 2."""
+    old = json.loads(json.dumps(GOOD))
+    old["format"] = 1
+    del old["components"]["microk8s-control"]["version"]
+    path = tmp_path / "journal.json"
+    path.write_text(json.dumps(old))
+    journal = Journal.open(path)
+    assert journal.components["microk8s-control"].version is None
+    assert journal.out_of_date({"microk8s-control": "microk8s 1.33/stable"}) == {
+        "microk8s-control": (None, "microk8s 1.33/stable")
+    }
+    journal.save()
+    saved = json.loads(path.read_text())
+    assert saved["format"] == 2 and saved["components"]["microk8s-control"]["version"] is None
+
+
+def test_a_component_installed_at_another_version_is_out_of_date(tmp_path):
+    path = tmp_path / "journal.json"
+    path.write_text(json.dumps(GOOD))
+    journal = Journal.open(path)
+    assert journal.out_of_date({"microk8s-control": "microk8s 1.33/stable"}) == {}
+    assert journal.out_of_date({"microk8s-control": "microk8s 1.34/stable"}) == {
+        "microk8s-control": ("microk8s 1.33/stable", "microk8s 1.34/stable")
+    }
 
 
 def _cluster_state(tmp_path: Path, name: str) -> Path:

@@ -90,3 +90,21 @@ async def test_a_node_gone_not_ready_is_named(installed, capsys) -> None:
     assert code == 1
     assert [p["where"] for p in report["problems"]] == [worker]
     assert "kubelet stopped posting node status" in report["problems"][0]["message"]
+
+
+async def test_the_journal_records_what_each_component_was_installed_at(installed, capsys, monkeypatch) -> None:
+    """Day two starts from here: the version each was installed at, which re-entry and
+    `status` compare with the catalog's pins (out of date when they differ)."""
+    from thinkube_tui.catalog import load_catalog
+    from thinkube_tui.commands.status import run_status
+    from thinkube_tui.journal import Journal
+
+    _lab, args = installed
+    journal = Journal.open(args.state_dir / "thinkube-lab" / "journal.json")
+    valkey = load_catalog()["valkey"].install
+    assert journal.components["valkey"].version == f"{valkey.chart} {valkey.version}"
+    assert journal.components["microk8s-control"].version == "microk8s 1.33/stable"
+    monkeypatch.setenv("COLUMNS", "200")  # one row per component, unwrapped
+    assert run_status(args.state_dir, "thinkube-lab") == 0
+    table = capsys.readouterr().out
+    assert f"{valkey.chart} {valkey.version}" in table and "this release" not in table

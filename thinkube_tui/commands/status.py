@@ -63,8 +63,12 @@ def run_status(state_dir: Path | None, cluster: str | None, *, demo: bool = Fals
 def _table(name: str, base: Path, journal: Journal, catalog: Catalog) -> Table:
     from rich.table import Table
 
+    # Without the answers the MicroK8s channel is unknown: the snap and its addons are compared
+    # on re-entry, charts and manifests here.
+    pins = {c.id: c.pinned_version("") for c in catalog.components if c.install.method not in ("snap", "addon")}
+
     table = Table(title=Text(f"cluster {name} ({base / name})"))
-    for column in ("component", "state", "attempts", "finished", "namespace", "note"):
+    for column in ("component", "state", "version", "attempts", "finished", "namespace", "note"):
         table.add_column(column)
     for cid, rec in sorted(
         journal.components.items(), key=lambda kv: catalog.ids.index(kv[0]) if kv[0] in catalog else 999
@@ -72,9 +76,14 @@ def _table(name: str, base: Path, journal: Journal, catalog: Catalog) -> Table:
         finished = time.strftime("%Y-%m-%d %H:%M", time.localtime(rec.finished_at)) if rec.finished_at else "-"
         style = {"done": "green", "failed": "red"}.get(rec.status, "yellow")
         namespace = catalog[cid].namespace if cid in catalog else "?"
+        pinned = pins.get(cid)
+        version = Text(rec.version or "not recorded")
+        if rec.status == "done" and pinned is not None and rec.version != pinned:
+            version.append(f" (this release: {pinned})", style="yellow")
         table.add_row(
             Text(cid),  # text from a file: never markup
             Text(rec.status, style=style),
+            version,
             str(rec.attempts),
             finished,
             Text(namespace),

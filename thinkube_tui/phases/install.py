@@ -151,12 +151,23 @@ class PlanInstall:
             session.plan = make_plan(session.catalog, spec, installed=installed, gpu_present=gpu)
         if session.journal is None:
             return
+        for cid, (was, now) in session.journal.out_of_date(pinned_versions(session)).items():
+            session.note(
+                f"note: {cid} is out of date: installed at {was or 'an unrecorded version'}, this release pins {now}"
+            )
         for cid in sorted(installed):
             if cid in spec.components and session.journal.changed_config(cid, spec.components[cid].config):
                 session.note(
                     f"note: {cid}'s settings changed since it was installed; they are not re-applied "
                     "automatically (re-entry installs only what is missing)"
                 )
+
+
+def pinned_versions(session: Session) -> dict[str, str]:
+    """What this catalog installs each component at (the journal records it; re-entry and
+    `status` compare it with what was installed)."""
+    channel = session.need_spec().cluster.microk8s_channel
+    return {c.id: c.pinned_version(channel) for c in session.catalog.components}
 
 
 def engine_configs(session: Session) -> dict[str, Mapping[str, Any]]:
@@ -180,6 +191,7 @@ def build_engine(
         bus=bus,
         make_context=lambda steps: InstallContext(steps, cluster),
         settings=settings,
+        versions=pinned_versions(session),
     )
 
 
