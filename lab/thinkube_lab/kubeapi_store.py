@@ -31,20 +31,23 @@ class StateFiles:
         self.log = snapshot.with_name(snapshot.name + ".log")
         self._snapshot_bytes = 0
         self._log_bytes = 0
+        self._seq = 0  # saves so far: a log line older than the snapshot has a smaller number
 
     def load(self) -> tuple[Obj, list[Obj]]:
         """The counters (resourceVersion, token, port, nextServiceIP) and the objects saved."""
         data: Obj = json.loads(self.snapshot.read_text()) if self.snapshot.exists() else {}
         objects = {ident(o): o for o in data.pop("objects", [])}
-        in_snapshot = data.get("resourceVersion", 0)
+        in_snapshot = self._seq = data.pop("save", 0)
         if self.log.exists():
             for line in self.log.read_text().splitlines():
                 try:
                     entry = json.loads(line)
                 except ValueError:
                     break  # cut short by a crash: that save never finished
-                if entry.get("resourceVersion", 0) <= in_snapshot:
+                seq = entry.pop("save", 0)
+                if seq <= in_snapshot:
                     continue  # written before the snapshot (a crash kept the old log): already in it
+                self._seq = max(self._seq, seq)
                 for o in entry.pop("put", []):
                     objects[ident(o)] = o
                 for gone in entry.pop("deleted", []):
@@ -57,11 +60,13 @@ class StateFiles:
     def save(self, counters: Obj, everything: Iterable[Obj], changed: dict[Ident, Obj | None]) -> None:
         """Append what `changed` (None: deleted), or write a new snapshot when the log is long."""
         self.snapshot.parent.mkdir(parents=True, exist_ok=True)
+        self._seq += 1
         if not self.snapshot.exists() or self._log_bytes > max(self._snapshot_bytes, 64 * 1024):
-            self._write_snapshot({**counters, "objects": list(everything)})
+            self._write_snapshot({**counters, "save": self._seq, "objects": list(everything)})
             return
         entry = {
             **counters,
+            "save": self._seq,
             "put": [o for o in changed.values() if o is not None],
             "deleted": [list(k) for k, o in changed.items() if o is None],
         }

@@ -50,10 +50,20 @@ def test_a_log_older_than_the_snapshot_is_not_replayed(tmp_path: Path) -> None:
     files.save(counters(1), [cm("a", "1")], {})
     files.save(counters(2), [cm("a", "2")], {("v1", "ConfigMap", "default", "a"): cm("a", "2")})
     stale = files.log.read_text()
-    files._write_snapshot({**counters(5), "objects": [cm("a", "5")]})
+    files._seq += 1
+    files._write_snapshot({**counters(5), "save": files._seq, "objects": [cm("a", "5")]})
     files.log.write_text(stale)  # a crash between the snapshot's rename and the log's removal
     _, objects = StateFiles(tmp_path / "state.json").load()
     assert objects == [cm("a", "5")]
+
+
+def test_a_save_that_changed_only_counters_is_kept(tmp_path: Path) -> None:
+    """A restart on another port writes no object: its line must still count."""
+    files = StateFiles(tmp_path / "state.json")
+    files.save(counters(4), [cm("a", "1")], {})
+    files.save({**counters(4), "port": 2}, [cm("a", "1")], {})
+    data, _ = StateFiles(tmp_path / "state.json").load()
+    assert data["port"] == 2
 
 
 def test_a_long_log_is_folded_into_a_new_snapshot(tmp_path: Path) -> None:
