@@ -113,3 +113,44 @@ async def test_killed_install_resumes_and_converges(tmp_path, seed):
             assert control.counters[f"addon-enable:{addon}"] <= 1, dict(control.counters)
         for worker in ("tk-worker-1", "tk-gpu-1"):
             assert lab.nodes[worker].counters["join"] == 1, dict(lab.nodes[worker].counters)
+
+
+JOIN_TRIALS = int(os.environ.get("TK_KILL_JOIN_TRIALS", "4"))
+JOIN_WORKERS = 8
+
+
+@pytest.mark.parametrize("seed", range(JOIN_TRIALS))
+async def test_killed_during_parallel_joins_resumes_and_converges(tmp_path, seed):
+    """SIGKILL while several workers are joining at once (the lab's cluster agent counts the
+    joins in flight), then run again: every worker joins exactly once and is Ready."""
+    rng = random.Random(seed)
+    async with Lab(tmp_path / "lab", nodes=JOIN_WORKERS + 1, gpus=0, speed=SPEED, log=lambda _m: None) as lab:
+        answers = lab.write_answers(tmp_path / "answers.yaml")
+        known_hosts = tmp_path / "known_hosts"
+        env = {**os.environ, "TK_LAB_SUDO_PASSWORD": lab.sudo_password}
+        state = tmp_path / "state"
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "thinkube_tui", "--answers", str(answers), "--yes",
+            "--only", "microk8s-workers", "--state-dir", str(state), "--known-hosts", str(known_hosts),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+        in_flight = rng.randint(2, 4)
+        async with asyncio.timeout(120):
+            while lab.agent.in_flight < in_flight:
+                assert proc.returncode is None, "the install finished before joins overlapped"
+                await asyncio.sleep(0.005)  # polling the condition: joins in flight at the agent
+        await asyncio.sleep(rng.uniform(0, 0.1))  # somewhere inside those joins
+        proc.send_signal(signal.SIGKILL)
+        assert await proc.wait() == -signal.SIGKILL
+        joined_before = sum(n.counters["join"] for n in lab.nodes.values())
+        assert joined_before < JOIN_WORKERS, "killed after every join: nothing left to resume"
+
+        assert await install(answers, state, known_hosts, env, None) == 0
+        Journal.open(state / "thinkube-lab" / "journal.json")
+        nodes = {n["metadata"]["name"]: n for n in lab.kube.list("v1", "Node")}
+        assert set(nodes) == set(lab.nodes)
+        for name, node in lab.nodes.items():
+            assert node.counters["snap-install:microk8s"] == 1, (name, dict(node.counters))
+            if name != "tk-control":
+                assert node.counters["join"] == 1 and node.counters["join-verified"] == 1, (name, dict(node.counters))
+        print(f"seed {seed}: killed with {joined_before} of {JOIN_WORKERS} workers joined")
