@@ -48,6 +48,7 @@ class ClusterAgent:
         self._cert_tokens_mu = asyncio.Lock()
         self.in_flight = 0  # joins between their request and their end on the worker
         self.peak_in_flight = 0
+        self.joining: set[str] = set()  # the nodes those joins are on
         self.trace: deque[tuple[str, str, str]] = deque(maxlen=10_000)  # (section, enter|leave, node)
 
     def state(self) -> dict[str, Any]:
@@ -58,14 +59,16 @@ class ClusterAgent:
         self.calico_patched = bool(data.get("calico_patched"))
 
     @contextlib.asynccontextmanager
-    async def joining(self) -> AsyncIterator[None]:
+    async def join_in_flight(self, node: str) -> AsyncIterator[None]:
         """Counts a join from its request to its end on the worker (the lab's parallelism figure)."""
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        self.joining.add(node)
         try:
             yield
         finally:
             self.in_flight -= 1
+            self.joining.discard(node)
 
     async def _section(self, lock: asyncio.Lock, name: str, node: str, seconds: float) -> None:
         async with lock:

@@ -696,9 +696,8 @@ async def _join(ctx: Ctx, args: list[str]) -> int:
     if not worker:
         ctx.err("thinkube-lab: joining as a control-plane (dqlite voter) node is not simulated; use --worker")
         return 1
-    if m.role is not None and m.joined_to:
-        ctx.out("The node is already part of a cluster. Use 'microk8s leave' first.\n")
-        return 1
+    # No "already joined" refusal: join.py has none, and a worker joined again gets new
+    # certificates and rejoins (what a second join does after a resume raced a cut-off one).
     m_ = re.fullmatch(r"([^:/]+):(\d+)/([0-9A-Za-z]+)(?:/([0-9a-f]+))?", rest[0])
     if not m_:
         ctx.out(f"Invalid connection string {rest[0]}\n")
@@ -720,7 +719,7 @@ async def _join(ctx: Ctx, args: list[str]) -> int:
             "Use '--skip-verify' to skip server certificate check.\n"
         )
         return 4
-    async with lab.agent.joining():
+    async with lab.agent.join_in_flight(node.name):
         refusal = None
         if not node.lab_resolvable(control):
             refusal = (
