@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -59,8 +60,20 @@ def _tui(*args: str, env: dict[str, str], check: bool = True) -> subprocess.Comp
     return proc
 
 
-def one_run(workers: int, source: Path, work: Path) -> float:
-    """Seconds for one `--only microk8s-workers` run against a fresh lab of `workers` workers."""
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds of a process that is not our child (the lab: `lab up` detaches it)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def one_run(workers: int, source: Path, work: Path) -> tuple[float, float, float]:
+    """(wall, installer CPU, lab CPU) seconds of one `--only microk8s-workers` run against a
+    fresh lab of `workers` workers."""
     env = _env(source)
     lab, state = work / "lab", work / "state"
     _tui("lab", "up", "--state-dir", str(lab), "--nodes", str(workers + 1), "--gpus", "0",
@@ -69,16 +82,18 @@ def one_run(workers: int, source: Path, work: Path) -> float:
         env["TK_LAB_SUDO_PASSWORD"] = (lab / "sudo-password").read_text().strip()
         args = ["--answers", str(lab / "answers.yaml"), "--yes", "--only", "microk8s-workers",
                 "--state-dir", str(state), "--known-hosts", str(lab / "known_hosts")]  # fmt: skip
-        start = time.perf_counter()
+        lab_pid = int((lab / "lab.pid").read_text())
+        lab_cpu, cpu, start = _process_cpu(lab_pid), _children_cpu(), time.perf_counter()
         proc = _tui(*args, env=env, check=False)
         elapsed = time.perf_counter() - start
+        cpu, lab_cpu = _children_cpu() - cpu, _process_cpu(lab_pid) - lab_cpu
         if proc.returncode != 0:
             tail = proc.stdout[-2000:] + proc.stderr[-2000:]
             raise RuntimeError(f"the install failed (exit {proc.returncode}):\n{tail}")
     finally:
         _tui("lab", "down", "--state-dir", str(lab), env=env, check=False)
     _check_joins(lab, workers)
-    return elapsed
+    return elapsed, cpu, lab_cpu
 
 
 def _check_joins(lab: Path, workers: int) -> None:
@@ -90,16 +105,20 @@ def _check_joins(lab: Path, workers: int) -> None:
         raise RuntimeError(f"not every worker joined once, verified: {bad[:3]} ({len(counters)} workers)")
 
 
-def summary(times: list[float]) -> dict[str, Any]:
+def summary(runs: list[tuple[float, float, float]]) -> dict[str, Any]:
+    times = [r[0] for r in runs]
     return {
         "median_s": round(statistics.median(times), 3),
         "min_s": round(min(times), 3),
         "max_s": round(max(times), 3),
         "runs_s": [round(t, 3) for t in times],
+        # This machine's other load shows in wall time; CPU time much less.
+        "installer_cpu_s": round(statistics.median(r[1] for r in runs), 3),
+        "lab_cpu_s": round(statistics.median(r[2] for r in runs), 3),
     }
 
 
-def result(times: dict[int, list[float]], source: Path) -> dict[str, Any]:
+def result(times: dict[int, list[tuple[float, float, float]]], source: Path) -> dict[str, Any]:
     rows = [{"workers": n, **summary(t)} for n, t in sorted(times.items())]
     by = {r["workers"]: r for r in rows}
     ratio = by[GATE_WORKERS]["median_s"] / by[GATE_BASE]["median_s"]
@@ -128,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.baseline:
         sources["baseline"] = args.baseline.resolve()
     started = time.perf_counter()
-    times: dict[str, dict[int, list[float]]] = {k: {n: [] for n in counts} for k in sources}
+    times: dict[str, dict[int, list[tuple[float, float, float]]]] = {k: {n: [] for n in counts} for k in sources}
     with tempfile.TemporaryDirectory(prefix="tk-bench-joins-") as tmp:
         for rep in range(args.reps):
             order = counts if rep % 2 == 0 else counts[::-1]  # alternate which size goes first
@@ -136,7 +155,12 @@ def main(argv: list[str] | None = None) -> int:
                 for k in list(sources) if (rep + n) % 2 == 0 else list(sources)[::-1]:  # and which checkout
                     times[k][n].append(one_run(n, sources[k], Path(tmp) / f"{k}-{n}-{rep}"))
                     if not args.json:
-                        print(f"  {k}: {n} workers, run {rep + 1}: {times[k][n][-1]:.2f} s", file=sys.stderr)
+                        wall, cpu, lab_cpu = times[k][n][-1]
+                        print(
+                            f"  {k}: {n} workers, run {rep + 1}: {wall:.2f} s (CPU: installer {cpu:.2f} s, "
+                            f"lab {lab_cpu:.2f} s)",
+                            file=sys.stderr,
+                        )
     results = {k: result(times[k], sources[k]) for k in sources}
     passed = bool(results["this"]["gate"]["pass"])
     if args.json:
@@ -159,7 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         for k, res in results.items():
             print(f"{k} ({res['source']}):")
             for r in res["rows"]:
-                print(f"  {r['workers']:>3} workers: {r['median_s']:6.2f} s  ({r['min_s']:.2f}-{r['max_s']:.2f})")
+                print(
+                    f"  {r['workers']:>3} workers: {r['median_s']:6.2f} s  ({r['min_s']:.2f}-{r['max_s']:.2f})  "
+                    f"CPU: installer {r['installer_cpu_s']:.2f} s, lab {r['lab_cpu_s']:.2f} s"
+                )
             gate = res["gate"]
             verdict = "PASS" if gate["pass"] else "FAIL"
             print(f"  {verdict}  {gate['figure']}: {gate['ratio']:.2f}x (target <= {GATE_RATIO}x)")
