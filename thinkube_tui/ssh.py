@@ -155,6 +155,7 @@ _DROPPED = (asyncssh.ConnectionLost, ConnectionResetError, BrokenPipeError, asyn
 # leader), so a timed-out command can be killed with all its children. Simulated nodes may
 # strip this prefix; the line is removed from stderr before anyone sees it.
 _PGID_MARK = "thinkube-pgid:"
+_CHUNK = 65536  # characters read from a command's output at once
 PGID_PREFIX = f'echo "{_PGID_MARK}$$" >&2; '
 
 
@@ -527,16 +528,32 @@ class SshConnection:
         async def pump(
             reader: asyncssh.SSHReader[str], into: list[str], callback: LineCallback | None, marked: bool = False
         ) -> None:
-            # readline() rather than `async for`, which can yield a trailing "" at EOF.
-            while line := await reader.readline():
+            # Read chunks, not lines: a probe prints thousands of lines, and readline() costs a
+            # regex search and a lock each (most of discovery's client CPU). Lines are cut here
+            # only while someone needs them: the line callback, or our marker on stderr.
+            partial = ""
+
+            def line_done(line: str) -> None:
                 if marked and not pgid and not into and line.startswith(_PGID_MARK):
                     number = line[len(_PGID_MARK) :].strip()  # our own first stderr line
                     pgid.append(int(number) if number.isdigit() else 0)
-                    continue
+                    return
                 into.append(line)
                 tail.append(line)
                 if callback is not None:
                     callback(line.rstrip("\n"))
+
+            while chunk := await reader.read(_CHUNK):
+                chunk, partial = partial + chunk, ""
+                if callback is None and not (marked and not pgid and not into):
+                    into.append(chunk)
+                    tail.append(chunk)
+                    continue
+                *lines, partial = chunk.split("\n")
+                for line in lines:
+                    line_done(line + "\n")
+            if partial:
+                line_done(partial)  # a last line without a newline
 
         async def feed() -> None:
             # A command may exit before it reads its input (sudo refusing, a command not found):
