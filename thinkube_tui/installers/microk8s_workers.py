@@ -39,9 +39,10 @@ from .support.microk8s import ensure_snap, wait_ready
 from .support.nodes import label_and_taint
 
 TOKEN_TTL_S = 3600
-# Joins at once. MicroK8s takes more (see above); each costs the control node an `add-node`
-# (a Python process) and two CSR signings, and holds an SSH session there while other
-# components run on it, so the bound keeps a 100-node install from piling them up at once.
+# Joins at once. MicroK8s takes more (see above), but each costs the control node an `add-node`
+# (a Python process, in one of the 8 sessions SshSettings.max_sessions allows on its connection,
+# shared with whatever else runs there) and two CSR signings by its agent: a 100-node install
+# does not pile them up at once. More would only queue for those sessions.
 JOIN_CONCURRENCY = 8
 
 
