@@ -51,6 +51,16 @@ class ClusterAgent:
         self.joining: set[str] = set()  # the nodes those joins are on
         self.trace: deque[tuple[str, str, str]] = deque(maxlen=10_000)  # (section, enter|leave, node)
 
+    def lock(self, section: str) -> asyncio.Lock:
+        """The mutex of a section ("tokens", "dqlite", "calico", "cert-tokens"): a test holding
+        it stands for a join that takes long there (the first join's dqlite restart)."""
+        return {
+            "tokens": self._tokens_mu,
+            "dqlite": self._dqlite_mu,
+            "calico": self._calico_mu,
+            "cert-tokens": self._cert_tokens_mu,
+        }[section]
+
     def state(self) -> dict[str, Any]:
         return {"dqlite_rebound": self.dqlite_rebound, "calico_patched": self.calico_patched}
 

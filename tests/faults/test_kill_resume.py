@@ -150,7 +150,7 @@ async def test_killed_during_parallel_joins_resumes_and_converges(tmp_path, seed
 
         # Joins reach the agent and wait at one of its sections, which the test holds: they are
         # in flight together when the kill comes, whatever the machine's speed.
-        held = getattr(lab.agent, rng.choice(["_tokens_mu", "_dqlite_mu", "_calico_mu"]))
+        held = lab.agent.lock(rng.choice(["tokens", "dqlite", "calico"]))
         try:
             async with asyncio.timeout(120):
                 while joined and joins_recorded() < joined:

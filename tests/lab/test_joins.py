@@ -63,7 +63,7 @@ async def test_joins_run_side_by_side_and_only_the_agents_sections_take_turns(la
     agent = lab4.agent
     # Hold the agent's dqlite section (as the first join's dqlite restart does) until all four
     # requests are in: the lab admits them together, it does not queue whole joins.
-    dqlite_mu = agent._dqlite_mu
+    dqlite_mu = agent.lock("dqlite")
     await dqlite_mu.acquire()
     joins = [
         asyncio.ensure_future(run(lab4, w, f"microk8s join {u} --worker", sudo=True))
