@@ -303,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                     "rows": rows,
                     "targets": checks,
                     "total_s": round(time.perf_counter() - started, 1),
+                    "load_average": round(os.getloadavg()[0], 2),
                 },
                 indent=2,
             )
@@ -310,7 +311,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(user.note)
         print_table(rows, checks, ansible)
-        print(f"total {time.perf_counter() - started:.0f} s on {os.cpu_count()} CPUs")
+        print(
+            f"total {time.perf_counter() - started:.0f} s on {os.cpu_count()} CPUs; "
+            f"load average {os.getloadavg()[0]:.1f} at the end"
+        )
     return 0
 
 

@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     sources = {"this": args.source.resolve()}
     if args.baseline:
         sources["baseline"] = args.baseline.resolve()
-    started = time.perf_counter()
+    started, load_before = time.perf_counter(), os.getloadavg()[0]
     times: dict[str, dict[int, list[tuple[float, float, float]]]] = {k: {n: [] for n in counts} for k in sources}
     with tempfile.TemporaryDirectory(prefix="tk-bench-joins-") as tmp:
         for rep in range(args.reps):
@@ -173,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                     "reps": args.reps,
                     **results["this"],
                     "baseline": results.get("baseline"),
+                    "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
                     "total_s": round(time.perf_counter() - started, 1),
                 },
                 indent=2,
@@ -190,7 +191,10 @@ def main(argv: list[str] | None = None) -> int:
             gate = res["gate"]
             verdict = "PASS" if gate["pass"] else "FAIL"
             print(f"  {verdict}  {gate['figure']}: {gate['ratio']:.2f}x (target <= {GATE_RATIO}x)")
-        print(f"total {time.perf_counter() - started:.0f} s on {os.cpu_count()} CPUs")
+        print(
+            f"total {time.perf_counter() - started:.0f} s on {os.cpu_count()} CPUs; load average "
+            f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after (other work on the machine shows in wall time)"
+        )
     return 0 if passed else 1
 
 
