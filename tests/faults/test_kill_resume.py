@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from thinkube_lab.cluster import Lab
+from thinkube_tui.installers.microk8s_workers import JOIN_CONCURRENCY
 from thinkube_tui.journal import Journal
 
 TRIALS = int(os.environ.get("TK_KILL_TRIALS", "20"))
@@ -116,7 +117,7 @@ async def test_killed_install_resumes_and_converges(tmp_path, seed):
 
 
 JOIN_TRIALS = int(os.environ.get("TK_KILL_JOIN_TRIALS", "4"))
-JOIN_WORKERS = 12  # more than the installer joins at once: a second wave starts as the first ends
+JOIN_WORKERS = JOIN_CONCURRENCY + 4  # more than the installer joins at once: a second wave follows
 
 
 @pytest.mark.parametrize("seed", range(JOIN_TRIALS))
