@@ -57,7 +57,7 @@ class SshSettings:
     keepalive_interval: float = 15.0
     keepalive_count_max: int = 3
     max_sessions: int = 8  # per connection; OpenSSH's MaxSessions default is 10
-    max_handshakes: int = 8  # across all nodes; OpenSSH's MaxStartups drops beyond 10
+    max_handshakes: int = 8  # per SSH server (host, port); OpenSSH's MaxStartups drops beyond 10
     handshake_attempts: int = 4  # a handshake dropped by the server is retried this often
     retry_delay: float = 0.3  # first backoff; doubled each time, plus up to 100 % jitter
     reconnect_for: float = 180.0  # a node that was reachable may be away this long (a reboot) before it is an error

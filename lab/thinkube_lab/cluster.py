@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from .agent import ClusterAgent
 from .charts import release_secret, release_secret_name, values_from_secret, without_values
 from .commands.microk8s import register_node
 from .controllers import Controllers
@@ -93,6 +94,7 @@ class Lab:
         self.nodes: dict[str, LabNode] = {}
         self.servers: dict[str, NodeServer] = {}
         self.tokens: dict[str, float | None] = {}
+        self.agent = ClusterAgent(self.tokens, speed)  # the control node's cluster agent (:25000)
         self.releases: dict[str, dict[str, Any]] = {}
         self.cluster_check = ""
         self.lab_id = ""
@@ -152,6 +154,8 @@ class Lab:
         self.lab_id = data.get("lab_id") or secrets.token_hex(8)
         self.cluster_check = data.get("cluster_check") or secrets.token_hex(6)
         self.tokens = dict(data.get("tokens") or {})
+        self.agent.tokens = self.tokens
+        self.agent.load(data.get("agent") or {})
         self.releases = dict(data.get("releases") or {})
         self.sudo_password = self._secret("sudo-password", self._given_sudo_password)
         self.ssh_password = self._secret("ssh-password", None) if self._password_auth else None
@@ -304,6 +308,7 @@ class Lab:
                     "cluster_check": self.cluster_check,
                     "kube_port": self.kube.port,
                     "tokens": self.tokens,
+                    "agent": self.agent.state(),
                     "releases": without_values(self.releases),  # values live in the releases' Secrets
                     "nodes": {
                         name: {

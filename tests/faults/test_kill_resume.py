@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from thinkube_lab.cluster import Lab
+from thinkube_tui.installers.microk8s_workers import JOIN_CONCURRENCY
 from thinkube_tui.journal import Journal
 
 TRIALS = int(os.environ.get("TK_KILL_TRIALS", "20"))
@@ -113,3 +114,89 @@ async def test_killed_install_resumes_and_converges(tmp_path, seed):
             assert control.counters[f"addon-enable:{addon}"] <= 1, dict(control.counters)
         for worker in ("tk-worker-1", "tk-gpu-1"):
             assert lab.nodes[worker].counters["join"] == 1, dict(lab.nodes[worker].counters)
+
+
+JOIN_TRIALS = int(os.environ.get("TK_KILL_JOIN_TRIALS", "4"))
+JOIN_WORKERS = JOIN_CONCURRENCY + 4  # more than the installer joins at once: a second wave follows
+
+
+@pytest.mark.parametrize("seed", range(JOIN_TRIALS))
+async def test_killed_during_parallel_joins_resumes_and_converges(tmp_path, seed):
+    """SIGKILL while several workers are joining at once (the lab's cluster agent counts the
+    joins in flight), then run again -- at once, or after the cut-off joins have ended on the
+    nodes -- and every worker is a Ready member, joined with the certificate fingerprint.
+
+    A join cut off by the kill goes on on its node (as `microk8s join` does once its request is
+    sent). A run resumed after it ended finds the Node and joins nothing twice. One resumed while
+    it still runs cannot tell (nothing in the cluster says so yet) and joins that worker again,
+    which MicroK8s takes (join.py re-joins a joined worker): at most once more, and only there."""
+    rng = random.Random(seed)
+    async with Lab(tmp_path / "lab", nodes=JOIN_WORKERS + 1, gpus=0, speed=SPEED, log=lambda _m: None) as lab:
+        answers = lab.write_answers(tmp_path / "answers.yaml")
+        known_hosts = tmp_path / "known_hosts"
+        env = {**os.environ, "TK_LAB_SUDO_PASSWORD": lab.sudo_password}
+        state = tmp_path / "state"
+        journal_path = state / "thinkube-lab" / "journal.json"
+        workers = [name for name in lab.nodes if name != "tk-control"]
+        joined = rng.choice([0, 4])  # joins recorded before the kill
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "thinkube_tui", "--answers", str(answers), "--yes",
+            "--only", "microk8s-workers", "--state-dir", str(state), "--known-hosts", str(known_hosts),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+
+        def joins_recorded() -> int:
+            rec = Journal.open(journal_path).components.get("microk8s-workers")  # written atomically
+            return sum(step.endswith(": join the cluster") for step in rec.steps_done) if rec else 0
+
+        # Joins reach the agent and wait at one of its sections, which the test holds: they are
+        # in flight together when the kill comes, whatever the machine's speed.
+        held = lab.agent.lock(rng.choice(["tokens", "dqlite", "calico"]))
+        try:
+            async with asyncio.timeout(120):
+                while joined and joins_recorded() < joined:
+                    assert proc.returncode is None, "the install finished too soon"
+                    await asyncio.sleep(0.005)  # polling the condition: that many joins recorded
+                await held.acquire()
+                while lab.agent.in_flight < (1 if joined else 2) or not all(
+                    lab.nodes[w].counters["snap-install:microk8s"] for w in workers
+                ):
+                    assert proc.returncode is None, "the install finished before joins overlapped"
+                    await asyncio.sleep(0.005)  # polling: joins in flight, every snap installed
+            proc.send_signal(signal.SIGKILL)
+            assert await proc.wait() == -signal.SIGKILL
+            held.release()
+        finally:
+            if proc.returncode is None:  # a failed wait: no install left running
+                proc.kill()
+                await proc.wait()
+        async with asyncio.timeout(30):  # the lab has seen the killed run's connections close
+            while any(server.connections for server in lab.servers.values()):
+                await asyncio.sleep(0.005)
+        # Cut off: a join ran or still runs that the killed run did not record.
+        journal = Journal.open(journal_path)
+        recorded = {w for w in workers if f"{w}: join the cluster" in journal.components["microk8s-workers"].steps_done}
+        cut_off = {w for w in workers if lab.nodes[w].counters["join"] or lab.nodes[w].processes} - recorded
+        wait_for_cut_off = seed % 2 == 1
+        if wait_for_cut_off:
+            async with asyncio.timeout(30):
+                while any(lab.nodes[w].processes for w in workers):
+                    await asyncio.sleep(0.005)  # polling: the cut-off commands have ended on their nodes
+        assert len(recorded) < JOIN_WORKERS, "killed after every join: nothing left to resume"
+
+        assert await install(answers, state, known_hosts, env, None) == 0
+        assert "microk8s-workers" in Journal.open(journal_path).installed
+        ready = {
+            n["metadata"]["name"]
+            for n in lab.kube.list("v1", "Node")
+            if any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])
+        }
+        assert ready == set(lab.nodes)
+        for name, node in lab.nodes.items():
+            assert node.counters["snap-install:microk8s"] == 1, (name, dict(node.counters))
+        for w in workers:
+            joins = lab.nodes[w].counters
+            assert joins["join-verified"] == joins["join"] and not joins["join-unverified"], (w, dict(joins))
+            most = 2 if w in cut_off and not wait_for_cut_off else 1
+            assert 1 <= joins["join"] <= most, (w, dict(joins), sorted(cut_off))
+        print(f"seed {seed}: killed with {len(recorded)} joins recorded, {len(cut_off)} cut off")

@@ -255,3 +255,17 @@ async def test_encrypted_key_asks_passphrase(sshd, tmp_path):
         result = await pool.connection(sshd.target(auth=KeyAuth(encrypted))).run("echo in")
     assert result.stdout == "in\n"
     assert [r.kind for r in asked] == ["passphrase", "passphrase"]
+
+
+async def test_large_output_arrives_whole_with_or_without_a_line_callback(sshd, pool):
+    """Output is read in chunks: lines cut across chunks come out whole, a last line without a
+    newline too, on stdout and (after our marker is taken out) on stderr."""
+    cmd = "seq 1 40000; printf 'no newline'; seq 1 3000 >&2; printf 'end' >&2"
+    expected_out = "".join(f"{i}\n" for i in range(1, 40001)) + "no newline"
+    expected_err = "".join(f"{i}\n" for i in range(1, 3001)) + "end"
+    plain = await pool.connection(sshd.target()).run(cmd, timeout=30)
+    assert (plain.stdout, plain.stderr) == (expected_out, expected_err)
+    seen: list[str] = []
+    streamed = await pool.connection(sshd.target()).run(cmd, timeout=30, on_line=seen.append)
+    assert (streamed.stdout, streamed.stderr) == (expected_out, expected_err)
+    assert seen == expected_out.split("\n")

@@ -3,8 +3,9 @@ and small subsets of `kubectl` and `helm3`.
 
 Behaviour follows the MicroK8s documentation -- https://microk8s.io/docs/command-reference
 and https://microk8s.io/docs/clustering -- and its sources (scripts/wrappers/add_token.py for
-the add-node YAML): joining needs a token registered with `add-node` on the control node;
-the token is consumed by a join attempt even when the join then fails; a worker joined with
+the add-node YAML): joining needs a token registered with `add-node` on the control node; the
+control node's cluster agent (`agent.py`: single-use and TTL tokens, what it serialises) answers
+the join request, then the worker does its own part side by side with others; a worker joined with
 `--worker` says "acting as a node in a cluster" to `status` and refuses `enable` and
 `add-node`. The control node's Kubernetes API is the lab's emulator (`kubeapi.py`): install
 makes the control node a Node there; a join adds the worker as a NotReady Node that turns
@@ -686,6 +687,7 @@ async def _add_node(ctx: Ctx, args: list[str]) -> int:
 async def _join(ctx: Ctx, args: list[str]) -> int:
     node, m, lab = ctx.node, ctx.node.microk8s, ctx.node.lab
     worker = "--worker" in args
+    skip_verify = "--skip-verify" in args
     rest = [a for a in args if a not in ("--worker", "--skip-verify")]
     if not ctx.is_root:
         ctx.err("Elevated permissions are needed for this operation. Please run this command with sudo.")
@@ -696,14 +698,14 @@ async def _join(ctx: Ctx, args: list[str]) -> int:
     if not worker:
         ctx.err("thinkube-lab: joining as a control-plane (dqlite voter) node is not simulated; use --worker")
         return 1
-    if m.role is not None and m.joined_to:
-        ctx.out("The node is already part of a cluster. Use 'microk8s leave' first.\n")
-        return 1
+    # No "already joined" refusal: join.py has none, and a worker joined again gets new
+    # certificates and rejoins (what a second join does after a resume raced a cut-off one).
     m_ = re.fullmatch(r"([^:/]+):(\d+)/([0-9A-Za-z]+)(?:/([0-9a-f]+))?", rest[0])
     if not m_:
         ctx.out(f"Invalid connection string {rest[0]}\n")
         return 1
     host, port, token, check = m_.groups()
+    verified = check is not None and not skip_verify
     ctx.out(f"Contacting cluster at {host}\n")
     await ctx.stdout.drain()
     control = lab.node_by_address(host) if lab is not None else None
@@ -711,29 +713,34 @@ async def _join(ctx: Ctx, args: list[str]) -> int:
         await ctx.sleep("join")
         ctx.out(f"Connection failed. Failed to connect to {host}:{port} (simulated: nothing listens there).\n")
         return 1
-    # The token is consumed by the attempt, whatever happens next (as in MicroK8s).
-    expiry = lab.tokens.pop(token, "missing")
-    lab.changed()
-    await ctx.sleep("join")
-    if expiry == "missing" or (expiry is not None and expiry < time.time()):
-        ctx.out("Connection failed. Invalid token (500).\n")
-        return 1
-    if check is not None and check != _check_hash(lab):
-        ctx.out("Connection failed. The server certificate hash does not match (500).\n")
-        return 1
-    if not node.lab_resolvable(control):
+    # join.py checks the fingerprint on the TLS connection before it sends the request: a
+    # mismatch leaves the token unused.
+    if verified and check != _check_hash(lab):
         ctx.out(
-            f"Connection failed. The hostname ({node.name}) of the joining node does not resolve to the IP "
-            f'"{node.address}". Refusing join (400).\n'
+            f"Joining cluster failed. Could not verify the identity of {host}. "
+            "Use '--skip-verify' to skip server certificate check.\n"
         )
-        return 1
+        return 4
+    async with lab.agent.join_in_flight(node.name):
+        refusal = None
+        if not node.lab_resolvable(control):
+            refusal = (
+                f"Connection failed. The hostname ({node.name}) of the joining node does not resolve to the IP "
+                f'"{node.address}". Refusing join (400).'
+            )
+        answer = await lab.agent.join(node.name, token, refusal)  # see agent.py: what it serialises
+        lab.changed()
+        if answer is not None:
+            ctx.out(answer + "\n")
+            return 6  # join.py's exit status for an error answer from the agent
+        await ctx.sleep("join")  # on the worker: certificates signed, services restarted
     m.role, m.joined_to = "worker", host
     m.addons = []
     node.counters["join"] += 1
     # MicroK8s' join.py verifies the control node's certificate only when the string carries
-    # its fingerprint, and silently switches the check off otherwise: the lab says so.
-    node.counters["join-verified" if check is not None else "join-unverified"] += 1
-    if check is None:
+    # its fingerprint (and not with --skip-verify), and silently goes on otherwise: the lab says so.
+    node.counters["join-verified" if verified else "join-unverified"] += 1
+    if not verified:
         ctx.err(
             "thinkube-lab: warning: joined without the certificate fingerprint "
             "(<ip>:25000/<token>/<check>): MicroK8s did not verify the control node\n"
