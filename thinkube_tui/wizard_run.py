@@ -87,7 +87,7 @@ class NodeSession:
         def factory(target: NodeTarget) -> Callable[[], Awaitable[Transport]]:
             return lambda: self.transport(target)
 
-        from .phases import Discover
+        from .phases import Discover, Session
 
         phase = Discover([(n.name, factory(n.target())) for n in nodes], timeout=timeout)
         async for result in phase.each(Session()):

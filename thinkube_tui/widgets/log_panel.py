@@ -82,6 +82,11 @@ class LogPanel(Log):
         self.draw_waiting()
         return super().lines
 
+    @property
+    def line_count(self) -> int:
+        self.draw_waiting()
+        return super().line_count
+
     def show(self, component: str) -> None:
         """Show `component`'s log (its last `max_lines` lines, then what follows)."""
         if component == self.shown:
