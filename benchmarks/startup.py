@@ -155,7 +155,9 @@ def measure(runs: int, wheel: bool = True) -> list[dict[str, object]]:
         if wheel:
             installs.append(("built wheel", wheel_python(Path(tmp))))
         for label, python in installs:
-            demo, minimal = first_paints(python, runs, env, Path(tmp))
+            # The wheel's venv imports thinkube_tui from the wheel only, never from a source tree.
+            run_env = env if python == PYTHON else {k: v for k, v in env.items() if k != "PYTHONPATH"}
+            demo, minimal = first_paints(python, runs, run_env, Path(tmp))
             ratios = spread([d / m for d, m in zip(demo, minimal, strict=True)])
             rows.append(
                 {
