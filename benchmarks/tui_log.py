@@ -349,7 +349,7 @@ def one_run(lines: int) -> tuple[list[dict[str, object]], Result, Result, Result
 
 def combined(runs: list[list[dict[str, object]]]) -> list[dict[str, object]]:
     """Each figure over the runs: the median and spread of its value, baseline and ratio; its
-    result is the median run's (targets are read on the median)."""
+    result is that of the run in the middle (targets are read on the median)."""
 
     def over(same: tuple[dict[str, object], ...], key: str) -> dict[str, float] | None:
         values = [float(r[key]) for r in same if r[key] is not None]  # type: ignore[arg-type]
@@ -360,7 +360,9 @@ def combined(runs: list[list[dict[str, object]]]) -> list[dict[str, object]]:
     rows = []
     for same in zip(*runs, strict=True):
         value, baseline, ratio = over(same, "value"), over(same, "baseline"), over(same, "ratio")
-        middle = sorted(same, key=lambda r: float(r["value"]))[len(same) // 2]  # type: ignore[arg-type]
+        # The run in the middle by what the target reads: the ratio to bare Log, or the value.
+        by = "ratio" if "bare" in str(same[0]["target"]) else "value"
+        middle = sorted(same, key=lambda r: float(r[by]))[len(same) // 2]  # type: ignore[arg-type]
         rows.append(
             {
                 "figure": same[0]["figure"],
