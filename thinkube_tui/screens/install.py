@@ -7,6 +7,7 @@ waits for it); s skips it; c cancels the install after asking.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -99,12 +100,17 @@ class InstallScreen(WizardScreen):
     async def start(self, retry: str | None) -> None:
         self.wizard.install_running = True
         self.run_state.finished = None
+        # Drawing an install allocates many short-lived objects, and each full collection they
+        # set off would walk every object the wizard holds already (screens, catalog, modules):
+        # those are left out of collections while the install runs.
+        gc.freeze()
         try:
             if retry is None:
                 await self.install_run.run()
             else:
                 await self.install_run.retry(retry)
         finally:
+            gc.unfreeze()
             self.wizard.install_running = False
             if self.is_attached:  # "finished" only now: the run has closed its journal and lock
                 self._progress()

@@ -123,8 +123,7 @@ class LogPanel(Log):
         if pruned:
             self._prune_max_lines()
         if new_lines:
-            widest = max(cell_len(self._process_line(line)) for line in new_lines)
-            self._width = max(self._width, widest)
+            self._width = max(self._width, max(map(self._cells, new_lines)))
         self._set_virtual_size(Size(self._width, len(self._lines)))
         if pruned:
             self.refresh()  # every line moved up
@@ -133,6 +132,13 @@ class LogPanel(Log):
         if follow:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
         return self
+
+    def _cells(self, line: str) -> int:
+        """How many columns `line` takes once drawn; most log lines are printable ASCII, one
+        column per character, measured without Rich's per-character width table."""
+        if line.isascii() and line.isprintable():
+            return len(line)
+        return cell_len(self._process_line(line))
 
     def _set_virtual_size(self, size: Size) -> None:
         """The scrollable size, with the scrollbars told, and a layout only when a scrollbar
