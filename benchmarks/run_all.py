@@ -1,6 +1,7 @@
 """`make bench`: every benchmark, one table — each figure, its target, its same-run baseline.
 
-Runs benchmarks/{startup,makespan,discovery,tui_log,joins}.py with --json and prints a Markdown table
+Runs benchmarks/{startup,makespan,discovery,tui_log,joins,masking,journal_sync,validate_scale,wizard_vs_headless}.py
+with --json and prints a Markdown table
 (the form docs/performance.md keeps). `--only NAME` runs a subset.
 """
 
@@ -38,16 +39,21 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+def median(value: Any) -> Any:
+    """A figure given as {median, min, max} (the scripts that repeat their runs) -> its median."""
+    return value["median"] if isinstance(value, dict) else value
+
+
 def startup() -> list[Row]:
     rows = []
     for r in run("startup.py", "--runs", "5"):
-        base = r["baseline"]
+        value, base = median(r["value"]), median(r["baseline"])
         rows.append(
             {
                 "figure": r["figure"],
-                "value": r["value"],
+                "value": value,
                 "baseline": base,
-                "ratio": r["value"] / base if base else None,
+                "ratio": median(r.get("ratio")) or (value / base if base else None),
                 "target": r["target"],
                 "pass": r["pass"],
             }
@@ -142,9 +148,9 @@ def tui_log() -> list[Row]:
         rows.append(
             {
                 "figure": f"TUI log: {r['figure']}",
-                "value": r["value"],
-                "baseline": r["baseline"],
-                "ratio": r["ratio"],
+                "value": median(r["value"]),
+                "baseline": median(r["baseline"]),
+                "ratio": median(r["ratio"]),
                 "target": r["target"],
                 "pass": None if r["result"] == "-" else r["result"] == "PASS",
             }
@@ -213,8 +219,15 @@ def validate_scale() -> list[Row]:
     return rows
 
 
+def wizard() -> list[Row]:
+    return [
+        {**r, **{k: median(r[k]) for k in ("value", "baseline", "ratio")}} for r in run("wizard_vs_headless.py")["rows"]
+    ]
+
+
 BENCHMARKS = {"startup": startup, "makespan": makespan, "discovery": discovery, "tui_log": tui_log, "joins": joins}
 BENCHMARKS.update(masking=masking, journal_sync=journal_sync, validate_scale=validate_scale)  # issue 15, core
+BENCHMARKS["wizard"] = wizard  # the wizard's install vs the same install headless (CPU, RSS, layouts)
 
 
 def main() -> int:

@@ -10,7 +10,9 @@ and the worst delay of a key press handled while feeding. The same batches go in
 To measure the real install screen instead, change `build_app()` (and `feed()` if the screen
 takes its lines another way).
 
-    python benchmarks/tui_log.py [--lines N] [--json]
+Every figure is the median of `--runs` runs (3 by default), printed with its spread.
+
+    python benchmarks/tui_log.py [--lines N] [--runs 3] [--json]
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import gc
 import json
 import os
+import statistics
 import sys
 import time
 import tracemalloc
@@ -81,6 +84,12 @@ class InstallHarness(App[None]):
         self.probe.on_key(event)
 
     spread = True  # batches go round the plan's components; False: all to the one shown
+
+    def flush(self) -> None:
+        """Draw what the log panel holds back for its next draw (it draws ten times a second)."""
+        draw = getattr(self.query_one(LogPanel), "draw_waiting", None)
+        if draw is not None:
+            draw()
 
     def feed(self, batch_no: int, lines: list[str]) -> None:
         """One LogLines event: the batch goes to its component; the graph learns it is running."""
@@ -156,6 +165,9 @@ async def _feed(pilot: Pilot[None], total: int, sample: Callable[[int], None] | 
             sample((number + 1) * BATCH)
     while len(probe.handled) < len(press_times):
         await asyncio.sleep(0.001)
+    flush = getattr(app, "flush", None)
+    if flush is not None:
+        flush()  # lines still waiting for the panel's next draw: drawn now, inside the clock
     await pilot.pause()  # until the screen has caught up
     seconds = time.perf_counter() - start
     return seconds, [(h - p) * 1000 for p, h in zip(press_times, probe.handled, strict=True)]
@@ -308,26 +320,20 @@ def table(spread: Result, shown: Result, bare: Result) -> list[dict[str, object]
     ]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lines", type=int, default=100_000)
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    args = parser.parse_args()
-    os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
-
-    bare = asyncio.run(measure(BareLogApp, args.lines))
-    shown = asyncio.run(measure(build_app_all_to_shown, args.lines))
-    spread = asyncio.run(measure(build_app, args.lines))
+def one_run(lines: int) -> tuple[list[dict[str, object]], Result, Result, Result]:
+    bare = asyncio.run(measure(BareLogApp, lines))
+    shown = asyncio.run(measure(build_app_all_to_shown, lines))
+    spread = asyncio.run(measure(build_app, lines))
     rows = table(spread, shown, bare)
-    screen_rate, screen_key = asyncio.run(measure_install_screen(args.lines))
+    screen_rate, screen_key = asyncio.run(measure_install_screen(lines))
     rows[:0] = [
         {
             "figure": "install screen lines/s (engine path)",
             "value": round(screen_rate, 1),
             "baseline": round(bare.lines_per_s, 1),
             "ratio": round(screen_rate / bare.lines_per_s, 2),
-            "target": "≥ 0.7× bare",
-            "result": "PASS" if screen_rate >= 0.7 * bare.lines_per_s else "MISS",
+            "target": "≥ 0.9× bare",
+            "result": "PASS" if screen_rate >= 0.9 * bare.lines_per_s else "MISS",
         },
         {
             "figure": "install screen worst key delay ms",
@@ -338,19 +344,70 @@ def main() -> int:
             "result": "PASS" if screen_key <= 100 else "MISS",
         },
     ]
+    return rows, spread, shown, bare
+
+
+def combined(runs: list[list[dict[str, object]]]) -> list[dict[str, object]]:
+    """Each figure over the runs: the median and spread of its value, baseline and ratio; its
+    result is that of the run in the middle (targets are read on the median)."""
+
+    def over(same: tuple[dict[str, object], ...], key: str) -> dict[str, float] | None:
+        values = [float(r[key]) for r in same if r[key] is not None]  # type: ignore[arg-type]
+        if not values:
+            return None
+        return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+    rows = []
+    for same in zip(*runs, strict=True):
+        value, baseline, ratio = over(same, "value"), over(same, "baseline"), over(same, "ratio")
+        # The run in the middle by what the target reads: the ratio to bare Log, or the value.
+        by = "ratio" if "bare" in str(same[0]["target"]) else "value"
+        middle = sorted(same, key=lambda r: float(r[by]))[len(same) // 2]  # type: ignore[arg-type]
+        rows.append(
+            {
+                "figure": same[0]["figure"],
+                "value": value,
+                "baseline": baseline,
+                "ratio": ratio,
+                "target": same[0]["target"],
+                "result": middle["result"],
+            }
+        )
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lines", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3, help="repetitions; figures are their median and spread")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args()
+    os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
+
+    runs = [one_run(args.lines) for _ in range(args.runs)]
+    rows = combined([r[0] for r in runs])
+    _, spread, shown, bare = runs[-1]
     if args.json:
         print(
             json.dumps({"rows": rows, "spread": asdict(spread), "shown": asdict(shown), "bare": asdict(bare)}, indent=2)
         )
     else:
+
+        def show(v: object) -> str:
+            if isinstance(v, dict):
+                return f"{v['median']:,.6g} ({v['min']:,.6g}–{v['max']:,.6g})"
+            return "-"
+
         print(
             f"{args.lines:,} lines in batches of {BATCH}, Log max_lines={MAX_LINES}, {SIZE[0]}×{SIZE[1]}; "
-            f"key presses handled: {shown.key_presses}, {spread.key_presses} (bare {bare.key_presses})"
+            f"median (min–max) of {args.runs} runs"
         )
-        print(f"{'figure':<30}{'value':>12}{'bare Log':>12}{'ratio':>8}  {'target':<16}result")
+        print(f"{'figure':<38}{'value':>32}{'bare Log':>32}{'ratio':>22}  {'target':<16}result")
         for r in rows:
-            ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}"
-            print(f"{r['figure']:<30}{r['value']:>12,}{r['baseline']:>12,}{ratio:>8}  {r['target']:<16}{r['result']}")
+            print(
+                f"{r['figure']:<38}{show(r['value']):>32}{show(r['baseline']):>32}{show(r['ratio']):>22}  "
+                f"{r['target']:<16}{r['result']}"
+            )
     return 0  # a benchmark reports; PASS/MISS is in the table
 
 

@@ -29,11 +29,24 @@ from .screens.dialogs import ConfirmDialog, Dialog, HostKeyDialog, SecretDialog
 from .targets import Prompts, SecretRequest
 from .wizard import WizardModel, answer_from_memory
 from .wizard_run import ConnectFn, NodeSession
-from .wizard_start import DemoLab
 
 if TYPE_CHECKING:
     from .engine import EngineSettings, Installer
     from .wizard_run import InstallRun
+    from .wizard_start import DemoLab
+
+
+# Step -> (module, class) of its screen, imported when first shown (`ThinkubeApp.screen_for`).
+SCREENS: dict[str, tuple[str, str]] = {
+    "Welcome": (".screens.welcome", "WelcomeScreen"),
+    "Nodes": (".screens.nodes", "NodesScreen"),
+    "Roles": (".screens.roles", "RolesScreen"),
+    "Components": (".screens.components", "ComponentsScreen"),
+    "Configure": (".screens.configure", "ConfigureScreen"),
+    "Review": (".screens.review", "ReviewScreen"),
+    "Install": (".screens.install", "InstallScreen"),
+    "Summary": (".screens.summary", "SummaryScreen"),
+}
 
 
 class Step(Protocol):
@@ -146,26 +159,13 @@ class ThinkubeApp(App[int]):
         self.context.finish_model(model)
 
     def screen_for(self, step: str) -> WizardScreen:
-        from .screens.components import ComponentsScreen
-        from .screens.configure import ConfigureScreen
-        from .screens.install import InstallScreen
-        from .screens.nodes import NodesScreen
-        from .screens.review import ReviewScreen
-        from .screens.roles import RolesScreen
-        from .screens.summary import SummaryScreen
-        from .screens.welcome import WelcomeScreen
+        # Each screen's module is imported when its step is first shown: the first paint
+        # waits for the Welcome screen's imports only, not for the forms, graph and log's.
+        from importlib import import_module
 
-        screens: dict[str, Callable[[WizardContext], WizardScreen]] = {
-            "Welcome": WelcomeScreen,
-            "Nodes": NodesScreen,
-            "Roles": RolesScreen,
-            "Components": ComponentsScreen,
-            "Configure": ConfigureScreen,
-            "Review": ReviewScreen,
-            "Install": InstallScreen,
-            "Summary": SummaryScreen,
-        }
-        return screens[step](self.context)
+        module, name = SCREENS[step]
+        screen: Callable[[WizardContext], WizardScreen] = getattr(import_module(module, __package__), name)
+        return screen(self.context)
 
     # The screens' requests. A request from a screen that is no longer the current one is a
     # second request for a change already made (double click, key and click): it is dropped.

@@ -15,33 +15,24 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .engine import EngineSettings, Installer
-from .events import EventBus, RunFinished
-from .journal import Journal
-from .phases import (
-    Discover,
-    PlanInstall,
-    Preflight,
-    ResolveHostnames,
-    Session,
-    SudoCheck,
-    build_engine,
-    make_cluster,
-    open_journal,
-    run_phases,
-)
-from .plan import Plan
-from .printer import LogFile
-from .spec import Spec
 from .targets import NodeTarget, Prompts
 from .transport import Transport
 
 if TYPE_CHECKING:
     from .cluster_state import ClusterMirror
     from .discovery import NodeResult
+    from .engine import EngineSettings, Installer
+    from .events import EventBus, RunFinished
+    from .journal import Journal
+    from .phases import Session
+    from .plan import Plan
     from .preflight import Finding
+    from .spec import Spec
     from .ssh import SshPool
     from .wizard import NodeDraft, WizardModel
+
+# The phases, the engine and what they import are imported by the functions that run them:
+# the wizard's first screen needs `NodeSession` only, and paints before any of them is loaded.
 
 ConnectFn = Callable[[NodeTarget, Prompts], Awaitable[Transport]]
 DEFAULT_CHANNEL = "1.33/stable"  # the answers schema's default, for a model that has none yet
@@ -49,6 +40,8 @@ DEFAULT_CHANNEL = "1.33/stable"  # the answers schema's default, for a model tha
 
 def model_session(model: WizardModel, skip: frozenset[str] = frozenset()) -> Session:
     """A session for what the wizard's model holds: its nodes' facts and cluster settings."""
+    from .phases import Session
+
     session = Session(
         model.catalog,
         control=model.control,
@@ -94,6 +87,8 @@ class NodeSession:
         def factory(target: NodeTarget) -> Callable[[], Awaitable[Transport]]:
             return lambda: self.transport(target)
 
+        from .phases import Discover, Session
+
         phase = Discover([(n.name, factory(n.target())) for n in nodes], timeout=timeout)
         async for result in phase.each(Session()):
             yield result
@@ -101,6 +96,8 @@ class NodeSession:
     async def preflight(self, model: WizardModel, skip: frozenset[str] = frozenset()) -> list[Finding]:
         """Sudo check, hostname resolution and preflight for what discovery found (the phases
         headless mode runs, on the nodes discovery answered)."""
+        from .phases import Preflight, ResolveHostnames, SudoCheck, run_phases
+
         session = model_session(model, skip=skip)
         session.transports = self.transports
         await run_phases(session, [SudoCheck(discovered_only=True), ResolveHostnames(), Preflight()])
@@ -129,6 +126,8 @@ class PlannedInstall:
 
 def plan_of(model: WizardModel, spec: Spec) -> Plan:
     """The Plan phase for the wizard: what it knows is installed, what discovery found."""
+    from .phases import PlanInstall
+
     session = model_session(model)
     session.spec = spec
     PlanInstall(installed=model.installed).decide(session)
@@ -163,6 +162,10 @@ class InstallRun:
         mirror: bool = True,
         lock: bool | None = None,
     ) -> None:
+        from .engine import EngineSettings
+        from .phases import Session, build_engine, make_cluster, open_journal
+        from .printer import LogFile
+
         self.spec = spec
         self.plan = plan
         self.secrets = model.secrets()
@@ -208,6 +211,7 @@ class InstallRun:
         if not self._lock_cluster:
             return await go()
         from .cluster_lock import ClusterLockError, install_lock
+        from .events import RunFinished
 
         lock = install_lock(self.cluster, lambda: self.journal.installed, self.log.write, on_lost=self.engine.cancel)
         try:

@@ -15,13 +15,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..events import EventBus
 from ..session import state_dir_for
 from ..wizard import WizardModel
-from ..wizard_run import InstallRun, NodeSession, plan_install
 
 if TYPE_CHECKING:
     from ..engine import EngineSettings, Installer
+    from ..wizard_run import InstallRun, NodeSession
 
 
 class WizardContext:
@@ -75,6 +74,9 @@ class WizardContext:
     def prepare_install(self) -> InstallRun:
         """The install the Install screen shows (built, not started): the Spec and plan the
         screens described, saved beside the journal for re-entry. AnswersError, UnsafePathError."""
+        from ..events import EventBus  # the install's modules: imported when it starts, not for the first paint
+        from ..wizard_run import InstallRun, plan_install
+
         planned = plan_install(self.model)
         state_dir = self.state_dir
         self.model.save_for_reentry(planned.spec, state_dir)

@@ -7,6 +7,7 @@ waits for it); s skips it; c cancels the install after asking.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,7 @@ from ..events import Event, RunFinished
 from ..printer import describe
 from ..run_state import RunState
 from ..widgets import InstallGraph, LogPanel
+from ..widgets.static_text import show_text
 from . import install_messages as msg
 from .base import StepBar, WizardHeader, WizardScreen
 from .dialogs import ConfirmDialog
@@ -87,7 +89,7 @@ class InstallScreen(WizardScreen):
             elapsed = int(now - self.started)
             run = self.run_state
             left = describe_remaining(remaining_s(self.plan, run.states, run.running_for(now), run.durations))
-            self.query_one("#elapsed", Static).update(f"{elapsed // 60:02d}:{elapsed % 60:02d} · {left}")
+            show_text(self.query_one("#elapsed", Static), f"{elapsed // 60:02d}:{elapsed % 60:02d} · {left}")
 
     @work(group="retry")
     async def join_retry(self, component: str) -> None:
@@ -98,12 +100,17 @@ class InstallScreen(WizardScreen):
     async def start(self, retry: str | None) -> None:
         self.wizard.install_running = True
         self.run_state.finished = None
+        # Drawing an install allocates many short-lived objects, and each full collection they
+        # set off would walk every object the wizard holds already (screens, catalog, modules):
+        # those are left out of collections while the install runs.
+        gc.freeze()
         try:
             if retry is None:
                 await self.install_run.run()
             else:
                 await self.install_run.retry(retry)
         finally:
+            gc.unfreeze()
             self.wizard.install_running = False
             if self.is_attached:  # "finished" only now: the run has closed its journal and lock
                 self._progress()
@@ -153,37 +160,44 @@ class InstallScreen(WizardScreen):
 
     def _progress(self) -> None:
         run = self.run_state
-        self.query_one(ProgressBar).update(progress=run.settled)
+        bar = self.query_one(ProgressBar)
+        if bar.progress != run.settled:
+            bar.update(progress=run.settled)
         status = self.query_one("#install-status", Static)
         finished = run.finished
         if finished is None:
             running = run.in_state("running")
-            status.update(f"Installing: {run.settled}/{len(self.plan)} settled; running {', '.join(running) or '-'}")
+            show_text(
+                status, f"Installing: {run.settled}/{len(self.plan)} settled; running {', '.join(running) or '-'}"
+            )
         elif self.wizard.install_running:  # the engine is done; the run still closes its journal and lock
-            status.update("Finishing: saving the journal and releasing the cluster's lock…")
+            show_text(status, "Finishing: saving the journal and releasing the cluster's lock…")
         elif finished.error:  # e.g. another install holds the cluster's lock: it names the holder
-            status.update(Text.assemble(("Stopped: ", "red"), finished.error, " n: summary"))
+            show_text(status, Text.assemble(("Stopped: ", "red"), finished.error, " n: summary"))
         elif finished.cancelled:
-            status.update(
-                "[yellow]Cancelled.[/] Finished steps are kept: run thinkube-tui again to resume. [b]n[/b]: summary"
+            show_text(
+                status,
+                "[yellow]Cancelled.[/] Finished steps are kept: run thinkube-tui again to resume. [b]n[/b]: summary",
             )
         elif run.unresolved_failures:
-            status.update(
+            show_text(
+                status,
                 f"[red]Failed: {', '.join(run.unresolved_failures)}[/]. "
-                "[b]r[/b] retry the selected one, [b]s[/b] skip it, [b]n[/b] summary"
+                "[b]r[/b] retry the selected one, [b]s[/b] skip it, [b]n[/b] summary",
             )
         else:
-            status.update(
+            show_text(
+                status,
                 "[green]Install finished.[/] [b]n[/b]: summary"
                 if finished.ok
-                else "Finished; skipped components stay missing. [b]n[/b]: summary"
+                else "Finished; skipped components stay missing. [b]n[/b]: summary",
             )
             if finished.ok:
                 self.notify("Every component is installed.", title="Done")
 
     def on_install_graph_selected(self, event: InstallGraph.Selected) -> None:
         self.query_one(LogPanel).show(event.component_id)
-        self.query_one("#log-title", Static).update(f"[b]{event.component_id}[/b] log")
+        show_text(self.query_one("#log-title", Static), f"[b]{event.component_id}[/b] log")
 
     # ------------------------------------------------------------ keys
 

@@ -18,7 +18,6 @@ from ..wizard import ClusterRecord, WizardModel, known_clusters
 from ..wording import plural
 from .base import WizardScreen
 from .dialogs import ConfirmDialog
-from .review import install_question
 
 INTRO = (
     "[b]Install the Thinkube platform[/b] — MicroK8s and its services — onto your Ubuntu machines over SSH.\n\n"
@@ -183,6 +182,8 @@ class WelcomeScreen(WizardScreen):
             )
             self.request(self.Next(self))  # the Nodes screen shows what is wrong
             return
+        from .review import install_question  # the Review screen's module: not needed for the first paint
+
         spec = model.build_spec()
         plan = model.plan(spec)
         if not plan.items:

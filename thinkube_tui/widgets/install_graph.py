@@ -35,6 +35,7 @@ from ..eta import describe_remaining
 from ..events import State
 from ..graph_layout import GraphLayout, lay_out_dag
 from ..plan import Plan
+from .static_text import show_text
 
 # The engine's vocabulary (events.State); a component the engine cancelled is drawn as still
 # waiting or running was: the status line says the run was cancelled.
@@ -329,7 +330,7 @@ class InstallGraph(Vertical):
         detail = self.query_one(".install-graph--detail", Static)
         shown = self.selected
         if shown is None:
-            detail.update("Arrow keys or a click select a component: what it needs and what needs it.")
+            show_text(detail, "Arrow keys or a click select a component: what it needs and what needs it.")
             return
         state = self.states[shown]
         head = Text.assemble(self._named(shown), f" — {state}")
@@ -346,4 +347,4 @@ class InstallGraph(Vertical):
             ]
         else:
             lines = [head.append(" before this run")]
-        detail.update(Text("\n").join(lines))
+        show_text(detail, Text("\n").join(lines))
