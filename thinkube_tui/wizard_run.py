@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .preflight import Finding
     from .spec import Spec
     from .ssh import SshPool
+    from .support_bundle import BundleResult
     from .wizard import NodeDraft, WizardModel
 
 # The phases, the engine and what they import are imported by the functions that run them:
@@ -199,6 +200,29 @@ class InstallRun:
     async def run(self) -> RunFinished:
         self.result = await self._holding_lock(self.engine.run)
         return self.result
+
+    async def support_bundle(self, now: Callable[[], float] = time.time) -> BundleResult:
+        """A support bundle of this cluster (support_bundle.py) over the run's own connections,
+        written beside its journal; the secrets the run knows are masked in it."""
+        from .support_bundle import build
+
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now()))
+        output = self.state_dir / f"support-bundle-{stamp}.tar.gz"
+        extra = 1
+        while output.exists():  # asked twice within a second
+            extra += 1
+            output = self.state_dir / f"support-bundle-{stamp}-{extra}.tar.gz"
+        return await build(
+            nodes=self.session.transports,
+            facts=self.session.facts,
+            unreachable={},
+            control=self.spec.control.name,
+            kube=self.cluster.kube,
+            secrets=self.secrets,
+            state_dir=self.state_dir,
+            output=output,
+            now=time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(now())),
+        )
 
     async def retry(self, component: str) -> RunFinished:
         self.result = await self._holding_lock(lambda: self.engine.retry(component))

@@ -193,3 +193,27 @@ async def test_finished_is_said_only_once_the_run_has_closed(tmp_path, monkeypat
         assert "Install finished" in str(status.render())
         await pilot.press("n")
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryScreen), what="summary")
+
+
+async def test_b_writes_a_support_bundle_after_a_failure(tmp_path):
+    """The failed install's status line offers it; b writes one bundle (0600) beside the
+    journal, with the journal and the install log; pressed again, a second one, never a clash."""
+    import tarfile
+
+    app = make_app(tmp_path, fake_installers(fail=["postgresql"], fail_times=99))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await start_install(pilot)
+        await wait_until(pilot, lambda: not app.install_running, what="run closed")
+        status = str(app.screen.query_one("#install-status").render())
+        assert "support bundle" in status
+        state = app.install.state_dir
+        await pilot.press("b")
+        await wait_until(pilot, lambda: len(list(state.glob("support-bundle-*.tar.gz"))) == 1, what="bundle")
+        await pilot.press("b")
+        await wait_until(pilot, lambda: len(list(state.glob("support-bundle-*.tar.gz"))) == 2, what="second")
+        for bundle in state.glob("support-bundle-*.tar.gz"):
+            assert bundle.stat().st_mode & 0o777 == 0o600
+            with tarfile.open(bundle) as tar:
+                names = tar.getnames()
+            assert "support-bundle/local/journal.json" in names
+            assert any(n.startswith("support-bundle/local/logs/") for n in names)

@@ -2,7 +2,8 @@
 each component's log (l: whole and searchable, w: saved beside the install log).
 
 r retries the selected failed component at once, even while others still run (what it blocked
-waits for it); s skips it; c cancels the install after asking.
+waits for it); s skips it; c cancels the install after asking; b writes a support bundle
+(every node's microk8s inspect, the cluster's failing workloads, the logs; secrets masked).
 """
 
 from __future__ import annotations
@@ -40,10 +41,12 @@ class InstallScreen(WizardScreen):
         Binding("l", "full_log", "Full log"),
         Binding("w", "save_log", "Save log"),
         Binding("n", "summary", "Summary"),
+        Binding("b", "support_bundle", "Support bundle"),
     ]
     # Elapsed time and time left are read from this clock: tests fix it, so that what the screen
     # shows never depends on how fast the machine ran the test.
     clock: ClassVar[Callable[[], float]] = staticmethod(time.monotonic)
+    _bundling = False  # a support bundle is being collected (one at a time)
 
     def compose(self) -> ComposeResult:
         model = self.model
@@ -183,7 +186,7 @@ class InstallScreen(WizardScreen):
             show_text(
                 status,
                 f"[red]Failed: {', '.join(run.unresolved_failures)}[/]. "
-                "[b]r[/b] retry the selected one, [b]s[/b] skip it, [b]n[/b] summary",
+                "[b]r[/b] retry the selected one, [b]s[/b] skip it, [b]b[/b] support bundle, [b]n[/b] summary",
             )
         else:
             show_text(
@@ -282,6 +285,28 @@ class InstallScreen(WizardScreen):
         path, count = save_component_log(self.install_run.log_path, component)
         self.notify(f"{component}: {count} lines saved to {path}", title="Log saved", markup=False)
         return path
+
+    def action_support_bundle(self) -> None:
+        if self._bundling:
+            self.notify("A support bundle is being collected.")
+            return
+        self._bundling = True
+        self.notify("Collecting a support bundle from every node (microk8s inspect takes a while)…")
+        self._write_support_bundle()
+
+    @work(exclusive=True, group="support-bundle")
+    async def _write_support_bundle(self) -> None:
+        try:
+            result = await self.install_run.support_bundle()
+        except OSError as exc:
+            self.notify(f"The support bundle could not be written: {exc}", severity="error", markup=False)
+            return
+        finally:
+            self._bundling = False
+        missing = f"; not collected: {len(result.gaps)} (listed in its README.txt)" if result.gaps else ""
+        self.notify(
+            f"{result.path} ({result.files} files, secrets masked){missing}", title="Support bundle", markup=False
+        )
 
     def action_summary(self) -> None:
         if self.wizard.install_running:
