@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -38,7 +39,9 @@ CALICO_APPLY_S = 1.0  # the first join: the patched Calico manifest applied (kub
 
 class ClusterAgent:
     def __init__(self, tokens: dict[str, float | None], speed: float) -> None:
-        self.tokens = tokens  # the lab's cluster-tokens.txt: token -> expiry (None: single use)
+        # The lab's cluster-tokens.txt: token_key(token) -> expiry (None: single use). Kept as
+        # digests: the lab's state file is no place for a token in the clear.
+        self.tokens = tokens
         self.speed = speed
         self.dqlite_rebound = False  # dqlite moved off 127.0.0.1 (persisted by the lab)
         self.calico_patched = False
@@ -92,10 +95,11 @@ class ClusterAgent:
         its address (checked after the token, as the agent does)."""
         async with self._tokens_mu:
             self.trace.append(("tokens", "enter", node))
-            expiry = self.tokens.get(token, "missing")
+            key = token_key(token)
+            expiry = self.tokens.get(key, "missing")
             valid = expiry is None or (isinstance(expiry, float | int) and expiry > time.time())
             if valid and expiry is None:
-                del self.tokens[token]  # single use: gone with this request, whatever follows
+                del self.tokens[key]  # single use: gone with this request, whatever follows
             await asyncio.sleep(SECTION_S * self.speed)
             self.trace.append(("tokens", "leave", node))
         if not valid:
@@ -110,3 +114,8 @@ class ClusterAgent:
         self.calico_patched = True
         await self._section(self._cert_tokens_mu, "cert-tokens", node, SECTION_S)
         return None
+
+
+def token_key(token: str) -> str:
+    """How the lab files a join token: its SHA-256, never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()

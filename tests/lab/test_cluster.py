@@ -13,6 +13,7 @@ import pytest
 import yaml
 from kubernetes_asyncio import client, config, watch
 
+from thinkube_lab.agent import token_key
 from thinkube_lab.cluster import Lab
 from thinkube_lab.faults import Fault, Faults
 
@@ -230,7 +231,7 @@ async def test_state_survives_a_restart(tmp_path: Path) -> None:
         r = await run(lab, "tk-control", "snap list microk8s; microk8s status --format yaml; cat /tmp/note")
         assert r.exit_status == 0 and "1.33/stable" in r.stdout and r.stdout.endswith("kept\n")
         assert lab.nodes["tk-control"].counters["snap-install:microk8s"] == 1
-        assert TOKEN in lab.tokens
+        assert token_key(TOKEN) in lab.tokens and TOKEN not in json.dumps(lab.tokens)
         async with await kube(lab) as api:
             await wait_for(client.CoreV1Api(api).list_node, node_ready("tk-control"))
     doc = yaml.safe_load(answers.read_text())

@@ -38,7 +38,9 @@ from .base import InstallContext, concurrently
 from .support.microk8s import ensure_snap, wait_ready
 from .support.nodes import label_and_taint
 
-TOKEN_TTL_S = 3600
+# A worker's join follows its add-node within seconds; the token stays valid (to anyone who
+# reads it) only until it expires, so it expires soon: ten minutes covers a slow node.
+TOKEN_TTL_S = 600
 # Joins at once. MicroK8s takes more (see above). A join's part on the control node is small but
 # not free: an `add-node` (a Python process, in one of the SshSettings.max_sessions (8) sessions
 # of its connection, shared with whatever else runs there), one agent request, two CSR signings.

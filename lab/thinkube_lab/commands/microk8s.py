@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from .. import charts
+from ..agent import token_key
 from ..charts import crd_object
 from ..nodestate import DURATIONS, MicroK8sState
 from ..shell import Ctx
@@ -657,7 +658,7 @@ async def _add_node(ctx: Ctx, args: list[str]) -> int:
         ctx.out("Invalid token size.  It must be 32 characters long.\n")
         return 1
     await ctx.sleep("add-node")
-    lab.tokens[token] = None if ttl == -1 else time.time() + ttl
+    lab.tokens[token_key(token)] = None if ttl == -1 else time.time() + ttl
     node.counters["add-node"] += 1
     lab.changed()
     check = _check_hash(lab)
