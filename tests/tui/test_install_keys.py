@@ -74,7 +74,9 @@ async def test_retry_during_a_run_starts_the_failed_component_at_once(tmp_path):
         await wait_until(pilot, lambda: app.install is not None, what="install started")
         graph = app.screen.query_one(InstallGraph)
         await wait_until(pilot, lambda: graph.state_of("keycloak") == "blocked", what="postgresql failed")
-        assert app.install_running and graph.state_of("minio") == "running"
+        # minio (held) is running: its start is shown once its journal record is on disk.
+        await wait_until(pilot, lambda: graph.state_of("minio") == "running", what="minio running")
+        assert app.install_running
         graph.select("postgresql")
         await pilot.press("r")
         # keycloak (which waited for postgresql) finishes while minio still runs.
