@@ -69,8 +69,29 @@ class VirtualFS:
     by a real directory (`root`) holding everything written since -- by shell redirections,
     `install`, `tee`, and SFTP, which is chrooted to the same directory."""
 
-    def __init__(self, root: Path, base: dict[str, FileContent], dirs: set[str], deleted: set[str]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        base: dict[str, FileContent],
+        dirs: set[str],
+        deleted: set[str],
+        owners: dict[str, str] | None = None,
+    ) -> None:
         self.root, self.base, self.dirs, self.deleted = root, base, dirs, deleted
+        # Who created each file or directory written since (the disk's own uid is the tests'
+        # user): what SFTP's stat reports. Anything not recorded is root's, or its user's under /home/USER.
+        self.owners: dict[str, str] = {} if owners is None else owners
+
+    def owner(self, path: str) -> str:
+        p = self.norm(path)
+        recorded = self.owners.get(p)
+        if recorded is not None:
+            return recorded
+        parts = p.split("/")
+        return parts[2] if len(parts) > 2 and parts[1] == "home" and parts[2] else "root"
+
+    def set_owner(self, path: str, user: str) -> None:
+        self.owners[self.norm(path)] = user
 
     @staticmethod
     def norm(path: str) -> str:
@@ -92,8 +113,13 @@ class VirtualFS:
             return None
         return content() if callable(content) else content
 
-    async def write(self, path: str, text: str, *, append: bool = False, mode: int | None = None) -> None:
+    async def write(
+        self, path: str, text: str, *, append: bool = False, mode: int | None = None, owner: str = "root"
+    ) -> None:
+        """Write a file; a new one belongs to `owner` (an existing one keeps its owner, as on Linux)."""
         p = self.norm(path)
+        if not await self.exists(p):
+            self.owners[p] = owner
         if append and not (await asyncio.to_thread(self._disk(p).exists)):
             old = await self.read(p)
             text = (old or "") + text
@@ -103,6 +129,8 @@ class VirtualFS:
 
     async def remove(self, path: str) -> bool:
         p = self.norm(path)
+        for q in [q for q in self.owners if q == p or q.startswith(p + "/")]:
+            del self.owners[q]
         existed = await asyncio.to_thread(_unlink, self._disk(p))
         if p in self.base and p not in self.deleted:
             self.deleted.add(p)
@@ -306,13 +334,14 @@ class LabNode:
             "HOME": home,
             "USER": user,
             "LOGNAME": user,
-            "SHELL": "/bin/sh",
+            "SHELL": "/bin/bash",
             "LANG": "C.UTF-8",
             "PWD": home,
         }
         if groups is None:
             groups = frozenset(self.groups_of(user))
-        return Shell(self, TABLE, user=user, env=env, groups=groups)
+        # sshd runs the login shell (bash, as for a user Ubuntu's adduser creates) as `bash -c LINE`.
+        return Shell(self, TABLE, user=user, env=env, groups=groups, dialect="bash", args=["bash"])
 
     async def run(
         self,
@@ -326,7 +355,7 @@ class LabNode:
         hang: str | None = None,
         pid_out: list[int] | None = None,
     ) -> int:
-        """Run one exec request's command line as `user` (a login shell `sh -c COMMAND`).
+        """Run one exec request's command line as `user` (the login shell: `bash -c COMMAND`).
 
         `groups` are the user's groups as of the login (new groups need a new connection,
         as on a real machine). `hang` (a fault's regex, "" for any): the first simple command
@@ -366,7 +395,7 @@ class LabNode:
             "/etc/hosts": self._hosts,
             "/etc/group": self._etc_group,
             "/etc/passwd": "root:x:0:0:root:/root:/bin/bash\n"
-            f"{LAB_USER}:x:1000:1000:Thinkube lab user:/home/{LAB_USER}:/bin/sh\n",
+            f"{LAB_USER}:x:1000:1000:Thinkube lab user:/home/{LAB_USER}:/bin/bash\n",
             "/etc/motd": f"This is {self.name}, a SIMULATED Ubuntu node of the thinkube-tui lab.\n",
             "/proc/meminfo": self._meminfo(),
             "/proc/cpuinfo": self._cpuinfo(),
@@ -428,7 +457,7 @@ class LabNode:
                 "/sys/module/nvidia_drm",
                 "/proc/driver/nvidia",
             }
-        self.fs = VirtualFS(self.root_dir, base, dirs, self.deleted)
+        self.fs = VirtualFS(self.root_dir, base, dirs, self.deleted, self.fs.owners)
         self._snap_files: set[str] = set()
         self._snap_dirs: set[str] = set()
         self.refresh()
@@ -567,6 +596,7 @@ class LabNode:
             },
             "counters": dict(self.counters),
             "deleted": sorted(self.deleted - {"/var/snap/microk8s/current/var/lock/clustered.lock"}),
+            "owners": dict(sorted(self.fs.owners.items())),
         }
 
     def load_state(self, data: dict[str, Any]) -> None:
@@ -576,4 +606,6 @@ class LabNode:
         self.counters = Counter(data.get("counters") or {})
         self.deleted.clear()
         self.deleted.update(data.get("deleted") or [])
+        self.fs.owners.clear()
+        self.fs.owners.update(data.get("owners") or {})
         self.refresh()

@@ -16,7 +16,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..shell import BUILTINS, Ctx, StringInput
+from ..shell import BUILTINS, Ctx, StringInput, unsupported
+from ..shell_builtins import echo_command, test_command
+from ..shell_syntax import Dialect
 from .table import program
 
 # ---------------------------------------------------------------------------- helpers
@@ -196,7 +198,7 @@ async def tee(ctx: Ctx, argv: list[str]) -> int:
             ctx.err(f"tee: {path}: {why}")
             status = 1
             continue
-        await ctx.node.fs.write(path, text, append=append)
+        await ctx.node.fs.write(path, text, append=append, owner=ctx.user)
     ctx.node.changed()
     return status
 
@@ -843,42 +845,56 @@ async def env(ctx: Ctx, argv: list[str]) -> int:
 # ---------------------------------------------------------------------------- shells
 
 
+_SHELL_LETTERS = {"e": "errexit", "u": "nounset", "x": "xtrace"}
+
+
 async def _shell(ctx: Ctx, argv: list[str]) -> int:
-    args = argv[1:]
-    errexit = False
-    script: str | None = None
-    while args and args[0].startswith("-") and args[0] != "-":
-        opt = args.pop(0)
-        if opt == "-c":
-            if not args:
-                ctx.err(f"{argv[0]}: 0: -c requires an argument")
-                return 2
-            script = args.pop(0)
-            break
-        if re.fullmatch(r"-[eu]+c?", opt):
-            errexit = "e" in opt
-            if opt.endswith("c"):
-                script = args.pop(0) if args else ""
-                break
-            continue
-        if opt in ("-s", "-l", "--login", "--noprofile", "--norc"):
-            continue
-        ctx.err(f"{argv[0]}: 0: Illegal option {opt}")
-        return 2
+    """`sh`/`dash` run dash, `bash` runs bash (`-c TEXT [NAME [ARGS...]]`, a file, or stdin)."""
     name = posixpath.basename(argv[0])
+    dialect: Dialect = "bash" if name == "bash" else "dash"
+    args = argv[1:]
+    options: list[tuple[str, bool]] = []
+    command_mode = False
+    while args and args[0][:1] in "-+" and args[0] not in ("-", "+"):
+        opt = args.pop(0)
+        if opt == "--":
+            break
+        if opt in ("--login", "--noprofile", "--norc"):
+            continue
+        if opt in ("-o", "+o") and args:
+            options.append((args.pop(0), opt[0] == "-"))
+            continue
+        if re.fullmatch(r"[-+][A-Za-z]+", opt):
+            for letter in opt[1:]:
+                if letter == "c":
+                    command_mode = True
+                elif letter in _SHELL_LETTERS:
+                    options.append((_SHELL_LETTERS[letter], opt[0] == "-"))
+                elif letter not in "sl":
+                    raise unsupported(f"{name} option {opt[0]}{letter}")
+            continue
+        ctx.err(f"{name}: {opt}: invalid option" if dialect == "bash" else f"{name}: 0: Illegal option {opt}")
+        return 2
     stdin = ctx.stdin
-    if script is None:
-        if args:  # sh FILE
-            text = await ctx.node.fs.read(args[0])
-            if text is None:
-                ctx.err(f"{name}: 0: cannot open {args[0]}: No such file")
-                return 2
-            script, args = text, args
-        else:
-            script, stdin = await ctx.stdin.read(), StringInput("")
+    if command_mode:
+        if not args:
+            ctx.err(f"{name}: -c: option requires an argument" if dialect == "bash" else f"{name}: 0: -c requires an argument")
+            return 2
+        script = args.pop(0)
+    elif args:  # sh FILE
+        text = await ctx.node.fs.read(args[0])
+        if text is None:
+            ctx.err(f"{name}: {args[0]}: No such file or directory" if dialect == "bash" else f"{name}: 0: cannot open {args[0]}: No such file")
+            return 127 if dialect == "bash" else 2
+        script = text
+    else:
+        script, stdin = await ctx.stdin.read(), StringInput("")
     shell_args = args if args else [name]
-    sub = ctx.shell.child(user=ctx.user, env=dict(ctx.env), args=shell_args, groups=ctx.groups)
-    sub.errexit = errexit
+    sub = ctx.shell.child(user=ctx.user, env=dict(ctx.env), args=shell_args, groups=ctx.groups, dialect=dialect)
+    for option, on in options:
+        if option not in ("errexit", "nounset", "xtrace") and not (option == "pipefail" and dialect == "bash"):
+            raise unsupported(f"{name} -o {option}")
+        setattr(sub, option, on)
     return await sub.run(script, stdin, ctx.stdout, ctx.stderr)
 
 
@@ -931,11 +947,15 @@ async def mkdir(ctx: Ctx, argv: list[str]) -> int:
             ctx.err(f"mkdir: cannot create directory '{path}': {reason}")
             status = 1
             continue
+        existed = await fs.exists(path)
         try:  # the last one mkdir(2), as coreutils: of two sessions racing for a lock directory, one wins
             await asyncio.to_thread(_make_dir, fs.root / fs.norm(path).lstrip("/"), parents)
         except FileExistsError:
             ctx.err(f"mkdir: cannot create directory '{path}': File exists")
             status = 1
+            continue
+        if not existed:
+            fs.set_owner(path, ctx.user)
     return status
 
 
@@ -964,7 +984,10 @@ async def install(ctx: Ctx, argv: list[str]) -> int:
     fs = ctx.node.fs
     if directory:
         for d in operands:
+            existed = await fs.exists(d)
             await asyncio.to_thread(lambda p=d: (fs.root / p.lstrip("/")).mkdir(parents=True, exist_ok=True))
+            if not existed:
+                fs.set_owner(d, ctx.user)
         return 0
     if len(operands) != 2:
         ctx.err("install: missing destination file operand")
@@ -979,7 +1002,7 @@ async def install(ctx: Ctx, argv: list[str]) -> int:
     if why:
         ctx.err(f"install: cannot create regular file '{dest}': {why}")
         return 1
-    await fs.write(dest, text, mode=mode)
+    await fs.write(dest, text, mode=mode, owner=ctx.user)
     ctx.node.changed()
     return 0
 
@@ -1061,8 +1084,11 @@ async def ls(ctx: Ctx, argv: list[str]) -> int:
 # The usual /usr/bin twins of shell builtins (`command -v` prints the builtin's name, but
 # `env echo`, `sudo true` and `timeout 5 test ...` run these).
 async def _builtin_twin(ctx: Ctx, argv: list[str]) -> int:
-
     name = posixpath.basename(argv[0])
+    if name in ("test", "["):  # coreutils' test knows `==`, whichever shell started it
+        return await test_command(ctx, [name, *argv[1:]], "coreutils")
+    if name == "echo":  # coreutils' echo interprets escapes only with -e, as bash's
+        return await echo_command(ctx, [name, *argv[1:]], "coreutils")
     return await BUILTINS[name](ctx, [name, *argv[1:]])
 
 
