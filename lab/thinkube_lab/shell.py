@@ -512,7 +512,7 @@ class Shell:
             if self.nounset and part.name not in "@*":
                 message = f"{part.name}: unbound variable" if self.bash else f"{part.name}: parameter not set"
                 stderr.write(self.diag(message) + "\n")
-                raise ExitShell(1 if self.bash else 2)
+                raise ExitShell(127 if self.bash else 2)  # what bash 5.2 and dash 0.5.12 exit with
             return ""
         return value
 

@@ -924,6 +924,14 @@ async def rm(ctx: Ctx, argv: list[str]) -> int:
     return status
 
 
+def quoted(ctx: Ctx, text: str) -> str:
+    """A file name in a coreutils message: ‘name’ under a UTF-8 locale (Ubuntu's C.UTF-8 default), 'name' under C."""
+    env = ctx.env
+    locale = env.get("LC_ALL") or env.get("LC_MESSAGES") or env.get("LANG") or ""
+    utf8 = "utf-8" in locale.lower() or "utf8" in locale.lower()
+    return f"‘{text}’" if utf8 else f"'{text}'"
+
+
 def _make_dir(target: Path, parents: bool) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)  # parents the simulation has but the disk not yet
     target.mkdir(exist_ok=parents)
@@ -939,19 +947,19 @@ async def mkdir(ctx: Ctx, argv: list[str]) -> int:
     for path in (a for a in argv[1:] if not a.startswith("-")):
         why = fs.cannot_write(path + "/x", ctx.user)
         if why == "Permission denied":
-            ctx.err(f"mkdir: cannot create directory '{path}': Permission denied")
+            ctx.err(f"mkdir: cannot create directory {quoted(ctx, path)}: Permission denied")
             status = 1
             continue
         if not parents and (await fs.exists(path) or not await fs.is_dir(posixpath.dirname(fs.norm(path)))):
             reason = "File exists" if await fs.exists(path) else "No such file or directory"
-            ctx.err(f"mkdir: cannot create directory '{path}': {reason}")
+            ctx.err(f"mkdir: cannot create directory {quoted(ctx, path)}: {reason}")
             status = 1
             continue
         existed = await fs.exists(path)
         try:  # the last one mkdir(2), as coreutils: of two sessions racing for a lock directory, one wins
             await asyncio.to_thread(_make_dir, fs.root / fs.norm(path).lstrip("/"), parents)
         except FileExistsError:
-            ctx.err(f"mkdir: cannot create directory '{path}': File exists")
+            ctx.err(f"mkdir: cannot create directory {quoted(ctx, path)}: File exists")
             status = 1
             continue
         if not existed:
