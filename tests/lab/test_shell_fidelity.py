@@ -225,3 +225,70 @@ async def test_refused_loudly(lab: Lab, scratch: Path, case: str, script: str, w
     assert err.startswith("lab shell: unsupported syntax:") and names in err, err
     assert "after" not in out  # the script stops at the refusal: nothing runs past it
     assert on_ubuntu_shell(script, way, scratch) != (rc, out, err)  # a real shell does something else
+
+
+# ---------------------------------------------------------------------------- SFTP
+
+SFTP = shutil.which("sftp")
+
+
+async def sftp(lab: Lab, *commands: str) -> tuple[int, str, str]:
+    """OpenSSH's sftp client in batch mode, on the same connection as the commands above."""
+    assert SFTP is not None
+    ssh = _ssh_argv(lab)
+    options = [a for i, a in enumerate(ssh) if i and (ssh[i - 1] in ("-o", "-i", "-F") or a in ("-o", "-i", "-F"))]
+    port = lab.addresses()["tk-control"]["port"]
+    proc = await asyncio.create_subprocess_exec(
+        SFTP,
+        "-b",
+        "-",
+        "-P",
+        str(port),
+        *options,
+        "thinkube@127.0.0.1",
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out, err = await proc.communicate("\n".join(commands).encode() + b"\n")
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def owner_ids(lab: Lab, path: str) -> tuple[str, str]:
+    rc, out, err = await sftp(lab, f"ls -ln {path}")
+    assert rc == 0, (out, err)
+    listed = [line for line in out.splitlines() if line.rstrip().endswith(path) and not line.startswith("sftp>")]
+    fields = listed[0].split()  # mode, links, uid, gid, size, date, name
+    return fields[2], fields[3]
+
+
+@pytest.mark.skipif(SFTP is None, reason="needs OpenSSH's sftp client")
+async def test_sftp_writes_as_the_login_user(lab: Lab, tmp_path: Path) -> None:
+    """As on a real node: what the login user uploads is its own (uid 1000), it may not write
+    root's directories, and what root writes (sudo) stays root's."""
+    local = tmp_path / "payload.txt"
+    local.write_text("payload\n")
+    home = "/home/thinkube/uploaded.txt"
+    assert (await sftp(lab, f"put {local} {home}"))[0] == 0
+    assert await owner_ids(lab, home) == ("1000", "1000")
+    rc, out, _ = await on_lab(lab, f"cat {home}", "bash")
+    assert (rc, out) == (0, "payload\n")  # the shell sees the same file
+
+    rc, out, err = await sftp(lab, f"put {local} /etc/uploaded.conf")
+    assert rc != 0 and "Permission denied" in out + err, (out, err)
+    assert (await on_lab(lab, "test -e /etc/uploaded.conf", "bash"))[0] == 1
+
+    # The product's `upload(..., sudo=True)`: staged by SFTP in /tmp, installed as root.
+    assert (await sftp(lab, f"put {local} /tmp/staged"))[0] == 0
+    assert await owner_ids(lab, "/tmp/staged") == ("1000", "1000")
+    rc, _, err = await on_lab(lab, "sudo -n install -m 644 /tmp/staged /etc/uploaded.conf", "bash")
+    assert rc == 0, err
+    assert await owner_ids(lab, "/etc/uploaded.conf") == ("0", "0")
+    rc, _, err = await on_lab(lab, "sudo -n sh -c 'echo by-root > /home/thinkube/root-made'", "bash")
+    assert rc == 0, err
+    assert await owner_ids(lab, "/home/thinkube/root-made") == ("0", "0")
+    rc, out, err = await sftp(lab, "chmod 600 /home/thinkube/root-made")  # not the owner
+    assert rc != 0 and "Permission denied" in out + err, (out, err)
+    rc, out, err = await sftp(lab, "get /etc/os-release " + str(tmp_path / "os-release"))  # a generated file
+    assert rc == 0 and "Ubuntu 24.04" in (tmp_path / "os-release").read_text(), (out, err)
