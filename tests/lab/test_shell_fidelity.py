@@ -153,11 +153,9 @@ def _ssh_argv(lab: Lab) -> list[str]:
         "-o",
         "IdentitiesOnly=yes",
         "-o",
-        "BatchMode=yes",
+        "BatchMode=yes",  # an unknown host key is refused, never asked about
         "-o",
         f"UserKnownHostsFile={state / 'known_hosts'}",
-        "-o",
-        "StrictHostKeyChecking=yes",
         "-o",
         "LogLevel=ERROR",
         # One connection, a session per command (as thinkube-tui's pool does).
