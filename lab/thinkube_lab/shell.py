@@ -722,4 +722,3 @@ def _is_glob(text: str) -> bool:
         return True
     i = text.find("[")
     return i >= 0 and text not in ("[", "[[") and "]" in text[i + 1 :]
-

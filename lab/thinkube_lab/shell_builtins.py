@@ -24,8 +24,37 @@ if TYPE_CHECKING:
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 NOT_SIMULATED = frozenset(
-    "read local return eval source . trap wait umask type alias unalias getopts hash ulimit readonly let "
-    "declare typeset shopt pushd popd dirs times jobs fg bg mapfile readarray".split()
+    [
+        "read",
+        "local",
+        "return",
+        "eval",
+        "source",
+        ".",
+        "trap",
+        "wait",
+        "umask",
+        "type",
+        "alias",
+        "unalias",
+        "getopts",
+        "hash",
+        "ulimit",
+        "readonly",
+        "let",
+        "declare",
+        "typeset",
+        "shopt",
+        "pushd",
+        "popd",
+        "dirs",
+        "times",
+        "jobs",
+        "fg",
+        "bg",
+        "mapfile",
+        "readarray",
+    ]
 )
 
 
@@ -418,7 +447,9 @@ def _binary(a: str, op: str, b: str, flavor: str) -> bool:
         x, y = int(a), int(b)
     except ValueError:
         bad = a if not a.strip().lstrip("-").isdigit() else b
-        raise _TestError(f"Illegal number: {bad}" if flavor == "dash" else f"{bad}: integer expression expected") from None
+        raise _TestError(
+            f"Illegal number: {bad}" if flavor == "dash" else f"{bad}: integer expression expected"
+        ) from None
     return {"-eq": x == y, "-ne": x != y, "-lt": x < y, "-le": x <= y, "-gt": x > y, "-ge": x >= y}[op]
 
 

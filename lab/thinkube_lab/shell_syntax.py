@@ -534,9 +534,7 @@ class _Parser:
                 break
             items.append(self.and_or())
             t = self.tok
-            if t.kind == "op" and t.value == ";":
-                self.i += 1
-            elif t.kind == "nl":
+            if (t.kind == "op" and t.value == ";") or t.kind == "nl":
                 self.i += 1
             else:
                 break

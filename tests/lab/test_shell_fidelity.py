@@ -16,7 +16,6 @@ hides a construct the lab could be compared on.
 from __future__ import annotations
 
 import asyncio
-import os
 import shlex
 import shutil
 import subprocess
@@ -43,7 +42,7 @@ ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "
 BATTERY: list[tuple[str, str]] = [
     ("quoting", """A='a  b'; echo $A "$A" '$A' \\$A "${A}x" ${NOPE:-dflt} "${NOPE-}"x"""),
     ("quotes-nested", """echo "it's" 'say "hi"' a\\ b "semi;colon" 'x|y' a\\;b"""),
-    ("status", "false; echo $?; true; echo $?; false; echo \"${?}\""),
+    ("status", 'false; echo $?; true; echo $?; false; echo "${?}"'),
     ("and-or", "true && echo a || echo b; false && echo c || echo d; false || false || echo e"),
     ("negation", "! false; echo $?; ! true; echo $?"),
     ("pipeline-status", "false | true; echo $?; true | false; echo $?"),
@@ -85,7 +84,10 @@ BATTERY: list[tuple[str, str]] = [
     ("heredoc-two", "cat <<A; cat <<B\none\nA\ntwo\nB"),
     ("for-loop", 'for x in a "b c" d; do echo "<$x>"; done; for y in; do echo never; done; echo "end $x"'),
     ("for-continue-break", "for i in 1 2 3 4; do if [ $i = 2 ]; then continue; fi; [ $i = 4 ] && break; echo $i; done"),
-    ("if-elif", "for v in 1 2 3; do if [ $v = 1 ]; then echo one; elif [ $v = 2 ]; then echo two; else echo other; fi; done"),
+    (
+        "if-elif",
+        "for v in 1 2 3; do if [ $v = 1 ]; then echo one; elif [ $v = 2 ]; then echo two; else echo other; fi; done",
+    ),
     ("while-until", "while false; do echo never; done; until true; do echo never; done; echo $?"),
     ("loop-redirect", "for i in 1 2; do echo $i; done > @D@/loop; cat @D@/loop"),
     ("subshell", "x=1; (x=2; echo in $x; exit 3); echo $? $x"),
@@ -99,7 +101,7 @@ BATTERY: list[tuple[str, str]] = [
     ("nested-sh", "sh -c 'exit 5'; echo $?; export V=1; sh -c 'echo V=$V'; W=2 sh -c 'echo W=$W'"),
     ("set-e-nested", "set -e; sh -c 'false'; echo never"),
     ("cd-pwd", "cd @D@ && pwd; cd @D@/nonexistent; echo $?"),
-    ("assignments", 'A=1 B=2; echo "$A$B"; A=x sh -c \'echo $A\'; echo $A'),
+    ("assignments", "A=1 B=2; echo \"$A$B\"; A=x sh -c 'echo $A'; echo $A"),
 ]
 
 # (id, script, way, what the message names, stdout before the refusal): refused loudly.
@@ -217,7 +219,9 @@ async def test_same_as_ubuntu(lab: Lab, scratch: Path, case: str, script: str, w
     [(c, s, w, n, b) for c, s, ws, n, b in REFUSED for w in _ways(ws)],
     ids=[f"{c}-{w}" for c, _, ws, _, _ in REFUSED for w in _ways(ws)],
 )
-async def test_refused_loudly(lab: Lab, scratch: Path, case: str, script: str, way: str, names: str, before: str) -> None:
+async def test_refused_loudly(
+    lab: Lab, scratch: Path, case: str, script: str, way: str, names: str, before: str
+) -> None:
     rc, out, err = await on_lab(lab, script, way)
     assert (rc, out) == (2, before), (rc, out, err)
     assert err.startswith("lab shell: unsupported syntax:") and names in err, err

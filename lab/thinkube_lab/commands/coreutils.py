@@ -878,13 +878,21 @@ async def _shell(ctx: Ctx, argv: list[str]) -> int:
     stdin = ctx.stdin
     if command_mode:
         if not args:
-            ctx.err(f"{name}: -c: option requires an argument" if dialect == "bash" else f"{name}: 0: -c requires an argument")
+            ctx.err(
+                f"{name}: -c: option requires an argument"
+                if dialect == "bash"
+                else f"{name}: 0: -c requires an argument"
+            )
             return 2
         script = args.pop(0)
     elif args:  # sh FILE
         text = await ctx.node.fs.read(args[0])
         if text is None:
-            ctx.err(f"{name}: {args[0]}: No such file or directory" if dialect == "bash" else f"{name}: 0: cannot open {args[0]}: No such file")
+            ctx.err(
+                f"{name}: {args[0]}: No such file or directory"
+                if dialect == "bash"
+                else f"{name}: 0: cannot open {args[0]}: No such file"
+            )
             return 127 if dialect == "bash" else 2
         script = text
     else:
