@@ -596,6 +596,8 @@ class Shell:
                 problem = await self._redirect(streams, r, files, stderr)
                 if problem is not None:
                     return problem
+            if argv == ["exec"] and cmd.redirs:
+                raise unsupported("exec with only redirections (redirecting the rest of the script)")
             if not argv:
                 for name, value in assigns:
                     self.vars[name] = value

@@ -186,10 +186,11 @@ async def _loop_control(ctx: Ctx, argv: list[str]) -> int:
 
 
 async def _cd(ctx: Ctx, argv: list[str]) -> int:
-    target = argv[1] if len(argv) > 1 else ctx.shell.vars.get("HOME", "/")
+    given = argv[1] if len(argv) > 1 else ctx.shell.vars.get("HOME", "/")
+    target = given if given.startswith("/") else ctx.node.fs.norm(ctx.shell.vars.get("PWD", "/") + "/" + given)
     if not await ctx.node.fs.is_dir(target):
-        bash = f"cd: {target}: No such file or directory"
-        ctx.err(ctx.shell.diag(bash if ctx.shell.bash else f"cd: can't cd to {target}"))
+        bash = f"cd: {given}: No such file or directory"
+        ctx.err(ctx.shell.diag(bash if ctx.shell.bash else f"cd: can't cd to {given}"))
         return 1 if ctx.shell.bash else 2
     ctx.shell.vars["PWD"] = target
     return 0

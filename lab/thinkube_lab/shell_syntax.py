@@ -593,7 +593,7 @@ class _Parser:
             cmd = Loop(cond, body, word == "until", t.line)
         elif word == "case":
             raise unsupported("case ... esac")
-        elif word in ("function", "select", "coproc"):
+        elif word in ("function", "select", "coproc") or (word == "time" and self.dialect == "bash"):
             raise unsupported(f"'{word}' (a bash keyword)")
         elif word == "[[" and self.dialect == "bash":
             raise unsupported("[[ ... ]] (bash's conditional command; use [ ... ])")

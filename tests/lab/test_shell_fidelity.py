@@ -117,6 +117,15 @@ REFUSED: list[tuple[str, str, str, str, str]] = [
     ("read", "echo before; read x; echo after", "both", "the shell builtin 'read'", "before\n"),
     ("here-string", "cat <<<x", "bash", "here-strings", ""),
     ("set-o-noclobber", "echo before; set -o noclobber; echo after", "both", "set -o noclobber", "before\n"),
+    (
+        "exec-redirections",
+        "echo before; exec 2>/dev/null; echo after >&2",
+        "both",
+        "exec with only redirections",
+        "before\n",
+    ),
+    ("time", "time true; echo after", "bash", "'time'", ""),
+    ("parameter-length", "A=abc; echo ${#A}", "both", "parameter expansion", ""),
 ]
 
 
