@@ -316,10 +316,12 @@ async def _command(ctx: Ctx, argv: list[str]) -> int:
     args = argv[1:]
     if args and args[0] in ("-v", "-V"):
         status = 0
-        for name in args[1:]:
+        # dash 0.5.12 looks at the first name only, and a missing one is 127; bash: each, and 1
+        names = args[1:] if ctx.shell.bash else args[1:2]
+        for name in names:
             path = ctx.shell.command_path(name)
             if path is None:
-                status = 127 if args[0] == "-V" else 1
+                status = 1 if args[0] == "-v" and ctx.shell.bash else 127
                 if args[0] == "-V":
                     ctx.err(f"{name}: not found")
                 continue

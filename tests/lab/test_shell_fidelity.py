@@ -102,6 +102,13 @@ BATTERY: list[tuple[str, str]] = [
     ("set-e-nested", "set -e; sh -c 'false'; echo never"),
     ("cd-pwd", "cd @D@ && pwd; cd @D@/nonexistent; echo $?"),
     ("assignments", "A=1 B=2; echo \"$A$B\"; A=x sh -c 'echo $A'; echo $A"),
+    ("line-numbers", "echo a\nfrobnicate\n# a comment\necho b # trailing\n[ x -lt y ]\nexit 3"),
+    ("if-not", "if ! false; then echo negated; fi; if command -v nosuchcmd; then :; else echo absent $?; fi"),
+    ("default-substitution", 'echo "${NOPE:-$(echo from-sub)}" ${EMPTY-unset} "${EMPTY:-x}"'),
+    ("heredoc-in-loop", "for n in 1 2; do cat <<EOF\nitem $n\nEOF\ndone | cat"),
+    ("stdin-substitution", 'x=$(sh -c \'exit 3\') || echo failed $?; printf "%s\\n" "$(echo a | cat)"'),
+    ("test-files", "echo x > @D@/f; test -f @D@/f && test -s @D@/f && ! test -d @D@/f && [ -e @D@ ] && echo files"),
+    ("continuation", "echo one \\\n  two; true &&\n  echo three"),
 ]
 
 # (id, script, way, what the message names, stdout before the refusal): refused loudly.
