@@ -108,6 +108,7 @@ BATTERY: list[tuple[str, str]] = [
     ("heredoc-in-loop", "for n in 1 2; do cat <<EOF\nitem $n\nEOF\ndone | cat"),
     ("stdin-substitution", 'x=$(sh -c \'exit 3\') || echo failed $?; printf "%s\\n" "$(echo a | cat)"'),
     ("test-files", "echo x > @D@/f; test -f @D@/f && test -s @D@/f && ! test -d @D@/f && [ -e @D@ ] && echo files"),
+    ("kill-not-a-pid", "kill x; echo $?"),
     ("continuation", "echo one \\\n  two; true &&\n  echo three"),
 ]
 

@@ -802,22 +802,27 @@ async def kill(ctx: Ctx, argv: list[str]) -> int:
     if targets and targets[0] == "--":
         targets = targets[1:]
     status = 0
-    for t in targets:
+    shell = ctx.shell
+    for t in targets:  # kill is a builtin of both shells; each words its errors its own way
         try:
             pid = abs(int(t))
         except ValueError:
-            ctx.err(f"{ctx.shell.args[0]}: 1: kill: Illegal number: {t}")
+            if shell.bash:
+                ctx.err(shell.diag(f"kill: {t}: arguments must be process or job IDs"))
+                status = 1
+                continue
+            ctx.err(shell.diag(f"kill: Illegal number: {t}"))
             return 2
         proc = ctx.node.processes.get(pid)
-        if proc is None:
-            ctx.err(f"{ctx.shell.args[0]}: 1: kill: No such process")
+        why = "No such process" if proc is None else None
+        if proc is not None and proc[1] == "root" and not ctx.is_root:
+            why = "Operation not permitted"
+        if why is not None:
+            ctx.err(shell.diag(f"kill: ({t}) - {why}" if shell.bash else f"kill: {why}"))
             status = 1
             continue
-        task, owner = proc
-        if owner == "root" and not ctx.is_root:
-            ctx.err(f"{ctx.shell.args[0]}: 1: kill: Operation not permitted")
-            status = 1
-            continue
+        assert proc is not None
+        task = proc[0]
         ctx.node.killed.add(pid)
         if task is not asyncio.current_task():
             task.cancel()
