@@ -24,7 +24,7 @@ from .commands import TABLE
 from .commands.snap import seed_snaps
 from .nodestate import DURATIONS, LAB_USER, LOGIN_PATH, SECURE_PATH, MicroK8sState
 from .profiles import Profile
-from .shell import Input, Output, Shell
+from .shell import CWD, Input, Output, Shell
 
 if TYPE_CHECKING:
     from .cluster import Lab
@@ -95,7 +95,12 @@ class VirtualFS:
 
     @staticmethod
     def norm(path: str) -> str:
-        return posixpath.normpath("/" + path.lstrip("/")) if path else "/"
+        """The absolute path: a relative one is taken from the running command's directory."""
+        if not path:
+            return "/"
+        if not path.startswith("/"):
+            path = CWD.get() + "/" + path
+        return posixpath.normpath("/" + path.lstrip("/"))
 
     def _disk(self, path: str) -> Path:
         return self.root / self.norm(path).lstrip("/")

@@ -18,6 +18,7 @@ to `ctx.stdout` / `ctx.stderr` as they go, so output streams over SSH while they
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -50,6 +51,10 @@ if TYPE_CHECKING:
     from .node import LabNode
 
 __all__ = ["ExitShell", "ShellError", "Unsupported", "parse", "unsupported"]
+
+# The working directory of the command running (the shell's $PWD): what relative paths mean to
+# the node's files. A context variable, so each session and each pipeline stage has its own.
+CWD: contextvars.ContextVar[str] = contextvars.ContextVar("thinkube_lab_cwd", default="/")
 
 
 # ============================================================================ streams
@@ -298,6 +303,7 @@ class Shell:
         """A new shell process (`sh -c`, sudo): only the exported environment carries over."""
         if env is None:
             env = {k: v for k, v in self.vars.items() if k in self.exported}
+        env = {"PWD": CWD.get(), **env}  # a new process starts where its parent is (sudo keeps it too)
         if user != self.user and user == "root":
             env = {**env, "HOME": "/root", "USER": "root", "LOGNAME": "root", "PATH": self.node.SECURE_PATH}
         return Shell(self.node, self.table, user=user, env=env, args=args, groups=groups, dialect=dialect or "dash")
@@ -581,6 +587,13 @@ class Shell:
             stderr.write("+ " + " ".join([*(f"{n}={v}" for n, v in assigns), *argv]) + "\n")
 
     async def _simple(self, cmd: Simple, stdin: Input, stdout: Output, stderr: Output) -> int:
+        cwd = CWD.set(self.vars.get("PWD") or CWD.get())
+        try:
+            return await self._simple_in_cwd(cmd, stdin, stdout, stderr)
+        finally:
+            CWD.reset(cwd)
+
+    async def _simple_in_cwd(self, cmd: Simple, stdin: Input, stdout: Output, stderr: Output) -> int:
         self.line = cmd.line
         self._sub_status = 0
         argv: list[str] = []

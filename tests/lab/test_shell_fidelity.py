@@ -108,6 +108,10 @@ BATTERY: list[tuple[str, str]] = [
     ("heredoc-in-loop", "for n in 1 2; do cat <<EOF\nitem $n\nEOF\ndone | cat"),
     ("stdin-substitution", 'x=$(sh -c \'exit 3\') || echo failed $?; printf "%s\\n" "$(echo a | cat)"'),
     ("test-files", "echo x > @D@/f; test -f @D@/f && test -s @D@/f && ! test -d @D@/f && [ -e @D@ ] && echo files"),
+    (
+        "relative-paths",
+        "cd @D@ && echo x > rel && cat rel @D@/rel && mkdir sub && cd sub && pwd && test -d ../sub && echo ok",
+    ),
     ("kill-not-a-pid", "kill x; echo $?"),
     ("continuation", "echo one \\\n  two; true &&\n  echo three"),
 ]
