@@ -39,8 +39,8 @@ demo: venv
 
 # Static checks: ruff (lint and format) everywhere, mypy strict on the core.
 lint: venv
-	$(BIN)/ruff check thinkube_tui lab tests benchmarks
-	$(BIN)/ruff format --check thinkube_tui lab tests benchmarks
+	$(BIN)/ruff check thinkube_tui lab tests benchmarks tools
+	$(BIN)/ruff format --check thinkube_tui lab tests benchmarks tools
 	$(BIN)/mypy
 
 test: venv system-deps lint

@@ -125,7 +125,69 @@ def tui_log() -> list[Row]:
     return rows
 
 
+def masking() -> list[Row]:
+    return [
+        {
+            "figure": f"secrets masking, register + mask, {r['workers']} workers (s, median of 3)",
+            "value": r["new_s"],
+            "baseline": r["old_s"],
+            "ratio": r["new_over_old"],
+            "target": "linear (old: regex rebuilt per secret)",
+            "pass": None,
+        }
+        for r in run("masking.py", "--workers", "60,300")["rows"]
+    ]
+
+
+def journal_sync() -> list[Row]:
+    data = run("journal_sync.py", "--runs", "3")
+    old, new = data["old"], data["new"]
+    return [
+        {
+            "figure": f"journal, {data['workers']}-worker lab install: {label}",
+            "value": new[key],
+            "baseline": old[key],
+            "ratio": new[key] / old[key] if old[key] else None,
+            "target": "off the event loop, coalesced",
+            "pass": None,
+        }
+        for label, key in (
+            ("fsyncs", "fsyncs"),
+            ("fsyncs on the loop", "fsyncs_on_loop"),
+            ("loop s in journal", "loop_s"),
+        )
+    ]
+
+
+def validate_scale() -> list[Row]:
+    data = run("validate_scale.py")
+    first, rows = data["rows"][0], []
+    for r in data["rows"][1:]:
+        rows.append(
+            {
+                "figure": f"validate, whole process, {r['workers']} vs {first['workers']} workers (s)",
+                "value": r["median_s"],
+                "baseline": first["median_s"],
+                "ratio": r["median_s"] / first["median_s"],
+                "target": f"<= {data['gate']}x at 1,000" if r["workers"] == 1000 else "-",
+                "pass": data["pass"] if r["workers"] == 1000 else None,
+            }
+        )
+        rows.append(
+            {
+                "figure": f"validate, {r['workers']} workers: libyaml vs pure-Python composer (s)",
+                "value": r["median_s"],
+                "baseline": r["pure_python_median_s"],
+                "ratio": r["median_s"] / r["pure_python_median_s"],
+                "target": "-",
+                "pass": None,
+            }
+        )
+    return rows
+
+
 BENCHMARKS = {"startup": startup, "makespan": makespan, "discovery": discovery, "tui_log": tui_log}
+BENCHMARKS.update(masking=masking, journal_sync=journal_sync, validate_scale=validate_scale)  # issue 15, core
 
 
 def main() -> int:

@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="print, per node, the commands and API calls an install would make; change nothing",
     )
     run.add_argument(
+        "--show-input",
+        action="store_true",
+        help="with --dry-run: print each command's stdin and each API call's object below it "
+        "(Helm values as YAML), every secret masked",
+    )
+    run.add_argument(
         "--state-dir",
         metavar="DIR",
         type=Path,
@@ -145,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="trust host keys seen for the first time (they are remembered)",
     )
+    from .commands.doctor import add_parser as add_doctor
+    from .commands.support_bundle import add_parser as add_support_bundle
+
+    add_support_bundle(sub)
+    add_doctor(sub)
     return parser
 
 
@@ -161,6 +172,8 @@ def _needs_lab(args: argparse.Namespace) -> str | None:
     """The command, if it runs against the lab (a distribution of its own, maybe not installed)."""
     if args.command is None and args.demo:
         return "`thinkube-tui --demo`"
+    if args.command in ("support-bundle", "doctor") and args.demo:
+        return f"`thinkube-tui {args.command} --demo`"
     if args.command == "lab" and args.lab_command in ("up", "serve"):
         return f"`thinkube-tui lab {args.lab_command}`"
     return None  # `lab down` only signals a process; `status --demo` only reads the journal
@@ -169,6 +182,14 @@ def _needs_lab(args: argparse.Namespace) -> str | None:
 def _dispatch(args: argparse.Namespace) -> int:
     if getattr(args, "fresh", False) and not args.demo:
         print("thinkube-tui: --fresh starts the demo over; use it with --demo", file=sys.stderr)
+        return EXIT_INVALID
+    if getattr(args, "show_input", False) and (
+        args.command is not None or not args.dry_run or args.answers is None or args.interactive
+    ):
+        print(
+            "thinkube-tui: --show-input shows what a dry run would send; use it with --answers FILE --dry-run",
+            file=sys.stderr,
+        )
         return EXIT_INVALID
     if (what := _needs_lab(args)) is not None:
         from .lab_loader import LabMissing, check_lab
@@ -201,6 +222,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .commands.lab import run_lab_command
 
         return run_lab_command(args)
+    if args.command == "support-bundle":
+        import asyncio
+
+        from .commands.support_bundle import run_support_bundle
+
+        return asyncio.run(run_support_bundle(args))
+    if args.command == "doctor":
+        import asyncio
+
+        from .commands.doctor import run_doctor
+
+        return asyncio.run(run_doctor(args))
     if args.command == "discover":
         from .commands.discover import run_discover_command
 
@@ -233,6 +266,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         secrets=args.secrets,
         yes=args.yes,
         dry_run=args.dry_run,
+        show_input=args.show_input,
         state_dir=args.state_dir,
         skip_checks=frozenset(args.skip_check),
         accept_new_host_keys=args.accept_new_host_keys,

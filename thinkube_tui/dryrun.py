@@ -7,8 +7,12 @@ complete first install. Nothing connects anywhere.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import IO, Any
+
+import yaml
 
 from .catalog import Catalog
 from .engine import EngineSettings
@@ -17,17 +21,33 @@ from .facts import Facts
 from .journal import Journal
 from .kube import ProxyResponse
 from .phases import Install, PlanInstall, Session, make_cluster, run_phases
+from .secrets import MASK, Secrets
 from .spec import Spec
 from .transport import CommandResult, LineCallback
 
 
+@dataclass(frozen=True)
+class Record:
+    """One command or API call, with what it would send: a command's stdin, an API call's object."""
+
+    line: str
+    stdin: str | None = None
+    body: Mapping[str, Any] | None = None
+
+
 class Transcript:
     def __init__(self) -> None:
-        self.lines: dict[str, list[str]] = {}
+        self.records: dict[str, list[Record]] = {}
         self.component = ""
+        self.secrets = Secrets()  # the run's: every value it registered is masked when shown
 
-    def add(self, where: str, line: str) -> None:
-        self.lines.setdefault(where, []).append(f"[{self.component}] {line}" if self.component else line)
+    @property
+    def lines(self) -> dict[str, list[str]]:
+        return {where: [r.line for r in records] for where, records in self.records.items()}
+
+    def add(self, where: str, line: str, *, stdin: str | None = None, body: Mapping[str, Any] | None = None) -> None:
+        text = f"[{self.component}] {line}" if self.component else line
+        self.records.setdefault(where, []).append(Record(text, stdin, body))
 
 
 # What the dry run assumes `microk8s add-node` prints as the control node's certificate fingerprint.
@@ -55,7 +75,7 @@ class RecordingTransport:
         sudo: bool = False,
     ) -> CommandResult:
         stdin = " (input on stdin)" if input else ""
-        self._transcript.add(self._node, f"{'sudo ' if sudo else ''}{command}{stdin}")
+        self._transcript.add(self._node, f"{'sudo ' if sudo else ''}{command}{stdin}", stdin=input or None)
         if command.startswith("microk8s add-node") and input:  # the token and a stand-in fingerprint
             return CommandResult(command, 0, f"token: {input}/{ASSUMED_CHECK}\n", "")
         return CommandResult(command, 0, "", "")
@@ -67,19 +87,20 @@ class RecordingKube:
     def __init__(self, transcript: Transcript) -> None:
         self._transcript = transcript
 
-    def _say(self, text: str) -> None:
-        self._transcript.add("kubernetes API", text)
+    def _say(self, text: str, body: Mapping[str, Any] | None = None) -> None:
+        # A copy: what was sent then, even if the installer changes its object afterwards.
+        self._transcript.add("kubernetes API", text, body=copy.deepcopy(body))
 
     async def apply(self, obj: Mapping[str, Any], **_: Any) -> Mapping[str, Any]:
         meta = obj["metadata"]
         where = f"{meta['namespace']}/" if meta.get("namespace") else ""
-        self._say(f"apply {obj['kind']} {where}{meta['name']} ({obj['apiVersion']})")
+        self._say(f"apply {obj['kind']} {where}{meta['name']} ({obj['apiVersion']})", obj)
         return obj
 
     async def merge_patch(
         self, api_version: str, kind: str, name: str, namespace: str | None, patch: Mapping[str, Any]
     ) -> Mapping[str, Any]:
-        self._say(f"patch {kind} {name}: {sorted(patch.get('spec', patch))}")
+        self._say(f"patch {kind} {name}: {sorted(patch.get('spec', patch))}", patch)
         return patch
 
     async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> None:
@@ -123,12 +144,17 @@ def assumed_facts(spec: Spec) -> dict[str, Facts]:
     return {n.name: Facts(node=n.name, hostname=n.name, primary_address=n.host) for n in spec.nodes}
 
 
-async def dry_run(spec: Spec, catalog: Catalog) -> Transcript:
-    """The install's own phases (plan, install) on a session whose nodes and cluster record."""
+async def dry_run(spec: Spec, catalog: Catalog, secrets: Secrets | None = None) -> Transcript:
+    """The install's own phases (plan, install) on a session whose nodes and cluster record.
+
+    `secrets` resolves the answers' references (and, with every value the run generates,
+    masks what is shown); without it, a component that needs one is reported as not installed.
+    """
     from .installers import registry
 
     transcript = Transcript()
-    session = Session.for_spec(spec, catalog)
+    session = Session.for_spec(spec, catalog, secrets=secrets)
+    transcript.secrets = session.secrets
     session.transports = {n.name: RecordingTransport(n.name, transcript) for n in spec.nodes}
     session.facts = assumed_facts(spec)
     session.journal = Journal(None)  # remembers nothing: every dry run is a first install
@@ -153,14 +179,40 @@ async def dry_run(spec: Spec, catalog: Catalog) -> Transcript:
     return transcript
 
 
-async def print_dry_run(spec: Spec, catalog: Catalog, out: IO[str]) -> None:
-    transcript = await dry_run(spec, catalog)
+def shown_body(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An API call's object as shown: a Secret's values are blanked whole (base64 hides them from masking)."""
+    if body.get("kind") != "Secret":
+        return body
+    blanked = {k: dict.fromkeys(body[k], MASK) for k in ("data", "stringData") if isinstance(body.get(k), dict)}
+    return {**body, **blanked}
+
+
+def shown_input(record: Record) -> str | None:
+    """What a command reads on stdin (Helm values are YAML already), or an API call's object as YAML."""
+    if record.stdin is not None:
+        return record.stdin
+    if record.body is not None:
+        return yaml.safe_dump(dict(shown_body(record.body)), sort_keys=False, default_flow_style=False)
+    return None
+
+
+async def print_dry_run(
+    spec: Spec, catalog: Catalog, out: IO[str], *, secrets: Secrets | None = None, show_input: bool = False
+) -> None:
+    """The transcript per node; with `show_input`, each command's stdin (and each API call's object)
+    indented below it, every secret of the run masked as in the logs."""
+    transcript = await dry_run(spec, catalog, secrets)
+    mask = transcript.secrets.mask
     out.write("Dry run: what a first install would do. Nothing was connected to or changed.\n")
     order = [n.name for n in spec.nodes] + ["kubernetes API", "not installed"]
     for where in order:
-        lines = transcript.lines.get(where)
-        if not lines:
+        records = transcript.records.get(where)
+        if not records:
             continue
         out.write(f"\n== {where}\n")
-        out.writelines(f"  {line}\n" for line in lines)
+        for record in records:
+            out.write(f"  {mask(record.line)}\n")
+            text = shown_input(record) if show_input else None
+            if text:
+                out.writelines(f"      | {line}".rstrip() + "\n" for line in mask(text).splitlines())
     out.flush()

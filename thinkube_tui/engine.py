@@ -124,7 +124,7 @@ class Steps:
             except Exception as exc:
                 _in_step(exc, name)
                 raise
-        self._journal.step_finished(self.component, name)
+        await self._journal.astep_finished(self.component, name)  # on disk before the next step
         self._bus.publish(StepDone(self.component, name))
         return result
 
@@ -351,7 +351,7 @@ class Engine:
             stopping=lambda: self._cancelled or self._error is not None,
         )
         attempt = self._journal.components[cid].attempts + 1 if cid in self._journal.components else 1
-        self._journal.started(cid, self._configs.get(cid))
+        await self._journal.astarted(cid, self._configs.get(cid))
         self._bus.publish(ComponentStarted(cid, attempt=attempt))
         began = time.monotonic()
         try:
@@ -370,14 +370,14 @@ class Engine:
                 self.state[cid] = "cancelled"
                 self._batcher.flush()
                 return
-            self._fail(cid, steps, exc, time.monotonic() - began)
+            await self._fail(cid, steps, exc, time.monotonic() - began)
             return
         self._batcher.flush()
-        self._journal.finished(cid)
+        await self._journal.afinished(cid)
         self.state[cid] = "done"
         self._bus.publish(ComponentDone(cid, elapsed_s=time.monotonic() - began))
 
-    def _fail(self, cid: str, steps: Steps, exc: Exception, elapsed: float) -> None:
+    async def _fail(self, cid: str, steps: Steps, exc: Exception, elapsed: float) -> None:
         if isinstance(exc, TimeoutError):
             message = f"did not finish within {self._settings.component_timeout_s:g} s"
         elif isinstance(exc, InstallError):
@@ -388,7 +388,7 @@ class Engine:
         tail = getattr(exc, "output_tail", "")
         self._batcher.flush()
         try:
-            self._journal.failed_with(cid, message)
+            await self._journal.afailed_with(cid, message)
         except JournalError as journal_error:
             self._stop(cid, journal_error)
         self.state[cid] = "failed"

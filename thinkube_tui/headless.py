@@ -58,6 +58,7 @@ class HeadlessOptions:
     secrets: Path | None = None
     yes: bool = False
     dry_run: bool = False
+    show_input: bool = False  # with dry_run: each command's stdin, secrets masked
     state_dir: Path | None = None
     skip_checks: frozenset[str] = frozenset()
     accept_new_host_keys: bool = False
@@ -201,7 +202,7 @@ async def _run(options: HeadlessOptions, out: IO[str], err: IO[str]) -> int:
     if options.dry_run:
         from .dryrun import print_dry_run
 
-        await print_dry_run(spec, catalog, out)
+        await print_dry_run(spec, catalog, out, secrets=secrets, show_input=options.show_input)
         return EXIT_OK
 
     from .access import headless_prompts, node_target

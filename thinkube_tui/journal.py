@@ -13,14 +13,22 @@ written by a newer thinkube-tui is refused by its version, an older format is mi
 anything else (torn, nested past reason, NaN, a wrong type) is "damaged" -- never half-read.
 A write that fails (a full disk) raises `JournalWriteError`: the journal is the truth, so the
 install stops rather than go on with steps it could not record.
+
+During an install the engine records through the awaitable methods (`astarted`,
+`astep_finished`, ...): the write and its fsyncs run in a thread, off the event loop, and the
+awaiting step goes on only once a write holding its record is on disk. Records made while a
+write is in flight go to disk together in the next one (group commit): when many nodes finish
+steps at once, they share writes instead of queueing one write each.
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import hashlib
 import json
 import os
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -106,6 +114,11 @@ class Journal:
         self.path = path  # None: in memory only (dry runs, tests)
         self.components: dict[str, ComponentRecord] = components or {}
         self.write_error: JournalWriteError | None = None  # the first write that failed, kept
+        self._lock = threading.Lock()  # one write at a time, from the loop's threads or `save`
+        self._taken = 0  # snapshots taken (numbered on the event loop, where records change)
+        self._on_disk = 0  # the number of the newest snapshot written
+        self._batch: asyncio.Future[None] | None = None  # the next write's outcome, shared by its waiters
+        self._writer: asyncio.Task[None] | None = None
 
     @classmethod
     def open(cls, path: Path) -> Journal:
@@ -151,8 +164,46 @@ class Journal:
         return rec is not None and rec.status == "done" and rec.config_hash != config_hash(config)
 
     # ------------------------------------------------------------ updates (each one persisted)
+    # The plain methods write at once, on the caller's thread; their awaitable twins (what the
+    # engine uses) write off the event loop and return once the record is on disk.
 
     def started(self, component: str, config: Any) -> None:
+        self._started(component, config)
+        self.save()
+
+    def step_finished(self, component: str, step: str) -> None:
+        self._step_finished(component, step)
+        self.save()
+
+    def finished(self, component: str) -> None:
+        self._finished(component)
+        self.save()
+
+    def failed_with(self, component: str, error: str) -> None:
+        self._failed_with(component, error)
+        self.save()
+
+    def forget(self, component: str) -> None:
+        self.components.pop(component, None)
+        self.save()
+
+    async def astarted(self, component: str, config: Any) -> None:
+        self._started(component, config)
+        await self.commit()
+
+    async def astep_finished(self, component: str, step: str) -> None:
+        self._step_finished(component, step)
+        await self.commit()
+
+    async def afinished(self, component: str) -> None:
+        self._finished(component)
+        await self.commit()
+
+    async def afailed_with(self, component: str, error: str) -> None:
+        self._failed_with(component, error)
+        await self.commit()
+
+    def _started(self, component: str, config: Any) -> None:
         rec = self.components.get(component)
         digest = config_hash(config)
         if rec is None or rec.status == "done":
@@ -161,27 +212,19 @@ class Journal:
             rec.status, rec.config_hash, rec.error = "running", digest, None
             rec.attempts += 1
             rec.started_at, rec.finished_at = time.time(), None
-        self.save()
 
-    def step_finished(self, component: str, step: str) -> None:
+    def _step_finished(self, component: str, step: str) -> None:
         rec = self.components[component]
         if step not in rec.steps_done:
             rec.steps_done.append(step)
-        self.save()
 
-    def finished(self, component: str) -> None:
+    def _finished(self, component: str) -> None:
         rec = self.components[component]
         rec.status, rec.finished_at, rec.error = "done", time.time(), None
-        self.save()
 
-    def failed_with(self, component: str, error: str) -> None:
+    def _failed_with(self, component: str, error: str) -> None:
         rec = self.components[component]
         rec.status, rec.finished_at, rec.error = "failed", time.time(), error
-        self.save()
-
-    def forget(self, component: str) -> None:
-        self.components.pop(component, None)
-        self.save()
 
     # ------------------------------------------------------------ persistence
 
@@ -192,15 +235,58 @@ class Journal:
         }
 
     def save(self) -> None:
-        """Write the journal; raises `JournalWriteError` (saying where, and what to do) if it cannot."""
+        """Write the journal now; raises `JournalWriteError` (saying where, and what to do) if it cannot."""
         if self.path is None:
             return
-        try:
-            write_atomic(self.path, json.dumps(self.to_json(), indent=1) + "\n")
-        except OSError as exc:
-            error = JournalWriteError(write_error_message(self.path, exc))
-            self.write_error = self.write_error or error
-            raise error from None
+        self._write(*self._snapshot())
+
+    async def commit(self) -> None:
+        """Return once the journal as it is now is on disk (raises `JournalWriteError` if it
+        cannot be written). The write runs in a thread. Called while a write is in flight, it
+        joins the next write, which starts when that one ends and holds every record made
+        until then: one write for all of them."""
+        if self.path is None:
+            return
+        batch = self._batch
+        if batch is None:
+            batch = self._batch = asyncio.get_running_loop().create_future()
+            if self._writer is None or self._writer.done():
+                self._writer = asyncio.ensure_future(self._write_batches())
+        await asyncio.shield(batch)  # a waiter cancelled (the run stopping) leaves the write to finish
+
+    async def _write_batches(self) -> None:
+        while self._batch is not None:
+            batch, self._batch = self._batch, None
+            try:
+                await asyncio.to_thread(self._write, *self._snapshot())  # snapshot taken here, on the loop
+            except asyncio.CancelledError:  # the loop is closing: nobody waits for these writes
+                batch.cancel()
+                if self._batch is not None:
+                    self._batch.cancel()
+                    self._batch = None
+                raise
+            except Exception as error:  # JournalWriteError (or a bug): every waiter gets it
+                batch.set_exception(error)
+            else:
+                batch.set_result(None)
+
+    def _snapshot(self) -> tuple[int, str]:
+        self._taken += 1
+        return self._taken, json.dumps(self.to_json(), indent=1) + "\n"
+
+    def _write(self, number: int, text: str) -> None:
+        """Write snapshot `number`, unless a newer one is on disk already (it holds all of this one)."""
+        assert self.path is not None
+        with self._lock:
+            if number < self._on_disk:
+                return
+            try:
+                write_atomic(self.path, text)
+            except OSError as exc:
+                error = JournalWriteError(write_error_message(self.path, exc))
+                self.write_error = self.write_error or error
+                raise error from None
+            self._on_disk = number
 
 
 class NewerFormat(ValueError):

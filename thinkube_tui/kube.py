@@ -19,6 +19,9 @@ from typing import Any
 import yaml
 
 FIELD_MANAGER = "thinkube-tui"
+# Unknown fields (a misspelt key) are refused, not dropped with a warning as a server's default
+# (Warn) would: an installer's typo must fail where it is made.
+STRICT = ("fieldValidation", "Strict")
 UNAVAILABLE_PATIENCE_S = 120.0  # an API server restart (MicroK8s kubelite) takes well under this
 Obj = dict[str, Any]
 
@@ -50,8 +53,12 @@ class Kube:
     async def from_kubeconfig(cls, text: str) -> Kube:
         from kubernetes_asyncio import client, config
 
+        data = yaml.safe_load(text)
+        _require_verified_tls(data)
         configuration = client.Configuration()
-        await config.load_kube_config_from_dict(yaml.safe_load(text), client_configuration=configuration)
+        await config.load_kube_config_from_dict(data, client_configuration=configuration)
+        if not configuration.verify_ssl:  # belt and braces: nothing above may switch it off
+            raise KubeError("the kubeconfig turns TLS verification off; refusing to use it")
         return cls(client.ApiClient(configuration))
 
     async def close(self) -> None:
@@ -97,6 +104,13 @@ class Kube:
         while True:
             try:
                 return await request()
+            except aiohttp.ClientConnectorCertificateError as exc:  # not a restart: never retried
+                host = self._api.configuration.host
+                raise KubeError(
+                    f"the Kubernetes API server at {host} failed TLS verification "
+                    f"({exc.certificate_error}); its certificate must be signed by the kubeconfig's CA and name "
+                    "the server's address -- take the kubeconfig from `microk8s config` on the control node again"
+                ) from None
             except (aiohttp.ClientConnectionError, ConnectionError) as exc:
                 if waited >= UNAVAILABLE_PATIENCE_S:
                     host = self._api.configuration.host
@@ -143,7 +157,7 @@ class Kube:
         result: Obj = await self._call(
             "PATCH",
             path,
-            query=[("fieldManager", field_manager), ("force", "true")],
+            query=[("fieldManager", field_manager), ("force", "true"), STRICT],
             body=obj,
             content_type="application/apply-patch+yaml",
         )
@@ -153,7 +167,7 @@ class Kube:
         """Create `obj`; `KubeConflict` when it exists already (a compare-and-swap on absence)."""
         meta = obj["metadata"]
         path = await self._path(obj["apiVersion"], obj["kind"], None, meta.get("namespace"))
-        result: Obj = await self._call("POST", path, body=obj)
+        result: Obj = await self._call("POST", path, query=[STRICT], body=obj)
         return result
 
     async def replace(self, obj: Obj) -> Obj:
@@ -161,7 +175,7 @@ class Kube:
         changed since it was read (optimistic concurrency, as leader election uses for Leases)."""
         meta = obj["metadata"]
         path = await self._path(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
-        result: Obj = await self._call("PUT", path, body=obj)
+        result: Obj = await self._call("PUT", path, query=[STRICT], body=obj)
         return result
 
     async def merge_patch(self, api_version: str, kind: str, name: str, namespace: str | None, patch: Obj) -> Obj:
@@ -169,6 +183,7 @@ class Kube:
         result: Obj = await self._call(
             "PATCH",
             await self._path(api_version, kind, name, namespace),
+            query=[STRICT],
             body=patch,
             content_type="application/merge-patch+json",
         )
@@ -192,8 +207,10 @@ class Kube:
         return items
 
     async def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
+        # What `kubectl delete` asks for: dependents (a Job's pods) go too, in the background.
+        query = [("propagationPolicy", "Background")]
         try:
-            await self._call("DELETE", await self._path(api_version, kind, name, namespace))
+            await self._call("DELETE", await self._path(api_version, kind, name, namespace), query=query)
         except KubeError as exc:
             if "NotFound" in str(exc):
                 return False
@@ -349,6 +366,26 @@ def rolled_out(obj: Mapping[str, Any]) -> bool:
 def node_ready(obj: Mapping[str, Any]) -> bool:
     conditions = obj.get("status", {}).get("conditions", [])
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _require_verified_tls(data: Any) -> None:
+    """The API server must be reached over https and checked against the kubeconfig's CA (as
+    `microk8s config` gives it): its credentials must never go to an unverified server."""
+    try:
+        current = next(c for c in data["contexts"] if c["name"] == data["current-context"])
+        cluster = next(c for c in data["clusters"] if c["name"] == current["context"]["cluster"])["cluster"]
+    except (KeyError, TypeError, StopIteration):
+        raise KubeError(
+            "the kubeconfig has no usable current context (is it the output of `microk8s config`?)"
+        ) from None
+    server = str(cluster.get("server", ""))
+    if not server.startswith("https://"):
+        raise KubeError(
+            f"the kubeconfig's API server {server!r} is not https; MicroK8s serves its API on "
+            "https://<node>:16443 -- use the kubeconfig `microk8s config` prints"
+        )
+    if cluster.get("insecure-skip-tls-verify"):
+        raise KubeError("the kubeconfig sets insecure-skip-tls-verify; refusing to send credentials unverified")
 
 
 def _reason(exc: Any, method: str, path: str) -> str:

@@ -97,7 +97,12 @@ class Lab:
         self.cluster_check = ""
         self.lab_id = ""
         (self.state_dir / "kube").mkdir(exist_ok=True)
-        self.kube = KubeApiEmulator(self.state_dir / "kube", rollout_delay=1.0, speed=1.0 / max(speed, 1e-6))
+        self.kube = KubeApiEmulator(
+            self.state_dir / "kube",
+            rollout_delay=1.0,
+            speed=1.0 / max(speed, 1e-6),
+            addresses=(f"{NETWORK}.11",),  # the control node's simulated address, in the server certificate
+        )
         self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._save_handle: asyncio.TimerHandle | None = None

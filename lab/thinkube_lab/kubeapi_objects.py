@@ -14,10 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .kubeapi_resources import LABEL_NAMED, PATH_SEGMENT_NAMED, ResourceType
+from .kubeapi_resources import ResourceType
+from .kubeapi_validation import FieldError
 
 Obj = dict[str, Any]
 Path_ = tuple[str, ...]
+FieldPath = tuple[str | int, ...]  # a path into an object, list indices included
 SERVER_META = (
     "uid",
     "resourceVersion",
@@ -25,6 +27,7 @@ SERVER_META = (
     "creationTimestamp",
     "managedFields",
     "deletionTimestamp",
+    "deletionGracePeriodSeconds",
     "selfLink",
 )
 
@@ -48,6 +51,8 @@ class ApiError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if not self.reason:  # StatusReasonUnknown: a real server leaves it out
+            del out["reason"]
         if self.details:
             out["details"] = self.details
         return out
@@ -58,17 +63,40 @@ def not_found_error(rt: ResourceType, name: str) -> ApiError:
     return ApiError(404, "NotFound", f'{res} "{name}" not found', {"name": name, "group": rt.group, "kind": rt.plural})
 
 
-def invalid_error(rt: ResourceType, name: str, causes: list[str]) -> ApiError:
+def invalid_error(rt: ResourceType, name: str, errors: list[FieldError | str]) -> ApiError:
+    """422 Invalid, as `apierrors.NewInvalid` builds it: every error a cause, the message their
+    de-duplicated list (in brackets when more than one)."""
+    errs = [e if isinstance(e, FieldError) else FieldError.parse(e) for e in errors]
     kind = f"{rt.kind}.{rt.group}" if rt.group else rt.kind
+    texts = list(dict.fromkeys(str(e) for e in errs))
+    joined = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
     return ApiError(
         422,
         "Invalid",
-        f'{kind} "{name}" is invalid: ' + ", ".join(causes),
+        f'{kind} "{name}" is invalid: {joined}',
+        {"name": name, "group": rt.group, "kind": rt.kind, "causes": [e.cause() for e in errs]},
+    )
+
+
+def terminating_error(rt: ResourceType, name: str, namespace: str) -> ApiError:
+    """403 from the NamespaceLifecycle admission: nothing new in a namespace being deleted."""
+    res = f"{rt.plural}.{rt.group}" if rt.group else rt.plural
+    return ApiError(
+        403,
+        "Forbidden",
+        f'{res} "{name}" is forbidden: unable to create new content in namespace {namespace} '
+        "because it is being terminated",
         {
             "name": name,
             "group": rt.group,
-            "kind": rt.kind,
-            "causes": [{"reason": "FieldValueInvalid", "message": c} for c in causes],
+            "kind": rt.plural,
+            "causes": [
+                {
+                    "reason": "NamespaceTerminating",
+                    "message": f"namespace {namespace} is being terminated",
+                    "field": "metadata.namespace",
+                }
+            ],
         },
     )
 
@@ -77,56 +105,6 @@ NO_RESOURCE = ApiError(404, "NotFound", "the server could not find the requested
 
 
 # ----------------------------------------------------------------------------- validation
-
-_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS_LABEL_RE = re.compile(_DNS_LABEL)
-_DNS_SUBDOMAIN_RE = re.compile(rf"{_DNS_LABEL}(\.{_DNS_LABEL})*")
-_QUALIFIED_RE = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
-
-
-def name_errors(kind: str, name: str) -> list[str]:
-    if kind in PATH_SEGMENT_NAMED:
-        if name in (".", "..") or "/" in name or "%" in name:
-            return [
-                f'metadata.name: Invalid value: "{name}": may not be "." or ".." and may not contain \'/\' or \'%\''
-            ]
-        return []
-    if kind in LABEL_NAMED:
-        if len(name) > 63 or not _DNS_LABEL_RE.fullmatch(name):
-            return [
-                f'metadata.name: Invalid value: "{name}": a lowercase RFC 1123 label must consist '
-                "of lower case alphanumeric characters or '-', and must start and end with an "
-                f"alphanumeric character (regex used for validation is '{_DNS_LABEL}')"
-            ]
-        return []
-    if len(name) > 253 or not _DNS_SUBDOMAIN_RE.fullmatch(name):
-        return [
-            f'metadata.name: Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist '
-            "of lower case alphanumeric characters, '-' or '.', and must start and end with an "
-            "alphanumeric character"
-        ]
-    return []
-
-
-def label_errors(labels: Any) -> list[str]:
-    errors = []
-    for k, v in (labels or {}).items():
-        prefix, _, name = k.rpartition("/")
-        if (
-            (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN_RE.fullmatch(prefix)))
-            or len(name) > 63
-            or not _QUALIFIED_RE.fullmatch(name)
-        ):
-            errors.append(
-                f'metadata.labels: Invalid value: "{k}": name part must consist of '
-                "alphanumeric characters, '-', '_' or '.'"
-            )
-        if not isinstance(v, str) or len(v) > 63 or (v and not _QUALIFIED_RE.fullmatch(v)):
-            errors.append(
-                f'metadata.labels: Invalid value: "{v}": a valid label must be an empty '
-                "string or consist of alphanumeric characters, '-', '_' or '.'"
-            )
-    return errors
 
 
 class SchemaValidator:
@@ -176,17 +154,48 @@ class SchemaValidator:
         v = self._validator(obj["apiVersion"], obj["kind"], strict)
         return [] if v is None else schema_messages(v, obj)
 
+    def findings(self, obj: Obj) -> tuple[list[FieldPath], list[str]]:
+        """(unknown field paths, other schema errors), from the strict schema."""
+        v = self._validator(obj["apiVersion"], obj["kind"], True)
+        # A built-in kind's `required` fields are the validation code's to report, in its words.
+        return ([], []) if v is None else schema_findings(v, obj, required=False)
+
 
 def schema_messages(validator: Any, obj: Obj) -> list[str]:
-    out = []
-    for e in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.path)))[:10]:
-        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.path).lstrip(".")
+    unknown, errors = schema_findings(validator, obj)
+    return [f'{field_path(p)}: Invalid value: unknown field "{p[-1]}"' for p in unknown] + errors
+
+
+def schema_findings(validator: Any, obj: Obj, required: bool = True) -> tuple[list[FieldPath], list[str]]:
+    """(unknown fields' paths, other schema errors) of `obj` against a strict `validator`;
+    ``required``: report missing required properties (`spec.x: Required value`)."""
+    unknown: list[FieldPath] = []
+    errors: list[str] = []
+    for e in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.path))):
+        path = field_path(e.path)
         if e.validator == "additionalProperties" and e.validator_value is False:
             for extra in sorted(set(e.instance) - set(e.schema.get("properties", {}))):
-                out.append(f'{path + "." if path else ""}{extra}: Invalid value: unknown field "{extra}"')
-        else:
-            out.append(f"{path or '<root>'}: Invalid value: {e.message}")
-    return out
+                unknown.append((*e.path, extra))
+        elif e.validator == "required":
+            if required and isinstance(e.instance, dict):
+                missing = [p for p in e.validator_value if p not in e.instance]
+                errors += [f"{path + '.' if path else ''}{p}: Required value" for p in missing]
+        elif len(errors) < 10:
+            errors.append(f"{path or '<root>'}: Invalid value: {e.message}")
+    return unknown, errors
+
+
+def field_path(parts: Any) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts).lstrip(".")
+
+
+def drop_fields(obj: Obj, paths: list[FieldPath]) -> None:
+    """Remove unknown fields, as a real server's decoder drops them."""
+    for path in paths:
+        node: Any = obj
+        for p in path[:-1]:
+            node = node[p]
+        node.pop(path[-1], None)
 
 
 def structural(s: Any, strict: bool) -> Any:
@@ -234,16 +243,121 @@ def timestamp() -> str:
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch (also our approximation of a strategic merge patch)."""
+    """RFC 7386 JSON merge patch. The result shares nothing with `target` (which may be stored)."""
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
-    out = dict(target) if isinstance(target, dict) else {}
+    out = copy.deepcopy(target) if isinstance(target, dict) else {}
     for k, v in patch.items():
         if v is None:
             out.pop(k, None)
         else:
             out[k] = merge_patch(out.get(k), v)
     return out
+
+
+#: Lists merged by a key in a strategic merge patch (`patchMergeKey` in k8s.io/api), by field
+#: name; the other lists are replaced whole, as in a JSON merge patch.
+MERGE_KEYS = {
+    "containers": "name",
+    "initContainers": "name",
+    "ephemeralContainers": "name",
+    "volumes": "name",
+    "env": "name",
+    "imagePullSecrets": "name",
+    "volumeMounts": "mountPath",
+    "volumeDevices": "devicePath",
+    "hostAliases": "ip",
+    "ownerReferences": "uid",
+    "conditions": "type",
+    "resourceClaims": "name",
+    "schedulingGates": "name",
+}
+MERGED_SCALAR_LISTS = {"finalizers"}  # lists of strings merged as sets
+
+
+def merge_key(kind: str, path: tuple[str, ...]) -> str | None:
+    if path[-1:] == ("ports",):  # a Service's ports by port, a container's by containerPort
+        return "port" if kind == "Service" and path == ("spec", "ports") else "containerPort"
+    return MERGE_KEYS.get(path[-1]) if path else None
+
+
+def strategic_merge_patch(kind: str, target: Any, patch: Any, path: tuple[str, ...] = ()) -> Any:
+    """A strategic merge patch for the built-in kinds' common lists (`MERGE_KEYS`), with the
+    `$patch: replace|delete`, `$retainKeys`, `$setElementOrder/` and `$deleteFromPrimitiveList/`
+    directives kubectl sends."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    directive = patch.get("$patch")
+    if directive == "delete":
+        return None
+    out = {} if directive == "replace" or not isinstance(target, dict) else copy.deepcopy(target)
+    if isinstance(patch.get("$retainKeys"), list):
+        out = {k: v for k, v in out.items() if k in patch["$retainKeys"]}
+    orders = {}
+    for k, v in patch.items():
+        if k.startswith("$setElementOrder/"):
+            orders[k.partition("/")[2]] = v
+        elif k.startswith("$deleteFromPrimitiveList/"):
+            field = k.partition("/")[2]
+            if isinstance(out.get(field), list):
+                out[field] = [x for x in out[field] if x not in v]
+        elif k.startswith("$"):
+            continue
+        elif v is None:
+            out.pop(k, None)
+        elif isinstance(v, list):
+            out[k] = _merge_list(kind, out.get(k), v, (*path, k))
+        else:
+            merged = strategic_merge_patch(kind, out.get(k), v, (*path, k))
+            if merged is None:
+                out.pop(k, None)
+            else:
+                out[k] = merged
+    for field, order in orders.items():
+        key = merge_key(kind, (*path, field))
+        if key and isinstance(out.get(field), list):
+            rank = {o.get(key): i for i, o in enumerate(order) if isinstance(o, dict)}
+            out[field] = sorted(out[field], key=lambda x: rank.get(x.get(key), len(rank)))
+    return out
+
+
+def smd_path(kind: str, obj: Obj, path: FieldPath) -> str:
+    """A field path as structured-merge-diff prints it: `.spec.containers[name="web"].x`."""
+    out, node, names = "", obj, []
+    for p in path:
+        if isinstance(p, int):
+            key = merge_key(kind, tuple(names))
+            item = node[p] if isinstance(node, list) and p < len(node) else None
+            if key and isinstance(item, dict) and key in item:
+                out += f"[{key}={json.dumps(item[key])}]"
+            else:
+                out += f"[{p}]"
+        else:
+            out += f".{p}"
+            names.append(p)
+        node = node[p] if isinstance(node, dict | list) else None
+    return out
+
+
+def _merge_list(kind: str, current: Any, patch: list[Any], path: tuple[str, ...]) -> list[Any]:
+    if any(isinstance(p, dict) and p.get("$patch") == "replace" for p in patch):
+        return [copy.deepcopy(p) for p in patch if not (isinstance(p, dict) and p.get("$patch") == "replace")]
+    current = copy.deepcopy(current) if isinstance(current, list) else []
+    if path[-1] in MERGED_SCALAR_LISTS:
+        return current + [p for p in patch if p not in current]
+    key = merge_key(kind, path)
+    if key is None or not all(isinstance(p, dict) for p in patch):
+        return copy.deepcopy(patch)
+    for item in patch:
+        at = next((i for i, c in enumerate(current) if isinstance(c, dict) and c.get(key) == item.get(key)), None)
+        if item.get("$patch") == "delete":
+            if at is not None:
+                del current[at]
+        elif at is None:
+            current.append(strategic_merge_patch(kind, None, item, path))
+        else:
+            current[at] = strategic_merge_patch(kind, current[at], item, path)
+    return current
 
 
 def json_patch(doc: Any, ops: list[Obj]) -> Any:

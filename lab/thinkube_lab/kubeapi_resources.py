@@ -85,6 +85,8 @@ BUILTIN: tuple[ResourceType, ...] = (
     _t("v1", "PersistentVolumeClaim", "persistentvolumeclaims", short="pvc", status=True),
     _t("v1", "PersistentVolume", "persistentvolumes", False, "pv", status=True),
     _t("v1", "Endpoints", "endpoints", short="ep"),
+    _t("v1", "Event", "events", short="ev"),
+    _t("events.k8s.io/v1", "Event", "events"),
     _t("apps/v1", "Deployment", "deployments", short="deploy", status=True, generation=True),
     _t("apps/v1", "StatefulSet", "statefulsets", short="sts", status=True, generation=True),
     _t("apps/v1", "DaemonSet", "daemonsets", short="ds", status=True, generation=True),
@@ -112,10 +114,6 @@ BUILTIN: tuple[ResourceType, ...] = (
         generation=True,
     ),
 )
-
-# Name rules per kind, as the real registries apply them (RBAC names may hold ':').
-LABEL_NAMED = {"Namespace", "Service"}
-PATH_SEGMENT_NAMED = {"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
 
 
 def crd_types(crd: dict[str, Any]) -> list[ResourceType]:

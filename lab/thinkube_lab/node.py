@@ -132,6 +132,10 @@ class VirtualFS:
         self.deleted.discard(p)
         await asyncio.to_thread(_write_text, self._disk(p), text, append, mode)
 
+    async def write_bytes(self, path: str, data: bytes) -> None:
+        """A binary file (a tarball); `read` gives it back with its bytes as surrogate escapes."""
+        await self.write(path, data.decode(errors="surrogateescape"))
+
     async def remove(self, path: str) -> bool:
         p = self.norm(path)
         for q in [q for q in self.owners if q == p or q.startswith(p + "/")]:
@@ -203,14 +207,16 @@ class VirtualFS:
 
 def _read_text(path: Path) -> str | None:
     try:
-        return path.read_text()
+        # Bytes as they are (no newline translation, surrogate escapes): binary files survive.
+        with open(path, newline="", errors="surrogateescape") as f:
+            return f.read()
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
 
 
 def _write_text(path: Path, text: str, append: bool, mode: int | None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a" if append else "w") as f:
+    with open(path, "a" if append else "w", newline="", errors="surrogateescape") as f:
         f.write(text)
     if mode is not None:
         os.chmod(path, mode)

@@ -16,8 +16,16 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 
 
-@pytest.mark.parametrize("example", ["answers-full", "answers-minimal"])
-def test_dry_run_transcript_is_unchanged(example, tmp_path):
+@pytest.mark.parametrize(
+    ("example", "flags", "name"),
+    [
+        ("answers-full", [], "answers-full"),
+        ("answers-minimal", [], "answers-minimal"),
+        # What each command would send (Helm values, manifests), secrets masked: reviewable, diffable.
+        ("answers-full", ["--show-input"], "answers-full-show-input"),
+    ],
+)
+def test_dry_run_transcript_is_unchanged(example, flags, name, tmp_path):
     result = subprocess.run(
         [
             sys.executable,
@@ -26,6 +34,7 @@ def test_dry_run_transcript_is_unchanged(example, tmp_path):
             "--answers",
             str(ROOT / "examples" / f"{example}.yaml"),
             "--dry-run",
+            *flags,
             "--state-dir",
             str(tmp_path / "state"),
         ],
@@ -36,7 +45,7 @@ def test_dry_run_transcript_is_unchanged(example, tmp_path):
         env={**os.environ, "COLUMNS": "200"},
     )
     assert result.returncode == 0, result.stderr
-    golden = HERE / f"dry-run-{example}.txt"
+    golden = HERE / f"dry-run-{name}.txt"
     if os.environ.get("TK_UPDATE_GOLDEN") == "1":
         golden.write_text(result.stdout)
     diff = "".join(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from pathlib import Path
 
 import aiohttp
@@ -41,7 +42,11 @@ async def _api_up(lab: Lab) -> bool:
     try:
         async with (
             aiohttp.ClientSession() as s,
-            s.get(f"{lab.kube.url}/version", timeout=aiohttp.ClientTimeout(total=1)) as r,
+            s.get(
+                f"{lab.kube.url}/version",
+                ssl=ssl.create_default_context(cadata=lab.kube.ca.cert_pem.decode()),
+                timeout=aiohttp.ClientTimeout(total=1),
+            ) as r,
         ):
             return r.status == 200
     except (aiohttp.ClientError, TimeoutError):

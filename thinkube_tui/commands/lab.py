@@ -17,6 +17,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -274,8 +276,19 @@ def check_demo_answers(answers: Path) -> None:
         raise AnswersError(str(answers), problems)
 
 
-async def run_demo(args: argparse.Namespace) -> int:
-    """Headless install against the demo's lab, started in this process (its state kept)."""
+@dataclass(frozen=True)
+class DemoRun:
+    """What a command run against the demo's lab works with: its answers, state and host keys."""
+
+    answers: Path
+    state_dir: Path
+    known_hosts: Path
+
+
+async def with_demo(args: argparse.Namespace, body: Callable[[DemoRun], Awaitable[int]], *, fresh: bool = False) -> int:
+    """Start the demo's lab in this process (its state kept between runs) and run `body`
+    against it; `args.answers` (optional) gives the components. Exit 2, saying why, when the
+    answers would not fit the lab, the demo directory is unsafe or another demo runs."""
     from ..files import UnsafePathError, check_state_dir
     from ..spec import AnswersError
 
@@ -299,33 +312,39 @@ async def run_demo(args: argparse.Namespace) -> int:
         print(f"thinkube-tui: {exc}", file=sys.stderr)
         return 2
     try:
-        return await _run_demo_locked(args, root)
+        Lab = load_lab()
+        if fresh:
+            start_demo_over(args.state_dir)
+            print(f"demo: starting over (the lab and the installs under {root} were removed)", flush=True)
+        speed = 1.0 / getattr(args, "lab_speed", 1.0)
+        async with Lab(root / DEMO_LAB, nodes=3, gpus=1, speed=speed, log=lambda _m: None) as lab:
+            print(lab.describe(), flush=True)
+            print(f"demo state: {root} (kept between runs; --demo --fresh starts over)", flush=True)
+            answers = write_demo_answers(root, demo_answers(lab.answers(), args.answers), args.answers)
+            os.environ[SUDO_ENV] = lab.sudo_password  # the lab's own sudo password, for this process only
+            run = DemoRun(answers, demo_state_dir(args.state_dir), lab.write_known_hosts(root / KNOWN_HOSTS))
+            return await body(run)
     finally:
         lock.release()
 
 
-async def _run_demo_locked(args: argparse.Namespace, root: Path) -> int:
+async def run_demo(args: argparse.Namespace) -> int:
+    """Headless install against the demo's lab, started in this process (its state kept)."""
     from ..headless import HeadlessOptions, run
     from ..rerun import demo_command
 
-    Lab = load_lab()
-
-    if getattr(args, "fresh", False):
-        start_demo_over(args.state_dir)
-        print(f"demo: starting over (the lab and the installs under {root} were removed)", flush=True)
-    async with Lab(root / DEMO_LAB, nodes=3, gpus=1, speed=1.0 / args.lab_speed, log=lambda _m: None) as lab:
-        print(lab.describe(), flush=True)
-        print(f"demo state: {root} (kept between runs; --demo --fresh starts over)", flush=True)
-        answers = write_demo_answers(root, demo_answers(lab.answers(), args.answers), args.answers)
-        os.environ[SUDO_ENV] = lab.sudo_password  # the lab's own sudo password, for this process only
+    async def install(demo: DemoRun) -> int:
         options = HeadlessOptions(
-            answers=answers,
+            answers=demo.answers,
             yes=True,
             dry_run=args.dry_run,
-            state_dir=demo_state_dir(args.state_dir),
+            show_input=getattr(args, "show_input", False),
+            state_dir=demo.state_dir,
             skip_checks=frozenset(args.skip_check),
             only=frozenset(args.only),
-            known_hosts=lab.write_known_hosts(root / KNOWN_HOSTS),
+            known_hosts=demo.known_hosts,
             rerun=demo_command(args.answers, state_dir=args.state_dir, lab_speed=args.lab_speed),
         )
         return await run(options)
+
+    return await with_demo(args, install, fresh=getattr(args, "fresh", False))

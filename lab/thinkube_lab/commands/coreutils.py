@@ -83,12 +83,19 @@ async def cat(ctx: Ctx, argv: list[str]) -> int:
 
 @program("/usr/bin/base64")
 async def base64(ctx: Ctx, argv: list[str]) -> int:
-    """`base64 [-d] [FILE]`: encode (lines of 76) or decode; what reading a Secret needs."""
-    decode = False
+    """`base64 [-d] [-w COLS] [FILE]`: encode (lines of 76, or COLS; 0 for one line) or decode."""
+    decode, wrap = False, 76
     files = []
-    for a in argv[1:]:
+    args = iter(argv[1:])
+    for a in args:
         if a in ("-d", "--decode"):
             decode = True
+        elif a in ("-w", "--wrap") or a.startswith(("-w", "--wrap=")):
+            value = a.split("=", 1)[1] if a.startswith("--wrap=") else a[2:] if a != "-w" else next(args, "")
+            if not value.isdigit():
+                ctx.err(f"base64: invalid wrap size: '{value}'")
+                return 1
+            wrap = int(value)
         elif a.startswith("-") and a != "-":
             return _bad_option(ctx, "base64", a)
         else:
@@ -103,8 +110,11 @@ async def base64(ctx: Ctx, argv: list[str]) -> int:
             ctx.err("base64: invalid input")
             return 1
         return 0
-    encoded = b64.b64encode(text.encode()).decode()
-    ctx.out("".join(encoded[i : i + 76] + "\n" for i in range(0, len(encoded), 76)))
+    encoded = b64.b64encode(text.encode(errors="surrogateescape")).decode()  # binary files byte for byte
+    if wrap == 0:
+        ctx.out(encoded + "\n" if encoded else "")
+    else:
+        ctx.out("".join(encoded[i : i + wrap] + "\n" for i in range(0, len(encoded), wrap)))
     return 0
 
 

@@ -31,6 +31,7 @@ from ..charts import crd_object
 from ..nodestate import DURATIONS, MicroK8sState
 from ..shell import Ctx
 from ..snapdata import apiserver_problem
+from .microk8s_inspect import inspect
 from .table import program
 
 CLUSTER_AGENT_PORT = 25000
@@ -410,7 +411,7 @@ async def microk8s(ctx: Ctx, argv: list[str]) -> int:
     if not args:
         ctx.out(
             "Usage: microk8s [OPTIONS] COMMAND [ARGS]...\n\nAvailable subcommands are:\n"
-            "\tadd-node\n\tconfig\n\tdisable\n\tenable\n\thelm3\n\tjoin\n\tkubectl\n\tstatus\n\tversion\n"
+            "\tadd-node\n\tconfig\n\tdisable\n\tenable\n\thelm3\n\tinspect\n\tjoin\n\tkubectl\n\tstatus\n\tversion\n"
         )
         return 0
     sub, rest = args[0], args[1:]
@@ -437,6 +438,7 @@ for _path in (
     "/snap/bin/microk8s.config",
     "/snap/bin/microk8s.add-node",
     "/snap/bin/microk8s.join",
+    "/snap/bin/microk8s.inspect",
 ):
     program(_path, available=_installed)(microk8s)
 
@@ -759,7 +761,9 @@ async def _config(ctx: Ctx, args: list[str]) -> int:
     if lab is None:
         ctx.err("thinkube-lab: this node is not part of a lab cluster")
         return 1
-    ctx.out(yaml.safe_dump(lab.kube.kubeconfig(), sort_keys=False))
+    # As `microk8s config` on a real node: https, the CA, the admin client certificate; the server
+    # is checked against the node's address (tls-server-name) while the lab serves on 127.0.0.1.
+    ctx.out(yaml.safe_dump(lab.kube.kubeconfig(server_name=node.address), sort_keys=False))
     return 0
 
 
@@ -1327,4 +1331,5 @@ SUBCOMMANDS = {
     "kubectl": _kubectl,
     "helm3": _helm,
     "helm": _helm,
+    "inspect": inspect,
 }

@@ -57,6 +57,15 @@ async def ensure(ctx: InstallContext, obj: Obj, *, field_manager: str = FIELD_MA
     if live is not None and contains(live, obj):
         ctx.log(f"{describe(obj)} is already as wanted")
         return False
+    if live is not None and (obj["apiVersion"], obj["kind"]) == ("batch/v1", "Job"):
+        # A Job's template is immutable (the API server refuses a changed one): a Job that
+        # differs from the one wanted is deleted and created anew.
+        try:
+            await kube.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+        except KubeError as exc:
+            raise InstallError(f"could not delete {describe(obj)} to create it anew: {exc}") from None
+        ctx.log(f"{describe(obj)} differs from the one wanted and a Job cannot change: deleted, to be created anew")
+        live = None
     try:
         await kube.apply(obj, field_manager=field_manager)
     except KubeError as exc:

@@ -1,0 +1,114 @@
+"""What every day-two command shares: the options naming a cluster, and a connected session.
+
+`--answers FILE` names the cluster and its nodes (as the install did), `--demo` the demo's
+lab (started in this process as `--demo` does); the secrets file, state directory and
+known-hosts file are the install's. `open_cluster` loads the answers, connects to every node
+and discovers it, and hands the session over; nodes that cannot be reached are in
+`session.connect_errors` / `session.discovery_errors`, not fatal: a command that diagnoses a
+broken cluster must work on one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the parser is built for every command: what runs one loads when it runs
+    from ..installers.base import Cluster
+    from ..phases import Phase, Session
+    from ..secrets import Secrets
+    from ..spec import Spec
+
+EXIT_INVALID = 2
+
+
+def add_cluster_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--answers", type=Path, metavar="FILE", help="the cluster's answers file (names its nodes)")
+    p.add_argument("--secrets", type=Path, metavar="FILE", help="secrets file (mode 0600) for {secret: KEY}")
+    p.add_argument("--state-dir", type=Path, metavar="DIR", help="where the cluster's journal and logs live")
+    p.add_argument("--known-hosts", type=Path, metavar="FILE", help="thinkube-tui's own known-hosts file")
+    p.add_argument("--accept-new-host-keys", action="store_true", help="trust host keys seen for the first time")
+    p.add_argument("--demo", action="store_true", help="the demo's lab (`--demo`, `make demo`)")
+    p.add_argument("--lab-speed", type=float, default=1.0, help=argparse.SUPPRESS)
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The answers, their secrets (every value of the secrets file registered for masking)
+    and the cluster's state directory."""
+
+    spec: Spec
+    secrets: Secrets
+    state_dir: Path
+
+
+async def with_inputs(args: argparse.Namespace, command: str, body: Callable[[Inputs], Awaitable[int]]) -> int:
+    """Run `body` on the cluster `args` name (`--answers`, or the demo's lab); exit 2 on bad input."""
+    from ..secrets import Secrets
+    from ..session import read_secrets, state_dir_for
+    from ..spec import AnswersError, load_answers
+
+    if args.demo:
+        from .lab import DemoRun, with_demo
+
+        async def of_demo(demo: DemoRun) -> int:
+            given = {"answers": demo.answers, "state_dir": demo.state_dir, "known_hosts": demo.known_hosts}
+            demo_args = argparse.Namespace(**{**vars(args), **given, "demo": False})
+            return await with_inputs(demo_args, command, body)
+
+        return await with_demo(args, of_demo)
+    if args.answers is None:
+        print(f"thinkube-tui {command}: --answers FILE names the cluster's nodes (or --demo)", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        spec = load_answers(args.answers, secrets=args.secrets)
+        file_values = read_secrets(args.answers, spec, args.secrets)
+    except AnswersError as exc:
+        for problem in exc.problems:
+            print(problem.format(exc.source), file=sys.stderr)
+        return EXIT_INVALID
+    secrets = Secrets(file_values)
+    for value in file_values.values():  # masked even where the run never used them
+        secrets.register(value)
+    return await body(Inputs(spec, secrets, state_dir_for(spec.cluster.name, args.state_dir)))
+
+
+@asynccontextmanager
+async def open_cluster(
+    args: argparse.Namespace, inputs: Inputs, checks: Sequence[Phase] | None = None, skip: frozenset[str] = frozenset()
+) -> AsyncIterator[tuple[Session, Cluster]]:
+    """Connect to every node, discover it (or run `checks`, with `skip` the preflight checks not
+    to run), and yield the session and the installers' Cluster (its API client made on first
+    use, closed on the way out)."""
+    from ..access import headless_prompts, node_target
+    from ..catalog import load_catalog
+    from ..hostkeys import KnownHosts
+    from ..phases import Connect, Discover, Session, make_cluster, run_phases
+    from ..ssh import SshPool
+    from ..targets import SshSettings
+
+    missing: dict[tuple[str, str], list[str]] = {}  # sudo passwords the prompts could not find
+    session = Session.for_spec(
+        inputs.spec,
+        load_catalog(),
+        secrets=inputs.secrets,
+        state_dir=inputs.state_dir,
+        missing_secrets=missing,
+        skip=skip,
+    )
+    settings = SshSettings(accept_new_host_keys=args.accept_new_host_keys)
+    host_keys = KnownHosts(args.known_hosts) if args.known_hosts else KnownHosts()
+    async with SshPool(settings, headless_prompts(inputs.spec, inputs.secrets, missing), host_keys=host_keys) as pool:
+        targets = [node_target(n) for n in inputs.spec.nodes]
+        await run_phases(session, [Connect(pool, targets), *(checks if checks is not None else [Discover()])])
+        cluster = make_cluster(session)
+        try:
+            yield session, cluster
+        finally:
+            await cluster.close()
