@@ -107,6 +107,8 @@ class VirtualFS:
 
     async def read(self, path: str) -> str | None:
         p = self.norm(path)
+        if p == "/dev/null":
+            return ""
         disk = self._disk(p)
         text = await asyncio.to_thread(_read_text, disk)
         if text is not None:
@@ -123,6 +125,8 @@ class VirtualFS:
     ) -> None:
         """Write a file; a new one belongs to `owner` (an existing one keeps its owner, as on Linux)."""
         p = self.norm(path)
+        if p == "/dev/null":
+            return
         if not await self.exists(p):
             self.owners[p] = owner
         if append and not (await asyncio.to_thread(self._disk(p).exists)):
@@ -162,7 +166,7 @@ class VirtualFS:
         return any(k.startswith(prefix) and k not in self.deleted for k in self.base)
 
     async def exists(self, path: str) -> bool:
-        return await self.is_file(path) or await self.is_dir(path)
+        return self.norm(path) == "/dev/null" or await self.is_file(path) or await self.is_dir(path)
 
     async def listdir(self, path: str) -> list[str]:
         p = self.norm(path)

@@ -112,6 +112,11 @@ BATTERY: list[tuple[str, str]] = [
         "relative-paths",
         "cd @D@ && echo x > rel && cat rel @D@/rel && mkdir sub && cd sub && pwd && test -d ../sub && echo ok",
     ),
+    (
+        "coreutils-messages",
+        "head -n x /dev/null; tail -n x /dev/null; uname x; sleep x; rm @D@/none; ls @D@/none; echo $?",
+    ),
+    ("dev-null", "cat /dev/null; echo $?; [ -e /dev/null ] && ! [ -f /dev/null ] && echo dev; echo x | tee /dev/null"),
     ("kill-not-a-pid", "kill x; echo $?"),
     ("continuation", "echo one \\\n  two; true &&\n  echo three"),
 ]

@@ -147,7 +147,7 @@ async def head(ctx: Ctx, argv: list[str]) -> int:
     try:
         n = int(count or "10")
     except ValueError:
-        ctx.err(f"head: invalid number of lines: '{count}'")
+        ctx.err(f"head: invalid number of lines: {quoted(ctx, count)}")
         return 1
     status = 0
     for path in files or ["-"]:
@@ -176,6 +176,9 @@ async def tail(ctx: Ctx, argv: list[str]) -> int:
     if bad:
         return _bad_option(ctx, "tail", bad)
     count = count or "10"
+    if not re.fullmatch(r"[+-]?\d+", count):  # checked before any file is read, as tail does
+        ctx.err(f"tail: invalid number of lines: {quoted(ctx, count)}")
+        return 1
     status = 0
     for path in files or ["-"]:
         text = await _read_file(ctx, "tail", path)
@@ -190,7 +193,7 @@ async def tail(ctx: Ctx, argv: list[str]) -> int:
                 n = int(count)
                 ctx.out("".join(ls[-n:] if n else []))
         except ValueError:
-            ctx.err(f"tail: invalid number of lines: '{count}'")
+            ctx.err(f"tail: invalid number of lines: {quoted(ctx, count)}")
             return 1
     return status
 
@@ -507,7 +510,8 @@ async def uname(ctx: Ctx, argv: list[str]) -> int:
                 return _bad_option(ctx, "uname", a)
             flags = flags.replace(a.lstrip("-"), "") + long[a[2:]]
         elif not a.startswith("-"):
-            ctx.err(f"uname: extra operand '{a}'")
+            ctx.err(f"uname: extra operand {quoted(ctx, a)}")
+            ctx.err("Try 'uname --help' for more information.")
             return 1
     if bad := set(flags) - set("snrvmpioa"):
         return _bad_option(ctx, "uname", "-" + sorted(bad)[0])
@@ -764,7 +768,8 @@ async def sleep(ctx: Ctx, argv: list[str]) -> int:
     try:
         total = sum(_duration(a) for a in argv[1:])
     except ValueError as exc:
-        ctx.err(f"sleep: invalid time interval '{exc}'")
+        ctx.err(f"sleep: invalid time interval {quoted(ctx, str(exc))}")
+        ctx.err("Try 'sleep --help' for more information.")
         return 1
     await asyncio.sleep(total)
     return 0
@@ -948,7 +953,9 @@ async def rm(ctx: Ctx, argv: list[str]) -> int:
 
 
 def quoted(ctx: Ctx, text: str) -> str:
-    """A file name in a coreutils message: ‘name’ under a UTF-8 locale (Ubuntu's C.UTF-8 default), 'name' under C."""
+    """A name as coreutils' quote() gives it: ‘name’ under a UTF-8 locale (Ubuntu's C.UTF-8 default),
+    'name' under C. (mkdir, head/tail counts, uname, sleep; rm, ls, chmod, install quote file names
+    with '...' in every locale.)"""
     env = ctx.env
     locale = env.get("LC_ALL") or env.get("LC_MESSAGES") or env.get("LANG") or ""
     utf8 = "utf-8" in locale.lower() or "utf8" in locale.lower()
