@@ -127,14 +127,23 @@ class VirtualFS:
         p = self.norm(path)
         if p == "/dev/null":
             return
-        if not await self.exists(p):
-            self.owners[p] = owner
         if append and not (await asyncio.to_thread(self._disk(p).exists)):
             old = await self.read(p)
             text = (old or "") + text
             append = False
+        generated = p in self.base and p not in self.deleted
         self.deleted.discard(p)
-        await asyncio.to_thread(_write_text, self._disk(p), text, append, mode)
+        # One hop to the disk, as before: installs racing on a lock file see no wider window.
+        created = await asyncio.to_thread(_write_text, self._disk(p), text, append, mode)
+        if created and not generated:
+            self.owners[p] = owner
+
+    def append_now(self, path: str, text: str) -> None:
+        """Append to a file already on disk, synchronously: a shell redirection's write(2)."""
+        p = self.norm(path)
+        if p != "/dev/null":
+            with open(self._disk(p), "a", newline="", errors="surrogateescape") as f:
+                f.write(text)
 
     async def write_bytes(self, path: str, data: bytes) -> None:
         """A binary file (a tarball); `read` gives it back with its bytes as surrogate escapes."""
@@ -218,12 +227,15 @@ def _read_text(path: Path) -> str | None:
         return None
 
 
-def _write_text(path: Path, text: str, append: bool, mode: int | None) -> None:
+def _write_text(path: Path, text: str, append: bool, mode: int | None) -> bool:
+    """Write; whether the file is new."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    created = not path.exists()
     with open(path, "a" if append else "w", newline="", errors="surrogateescape") as f:
         f.write(text)
     if mode is not None:
         os.chmod(path, mode)
+    return created
 
 
 def _unlink(path: Path) -> bool:

@@ -159,15 +159,20 @@ class Pipe(Output, Input):
         return line
 
 
-class FileOutput(BufferOutput):
-    """`> file` / `>> file`: collected, then written to the node's filesystem when the command ends."""
+class FileOutput(Output):
+    """`> file` / `>> file`: opened (created, truncated) before the command runs, as the shell does;
+    what the command writes reaches the file at once, as through a real file descriptor, so another
+    session reading it meanwhile sees what a real node would show (a lock's record, say)."""
 
-    def __init__(self, node: LabNode, path: str, append: bool, owner: str) -> None:
-        super().__init__()
-        self.node, self.path, self.append, self.owner = node, path, append, owner
+    def __init__(self, node: LabNode, path: str) -> None:
+        self.node, self.path = node, node.fs.norm(path)
+
+    def write(self, text: str) -> None:
+        if text:
+            self.node.fs.append_now(self.path, text)
 
     async def flush(self) -> None:
-        await self.node.fs.write(self.path, self.getvalue(), append=self.append, owner=self.owner)
+        return None
 
 
 # ============================================================================ evaluation
@@ -658,10 +663,9 @@ class Shell:
             if why:
                 bash_why = "No such file or directory" if why == "Directory nonexistent" else why
                 return fail(f"cannot create {target}: {why}", f"{target}: {bash_why}")
-            append = r.op in (">>", "&>>")
-            f = FileOutput(self.node, target, append=append, owner=self.user)
-            if not append:
-                await self.node.fs.write(target, "", owner=self.user)
+            # open(2): create or truncate (`>>`: keep, a generated file's text included) -- then write through
+            await self.node.fs.write(target, "", append=r.op in (">>", "&>>"), owner=self.user)
+            f = FileOutput(self.node, target)
             files.append(f)
             out = f
         streams[fd] = out
