@@ -24,7 +24,7 @@ from .commands import TABLE
 from .commands.snap import seed_snaps
 from .nodestate import DURATIONS, LAB_USER, LOGIN_PATH, SECURE_PATH, MicroK8sState
 from .profiles import Profile
-from .shell import Input, Output, Shell
+from .shell import CWD, Input, Output, Shell
 
 if TYPE_CHECKING:
     from .cluster import Lab
@@ -69,18 +69,46 @@ class VirtualFS:
     by a real directory (`root`) holding everything written since -- by shell redirections,
     `install`, `tee`, and SFTP, which is chrooted to the same directory."""
 
-    def __init__(self, root: Path, base: dict[str, FileContent], dirs: set[str], deleted: set[str]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        base: dict[str, FileContent],
+        dirs: set[str],
+        deleted: set[str],
+        owners: dict[str, str] | None = None,
+    ) -> None:
         self.root, self.base, self.dirs, self.deleted = root, base, dirs, deleted
+        # Who created each file or directory written since (the disk's own uid is the tests'
+        # user): what SFTP's stat reports. Anything not recorded is root's, or its user's under /home/USER.
+        self.owners: dict[str, str] = {} if owners is None else owners
+
+    def owner(self, path: str) -> str:
+        p = self.norm(path)
+        recorded = self.owners.get(p)
+        if recorded is not None:
+            return recorded
+        parts = p.split("/")
+        return parts[2] if len(parts) > 2 and parts[1] == "home" and parts[2] else "root"
+
+    def set_owner(self, path: str, user: str) -> None:
+        self.owners[self.norm(path)] = user
 
     @staticmethod
     def norm(path: str) -> str:
-        return posixpath.normpath("/" + path.lstrip("/")) if path else "/"
+        """The absolute path: a relative one is taken from the running command's directory."""
+        if not path:
+            return "/"
+        if not path.startswith("/"):
+            path = CWD.get() + "/" + path
+        return posixpath.normpath("/" + path.lstrip("/"))
 
     def _disk(self, path: str) -> Path:
         return self.root / self.norm(path).lstrip("/")
 
     async def read(self, path: str) -> str | None:
         p = self.norm(path)
+        if p == "/dev/null":
+            return ""
         disk = self._disk(p)
         text = await asyncio.to_thread(_read_text, disk)
         if text is not None:
@@ -92,14 +120,30 @@ class VirtualFS:
             return None
         return content() if callable(content) else content
 
-    async def write(self, path: str, text: str, *, append: bool = False, mode: int | None = None) -> None:
+    async def write(
+        self, path: str, text: str, *, append: bool = False, mode: int | None = None, owner: str = "root"
+    ) -> None:
+        """Write a file; a new one belongs to `owner` (an existing one keeps its owner, as on Linux)."""
         p = self.norm(path)
+        if p == "/dev/null":
+            return
         if append and not (await asyncio.to_thread(self._disk(p).exists)):
             old = await self.read(p)
             text = (old or "") + text
             append = False
+        generated = p in self.base and p not in self.deleted
         self.deleted.discard(p)
-        await asyncio.to_thread(_write_text, self._disk(p), text, append, mode)
+        # One hop to the disk, as before: installs racing on a lock file see no wider window.
+        created = await asyncio.to_thread(_write_text, self._disk(p), text, append, mode)
+        if created and not generated:
+            self.owners[p] = owner
+
+    def append_now(self, path: str, text: str) -> None:
+        """Append to a file already on disk, synchronously: a shell redirection's write(2)."""
+        p = self.norm(path)
+        if p != "/dev/null":
+            with open(self._disk(p), "a", newline="", errors="surrogateescape") as f:
+                f.write(text)
 
     async def write_bytes(self, path: str, data: bytes) -> None:
         """A binary file (a tarball); `read` gives it back with its bytes as surrogate escapes."""
@@ -107,6 +151,8 @@ class VirtualFS:
 
     async def remove(self, path: str) -> bool:
         p = self.norm(path)
+        for q in [q for q in self.owners if q == p or q.startswith(p + "/")]:
+            del self.owners[q]
         existed = await asyncio.to_thread(_unlink, self._disk(p))
         if p in self.base and p not in self.deleted:
             self.deleted.add(p)
@@ -129,7 +175,7 @@ class VirtualFS:
         return any(k.startswith(prefix) and k not in self.deleted for k in self.base)
 
     async def exists(self, path: str) -> bool:
-        return await self.is_file(path) or await self.is_dir(path)
+        return self.norm(path) == "/dev/null" or await self.is_file(path) or await self.is_dir(path)
 
     async def listdir(self, path: str) -> list[str]:
         p = self.norm(path)
@@ -181,12 +227,15 @@ def _read_text(path: Path) -> str | None:
         return None
 
 
-def _write_text(path: Path, text: str, append: bool, mode: int | None) -> None:
+def _write_text(path: Path, text: str, append: bool, mode: int | None) -> bool:
+    """Write; whether the file is new."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    created = not path.exists()
     with open(path, "a" if append else "w", newline="", errors="surrogateescape") as f:
         f.write(text)
     if mode is not None:
         os.chmod(path, mode)
+    return created
 
 
 def _unlink(path: Path) -> bool:
@@ -312,13 +361,14 @@ class LabNode:
             "HOME": home,
             "USER": user,
             "LOGNAME": user,
-            "SHELL": "/bin/sh",
+            "SHELL": "/bin/bash",
             "LANG": "C.UTF-8",
             "PWD": home,
         }
         if groups is None:
             groups = frozenset(self.groups_of(user))
-        return Shell(self, TABLE, user=user, env=env, groups=groups)
+        # sshd runs the login shell (bash, as for a user Ubuntu's adduser creates) as `bash -c LINE`.
+        return Shell(self, TABLE, user=user, env=env, groups=groups, dialect="bash", args=["bash"])
 
     async def run(
         self,
@@ -332,7 +382,7 @@ class LabNode:
         hang: str | None = None,
         pid_out: list[int] | None = None,
     ) -> int:
-        """Run one exec request's command line as `user` (a login shell `sh -c COMMAND`).
+        """Run one exec request's command line as `user` (the login shell: `bash -c COMMAND`).
 
         `groups` are the user's groups as of the login (new groups need a new connection,
         as on a real machine). `hang` (a fault's regex, "" for any): the first simple command
@@ -372,7 +422,7 @@ class LabNode:
             "/etc/hosts": self._hosts,
             "/etc/group": self._etc_group,
             "/etc/passwd": "root:x:0:0:root:/root:/bin/bash\n"
-            f"{LAB_USER}:x:1000:1000:Thinkube lab user:/home/{LAB_USER}:/bin/sh\n",
+            f"{LAB_USER}:x:1000:1000:Thinkube lab user:/home/{LAB_USER}:/bin/bash\n",
             "/etc/motd": f"This is {self.name}, a SIMULATED Ubuntu node of the thinkube-tui lab.\n",
             "/proc/meminfo": self._meminfo(),
             "/proc/cpuinfo": self._cpuinfo(),
@@ -434,7 +484,7 @@ class LabNode:
                 "/sys/module/nvidia_drm",
                 "/proc/driver/nvidia",
             }
-        self.fs = VirtualFS(self.root_dir, base, dirs, self.deleted)
+        self.fs = VirtualFS(self.root_dir, base, dirs, self.deleted, self.fs.owners)
         self._snap_files: set[str] = set()
         self._snap_dirs: set[str] = set()
         self.refresh()
@@ -573,6 +623,7 @@ class LabNode:
             },
             "counters": dict(self.counters),
             "deleted": sorted(self.deleted - {"/var/snap/microk8s/current/var/lock/clustered.lock"}),
+            "owners": dict(sorted(self.fs.owners.items())),
         }
 
     def load_state(self, data: dict[str, Any]) -> None:
@@ -582,4 +633,6 @@ class LabNode:
         self.counters = Counter(data.get("counters") or {})
         self.deleted.clear()
         self.deleted.update(data.get("deleted") or [])
+        self.fs.owners.clear()
+        self.fs.owners.update(data.get("owners") or {})
         self.refresh()

@@ -3,7 +3,7 @@
 Each has its own persistent ed25519 host key, accepts the lab user `thinkube` with the keys
 of the lab's authorized_keys file (and a password, when one is set), runs exec requests
 through the node's shell with stdout/stderr streamed as they are written, and serves SFTP
-chrooted to the node's own directory (the same files the shell sees). Sessions per connection
+as the login user on the node's files (the same files the shell sees; `sftp.py`). Sessions per connection
 are bounded like OpenSSH's MaxSessions (10). Faults (`faults.py`) apply here. The banner says
 it is a simulator: ``SSH-2.0-thinkube_lab simulated-ubuntu-node``.
 """
@@ -21,6 +21,7 @@ import asyncssh
 
 from .faults import Fault, Faults
 from .node import LAB_USER, LabNode
+from .sftp import NodeSFTPServer
 from .shell import BrokenPipe, Input, Output
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,8 @@ class _Connection(asyncssh.SSHServer):
             self._drop()
             srv.reboot_soon(outage.down_for)
             return False
-        sftp = functools.partial(asyncssh.SFTPServer, chroot=str(srv.node.root_dir).encode())
+        # SFTP as the login user, on the node's files (see sftp.py)
+        sftp = functools.partial(NodeSFTPServer, node=srv.node, user=self.user or LAB_USER)
         return asyncssh.SSHServerProcess(self._process, sftp, 3, False)
 
     async def _process(self, process: asyncssh.SSHServerProcess[str]) -> None:

@@ -1,18 +1,15 @@
-"""The lab's small POSIX-sh subset: what a simulated node runs for each SSH exec request.
+"""The lab shell: what a simulated node runs for each SSH exec request, as bash or as dash.
 
-Supported: command lists (`;`, newlines, `&&`, `||`), pipelines (`|`, `!`), simple commands
-with `VAR=value` prefixes, redirections (`>`, `>>`, `<`, `N>&M`, to files of the node's
-virtual filesystem or /dev/null), quoting (single, double, backslash), expansions (`$?`, `$$`,
-`$VAR`, `${VAR}`, `${VAR:-word}`, `$0`..`$9`, `$#`, `$(...)`, a leading `~`), and the
-builtins `echo`, `printf`, `true`, `false`, `:`, `exit`, `export`, `unset`, `set -e/-u`,
-`command -v`, `test`/`[`, `exec`, `cd`.
+An SSH command line runs under bash (a new Ubuntu user's login shell); `sh -c` and `sudo sh -c`
+run dash; `bash -c` bash. The syntax both understand is in `shell_syntax.py`; this module runs
+it: lists, pipelines (with `set -o pipefail` under bash), `if`/`for`/`while`/`until`, `{ }`,
+`( )`, redirections and here-documents, `set -e`/`-u`/`-x` (traced as each shell traces),
+`"$@"`/`"$*"`, and the builtins (`shell_builtins.py`), whose messages and exit statuses follow
+the dialect: `sh: 1: foo: not found` against `bash: line 1: foo: command not found`.
 
-Anything else -- `if`, loops, `case`, functions, subshells, here-documents, globs, background
-jobs, backquotes, arithmetic -- is refused with exit status 2 and
-`lab shell: unsupported syntax: ...` on stderr. The lab runs command lists, not scripts:
-thinkube-tui keeps its own remote commands to this subset on purpose, so nothing depends on a
-feature the lab would only pretend to have. An unknown command fails like dash does:
-`sh: 1: NAME: not found`, exit 127.
+What the lab does not simulate is refused loudly rather than approximated: exit status 2 and
+`lab shell: unsupported syntax: ...` on stderr, and the script stops there (globs, `case`,
+functions, background jobs, backquotes, arithmetic, `[[ ]]`, builtins such as `read`).
 
 Commands are async handlers `async def handler(ctx, argv) -> int` (see `commands/`), writing
 to `ctx.stdout` / `ctx.stderr` as they go, so output streams over SSH while they run.
@@ -21,13 +18,44 @@ to `ctx.stdout` / `ctx.stderr` as they go, so output streams over SSH while they
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+
+from .shell_builtins import BUILTINS, NOT_SIMULATED
+from .shell_syntax import (
+    Dialect,
+    ExitShell,
+    For,
+    Group,
+    If,
+    Lit,
+    Loop,
+    LoopControl,
+    Pipeline,
+    Redir,
+    Script,
+    ShellError,
+    Simple,
+    Sub,
+    Unsupported,
+    Var,
+    Word,
+    parse,
+    unsupported,
+)
 
 if TYPE_CHECKING:
     from .node import LabNode
+
+__all__ = ["ExitShell", "ShellError", "Unsupported", "parse", "unsupported"]
+
+# The working directory of the command running (the shell's $PWD): what relative paths mean to
+# the node's files. A context variable, so each session and each pipeline stage has its own.
+CWD: contextvars.ContextVar[str] = contextvars.ContextVar("thinkube_lab_cwd", default="/")
+
 
 # ============================================================================ streams
 
@@ -131,473 +159,20 @@ class Pipe(Output, Input):
         return line
 
 
-class FileOutput(BufferOutput):
-    """`> file` / `>> file`: collected, then written to the node's filesystem when the command ends."""
+class FileOutput(Output):
+    """`> file` / `>> file`: opened (created, truncated) before the command runs, as the shell does;
+    what the command writes reaches the file at once, as through a real file descriptor, so another
+    session reading it meanwhile sees what a real node would show (a lock's record, say)."""
 
-    def __init__(self, node: LabNode, path: str, append: bool) -> None:
-        super().__init__()
-        self.node, self.path, self.append = node, path, append
+    def __init__(self, node: LabNode, path: str) -> None:
+        self.node, self.path = node, node.fs.norm(path)
+
+    def write(self, text: str) -> None:
+        if text:
+            self.node.fs.append_now(self.path, text)
 
     async def flush(self) -> None:
-        await self.node.fs.write(self.path, self.getvalue(), append=self.append)
-
-
-# ============================================================================ errors
-
-
-class ShellError(Exception):
-    """A parse error: dash's `Syntax error` or the lab's `unsupported syntax`. Exit status 2."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class Unsupported(ShellError):
-    pass
-
-
-class ExitShell(Exception):
-    def __init__(self, status: int) -> None:
-        self.status = status
-
-
-def unsupported(what: str) -> Unsupported:
-    return Unsupported(f"lab shell: unsupported syntax: {what} (the lab runs command lists, not scripts)")
-
-
-# ============================================================================ syntax tree
-
-
-@dataclass
-class Lit:
-    text: str
-    quoted: bool
-
-
-@dataclass
-class Var:
-    name: str
-    quoted: bool
-    default: Word | None = None  # ${VAR:-word} / ${VAR-word}
-    colon: bool = True
-
-
-@dataclass
-class Sub:
-    script: Script
-    quoted: bool
-
-
-@dataclass
-class Word:
-    parts: list[Lit | Var | Sub] = field(default_factory=list)
-
-    @property
-    def plain(self) -> str | None:
-        """The text when the word is one unquoted literal (keywords, operators), else None."""
-        if len(self.parts) == 1 and isinstance(self.parts[0], Lit) and not self.parts[0].quoted:
-            return self.parts[0].text
         return None
-
-
-@dataclass
-class Redir:
-    fd: int
-    op: str  # '>', '>>', '<', '>&', '<&'
-    target: Word
-
-
-@dataclass
-class Simple:
-    assigns: list[tuple[str, Word]]
-    words: list[Word]
-    redirs: list[Redir]
-    line: int
-
-
-@dataclass
-class Pipeline:
-    commands: list[Simple]
-    negate: bool = False
-
-
-@dataclass
-class AndOr:
-    first: Pipeline
-    rest: list[tuple[str, Pipeline]]
-
-
-@dataclass
-class Script:
-    items: list[AndOr]
-
-
-# ============================================================================ tokenizer
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_ASSIGN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=")
-KEYWORDS = {
-    "if",
-    "then",
-    "else",
-    "elif",
-    "fi",
-    "for",
-    "while",
-    "until",
-    "do",
-    "done",
-    "case",
-    "esac",
-    "function",
-    "select",
-    "{",
-    "}",
-    "[[",
-    "]]",
-    "in",
-}
-
-
-@dataclass
-class Tok:
-    kind: str  # 'word', 'op', 'redir', 'nl', 'eof'
-    value: Any
-    line: int
-    fd: int | None = None
-
-
-class _Lexer:
-    def __init__(self, text: str) -> None:
-        self.s, self.i, self.line = text, 0, 1
-
-    def peek(self, k: int = 0) -> str:
-        j = self.i + k
-        return self.s[j] if j < len(self.s) else ""
-
-    def tokens(self) -> list[Tok]:
-        out: list[Tok] = []
-        while True:
-            tok = self._next()
-            out.append(tok)
-            if tok.kind == "eof":
-                return out
-
-    def _next(self) -> Tok:
-        s = self.s
-        while self.i < len(s):
-            c = s[self.i]
-            if c in " \t":
-                self.i += 1
-            elif c == "\\" and self.peek(1) == "\n":
-                self.i += 2
-                self.line += 1
-            elif c == "#":
-                while self.i < len(s) and s[self.i] != "\n":
-                    self.i += 1
-            else:
-                break
-        if self.i >= len(s):
-            return Tok("eof", None, self.line)
-        c = s[self.i]
-        line = self.line
-        if c == "\n":
-            self.i += 1
-            self.line += 1
-            return Tok("nl", "\n", line)
-        if c in ";&|()<>":
-            return self._operator(None, line)
-        return self._word(line)
-
-    def _operator(self, fd: int | None, line: int) -> Tok:
-        s, i = self.s, self.i
-        two, one = s[i : i + 2], s[i]
-        if one in "<>":
-            if s[i : i + 3] == "<<-" or two == "<<":
-                raise unsupported("here-documents (<<)")
-            if two == "<>":
-                raise unsupported("read-write redirection (<>)")
-            if two == "&>":
-                raise unsupported("&> (a bash redirection)")
-            for op in (">>", ">&", "<&", ">|", ">", "<"):
-                if s.startswith(op, i):
-                    self.i += len(op)
-                    return Tok("redir", ">" if op == ">|" else op, line, fd)
-        if fd is not None:
-            raise ShellError(f'Syntax error: "{one}" unexpected')
-        if two in ("&&", "||"):
-            self.i += 2
-            return Tok("op", two, line)
-        if two == ";;":
-            raise unsupported("case clauses (;;)")
-        if one == "&":
-            if two == "&>":
-                raise unsupported("&> (a bash redirection)")
-            raise unsupported("background jobs (&)")
-        if one in "()":
-            raise unsupported("subshells and functions ( ... )")
-        self.i += 1
-        return Tok("op", one, line)
-
-    def _word(self, line: int) -> Tok:
-        s = self.s
-        parts: list[Lit | Var | Sub] = []
-        lit: list[str] = []
-
-        def flush(quoted: bool = False) -> None:
-            if lit:
-                parts.append(Lit("".join(lit), quoted))
-                lit.clear()
-
-        while self.i < len(s):
-            c = s[self.i]
-            if c in " \t\n;&|()<>":
-                if c in "<>" and not parts and lit and "".join(lit).isdigit():
-                    fd = int("".join(lit))
-                    return self._operator(fd, line)
-                break
-            if c == "'":
-                flush()
-                j = s.find("'", self.i + 1)
-                if j < 0:
-                    raise ShellError("Syntax error: Unterminated quoted string")
-                text = s[self.i + 1 : j]
-                self.line += text.count("\n")
-                parts.append(Lit(text, True))
-                self.i = j + 1
-            elif c == '"':
-                flush()
-                self.i += 1
-                self._double(parts)
-            elif c == "\\":
-                flush()
-                nxt = self.peek(1)
-                if nxt == "\n":
-                    self.i += 2
-                    self.line += 1
-                    continue
-                if not nxt:
-                    self.i += 1
-                    break
-                parts.append(Lit(nxt, True))
-                self.i += 2
-            elif c == "$":
-                flush()
-                parts.append(self._dollar(False))
-            elif c == "`":
-                raise unsupported("backquote command substitution (use $(...))")
-            else:
-                lit.append(c)
-                self.i += 1
-        flush()
-        return Tok("word", Word(parts), line)
-
-    def _double(self, parts: list[Lit | Var | Sub]) -> None:
-        s = self.s
-        lit: list[str] = []
-        any_part = False
-        while True:
-            if self.i >= len(s):
-                raise ShellError("Syntax error: Unterminated quoted string")
-            c = s[self.i]
-            if c == '"':
-                self.i += 1
-                break
-            if c == "\\" and self.peek(1) in ("$", "`", '"', "\\", "\n"):
-                if self.peek(1) != "\n":
-                    lit.append(self.peek(1))
-                self.i += 2
-            elif c == "$":
-                if lit:
-                    parts.append(Lit("".join(lit), True))
-                    lit.clear()
-                parts.append(self._dollar(True))
-                any_part = True
-            elif c == "`":
-                raise unsupported("backquote command substitution (use $(...))")
-            else:
-                if c == "\n":
-                    self.line += 1
-                lit.append(c)
-                self.i += 1
-        if lit or not any_part:
-            parts.append(Lit("".join(lit), True))
-
-    def _dollar(self, quoted: bool) -> Lit | Var | Sub:
-        s = self.s
-        self.i += 1  # the '$'
-        c = self.peek()
-        if c == "(":
-            if self.peek(1) == "(":
-                raise unsupported("arithmetic expansion $((...))")
-            start = self.i + 1
-            end = _matching_paren(s, start)
-            inner = s[start:end]
-            self.line += inner.count("\n")
-            self.i = end + 1
-            return Sub(parse(inner), quoted)
-        if c == "{":
-            end = s.find("}", self.i)
-            if end < 0:
-                raise ShellError("Syntax error: Missing '}'")
-            body = s[self.i + 1 : end]
-            self.i = end + 1
-            m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*|[0-9?$#])(?:(:?)-(.*))?", body, re.S)
-            if not m:
-                raise unsupported(f"parameter expansion ${{{body}}} (only ${{VAR}} and ${{VAR:-word}})")
-            default = None
-            if m.group(3) is not None:
-                default = _Lexer(m.group(3))._word(self.line).value if m.group(3) else Word([Lit("", True)])
-            return Var(m.group(1), quoted, default, m.group(2) == ":")
-        if c and c in "?$#@*!-0123456789":
-            if c in "!-":
-                raise unsupported(f"special parameter ${c}")
-            self.i += 1
-            return Var(c, quoted)
-        m = _NAME.match(s, self.i)
-        if m:
-            self.i = m.end()
-            return Var(m.group(0), quoted)
-        return Lit("$", quoted)
-
-
-def _matching_paren(s: str, i: int) -> int:
-    depth, n = 1, len(s)
-    while i < n:
-        c = s[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "'":
-            j = s.find("'", i + 1)
-            if j < 0:
-                break
-            i = j + 1
-            continue
-        if c == '"':
-            i += 1
-            while i < n and s[i] != '"':
-                i += 2 if s[i] == "\\" else 1
-            i += 1
-            continue
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    raise ShellError('Syntax error: end of file unexpected (expecting ")")')
-
-
-# ============================================================================ parser
-
-
-class _Parser:
-    def __init__(self, toks: list[Tok]) -> None:
-        self.toks, self.i = toks, 0
-
-    @property
-    def tok(self) -> Tok:
-        return self.toks[self.i]
-
-    def _skip_nl(self) -> None:
-        while self.tok.kind == "nl":
-            self.i += 1
-
-    def script(self) -> Script:
-        items: list[AndOr] = []
-        while True:
-            while self.tok.kind == "nl" or (self.tok.kind == "op" and self.tok.value == ";" and not items):
-                if self.tok.kind == "op":
-                    raise ShellError('Syntax error: ";" unexpected')
-                self.i += 1
-            if self.tok.kind == "eof":
-                return Script(items)
-            items.append(self.and_or())
-            t = self.tok
-            if t.kind == "op" and t.value == ";":
-                self.i += 1
-                if self.tok.kind == "op" and self.tok.value == ";":
-                    raise ShellError('Syntax error: ";" unexpected')
-            elif t.kind == "nl":
-                self.i += 1
-            elif t.kind != "eof":
-                raise ShellError(f'Syntax error: "{t.value}" unexpected')
-
-    def and_or(self) -> AndOr:
-        first = self.pipeline()
-        rest: list[tuple[str, Pipeline]] = []
-        while self.tok.kind == "op" and self.tok.value in ("&&", "||"):
-            op = self.tok.value
-            self.i += 1
-            self._skip_nl()
-            rest.append((op, self.pipeline()))
-        return AndOr(first, rest)
-
-    def pipeline(self) -> Pipeline:
-        negate = False
-        if self.tok.kind == "word" and self.tok.value.plain == "!":
-            negate = True
-            self.i += 1
-        cmds = [self.simple()]
-        while self.tok.kind == "op" and self.tok.value == "|":
-            self.i += 1
-            self._skip_nl()
-            cmds.append(self.simple())
-        return Pipeline(cmds, negate)
-
-    def simple(self) -> Simple:
-        assigns: list[tuple[str, Word]] = []
-        words: list[Word] = []
-        redirs: list[Redir] = []
-        line = self.tok.line
-        while True:
-            t = self.tok
-            if t.kind == "word":
-                w: Word = t.value
-                if not words:
-                    plain = w.plain
-                    if plain in KEYWORDS:
-                        raise unsupported(f"'{plain}' (shell keywords: if/for/while/case/functions)")
-                    if plain is not None and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\(\)", plain):
-                        raise unsupported("function definitions")
-                    first = w.parts[0] if w.parts else None
-                    if isinstance(first, Lit) and not first.quoted and (m := _ASSIGN.match(first.text)):
-                        rest = first.text[m.end() :]
-                        value = Word(([Lit(rest, False)] if rest else []) + w.parts[1:])
-                        assigns.append((m.group(1), value))
-                        self.i += 1
-                        continue
-                words.append(w)
-                self.i += 1
-            elif t.kind == "redir":
-                self.i += 1
-                target = self.tok
-                if target.kind != "word":
-                    raise ShellError(f"Syntax error: {_describe(target)} unexpected")
-                self.i += 1
-                default_fd = 0 if t.value in ("<", "<&") else 1
-                redirs.append(Redir(t.fd if t.fd is not None else default_fd, t.value, target.value))
-            else:
-                break
-        if not (assigns or words or redirs):
-            raise ShellError(f"Syntax error: {_describe(self.tok)} unexpected")
-        return Simple(assigns, words, redirs, line)
-
-
-def _describe(t: Tok) -> str:
-    if t.kind == "eof":
-        return "end of file"
-    if t.kind == "nl":
-        return "newline"
-    return f'"{t.value}"'
-
-
-def parse(text: str) -> Script:
-    """Parse a command list; raises `ShellError` (or its subclass `Unsupported`)."""
-    return _Parser(_Lexer(text).tokens()).script()
 
 
 # ============================================================================ evaluation
@@ -667,8 +242,20 @@ class Ctx:
         return await sub.run(text, stdin or self.stdin, self.stdout, self.stderr)
 
 
+# What bash's xtrace quotes (its sh_contains_shell_metas): a word with any of these, or empty.
+_BASH_METAS = set(" \t\n'\"\\|&;()<>!{}*[?]^$`")
+
+
+def bash_quote(word: str) -> str:
+    """A word as bash's `set -x` shows it."""
+    needs = not word or any(c in _BASH_METAS for c in word) or word[0] in "~#"
+    if not needs:
+        needs = any(c == "~" and word[i - 1] in "=:" for i, c in enumerate(word) if i)
+    return "'" + word.replace("'", "'\\''") + "'" if needs else word
+
+
 class Shell:
-    """One shell process on a node: variables, `$?`, `$$`, and a command table."""
+    """One shell process on a node: its dialect, variables, options, `$?`, `$$`, a command table."""
 
     def __init__(
         self,
@@ -680,16 +267,34 @@ class Shell:
         pid: int | None = None,
         args: list[str] | None = None,
         groups: frozenset[str] = frozenset(),
+        dialect: Dialect = "dash",
     ) -> None:
         self.node, self.table, self.user, self.groups = node, table, user, groups
+        self.dialect: Dialect = dialect
         self.vars: dict[str, str] = dict(env or {})
         self.exported: set[str] = set(self.vars)
         self.pid = pid if pid is not None else node.new_pid()
-        self.args = args or ["sh"]
+        self.args = args or ["bash" if dialect == "bash" else "sh"]
         self.status = 0
         self.errexit = False
         self.nounset = False
+        self.xtrace = False
+        self.pipefail = False
+        self.line = 1  # the line of the command running (for messages)
+        self.trace_level = 1  # bash repeats PS4's '+' once more per command substitution
+        self.loops = 0  # loops we are inside (break/continue)
+        self._no_errexit = 0  # > 0 inside an if/while condition, a `!`, or before && / ||
+        self._sub_status = 0
         self.hang: re.Pattern[str] | None = None  # a `hang` fault: the first matching command never ends
+
+    @property
+    def bash(self) -> bool:
+        return self.dialect == "bash"
+
+    def diag(self, message: str, line: int | None = None) -> str:
+        """`message` as this shell prefixes its own errors: `sh: 1: ...` or `bash: line 1: ...`."""
+        n = self.line if line is None else line
+        return f"{self.args[0]}: line {n}: {message}" if self.bash else f"{self.args[0]}: {n}: {message}"
 
     def child(
         self,
@@ -698,26 +303,53 @@ class Shell:
         env: dict[str, str] | None = None,
         args: list[str] | None = None,
         groups: frozenset[str] = frozenset(),
+        dialect: Dialect | None = None,
     ) -> Shell:
+        """A new shell process (`sh -c`, sudo): only the exported environment carries over."""
         if env is None:
             env = {k: v for k, v in self.vars.items() if k in self.exported}
+        env = {"PWD": CWD.get(), **env}  # a new process starts where its parent is (sudo keeps it too)
         if user != self.user and user == "root":
             env = {**env, "HOME": "/root", "USER": "root", "LOGNAME": "root", "PATH": self.node.SECURE_PATH}
-        return Shell(self.node, self.table, user=user, env=env, args=args, groups=groups)
+        return Shell(self.node, self.table, user=user, env=env, args=args, groups=groups, dialect=dialect or "dash")
+
+    def subshell(self) -> Shell:
+        """A copy of this shell for `( )`, a pipeline's stage or `$(...)`: same variables and options."""
+        sub = Shell(
+            self.node,
+            self.table,
+            user=self.user,
+            env=dict(self.vars),
+            pid=self.pid,
+            args=list(self.args),
+            groups=self.groups,
+            dialect=self.dialect,
+        )
+        sub.exported = set(self.exported)
+        sub.status, sub.line, sub.trace_level = self.status, self.line, self.trace_level
+        sub.errexit, sub.nounset, sub.xtrace, sub.pipefail = self.errexit, self.nounset, self.xtrace, self.pipefail
+        sub._no_errexit = self._no_errexit
+        return sub
 
     # -- entry points
 
     async def run(self, text: str, stdin: Input, stdout: Output, stderr: Output) -> int:
         try:
-            script = parse(text)
+            script = parse(text, self.dialect)
+        except Unsupported as exc:
+            stderr.write(f"{exc.message}\n")
+            return 2
         except ShellError as exc:
-            prefix = "" if isinstance(exc, Unsupported) else f"{self.args[0]}: 1: "
+            prefix = f"{self.args[0]}: -c: line 1: " if self.bash else f"{self.args[0]}: 1: "
             stderr.write(f"{prefix}{exc.message}\n")
             return 2
         try:
             await self.run_script(script, stdin, stdout, stderr)
         except ExitShell as e:
             self.status = e.status
+        except Unsupported as exc:
+            stderr.write(f"{exc.message}\n")
+            self.status = 2
         except ShellError as exc:
             stderr.write(f"{exc.message}\n")
             self.status = 2
@@ -725,52 +357,134 @@ class Shell:
 
     async def run_script(self, script: Script, stdin: Input, stdout: Output, stderr: Output) -> int:
         for item in script.items:
-            status = await self._and_or(item, stdin, stdout, stderr)
-            if self.errexit and status != 0 and not item.rest:
-                raise ExitShell(status)
+            last = len(item.rest)
+            status = await self._pipeline(item.first, stdin, stdout, stderr, condition=last > 0)
+            for i, (op, pipe) in enumerate(item.rest, 1):
+                if (op == "&&") == (status == 0):
+                    status = await self._pipeline(pipe, stdin, stdout, stderr, condition=i < last)
+            self.status = status
         return self.status
 
-    async def _and_or(self, item: AndOr, stdin: Input, stdout: Output, stderr: Output) -> int:
-        status = await self._pipeline(item.first, stdin, stdout, stderr)
-        for op, pipe in item.rest:
-            if (op == "&&") == (status == 0):
-                status = await self._pipeline(pipe, stdin, stdout, stderr)
-        self.status = status
-        return status
+    async def _condition(self, script: Script, stdin: Input, stdout: Output, stderr: Output) -> int:
+        """An if/while/until condition: `set -e` does not apply inside it."""
+        self._no_errexit += 1
+        try:
+            return await self.run_script(script, stdin, stdout, stderr)
+        finally:
+            self._no_errexit -= 1
 
-    async def _pipeline(self, p: Pipeline, stdin: Input, stdout: Output, stderr: Output) -> int:
-        if len(p.commands) == 1:
-            status = await self._simple(p.commands[0], stdin, stdout, stderr)
-        else:
-            pipes = [Pipe() for _ in p.commands[1:]]
-
-            async def stage(i: int, cmd: Simple) -> int:
-                out = pipes[i] if i < len(pipes) else stdout
-                try:
-                    # Each stage of a pipeline runs in a subshell of its own.
-                    sub = Shell(
-                        self.node,
-                        self.table,
-                        user=self.user,
-                        env=dict(self.vars),
-                        pid=self.pid,
-                        args=self.args,
-                        groups=self.groups,
-                    )
-                    sub.exported = set(self.exported)
-                    return await sub._simple(cmd, pipes[i - 1] if i else stdin, out, stderr)
-                except ExitShell as e:
-                    return e.status
-                finally:
-                    if i < len(pipes):
-                        pipes[i].close()
-                    if i:
-                        pipes[i - 1].reader_gone = True
-
-            results = await asyncio.gather(*(stage(i, c) for i, c in enumerate(p.commands)))
-            status = results[-1]
+    async def _pipeline(
+        self, p: Pipeline, stdin: Input, stdout: Output, stderr: Output, *, condition: bool = False
+    ) -> int:
+        exempt = condition or p.negate
+        self._no_errexit += exempt
+        try:
+            if len(p.commands) == 1:
+                status = await self._command(p.commands[0], stdin, stdout, stderr)
+            else:
+                status = await self._stages(p, stdin, stdout, stderr)
+        finally:
+            self._no_errexit -= exempt
         if p.negate:
             status = 0 if status else 1
+        self.status = status
+        if self.errexit and status and not exempt and not self._no_errexit:
+            raise ExitShell(status)
+        return status
+
+    async def _stages(self, p: Pipeline, stdin: Input, stdout: Output, stderr: Output) -> int:
+        pipes = [Pipe() for _ in p.commands[1:]]
+
+        async def stage(i: int, cmd: Any) -> int:
+            out = pipes[i] if i < len(pipes) else stdout
+            try:
+                # Each stage of a pipeline runs in a subshell of its own.
+                return await self.subshell()._command(cmd, pipes[i - 1] if i else stdin, out, stderr)
+            except ExitShell as e:
+                return e.status
+            finally:
+                if i < len(pipes):
+                    pipes[i].close()
+                if i:
+                    pipes[i - 1].reader_gone = True
+
+        results = await asyncio.gather(*(stage(i, c) for i, c in enumerate(p.commands)))
+        if self.pipefail:  # the last stage that failed, as bash's pipefail
+            return next((s for s in reversed(results) if s), 0)
+        return results[-1]
+
+    async def _command(self, cmd: Any, stdin: Input, stdout: Output, stderr: Output) -> int:
+        if isinstance(cmd, Simple):
+            return await self._simple(cmd, stdin, stdout, stderr)
+        self.line = cmd.line
+        streams: dict[int, Any] = {0: stdin, 1: stdout, 2: stderr}
+        files: list[FileOutput] = []
+        try:
+            for r in cmd.redirs:
+                problem = await self._redirect(streams, r, files, stderr)
+                if problem is not None:
+                    return problem
+            return await self._compound(cmd, streams[0], streams[1], streams[2])
+        finally:
+            for f in files:
+                await f.flush()
+
+    async def _compound(self, cmd: Any, stdin: Input, stdout: Output, stderr: Output) -> int:
+        if isinstance(cmd, Group):
+            if not cmd.subshell:
+                return await self.run_script(cmd.body, stdin, stdout, stderr)
+            sub = self.subshell()
+            try:
+                return await sub.run_script(cmd.body, stdin, stdout, stderr)
+            except ExitShell as e:
+                return e.status
+        if isinstance(cmd, If):
+            for cond, body in cmd.clauses:
+                if await self._condition(cond, stdin, stdout, stderr) == 0:
+                    return await self.run_script(body, stdin, stdout, stderr)
+            if cmd.otherwise is not None:
+                return await self.run_script(cmd.otherwise, stdin, stdout, stderr)
+            self.status = 0
+            return 0
+        if isinstance(cmd, For):
+            if cmd.words is None:
+                items = self.args[1:]
+            else:
+                items = [f for w in cmd.words for f in await self.expand(w, stdin, stderr)]
+            return await self._loop(cmd, stdin, stdout, stderr, items)
+        assert isinstance(cmd, Loop)
+        return await self._loop(cmd, stdin, stdout, stderr, None)
+
+    async def _loop(
+        self, cmd: For | Loop, stdin: Input, stdout: Output, stderr: Output, items: list[str] | None
+    ) -> int:
+        status = 0
+        self.loops += 1
+        try:
+            i = 0
+            while True:
+                if isinstance(cmd, For):
+                    assert items is not None
+                    if i >= len(items):
+                        break
+                    if self.xtrace and self.bash:
+                        words = " ".join(bash_quote(w) for w in items)
+                        stderr.write(f"{'+' * self.trace_level} for {cmd.name} in {words}\n")
+                    self.vars[cmd.name] = items[i]
+                    i += 1
+                elif (await self._condition(cmd.cond, stdin, stdout, stderr) == 0) == cmd.until:
+                    break
+                try:
+                    status = await self.run_script(cmd.body, stdin, stdout, stderr)
+                except LoopControl as ctl:
+                    if ctl.levels > 1:
+                        ctl.levels -= 1
+                        raise
+                    status = 0
+                    if ctl.kind == "break":
+                        break
+        finally:
+            self.loops -= 1
         self.status = status
         return status
 
@@ -793,16 +507,9 @@ class Shell:
     async def _value(self, part: Var | Sub, stdin: Input, stderr: Output) -> str:
         if isinstance(part, Sub):
             buf = BufferOutput()
-            sub = Shell(
-                self.node,
-                self.table,
-                user=self.user,
-                env=dict(self.vars),
-                pid=self.pid,
-                args=self.args,
-                groups=self.groups,
-            )
-            sub.exported = set(self.exported)
+            sub = self.subshell()
+            if self.bash:
+                sub.trace_level += 1
             try:
                 await sub.run_script(part.script, stdin, buf, stderr)
             except ExitShell as e:
@@ -814,11 +521,14 @@ class Shell:
             return " ".join(await self.expand(part.default, stdin, stderr)) if part.default.parts else ""
         if value is None:
             if self.nounset and part.name not in "@*":
-                raise ShellError(f"{self.args[0]}: 1: {part.name}: parameter not set")
+                message = f"{part.name}: unbound variable" if self.bash else f"{part.name}: parameter not set"
+                stderr.write(self.diag(message) + "\n")
+                raise ExitShell(127 if self.bash else 2)  # what bash 5.2 and dash 0.5.12 exit with
             return ""
         return value
 
     async def expand(self, word: Word, stdin: Input, stderr: Output, split: bool = True) -> list[str]:
+        """A word's fields after expansion, field splitting (when `split`) and quote removal."""
         fields: list[str] = []
         cur: str | None = None
         for part in word.parts:
@@ -830,6 +540,14 @@ class Shell:
                     if _is_glob(text):
                         raise unsupported(f"glob pattern {text!r} (quote it)")
                 cur = (cur or "") + text
+                continue
+            if isinstance(part, Var) and part.name == "@" and part.quoted and part.default is None and split:
+                args = self.args[1:]  # "$@": one field per argument, joined to what is around it
+                if args:
+                    cur = (cur or "") + args[0]
+                    for arg in args[1:]:
+                        fields.append(cur)
+                        cur = arg
                 continue
             value = await self._value(part, stdin, stderr)
             if part.quoted or not split:
@@ -862,22 +580,42 @@ class Shell:
 
     # -- simple commands
 
+    def _trace(self, assigns: list[tuple[str, str]], argv: list[str], stderr: Output) -> None:
+        """`set -x`: bash quotes each word and gives assignments a line each; dash writes them as they are."""
+        if self.bash:
+            plus = "+" * self.trace_level
+            for name, value in assigns:
+                stderr.write(f"{plus} {name}={bash_quote(value)}\n")
+            if argv:
+                stderr.write(f"{plus} {' '.join(bash_quote(a) for a in argv)}\n")
+        elif assigns or argv:
+            stderr.write("+ " + " ".join([*(f"{n}={v}" for n, v in assigns), *argv]) + "\n")
+
     async def _simple(self, cmd: Simple, stdin: Input, stdout: Output, stderr: Output) -> int:
+        cwd = CWD.set(self.vars.get("PWD") or CWD.get())
+        try:
+            return await self._simple_in_cwd(cmd, stdin, stdout, stderr)
+        finally:
+            CWD.reset(cwd)
+
+    async def _simple_in_cwd(self, cmd: Simple, stdin: Input, stdout: Output, stderr: Output) -> int:
+        self.line = cmd.line
         self._sub_status = 0
         argv: list[str] = []
         for w in cmd.words:
             argv.extend(await self.expand(w, stdin, stderr))
         assigns = [(name, await self._expand_one(w, stdin, stderr)) for name, w in cmd.assigns]
+        if self.xtrace:
+            self._trace(assigns, argv, stderr)
         streams: dict[int, Any] = {0: stdin, 1: stdout, 2: stderr}
         files: list[FileOutput] = []
-        for r in cmd.redirs:
-            target = await self._expand_one(r.target, stdin, stderr)
-            problem = await self._redirect(streams, r, target, files)
-            if problem:
-                stderr.write(f"{self.args[0]}: {cmd.line}: {problem}\n")
-                self.status = 2
-                return 2
         try:
+            for r in cmd.redirs:
+                problem = await self._redirect(streams, r, files, stderr)
+                if problem is not None:
+                    return problem
+            if argv == ["exec"] and cmd.redirs:
+                raise unsupported("exec with only redirections (redirecting the rest of the script)")
             if not argv:
                 for name, value in assigns:
                     self.vars[name] = value
@@ -889,35 +627,50 @@ class Shell:
             for f in files:
                 await f.flush()
 
-    async def _redirect(self, streams: dict[int, Any], r: Redir, target: str, files: list[FileOutput]) -> str | None:
+    async def _redirect(self, streams: dict[int, Any], r: Redir, files: list[FileOutput], stderr: Output) -> int | None:
+        """Apply one redirection; on failure write the shell's message and return its status."""
+        target = await self._expand_one(r.target, streams[0], stderr)
+
+        def fail(dash: str, bash: str) -> int:
+            stderr.write(self.diag(bash if self.bash else dash) + "\n")
+            return 1 if self.bash else 2
+
+        if r.op == "<<":
+            streams[r.fd] = StringInput(target)
+            return None
         if r.op in (">&", "<&"):
             if target == "-":
                 streams[r.fd] = NullOutput() if r.op == ">&" else StringInput("")
                 return None
             if not target.isdigit() or int(target) not in streams:
-                return f"{target}: Bad file descriptor"
+                return fail(f"{target}: Bad file descriptor", f"{target}: Bad file descriptor")
             streams[r.fd] = streams[int(target)]
             return None
         if r.op == "<":
             text = await self.node.fs.read(target)
             if text is None:
-                return f"cannot open {target}: No such file"
+                return fail(f"cannot open {target}: No such file", f"{target}: No such file or directory")
             streams[r.fd] = StringInput(text)
             return None
+        both = r.op in ("&>", "&>>")  # bash: stdout and stderr to the same file
+        fd = 1 if both else r.fd
         if target == "/dev/null":
-            streams[r.fd] = NullOutput()
-            return None
-        if r.fd == 1 and target in ("/dev/stderr",):
-            streams[1] = streams[2]
-            return None
-        why = self.node.fs.cannot_write(target, self.user)
-        if why:
-            return f"cannot create {target}: {why}"
-        f = FileOutput(self.node, target, append=r.op == ">>")
-        if r.op == ">":
-            await self.node.fs.write(target, "")
-        files.append(f)
-        streams[r.fd] = f
+            out: Output = NullOutput()
+        elif fd == 1 and target == "/dev/stderr":
+            out = streams[2]
+        else:
+            why = self.node.fs.cannot_write(target, self.user)
+            if why:
+                bash_why = "No such file or directory" if why == "Directory nonexistent" else why
+                return fail(f"cannot create {target}: {why}", f"{target}: {bash_why}")
+            # open(2): create or truncate (`>>`: keep, a generated file's text included) -- then write through
+            await self.node.fs.write(target, "", append=r.op in (">>", "&>>"), owner=self.user)
+            f = FileOutput(self.node, target)
+            files.append(f)
+            out = f
+        streams[fd] = out
+        if both:
+            streams[2] = out
         return None
 
     async def _run(
@@ -939,6 +692,8 @@ class Shell:
         if builtin is not None:
             self.node.record_argv(self.user, argv)
             return await builtin(ctx, argv)
+        if name in NOT_SIMULATED:
+            raise unsupported(f"the shell builtin '{name}'")
         return await self.exec_argv(argv, stdin, stdout, stderr, env, line)
 
     async def exec_argv(
@@ -949,10 +704,12 @@ class Shell:
         self.node.record_argv(self.user, argv)
         found = self.table.lookup(self.node, name, env.get("PATH", self.vars.get("PATH", "")))
         if found is None:
-            if "/" in name:
-                stderr.write(f"{self.args[0]}: {line}: {name}: not found\n")
+            if not self.bash:
+                stderr.write(self.diag(f"{name}: not found", line) + "\n")
+            elif "/" in name:
+                stderr.write(self.diag(f"{name}: No such file or directory", line) + "\n")
             else:
-                stderr.write(f"{self.args[0]}: {line}: {name}: not found\n")
+                stderr.write(self.diag(f"{name}: command not found", line) + "\n")
             return 127
         _path, handler = found
         ctx = Ctx(self.node, self, self.user, stdin, stdout, stderr, env, self.groups)
@@ -973,7 +730,7 @@ class Shell:
 
     def command_path(self, name: str) -> str | None:
         """What `command -v NAME` prints."""
-        if name in BUILTINS:
+        if name in BUILTINS or name in NOT_SIMULATED:
             return name
         found = self.table.lookup(self.node, name, self.vars.get("PATH", ""))
         return found[0] if found else None
@@ -984,280 +741,3 @@ def _is_glob(text: str) -> bool:
         return True
     i = text.find("[")
     return i >= 0 and text not in ("[", "[[") and "]" in text[i + 1 :]
-
-
-# ============================================================================ builtins
-
-
-async def _true(ctx: Ctx, argv: list[str]) -> int:
-    return 0
-
-
-async def _false(ctx: Ctx, argv: list[str]) -> int:
-    return 1
-
-
-async def _exit(ctx: Ctx, argv: list[str]) -> int:
-    if len(argv) > 1:
-        if not argv[1].isdigit():
-            ctx.err(f"{ctx.shell.args[0]}: 1: exit: Illegal number: {argv[1]}")
-            raise ExitShell(2)
-        raise ExitShell(int(argv[1]) & 0xFF)
-    raise ExitShell(ctx.shell.status)
-
-
-async def _export(ctx: Ctx, argv: list[str]) -> int:
-    for arg in argv[1:]:
-        if arg == "-p":
-            for k in sorted(ctx.shell.exported):
-                if k in ctx.shell.vars:
-                    ctx.out(f"export {k}='{ctx.shell.vars[k]}'\n")
-            continue
-        name, eq, value = arg.partition("=")
-        if not _NAME.fullmatch(name):
-            ctx.err(f"{ctx.shell.args[0]}: 1: export: {arg}: bad variable name")
-            return 2
-        if eq:
-            ctx.shell.vars[name] = value
-        ctx.shell.exported.add(name)
-    return 0
-
-
-async def _unset(ctx: Ctx, argv: list[str]) -> int:
-    for name in argv[1:]:
-        if name in ("-v", "-f"):
-            continue
-        ctx.shell.vars.pop(name, None)
-        ctx.shell.exported.discard(name)
-    return 0
-
-
-async def _set(ctx: Ctx, argv: list[str]) -> int:
-    for arg in argv[1:]:
-        if re.fullmatch(r"[-+][eu]+", arg):
-            on = arg[0] == "-"
-            if "e" in arg:
-                ctx.shell.errexit = on
-            if "u" in arg:
-                ctx.shell.nounset = on
-        else:
-            ctx.err(f"{ctx.shell.args[0]}: 1: set: Illegal option {arg} (the lab supports set -e and set -u)")
-            return 2
-    return 0
-
-
-async def _cd(ctx: Ctx, argv: list[str]) -> int:
-    target = argv[1] if len(argv) > 1 else ctx.shell.vars.get("HOME", "/")
-    if not await ctx.node.fs.is_dir(target):
-        ctx.err(f"{ctx.shell.args[0]}: 1: cd: can't cd to {target}")
-        return 2
-    ctx.shell.vars["PWD"] = target
-    return 0
-
-
-def _echo_escapes(text: str) -> tuple[str, bool]:
-    """dash's echo interprets backslash escapes; `\\c` stops output."""
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c == "\\" and i + 1 < len(text):
-            n = text[i + 1]
-            if n == "c":
-                return "".join(out), True
-            mapping = {"n": "\n", "t": "\t", "\\": "\\", "a": "\a", "b": "\b", "f": "\f", "r": "\r", "v": "\v"}
-            if n in mapping:
-                out.append(mapping[n])
-                i += 2
-                continue
-            if n == "0":
-                j = i + 2
-                digits = ""
-                while j < len(text) and len(digits) < 3 and text[j] in "01234567":
-                    digits += text[j]
-                    j += 1
-                out.append(chr(int(digits or "0", 8)))
-                i = j
-                continue
-        out.append(c)
-        i += 1
-    return "".join(out), False
-
-
-async def _echo(ctx: Ctx, argv: list[str]) -> int:
-    args = argv[1:]
-    newline = True
-    if args and args[0] == "-n":
-        newline = False
-        args = args[1:]
-    text, stop = _echo_escapes(" ".join(args))
-    ctx.out(text + ("" if stop or not newline else "\n"))
-    return 0
-
-
-def _printf_format(fmt: str, args: list[str]) -> tuple[str, int]:
-    out: list[str] = []
-    used = 0
-    i = 0
-    while i < len(fmt):
-        c = fmt[i]
-        if c == "\\" and i + 1 < len(fmt):
-            text, _ = _echo_escapes(fmt[i : i + 2])
-            out.append(text)
-            i += 2
-            continue
-        if c == "%" and i + 1 < len(fmt):
-            m = re.match(r"%([-+ 0#]*)(\d*)(?:\.(\d+))?([sdbc%xu])", fmt[i:])
-            if not m:
-                raise ShellError(f"printf: %{fmt[i + 1]}: invalid directive")
-            flags, width, prec, conv = m.groups()
-            i += m.end()
-            if conv == "%":
-                out.append("%")
-                continue
-            arg = args[used] if used < len(args) else ""
-            used += 1
-            if conv == "s":
-                value = arg if prec is None else arg[: int(prec)]
-            elif conv == "b":
-                value = _echo_escapes(arg)[0]
-            elif conv == "c":
-                value = arg[:1]
-            else:
-                try:
-                    n = int(arg or "0", 0)
-                except ValueError:
-                    raise ShellError(f"printf: {arg}: expected numeric value") from None
-                value = format(n, "x") if conv == "x" else str(n)
-            if width:
-                pad = "0" if "0" in flags and conv != "s" else " "
-                value = value.ljust(int(width)) if "-" in flags else value.rjust(int(width), pad)
-            out.append(value)
-            continue
-        out.append(c)
-        i += 1
-    return "".join(out), used
-
-
-async def _printf(ctx: Ctx, argv: list[str]) -> int:
-    if len(argv) < 2:
-        ctx.err("printf: usage: printf format [arg ...]")
-        return 2
-    fmt, args = argv[1], argv[2:]
-    while True:
-        text, used = _printf_format(fmt, args)
-        ctx.out(text)
-        if not used or used >= len(args):
-            break
-        args = args[used:]
-    return 0
-
-
-async def _command(ctx: Ctx, argv: list[str]) -> int:
-    args = argv[1:]
-    if args and args[0] in ("-v", "-V"):
-        status = 0
-        for name in args[1:]:
-            path = ctx.shell.command_path(name)
-            if path is None:
-                status = 127 if args[0] == "-V" else 1
-                if args[0] == "-V":
-                    ctx.err(f"{name}: not found")
-                continue
-            ctx.out(f"{path}\n" if args[0] == "-v" else f"{name} is {path}\n")
-        return status
-    if not args:
-        return 0
-    return await ctx.shell._run(args, ctx.stdin, ctx.stdout, ctx.stderr, ctx.env, 1, [])
-
-
-async def _exec(ctx: Ctx, argv: list[str]) -> int:
-    if len(argv) == 1:
-        return 0
-    status = await ctx.shell.exec_argv(argv[1:], ctx.stdin, ctx.stdout, ctx.stderr, ctx.env)
-    raise ExitShell(status)
-
-
-async def _test(ctx: Ctx, argv: list[str]) -> int:
-    args = argv[1:]
-    if argv[0] == "[":
-        if not args or args[-1] != "]":
-            ctx.err(f"{ctx.shell.args[0]}: 1: [: missing ]")
-            return 2
-        args = args[:-1]
-    try:
-        return 0 if await _test_expr(ctx, args) else 1
-    except ValueError as exc:
-        ctx.err(f"{ctx.shell.args[0]}: 1: {argv[0]}: {exc}")
-        return 2
-
-
-async def _test_expr(ctx: Ctx, args: list[str]) -> bool:
-    if not args:
-        return False
-    if args[0] == "!":
-        return not await _test_expr(ctx, args[1:])
-    for op in ("-o", "-a"):
-        if op in args[1:-1]:
-            i = args.index(op, 1)
-            left, right = await _test_expr(ctx, args[:i]), await _test_expr(ctx, args[i + 1 :])
-            return (left or right) if op == "-o" else (left and right)
-    if len(args) == 1:
-        return args[0] != ""
-    fs = ctx.node.fs
-    if len(args) == 2:
-        op, x = args
-        if op == "-n":
-            return x != ""
-        if op == "-z":
-            return x == ""
-        if op in ("-e", "-a"):
-            return await fs.exists(x) or ctx.node.is_executable(x)
-        if op == "-f":
-            return await fs.is_file(x) or ctx.node.is_executable(x)
-        if op == "-d":
-            return await fs.is_dir(x)
-        if op == "-x":
-            return ctx.node.is_executable(x) or await fs.is_dir(x)
-        if op == "-r":
-            return (await fs.exists(x)) and fs.cannot_read(x, ctx.user) is None
-        if op == "-w":
-            return (await fs.exists(x)) and fs.cannot_write(x, ctx.user) is None
-        if op == "-s":
-            text = await fs.read(x)
-            return bool(text)
-        if op in ("-L", "-h"):
-            return False
-        raise ValueError(f"{op}: unexpected operator")
-    if len(args) == 3:
-        a, op, b = args
-        if op == "=" or op == "==":
-            return a == b
-        if op == "!=":
-            return a != b
-        if op in ("-eq", "-ne", "-lt", "-le", "-gt", "-ge"):
-            try:
-                x, y = int(a), int(b)
-            except ValueError:
-                raise ValueError(f"Illegal number: {a if not a.lstrip('-').isdigit() else b}") from None
-            return {"-eq": x == y, "-ne": x != y, "-lt": x < y, "-le": x <= y, "-gt": x > y, "-ge": x >= y}[op]
-        raise ValueError(f"{op}: unexpected operator")
-    raise ValueError("unexpected operator")
-
-
-BUILTINS: dict[str, Handler] = {
-    "true": _true,
-    ":": _true,
-    "false": _false,
-    "exit": _exit,
-    "export": _export,
-    "unset": _unset,
-    "set": _set,
-    "cd": _cd,
-    "echo": _echo,
-    "printf": _printf,
-    "command": _command,
-    "exec": _exec,
-    "test": _test,
-    "[": _test,
-}

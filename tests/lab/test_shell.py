@@ -47,7 +47,7 @@ async def test_quoting_and_expansions(node: LabNode) -> None:
     assert out == "[one two\nthree]\nnested deep\n"
     _, out, _ = await sh(node, "echo $$ $0 ~")
     pid, zero, home = out.split()
-    assert pid.isdigit() and zero == "sh" and home == "/home/thinkube"
+    assert pid.isdigit() and zero == "bash" and home == "/home/thinkube"  # an SSH command line runs under bash
     _, out, _ = await sh(node, "V=1 env | grep '^V='; echo \"[$V]\"")
     assert out == "V=1\n[]\n"
     _rc, out, _ = await sh(node, "export E=x; sh -c 'echo $E $0 $1' me arg")
@@ -64,6 +64,8 @@ async def test_redirections(node: LabNode) -> None:
     rc, out, err = await sh(node, "echo to-err >&2; echo also 1>&2")
     assert (out, err) == ("", "to-err\nalso\n")
     rc, out, err = await sh(node, "echo x > /etc/motd")
+    assert (rc, err) == (1, "bash: line 1: /etc/motd: Permission denied\n")
+    rc, out, err = await sh(node, "sh -c 'echo x > /etc/motd'")
     assert rc == 2 and "cannot create /etc/motd: Permission denied" in err
     assert await node.fs.read("/tmp/f") == "hi\nthere\n"
 
@@ -85,13 +87,10 @@ async def test_builtins(node: LabNode) -> None:
 @pytest.mark.parametrize(
     "script",
     [
-        "if true; then echo; fi",
-        "for i in 1 2; do echo $i; done",
-        "while true; do :; done",
         "case x in x) ;; esac",
         "f() { echo; }",
-        "(echo sub)",
-        "cat <<EOF\nx\nEOF",
+        "[[ a == a ]]",
+        "cat <<EOF\nx",
         "ls /etc/*",
         "echo `id`",
         "sleep 1 &",
@@ -104,7 +103,7 @@ async def test_unsupported_syntax_is_refused(node: LabNode, script: str) -> None
     assert err.startswith("lab shell: unsupported syntax:"), err
     with pytest.raises(ShellError):
         if not script.startswith(("ls", "echo $((")):
-            parse(script)
+            parse(script, "bash")
         else:
             raise Unsupported("checked at run time")
 
@@ -112,7 +111,8 @@ async def test_unsupported_syntax_is_refused(node: LabNode, script: str) -> None
 async def test_syntax_errors_and_unknown_commands(node: LabNode) -> None:
     rc, _, err = await sh(node, "echo a &&")
     assert rc == 2 and "Syntax error" in err
-    assert await sh(node, "frobnicate --now") == (127, "", "sh: 1: frobnicate: not found\n")
+    assert await sh(node, "frobnicate --now") == (127, "", "bash: line 1: frobnicate: command not found\n")
+    assert await sh(node, "sh -c 'frobnicate --now'") == (127, "", "sh: 1: frobnicate: not found\n")
     assert (await sh(node, "/snap/bin/microk8s status"))[0] == 127  # not installed yet
     assert (await sh(node, "nvidia-smi"))[0] == 127  # no GPU on a worker
 

@@ -16,7 +16,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..shell import BUILTINS, Ctx, StringInput
+from ..shell import BUILTINS, Ctx, StringInput, unsupported
+from ..shell_builtins import echo_command, test_command
+from ..shell_syntax import Dialect
 from .table import program
 
 # ---------------------------------------------------------------------------- helpers
@@ -145,7 +147,7 @@ async def head(ctx: Ctx, argv: list[str]) -> int:
     try:
         n = int(count or "10")
     except ValueError:
-        ctx.err(f"head: invalid number of lines: '{count}'")
+        ctx.err(f"head: invalid number of lines: {quoted(ctx, count)}")
         return 1
     status = 0
     for path in files or ["-"]:
@@ -174,6 +176,9 @@ async def tail(ctx: Ctx, argv: list[str]) -> int:
     if bad:
         return _bad_option(ctx, "tail", bad)
     count = count or "10"
+    if not re.fullmatch(r"[+-]?\d+", count):  # checked before any file is read, as tail does
+        ctx.err(f"tail: invalid number of lines: {quoted(ctx, count)}")
+        return 1
     status = 0
     for path in files or ["-"]:
         text = await _read_file(ctx, "tail", path)
@@ -188,7 +193,7 @@ async def tail(ctx: Ctx, argv: list[str]) -> int:
                 n = int(count)
                 ctx.out("".join(ls[-n:] if n else []))
         except ValueError:
-            ctx.err(f"tail: invalid number of lines: '{count}'")
+            ctx.err(f"tail: invalid number of lines: {quoted(ctx, count)}")
             return 1
     return status
 
@@ -206,7 +211,7 @@ async def tee(ctx: Ctx, argv: list[str]) -> int:
             ctx.err(f"tee: {path}: {why}")
             status = 1
             continue
-        await ctx.node.fs.write(path, text, append=append)
+        await ctx.node.fs.write(path, text, append=append, owner=ctx.user)
     ctx.node.changed()
     return status
 
@@ -505,7 +510,8 @@ async def uname(ctx: Ctx, argv: list[str]) -> int:
                 return _bad_option(ctx, "uname", a)
             flags = flags.replace(a.lstrip("-"), "") + long[a[2:]]
         elif not a.startswith("-"):
-            ctx.err(f"uname: extra operand '{a}'")
+            ctx.err(f"uname: extra operand {quoted(ctx, a)}")
+            ctx.err("Try 'uname --help' for more information.")
             return 1
     if bad := set(flags) - set("snrvmpioa"):
         return _bad_option(ctx, "uname", "-" + sorted(bad)[0])
@@ -762,7 +768,8 @@ async def sleep(ctx: Ctx, argv: list[str]) -> int:
     try:
         total = sum(_duration(a) for a in argv[1:])
     except ValueError as exc:
-        ctx.err(f"sleep: invalid time interval '{exc}'")
+        ctx.err(f"sleep: invalid time interval {quoted(ctx, str(exc))}")
+        ctx.err("Try 'sleep --help' for more information.")
         return 1
     await asyncio.sleep(total)
     return 0
@@ -810,22 +817,27 @@ async def kill(ctx: Ctx, argv: list[str]) -> int:
     if targets and targets[0] == "--":
         targets = targets[1:]
     status = 0
-    for t in targets:
+    shell = ctx.shell
+    for t in targets:  # kill is a builtin of both shells; each words its errors its own way
         try:
             pid = abs(int(t))
         except ValueError:
-            ctx.err(f"{ctx.shell.args[0]}: 1: kill: Illegal number: {t}")
+            if shell.bash:
+                ctx.err(shell.diag(f"kill: {t}: arguments must be process or job IDs"))
+                status = 1
+                continue
+            ctx.err(shell.diag(f"kill: Illegal number: {t}"))
             return 2
         proc = ctx.node.processes.get(pid)
-        if proc is None:
-            ctx.err(f"{ctx.shell.args[0]}: 1: kill: No such process")
+        why = "No such process" if proc is None else None
+        if proc is not None and proc[1] == "root" and not ctx.is_root:
+            why = "Operation not permitted"
+        if why is not None:
+            ctx.err(shell.diag(f"kill: ({t}) - {why}" if shell.bash else f"kill: {why}"))
             status = 1
             continue
-        task, owner = proc
-        if owner == "root" and not ctx.is_root:
-            ctx.err(f"{ctx.shell.args[0]}: 1: kill: Operation not permitted")
-            status = 1
-            continue
+        assert proc is not None
+        task = proc[0]
         ctx.node.killed.add(pid)
         if task is not asyncio.current_task():
             task.cancel()
@@ -853,42 +865,64 @@ async def env(ctx: Ctx, argv: list[str]) -> int:
 # ---------------------------------------------------------------------------- shells
 
 
+_SHELL_LETTERS = {"e": "errexit", "u": "nounset", "x": "xtrace"}
+
+
 async def _shell(ctx: Ctx, argv: list[str]) -> int:
-    args = argv[1:]
-    errexit = False
-    script: str | None = None
-    while args and args[0].startswith("-") and args[0] != "-":
-        opt = args.pop(0)
-        if opt == "-c":
-            if not args:
-                ctx.err(f"{argv[0]}: 0: -c requires an argument")
-                return 2
-            script = args.pop(0)
-            break
-        if re.fullmatch(r"-[eu]+c?", opt):
-            errexit = "e" in opt
-            if opt.endswith("c"):
-                script = args.pop(0) if args else ""
-                break
-            continue
-        if opt in ("-s", "-l", "--login", "--noprofile", "--norc"):
-            continue
-        ctx.err(f"{argv[0]}: 0: Illegal option {opt}")
-        return 2
+    """`sh`/`dash` run dash, `bash` runs bash (`-c TEXT [NAME [ARGS...]]`, a file, or stdin)."""
     name = posixpath.basename(argv[0])
+    dialect: Dialect = "bash" if name == "bash" else "dash"
+    args = argv[1:]
+    options: list[tuple[str, bool]] = []
+    command_mode = False
+    while args and args[0][:1] in "-+" and args[0] not in ("-", "+"):
+        opt = args.pop(0)
+        if opt == "--":
+            break
+        if opt in ("--login", "--noprofile", "--norc"):
+            continue
+        if opt in ("-o", "+o") and args:
+            options.append((args.pop(0), opt[0] == "-"))
+            continue
+        if re.fullmatch(r"[-+][A-Za-z]+", opt):
+            for letter in opt[1:]:
+                if letter == "c":
+                    command_mode = True
+                elif letter in _SHELL_LETTERS:
+                    options.append((_SHELL_LETTERS[letter], opt[0] == "-"))
+                elif letter not in "sl":
+                    raise unsupported(f"{name} option {opt[0]}{letter}")
+            continue
+        ctx.err(f"{name}: {opt}: invalid option" if dialect == "bash" else f"{name}: 0: Illegal option {opt}")
+        return 2
     stdin = ctx.stdin
-    if script is None:
-        if args:  # sh FILE
-            text = await ctx.node.fs.read(args[0])
-            if text is None:
-                ctx.err(f"{name}: 0: cannot open {args[0]}: No such file")
-                return 2
-            script, args = text, args
-        else:
-            script, stdin = await ctx.stdin.read(), StringInput("")
+    if command_mode:
+        if not args:
+            ctx.err(
+                f"{name}: -c: option requires an argument"
+                if dialect == "bash"
+                else f"{name}: 0: -c requires an argument"
+            )
+            return 2
+        script = args.pop(0)
+    elif args:  # sh FILE
+        text = await ctx.node.fs.read(args[0])
+        if text is None:
+            ctx.err(
+                f"{name}: {args[0]}: No such file or directory"
+                if dialect == "bash"
+                else f"{name}: 0: cannot open {args[0]}: No such file"
+            )
+            return 127 if dialect == "bash" else 2
+        script = text
+    else:
+        script, stdin = await ctx.stdin.read(), StringInput("")
     shell_args = args if args else [name]
-    sub = ctx.shell.child(user=ctx.user, env=dict(ctx.env), args=shell_args, groups=ctx.groups)
-    sub.errexit = errexit
+    sub = ctx.shell.child(user=ctx.user, env=dict(ctx.env), args=shell_args, groups=ctx.groups, dialect=dialect)
+    for option, on in options:
+        if option not in ("errexit", "nounset", "xtrace") and not (option == "pipefail" and dialect == "bash"):
+            raise unsupported(f"{name} -o {option}")
+        setattr(sub, option, on)
     return await sub.run(script, stdin, ctx.stdout, ctx.stderr)
 
 
@@ -918,6 +952,16 @@ async def rm(ctx: Ctx, argv: list[str]) -> int:
     return status
 
 
+def quoted(ctx: Ctx, text: str) -> str:
+    """A name as coreutils' quote() gives it: ‘name’ under a UTF-8 locale (Ubuntu's C.UTF-8 default),
+    'name' under C. (mkdir, head/tail counts, uname, sleep; rm, ls, chmod, install quote file names
+    with '...' in every locale.)"""
+    env = ctx.env
+    locale = env.get("LC_ALL") or env.get("LC_MESSAGES") or env.get("LANG") or ""
+    utf8 = "utf-8" in locale.lower() or "utf8" in locale.lower()
+    return f"‘{text}’" if utf8 else f"'{text}'"
+
+
 def _make_dir(target: Path, parents: bool) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)  # parents the simulation has but the disk not yet
     target.mkdir(exist_ok=parents)
@@ -933,19 +977,23 @@ async def mkdir(ctx: Ctx, argv: list[str]) -> int:
     for path in (a for a in argv[1:] if not a.startswith("-")):
         why = fs.cannot_write(path + "/x", ctx.user)
         if why == "Permission denied":
-            ctx.err(f"mkdir: cannot create directory '{path}': Permission denied")
+            ctx.err(f"mkdir: cannot create directory {quoted(ctx, path)}: Permission denied")
             status = 1
             continue
         if not parents and (await fs.exists(path) or not await fs.is_dir(posixpath.dirname(fs.norm(path)))):
             reason = "File exists" if await fs.exists(path) else "No such file or directory"
-            ctx.err(f"mkdir: cannot create directory '{path}': {reason}")
+            ctx.err(f"mkdir: cannot create directory {quoted(ctx, path)}: {reason}")
             status = 1
             continue
+        existed = await fs.exists(path)
         try:  # the last one mkdir(2), as coreutils: of two sessions racing for a lock directory, one wins
             await asyncio.to_thread(_make_dir, fs.root / fs.norm(path).lstrip("/"), parents)
         except FileExistsError:
-            ctx.err(f"mkdir: cannot create directory '{path}': File exists")
+            ctx.err(f"mkdir: cannot create directory {quoted(ctx, path)}: File exists")
             status = 1
+            continue
+        if not existed:
+            fs.set_owner(path, ctx.user)
     return status
 
 
@@ -974,7 +1022,10 @@ async def install(ctx: Ctx, argv: list[str]) -> int:
     fs = ctx.node.fs
     if directory:
         for d in operands:
+            existed = await fs.exists(d)
             await asyncio.to_thread(lambda p=d: (fs.root / p.lstrip("/")).mkdir(parents=True, exist_ok=True))
+            if not existed:
+                fs.set_owner(d, ctx.user)
         return 0
     if len(operands) != 2:
         ctx.err("install: missing destination file operand")
@@ -989,7 +1040,7 @@ async def install(ctx: Ctx, argv: list[str]) -> int:
     if why:
         ctx.err(f"install: cannot create regular file '{dest}': {why}")
         return 1
-    await fs.write(dest, text, mode=mode)
+    await fs.write(dest, text, mode=mode, owner=ctx.user)
     ctx.node.changed()
     return 0
 
@@ -1071,8 +1122,11 @@ async def ls(ctx: Ctx, argv: list[str]) -> int:
 # The usual /usr/bin twins of shell builtins (`command -v` prints the builtin's name, but
 # `env echo`, `sudo true` and `timeout 5 test ...` run these).
 async def _builtin_twin(ctx: Ctx, argv: list[str]) -> int:
-
     name = posixpath.basename(argv[0])
+    if name in ("test", "["):  # coreutils' test knows `==`, whichever shell started it
+        return await test_command(ctx, [name, *argv[1:]], "coreutils")
+    if name == "echo":  # coreutils' echo interprets escapes only with -e, as bash's
+        return await echo_command(ctx, [name, *argv[1:]], "coreutils")
     return await BUILTINS[name](ctx, [name, *argv[1:]])
 
 
