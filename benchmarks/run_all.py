@@ -227,6 +227,23 @@ def wizard() -> list[Row]:
 
 BENCHMARKS = {"startup": startup, "makespan": makespan, "discovery": discovery, "tui_log": tui_log, "joins": joins}
 BENCHMARKS.update(masking=masking, journal_sync=journal_sync, validate_scale=validate_scale)  # issue 15, core
+
+
+def lab_api() -> list[Row]:
+    data = run("lab_api.py")
+    return [
+        {
+            "figure": "headless full install on the lab, one process: CPU s (lab API before issue 15 = baseline)",
+            "value": data["new_cpu_s"],
+            "baseline": data["old_cpu_s"],
+            "ratio": data["ratio"],
+            "target": f"<= {data['target']}x",
+            "pass": data["pass"],
+        }
+    ]
+
+
+BENCHMARKS["lab_api"] = lab_api  # the lab's API server: reads without copies, saves incrementally
 BENCHMARKS["wizard"] = wizard  # the wizard's install vs the same install headless (CPU, RSS, layouts)
 
 
