@@ -23,11 +23,13 @@ import json
 import os
 import re
 import tarfile
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .doctor import WORKLOADS, ready_counts
 from .facts import Facts
 from .kube import Kube, KubeError
 from .secrets import Secrets
@@ -42,7 +44,6 @@ REPORT_PATH = re.compile(r"Report tarball is at (\S+\.tar\.gz)")
 LEFT_OUT = re.compile(r"^(vault-init\.json.*|.*\.lock|secrets.*\.ya?ml)$")
 #: Kubernetes Secret keys whose values are public (certificates) and need no masking.
 PUBLIC_SECRET_KEYS = re.compile(r"(^|[._-])(crt|cert|pem|ca)$", re.I)
-WORKLOAD_KINDS = (("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet"))
 
 
 @dataclass
@@ -173,11 +174,9 @@ async def register_cluster_secrets(kube: Kube, secrets: Secrets) -> int:
 
 
 def not_ready(obj: Mapping[str, Any]) -> bool:
-    """Whether a Deployment/StatefulSet/DaemonSet is short of what it asks for."""
-    spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    if obj.get("kind") == "DaemonSet":
-        return int(status.get("numberReady", 0)) < int(status.get("desiredNumberScheduled", 0))
-    return int(status.get("readyReplicas", 0)) < int(spec.get("replicas", 1))
+    """Whether a Deployment/StatefulSet/DaemonSet is short of the pods it asks for."""
+    ready, wanted = ready_counts(obj)
+    return ready < wanted
 
 
 def failing_pod(pod: Mapping[str, Any]) -> bool:
@@ -192,7 +191,7 @@ def failing_pod(pod: Mapping[str, Any]) -> bool:
 async def collect_cluster(bundle: Bundle, kube: Kube, control: Transport) -> None:
     """Workloads not ready, failing pods (with their logs), Warning events."""
     problems: list[dict[str, Any]] = []
-    for api_version, kind in WORKLOAD_KINDS:
+    for api_version, kind in WORKLOADS:
         try:
             problems += [_summary(o) for o in await kube.list(api_version, kind) if not_ready(o)]
         except KubeError as exc:
@@ -264,6 +263,20 @@ def _local_files(state_dir: Path) -> Iterable[Path]:
 
 
 # ---------------------------------------------------------------------------- the whole
+
+
+def default_output(state_dir: Path, now: float) -> Path:
+    """`<state dir>/support-bundle-<time>.tar.gz`, numbered when one of that second exists."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    output, extra = state_dir / f"support-bundle-{stamp}.tar.gz", 1
+    while output.exists():
+        extra += 1
+        output = state_dir / f"support-bundle-{stamp}-{extra}.tar.gz"
+    return output
+
+
+def made_at(now: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(now))
 
 
 @dataclass(frozen=True)

@@ -204,14 +204,8 @@ class InstallRun:
     async def support_bundle(self, now: Callable[[], float] = time.time) -> BundleResult:
         """A support bundle of this cluster (support_bundle.py) over the run's own connections,
         written beside its journal; the secrets the run knows are masked in it."""
-        from .support_bundle import build
+        from .support_bundle import build, default_output, made_at
 
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now()))
-        output = self.state_dir / f"support-bundle-{stamp}.tar.gz"
-        extra = 1
-        while output.exists():  # asked twice within a second
-            extra += 1
-            output = self.state_dir / f"support-bundle-{stamp}-{extra}.tar.gz"
         return await build(
             nodes=self.session.transports,
             facts=self.session.facts,
@@ -220,8 +214,8 @@ class InstallRun:
             kube=self.cluster.kube,
             secrets=self.secrets,
             state_dir=self.state_dir,
-            output=output,
-            now=time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(now())),
+            output=default_output(self.state_dir, now()),
+            now=made_at(now()),
         )
 
     async def retry(self, component: str) -> RunFinished:

@@ -31,10 +31,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--dry-run", action="store_true", help="say what would be collected; connect to nothing")
 
 
-def stamp(now: Callable[[], float] = time.time) -> str:
-    return time.strftime("%Y%m%d-%H%M%S", time.localtime(now()))
-
-
 async def run_support_bundle(args: argparse.Namespace, now: Callable[[], float] = time.time) -> int:
     async def bundle(inputs: Inputs) -> int:
         return await _bundle(args, inputs, now)
@@ -43,9 +39,9 @@ async def run_support_bundle(args: argparse.Namespace, now: Callable[[], float] 
 
 
 async def _bundle(args: argparse.Namespace, inputs: Inputs, now: Callable[[], float]) -> int:
-    from ..support_bundle import build
+    from ..support_bundle import build, default_output, made_at
 
-    output = args.output or inputs.state_dir / f"support-bundle-{stamp(now)}.tar.gz"
+    output = args.output or default_output(inputs.state_dir, now())
     if output.exists():
         print(f"thinkube-tui support-bundle: {output} exists; give another --output", file=sys.stderr)
         return EXIT_INVALID
@@ -63,7 +59,7 @@ async def _bundle(args: argparse.Namespace, inputs: Inputs, now: Callable[[], fl
                 secrets=inputs.secrets,
                 state_dir=inputs.state_dir,
                 output=output,
-                now=time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(now())),
+                now=made_at(now()),
             )
     except OSError as exc:
         print(f"thinkube-tui support-bundle: could not write {output}: {exc.strerror or exc}", file=sys.stderr)

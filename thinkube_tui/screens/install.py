@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
+from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -185,7 +186,7 @@ class InstallScreen(WizardScreen):
         elif run.unresolved_failures:
             show_text(
                 status,
-                f"[red]Failed: {', '.join(run.unresolved_failures)}[/]. "
+                f"[red]Failed: {escape(', '.join(run.unresolved_failures))}[/]. "
                 "[b]r[/b] retry the selected one, [b]s[/b] skip it, [b]b[/b] support bundle, [b]n[/b] summary",
             )
         else:
@@ -200,7 +201,7 @@ class InstallScreen(WizardScreen):
 
     def on_install_graph_selected(self, event: InstallGraph.Selected) -> None:
         self.query_one(LogPanel).show(event.component_id)
-        show_text(self.query_one("#log-title", Static), f"[b]{event.component_id}[/b] log")
+        show_text(self.query_one("#log-title", Static), f"[b]{escape(event.component_id)}[/b] log")
 
     # ------------------------------------------------------------ keys
 
