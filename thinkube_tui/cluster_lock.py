@@ -7,8 +7,9 @@ for as long as it runs:
   root, whatever `--state-dir` says, so two state directories still collide); the kernel drops
   it when the process dies, so a crashed holder is gone by construction;
 - on the control node, before Kubernetes exists, the directory `/var/lib/thinkube-tui/install.lock`
-  made with `mkdir` (atomic: exactly one of two racing runs creates it), holding a record of the
-  holder and an expiry, renewed while the run goes on -- so a second workstation is refused too;
+  holding a record of the holder and an expiry, renewed while the run goes on -- so a second
+  workstation is refused too. It comes into being whole, by renaming a directory that already
+  holds the record (atomic: exactly one of two racing runs succeeds);
 - in the cluster once its API answers, the Lease `thinkube-system/thinkube-tui-install`
   (coordination.k8s.io/v1: holderIdentity, leaseDurationSeconds, renewTime), taken and renewed
   with optimistic concurrency like Kubernetes' leader election.
@@ -232,8 +233,8 @@ def _read_fd(fd: int) -> str:
 class NodeLock:
     """A lock directory on the control node, made atomically with `mkdir` under sudo.
 
-    Only POSIX sh, `mkdir`, `printf`, `cat`, `grep -qF` and `rm -rf`: the same on Ubuntu's dash
-    and bash as in the lab. Renewal and release act only while the record is still ours.
+    Only POSIX sh, `mkdir`, `printf`, `cat`, `grep -qF`, `rm -rf` and coreutils' `mv -T`: the same
+    on Ubuntu's dash and bash as in the lab. Renewal and release act only while the record is still ours.
     """
 
     def __init__(
@@ -263,8 +264,16 @@ class NodeLock:
         return result.ok, result.stdout if result.ok else result.tail()
 
     async def acquire(self, key: str) -> None:
-        parent, d, record = (shlex.quote(p) for p in (os.path.dirname(self._dir), self._dir, self._record))
-        create = f"mkdir -p {parent} && mkdir {d} && printf '%s\\n' {self._stamped()} > {record}"
+        parent = os.path.dirname(self._dir)
+        draft = f"{parent}/.{os.path.basename(self._dir)}.{self._me.token}"
+        p, d, record, t = (shlex.quote(x) for x in (parent, self._dir, self._record, draft))
+        # The record is written into a draft directory renamed into place in one step (`mv -T`
+        # is rename(2), refused onto a lock with entries): a racing run never finds the lock
+        # without its holder, and a crash midway leaves no lock behind.
+        create = (
+            f"mkdir -p {p} && rm -rf {t} && mkdir {t} && printf '%s\\n' {self._stamped()} > {t}/holder "
+            f"&& {{ mv -T {t} {d} || {{ rm -rf {t}; false; }}; }}"
+        )
         why_not = ""
         for _ in range(3):
             ok, why_not = await self._sh(create)
@@ -303,9 +312,10 @@ class NodeLock:
 
     async def renew(self) -> None:
         """Push the expiry on; `LockLost` when the record is no longer ours."""
-        record = shlex.quote(self._record)
-        ok, _ = await self._sh(
-            f"grep -qF {shlex.quote(self._me.token)} {record} && printf '%s\\n' {self._stamped()} > {record}"
+        record, draft = shlex.quote(self._record), shlex.quote(self._record + ".new")
+        ok, _ = await self._sh(  # rewritten by rename, never truncated in place under a reader
+            f"grep -qF {shlex.quote(self._me.token)} {record} && printf '%s\\n' {self._stamped()} > {draft} "
+            f"&& mv -f {draft} {record}"
         )
         if ok:
             return

@@ -10,6 +10,7 @@ since those are replayed captures).
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import os
 import posixpath
@@ -158,6 +159,27 @@ class VirtualFS:
             self.deleted.add(p)
             existed = True
         return existed
+
+    async def rename(self, src: str, dest: str) -> None:
+        """rename(2): `dest` replaced in one step (an empty directory too); OSError as the kernel
+        gives it (ENOTEMPTY onto a directory with entries, ENOENT without `src`)."""
+        s, d = self.norm(src), self.norm(dest)
+        disk = self._disk(s)
+        if not await asyncio.to_thread(disk.exists):
+            text = await self.read(s)  # a generated file: it comes onto the disk under its new name
+            if text is None:
+                raise FileNotFoundError(errno.ENOENT, "No such file or directory", src)
+            await asyncio.to_thread(_write_text, disk, text, False, None)
+        await asyncio.to_thread(os.rename, disk, self._disk(d))
+        if s in self.base:
+            self.deleted.add(s)
+        self.deleted.discard(d)
+        moved = {q: u for q, u in self.owners.items() if q == s or q.startswith(s + "/")}
+        for q in [q for q in self.owners if q == d or q.startswith(d + "/")]:
+            del self.owners[q]
+        for q, u in moved.items():
+            del self.owners[q]
+            self.owners[d + q[len(s) :]] = u
 
     async def is_file(self, path: str) -> bool:
         p = self.norm(path)

@@ -162,7 +162,7 @@ async def test_a_node_lock_of_a_dead_process_on_this_host_is_taken_over(spec, co
 
 
 async def test_a_node_lock_without_a_readable_record_is_refused_with_what_to_do(spec, control, tmp_path):
-    await control.run(f"mkdir -p {NODE_LOCK_DIR}", sudo=True)
+    await control.run(f"mkdir -p {NODE_LOCK_DIR} && echo '{{\"tok' > {HOLDER_FILE}", sudo=True)  # torn, foreign
     with pytest.raises(ClusterLocked) as refused:
         async with lock(spec, control, tmp_path, "ws-a"):
             pass
@@ -381,3 +381,51 @@ def test_a_refusal_waits_a_moment_for_the_holders_record(tmp_path):
             LocalLock(path, me, lambda _text: None).acquire("lab@10.42.0.10")
     finally:
         os.close(fd)
+
+
+async def test_the_node_lock_never_exists_without_its_holders_record(spec, control, tmp_path, monkeypatch):
+    """Two installs at once: the refused one read the lock directory between its `mkdir` and the
+    record's write and said 'a run whose record cannot be read' (seen in CI). Every change the
+    lab's filesystem makes is watched: whenever the lock directory exists, its record names a
+    holder, and the record is only ever replaced by a rename, never truncated in place."""
+    from thinkube_lab.commands import coreutils
+    from thinkube_lab.node import VirtualFS
+
+    fs = control.lab_node.fs
+    seen: list[str] = []
+
+    def check(after: str) -> None:
+        lock_dir = fs.root / NODE_LOCK_DIR.lstrip("/")
+        if lock_dir.is_dir():
+            record = lock_dir / "holder"
+            assert record.is_file() and Holder.from_json(record.read_text()), f"lock without its record after {after}"
+        seen.append(after)
+
+    real_make_dir, real_rename, real_write = coreutils._make_dir, VirtualFS.rename, VirtualFS.write
+
+    def make_dir(target, parents):
+        real_make_dir(target, parents)
+        check(f"mkdir {target}")
+
+    async def rename(self, src, dest):
+        await real_rename(self, src, dest)
+        check(f"mv {src} {dest}")
+
+    async def write(self, path, text, **kw):
+        assert self.norm(path) != HOLDER_FILE, "the record was rewritten in place"
+        await real_write(self, path, text, **kw)
+        check(f"write {path}")
+
+    monkeypatch.setattr(coreutils, "_make_dir", make_dir)
+    monkeypatch.setattr(VirtualFS, "rename", rename)
+    monkeypatch.setattr(VirtualFS, "write", write)
+    clock, ticks = Clock(), Ticks()
+    async with lock(spec, control, tmp_path, "ws-a", clock=clock, sleep=ticks):
+        with pytest.raises(ClusterLocked, match=r"ann@ws-a \(pid 1000\)"):
+            async with lock(spec, control, tmp_path / "elsewhere", "ws-b", clock=clock):
+                pass
+        clock.now += 100
+        await ticks.round()  # a renewal
+        assert (await node_record(control)).expires == START + 400
+    assert any(s.startswith("mv ") and s.endswith(NODE_LOCK_DIR) for s in seen), seen
+    assert any(s.endswith(HOLDER_FILE) for s in seen), seen  # the renewal's rename was watched

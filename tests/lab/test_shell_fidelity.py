@@ -76,6 +76,12 @@ BATTERY: list[tuple[str, str]] = [
     ("mkdir-existing", "mkdir @D@/m; echo $?; mkdir @D@/m; echo $?; mkdir -p @D@/m; echo $?"),
     ("mkdir-missing-parent", "mkdir @D@/no/such; echo $?; mkdir -p @D@/no/such && test -d @D@/no/such && echo made"),
     ("redirect-order", "{ echo out; echo err >&2; } 2>&1 >/dev/null; echo x 2>&1 >/dev/null"),
+    (
+        "mv-rename",  # lock records rely on rename(2): whole or not at all
+        "mkdir @D@/a @D@/b @D@/c && echo x > @D@/a/holder && echo > @D@/b/y; mv -T @D@/a @D@/b; echo $?; "
+        "mv -T @D@/a @D@/c; echo $?; cat @D@/c/holder; test -e @D@/a; echo $?; mv @D@/none @D@/z; echo $?; "
+        "echo f > @D@/f && mv -T @D@/f @D@/b; echo $?; mv -f @D@/f @D@/g && cat @D@/g; mv @D@/g @D@/b && ls @D@/b",
+    ),
     ("redirect-files", "echo a > @D@/f; echo b >> @D@/f; cat < @D@/f; cat @D@/none; echo $?"),
     ("redirect-missing-dir", "echo a > @D@/no/f; echo $?; cat < @D@/no/f; echo $?"),
     ("heredoc", "A=val; cat <<EOF\nhello $A\n\\$A $(echo sub) \"q\" 'q'\nEOF\necho after"),

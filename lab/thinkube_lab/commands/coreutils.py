@@ -997,6 +997,45 @@ async def mkdir(ctx: Ctx, argv: list[str]) -> int:
     return status
 
 
+@program("/usr/bin/mv")
+async def mv(ctx: Ctx, argv: list[str]) -> int:
+    """`mv [-f] [-T] SRC DEST`: one rename(2), so DEST appears whole or not at all (lock records
+    rely on it); with -T an existing empty directory is replaced, one with entries is not."""
+    no_target_dir, operands = False, []
+    for a in argv[1:]:
+        if a == "-T":
+            no_target_dir = True
+        elif a in ("-f", "--"):
+            continue
+        elif a.startswith("-"):
+            return _bad_option(ctx, "mv", a)
+        else:
+            operands.append(a)
+    if len(operands) != 2:
+        ctx.err("mv: missing destination file operand" if operands else "mv: missing file operand")
+        return 1
+    src, dest = operands
+    fs = ctx.node.fs
+    if not await fs.exists(src):
+        ctx.err(f"mv: cannot stat '{src}': No such file or directory")
+        return 1
+    if not no_target_dir and await fs.is_dir(dest):
+        dest = posixpath.join(dest, posixpath.basename(src.rstrip("/")))
+    if fs.cannot_write(src, ctx.user) or fs.cannot_write(dest, ctx.user):
+        ctx.err(f"mv: cannot move '{src}' to '{dest}': Permission denied")
+        return 1
+    if await fs.is_dir(dest) and not await fs.is_dir(src):
+        ctx.err(f"mv: cannot overwrite directory '{dest}' with non-directory")
+        return 1
+    try:
+        await fs.rename(src, dest)
+    except OSError as exc:
+        ctx.err(f"mv: cannot move '{src}' to '{dest}': {exc.strerror}")
+        return 1
+    ctx.node.changed()
+    return 0
+
+
 @program("/usr/bin/install")
 async def install(ctx: Ctx, argv: list[str]) -> int:
     mode, directory, operands = 0o755, False, []
