@@ -28,7 +28,7 @@ import contextlib
 import hashlib
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 # Simulated seconds (times the lab's speed), as on a small control node:
@@ -45,6 +45,10 @@ class ClusterAgent:
         self.speed = speed
         self.dqlite_rebound = False  # dqlite moved off 127.0.0.1 (persisted by the lab)
         self.calico_patched = False
+        # How often a join did the one-off work (1 each on a cluster: the joins after it find
+        # it done, as they read the state under the section's mutex)
+        self.dqlite_rebinds = 0
+        self.calico_applies = 0
         self._tokens_mu = asyncio.Lock()
         self._dqlite_mu = asyncio.Lock()
         self._calico_mu = asyncio.Lock()
@@ -83,10 +87,12 @@ class ClusterAgent:
             self.in_flight -= 1
             self.joining.discard(node)
 
-    async def _section(self, lock: asyncio.Lock, name: str, node: str, seconds: float) -> None:
+    async def _section(self, lock: asyncio.Lock, name: str, node: str, seconds: Callable[[], float]) -> None:
+        """Hold `lock` for `seconds()` simulated seconds, read once it is held: what a section
+        has to do depends on what the joins before it did (only the first moves dqlite)."""
         async with lock:
             self.trace.append((name, "enter", node))
-            await asyncio.sleep(seconds * self.speed)
+            await asyncio.sleep(seconds() * self.speed)
             self.trace.append((name, "leave", node))
 
     async def join(self, node: str, token: str, refusal: str | None = None) -> str | None:
@@ -106,13 +112,20 @@ class ClusterAgent:
             return "Connection failed. Invalid token (500)."
         if refusal is not None:
             return refusal
-        rebind = not self.dqlite_rebound
-        await self._section(self._dqlite_mu, "dqlite", node, SECTION_S + (DQLITE_REBIND_S if rebind else 0.0))
-        self.dqlite_rebound = True
-        patch = not self.calico_patched
-        await self._section(self._calico_mu, "calico", node, SECTION_S + (CALICO_APPLY_S if patch else 0.0))
-        self.calico_patched = True
-        await self._section(self._cert_tokens_mu, "cert-tokens", node, SECTION_S)
+
+        def dqlite() -> float:
+            rebind, self.dqlite_rebound = not self.dqlite_rebound, True
+            self.dqlite_rebinds += rebind
+            return SECTION_S + (DQLITE_REBIND_S if rebind else 0.0)
+
+        def calico() -> float:
+            patch, self.calico_patched = not self.calico_patched, True
+            self.calico_applies += patch
+            return SECTION_S + (CALICO_APPLY_S if patch else 0.0)
+
+        await self._section(self._dqlite_mu, "dqlite", node, dqlite)
+        await self._section(self._calico_mu, "calico", node, calico)
+        await self._section(self._cert_tokens_mu, "cert-tokens", node, lambda: SECTION_S)
         return None
 
 

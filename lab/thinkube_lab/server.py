@@ -41,11 +41,36 @@ def load_or_create_key(path: Path) -> asyncssh.SSHKey:
     return key
 
 
+class _Coalescer:
+    """What a command writes in one go leaves in one packet, as from a real sshd, which reads
+    the command's pipes in blocks: writes wait for the end of the event loop's turn (one
+    flush for stdout and stderr, in the order written), so a probe printing 300 lines is a
+    few SSH packets, not 300."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[asyncssh.SSHWriter[str], str]] = []
+
+    def add(self, writer: asyncssh.SSHWriter[str], text: str) -> None:
+        if not self.pending:
+            asyncio.get_running_loop().call_soon(self.flush)
+        if self.pending and self.pending[-1][0] is writer:
+            self.pending[-1] = (writer, self.pending[-1][1] + text)
+        else:
+            self.pending.append((writer, text))
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        for writer, text in pending:
+            with contextlib.suppress(BrokenPipeError, ConnectionError, asyncssh.Error):
+                if not writer.channel.is_closing():
+                    writer.write(text)
+
+
 class _ChannelOutput(Output):
     """stdout/stderr of an exec request; counts bytes for `drop` faults."""
 
-    def __init__(self, writer: asyncssh.SSHWriter[str], on_bytes: Any = None) -> None:
-        self.writer, self.on_bytes, self.closed = writer, on_bytes, False
+    def __init__(self, writer: asyncssh.SSHWriter[str], coalescer: _Coalescer, on_bytes: Any = None) -> None:
+        self.writer, self.coalescer, self.on_bytes, self.closed = writer, coalescer, on_bytes, False
 
     def write(self, text: str) -> None:
         if not text:
@@ -56,12 +81,10 @@ class _ChannelOutput(Output):
             text = self.on_bytes(text)
             if text is None:
                 raise BrokenPipe()
-        try:
-            self.writer.write(text)
-        except (BrokenPipeError, ConnectionError, asyncssh.Error):
-            raise BrokenPipe() from None
+        self.coalescer.add(self.writer, text)
 
     async def drain(self) -> None:
+        self.coalescer.flush()
         with contextlib.suppress(BrokenPipeError, ConnectionError, asyncssh.Error):
             await self.writer.drain()
 
@@ -173,8 +196,9 @@ class _Connection(asyncssh.SSHServer):
             process.stderr.write(fault.message.rstrip("\n") + "\n")
             process.exit(fault.exit_status)
             return
-        stdout = _ChannelOutput(process.stdout, on_bytes)
-        stderr = _ChannelOutput(process.stderr)
+        coalescer = _Coalescer()
+        stdout = _ChannelOutput(process.stdout, coalescer, on_bytes)
+        stderr = _ChannelOutput(process.stderr, coalescer)
         stdin = _ChannelInput(process.stdin)
         pid_holder: list[int] = []
 

@@ -16,6 +16,7 @@ background jobs (`&`), backquotes, arithmetic, `[[ ]]` under bash, here-strings,
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -709,6 +710,10 @@ def _describe(t: Tok) -> str:
     return f'"{t.value}"'
 
 
+@functools.lru_cache(maxsize=256)
 def parse(text: str, dialect: Dialect = "dash") -> Script:
-    """Parse a script; raises `ShellError` (or its subclass `Unsupported`)."""
+    """Parse a script; raises `ShellError` (or its subclass `Unsupported`).
+
+    Cached: installers send the same lines to every node (discovery's probe, a hundred lines,
+    to each of them), and running a script never changes its syntax tree."""
     return _Parser(_Lexer(text, dialect).tokens(), dialect).script()
