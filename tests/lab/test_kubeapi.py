@@ -516,3 +516,11 @@ async def test_an_object_read_stays_as_it_was_read(kc, emu):
     await wait_rolled_out(kc, "web")
     await apps.delete_namespaced_deployment("web", "default")
     assert read == as_read and listed == [as_read]
+
+
+async def test_the_kubelets_nodes_pass_the_node_schema_the_lab_skips_for_them(emu):
+    """set_node writes without the OpenAPI check (two writes per joining node): its objects,
+    ready or not, GPU and taints included, must be what the check would let through."""
+    for ready, gpus, taints in ((False, 0, None), (True, 2, [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}])):
+        node = emu.set_node("tk-gpu-1", ready=ready, labels={"thinkube.io/role": "gpu"}, gpus=gpus, taints=taints)
+        assert emu.validator.findings(node) == ([], []), node
