@@ -7,6 +7,7 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 
@@ -151,12 +152,23 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="trust host keys seen for the first time (they are remembered)",
     )
-    from .commands.doctor import add_parser as add_doctor
-    from .commands.support_bundle import add_parser as add_support_bundle
-
-    add_support_bundle(sub)
-    add_doctor(sub)
+    for command in DAY_TWO:
+        _day_two(command).add_parser(sub)
     return parser
+
+
+# Day-two commands act on an installed cluster (named by --answers, or --demo): each module in
+# thinkube_tui/commands/ gives `add_parser(sub)` and `async run(args) -> int`, loaded when used.
+DAY_TWO: dict[str, str] = {
+    "support-bundle": "support_bundle",
+    "doctor": "doctor",
+}
+
+
+def _day_two(command: str) -> Any:
+    import importlib
+
+    return importlib.import_module(f".commands.{DAY_TWO[command]}", __package__)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -172,7 +184,7 @@ def _needs_lab(args: argparse.Namespace) -> str | None:
     """The command, if it runs against the lab (a distribution of its own, maybe not installed)."""
     if args.command is None and args.demo:
         return "`thinkube-tui --demo`"
-    if args.command in ("support-bundle", "doctor") and args.demo:
+    if args.command in DAY_TWO and args.demo:
         return f"`thinkube-tui {args.command} --demo`"
     if args.command == "lab" and args.lab_command in ("up", "serve"):
         return f"`thinkube-tui lab {args.lab_command}`"
@@ -222,18 +234,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .commands.lab import run_lab_command
 
         return run_lab_command(args)
-    if args.command == "support-bundle":
+    if args.command in DAY_TWO:
         import asyncio
 
-        from .commands.support_bundle import run_support_bundle
-
-        return asyncio.run(run_support_bundle(args))
-    if args.command == "doctor":
-        import asyncio
-
-        from .commands.doctor import run_doctor
-
-        return asyncio.run(run_doctor(args))
+        return int(asyncio.run(_day_two(args.command).run(args)))
     if args.command == "discover":
         from .commands.discover import run_discover_command
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from thinkube_lab.cluster import Lab
-from thinkube_tui.commands.doctor import run_doctor
+from thinkube_tui.commands.doctor import run as run_doctor
 from thinkube_tui.commands.lab import demo_answers
 from thinkube_tui.headless import HeadlessOptions, run
 

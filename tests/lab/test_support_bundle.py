@@ -18,7 +18,7 @@ import yaml
 from thinkube_lab.cluster import Lab
 from thinkube_tui.cli import main
 from thinkube_tui.commands.lab import demo_answers
-from thinkube_tui.commands.support_bundle import run_support_bundle
+from thinkube_tui.commands.support_bundle import run as run_support_bundle
 from thinkube_tui.headless import HeadlessOptions, run
 
 SUDO_CANARY = "canary-sudo-Bx7q2Lm9"

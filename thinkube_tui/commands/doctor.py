@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_cluster_options(p)
 
 
-async def run_doctor(args: argparse.Namespace) -> int:
+async def run(args: argparse.Namespace) -> int:
     return await with_inputs(args, "doctor", lambda inputs: _doctor(args, inputs))
 
 

@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--dry-run", action="store_true", help="say what would be collected; connect to nothing")
 
 
-async def run_support_bundle(args: argparse.Namespace, now: Callable[[], float] = time.time) -> int:
+async def run(args: argparse.Namespace, now: Callable[[], float] = time.time) -> int:
     async def bundle(inputs: Inputs) -> int:
         return await _bundle(args, inputs, now)
 
