@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .discovery import NodeResult
     from .engine import EngineSettings, Installer
     from .events import EventBus, RunFinished
+    from .installers.base import Cluster
     from .journal import Journal
     from .phases import Session
     from .plan import Plan
@@ -142,6 +143,43 @@ def plan_install(model: WizardModel) -> PlannedInstall:
     return PlannedInstall(spec, plan_of(model, spec))
 
 
+async def write_support_bundle(session: Session, cluster: Cluster, now: Callable[[], float]) -> BundleResult:
+    """A support bundle over `session`'s connections, written beside the cluster's journal;
+    nodes discovery did not reach are named in it."""
+    from .support_bundle import build, default_output, made_at
+
+    assert session.state_dir is not None
+    return await build(
+        nodes=session.transports,
+        facts=session.facts,
+        unreachable={n: why for n, why in session.discovery_errors.items() if n not in session.transports},
+        control=cluster.spec.control.name,
+        kube=cluster.kube,
+        secrets=cluster.secrets,
+        state_dir=session.state_dir,
+        output=default_output(session.state_dir, now()),
+        now=made_at(now()),
+    )
+
+
+async def reentry_support_bundle(
+    model: WizardModel, transports: Mapping[str, Transport], state_dir: Path, now: Callable[[], float] = time.time
+) -> BundleResult:
+    """The Welcome screen's support bundle of a cluster this machine installed: over the node
+    session's connections (discovery done), its API read through the control node."""
+    from .phases import Session, make_cluster
+
+    spec = model.build_spec()
+    session = Session.for_spec(spec, model.catalog, secrets=model.secrets(), state_dir=state_dir)
+    session.transports, session.facts = dict(transports), dict(model.facts)
+    session.discovery_errors = dict(model.discovery_errors)
+    cluster = make_cluster(session)
+    try:
+        return await write_support_bundle(session, cluster, now)
+    finally:
+        await cluster.close()
+
+
 def log_file_name() -> str:
     return time.strftime("install-%Y%m%d-%H%M%S.log")
 
@@ -204,19 +242,7 @@ class InstallRun:
     async def support_bundle(self, now: Callable[[], float] = time.time) -> BundleResult:
         """A support bundle of this cluster (support_bundle.py) over the run's own connections,
         written beside its journal; the secrets the run knows are masked in it."""
-        from .support_bundle import build, default_output, made_at
-
-        return await build(
-            nodes=self.session.transports,
-            facts=self.session.facts,
-            unreachable={},
-            control=self.spec.control.name,
-            kube=self.cluster.kube,
-            secrets=self.secrets,
-            state_dir=self.state_dir,
-            output=default_output(self.state_dir, now()),
-            now=made_at(now()),
-        )
+        return await write_support_bundle(self.session, self.cluster, now)
 
     async def retry(self, component: str) -> RunFinished:
         self.result = await self._holding_lock(lambda: self.engine.retry(component))

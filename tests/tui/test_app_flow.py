@@ -252,12 +252,9 @@ async def test_quit_decides_when_chosen_not_when_asked(tmp_path: Path) -> None:
     assert app.install is not None and app.install.result is not None and app.install.result.ok
 
 
-async def test_resume_goes_straight_to_the_install(tmp_path: Path, lab: Lab) -> None:
-    """An interrupted install shows as interrupted; Resume reconnects, asks, and installs what is
-    left, without the wizard's steps."""
-    from collections import Counter
-
-    from thinkube_tui.journal import Journal
+def recorded_cluster(tmp_path: Path, lab: Lab) -> Path:
+    """The lab's nodes as a cluster this machine installed (answers saved beside its journal);
+    its state directory. The lab's host keys are known."""
     from thinkube_tui.wizard import NodeDraft, WizardModel
 
     model = WizardModel()
@@ -270,11 +267,52 @@ async def test_resume_goes_straight_to_the_install(tmp_path: Path, lab: Lab) -> 
     model.set_cluster_settings(dict(LAB_CLUSTER))
     state = tmp_path / "state" / "thinkube-lab"
     model.save_for_reentry(model.build_spec(), state)
+    (tmp_path / "known_hosts").write_text("".join(s.known_hosts_line() + "\n" for s in lab.servers.values()))
+    return state
+
+
+async def test_a_support_bundle_from_the_welcome_screen(tmp_path: Path, lab: Lab) -> None:
+    """Back at a recorded cluster, Support bundle (clicked twice) reconnects and writes one bundle
+    beside the cluster's journal, from every node, and says where it is."""
+    import stat
+    import tarfile
+
+    from thinkube_tui.journal import Journal
+
+    state = recorded_cluster(tmp_path, lab)
+    journal = Journal.open(state / "journal.json")
+    journal.started("microk8s-control", None)
+    journal.failed_with("microk8s-control", "snap install failed")
+    app = make_app(tmp_path, lab)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert isinstance(app.screen, WelcomeScreen)
+        await pilot.click("#bundle")
+        await pilot.click("#bundle")  # a second click while the first is collecting: ignored
+        await wait_until(pilot, lambda: list(state.glob("support-bundle-*.tar.gz")), what="bundle written", timeout=60)
+        await wait_until(pilot, lambda: not app.screen._busy, what="bundle done")
+        (bundle,) = state.glob("support-bundle-*.tar.gz")
+        assert stat.S_IMODE(bundle.stat().st_mode) == 0o600
+        with tarfile.open(bundle) as tar:
+            names = tar.getnames()
+        for node in lab.addresses():
+            assert any(name.endswith(f"nodes/{node}/facts.json") for name in names), names
+        assert any(name.endswith("local/journal.json") for name in names)
+        assert any(str(bundle) in str(n.message) for n in app._notifications), "the bundle's path is shown"
+        assert isinstance(app.screen, WelcomeScreen)
+
+
+async def test_resume_goes_straight_to_the_install(tmp_path: Path, lab: Lab) -> None:
+    """An interrupted install shows as interrupted; Resume reconnects, asks, and installs what is
+    left, without the wizard's steps."""
+    from collections import Counter
+
+    from thinkube_tui.journal import Journal
+
+    state = recorded_cluster(tmp_path, lab)
     journal = Journal.open(state / "journal.json")
     journal.started("microk8s-control", None)
     journal.finished("microk8s-control")
     journal.started("microk8s-workers", None)  # the process stopped here
-    (tmp_path / "known_hosts").write_text("".join(s.known_hosts_line() + "\n" for s in lab.servers.values()))
 
     calls: Counter[str] = Counter()
     installers = fake_installers()

@@ -1,6 +1,6 @@
 """Step 1: a new install, or back to a cluster this machine installed: resume an interrupted
-install, retry what failed (both straight to the install, after reconnecting to the nodes), or
-add components (through the wizard's steps)."""
+install, retry what failed (both straight to the install, after reconnecting to the nodes),
+add components or nodes (through the wizard's steps), or write a support bundle."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Static
 
 from ..journal import Journal, JournalError
@@ -47,6 +47,9 @@ def record_state(record: ClusterRecord, stopped: frozenset[str]) -> Text:
     return Text("complete", style="green")
 
 
+BUTTONS = {"support_bundle": "bundle"}  # action -> the id of the button it stands for
+
+
 class WelcomeScreen(WizardScreen):
     STEP = "Welcome"
     NEXT_LABEL = "New install"
@@ -54,6 +57,7 @@ class WelcomeScreen(WizardScreen):
         Binding("f5", "resume", "Resume", show=False),
         Binding("f6", "retry", "Retry failed", show=False),
         Binding("f7", "add", "Add components", show=False),
+        Binding("f4", "support_bundle", "Support bundle", show=False),
     ]
 
     _busy = False  # coming back to a cluster is under way
@@ -75,13 +79,15 @@ class WelcomeScreen(WizardScreen):
                     classes="section-title",
                 )
                 yield DataTable(id="clusters", cursor_type="row", zebra_stripes=True)
+                with Horizontal(classes="button-bar day-two"):  # day two: below the cluster they act on
+                    yield Button("Add components or nodes", id="add", compact=True)
+                    yield Button("Support bundle", id="bundle", compact=True)
             yield Static("", id="welcome-status", classes="status-line")
 
     def buttons(self) -> ComposeResult:
         if self.records:
             yield Button("Resume", id="resume", variant="success", compact=True)
             yield Button("Retry failed", id="retry", compact=True)
-            yield Button("Add components", id="add", compact=True)
 
     def on_mount(self) -> None:
         if self.records:
@@ -111,20 +117,26 @@ class WelcomeScreen(WizardScreen):
         usable = record is not None and record.error is None
         resumable = usable and record is not None and record.answers is not None
         self.query_one("#add", Button).disabled = not usable
+        self.query_one("#bundle", Button).disabled = not resumable
         self.query_one("#resume", Button).disabled = not (resumable and record and self.stopped[record.name])
         self.query_one("#retry", Button).disabled = not (resumable and record and record.failed)
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("resume", "retry", "add"):
-            buttons = self.query(f"#{action}").results(Button)
+        if action in ("resume", "retry", "add", "support_bundle"):
+            buttons = self.query(f"#{BUTTONS.get(action, action)}").results(Button)
             return any(not b.disabled for b in buttons)
         return super().check_action(action, parameters)
 
     # ------------------------------------------------------------ coming back to a cluster
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        actions = {"add": self.action_add, "retry": self.action_retry, "resume": self.action_resume}
+        actions = {
+            "add": self.action_add,
+            "retry": self.action_retry,
+            "resume": self.action_resume,
+            "bundle": self.action_support_bundle,
+        }
         action = actions.get(event.button.id or "")
         if action is not None:
             event.stop()
@@ -139,6 +151,9 @@ class WelcomeScreen(WizardScreen):
     def action_resume(self) -> None:
         self.come_back("resume")
 
+    def action_support_bundle(self) -> None:
+        self.come_back("write a support bundle")
+
     def come_back(self, what: str) -> None:
         record = self.selected_record()
         if record is None or not self.is_active or self._busy:
@@ -151,7 +166,9 @@ class WelcomeScreen(WizardScreen):
         try:
             await self.wizard.model_ready()  # the demo lab first, if it is still starting
             self.wizard.model = WizardModel.for_reentry(record, self.model.catalog, self.model)
-            if what == "add":
+            if what == "write a support bundle":
+                await self.write_support_bundle(record)
+            elif what == "add":
                 self.notify(
                     f"{record.name}: {plural(len(record.installed), 'component')} installed; choose what to add.",
                     title="Re-entry",
@@ -162,6 +179,32 @@ class WelcomeScreen(WizardScreen):
                 await self.continue_install(what)
         finally:
             self._busy = False
+
+    async def write_support_bundle(self, record: ClusterRecord) -> None:
+        """Reconnect and discover (nodes that do not answer are named in the bundle), then
+        collect; a bundle is most wanted when something is broken, so problems do not stop it."""
+        model = self.model
+        status = self.query_one("#welcome-status", Static)
+        status.update(f"Support bundle: connecting to {len(model.nodes)} nodes and discovering them…")
+        async for result in self.wizard.session.discover(list(model.nodes)):
+            model.record_discovery(result)
+        status.update("Support bundle: collecting from every node (microk8s inspect takes a while)…")
+        from ..wizard_run import reentry_support_bundle
+
+        try:
+            result = await reentry_support_bundle(model, self.wizard.session.transports, record.state_dir)
+        except Exception as exc:  # an unwritable directory, a full disk: say so, stay here
+            status.update("")
+            self.notify(f"The support bundle could not be written: {exc}", severity="error", markup=False)
+            return
+        status.update("")
+        missing = f"; not collected: {len(result.gaps)} (see its README.txt)" if result.gaps else ""
+        self.notify(
+            f"{result.path} ({result.files} files, secrets masked){missing}",
+            title="Support bundle",
+            markup=False,
+            timeout=30,
+        )
 
     async def continue_install(self, what: str) -> None:
         """Straight to the install: reconnect to the nodes and find out what they have (the
