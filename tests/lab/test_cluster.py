@@ -292,3 +292,32 @@ async def test_a_join_is_verified_by_the_certificate_fingerprint(lab: Lab) -> No
     r = await run(lab, "tk-gpu-1", f"microk8s join 10.42.0.11:25000/{other} --worker", sudo=True)
     assert r.exit_status == 0 and "did not verify the control node" in r.stderr
     assert lab.nodes["tk-gpu-1"].counters["join-unverified"] == 1
+
+
+async def test_microk8s_reset_is_for_a_single_node_and_removes_what_was_created(lab: Lab) -> None:
+    """As MicroK8s' reset: refused on a joined worker and while other nodes are joined; then
+    addons disabled and every namespace but Kubernetes' own gone, MicroK8s still installed."""
+    await install_control(lab)
+    r = await run(lab, "tk-worker-1", "snap install microk8s --classic --channel=1.33/stable", sudo=True)
+    assert r.exit_status == 0
+    await run(lab, "tk-control", f"microk8s add-node --token-ttl 3600 --token {TOKEN}", sudo=True)
+    r = await run(lab, "tk-worker-1", f"microk8s join 10.42.0.11:25000/{TOKEN} --worker", sudo=True)
+    assert r.exit_status == 0, r.stdout + r.stderr
+    lab.kube.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "qdrant"}})
+
+    r = await run(lab, "tk-worker-1", "microk8s reset", sudo=True)
+    assert r.exit_status == 1 and "acting as a node in a cluster" in r.stdout
+    r = await run(lab, "tk-control", "microk8s reset", sudo=True)
+    assert r.exit_status == 1 and "Please remove all joined nodes before calling reset" in r.stdout
+    assert lab.kube.get("v1", "Namespace", "qdrant") is not None, "a refused reset changes nothing"
+
+    assert (await run(lab, "tk-worker-1", "snap remove microk8s", sudo=True)).exit_status == 0
+    r = await run(lab, "tk-control", "microk8s reset --destroy-storage", sudo=True)
+    assert r.exit_status == 0, r.stdout + r.stderr
+    assert "Disabling addon : dns" in r.stdout
+    control = lab.nodes["tk-control"]
+    assert control.microk8s.installed and control.microk8s.addons == []
+    namespace = lab.kube.get("v1", "Namespace", "qdrant")
+    assert namespace is None or namespace["metadata"].get("deletionTimestamp")
+    assert lab.kube.get("v1", "Namespace", "kube-system") is not None
+    assert control.counters["microk8s-reset"] == 1

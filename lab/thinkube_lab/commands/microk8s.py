@@ -34,6 +34,7 @@ from ..nodestate import DURATIONS, MicroK8sState
 from ..shell import Ctx
 from ..snapdata import apiserver_problem
 from .microk8s_inspect import inspect
+from .microk8s_reset import reset
 from .table import program
 
 CLUSTER_AGENT_PORT = 25000
@@ -1340,4 +1341,5 @@ SUBCOMMANDS = {
     "helm3": _helm,
     "helm": _helm,
     "inspect": inspect,
+    "reset": reset,
 }
