@@ -162,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 DAY_TWO: dict[str, str] = {
     "support-bundle": "support_bundle",
     "doctor": "doctor",
+    "remove": "remove",
 }
 
 

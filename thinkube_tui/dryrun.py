@@ -8,9 +8,9 @@ complete first install. Nothing connects anywhere.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import yaml
 
@@ -20,10 +20,13 @@ from .events import ComponentBlocked, ComponentFailed, ComponentStarted, Event, 
 from .facts import Facts
 from .journal import Journal
 from .kube import ProxyResponse
-from .phases import Install, PlanInstall, Session, make_cluster, run_phases
+from .phases import Install, Phase, PlanInstall, Session, make_cluster, run_phases
 from .secrets import MASK, Secrets
 from .spec import Spec
 from .transport import CommandResult, LineCallback
+
+if TYPE_CHECKING:
+    from .operation import Operation
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class Transcript:
         text = f"[{self.component}] {line}" if self.component else line
         self.records.setdefault(where, []).append(Record(text, stdin, body))
 
+
+NOT_DONE = "not installed"  # what a run would fail or block, under this heading
 
 # What the dry run assumes `microk8s add-node` prints as the control node's certificate fingerprint.
 ASSUMED_CHECK = "0" * 32
@@ -110,8 +115,19 @@ class RecordingKube:
         return []
 
     async def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
-        self._say(f"delete {kind} {name}")
+        self._say(f"delete {kind} {namespace + '/' if namespace else ''}{name}")
         return True
+
+    async def replace(self, obj: Mapping[str, Any]) -> Mapping[str, Any]:
+        meta = obj["metadata"]
+        where = f"{meta['namespace']}/" if meta.get("namespace") else ""
+        self._say(f"replace {obj['kind']} {where}{meta['name']} ({obj['apiVersion']})", obj)
+        return obj
+
+    async def wait_gone(
+        self, api_version: str, kind: str, name: str, namespace: str | None, *, timeout: float, what: str
+    ) -> None:
+        self._say(f"wait until {what} is gone (at most {timeout:g} s)")
 
     async def wait_for(
         self, api_version: str, kind: str, name: str, namespace: str | None, ready: Any, *, timeout: float, what: str
@@ -152,6 +168,34 @@ async def dry_run(spec: Spec, catalog: Catalog, secrets: Secrets | None = None) 
     """
     from .installers import registry
 
+    # Nothing is discovered: automatic components stay undecided.
+    return await _recorded(
+        spec, catalog, secrets, lambda bus: [PlanInstall(discovered=False), Install(registry(), bus, ONE_AT_A_TIME)]
+    )
+
+
+async def operation_dry_run(
+    spec: Spec, catalog: Catalog, operation: Operation, secrets: Secrets | None = None
+) -> Transcript:
+    """A day-two operation (operation.py) on recording nodes and an empty cluster: every command
+    and API call its units make, in its plan's order."""
+
+    def phases(bus: EventBus) -> list[Phase]:
+        return [Install(operation.units, bus, ONE_AT_A_TIME)]
+
+    return await _recorded(spec, catalog, secrets, phases, operation)
+
+
+ONE_AT_A_TIME = EngineSettings(concurrency=1)  # so that the transcript reads in plan order
+
+
+async def _recorded(
+    spec: Spec,
+    catalog: Catalog,
+    secrets: Secrets | None,
+    phases: Callable[[EventBus], list[Phase]],
+    operation: Operation | None = None,
+) -> Transcript:
     transcript = Transcript()
     session = Session.for_spec(spec, catalog, secrets=secrets)
     transcript.secrets = session.secrets
@@ -160,6 +204,9 @@ async def dry_run(spec: Spec, catalog: Catalog, secrets: Secrets | None = None) 
     session.journal = Journal(None)  # remembers nothing: every dry run is a first install
     cluster = make_cluster(session)
     cluster._kube = RecordingKube(transcript)  # type: ignore[assignment]
+    if operation is not None:
+        session.plan = operation.plan
+        cluster.purge, cluster.staying = operation.purge, operation.staying
     bus = EventBus()
 
     def follow(event: Event) -> None:
@@ -167,15 +214,13 @@ async def dry_run(spec: Spec, catalog: Catalog, secrets: Secrets | None = None) 
             transcript.component = event.component
         if isinstance(event, ComponentFailed):
             transcript.component = ""
-            transcript.add("not installed", f"{event.component}: {event.error}")
+            transcript.add(NOT_DONE, f"{event.component}: {event.error}")
         if isinstance(event, ComponentBlocked):
             transcript.component = ""
-            transcript.add("not installed", f"{event.component}: waits for {', '.join(event.blocked_by)}")
+            transcript.add(NOT_DONE, f"{event.component}: waits for {', '.join(event.blocked_by)}")
 
     bus.subscribe(follow)
-    # Nothing is discovered: automatic components stay undecided. One component at a time, so
-    # the transcript reads in plan order.
-    await run_phases(session, [PlanInstall(discovered=False), Install(registry(), bus, EngineSettings(concurrency=1))])
+    await run_phases(session, phases(bus))
     return transcript
 
 
@@ -202,9 +247,14 @@ async def print_dry_run(
     """The transcript per node; with `show_input`, each command's stdin (and each API call's object)
     indented below it, every secret of the run masked as in the logs."""
     transcript = await dry_run(spec, catalog, secrets)
-    mask = transcript.secrets.mask
     out.write("Dry run: what a first install would do. Nothing was connected to or changed.\n")
-    order = [n.name for n in spec.nodes] + ["kubernetes API", "not installed"]
+    print_transcript(transcript, spec, out, show_input=show_input)
+
+
+def print_transcript(transcript: Transcript, spec: Spec, out: IO[str], *, show_input: bool = False) -> None:
+    """Per node, then the API, then what would not be done, each line masked."""
+    mask = transcript.secrets.mask
+    order = [n.name for n in spec.nodes] + ["kubernetes API", NOT_DONE]
     for where in order:
         records = transcript.records.get(where)
         if not records:

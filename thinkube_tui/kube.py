@@ -303,8 +303,31 @@ class Kube:
             if found is not None:
                 return found
 
+    async def wait_gone(
+        self, api_version: str, kind: str, name: str, namespace: str | None, *, timeout: float, what: str
+    ) -> None:
+        """Wait until the object no longer exists (a namespace's finalizers have run), following it
+        with a watch, as `kubectl wait --for=delete`."""
+        deadline = time.monotonic() + timeout
+        path = await self._path(api_version, kind, None, namespace)
+        while (last := await self.get(api_version, kind, name, namespace)) is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                state = json.dumps(last.get("status", {}))[:300]
+                raise KubeError(f"{what}: still there after {timeout:g} s (status: {state})")
+            rv = last.get("metadata", {}).get("resourceVersion")
+            if await self._watch(path, name, rv, min(left, 60), lambda _obj: False, until_deleted=True) is not None:
+                return
+
     async def _watch(
-        self, path: str, name: str, rv: str | None, seconds: float, ready: Callable[[Obj], bool]
+        self,
+        path: str,
+        name: str,
+        rv: str | None,
+        seconds: float,
+        ready: Callable[[Obj], bool],
+        *,
+        until_deleted: bool = False,
     ) -> Obj | None:
         import aiohttp
 
@@ -333,6 +356,8 @@ class Kube:
                         continue
                     event = json.loads(raw)
                     if event.get("type") in ("ADDED", "MODIFIED") and ready(event["object"]):
+                        return dict(event["object"])
+                    if until_deleted and event.get("type") == "DELETED":
                         return dict(event["object"])
         except TimeoutError:
             pass

@@ -146,6 +146,33 @@ def plan_for(
                     queue.append(dep)  # pass the new roots on to its own requirements
 
     edges = {cid: tuple(d for d in (*catalog[cid].requires, *catalog[cid].after) if d in members) for cid in members}
+    reasons = {cid: why or "required by " + ", ".join(sorted(required_by[cid])) for cid, why in members.items()}
+    pulled_in = {cid: tuple(sorted(required_by.get(cid, ()))) for cid, why in members.items() if not why}
+    return _ordered(catalog, reasons, edges, pulled_in, installed=installed, estimates=estimates)
+
+
+def removal_plan(catalog: Catalog, removing: Mapping[str, str], *, installed: frozenset[str] = frozenset()) -> Plan:
+    """Taking `removing` (id -> reason) away: each one after those of them that require it or
+    run after it -- the install's order, reversed. `installed`: what stays."""
+    edges = {
+        cid: tuple(d for d in catalog.ids if d in removing and cid in (*catalog[d].requires, *catalog[d].after))
+        for cid in removing
+    }
+    return _ordered(catalog, dict(removing), edges, {}, installed=installed, estimates=None)
+
+
+def _ordered(
+    catalog: Catalog,
+    reasons: Mapping[str, str],
+    edges: Mapping[str, tuple[str, ...]],
+    pulled_in: Mapping[str, tuple[str, ...]],
+    *,
+    installed: frozenset[str],
+    estimates: Mapping[str, float] | None,
+) -> Plan:
+    """The plan of `reasons`' components along `edges` (what each waits for): waves, estimates,
+    the critical path."""
+    members = reasons
     cycle = find_cycle(edges)
     if cycle:
         raise PlanError("dependency cycle: " + " -> ".join(cycle))
@@ -161,8 +188,8 @@ def plan_for(
     items = tuple(
         Planned(
             component=catalog[cid],
-            reason=members[cid] or "required by " + ", ".join(sorted(required_by[cid])),
-            required_by=tuple(sorted(required_by.get(cid, ()))) if not members[cid] else (),
+            reason=reasons[cid],
+            required_by=pulled_in.get(cid, ()),
             deps=edges[cid],
             wave=wave[cid],
             estimate_s=estimate[cid],

@@ -1,4 +1,5 @@
-"""One installer module per component: `installers/<id with - as _>.py` with `async def install(ctx)`.
+"""One installer module per component: `installers/<id with - as _>.py` with `async def install(ctx)`,
+and `async def uninstall(ctx)` where the component can be removed (support/uninstall.py).
 
 A component without a module fails loudly as "not implemented" (see engine.NotImplementedInstaller).
 What the components share lives in `installers/support/`; the context they get in `installers/base.py`.
@@ -27,6 +28,15 @@ def installer(component_id: str) -> Installer | None:
         return None
     install: Installer = importlib.import_module(name).install
     return install
+
+
+def uninstaller(component_id: str) -> Installer | None:
+    """The component's `uninstall`, or None when it has none (it cannot be removed)."""
+    name = module_name(component_id)
+    if importlib.util.find_spec(name) is None:
+        return None
+    uninstall: Installer | None = getattr(importlib.import_module(name), "uninstall", None)
+    return uninstall
 
 
 def registry(component_ids: Iterable[str] | None = None) -> dict[str, Installer]:

@@ -40,6 +40,7 @@ from .support.keycloak import OidcClient, oidc_client_for
 from .support.objects import condition, ensure, ensure_namespace, rollout, wait
 from .support.postgres import DbCredentials, database_for
 from .support.secret_objects import ensure_secret, keep_or_make, secret_values
+from .support.uninstall import database_released, helm_release_gone, namespace_gone, oidc_client_gone
 from .support.workspace import ingress
 
 AWX_API = "awx.ansible.com/v1beta1"
@@ -168,3 +169,11 @@ async def _awx(ctx: InstallContext) -> None:
         await ensure_secret(ctx, CA_BUNDLE_SECRET, ctx.component.namespace, {"bundle-ca.crt": pem})
     with_ca = pem is not None
     await ensure(ctx, awx_object(ctx, with_ca=with_ca))
+
+
+async def uninstall(ctx: InstallContext) -> None:
+    """What install created goes; its data stays unless purge (support/uninstall.py)."""
+    await helm_release_gone(ctx, RELEASE, ctx.component.namespace)
+    await oidc_client_gone(ctx)
+    await database_released(ctx)
+    await namespace_gone(ctx)

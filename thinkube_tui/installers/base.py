@@ -43,6 +43,10 @@ class Cluster:
     # Things to show the operator once, in the run's summary, and nowhere else (e.g. Vault's
     # unseal keys when they chose not to keep them in a file): (title, lines).
     handovers: list[tuple[str, list[str]]] = field(default_factory=list, repr=False)
+    # Removing (remove, reset): whether data goes too (volume claims, databases), and which
+    # installed components stay (a namespace or service they use is kept for them).
+    purge: bool = False
+    staying: frozenset[str] = frozenset()
     _kube: Kube | None = field(default=None, repr=False)
     _kube_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 

@@ -40,6 +40,7 @@ from .support.ca import self_signed
 from .support.keycloak import oidc_client_for
 from .support.objects import MANAGED_BY, ensure, ensure_namespace, rollout
 from .support.secret_objects import ensure_secret, env_from_secret, keep_or_make
+from .support.uninstall import standard
 from .support.workspace import CA_FILE, ca_volume, cpu_quantity, harbor_image, host, ingress, trusted_ca
 
 NAME = "code-server"
@@ -249,3 +250,8 @@ async def install(ctx: InstallContext) -> None:
         f"workspace volume {ns}/{WORKSPACE_PVC} ({ctx.config['storageSize']}); OIDC client secret "
         f"in Secret {ns}/{client.secret_name}, cookie secret in Secret {ns}/{PROXY_SECRET}"
     )
+
+
+async def uninstall(ctx: InstallContext) -> None:
+    """What install created goes; its data stays unless purge (support/uninstall.py)."""
+    await standard(ctx, releases=())

@@ -28,6 +28,7 @@ from .base import InstallContext
 from .code_server import NAME as CODE_SERVER
 from .code_server import WORKSPACE_PVC
 from .support.objects import MANAGED_BY, ensure, rollout
+from .support.uninstall import namespace_gone
 from .support.workspace import harbor_image
 
 NAME = "code-server-monitor"
@@ -155,3 +156,18 @@ async def install(ctx: InstallContext) -> None:
         f"{int(ctx.config['intervalSeconds'])} s; its reports: "
         f"`microk8s kubectl -n {ns} logs deploy/{NAME}`"
     )
+
+
+async def uninstall(ctx: InstallContext) -> None:
+    """Its Deployment goes; code-server's namespace and workspace stay (they are code-server's)."""
+
+    async def delete() -> None:
+        kube = await ctx.kube()
+        if await kube.delete("apps/v1", "Deployment", NAME, ctx.component.namespace):
+            ctx.log(f"Deployment {ctx.component.namespace}/{NAME} deleted")
+        await kube.wait_gone(
+            "apps/v1", "Deployment", NAME, ctx.component.namespace, timeout=300, what=f"Deployment {NAME}"
+        )
+
+    await ctx.step(f"delete the Deployment {NAME}", delete)
+    await namespace_gone(ctx)

@@ -28,6 +28,7 @@ from ..engine import InstallError
 from ..spec import NodeSpec
 from .base import InstallContext
 from .support.objects import ensure, ensure_namespace, wait
+from .support.uninstall import standard
 
 HELM_TIMEOUT_S = 900
 ALLOCATABLE_TIMEOUT_S = 900
@@ -181,3 +182,8 @@ async def install(ctx: InstallContext) -> None:
         allocatable = obj.get("status", {}).get("allocatable") or {}
         found = {k: v for k, v in allocatable.items() if k.startswith("nvidia.com/")}
         ctx.log(f"{node.name}: allocatable {', '.join(f'{k}={v}' for k, v in sorted(found.items()))}")
+
+
+async def uninstall(ctx: InstallContext) -> None:
+    """What install created goes; its data stays unless purge (support/uninstall.py)."""
+    await standard(ctx)

@@ -37,6 +37,7 @@ from .support.components import enabled
 from .support.keycloak import oidc_client_for
 from .support.objects import ensure_namespace, rollout
 from .support.secret_objects import ensure_secret, keep_or_make
+from .support.uninstall import standard
 from .support.workspace import CA_CONFIGMAP, CA_FILE, CA_MOUNT, gpu_nodes, helm_ingress, host, trusted_ca
 
 NAME = "grafana"  # release, Deployment, Service
@@ -170,3 +171,8 @@ async def install(ctx: InstallContext) -> None:
         f"{ctx.config['adminGroup']} -> Admin, others Viewer); data sources {sources}; local "
         f"admin in Secret {ns}/{ADMIN_SECRET}"
     )
+
+
+async def uninstall(ctx: InstallContext) -> None:
+    """What install created goes; its data stays unless purge (support/uninstall.py)."""
+    await standard(ctx)

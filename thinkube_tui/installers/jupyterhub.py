@@ -35,6 +35,7 @@ from .support.keycloak import oidc_client_for
 from .support.minio import bucket_for
 from .support.objects import ensure_namespace, rollout
 from .support.postgres import database_for
+from .support.uninstall import bucket_user_gone, database_released, helm_release_gone, namespace_gone, oidc_client_gone
 from .support.workspace import (
     CA_FILE,
     ca_volume,
@@ -241,3 +242,12 @@ async def install(ctx: InstallContext) -> None:
         f"{db.host}; users' bucket {bucket.bucket} (credentials from Secret {ns}/{bucket.secret_name} as "
         f"AWS_* environment variables); {len(values['singleuser']['profileList'])} server profile(s)"
     )
+
+
+async def uninstall(ctx: InstallContext) -> None:
+    """What install created goes; its data stays unless purge (support/uninstall.py)."""
+    await helm_release_gone(ctx, ctx.component.id, ctx.component.namespace)
+    await oidc_client_gone(ctx)
+    await database_released(ctx)
+    await bucket_user_gone(ctx)
+    await namespace_gone(ctx)

@@ -39,6 +39,7 @@ from typing import Any
 from .base import InstallContext
 from .ssl_certificates import CERTIFICATE_TIMEOUT_S, issuer_name
 from .support.objects import MANAGED_BY, condition, ensure, ensure_namespace, rollout, wait
+from .support.uninstall import helm_release_gone, namespace_gone
 
 OPERATOR_API = "operator.knative.dev/v1beta1"
 OPERATOR_NAMESPACE = "knative-operator"
@@ -208,3 +209,23 @@ async def install(ctx: InstallContext) -> None:
         f"Knative services are published at {scheme}://<name>-<namespace>.{kn_domain(ctx)} through "
         f"{INGRESS_CLASS} ({ctx.spec.cluster.ingress_kn_ip}); point *.{kn_domain(ctx)} there in your DNS"
     )
+
+
+async def uninstall(ctx: InstallContext) -> None:
+    """Knative Serving and Eventing are declared away first (the operator removes what they
+    run), then the operator's release and the three namespaces."""
+    for kind, name, namespace in (
+        ("KnativeEventing", "knative-eventing", EVENTING_NAMESPACE),
+        ("KnativeServing", SERVING, ctx.component.namespace),
+    ):
+
+        async def delete(kind: str = kind, name: str = name, namespace: str = namespace) -> None:
+            kube = await ctx.kube()
+            if await kube.delete(OPERATOR_API, kind, name, namespace):
+                ctx.log(f"{kind} {namespace}/{name} deleted")
+            await kube.wait_gone(OPERATOR_API, kind, name, namespace, timeout=600, what=f"{kind} {namespace}/{name}")
+
+        await ctx.step(f"delete {kind} {namespace}/{name}", delete)
+    await helm_release_gone(ctx, OPERATOR_RELEASE, OPERATOR_NAMESPACE)
+    for namespace in (EVENTING_NAMESPACE, ctx.component.namespace, OPERATOR_NAMESPACE):
+        await namespace_gone(ctx, namespace)

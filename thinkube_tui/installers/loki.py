@@ -39,6 +39,7 @@ from typing import Any
 from .base import InstallContext
 from .support.minio import bucket_for
 from .support.objects import MANAGED_BY, ensure, ensure_namespace, rollout, wait
+from .support.uninstall import bucket_user_gone, standard
 
 NAME = "loki"
 GATEWAY = "loki-gateway"
@@ -330,3 +331,9 @@ async def install(ctx: InstallContext) -> None:
         f"index in MinIO bucket {bucket.bucket} (access key in Secret {ns}/{bucket.secret_name}); retention "
         f"{ctx.config['retention']}"
     )
+
+
+async def uninstall(ctx: InstallContext) -> None:
+    """What install created goes; its data stays unless purge (support/uninstall.py)."""
+    await standard(ctx)
+    await bucket_user_gone(ctx)

@@ -26,6 +26,7 @@ from typing import Any
 from .base import InstallContext
 from .support.components import enabled, hostname
 from .support.objects import MANAGED_BY, ensure, ensure_namespace, rollout
+from .support.uninstall import standard
 from .support.workspace import ingress
 
 NAME = "mkdocs"
@@ -193,3 +194,8 @@ async def install(ctx: InstallContext) -> None:
     await rollout(ctx, "Deployment", NAME, ns, timeout=900)
     source = ctx.config.get("repository") or "the starter site (no repository set)"
     ctx.log(f"the documentation is served at https://{host}, built from {source}")
+
+
+async def uninstall(ctx: InstallContext) -> None:
+    """What install created goes; its data stays unless purge (support/uninstall.py)."""
+    await standard(ctx, releases=())

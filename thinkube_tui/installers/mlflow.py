@@ -35,6 +35,7 @@ from .support.keycloak import oidc_client_for
 from .support.minio import bucket_for
 from .support.objects import ensure_namespace, rollout
 from .support.postgres import database_for
+from .support.uninstall import bucket_user_gone, database_released, helm_release_gone, namespace_gone, oidc_client_gone
 
 NAME = "mlflow"  # release; the chart's fullname, Deployment and Service (port 5000)
 PORT = 5000
@@ -126,3 +127,12 @@ async def install(ctx: InstallContext) -> None:
         f"http://{NAME}.{ns}.svc.cluster.local:{PORT}; metadata in database {db.database} "
         f"(Secret {ns}/{db.secret_name}), artifacts in s3://{s3.bucket} (Secret {ns}/{s3.secret_name})"
     )
+
+
+async def uninstall(ctx: InstallContext) -> None:
+    """What install created goes; its data stays unless purge (support/uninstall.py)."""
+    await helm_release_gone(ctx, ctx.component.id, ctx.component.namespace)
+    await oidc_client_gone(ctx)
+    await database_released(ctx, database=str(ctx.config["databaseName"]))
+    await bucket_user_gone(ctx)
+    await namespace_gone(ctx)

@@ -30,6 +30,7 @@ from .support.apps import extra_chart
 from .support.components import hostname
 from .support.objects import ensure_namespace, rollout
 from .support.secret_objects import ensure_secret, keep_or_make
+from .support.uninstall import standard
 
 CLUSTER = "opensearch-cluster"
 NODE_GROUP = "master"
@@ -124,3 +125,8 @@ async def _admin(ctx: InstallContext) -> None:
         password += "_"
         ctx.cluster.secrets.register(password)
     await ensure_secret(ctx, ADMIN_SECRET, ns, {"username": "admin", "password": password})
+
+
+async def uninstall(ctx: InstallContext) -> None:
+    """What install created goes; its data stays unless purge (support/uninstall.py)."""
+    await standard(ctx)

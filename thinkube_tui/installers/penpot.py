@@ -33,6 +33,7 @@ from .support.keycloak import OidcClient, oidc_client_for
 from .support.objects import ensure_namespace, rollout, wait
 from .support.postgres import database_for
 from .support.secret_objects import ensure_secret, secret_values
+from .support.uninstall import database_released, helm_release_gone, namespace_gone, oidc_client_gone
 
 NAME = "penpot"  # release / fullname: Deployments penpot-backend, penpot-frontend, penpot-exporter
 VALKEY_SECRET = "penpot-valkey"
@@ -137,3 +138,11 @@ async def _valkey(ctx: InstallContext) -> None:
     uri = f"redis://default:{password}@{VALKEY_SERVICE}.{valkey_ns}.svc.cluster.local:6379/0"
     ctx.cluster.secrets.register(uri)
     await ensure_secret(ctx, VALKEY_SECRET, ns, {"redis-uri": uri})
+
+
+async def uninstall(ctx: InstallContext) -> None:
+    """What install created goes; its data stays unless purge (support/uninstall.py)."""
+    await helm_release_gone(ctx, ctx.component.id, ctx.component.namespace)
+    await oidc_client_gone(ctx)
+    await database_released(ctx)
+    await namespace_gone(ctx)

@@ -32,6 +32,7 @@ from .support.keycloak import OidcClient, oidc_client_for
 from .support.objects import ensure_namespace, rollout
 from .support.postgres import PG_PORT, pg_host
 from .support.secret_objects import ensure_secret, keep_or_make, secret_values
+from .support.uninstall import standard
 from .support.workspace import CA_CONFIGMAP, CA_FILE, CA_MOUNT, trusted_ca
 
 NAME = "pgadmin"  # fullnameOverride: Deployment and Service
@@ -167,3 +168,8 @@ async def _oauth2(ctx: InstallContext, client: OidcClient) -> None:
         ctx.log(f"Secret {client.namespace}/{client.secret_name} has no client secret yet")
         secret = ""
     await ensure_secret(ctx, OAUTH2_SECRET, ns, {"PGADMIN_CONFIG_OAUTH2_CONFIG": oauth2_config(client, secret)})
+
+
+async def uninstall(ctx: InstallContext) -> None:
+    """What install created goes; its data stays unless purge (support/uninstall.py)."""
+    await standard(ctx)

@@ -35,6 +35,7 @@ from typing import Any
 from .base import InstallContext
 from .support.components import enabled
 from .support.objects import condition, rollout, wait
+from .support.uninstall import standard
 
 FULLNAME = "kube-prometheus"
 OPERATOR = f"{FULLNAME}-operator"
@@ -148,3 +149,8 @@ async def install(ctx: InstallContext) -> None:
         f"`microk8s kubectl -n {ns} port-forward svc/{PROMETHEUS} 9090`); retention {retention}, volume "
         f"{ctx.config['storageSize']}; every ServiceMonitor/PodMonitor in the cluster is scraped"
     )
+
+
+async def uninstall(ctx: InstallContext) -> None:
+    """What install created goes; its data stays unless purge (support/uninstall.py)."""
+    await standard(ctx)

@@ -16,6 +16,7 @@ from typing import Any
 from .base import InstallContext
 from .support.objects import ensure_namespace
 from .support.secret_objects import ensure_secret, keep_or_make
+from .support.uninstall import standard
 
 NAME = "qdrant"  # release and StatefulSet
 KEY_SECRET = "qdrant-api-key"
@@ -47,3 +48,8 @@ async def install(ctx: InstallContext) -> None:
     ctx.log(
         f"Qdrant is ready at http://{NAME}.{ns}.svc.cluster.local:6333 (gRPC 6334); API key in Secret {ns}/{KEY_SECRET}"
     )
+
+
+async def uninstall(ctx: InstallContext) -> None:
+    """What install created goes; its data stays unless purge (support/uninstall.py)."""
+    await standard(ctx)

@@ -22,6 +22,7 @@ from .support.apps import auth_annotations, oauth2_proxy
 from .support.components import enabled, hostname
 from .support.keycloak import oidc_client_for
 from .support.objects import MANAGED_BY, ensure, ensure_namespace, rollout
+from .support.uninstall import standard
 from .support.workspace import ingress
 
 NAME = "thinkube-dashboard"
@@ -165,3 +166,8 @@ async def install(ctx: InstallContext) -> None:
     await rollout(ctx, "Deployment", NAME, ns, timeout=300)
     await rollout(ctx, "Deployment", f"{NAME}-oauth2-proxy", ns, timeout=300)
     ctx.log(f"the dashboard is at https://{host} (Keycloak login), listing {len(services(ctx))} services")
+
+
+async def uninstall(ctx: InstallContext) -> None:
+    """What install created goes; its data stays unless purge (support/uninstall.py)."""
+    await standard(ctx, releases=())

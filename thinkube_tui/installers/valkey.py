@@ -18,6 +18,7 @@ from ..engine import InstallError
 from .base import InstallContext
 from .support.objects import ensure_namespace
 from .support.secret_objects import ensure_secret, keep_or_make
+from .support.uninstall import standard
 
 NAME = "valkey"  # release, Deployment / StatefulSet, Service
 USERS_SECRET = "valkey-users"
@@ -79,3 +80,8 @@ async def _password(ctx: InstallContext) -> None:
         ctx, [(USERS_SECRET, ns, "default")], ref=ctx.config.get("password"), used_for="the Valkey password"
     )
     await ensure_secret(ctx, USERS_SECRET, ns, {"default": password})
+
+
+async def uninstall(ctx: InstallContext) -> None:
+    """What install created goes; its data stays unless purge (support/uninstall.py)."""
+    await standard(ctx)

@@ -38,6 +38,7 @@ from ..engine import InstallError
 from ..files import create_new
 from ..kube import KubeError, ProxyResponse
 from .base import InstallContext
+from .support.uninstall import standard
 
 NAME = "vault"  # release, StatefulSet and pod prefix
 PORT = 8200
@@ -301,3 +302,8 @@ async def _audit(ctx: InstallContext, leader: str, keys: _Keys) -> None:
         body={"type": "file", "options": {"file_path": AUDIT_PATH}},
     )
     ctx.log(f"file audit device enabled: {AUDIT_PATH} on the audit volume")
+
+
+async def uninstall(ctx: InstallContext) -> None:
+    """What install created goes; its data stays unless purge (support/uninstall.py)."""
+    await standard(ctx)

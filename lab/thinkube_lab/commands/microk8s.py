@@ -988,6 +988,7 @@ _BOOL_FLAGS = (
     "--cleanup-on-fail",
     "--force",
     "--skip-crds",
+    "--ignore-not-found",
 )
 
 
@@ -1310,13 +1311,16 @@ def _helm_get(ctx: Ctx, args: list[str]) -> int:
 
 
 def _helm_uninstall(ctx: Ctx, args: list[str]) -> int:
-    pos, opts, err = _parse_helm_flags(args, {"namespace"})
+    pos, opts, err = _parse_helm_flags(args, {"namespace", "timeout"})
     if err or len(pos) != 1:
         ctx.err(err or 'Error: "helm uninstall" requires at least 1 argument')
         return 1
     lab, ns = ctx.node.lab, _namespace_of(opts)
     r = lab.releases.pop(f"{ns}/{pos[0]}", None)
     if r is None:
+        if opts.get("ignore-not-found"):  # helm prints the line for a missing release too
+            ctx.out(f'release "{pos[0]}" uninstalled\n')
+            return 0
         ctx.err(f"Error: uninstall: Release not loaded: {pos[0]}: release: not found")
         return 1
     lab.kube.delete("v1", "Secret", charts.release_secret_name(r["name"], int(r.get("revision") or 1)), ns)
