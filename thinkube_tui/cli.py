@@ -163,6 +163,7 @@ DAY_TWO: dict[str, str] = {
     "support-bundle": "support_bundle",
     "doctor": "doctor",
     "remove": "remove",
+    "reset": "reset",
 }
 
 

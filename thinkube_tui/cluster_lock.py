@@ -612,11 +612,17 @@ class ClusterLock:
 
 
 def install_lock(
-    cluster: Any, installed: Callable[[], Collection[str]], say: Say, *, on_lost: Callable[[], None] | None = None
+    cluster: Any,
+    installed: Callable[[], Collection[str]],
+    say: Say,
+    *,
+    on_lost: Callable[[], None] | None = None,
+    lease: bool = True,
 ) -> ClusterLock:
     """The lock an install holds (`cluster` an `installers.base.Cluster`, `installed` what the
     journal has done): the Lease is taken at once when MicroK8s runs on the control node
-    already, else once `microk8s-control` is done."""
+    already, else once `microk8s-control` is done. `lease=False` (reset, which deletes the
+    cluster the Lease lives in): the lock file on the control node and the local lock only."""
     from .cluster_state import CLUSTER_READY
 
     spec = cluster.spec
@@ -627,6 +633,6 @@ def install_lock(
         cluster.nodes[spec.control.name],
         say=say,
         kube=cluster.kube,
-        api_ready=lambda: running or CLUSTER_READY in installed(),
+        api_ready=lambda: lease and (running or CLUSTER_READY in installed()),
         on_lost=on_lost,
     )

@@ -62,9 +62,10 @@ ASSUMED_CHECK = "0" * 32
 class RecordingTransport:
     """A node that records what it is asked and answers "exit 0, nothing here"."""
 
-    def __init__(self, node: str, transcript: Transcript) -> None:
+    def __init__(self, node: str, transcript: Transcript, answers: Mapping[str, str] | None = None) -> None:
         self._node = node
         self._transcript = transcript
+        self._answers = answers or {}  # command -> what it prints, where the run assumes more than nothing
 
     @property
     def node(self) -> str:
@@ -83,7 +84,7 @@ class RecordingTransport:
         self._transcript.add(self._node, f"{'sudo ' if sudo else ''}{command}{stdin}", stdin=input or None)
         if command.startswith("microk8s add-node") and input:  # the token and a stand-in fingerprint
             return CommandResult(command, 0, f"token: {input}/{ASSUMED_CHECK}\n", "")
-        return CommandResult(command, 0, "", "")
+        return CommandResult(command, 0, self._answers.get(command, ""), "")
 
 
 class RecordingKube:
@@ -155,6 +156,15 @@ class RecordingKube:
         pass
 
 
+def installed_answers(spec: Spec) -> dict[str, str]:
+    """What a day-two dry run assumes the nodes answer: MicroK8s installed from the answers' channel."""
+    channel = spec.cluster.microk8s_channel
+    return {
+        "snap list microk8s": "Name      Version  Rev   Tracking  Publisher   Notes\n"
+        f"microk8s  v{channel.split('/')[0]}  0  {channel}  canonical✓  classic\n"
+    }
+
+
 def assumed_facts(spec: Spec) -> dict[str, Facts]:
     """What a dry run assumes without discovery: each node is called by its name, at its SSH host."""
     return {n.name: Facts(node=n.name, hostname=n.name, primary_address=n.host) for n in spec.nodes}
@@ -199,7 +209,8 @@ async def _recorded(
     transcript = Transcript()
     session = Session.for_spec(spec, catalog, secrets=secrets)
     transcript.secrets = session.secrets
-    session.transports = {n.name: RecordingTransport(n.name, transcript) for n in spec.nodes}
+    answers = installed_answers(spec) if operation is not None else None  # day two: on an installed cluster
+    session.transports = {n.name: RecordingTransport(n.name, transcript, answers) for n in spec.nodes}
     session.facts = assumed_facts(spec)
     session.journal = Journal(None)  # remembers nothing: every dry run is a first install
     cluster = make_cluster(session)

@@ -50,16 +50,23 @@ def journal_path(state_dir: Path, name: str) -> Path:
     return state_dir / f"{name}.journal.json"
 
 
-def unfinished(state_dir: Path, name: str) -> frozenset[str]:
+def take_up(state_dir: Path, name: str) -> frozenset[str]:
     """The components an earlier run of this operation started and did not finish: what a run
-    started again must take up even where the install's journal no longer lists them."""
+    started again must take up even where the install's journal no longer lists them. A journal
+    whose components all finished (the run was cut off before removing it) is removed: its
+    finished steps must not be skipped by the next operation of that name."""
     from .journal import Journal, JournalError
 
+    path = journal_path(state_dir, name)
     try:
-        journal = Journal.open(journal_path(state_dir, name))
+        journal = Journal.open(path)
     except JournalError:
         return frozenset()
-    return frozenset(cid for cid, rec in journal.components.items() if rec.status != "done")
+    pending = frozenset(cid for cid, rec in journal.components.items() if rec.status != "done")
+    if not pending:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+    return pending
 
 
 async def run(

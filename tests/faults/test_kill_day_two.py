@@ -1,4 +1,4 @@
-"""Kill -9 during day-two operations on the lab, then run the same command again: it converges.
+"""Kill -9 during day-two operations on the lab (remove, reset), then run the same command again: it converges.
 
 Each trial installs on a fresh lab, runs the real `thinkube-tui remove ...` (or `reset`) in a
 subprocess, SIGKILLs it after a seeded number of steps recorded in the operation's journal (plus
@@ -36,16 +36,24 @@ def steps_done(journal_path: Path) -> int:
         return 0
 
 
-async def command(argv: list[str], env: dict[str, str], kill_at: tuple[Path, int, float] | None) -> int | None:
-    """Run `thinkube-tui ARGV`; with `kill_at` = (journal, steps, jitter), SIGKILL it `jitter`
-    seconds after that journal records that many steps. None when it was killed first."""
+async def command(
+    argv: list[str], env: dict[str, str], kill_at: tuple[Path, int, float] | None, output: Path
+) -> int | None:
+    """Run `thinkube-tui ARGV` (its output to `output`); with `kill_at` = (journal, steps, jitter),
+    SIGKILL it `jitter` seconds after that journal records that many steps. None when it was
+    killed first."""
+    with output.open("wb") as sink:
+        return await _command(argv, env, kill_at, sink)
+
+
+async def _command(argv: list[str], env: dict[str, str], kill_at: tuple[Path, int, float] | None, sink) -> int | None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "thinkube_tui",
         *argv,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+        stdout=sink,
+        stderr=asyncio.subprocess.STDOUT,
         stdin=asyncio.subprocess.DEVNULL,
         env=env,
     )
@@ -72,13 +80,14 @@ async def until_done(argv: list[str], env: dict[str, str], journal: Path, rng: r
     kills = 0
     for _ in range(8):
         kill = (journal, rng.randint(0, most_steps), rng.uniform(0, 0.3)) if kills < 3 and rng.random() < 0.85 else None
-        code = await command(argv, env, kill)
+        output = journal.parent.parent / f"output-{kills}.txt"
+        code = await command(argv, env, kill, output)
         for path in journal.parent.glob("*.json"):
             Journal.open(path)  # never left torn: raises if it does not parse
         if code is None:
             kills += 1
             continue
-        assert code == 0
+        assert code == 0, output.read_text()[-3000:]
         return kills
     raise AssertionError(f"{' '.join(argv[:2])} never finished")
 
@@ -120,3 +129,23 @@ async def test_killed_remove_resumes_and_converges(installed, seed):
     assert "valkey/valkey" not in lab.releases and "qdrant/qdrant" not in lab.releases
     assert lab.kube.get("v1", "Namespace", "valkey") is None and lab.kube.get("v1", "Namespace", "qdrant") is None
     assert "microk8s-workers" in Journal.open(cluster_dir / "journal.json").installed
+
+
+@pytest.mark.parametrize("seed", range(TRIALS))
+async def test_killed_reset_resumes_and_converges(installed, seed):
+    lab, common, env, cluster_dir = installed
+    rng = random.Random(seed)
+    argv = ["reset", "--yes-really", *common]
+    kills = await until_done(argv, env, cluster_dir / "reset.journal.json", rng, most_steps=10)
+    print(f"seed {seed}: killed {kills} times before reset finished")
+
+    assert not any(node.microk8s.installed for node in lab.nodes.values())
+    assert not cluster_dir.exists(), "the state is archived once the reset finished"
+    # Cut off after archiving, the run started again archives its own (empty) state as well.
+    archives = sorted(cluster_dir.parent.glob("thinkube-lab.reset-*"))
+    assert archives and list((archives[0] / "logs").glob("install-*.log")), "the install's logs are kept"
+    for archived in archives:
+        assert Journal.open(archived / "journal.json").installed == frozenset()
+        assert not (archived / "reset.journal.json").exists()
+    for worker in ("tk-worker-1", "tk-gpu-1"):
+        assert lab.nodes[worker].counters["leave"] == 1, "a worker leaves once, however often the run is cut off"

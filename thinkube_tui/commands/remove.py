@@ -131,7 +131,7 @@ async def _remove(args: argparse.Namespace, inputs: Inputs) -> int:
     from ..cluster_lock import EXIT_LOCKED, ClusterLocked, ClusterLockError, install_lock
     from ..files import UnsafePathError
     from ..journal import JournalError
-    from ..operation import confirm, interrupted_exit, unfinished
+    from ..operation import confirm, interrupted_exit, take_up
     from ..operation import run as run_operation
     from ..phases import open_journal
 
@@ -141,7 +141,7 @@ async def _remove(args: argparse.Namespace, inputs: Inputs) -> int:
     except (JournalError, UnsafePathError) as exc:
         print(f"thinkube-tui remove: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    decision = decide(catalog, args.components, journal.installed, unfinished(inputs.state_dir, NAME))
+    decision = decide(catalog, args.components, journal.installed, take_up(inputs.state_dir, NAME))
     if (refused := _refused(decision)) is not None:
         return refused
     if not decision.removing:
@@ -167,7 +167,7 @@ async def _remove(args: argparse.Namespace, inputs: Inputs) -> int:
         try:
             async with lock:
                 journal = open_journal(inputs.state_dir)  # as the run that held the lock before left it
-                decision = decide(catalog, args.components, journal.installed, unfinished(inputs.state_dir, NAME))
+                decision = decide(catalog, args.components, journal.installed, take_up(inputs.state_dir, NAME))
                 if (refused := _refused(decision)) is not None:
                     return refused
                 if not decision.removing:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from functools import partial
 
 from .base import InstallContext
-from .support.microk8s import ensure_addon, ensure_group, ensure_snap, wait_ready
+from .support.microk8s import (
+    ensure_addon,
+    ensure_group,
+    ensure_snap,
+    hosts_entries_gone,
+    snap_channel,
+    snap_removed,
+    wait_ready,
+)
 from .support.nodes import label_and_taint
 
 CORE_ADDONS = ("dns", "hostpath-storage", "helm3")  # metallb:<range> belongs to the metallb component
@@ -25,3 +33,23 @@ async def install(ctx: InstallContext) -> None:
     await ctx.step("label the control node", lambda: label_and_taint(ctx, node))
     await kube.wait_node_ready(ctx.hostname(node), timeout=600)
     ctx.log(f"API server reachable; node {ctx.hostname(node)} is Ready")
+
+
+async def uninstall(ctx: InstallContext) -> None:
+    """Reset, once the workers are gone: `microk8s reset --destroy-storage` takes every
+    component's objects and data away (MicroK8s refuses it while other nodes are joined), the
+    /etc/hosts lines the installers added go from every node, then the snap itself."""
+    control = ctx.control
+
+    async def reset() -> None:
+        if await snap_channel(ctx, control) is not None:
+            await ctx.run(control, "microk8s reset --destroy-storage", sudo=True, timeout=1800)
+
+    names = [h.format(domain=ctx.spec.cluster.domain) for c in ctx.cluster.catalog for h in c.hostnames]
+    await ctx.step("reset MicroK8s (every component's objects and data)", reset)
+    for node in ctx.spec.nodes:
+        await ctx.step(
+            f"{node.name}: the platform's /etc/hosts lines",
+            partial(hosts_entries_gone, ctx, node, ctx.spec.cluster.ingress_ip, names),
+        )
+    await ctx.step("remove MicroK8s", lambda: snap_removed(ctx, control))

@@ -34,8 +34,8 @@ import yaml
 
 from ..engine import InstallError
 from ..spec import NodeSpec
-from .base import InstallContext, concurrently
-from .support.microk8s import ensure_snap, wait_ready
+from .base import InstallContext, concurrently, quote
+from .support.microk8s import ensure_snap, snap_channel, snap_removed, wait_ready
 from .support.nodes import label_and_taint
 
 # A worker's join follows its add-node within seconds; the token stays valid (to anyone who
@@ -115,3 +115,36 @@ def certificate_check(add_node_output: str, token: str) -> str | None:
         return None
     given, _, check = value.partition("/")
     return check if given == token and check.isalnum() else None
+
+
+async def uninstall(ctx: InstallContext) -> None:
+    """Reset: each worker leaves the cluster (`microk8s leave`), the control node forgets it
+    (`microk8s remove-node`), and MicroK8s is removed from it (https://microk8s.io/docs/clustering)."""
+    if not ctx.workers:
+        ctx.log("this cluster has no workers: nothing to do")
+        return
+    await concurrently(*(_leave(ctx, worker) for worker in ctx.workers))
+
+
+async def _leave(ctx: InstallContext, worker: NodeSpec) -> None:
+    name = ctx.hostname(worker)
+
+    async def leave() -> None:
+        if await snap_channel(ctx, worker) is not None:
+            await ctx.run(worker, "microk8s leave", sudo=True, timeout=600)
+
+    async def forget() -> None:
+        if await snap_channel(ctx, ctx.control) is None:
+            ctx.log(f"MicroK8s is gone from {ctx.control.name}: nothing remembers {name}")
+            return
+        result = await ctx.run(ctx.control, f"microk8s remove-node {quote(name)}", sudo=True, check=False, timeout=600)
+        if not result.ok and "does not exist" not in result.stdout + result.stderr:
+            raise InstallError(
+                f"`microk8s remove-node {name}` failed with exit status {result.exit_status}",
+                node=ctx.control.name,
+                output_tail=result.tail(),
+            )
+
+    await ctx.step(f"{worker.name}: leave the cluster", leave)
+    await ctx.step(f"{worker.name}: forget it on the control node", forget)
+    await ctx.step(f"{worker.name}: remove MicroK8s", lambda: snap_removed(ctx, worker))

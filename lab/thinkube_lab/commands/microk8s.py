@@ -34,6 +34,7 @@ from ..nodestate import DURATIONS, MicroK8sState
 from ..shell import Ctx
 from ..snapdata import apiserver_problem
 from .microk8s_inspect import inspect
+from .microk8s_leave import leave, remove_node
 from .microk8s_reset import reset
 from .table import program
 
@@ -1346,4 +1347,6 @@ SUBCOMMANDS = {
     "helm": _helm,
     "inspect": inspect,
     "reset": reset,
+    "leave": leave,
+    "remove-node": remove_node,
 }

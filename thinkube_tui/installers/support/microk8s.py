@@ -8,6 +8,8 @@ https://microk8s.io/docs/clustering (add-node / join --worker, tokens, hostname 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import yaml
 
 from ...engine import InstallError
@@ -80,3 +82,24 @@ async def ensure_addon(ctx: InstallContext, node: NodeSpec, addon: str) -> None:
         ctx.log(f"{node.name}: addon {name} is already enabled")
         return
     await ctx.run(node, f"microk8s enable {quote(addon)}", sudo=True, timeout=900)
+
+
+async def snap_removed(ctx: InstallContext, node: NodeSpec) -> None:
+    """`snap remove --purge microk8s` (no snapshot of its data kept) unless it is gone already."""
+    if await snap_channel(ctx, node) is None:
+        ctx.log(f"{node.name}: MicroK8s is not installed")
+        return
+    await ctx.run(node, "snap remove --purge microk8s", sudo=True, timeout=900)
+
+
+async def hosts_entries_gone(ctx: InstallContext, node: NodeSpec, address: str, names: Iterable[str]) -> None:
+    """Take the /etc/hosts lines the installers added (support/nodes.py, `ensure_hosts_entry`:
+    exactly `<address> <name>`) out again; every other line stays as it is."""
+    wanted = {(address, name) for name in names}
+    current = await ctx.run(node, "cat /etc/hosts", check=False, quiet=True, timeout=60)
+    lines = current.stdout.splitlines(keepends=True)
+    kept = [line for line in lines if tuple(line.split()) not in wanted]
+    if not current.ok or len(kept) == len(lines):
+        return
+    await ctx.run(node, "tee /etc/hosts > /dev/null", sudo=True, input="".join(kept), quiet=True, timeout=60)
+    ctx.log(f"{node.name}: {len(lines) - len(kept)} /etc/hosts lines added for the platform removed")

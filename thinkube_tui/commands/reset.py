@@ -1,0 +1,149 @@
+"""`thinkube-tui reset`: take the platform off every node, and archive what this machine kept.
+
+Through the same engine, lock and events as an install (operation.py): the workers leave the
+cluster and lose MicroK8s (`microk8s leave`, `microk8s remove-node` on the control node,
+`snap remove --purge microk8s`), then the control node is reset (`microk8s reset
+--destroy-storage` takes every component's objects and data with it) and loses MicroK8s too;
+the /etc/hosts lines the installers added go from every node. Then the cluster's state
+directory (journal, logs, Vault's keys file) is renamed `<name>.reset-<time>`, mode 0700 --
+archived, never deleted. It asks for the cluster's name to be typed back; headless, it needs
+`--yes-really`. A run cut off resumes when started again.
+
+Exit codes: 0 reset, 1 a step failed (run the same command again: it resumes), 2 refused, not
+confirmed or bad input, 4 another run holds the cluster's lock, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .cluster_access import EXIT_INVALID, Inputs, add_cluster_options, with_inputs
+
+if TYPE_CHECKING:
+    from ..catalog import Catalog
+    from ..journal import Journal
+    from ..operation import Operation
+
+NAME = "reset"
+NODES = ("microk8s-workers", "microk8s-control")  # what reset runs: the rest goes with MicroK8s' reset
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("reset", help="remove the platform from every node (the local state is archived)")
+    p.add_argument("--dry-run", action="store_true", help="print every command and API call; change nothing")
+    p.add_argument("--yes-really", action="store_true", help="do not ask for the cluster's name (headless)")
+    add_cluster_options(p)
+
+
+def operation(catalog: Catalog, journal: Journal) -> Operation:
+    from ..installers import uninstaller
+    from ..operation import Operation
+    from ..plan import removal_plan
+
+    async def forget_all(_cluster: object, cid: str) -> None:
+        if cid == "microk8s-control":  # MicroK8s' reset took every component with it
+            for component in list(journal.components):
+                journal.forget(component)
+
+    units = {cid: fn for cid in NODES if (fn := uninstaller(cid)) is not None}
+    plan = removal_plan(catalog, {cid: "reset" for cid in NODES})
+    return Operation(NAME, plan, units, purge=True, staying=frozenset(), after=forget_all)
+
+
+def describe(spec_nodes: int, installed: frozenset[str]) -> str:
+    others = sorted(installed - set(NODES))
+    return (
+        f"reset: every worker leaves the cluster and loses MicroK8s, then the control node is reset "
+        f"(`microk8s reset --destroy-storage`) and loses MicroK8s: {spec_nodes} nodes. "
+        f"Going with it: {', '.join(others) or 'no other component'} (their objects and data)."
+    )
+
+
+def archive(state_dir: Path, now: float) -> Path:
+    """Rename the cluster's state directory `<name>.reset-<time>` (mode 0700); its path."""
+    target = state_dir.with_name(f"{state_dir.name}.reset-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}")
+    extra = 1
+    while target.exists():
+        extra += 1
+        target = target.with_name(f"{target.name.split('~')[0]}~{extra}")
+    os.rename(state_dir, target)
+    os.chmod(target, 0o700)
+    return target
+
+
+async def run(args: argparse.Namespace) -> int:
+    return await with_inputs(args, NAME, lambda inputs: _reset(args, inputs))
+
+
+async def _confirmed(args: argparse.Namespace, name: str) -> bool:
+    if args.yes_really:
+        return True
+    if not sys.stdin.isatty():
+        print(
+            "thinkube-tui reset: removes the platform from every node; headless, pass --yes-really. "
+            "Nothing was changed.",
+            file=sys.stderr,
+        )
+        return False
+    typed = await asyncio.to_thread(input, f"Type the cluster's name ({name}) to remove the platform: ")
+    if typed.strip() != name:
+        print("not the cluster's name: nothing was changed", file=sys.stderr)
+        return False
+    return True
+
+
+async def _reset(args: argparse.Namespace, inputs: Inputs) -> int:
+    from ..catalog import load_catalog
+    from ..cluster_lock import EXIT_LOCKED, ClusterLocked, ClusterLockError, install_lock
+    from ..files import UnsafePathError
+    from ..journal import JournalError
+    from ..operation import interrupted_exit
+    from ..operation import run as run_operation
+    from ..phases import open_journal
+
+    catalog, spec = load_catalog(), inputs.spec
+    try:
+        journal = open_journal(inputs.state_dir)
+    except (JournalError, UnsafePathError) as exc:
+        print(f"thinkube-tui reset: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    op = operation(catalog, journal)
+    if args.dry_run:
+        from ..dryrun import operation_dry_run, print_transcript
+
+        transcript = await operation_dry_run(spec, catalog, op, inputs.secrets)
+        print(f"Dry run: {describe(len(spec.nodes), journal.installed)} Nothing was connected to or changed.")
+        print(f"Then {inputs.state_dir} would be renamed {inputs.state_dir.name}.reset-<time> (kept, mode 0700).")
+        print_transcript(transcript, spec, sys.stdout)
+        return 0
+    if not await _confirmed(args, spec.cluster.name):
+        return EXIT_INVALID
+    from .cluster_access import open_cluster
+
+    async with open_cluster(args, inputs) as (session, cluster):
+        if session.connect_errors or session.discovery_errors:
+            for node, why in {**session.discovery_errors, **session.connect_errors}.items():
+                print(f"thinkube-tui reset: {node}: {why}", file=sys.stderr)
+            print("nothing was changed: every node must answer to be reset", file=sys.stderr)
+            return 1
+        # The Lease lives in the cluster MicroK8s' reset deletes: the control node's lock file holds it.
+        lock = install_lock(cluster, lambda: journal.installed, lambda text: print(text, file=sys.stderr), lease=False)
+        try:
+            async with lock:
+                journal = open_journal(inputs.state_dir)
+                op = operation(catalog, journal)
+                print(describe(len(spec.nodes), journal.installed), file=sys.stderr if args.json else sys.stdout)
+                result = await run_operation(op, session, cluster, out=sys.stdout, json_out=args.json)
+        except ClusterLockError as exc:
+            print(f"thinkube-tui: {exc}", file=sys.stderr)
+            return EXIT_LOCKED if isinstance(exc, ClusterLocked) else 1
+    if result.ok:
+        kept = archive(inputs.state_dir, time.time())
+        print(f"the cluster's state (journal, logs, Vault's keys file if any) is archived in {kept}", file=sys.stderr)
+    return interrupted_exit(result)
