@@ -60,6 +60,7 @@ class Component:
     hostnames: tuple[str, ...] = ()
     core_when: str | None = None
     sso: bool = False
+    per_node: bool = False  # does work on each node: runs again, converging, when nodes are added
     estimate_s: float = 60.0
 
     @property
@@ -171,6 +172,7 @@ def _component(raw: Mapping[str, Any]) -> Component:
         hostnames=tuple(raw.get("hostnames", ())),
         core_when=raw.get("core_when"),
         sso=bool(raw.get("sso", False)),
+        per_node=bool(raw.get("per_node", False)),
         estimate_s=float(raw.get("estimate_s", 60.0)),
     )
 

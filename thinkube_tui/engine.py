@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -164,8 +164,10 @@ class Engine:
         make_context: ContextFactory = lambda steps: steps,
         settings: EngineSettings = EngineSettings(),
         versions: Mapping[str, str] | None = None,
+        nodes: Sequence[str] = (),
     ) -> None:
         self.plan = plan
+        self._nodes = list(nodes)  # the cluster's nodes, recorded with each component (journal)
         self._installers = installers
         self._configs = configs
         self._versions = versions or {}  # what each is installed at, for the journal
@@ -353,7 +355,7 @@ class Engine:
             stopping=lambda: self._cancelled or self._error is not None,
         )
         attempt = self._journal.components[cid].attempts + 1 if cid in self._journal.components else 1
-        await self._journal.astarted(cid, self._configs.get(cid), self._versions.get(cid))
+        await self._journal.astarted(cid, self._configs.get(cid), self._versions.get(cid), self._nodes or None)
         self._bus.publish(ComponentStarted(cid, attempt=attempt))
         began = time.monotonic()
         try:

@@ -7,8 +7,9 @@ kill -9 at any moment leaves either the old or the new journal, never a torn one
 
 It holds no secrets: statuses, step names, times, hashes of the configuration, the version
 each component was installed at (its chart version, MicroK8s channel, or the thinkube-tui
-release that built its manifests), and error messages (which the installers build without
-secrets).
+release that built its manifests), the nodes of the cluster when it last ran (so that a node
+added later is joined, and the per-node components converge for it), and error messages
+(which the installers build without secrets).
 
 A journal is read only if it matches the schema of its own format version (`SCHEMA`): a file
 written by a newer thinkube-tui is refused by its version, an older format is migrated, and
@@ -39,7 +40,7 @@ from typing import Any, Literal
 
 from .files import FileReadError, read_limited, write_atomic
 
-FORMAT = 2
+FORMAT = 3
 Status = Literal["running", "done", "failed"]
 MAX_BYTES = 16 * 1024 * 1024  # a journal of every component's steps is a few KiB
 
@@ -57,6 +58,11 @@ _RECORD_SCHEMA: dict[str, Any] = {
         "finished_at": {"type": ["number", "null"], "minimum": 0},
         "error": {"type": ["string", "null"]},
         "version": {"type": ["string", "null"], "maxLength": 200},
+        "nodes": {
+            "type": ["array", "null"],
+            "items": {"type": "string", "maxLength": 253},
+            "maxItems": 10000,
+        },
     },
 }
 SCHEMA: dict[str, Any] = {
@@ -85,8 +91,18 @@ def _from_format_1(data: Any) -> Any:
     return {**data, "format": 2} if isinstance(data, dict) else data
 
 
+def _from_format_2(data: Any) -> Any:
+    """Format 2 recorded no nodes: which nodes those components were installed for is unknown."""
+    components = data.get("components") if isinstance(data, dict) else None
+    if isinstance(components, dict):
+        for record in components.values():
+            if isinstance(record, dict):
+                record.setdefault("nodes", None)
+    return {**data, "format": 3} if isinstance(data, dict) else data
+
+
 # Older formats and how to bring each to the next.
-_MIGRATIONS: dict[int, Any] = {1: _from_format_1}
+_MIGRATIONS: dict[int, Any] = {1: _from_format_1, 2: _from_format_2}
 
 
 class JournalError(Exception):
@@ -107,6 +123,7 @@ class ComponentRecord:
     finished_at: float | None = None
     error: str | None = None
     version: str | None = None  # what it was installed at; None: before versions were recorded
+    nodes: list[str] | None = None  # the answers' nodes when it last ran; None: before nodes were recorded
 
 
 def config_hash(config: Any) -> str:
@@ -192,8 +209,8 @@ class Journal:
     # The plain methods write at once, on the caller's thread; their awaitable twins (what the
     # engine uses) write off the event loop and return once the record is on disk.
 
-    def started(self, component: str, config: Any, version: str | None = None) -> None:
-        self._started(component, config, version)
+    def started(self, component: str, config: Any, version: str | None = None, nodes: list[str] | None = None) -> None:
+        self._started(component, config, version, nodes)
         self.save()
 
     def step_finished(self, component: str, step: str) -> None:
@@ -212,8 +229,10 @@ class Journal:
         self.components.pop(component, None)
         self.save()
 
-    async def astarted(self, component: str, config: Any, version: str | None = None) -> None:
-        self._started(component, config, version)
+    async def astarted(
+        self, component: str, config: Any, version: str | None = None, nodes: list[str] | None = None
+    ) -> None:
+        self._started(component, config, version, nodes)
         await self.commit()
 
     async def astep_finished(self, component: str, step: str) -> None:
@@ -228,13 +247,16 @@ class Journal:
         self._failed_with(component, error)
         await self.commit()
 
-    def _started(self, component: str, config: Any, version: str | None = None) -> None:
+    def _started(self, component: str, config: Any, version: str | None = None, nodes: list[str] | None = None) -> None:
         rec = self.components.get(component)
         digest = config_hash(config)
-        if rec is None or rec.status == "done":
-            self.components[component] = ComponentRecord(status="running", config_hash=digest, version=version)
+        if rec is None or rec.status == "done":  # a done one runs again from the start: it converges
+            self.components[component] = ComponentRecord(
+                status="running", config_hash=digest, version=version, nodes=nodes
+            )
         else:  # resuming or retrying: keep the steps already done
             rec.status, rec.config_hash, rec.error, rec.version = "running", digest, None, version
+            rec.nodes = nodes
             rec.attempts += 1
             rec.started_at, rec.finished_at = time.time(), None
 

@@ -23,6 +23,14 @@ def state_dir_for(cluster_name: str, base: Path | None) -> Path:
     return (base or default_state_dir()) / cluster_name
 
 
+# `thinkube-tui reset` renames a cluster's state directory `<name>.reset-<time>`: kept, not a cluster.
+ARCHIVED = ".reset-"
+
+
+def is_archived(directory: Path) -> bool:
+    return ARCHIVED in directory.name
+
+
 def read_secrets(answers: Path, spec: Spec, given: Path | None = None) -> dict[str, str]:
     """The values of the answers' secrets file (none without one); AnswersError when it is
     missing or readable by others -- never silently empty."""

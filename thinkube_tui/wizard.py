@@ -23,6 +23,7 @@ from .files import check_state_dir, default_state_dir, write_atomic
 from .journal import Journal, JournalError
 from .plan import Plan
 from .secrets import Secrets
+from .session import is_archived
 from .spec import (
     API_VERSION,
     AUTO,
@@ -189,6 +190,7 @@ class ClusterRecord:
     failed: frozenset[str]
     answers: Path | None
     error: str | None = None
+    ran_for: Mapping[str, list[str] | None] = field(default_factory=dict)  # component -> nodes (journal)
 
 
 def known_clusters(state_dir: Path | None) -> list[ClusterRecord]:
@@ -199,6 +201,8 @@ def known_clusters(state_dir: Path | None) -> list[ClusterRecord]:
         return records
     for journal_path in sorted(base.glob("*/journal.json")):
         directory = journal_path.parent
+        if is_archived(directory):  # what `reset` kept of a cluster that is gone
+            continue
         answers = directory / ANSWERS_IN_STATE_DIR
         try:
             journal = Journal.open(journal_path)
@@ -207,7 +211,12 @@ def known_clusters(state_dir: Path | None) -> list[ClusterRecord]:
             continue
         records.append(
             ClusterRecord(
-                directory.name, directory, journal.installed, journal.failed, answers if answers.is_file() else None
+                directory.name,
+                directory,
+                journal.installed,
+                journal.failed,
+                answers if answers.is_file() else None,
+                ran_for={cid: rec.nodes for cid, rec in journal.components.items()},
             )
         )
     return records
@@ -248,6 +257,7 @@ class WizardModel:
         self.component_config: dict[str, dict[str, Any]] = {}
         self.choices: dict[str, bool] = {}  # optional components the operator ticked (True) or unticked (False)
         self.installed: frozenset[str] = frozenset()
+        self.ran_for: dict[str, list[str] | None] = {}  # re-entry: the nodes each component ran for
         self.failed: frozenset[str] = frozenset()
         self.reentry: bool = False
         # Secret values typed during this session: memory only, written only to a 0600 secrets file.
@@ -333,6 +343,7 @@ class WizardModel:
             model.cluster = {"name": record.name}
         model.installed = record.installed
         model.failed = record.failed
+        model.ran_for = dict(record.ran_for)
         model.reentry = True
         for cid in record.installed | record.failed:
             if cid in model.catalog and not model.catalog[cid].core:

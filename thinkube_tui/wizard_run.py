@@ -132,7 +132,7 @@ def plan_of(model: WizardModel, spec: Spec) -> Plan:
 
     session = model_session(model)
     session.spec = spec
-    PlanInstall(installed=model.installed).decide(session)
+    PlanInstall(installed=model.installed, ran_for=model.ran_for).decide(session)
     assert session.plan is not None
     return session.plan
 

@@ -27,6 +27,7 @@ GOOD = {
             "finished_at": 1764640100.5,
             "error": None,
             "version": "microk8s 1.33/stable",
+            "nodes": ["tk-control", "tk-worker-1"],
         }
     },
 }
@@ -100,10 +101,11 @@ def test_a_good_journal_round_trips(tmp_path):
 
 def test_a_format_1_journal_is_migrated_with_versions_unknown(tmp_path):
     """Format 1 recorded no versions: read, its components' versions are None ("not recorded"),
-    and the next write is format 2."""
+    and the next write is the current format."""
     old = json.loads(json.dumps(GOOD))
     old["format"] = 1
     del old["components"]["microk8s-control"]["version"]
+    del old["components"]["microk8s-control"]["nodes"]
     path = tmp_path / "journal.json"
     path.write_text(json.dumps(old))
     journal = Journal.open(path)
@@ -113,7 +115,22 @@ def test_a_format_1_journal_is_migrated_with_versions_unknown(tmp_path):
     }
     journal.save()
     saved = json.loads(path.read_text())
-    assert saved["format"] == 2 and saved["components"]["microk8s-control"]["version"] is None
+    assert saved["format"] == FORMAT and saved["components"]["microk8s-control"]["version"] is None
+
+
+def test_a_format_2_journal_is_migrated_with_nodes_unknown(tmp_path):
+    """Format 2 recorded no nodes: read, they are None ("not recorded"), so no node counts as new
+    for its components, and the next write is format 3."""
+    old = json.loads(json.dumps(GOOD))
+    old["format"] = 2
+    del old["components"]["microk8s-control"]["nodes"]
+    path = tmp_path / "journal.json"
+    path.write_text(json.dumps(old))
+    journal = Journal.open(path)
+    assert journal.components["microk8s-control"].nodes is None
+    journal.save()
+    saved = json.loads(path.read_text())
+    assert saved["format"] == 3 and saved["components"]["microk8s-control"]["nodes"] is None
 
 
 def test_a_component_installed_at_another_version_is_out_of_date(tmp_path):

@@ -265,3 +265,21 @@ def test_reentry_without_saved_answers_keeps_the_nodes_the_wizard_holds(tmp_path
     assert "prometheus" not in model.plan().ids
     elsewhere = dataclasses.replace(record, name="another-cluster")
     assert WizardModel.for_reentry(elsewhere, current=current).nodes == []  # not this one's nodes
+
+
+def test_reentry_plans_the_per_node_components_again_for_a_node_added_on_the_nodes_screen() -> None:
+    """Re-entry knows which nodes each component ran for (the journal): a node added on the Nodes
+    screen puts the workers' join (a per-node component) back in the plan, and nothing else."""
+    from thinkube_tui.wizard_run import plan_of
+
+    from .wizard_harness import snapshot_model
+
+    model = snapshot_model()
+    names = [n.name for n in model.nodes]
+    model.installed = frozenset({"microk8s-control", "microk8s-workers"})
+    model.ran_for = {"microk8s-control": names, "microk8s-workers": names}
+    spec = model.build_spec()
+    assert "microk8s-workers" not in plan_of(model, spec)
+    model.ran_for = {"microk8s-control": names[:-1], "microk8s-workers": names[:-1]}  # the last one is new
+    plan = plan_of(model, spec)
+    assert "microk8s-workers" in plan and "microk8s-control" not in plan

@@ -67,7 +67,10 @@ def describe(spec_nodes: int, installed: frozenset[str]) -> str:
 
 def archive(state_dir: Path, now: float) -> Path:
     """Rename the cluster's state directory `<name>.reset-<time>` (mode 0700); its path."""
-    target = state_dir.with_name(f"{state_dir.name}.reset-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}")
+    from ..session import ARCHIVED
+
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    target = state_dir.with_name(f"{state_dir.name}{ARCHIVED}{stamp}")
     extra = 1
     while target.exists():
         extra += 1

@@ -29,7 +29,9 @@ def recorded_clusters(base: Path) -> list[str]:
     """The clusters with an install journal under `base`, by name."""
     if not base.is_dir():
         return []
-    return sorted(p.name for p in base.iterdir() if (p / "journal.json").is_file())
+    from ..session import is_archived
+
+    return sorted(p.name for p in base.iterdir() if (p / "journal.json").is_file() and not is_archived(p))
 
 
 def run_status(state_dir: Path | None, cluster: str | None, *, demo: bool = False) -> int:

@@ -129,6 +129,7 @@ class PlanInstall:
     only: Collection[str] = ()
     discovered: bool = True
     installed: frozenset[str] | None = None  # None: what the journal has done
+    ran_for: Mapping[str, list[str] | None] | None = None  # the nodes each ran for; None: the journal's
     title: str = "plan"
 
     def explain(self, session: Session) -> str:
@@ -143,12 +144,19 @@ class PlanInstall:
         installed = self.installed
         if installed is None:
             installed = session.journal.installed if session.journal is not None else frozenset()
+        converge = self.new_nodes(session, installed)
+        installed = installed - set(converge)  # they run again, for the new nodes
         if self.only:
             wanted = {cid: "asked for with --only" for cid in set(self.only) - installed}
             session.plan = plan_for(session.catalog, wanted, installed=installed)
         else:
             gpu = session.gpu_present if self.discovered else None
             session.plan = make_plan(session.catalog, spec, installed=installed, gpu_present=gpu)
+        for cid, nodes in converge.items():
+            session.note(
+                f"new {'node' if len(nodes) == 1 else 'nodes'} {', '.join(nodes)}: {cid} runs again and converges "
+                f"for {'it' if len(nodes) == 1 else 'them'} (what is done on the other nodes is checked, not redone)"
+            )
         if session.journal is None:
             return
         for cid, (was, now) in session.journal.out_of_date(pinned_versions(session)).items():
@@ -161,6 +169,25 @@ class PlanInstall:
                     f"note: {cid}'s settings changed since it was installed; they are not re-applied "
                     "automatically (re-entry installs only what is missing)"
                 )
+
+    def new_nodes(self, session: Session, installed: frozenset[str]) -> dict[str, list[str]]:
+        """Installed components that work per node (catalog `per_node`) and the nodes of the
+        answers they have not run for: a node added to the cluster (re-entry, "Add nodes")."""
+        ran_for = self.ran_for
+        if ran_for is None:
+            if session.journal is None:
+                return {}
+            ran_for = {cid: rec.nodes for cid, rec in session.journal.components.items()}
+        found: dict[str, list[str]] = {}
+        for cid in sorted(installed):
+            recorded = ran_for.get(cid)
+            if recorded is None or cid not in session.catalog or not session.catalog[cid].per_node:
+                continue  # nodes not recorded (an older journal): nothing counts as new
+            if self.only and cid not in self.only:
+                continue
+            if new := [n.name for n in session.need_spec().nodes if n.name not in recorded]:
+                found[cid] = new
+        return found
 
 
 def pinned_versions(session: Session) -> dict[str, str]:
@@ -192,6 +219,7 @@ def build_engine(
         make_context=lambda steps: InstallContext(steps, cluster),
         settings=settings,
         versions=pinned_versions(session),
+        nodes=[n.name for n in session.need_spec().nodes],
     )
 
 
