@@ -61,6 +61,7 @@ class Component:
     core_when: str | None = None
     sso: bool = False
     per_node: bool = False  # does work on each node: runs again, converging, when nodes are added
+    upgrade_notes: str | None = None  # what to read before upgrading it (`thinkube-tui upgrade`)
     estimate_s: float = 60.0
 
     @property
@@ -173,6 +174,7 @@ def _component(raw: Mapping[str, Any]) -> Component:
         core_when=raw.get("core_when"),
         sso=bool(raw.get("sso", False)),
         per_node=bool(raw.get("per_node", False)),
+        upgrade_notes=raw.get("upgrade_notes"),
         estimate_s=float(raw.get("estimate_s", 60.0)),
     )
 

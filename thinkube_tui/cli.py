@@ -164,6 +164,7 @@ DAY_TWO: dict[str, str] = {
     "doctor": "doctor",
     "remove": "remove",
     "reset": "reset",
+    "upgrade": "upgrade",
 }
 
 

@@ -225,6 +225,11 @@ class Journal:
         self._failed_with(component, error)
         self.save()
 
+    def upgraded(self, component: str, version: str) -> None:
+        """The component now runs at `version` (`thinkube-tui upgrade`)."""
+        self.components[component].version = version
+        self.save()
+
     def forget(self, component: str) -> None:
         self.components.pop(component, None)
         self.save()

@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 CHARTS_DIR = Path(__file__).with_name("charts")
-KNOWN_KEYS = {"workloads", "services", "crds", "ingressClass", "configMaps", "secrets", "objects"}
+KNOWN_KEYS = {"versions", "workloads", "services", "crds", "ingressClass", "configMaps", "secrets", "objects"}
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet"}
 _TEMPLATE = re.compile(r"\{([^{}]*)\}")
 _UNSET = object()
@@ -83,7 +83,7 @@ def load(chart_name: str, directory: Path | None = None) -> dict[str, Any] | Non
 
 def _check(doc: Mapping[str, Any]) -> list[str]:
     problems = []
-    for key in ("workloads", "services", "crds", "configMaps", "secrets", "objects"):
+    for key in ("versions", "workloads", "services", "crds", "configMaps", "secrets", "objects"):
         if key in doc and not isinstance(doc[key], list):
             problems.append(f"{key} must be a list")
     for i, w in enumerate(doc.get("workloads") or []):

@@ -149,3 +149,22 @@ async def test_killed_reset_resumes_and_converges(installed, seed):
         assert not (archived / "reset.journal.json").exists()
     for worker in ("tk-worker-1", "tk-gpu-1"):
         assert lab.nodes[worker].counters["leave"] == 1, "a worker leaves once, however often the run is cut off"
+
+
+@pytest.mark.parametrize("seed", range(TRIALS))
+async def test_killed_upgrade_resumes_and_converges(installed, seed):
+    """The journal and the release say Qdrant runs chart 1.15.5 where this release pins 1.15.4 (a
+    subprocess cannot be given a test-only catalog): `upgrade` moves it to the pin, cut off and
+    run again."""
+    lab, common, env, cluster_dir = installed
+    rng = random.Random(seed)
+    journal = Journal.open(cluster_dir / "journal.json")
+    journal.upgraded("qdrant", "qdrant 1.15.5")
+    lab.releases["qdrant/qdrant"]["version"] = "1.15.5"
+    argv = ["upgrade", "--yes", *common]
+    kills = await until_done(argv, env, cluster_dir / "upgrade.journal.json", rng, most_steps=3)
+    print(f"seed {seed}: killed {kills} times before upgrade finished")
+
+    assert Journal.open(cluster_dir / "journal.json").components["qdrant"].version == "qdrant 1.15.4"
+    assert lab.releases["qdrant/qdrant"]["version"] == "1.15.4"
+    assert not (cluster_dir / "upgrade.journal.json").exists()

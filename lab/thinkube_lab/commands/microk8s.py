@@ -1111,6 +1111,10 @@ async def _helm_upgrade(ctx: Ctx, sub: str, args: list[str]) -> int:
     version = opts.get("version") or "0.0.0-lab"
     try:
         doc = charts.load(chart_name)
+        offered = [str(v) for v in (doc or {}).get("versions") or []]
+        if offered and version not in offered:  # the repository's index.yaml has no such entry
+            ctx.err(f'Error: chart "{chart_name}" version "{version}" not found in {opts.get("repo", "")} repository')
+            return 1
         source = str(charts.chart_file(chart_name) or "lab default: one Deployment named after the release")
         rendered = charts.render(
             doc if doc is not None else DEFAULT_CHART,

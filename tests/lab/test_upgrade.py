@@ -1,0 +1,121 @@
+"""`thinkube-tui upgrade` against the lab over real SSH, with a test-only catalog that pins a newer
+Qdrant chart (the lab's chart data offers the versions Qdrant's repository publishes): the dry
+run shows from -> to and changes nothing; the upgrade moves the release to the new chart version
+and the journal with it, touching nothing else; a pin the repository does not publish fails
+loudly and the journal keeps what is installed."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+from importlib import resources
+from pathlib import Path
+
+import pytest
+import yaml
+
+import thinkube_tui.catalog
+from thinkube_lab.cluster import Lab
+from thinkube_tui.catalog import Catalog, parse_catalog
+from thinkube_tui.commands.lab import demo_answers
+from thinkube_tui.commands.upgrade import run as run_upgrade
+from thinkube_tui.headless import HeadlessOptions, run
+from thinkube_tui.journal import Journal
+
+SPEED = 0.01
+FULL = Path(__file__).resolve().parents[2] / "examples" / "answers-full.yaml"
+
+
+def pinned(component: str, version: str) -> Catalog:
+    """This release's catalog with `component`'s chart pinned at `version`."""
+    data = yaml.safe_load(resources.files("thinkube_tui").joinpath("catalog.yaml").read_text())
+    (entry,) = (c for c in data["components"] if c["id"] == component)
+    entry["install"]["version"] = version
+    return parse_catalog(data)
+
+
+@pytest.fixture
+async def installed(tmp_path: Path, monkeypatch):
+    async with Lab(tmp_path / "lab", nodes=3, gpus=1, speed=SPEED, log=lambda _m: None) as lab:
+        monkeypatch.setenv("TK_LAB_SUDO_PASSWORD", lab.sudo_password)
+        answers = tmp_path / "answers.yaml"
+        answers.write_text(yaml.safe_dump(demo_answers(lab.answers(), FULL), sort_keys=False))
+        known_hosts = lab.write_known_hosts(tmp_path / "known_hosts")
+        out = io.StringIO()
+        options = HeadlessOptions(
+            answers=answers,
+            yes=True,
+            state_dir=tmp_path / "state",
+            known_hosts=known_hosts,
+            interactive_output=False,
+            only=frozenset({"valkey", "qdrant"}),
+        )
+        assert await asyncio.wait_for(run(options, out=out, err=out), 300) == 0, out.getvalue()[-3000:]
+        args = argparse.Namespace(
+            answers=answers,
+            secrets=None,
+            state_dir=tmp_path / "state",
+            known_hosts=known_hosts,
+            accept_new_host_keys=False,
+            demo=False,
+            json=False,
+            dry_run=False,
+            yes=True,
+            components=[],
+        )
+        yield lab, args
+
+
+def recorded_version(args: argparse.Namespace, cid: str) -> str | None:
+    return Journal.open(args.state_dir / "thinkube-lab" / "journal.json").components[cid].version
+
+
+async def test_upgrade_moves_a_component_to_its_new_pin_and_nothing_else(installed, capsys, monkeypatch) -> None:
+    lab, args = installed
+    assert await run_upgrade(args) == 0
+    assert "nothing to upgrade" in capsys.readouterr().err
+    before = {key: (r["version"], r["revision"]) for key, r in lab.releases.items()}
+    assert before["qdrant/qdrant"] == ("1.15.4", 1)
+
+    monkeypatch.setattr(thinkube_tui.catalog, "load_catalog", lambda: pinned("qdrant", "1.19.0"))
+    args.dry_run = True
+    assert await run_upgrade(args) == 0
+    dry = capsys.readouterr().out
+    assert "qdrant: qdrant 1.15.4 -> qdrant 1.19.0 (read first: https://github.com/qdrant/qdrant-helm/releases)" in dry
+    assert "--version 1.19.0" in dry and "valkey" not in dry.split("Nothing was connected")[0]
+    assert {key: (r["version"], r["revision"]) for key, r in lab.releases.items()} == before
+
+    args.dry_run, args.json = False, True
+    assert await run_upgrade(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and report["done"] == ["qdrant"]
+    after = {key: (r["version"], r["revision"]) for key, r in lab.releases.items()}
+    assert after["qdrant/qdrant"] == ("1.19.0", 2)
+    assert {k: v for k, v in after.items() if k != "qdrant/qdrant"} == {
+        k: v for k, v in before.items() if k != "qdrant/qdrant"
+    }
+    assert recorded_version(args, "qdrant") == "qdrant 1.19.0"
+    assert recorded_version(args, "valkey") == before_valkey(before)
+
+    args.json = False
+    assert await run_upgrade(args) == 0
+    assert "nothing to upgrade" in capsys.readouterr().err
+
+
+def before_valkey(before: dict[str, tuple[str, int]]) -> str:
+    return f"valkey {before['valkey/valkey'][0]}"
+
+
+async def test_a_pin_the_repository_does_not_publish_fails_and_the_journal_keeps_what_is_installed(
+    installed, capsys, monkeypatch
+) -> None:
+    lab, args = installed
+    monkeypatch.setattr(thinkube_tui.catalog, "load_catalog", lambda: pinned("qdrant", "9.9.9"))
+    assert await run_upgrade(args) == 1
+    out = capsys.readouterr().out
+    assert 'chart "qdrant" version "9.9.9" not found' in out and "FAILED" in out
+    assert lab.releases["qdrant/qdrant"]["version"] == "1.15.4"
+    assert recorded_version(args, "qdrant") == "qdrant 1.15.4"
+    assert (args.state_dir / "thinkube-lab" / "upgrade.journal.json").exists(), "kept: the next run resumes"

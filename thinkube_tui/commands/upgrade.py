@@ -1,0 +1,182 @@
+"""`thinkube-tui upgrade [COMPONENT...]`: bring installed components to the versions this release pins.
+
+The journal records what each component was installed at; the catalog pins what this release
+installs. For each one out of date (all of them, or those named), in dependency order: its own
+installer runs again with the new pin -- `helm upgrade` of its chart, then the verification it
+ends with -- through the same engine, lock and events as an install (operation.py), and the
+journal records the new version. Its settings are those of the answers file.
+
+MicroK8s itself (a new `cluster.microk8sChannel`) is not upgraded by this release: the command
+names it and says how (a refresh node by node), and leaves it as it is.
+
+Exit codes: 0 upgraded (or nothing out of date), 1 an upgrade failed (run the same command
+again: it resumes), 2 refused or bad input, 4 another run holds the cluster's lock, 130
+interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .cluster_access import EXIT_INVALID, Inputs, add_cluster_options, with_inputs
+
+if TYPE_CHECKING:
+    from ..catalog import Catalog
+    from ..installers.base import Cluster
+    from ..journal import Journal
+    from ..operation import Operation
+
+NAME = "upgrade"
+MICROK8S = ("snap", "addon")  # install methods MicroK8s' own channel decides
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("upgrade", help="upgrade installed components to the versions this release pins")
+    p.add_argument("components", nargs="*", metavar="COMPONENT", help="only these (default: every one out of date)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and every command; change nothing")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    add_cluster_options(p)
+
+
+@dataclass
+class Decision:
+    upgrading: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # id -> (from, to)
+    notes: list[str] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
+
+
+def decide(catalog: Catalog, journal: Journal, pins: Mapping[str, str], asked: Collection[str]) -> Decision:
+    d = Decision()
+    out_of_date = journal.out_of_date(pins)
+    for cid in asked:
+        if cid not in catalog:
+            d.refusals.append(f"{cid}: not a component")
+        elif cid not in journal.installed:
+            d.refusals.append(f"{cid}: not installed (install it: `thinkube-tui --answers FILE --only {cid}`)")
+        elif cid not in out_of_date:
+            d.notes.append(f"{cid} is up to date ({pins[cid]})")
+    for cid in catalog.ids:
+        if cid not in out_of_date or (asked and cid not in asked):
+            continue
+        was, now = out_of_date[cid]
+        if catalog[cid].install.method in MICROK8S:
+            d.notes.append(
+                f"{cid}: installed with {was or 'an unrecorded version'}, the answers ask for {now}: this release "
+                "does not upgrade MicroK8s itself. Refresh it node by node, the control node first "
+                "(https://microk8s.io/docs/upgrading): drain, `sudo snap refresh microk8s --channel=...`, uncordon"
+            )
+            continue
+        d.upgrading[cid] = (was, now)
+    return d
+
+
+def operation(catalog: Catalog, decision: Decision, journal: Journal) -> Operation:
+    from ..cluster_state import write_state
+    from ..installers import installer
+    from ..operation import Operation
+    from ..plan import plan_for
+
+    async def record(cluster: Cluster, cid: str) -> None:
+        journal.upgraded(cid, decision.upgrading[cid][1])
+        await write_state(await cluster.kube(), journal)
+
+    wanted = {cid: f"{was or 'unrecorded'} -> {now}" for cid, (was, now) in decision.upgrading.items()}
+    plan = plan_for(catalog, wanted, installed=journal.installed - set(wanted))
+    units = {cid: fn for cid in wanted if (fn := installer(cid)) is not None}
+    return Operation(NAME, plan, units, staying=journal.installed, after=record)
+
+
+def describe(catalog: Catalog, op: Operation, decision: Decision) -> str:
+    lines = ["upgrade, in this order:"]
+    for cid in op.plan.ids:
+        was, now = decision.upgrading[cid]
+        notes = catalog[cid].upgrade_notes
+        lines.append(
+            f"  {cid}: {was or 'an unrecorded version'} -> {now}" + (f" (read first: {notes})" if notes else "")
+        )
+    return "\n".join(lines)
+
+
+async def run(args: argparse.Namespace) -> int:
+    return await with_inputs(args, NAME, lambda inputs: _upgrade(args, inputs))
+
+
+def _decided(catalog: Catalog, inputs: Inputs, journal: Journal, asked: Collection[str]) -> Decision:
+    from ..operation import take_up
+
+    take_up(inputs.state_dir, NAME)  # what is still out of date is planned again anyway
+    channel = inputs.spec.cluster.microk8s_channel
+    return decide(catalog, journal, {c.id: c.pinned_version(channel) for c in catalog.components}, asked)
+
+
+def _refused(decision: Decision) -> int | None:
+    for note in decision.notes:
+        print(note, file=sys.stderr)
+    if decision.refusals:
+        for refusal in decision.refusals:
+            print(f"thinkube-tui upgrade: {refusal}", file=sys.stderr)
+        print("nothing was changed", file=sys.stderr)
+        return EXIT_INVALID
+    return None
+
+
+async def _upgrade(args: argparse.Namespace, inputs: Inputs) -> int:
+    from ..catalog import load_catalog
+    from ..cluster_lock import EXIT_LOCKED, ClusterLocked, ClusterLockError, install_lock
+    from ..files import UnsafePathError
+    from ..journal import JournalError
+    from ..operation import confirm, interrupted_exit
+    from ..operation import run as run_operation
+    from ..phases import open_journal
+
+    catalog = load_catalog()
+    try:
+        journal = open_journal(inputs.state_dir)
+    except (JournalError, UnsafePathError) as exc:
+        print(f"thinkube-tui upgrade: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    decision = _decided(catalog, inputs, journal, args.components)
+    if (refused := _refused(decision)) is not None:
+        return refused
+    if not decision.upgrading:
+        print("nothing to upgrade: every installed component is at the version this release pins", file=sys.stderr)
+        return 0
+    op = operation(catalog, decision, journal)
+    if args.dry_run:
+        from ..dryrun import operation_dry_run, print_transcript
+
+        transcript = await operation_dry_run(inputs.spec, catalog, op, inputs.secrets)
+        print(f"Dry run: {describe(catalog, op, decision)}\nNothing was connected to or changed.")
+        print_transcript(transcript, inputs.spec, sys.stdout)
+        return 0
+    from .cluster_access import open_cluster
+
+    async with open_cluster(args, inputs) as (session, cluster):
+        if session.connect_errors or session.discovery_errors:
+            for node, why in {**session.discovery_errors, **session.connect_errors}.items():
+                print(f"thinkube-tui upgrade: {node}: {why}", file=sys.stderr)
+            print("nothing was changed: every node must answer", file=sys.stderr)
+            return 1
+        lock = install_lock(cluster, lambda: journal.installed, lambda text: print(text, file=sys.stderr))
+        try:
+            async with lock:
+                journal = open_journal(inputs.state_dir)
+                decision = _decided(catalog, inputs, journal, args.components)
+                if (refused := _refused(decision)) is not None:
+                    return refused
+                if not decision.upgrading:
+                    return 0
+                op = operation(catalog, decision, journal)
+                print(describe(catalog, op, decision), file=sys.stderr if args.json else sys.stdout)
+                if not args.yes and not await confirm("Upgrade them now?", sys.stdout):
+                    print("not confirmed: nothing was changed (pass --yes to upgrade without asking)", file=sys.stderr)
+                    return EXIT_INVALID
+                result = await run_operation(op, session, cluster, out=sys.stdout, json_out=args.json)
+        except ClusterLockError as exc:
+            print(f"thinkube-tui: {exc}", file=sys.stderr)
+            return EXIT_LOCKED if isinstance(exc, ClusterLocked) else 1
+    return interrupted_exit(result)
