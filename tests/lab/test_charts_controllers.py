@@ -77,9 +77,17 @@ async def control(lab: Lab) -> Kube:
     return await Kube.from_kubeconfig(config)
 
 
+def offered_version(chart: str) -> str:
+    """A version the chart's repository publishes, where its lab data lists them."""
+    from thinkube_lab import charts
+
+    return str(((charts.load(chart) or {}).get("versions") or ["1.0.0"])[0])
+
+
 async def helm(lab: Lab, release: str, chart: str, namespace: str, values: dict[str, Any], wait: bool = True) -> str:
     cmd = (
-        f"microk8s helm3 upgrade --install {release} {chart} --repo https://charts.example --version 1.0.0 "
+        f"microk8s helm3 upgrade --install {release} {chart} --repo https://charts.example "
+        f"--version {offered_version(chart)} "
         f"--namespace {namespace} --create-namespace {'--wait --timeout 1m ' if wait else ''}-f -"
     )
     return await ok(lab, "tk-control", cmd, yaml.safe_dump(values))
