@@ -165,6 +165,7 @@ DAY_TWO: dict[str, str] = {
     "remove": "remove",
     "reset": "reset",
     "upgrade": "upgrade",
+    "node": "node",
 }
 
 

@@ -199,9 +199,15 @@ class Kube:
         return result
 
     async def list(
-        self, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
     ) -> list[Obj]:
         query = [("labelSelector", label_selector)] if label_selector else []
+        query += [("fieldSelector", field_selector)] if field_selector else []
         result = await self._call("GET", await self._path(api_version, kind, None, namespace), query=query)
         items: list[Obj] = result.get("items", [])
         return items
@@ -216,6 +222,17 @@ class Kube:
                 return False
             raise
         return True
+
+    async def evict(self, name: str, namespace: str) -> None:
+        """Evict a pod (policy/v1 Eviction, as `kubectl drain`): KubeError with TooManyRequests
+        while a PodDisruptionBudget allows no disruption; a pod already gone is fine."""
+        body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}}
+        path = f"{await self._path('v1', 'Pod', name, namespace)}/eviction"
+        try:
+            await self._call("POST", path, body=body)
+        except KubeError as exc:
+            if "NotFound" not in str(exc):
+                raise
 
     # ------------------------------------------------------------ HTTP into the cluster
 

@@ -1006,6 +1006,12 @@ class KubeApiEmulator:
         rt = types.get(rest[0])
         if rt is not None and rt.kind in SCALABLE and len(rest) == 3 and rest[2] == "scale" and ns is not None:
             return await self._scale(request, rt, ns, rest[1], request.rel_url.query)
+        if rt is not None and rt.kind == "Pod" and len(rest) == 3 and rest[2] == "eviction" and ns is not None:
+            if request.method != "POST":
+                raise ApiError(
+                    405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+                )
+            return web.json_response(self._evict(rt, ns, rest[1]), status=201)
         if rt is None or len(rest) > 3 or (len(rest) == 3 and (rest[2] != "status" or not rt.status)):
             raise NO_RESOURCE
         name = rest[1] if len(rest) > 1 else None
@@ -1040,6 +1046,42 @@ class KubeApiEmulator:
             if m == "DELETE":
                 return web.json_response(await self._delete(rt, ns, name, q))
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
+    def _evict(self, rt: ResourceType, ns: str, name: str) -> Obj:
+        """POST pods/NAME/eviction (policy/v1 Eviction): the pod is deleted unless a
+        PodDisruptionBudget selecting it allows no disruption now (429, as a real server)."""
+        pod = self._get(rt, ns, name)
+        pod_labels = (pod.get("metadata") or {}).get("labels") or {}
+        for pdb in self.list("policy/v1", "PodDisruptionBudget", ns):
+            wanted = ((pdb.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+            if wanted and all(pod_labels.get(k) == v for k, v in wanted.items()) and self._disruptions(pdb) <= 0:
+                needs, has = pdb["spec"].get("minAvailable", 0), self._healthy(pdb)
+                cause = f"The disruption budget {pdb['metadata']['name']} needs {needs} healthy pods and has {has}"
+                raise ApiError(
+                    429,
+                    "TooManyRequests",
+                    "Cannot evict pod as it would violate the pod's disruption budget.",
+                    {"causes": [{"reason": "DisruptionBudget", "message": cause}]},
+                )
+        self.delete("v1", "Pod", name, ns)
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+
+    def _healthy(self, pdb: Obj) -> int:
+        wanted = pdb["spec"]["selector"].get("matchLabels") or {}
+        pods = self.list("v1", "Pod", pdb["metadata"]["namespace"])
+        return sum(
+            1
+            for p in pods
+            if all(((p.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in wanted.items())
+            and any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in (p.get("status") or {}).get("conditions") or []
+            )
+        )
+
+    def _disruptions(self, pdb: Obj) -> int:
+        """disruptionsAllowed: healthy pods beyond minAvailable (an integer; the lab's PDBs)."""
+        return self._healthy(pdb) - int((pdb.get("spec") or {}).get("minAvailable", 0))
 
     def _authenticated(self, request: web.Request) -> bool:
         """A client certificate the TLS handshake verified against the lab's CA, or the token."""
@@ -1161,7 +1203,7 @@ class KubeApiEmulator:
 
     def _list(self, rt: ResourceType, ns: str | None, q: Any) -> Obj:
         labels = label_matcher(q.get("labelSelector", ""))
-        fields = field_matcher(q.get("fieldSelector", ""))
+        fields = field_matcher(q.get("fieldSelector", ""), rt.kind)
         items = [
             as_version(o, rt)
             for (ons, _), o in sorted(self.store.get(rt.key, {}).items())
@@ -1361,7 +1403,7 @@ class KubeApiEmulator:
 
     async def _watch(self, request: web.Request, rt: ResourceType, ns: str | None) -> web.StreamResponse:
         q = request.rel_url.query
-        labels, fields = label_matcher(q.get("labelSelector", "")), field_matcher(q.get("fieldSelector", ""))
+        labels, fields = label_matcher(q.get("labelSelector", "")), field_matcher(q.get("fieldSelector", ""), rt.kind)
         w = _Watch(rt, ns, lambda o: labels(o) and fields(o))
         as_table = table_version(request.headers.get("Accept", "")) is not None
         since = q.get("resourceVersion", "")

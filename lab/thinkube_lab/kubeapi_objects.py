@@ -537,18 +537,21 @@ def label_matcher(selector: str) -> Callable[[Obj], bool]:
     return match
 
 
-def field_matcher(selector: str) -> Callable[[Obj], bool]:
-    """fieldSelector: metadata.name and metadata.namespace with =, == or !=."""
+FIELDS = ("metadata.name", "metadata.namespace", "spec.nodeName")  # the last: Pods only, as a real server
+
+
+def field_matcher(selector: str, kind: str = "") -> Callable[[Obj], bool]:
+    """fieldSelector: metadata.name and metadata.namespace (and a Pod's spec.nodeName) with =, == or !=."""
     reqs = []
     for part in filter(None, (p.strip() for p in selector.split(","))):
         m = re.fullmatch(r"([\w.]+)\s*(==|=|!=)\s*(.*)", part)
-        if not m or m.group(1) not in ("metadata.name", "metadata.namespace"):
+        if not m or m.group(1) not in FIELDS or (m.group(1) == "spec.nodeName" and kind != "Pod"):
             raise ApiError(400, "BadRequest", f'field label not supported: "{part}"')
-        reqs.append((m.group(1).split(".")[1], m.group(2) != "!=", m.group(3)))
+        section, field = m.group(1).split(".")
+        reqs.append((section, field, m.group(2) != "!=", m.group(3)))
 
     def match(obj: Obj) -> bool:
-        meta = obj.get("metadata") or {}
-        return all((meta.get(f, "") == v) == eq for f, eq, v in reqs)
+        return all(((obj.get(s) or {}).get(f, "") == v) == eq for s, f, eq, v in reqs)
 
     return match
 

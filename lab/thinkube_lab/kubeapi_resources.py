@@ -94,6 +94,7 @@ BUILTIN: tuple[ResourceType, ...] = (
     _t("batch/v1", "Job", "jobs", status=True, generation=True),
     _t("batch/v1", "CronJob", "cronjobs", short="cj", status=True, generation=True),
     _t("coordination.k8s.io/v1", "Lease", "leases"),
+    _t("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets", short="pdb", status=True, generation=True),
     _t("networking.k8s.io/v1", "Ingress", "ingresses", short="ing", status=True, generation=True),
     _t("networking.k8s.io/v1", "IngressClass", "ingressclasses", False),
     _t("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", short="netpol", generation=True),

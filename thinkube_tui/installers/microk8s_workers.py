@@ -126,7 +126,9 @@ async def uninstall(ctx: InstallContext) -> None:
     await concurrently(*(_leave(ctx, worker) for worker in ctx.workers))
 
 
-async def _leave(ctx: InstallContext, worker: NodeSpec) -> None:
+async def _leave(ctx: InstallContext, worker: NodeSpec, *, reachable: bool = True) -> None:
+    """`worker` leaves the cluster, the control node forgets it, MicroK8s goes from it; a worker
+    that is not `reachable` (gone for good) is only forgotten (`remove-node --force`)."""
     name = ctx.hostname(worker)
 
     async def leave() -> None:
@@ -137,14 +139,38 @@ async def _leave(ctx: InstallContext, worker: NodeSpec) -> None:
         if await snap_channel(ctx, ctx.control) is None:
             ctx.log(f"MicroK8s is gone from {ctx.control.name}: nothing remembers {name}")
             return
-        result = await ctx.run(ctx.control, f"microk8s remove-node {quote(name)}", sudo=True, check=False, timeout=600)
+        force = "" if reachable else " --force"
+        command = f"microk8s remove-node {quote(name)}{force}"
+        result = await ctx.run(ctx.control, command, sudo=True, check=False, timeout=600)
         if not result.ok and "does not exist" not in result.stdout + result.stderr:
             raise InstallError(
-                f"`microk8s remove-node {name}` failed with exit status {result.exit_status}",
+                f"`{command}` failed with exit status {result.exit_status}",
                 node=ctx.control.name,
                 output_tail=result.tail(),
             )
 
-    await ctx.step(f"{worker.name}: leave the cluster", leave)
+    if reachable:
+        await ctx.step(f"{worker.name}: leave the cluster", leave)
     await ctx.step(f"{worker.name}: forget it on the control node", forget)
-    await ctx.step(f"{worker.name}: remove MicroK8s", lambda: snap_removed(ctx, worker))
+    if reachable:
+        await ctx.step(f"{worker.name}: remove MicroK8s", lambda: snap_removed(ctx, worker))
+
+
+async def remove_worker(ctx: InstallContext, worker: NodeSpec, *, reachable: bool = True) -> None:
+    """`thinkube-tui node remove`: drain the worker (its pods move to the other nodes, disruption
+    budgets honoured), then as reset does for each worker."""
+    from ..drain import DrainError, drain
+
+    async def drained() -> None:
+        kube = await ctx.kube()
+        if await kube.get("v1", "Node", ctx.hostname(worker)) is None:
+            ctx.log(f"{worker.name}: not a node of the cluster (any more)")
+            return
+        try:
+            await drain(kube, ctx.hostname(worker), log=ctx.log, timeout=float(ctx.config["joinTimeoutSeconds"]))
+        except DrainError as exc:
+            raise InstallError(str(exc), node=worker.name) from None
+
+    if reachable:
+        await ctx.step(f"{worker.name}: drain", drained)
+    await _leave(ctx, worker, reachable=reachable)

@@ -1,0 +1,162 @@
+"""`thinkube-tui node remove NAME`: take a worker out of the cluster.
+
+Through the same engine, lock and events as an install (operation.py): the worker is drained
+(cordoned, its pods evicted with their disruption budgets honoured), leaves the cluster
+(`microk8s leave`), the control node forgets it (`microk8s remove-node`) and MicroK8s is removed
+from it; the journal no longer counts it among the nodes the per-node components ran for.
+`--force`, for a worker that is gone for good: only `microk8s remove-node --force` on the
+control node. Refused (exit 2, nothing touched): a node not in the answers, the control node,
+and the last GPU node while the GPU operator is installed. Afterwards, take the node out of the
+answers file: an install run with it still there joins it again.
+
+Adding a node needs no command: add it to the answers (or on the wizard's Nodes screen) and run
+the install again (docs/day-two.md, "Add nodes").
+
+Exit codes: 0 removed, 1 a step failed (run the same command again: it resumes), 2 refused or
+bad input, 4 another run holds the cluster's lock, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from .cluster_access import EXIT_INVALID, Inputs, add_cluster_options, with_inputs
+
+if TYPE_CHECKING:
+    from ..catalog import Catalog
+    from ..facts import Facts
+    from ..installers.base import Cluster
+    from ..journal import Journal
+    from ..operation import Operation
+    from ..spec import Spec
+
+NAME = "node-remove"
+UNIT = "microk8s-workers"  # the component whose work it undoes for one node
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("node", help="the cluster's nodes: remove one (add one: put it in the answers, install again)")
+    nodes = p.add_subparsers(dest="node_command", metavar="remove", required=True)
+    q = nodes.add_parser("remove", help="drain a worker, take it out of the cluster and remove MicroK8s from it")
+    q.add_argument("node", metavar="NAME", help="the node's name in the answers file")
+    q.add_argument("--force", action="store_true", help="the node is gone for good: only forget it")
+    q.add_argument("--dry-run", action="store_true", help="print every command and API call; change nothing")
+    q.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    add_cluster_options(q)
+
+
+def refusals(spec: Spec, name: str, installed: frozenset[str], facts: Mapping[str, Facts] | None) -> list[str]:
+    """Why `name` cannot be removed; `facts` (discovery) None before nodes were reached."""
+    names = [n.name for n in spec.nodes]
+    if name not in names:
+        return [f"{name}: not a node of the answers ({', '.join(names)})"]
+    if name == spec.control.name:
+        return [
+            f"{name} is the control node: the cluster runs on it and cannot lose it "
+            "(`thinkube-tui reset` removes the whole platform)"
+        ]
+    if facts is not None and "gpu-operator" in installed and facts.get(name) and facts[name].gpus:
+        others = [n for n in names if n != name and facts.get(n) and facts[n].gpus]
+        if not others:
+            return [
+                f"{name} is the cluster's last GPU node and the GPU operator is installed: remove the GPU "
+                "operator first (`thinkube-tui remove gpu-operator`) or add another GPU node"
+            ]
+    return []
+
+
+def operation(catalog: Catalog, spec: Spec, journal: Journal, name: str, *, reachable: bool) -> Operation:
+    from ..cluster_state import write_state
+    from ..installers.base import InstallContext
+    from ..installers.microk8s_workers import remove_worker
+    from ..operation import Operation
+    from ..plan import removal_plan
+
+    worker = next(n for n in spec.nodes if n.name == name)
+
+    async def unit(ctx: InstallContext) -> None:
+        await remove_worker(ctx, worker, reachable=reachable)
+
+    async def forget(cluster: Cluster, _cid: str) -> None:
+        for record in journal.components.values():
+            if record.nodes is not None and name in record.nodes:
+                record.nodes = [n for n in record.nodes if n != name]
+        journal.save()
+        await write_state(await cluster.kube(), journal)
+
+    plan = removal_plan(catalog, {UNIT: f"remove node {name}"}, installed=journal.installed)
+    return Operation(NAME, plan, {UNIT: unit}, staying=journal.installed, after=forget)
+
+
+async def run(args: argparse.Namespace) -> int:
+    return await with_inputs(args, "node remove", lambda inputs: _remove(args, inputs))
+
+
+def _refused(problems: list[str]) -> int | None:
+    if not problems:
+        return None
+    for problem in problems:
+        print(f"thinkube-tui node remove: {problem}", file=sys.stderr)
+    print("nothing was changed", file=sys.stderr)
+    return EXIT_INVALID
+
+
+async def _remove(args: argparse.Namespace, inputs: Inputs) -> int:
+    from ..catalog import load_catalog
+    from ..cluster_lock import EXIT_LOCKED, ClusterLocked, ClusterLockError, install_lock
+    from ..files import UnsafePathError
+    from ..journal import JournalError
+    from ..operation import confirm, interrupted_exit, take_up
+    from ..operation import run as run_operation
+    from ..phases import open_journal
+
+    catalog, spec, name = load_catalog(), inputs.spec, args.node
+    try:
+        journal = open_journal(inputs.state_dir)
+    except (JournalError, UnsafePathError) as exc:
+        print(f"thinkube-tui node remove: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    if (refused := _refused(refusals(spec, name, journal.installed, None))) is not None:
+        return refused
+    take_up(inputs.state_dir, NAME)
+    after = f"Then take {name} out of the answers file: an install with it still there joins it again."
+    if args.dry_run:
+        from ..dryrun import operation_dry_run, print_transcript
+
+        op = operation(catalog, spec, journal, name, reachable=not args.force)
+        transcript = await operation_dry_run(spec, catalog, op, inputs.secrets)
+        print(f"Dry run: remove node {name} from cluster {spec.cluster.name}. Nothing was connected to or changed.")
+        print(after)
+        print_transcript(transcript, spec, sys.stdout)
+        return 0
+    from .cluster_access import open_cluster
+
+    async with open_cluster(args, inputs) as (session, cluster):
+        unreachable = {**session.discovery_errors, **session.connect_errors}
+        if unreachable and not (args.force and set(unreachable) == {name}):
+            for node, why in unreachable.items():
+                print(f"thinkube-tui node remove: {node}: {why}", file=sys.stderr)
+            hint = " (a node gone for good: --force)" if name in unreachable else ""
+            print(f"nothing was changed: the nodes must answer{hint}", file=sys.stderr)
+            return 1
+        if (refused := _refused(refusals(spec, name, journal.installed, session.facts))) is not None:
+            return refused
+        lock = install_lock(cluster, lambda: journal.installed, lambda text: print(text, file=sys.stderr))
+        try:
+            async with lock:
+                journal = open_journal(inputs.state_dir)
+                op = operation(catalog, spec, journal, name, reachable=name not in unreachable)
+                print(f"remove node {name}: drain, leave, forget, remove MicroK8s", file=sys.stderr)
+                if not args.yes and not await confirm(f"Remove {name} from the cluster now?", sys.stdout):
+                    print("not confirmed: nothing was changed (pass --yes to remove without asking)", file=sys.stderr)
+                    return EXIT_INVALID
+                result = await run_operation(op, session, cluster, out=sys.stdout, json_out=args.json)
+        except ClusterLockError as exc:
+            print(f"thinkube-tui: {exc}", file=sys.stderr)
+            return EXIT_LOCKED if isinstance(exc, ClusterLocked) else 1
+    if result.ok:
+        print(after, file=sys.stderr)
+    return interrupted_exit(result)
