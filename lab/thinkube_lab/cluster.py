@@ -96,6 +96,8 @@ class Lab:
         self.tokens: dict[str, float | None] = {}
         self.agent = ClusterAgent(self.tokens, speed)  # the control node's cluster agent (:25000)
         self.releases: dict[str, dict[str, Any]] = {}
+        # `snap refresh microk8s` as the nodes ran it, in order: (node, channel, cordoned then)
+        self.refreshed: list[tuple[str, str, bool]] = []
         self.cluster_check = ""
         self.lab_id = ""
         (self.state_dir / "kube").mkdir(exist_ok=True)

@@ -119,3 +119,54 @@ async def test_a_pin_the_repository_does_not_publish_fails_and_the_journal_keeps
     assert lab.releases["qdrant/qdrant"]["version"] == "1.15.4"
     assert recorded_version(args, "qdrant") == "qdrant 1.15.4"
     assert (args.state_dir / "thinkube-lab" / "upgrade.journal.json").exists(), "kept: the next run resumes"
+
+
+async def test_microk8s_moves_to_the_next_channel_node_by_node(tmp_path, capsys, monkeypatch) -> None:
+    """A new cluster.microk8sChannel: the control node first, then one worker at a time, each
+    drained before its refresh (the lab records whether it was cordoned) and uncordoned after."""
+    async with Lab(tmp_path / "lab", nodes=3, gpus=1, speed=SPEED, log=lambda _m: None) as lab:
+        monkeypatch.setenv("TK_LAB_SUDO_PASSWORD", lab.sudo_password)
+        data = demo_answers(lab.answers(), FULL)
+        answers = tmp_path / "answers.yaml"
+        answers.write_text(yaml.safe_dump(data, sort_keys=False))
+        known_hosts = lab.write_known_hosts(tmp_path / "known_hosts")
+        out = io.StringIO()
+        options = HeadlessOptions(
+            answers=answers,
+            yes=True,
+            state_dir=tmp_path / "state",
+            known_hosts=known_hosts,
+            interactive_output=False,
+            only=frozenset({"microk8s-workers"}),
+        )
+        assert await asyncio.wait_for(run(options, out=out, err=out), 300) == 0, out.getvalue()[-3000:]
+        assert data["cluster"].get("microk8sChannel", "1.33/stable") == "1.33/stable"
+        data["cluster"]["microk8sChannel"] = "1.34/stable"
+        answers.write_text(yaml.safe_dump(data, sort_keys=False))
+        args = argparse.Namespace(
+            answers=answers,
+            secrets=None,
+            state_dir=tmp_path / "state",
+            known_hosts=known_hosts,
+            accept_new_host_keys=False,
+            demo=False,
+            json=True,
+            dry_run=False,
+            yes=True,
+            components=[],
+        )
+        assert await run_upgrade(args) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["done"] == ["microk8s-control", "microk8s-workers"], report
+        assert lab.refreshed == [
+            ("tk-control", "1.34/stable", True),
+            ("tk-worker-1", "1.34/stable", True),
+            ("tk-gpu-1", "1.34/stable", True),
+        ]
+        for name in lab.nodes:
+            node = lab.kube.get("v1", "Node", name)
+            assert node is not None and not node["spec"].get("unschedulable"), name
+            assert node["status"]["nodeInfo"]["kubeletVersion"] == "v1.34.0"
+        journal = Journal.open(tmp_path / "state" / "thinkube-lab" / "journal.json")
+        assert journal.components["microk8s-workers"].version == "microk8s 1.34/stable"
+        assert journal.components["microk8s-control"].version == "microk8s 1.34/stable"

@@ -6,8 +6,10 @@ installer runs again with the new pin -- `helm upgrade` of its chart, then the v
 ends with -- through the same engine, lock and events as an install (operation.py), and the
 journal records the new version. Its settings are those of the answers file.
 
-MicroK8s itself (a new `cluster.microk8sChannel`) is not upgraded by this release: the command
-names it and says how (a refresh node by node), and leaves it as it is.
+MicroK8s itself (a new `cluster.microk8sChannel` in the answers) moves node by node, the control
+node first, then one worker at a time: drain, `snap refresh microk8s --channel=...`, Ready
+again, uncordon (https://microk8s.io/docs/upgrading); a run cut off resumes with the node it
+was on. Its addons (MetalLB) come with the snap; their installers converge after.
 
 Exit codes: 0 upgraded (or nothing out of date), 1 an upgrade failed (run the same command
 again: it resumes), 2 refused or bad input, 4 another run holds the cluster's lock, 130
@@ -26,12 +28,31 @@ from .cluster_access import EXIT_INVALID, Inputs, add_cluster_options, with_inpu
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
-    from ..installers.base import Cluster
+    from ..engine import Installer
+    from ..installers.base import Cluster, InstallContext
     from ..journal import Journal
     from ..operation import Operation
 
 NAME = "upgrade"
-MICROK8S = ("snap", "addon")  # install methods MicroK8s' own channel decides
+
+
+async def refresh_control(ctx: InstallContext) -> None:
+    from ..installers.support.microk8s import refresh_to_channel
+
+    await refresh_to_channel(ctx, ctx.control)
+
+
+async def refresh_workers(ctx: InstallContext) -> None:
+    """One worker at a time: the others keep running what was moved off it."""
+    from ..installers.support.microk8s import refresh_to_channel
+
+    for worker in ctx.workers:
+        await refresh_to_channel(ctx, worker)
+
+
+# MicroK8s itself moves to a new channel node by node, the control node first (the workers
+# require it); its addons (metallb) come with the snap, and their installers converge after.
+REFRESH: dict[str, Installer] = {"microk8s-control": refresh_control, "microk8s-workers": refresh_workers}
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -62,15 +83,7 @@ def decide(catalog: Catalog, journal: Journal, pins: Mapping[str, str], asked: C
     for cid in catalog.ids:
         if cid not in out_of_date or (asked and cid not in asked):
             continue
-        was, now = out_of_date[cid]
-        if catalog[cid].install.method in MICROK8S:
-            d.notes.append(
-                f"{cid}: installed with {was or 'an unrecorded version'}, the answers ask for {now}: this release "
-                "does not upgrade MicroK8s itself. Refresh it node by node, the control node first "
-                "(https://microk8s.io/docs/upgrading): drain, `sudo snap refresh microk8s --channel=...`, uncordon"
-            )
-            continue
-        d.upgrading[cid] = (was, now)
+        d.upgrading[cid] = out_of_date[cid]
     return d
 
 
@@ -86,7 +99,7 @@ def operation(catalog: Catalog, decision: Decision, journal: Journal) -> Operati
 
     wanted = {cid: f"{was or 'unrecorded'} -> {now}" for cid, (was, now) in decision.upgrading.items()}
     plan = plan_for(catalog, wanted, installed=journal.installed - set(wanted))
-    units = {cid: fn for cid in wanted if (fn := installer(cid)) is not None}
+    units = {cid: fn for cid in wanted if (fn := REFRESH.get(cid) or installer(cid)) is not None}
     return Operation(NAME, plan, units, staying=journal.installed, after=record)
 
 

@@ -18,6 +18,7 @@ Only root (sudo) or members of the `microk8s` group (as of their login) may run 
 from __future__ import annotations
 
 import asyncio
+import copy
 import ipaddress
 import json
 import re
@@ -244,6 +245,25 @@ async def installed(ctx: Ctx, channel: str, version: str, rev: str) -> None:
         lab.later(node.speed * _d("node-ready"), lambda: register_node(node, ready=True))
         for addon in DEFAULT_ADDONS:
             _apply_addon(node, addon)
+    node.refresh()
+    node.changed()
+
+
+def refreshed(ctx: Ctx, channel: str, version: str, rev: str) -> None:
+    """`snap refresh microk8s` finished: the node runs the new version, its Node says so."""
+    node, m = ctx.node, ctx.node.microk8s
+    m.channel, m.version, m.revision = channel, version, rev
+    node.counters["snap-refresh:microk8s"] += 1
+    lab = node.lab
+    if lab is not None:
+        current = lab.kube.get("v1", "Node", node.name)
+        cordoned = bool(current and (current.get("spec") or {}).get("unschedulable"))
+        lab.refreshed.append((node.name, channel, cordoned))
+        if current is not None:
+            updated = copy.deepcopy(current)
+            updated["status"]["nodeInfo"].update(kubeletVersion=version, kubeProxyVersion=version)
+            lab.kube.put(updated, manager="kubelet", schema=False)
+        lab.changed()
     node.refresh()
     node.changed()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from ..shell import Ctx
-from .microk8s import SERVICES, installed, kubelite_start, kubelite_stop, removed, service_active
+from .microk8s import SERVICES, installed, kubelite_start, kubelite_stop, refreshed, removed, service_active
 from .table import program
 
 #: What the simulated store offers: track -> (version, revision).
@@ -79,14 +79,16 @@ async def snap(ctx: Ctx, argv: list[str]) -> int:
         return await _remove(ctx, args)
     if sub == "info":
         return await _info(ctx, args)
+    if sub == "refresh":
+        return await _refresh(ctx, args)
     if sub in ("start", "stop", "restart"):
         return await _service_action(ctx, sub, args)
     if sub == "services":
         return await _services(ctx, args)
-    if sub in ("refresh", "revert", "set", "get", "connect", "alias"):
+    if sub in ("revert", "set", "get", "connect", "alias"):
         ctx.err(
-            f"thinkube-lab: 'snap {sub}' is not simulated (the lab simulates snap list, install, remove, "
-            "info, services, start, stop, restart)"
+            f"thinkube-lab: 'snap {sub}' is not simulated (the lab simulates snap list, install, refresh, "
+            "remove, info, services, start, stop, restart)"
         )
         return 1
     ctx.err(f"error: unknown command \"{sub}\", see 'snap help'.")
@@ -256,6 +258,36 @@ async def _install(ctx: Ctx, args: list[str]) -> int:
         await installed(ctx, channel, version, rev)
         ctx.out(f"{name} ({channel}) {version} from Canonical** installed\n")
     return status
+
+
+async def _refresh(ctx: Ctx, args: list[str]) -> int:
+    """`snap refresh microk8s --channel=TRACK/RISK`: the node runs the new track's MicroK8s (its
+    kubelet too); the lab records it, and whether the node was cordoned then (lab.refreshed)."""
+    channel = next((a.split("=", 1)[1] for a in args if a.startswith("--channel=")), None)
+    names = [a for a in args if not a.startswith("-")]
+    node = ctx.node
+    if names != ["microk8s"] or channel is None:
+        ctx.err("thinkube-lab: only `snap refresh microk8s --channel=TRACK/RISK` is simulated")
+        return 1
+    if "microk8s" not in node.snaps:
+        ctx.err('error: snap "microk8s" is not installed')
+        return 1
+    if not ctx.is_root:
+        ctx.err("error: access denied (try with sudo)")
+        return 1
+    track = channel.partition("/")[0]
+    if track not in MICROK8S_TRACKS:
+        ctx.err(f'error: requested a non-existing branch on {channel} for snap "microk8s": {track}')
+        return 1
+    if node.snaps["microk8s"]["channel"] == channel:
+        ctx.err('snap "microk8s" has no updates available')
+        return 0
+    version, rev = MICROK8S_TRACKS[track]
+    await ctx.sleep("snap-install")
+    node.snaps["microk8s"].update(version=version, rev=rev, channel=channel)
+    refreshed(ctx, channel, version, rev)
+    ctx.out(f"microk8s ({channel}) {version} from Canonical** refreshed\n")
+    return 0
 
 
 async def _remove(ctx: Ctx, args: list[str]) -> int:

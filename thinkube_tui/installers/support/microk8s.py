@@ -103,3 +103,40 @@ async def hosts_entries_gone(ctx: InstallContext, node: NodeSpec, address: str, 
         return
     await ctx.run(node, "tee /etc/hosts > /dev/null", sudo=True, input="".join(kept), quiet=True, timeout=60)
     ctx.log(f"{node.name}: {len(lines) - len(kept)} /etc/hosts lines added for the platform removed")
+
+
+async def refresh_to_channel(ctx: InstallContext, node: NodeSpec) -> None:
+    """Upgrade MicroK8s on `node` to the answers' channel as https://microk8s.io/docs/upgrading
+    says: drain it (when the cluster has other nodes to take its pods), `snap refresh`, wait
+    until its Node is Ready again, uncordon. Each a journaled step: a run cut off resumes here."""
+    from ...drain import DrainError, drain, uncordon
+
+    channel = ctx.spec.cluster.microk8s_channel
+    name = ctx.hostname(node)
+
+    async def drained() -> None:
+        if await snap_channel(ctx, node) == channel:
+            return
+        if len(ctx.spec.nodes) < 2:
+            ctx.log(f"{node.name}: the only node: its pods wait for it (nowhere to move them)")
+            return
+        try:
+            await drain(await ctx.kube(), name, log=ctx.log)
+        except DrainError as exc:
+            raise InstallError(str(exc), node=node.name) from None
+
+    async def refresh() -> None:
+        current = await snap_channel(ctx, node)
+        if current == channel:
+            ctx.log(f"{node.name}: MicroK8s already tracks {channel}")
+            return
+        await ctx.run(node, f"snap refresh microk8s --channel={quote(channel)}", sudo=True, timeout=1800)
+
+    async def ready_again() -> None:
+        kube = await ctx.kube()
+        await kube.wait_node_ready(name, timeout=WAIT_READY_S)
+        await uncordon(kube, name)
+
+    await ctx.step(f"{node.name}: drain", drained)
+    await ctx.step(f"{node.name}: refresh MicroK8s to {channel}", refresh)
+    await ctx.step(f"{node.name}: Ready again, uncordoned", ready_again)
