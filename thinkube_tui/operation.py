@@ -17,7 +17,7 @@ import json
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -101,11 +101,13 @@ async def run(
         return run_unit
 
     bus = EventBus()
-    log = LogFile(state_dir / "logs" / time.strftime(f"{operation.name}-%Y%m%d-%H%M%S.log"), cluster.secrets.mask)
+    name = operation.name.replace("-", " ")
+    log = LogFile(state_dir / "logs" / time.strftime(f"{operation.name}-%Y%m%d-%H%M%S.log"), cluster.secrets.mask, name)
     bus.subscribe(log)
     if not json_out:
-        bus.subscribe(PlainPrinter(out, cluster.secrets.mask))
-    session.journal, session.plan = journal, operation.plan
+        bus.subscribe(PlainPrinter(out, cluster.secrets.mask, name))
+    # What stays installed is not this run's business: no "skipped: already installed" lines.
+    session.journal, session.plan = journal, replace(operation.plan, installed=frozenset())
     settings = EngineSettings(
         concurrency=concurrency, transient_errors=(ConnectionLost, ConnectTimeout, HostUnreachable)
     )

@@ -34,8 +34,9 @@ from .files import open_append
 Mask = Callable[[str], str]
 
 
-def describe(event: Event) -> list[str]:
-    """An event as the plain lines a person reads (without timestamp and component prefix)."""
+def describe(event: Event, run: str = "install") -> list[str]:
+    """An event as the plain lines a person reads (without timestamp and component prefix);
+    `run` names what runs (install, remove, upgrade, ...)."""
     match event:
         case ComponentStarted(attempt=attempt):
             return ["started" + (f" (attempt {attempt})" if attempt > 1 else "")]
@@ -66,11 +67,11 @@ def describe(event: Event) -> list[str]:
         case ComponentUnblocked(by=by):
             return [f"waiting again: {by} is being retried"]
         case RunFinished() as fin:
-            return _finished_lines(fin)
+            return _finished_lines(fin, run)
     return [repr(event)]
 
 
-def _finished_lines(fin: RunFinished) -> list[str]:
+def _finished_lines(fin: RunFinished, run: str = "install") -> list[str]:
     """The run's end: every planned component counted (done + failed + blocked + not run)."""
     if fin.cancelled:
         state = "interrupted"
@@ -79,7 +80,7 @@ def _finished_lines(fin: RunFinished) -> list[str]:
     else:
         state = "finished" if fin.ok else "finished with failures"
     counts = f"{len(fin.done)} done, {len(fin.failed)} failed, {len(fin.blocked)} blocked, {len(fin.not_run)} not run"
-    lines = [f"install {state}: {counts}"]  # why it stopped is on the failed component's line
+    lines = [f"{run} {state}: {counts}"]  # why it stopped is on the failed component's line
     if fin.not_run:
         lines.append(f"not run: {', '.join(fin.not_run)}")
     return lines
@@ -92,13 +93,14 @@ def _stamp(at: float) -> str:
 class PlainPrinter:
     """One timestamped line per event line, prefixed by the component: for CI logs and pipes."""
 
-    def __init__(self, out: IO[str], mask: Mask) -> None:
+    def __init__(self, out: IO[str], mask: Mask, run: str = "install") -> None:
         self._out = out
         self._mask = mask
+        self._run = run
 
     def __call__(self, event: Event) -> None:
         prefix = f"{_stamp(event.at)} [{event.component}] " if event.component else f"{_stamp(event.at)} "
-        for line in describe(event):
+        for line in describe(event, self._run):
             self._out.write(self._mask(prefix + line) + "\n")
         self._out.flush()
 
@@ -106,7 +108,7 @@ class PlainPrinter:
 class LogFile:
     """The full install log, mode 0600, every line masked."""
 
-    def __init__(self, path: Path, mask: Mask) -> None:
+    def __init__(self, path: Path, mask: Mask, run: str = "install") -> None:
         self.path = path
         self._mask = mask
         self.error: OSError | None = None  # why the log stopped being written, if it did
@@ -116,7 +118,7 @@ class LogFile:
             self._file = os.fdopen(fd, "a", encoding="utf-8")
         except OSError as exc:  # a full disk: the install goes on, the summary says the log is missing
             self.error = exc
-        self._printer = PlainPrinter(self._file, mask)
+        self._printer = PlainPrinter(self._file, mask, run)
 
     def __call__(self, event: Event) -> None:
         if self.error is None:

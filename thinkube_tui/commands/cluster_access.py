@@ -28,14 +28,35 @@ EXIT_INVALID = 2
 
 
 def add_cluster_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--answers", type=Path, metavar="FILE", help="the cluster's answers file (names its nodes)")
-    p.add_argument("--secrets", type=Path, metavar="FILE", help="secrets file (mode 0600) for {secret: KEY}")
-    p.add_argument("--state-dir", type=Path, metavar="DIR", help="where the cluster's journal and logs live")
-    p.add_argument("--known-hosts", type=Path, metavar="FILE", help="thinkube-tui's own known-hosts file")
-    p.add_argument("--accept-new-host-keys", action="store_true", help="trust host keys seen for the first time")
-    p.add_argument("--demo", action="store_true", help="the demo's lab (`--demo`, `make demo`)")
-    p.add_argument("--lab-speed", type=float, default=1.0, help=argparse.SUPPRESS)
+    # Options the top level has too default to "not given" here, so that `thinkube-tui --demo
+    # remove X` keeps the top level's --demo (a subcommand's default would override it).
+    keep = argparse.SUPPRESS
+    p.add_argument(
+        "--answers", type=Path, metavar="FILE", default=keep, help="the cluster's answers file (names its nodes)"
+    )
+    p.add_argument(
+        "--secrets", type=Path, metavar="FILE", default=keep, help="secrets file (mode 0600) for {secret: KEY}"
+    )
+    p.add_argument(
+        "--state-dir", type=Path, metavar="DIR", default=keep, help="where the cluster's journal and logs live"
+    )
+    p.add_argument("--known-hosts", type=Path, metavar="FILE", default=keep, help="thinkube-tui's own known-hosts file")
+    p.add_argument(
+        "--accept-new-host-keys", action="store_true", default=keep, help="trust host keys seen for the first time"
+    )
+    p.add_argument("--demo", action="store_true", default=keep, help="the demo's lab (`--demo`, `make demo`)")
+    p.add_argument("--lab-speed", type=float, default=keep, help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def add_change_options(p: argparse.ArgumentParser, *, yes: bool = True) -> None:
+    """--dry-run and --yes of a command that changes the cluster (both known to the top level too)."""
+    keep = argparse.SUPPRESS
+    p.add_argument(
+        "--dry-run", action="store_true", default=keep, help="print every command and API call; change nothing"
+    )
+    if yes:
+        p.add_argument("--yes", action="store_true", default=keep, help="do not ask for confirmation")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from .cluster_access import EXIT_INVALID, Inputs, add_cluster_options, with_inputs
+from .cluster_access import EXIT_INVALID, Inputs, add_change_options, add_cluster_options, with_inputs
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
@@ -43,8 +43,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     q = nodes.add_parser("remove", help="drain a worker, take it out of the cluster and remove MicroK8s from it")
     q.add_argument("node", metavar="NAME", help="the node's name in the answers file")
     q.add_argument("--force", action="store_true", help="the node is gone for good: only forget it")
-    q.add_argument("--dry-run", action="store_true", help="print every command and API call; change nothing")
-    q.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    add_change_options(q)
     add_cluster_options(q)
 
 

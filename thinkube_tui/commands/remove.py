@@ -18,7 +18,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .cluster_access import EXIT_INVALID, Inputs, add_cluster_options, with_inputs
+from .cluster_access import EXIT_INVALID, Inputs, add_change_options, add_cluster_options, with_inputs
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
@@ -33,8 +33,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("remove", help="remove installed components, in reverse dependency order")
     p.add_argument("components", nargs="+", metavar="COMPONENT")
     p.add_argument("--purge", action="store_true", help="delete their data too (volume claims, databases)")
-    p.add_argument("--dry-run", action="store_true", help="print every command and API call; change nothing")
-    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    add_change_options(p)
     add_cluster_options(p)
 
 

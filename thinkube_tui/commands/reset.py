@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .cluster_access import EXIT_INVALID, Inputs, add_cluster_options, with_inputs
+from .cluster_access import EXIT_INVALID, Inputs, add_change_options, add_cluster_options, with_inputs
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
@@ -36,7 +36,7 @@ NODES = ("microk8s-workers", "microk8s-control")  # what reset runs: the rest go
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("reset", help="remove the platform from every node (the local state is archived)")
-    p.add_argument("--dry-run", action="store_true", help="print every command and API call; change nothing")
+    add_change_options(p, yes=False)
     p.add_argument("--yes-really", action="store_true", help="do not ask for the cluster's name (headless)")
     add_cluster_options(p)
 

@@ -28,7 +28,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     add_cluster_options(p)
     p.add_argument("--output", "-o", type=Path, metavar="FILE", help="default: in the cluster's state directory")
-    p.add_argument("--dry-run", action="store_true", help="say what would be collected; connect to nothing")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="say what would be collected; connect to nothing",
+    )
 
 
 async def run(args: argparse.Namespace, now: Callable[[], float] = time.time) -> int:

@@ -24,7 +24,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .cluster_access import EXIT_INVALID, Inputs, add_cluster_options, with_inputs
+from .cluster_access import EXIT_INVALID, Inputs, add_change_options, add_cluster_options, with_inputs
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
@@ -58,8 +58,7 @@ REFRESH: dict[str, Installer] = {"microk8s-control": refresh_control, "microk8s-
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("upgrade", help="upgrade installed components to the versions this release pins")
     p.add_argument("components", nargs="*", metavar="COMPONENT", help="only these (default: every one out of date)")
-    p.add_argument("--dry-run", action="store_true", help="print the plan and every command; change nothing")
-    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    add_change_options(p)
     add_cluster_options(p)
 
 
