@@ -169,3 +169,15 @@ def test_the_wizards_retry_hint_names_its_state_dir_and_known_hosts(tmp_path):
         f"--state-dir {tmp_path / 'state'} --known-hosts {tmp_path / 'kh'}"
     )
     assert wizard_retry_commands(tmp_path / "x")[0] == "thinkube-tui"
+
+
+@pytest.mark.parametrize("command", [["remove", "qdrant"], ["upgrade"], ["reset"], ["node", "remove", "tk-worker-1"]])
+def test_options_before_a_day_two_command_are_kept(command) -> None:
+    """`thinkube-tui --demo remove qdrant --answers FILE --yes` (the issue's own example): the
+    top level's --demo, --answers and --dry-run are not overridden by the command's defaults."""
+    from thinkube_tui.cli import build_parser
+
+    args = build_parser().parse_args(["--demo", "--dry-run", "--answers", "a.yaml", *command])
+    assert args.demo is True and args.dry_run is True and str(args.answers) == "a.yaml"
+    args = build_parser().parse_args([*command, "--demo", "--answers", "b.yaml"])
+    assert args.demo is True and str(args.answers) == "b.yaml" and args.dry_run is False
