@@ -23,7 +23,7 @@ from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .engine import Installer
-    from .events import RunFinished
+    from .events import Event, RunFinished
     from .installers.base import Cluster, InstallContext
     from .phases import Session
     from .plan import Plan
@@ -77,6 +77,7 @@ async def run(
     out: IO[str],
     json_out: bool = False,
     concurrency: int = 4,
+    subscribe: Callable[[Event], None] | None = None,
 ) -> RunFinished:
     """Run `operation` on the connected `session` (the caller holds the cluster's lock). Events
     go to `out` as plain lines, and to the log `<state dir>/logs/<name>-<time>.log`."""
@@ -106,6 +107,8 @@ async def run(
     bus.subscribe(log)
     if not json_out:
         bus.subscribe(PlainPrinter(out, cluster.secrets.mask, name))
+    if subscribe is not None:  # a face of its own (the wizard's operation screen)
+        bus.subscribe(subscribe)
     # What stays installed is not this run's business: no "skipped: already installed" lines.
     session.journal, session.plan = journal, replace(operation.plan, installed=frozenset())
     settings = EngineSettings(

@@ -22,9 +22,10 @@ if TYPE_CHECKING:
     from .cluster_state import ClusterMirror
     from .discovery import NodeResult
     from .engine import EngineSettings, Installer
-    from .events import EventBus, RunFinished
+    from .events import Event, EventBus, RunFinished
     from .installers.base import Cluster
     from .journal import Journal
+    from .operation import Operation
     from .phases import Session
     from .plan import Plan
     from .preflight import Finding
@@ -176,6 +177,36 @@ async def reentry_support_bundle(
     cluster = make_cluster(session)
     try:
         return await write_support_bundle(session, cluster, now)
+    finally:
+        await cluster.close()
+
+
+async def reentry_operation(
+    model: WizardModel,
+    transports: Mapping[str, Transport],
+    state_dir: Path,
+    build: Callable[[Journal], Operation],
+    subscribe: Callable[[Event], None],
+    say: Callable[[str], None],
+) -> RunFinished:
+    """A day-two operation (remove, upgrade) from the Welcome screen, over the node session's
+    connections (discovery done): under the cluster's lock, `build` makes it from the journal as
+    that lock finds it (ValueError: refused, saying why), and it runs as the command runs it."""
+    import io
+
+    from .cluster_lock import install_lock
+    from .operation import run as run_operation
+    from .phases import Session, make_cluster, open_journal
+
+    spec = model.build_spec()
+    session = Session.for_spec(spec, model.catalog, secrets=model.secrets(), state_dir=state_dir)
+    session.transports, session.facts = dict(transports), dict(model.facts)
+    cluster = make_cluster(session)
+    try:
+        journal = open_journal(state_dir)
+        async with install_lock(cluster, lambda: journal.installed, say):
+            operation = build(open_journal(state_dir))
+            return await run_operation(operation, session, cluster, out=io.StringIO(), subscribe=subscribe)
     finally:
         await cluster.close()
 

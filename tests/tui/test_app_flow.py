@@ -252,7 +252,7 @@ async def test_quit_decides_when_chosen_not_when_asked(tmp_path: Path) -> None:
     assert app.install is not None and app.install.result is not None and app.install.result.ok
 
 
-def recorded_cluster(tmp_path: Path, lab: Lab) -> Path:
+def recorded_cluster(tmp_path: Path, lab: Lab, select: tuple[str, ...] = ()) -> Path:
     """The lab's nodes as a cluster this machine installed (answers saved beside its journal);
     its state directory. The lab's host keys are known."""
     from thinkube_tui.wizard import NodeDraft, WizardModel
@@ -265,6 +265,8 @@ def recorded_cluster(tmp_path: Path, lab: Lab) -> Path:
             )
         )
     model.set_cluster_settings(dict(LAB_CLUSTER))
+    for cid in select:
+        assert model.select(cid).ok
     state = tmp_path / "state" / "thinkube-lab"
     model.save_for_reentry(model.build_spec(), state)
     (tmp_path / "known_hosts").write_text("".join(s.known_hosts_line() + "\n" for s in lab.servers.values()))
@@ -286,8 +288,9 @@ async def test_a_support_bundle_from_the_welcome_screen(tmp_path: Path, lab: Lab
     app = make_app(tmp_path, lab)
     async with app.run_test(size=(120, 40)) as pilot:
         assert isinstance(app.screen, WelcomeScreen)
-        await pilot.click("#bundle")
-        await pilot.click("#bundle")  # a second click while the first is collecting: ignored
+        bundle_button = app.screen.query_one("#bundle", Button)
+        bundle_button.post_message(Button.Pressed(bundle_button))
+        bundle_button.post_message(Button.Pressed(bundle_button))  # a second press while collecting: ignored
         await wait_until(pilot, lambda: list(state.glob("support-bundle-*.tar.gz")), what="bundle written", timeout=60)
         await wait_until(pilot, lambda: not app.screen._busy, what="bundle done")
         (bundle,) = state.glob("support-bundle-*.tar.gz")
@@ -340,3 +343,71 @@ async def test_resume_goes_straight_to_the_install(tmp_path: Path, lab: Lab) -> 
         assert "microk8s-control" not in app.screen.plan and calls["microk8s-control"] == 0
         assert calls["microk8s-workers"] == 1 and set(calls.values()) == {1}
         assert app.install.result.ok
+
+
+async def installed_on_the_lab(tmp_path: Path, lab: Lab, only: set[str]) -> Path:
+    """A recorded cluster (answers saved beside its journal) with `only` really installed on the lab."""
+    import io
+
+    from thinkube_tui.headless import HeadlessOptions, run
+
+    state = recorded_cluster(tmp_path, lab, tuple(only))
+    out = io.StringIO()
+    options = HeadlessOptions(
+        answers=state / "answers.yaml",
+        yes=True,
+        state_dir=tmp_path / "state",
+        known_hosts=tmp_path / "known_hosts",
+        interactive_output=False,
+        only=frozenset(only),
+    )
+    assert await run(options, out=out, err=out) == 0, out.getvalue()[-3000:]
+    return state
+
+
+async def test_remove_components_from_the_welcome_screen(tmp_path: Path, lab: Lab) -> None:
+    """Welcome, Remove components: reconnect, tick Valkey, Remove; the operation screen shows it
+    run as `thinkube-tui remove` runs it; the release is gone and the journal forgot it."""
+    from textual.widgets import SelectionList
+
+    from thinkube_tui.journal import Journal
+    from thinkube_tui.screens.operation import OperationScreen, RemoveDialog
+
+    state = await installed_on_the_lab(tmp_path, lab, {"valkey"})
+    assert "valkey/valkey" in lab.releases
+    app = make_app(tmp_path, lab, installers=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.click("#remove")
+        await wait_until(pilot, lambda: isinstance(app.screen, RemoveDialog), what="remove dialog", timeout=60)
+        app.screen.query_one(SelectionList).select("valkey")
+        await pilot.click("#yes")
+        await wait_until(pilot, lambda: isinstance(app.screen, OperationScreen), what="operation screen")
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.result is not None or screen.failed is not None, timeout=60)
+        assert screen.failed is None and screen.result is not None and screen.result.ok, screen.failed
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, WelcomeScreen), what="back to Welcome")
+    assert "valkey/valkey" not in lab.releases
+    assert "valkey" not in Journal.open(state / "journal.json").installed
+
+
+async def test_upgrade_from_the_welcome_screen(tmp_path: Path, lab: Lab) -> None:
+    """Welcome, Upgrade: the plan from -> to is asked about, then it runs; the journal records the pin."""
+    from thinkube_tui.catalog import load_catalog
+    from thinkube_tui.journal import Journal
+    from thinkube_tui.screens.operation import OperationScreen
+
+    state = await installed_on_the_lab(tmp_path, lab, {"valkey"})
+    pin = load_catalog()["valkey"].pinned_version("1.33/stable")
+    Journal.open(state / "journal.json").upgraded("valkey", "valkey 0.0.1")  # as if installed by an older release
+    app = make_app(tmp_path, lab, installers=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.click("#upgrade")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the plan", timeout=60)
+        assert f"valkey: valkey 0.0.1 -> {pin}" in str(app.screen.question)
+        await pilot.click("#yes")
+        await wait_until(pilot, lambda: isinstance(app.screen, OperationScreen), what="operation screen")
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.result is not None or screen.failed is not None, timeout=60)
+        assert screen.failed is None and screen.result is not None and screen.result.ok, screen.failed
+    assert Journal.open(state / "journal.json").components["valkey"].version == pin

@@ -1,10 +1,12 @@
 """Step 1: a new install, or back to a cluster this machine installed: resume an interrupted
 install, retry what failed (both straight to the install, after reconnecting to the nodes),
-add components or nodes (through the wizard's steps), or write a support bundle."""
+add components or nodes (through the wizard's steps), remove components, upgrade (both on an
+operation screen, as `thinkube-tui remove` / `upgrade` run them), or write a support bundle."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -18,6 +20,10 @@ from ..wizard import ClusterRecord, WizardModel, known_clusters
 from ..wording import plural
 from .base import WizardScreen
 from .dialogs import ConfirmDialog
+
+if TYPE_CHECKING:
+    from ..events import Event, RunFinished
+    from ..operation import Operation
 
 INTRO = (
     "[b]Install the Thinkube platform[/b] — MicroK8s and its services — onto your Ubuntu machines over SSH.\n\n"
@@ -81,6 +87,8 @@ class WelcomeScreen(WizardScreen):
                 yield DataTable(id="clusters", cursor_type="row", zebra_stripes=True)
                 with Horizontal(classes="button-bar day-two"):  # day two: below the cluster they act on
                     yield Button("Add components or nodes", id="add", compact=True)
+                    yield Button("Remove components", id="remove", compact=True)
+                    yield Button("Upgrade", id="upgrade", compact=True)
                     yield Button("Support bundle", id="bundle", compact=True)
             yield Static("", id="welcome-status", classes="status-line")
 
@@ -118,12 +126,14 @@ class WelcomeScreen(WizardScreen):
         resumable = usable and record is not None and record.answers is not None
         self.query_one("#add", Button).disabled = not usable
         self.query_one("#bundle", Button).disabled = not resumable
+        self.query_one("#remove", Button).disabled = not resumable
+        self.query_one("#upgrade", Button).disabled = not resumable
         self.query_one("#resume", Button).disabled = not (resumable and record and self.stopped[record.name])
         self.query_one("#retry", Button).disabled = not (resumable and record and record.failed)
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("resume", "retry", "add", "support_bundle"):
+        if action in ("resume", "retry", "add", "support_bundle", "remove", "upgrade"):
             buttons = self.query(f"#{BUTTONS.get(action, action)}").results(Button)
             return any(not b.disabled for b in buttons)
         return super().check_action(action, parameters)
@@ -136,6 +146,8 @@ class WelcomeScreen(WizardScreen):
             "retry": self.action_retry,
             "resume": self.action_resume,
             "bundle": self.action_support_bundle,
+            "remove": self.action_remove,
+            "upgrade": self.action_upgrade,
         }
         action = actions.get(event.button.id or "")
         if action is not None:
@@ -154,6 +166,12 @@ class WelcomeScreen(WizardScreen):
     def action_support_bundle(self) -> None:
         self.come_back("write a support bundle")
 
+    def action_remove(self) -> None:
+        self.come_back("remove components")
+
+    def action_upgrade(self) -> None:
+        self.come_back("upgrade")
+
     def come_back(self, what: str) -> None:
         record = self.selected_record()
         if record is None or not self.is_active or self._busy:
@@ -168,6 +186,9 @@ class WelcomeScreen(WizardScreen):
             self.wizard.model = WizardModel.for_reentry(record, self.model.catalog, self.model)
             if what == "write a support bundle":
                 await self.write_support_bundle(record)
+            elif what in ("remove components", "upgrade"):
+                if await self.reconnected(what):
+                    await (self.remove_components(record) if what == "remove components" else self.upgrade(record))
             elif what == "add":
                 self.notify(
                     f"{record.name}: {plural(len(record.installed), 'component')} installed; choose what to add.",
@@ -205,6 +226,101 @@ class WelcomeScreen(WizardScreen):
             markup=False,
             timeout=30,
         )
+
+    async def reconnected(self, what: str) -> bool:
+        """Reconnect to the nodes and discover them (the operation runs on them); False, saying
+        why, when one does not answer."""
+        model = self.model
+        status = self.query_one("#welcome-status", Static)
+        status.update(f"To {what}: connecting to {len(model.nodes)} nodes and discovering them…")
+        async for result in self.wizard.session.discover(list(model.nodes)):
+            model.record_discovery(result)
+        status.update("")
+        if model.discovery_errors:
+            nodes = ", ".join(sorted(model.discovery_errors))
+            self.notify(f"{nodes} did not answer: every node must, to {what}.", severity="error", markup=False)
+            return False
+        return True
+
+    def run_operation(
+        self, record: ClusterRecord, title: str, name: str, build: Callable[[Journal], Operation]
+    ) -> None:
+        """The operation on its own screen; back here, the clusters' table says what changed."""
+        from ..wizard_run import reentry_operation
+        from .operation import OperationScreen
+
+        transports = self.wizard.session.transports
+
+        async def runner(subscribe: Callable[[Event], None], say: Callable[[str], None]) -> RunFinished:
+            return await reentry_operation(self.model, transports, record.state_dir, build, subscribe, say)
+
+        self.app.push_screen(OperationScreen(title, name, runner), lambda _result: self.refresh(recompose=True))
+
+    async def remove_components(self, record: ClusterRecord) -> None:
+        from ..commands.remove import decide, operation
+        from ..installers import uninstaller
+        from .operation import RemoveDialog
+
+        catalog = self.model.catalog
+        candidates = [
+            (cid, catalog[cid].title)
+            for cid in catalog.ids
+            if cid in record.installed and not catalog[cid].core and uninstaller(cid) is not None
+        ]
+        if not candidates:
+            self.notify("No installed component can be removed here (core ones go with `reset`).", markup=False)
+            return
+
+        def build(journal: Journal) -> Operation:
+            decision = decide(catalog, chosen, journal.installed, frozenset())
+            if decision.refusals:
+                raise ValueError("; ".join(decision.refusals))
+            return operation(catalog, decision, journal, purge=False)
+
+        chosen: list[str] = []
+
+        def answered(result: object) -> None:
+            if not isinstance(result, list) or not result:
+                return
+            chosen.extend(str(cid) for cid in result)
+            decision = decide(catalog, chosen, record.installed, frozenset())
+            if decision.refusals:
+                self.notify(
+                    "\n".join(decision.refusals), title="Not removed", severity="error", markup=False, timeout=15
+                )
+                return
+            self.run_operation(record, f"Remove {', '.join(chosen)} from {record.name}", "remove", build)
+
+        self.app.push_screen(RemoveDialog(candidates), answered)
+
+    async def upgrade(self, record: ClusterRecord) -> None:
+        from ..commands.upgrade import decide, describe, operation
+
+        catalog, channel = self.model.catalog, self.model.cluster.get("microk8sChannel", "1.33/stable")
+        pins = {c.id: c.pinned_version(channel) for c in catalog.components}
+
+        def build(journal: Journal) -> Operation:
+            decision = decide(catalog, journal, pins, ())
+            if not decision.upgrading:
+                raise ValueError("nothing is out of date any more")
+            return operation(catalog, decision, journal)
+
+        try:
+            journal = Journal.open(record.state_dir / "journal.json")
+        except JournalError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        decision = decide(catalog, journal, pins, ())
+        if not decision.upgrading:
+            self.notify("Every installed component is at the version this release pins.", title="Up to date")
+            return
+        plan = describe(catalog, operation(catalog, decision, journal), decision)
+
+        def answered(yes: object) -> None:
+            if yes:
+                self.run_operation(record, f"Upgrade {record.name}", "upgrade", build)
+
+        self.app.push_screen(ConfirmDialog(Text(plan), "Upgrade", "Not yet", title="Upgrade?"), answered)
 
     async def continue_install(self, what: str) -> None:
         """Straight to the install: reconnect to the nodes and find out what they have (the
