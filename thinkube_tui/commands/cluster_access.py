@@ -19,7 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the parser is built for every command: what runs one loads when it runs
+    from ..events import RunFinished
     from ..installers.base import Cluster
+    from ..journal import Journal
+    from ..operation import Operation
     from ..phases import Phase, Session
     from ..secrets import Secrets
     from ..spec import Spec
@@ -133,3 +136,82 @@ async def open_cluster(
             yield session, cluster
         finally:
             await cluster.close()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a changing command makes of the journal (and, once connected, of the nodes): the
+    operation to run and its plan for people, or the exit code to stop with (refusals printed)."""
+
+    operation: Operation | None
+    plan: str = ""
+    exit: int = 0
+
+
+Prepare = Callable[["Journal", "Session | None"], Prepared]
+
+
+async def change_cluster(
+    args: argparse.Namespace,
+    inputs: Inputs,
+    command: str,
+    prepare: Prepare,
+    *,
+    question: str | None,
+    lease: bool = True,
+    may_be_away: frozenset[str] = frozenset(),
+) -> tuple[int, RunFinished | None]:
+    """THE way a command changes an installed cluster (remove, upgrade, node remove, reset):
+    prepare from the journal; `--dry-run` prints every command and stops; else connect to every
+    node (those in `may_be_away` may not answer), take the cluster's lock (`lease=False`: its
+    file on the control node only), prepare again from the journal as the lock finds it, ask
+    `question` (unless --yes, or None), run the operation (operation.py). The exit code, and the
+    run's result when it ran."""
+    from ..catalog import load_catalog
+    from ..cluster_lock import EXIT_LOCKED, ClusterLocked, ClusterLockError, install_lock
+    from ..files import UnsafePathError
+    from ..journal import JournalError
+    from ..operation import confirm, interrupted_exit
+    from ..operation import run as run_operation
+    from ..phases import open_journal
+
+    try:
+        prepared = prepare(open_journal(inputs.state_dir), None)
+    except (JournalError, UnsafePathError) as exc:
+        print(f"thinkube-tui {command}: {exc}", file=sys.stderr)
+        return EXIT_INVALID, None
+    if prepared.operation is None:
+        return prepared.exit, None
+    if args.dry_run:
+        from ..dryrun import operation_dry_run, print_transcript
+
+        transcript = await operation_dry_run(inputs.spec, load_catalog(), prepared.operation, inputs.secrets)
+        print(f"Dry run: {prepared.plan}\nNothing was connected to or changed.")
+        print_transcript(transcript, inputs.spec, sys.stdout)
+        return 0, None
+    shown = sys.stderr if args.json else sys.stdout  # --json: stdout holds the result alone
+    async with open_cluster(args, inputs) as (session, cluster):
+        away = {**session.discovery_errors, **session.connect_errors}
+        if set(away) - may_be_away:
+            for node, why in away.items():
+                print(f"thinkube-tui {command}: {node}: {why}", file=sys.stderr)
+            print("nothing was changed: the nodes must answer first", file=sys.stderr)
+            return 1, None
+        journal_now = open_journal(inputs.state_dir)
+        say: Callable[[str], None] = lambda text: print(text, file=sys.stderr)  # noqa: E731
+        try:
+            async with install_lock(cluster, lambda: journal_now.installed, say, lease=lease):
+                prepared = prepare(open_journal(inputs.state_dir), session)  # as the lock finds it
+                if prepared.operation is None:
+                    return prepared.exit, None
+                print(prepared.plan, file=shown)
+                if question and not args.yes and not await confirm(question, sys.stdout):
+                    print(
+                        f"not confirmed: nothing was changed (pass --yes to {command} without asking)", file=sys.stderr
+                    )
+                    return EXIT_INVALID, None
+                result = await run_operation(prepared.operation, session, cluster, out=sys.stdout, json_out=args.json)
+        except ClusterLockError as exc:  # refused before any change, or taken over while running
+            print(f"thinkube-tui: {exc}", file=sys.stderr)
+            return (EXIT_LOCKED if isinstance(exc, ClusterLocked) else 1), None
+    return interrupted_exit(result), result

@@ -23,7 +23,15 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from .cluster_access import EXIT_INVALID, Inputs, add_change_options, add_cluster_options, with_inputs
+from .cluster_access import (
+    EXIT_INVALID,
+    Inputs,
+    Prepared,
+    add_change_options,
+    add_cluster_options,
+    change_cluster,
+    with_inputs,
+)
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
@@ -31,6 +39,7 @@ if TYPE_CHECKING:
     from ..installers.base import Cluster
     from ..journal import Journal
     from ..operation import Operation
+    from ..phases import Session
     from ..spec import Spec
 
 NAME = "node-remove"
@@ -105,57 +114,27 @@ def _refused(problems: list[str]) -> int | None:
 
 async def _remove(args: argparse.Namespace, inputs: Inputs) -> int:
     from ..catalog import load_catalog
-    from ..cluster_lock import EXIT_LOCKED, ClusterLocked, ClusterLockError, install_lock
-    from ..files import UnsafePathError
-    from ..journal import JournalError
-    from ..operation import confirm, interrupted_exit, take_up
-    from ..operation import run as run_operation
-    from ..phases import open_journal
+    from ..operation import take_up
 
     catalog, spec, name = load_catalog(), inputs.spec, args.node
-    try:
-        journal = open_journal(inputs.state_dir)
-    except (JournalError, UnsafePathError) as exc:
-        print(f"thinkube-tui node remove: {exc}", file=sys.stderr)
-        return EXIT_INVALID
-    if (refused := _refused(refusals(spec, name, journal.installed, None))) is not None:
-        return refused
-    take_up(inputs.state_dir, NAME)
     after = f"Then take {name} out of the answers file: an install with it still there joins it again."
-    if args.dry_run:
-        from ..dryrun import operation_dry_run, print_transcript
 
-        op = operation(catalog, spec, journal, name, reachable=not args.force)
-        transcript = await operation_dry_run(spec, catalog, op, inputs.secrets)
-        print(f"Dry run: remove node {name} from cluster {spec.cluster.name}. Nothing was connected to or changed.")
-        print(after)
-        print_transcript(transcript, spec, sys.stdout)
-        return 0
-    from .cluster_access import open_cluster
+    def prepare(journal: Journal, session: Session | None) -> Prepared:
+        facts = session.facts if session is not None else None
+        if (refused := _refused(refusals(spec, name, journal.installed, facts))) is not None:
+            return Prepared(None, exit=refused)
+        take_up(inputs.state_dir, NAME)
+        away = session is not None and name in {**session.connect_errors, **session.discovery_errors}
+        op = operation(catalog, spec, journal, name, reachable=not (args.force or away))
+        how = (
+            "forget it on the control node (--force)" if args.force or away else "drain, leave, forget, remove MicroK8s"
+        )
+        return Prepared(op, f"remove node {name} from cluster {spec.cluster.name}: {how}. {after}")
 
-    async with open_cluster(args, inputs) as (session, cluster):
-        unreachable = {**session.discovery_errors, **session.connect_errors}
-        if unreachable and not (args.force and set(unreachable) == {name}):
-            for node, why in unreachable.items():
-                print(f"thinkube-tui node remove: {node}: {why}", file=sys.stderr)
-            hint = " (a node gone for good: --force)" if name in unreachable else ""
-            print(f"nothing was changed: the nodes must answer{hint}", file=sys.stderr)
-            return 1
-        if (refused := _refused(refusals(spec, name, journal.installed, session.facts))) is not None:
-            return refused
-        lock = install_lock(cluster, lambda: journal.installed, lambda text: print(text, file=sys.stderr))
-        try:
-            async with lock:
-                journal = open_journal(inputs.state_dir)
-                op = operation(catalog, spec, journal, name, reachable=name not in unreachable)
-                print(f"remove node {name}: drain, leave, forget, remove MicroK8s", file=sys.stderr)
-                if not args.yes and not await confirm(f"Remove {name} from the cluster now?", sys.stdout):
-                    print("not confirmed: nothing was changed (pass --yes to remove without asking)", file=sys.stderr)
-                    return EXIT_INVALID
-                result = await run_operation(op, session, cluster, out=sys.stdout, json_out=args.json)
-        except ClusterLockError as exc:
-            print(f"thinkube-tui: {exc}", file=sys.stderr)
-            return EXIT_LOCKED if isinstance(exc, ClusterLocked) else 1
-    if result.ok:
+    away = frozenset({name}) if args.force else frozenset()
+    code, result = await change_cluster(
+        args, inputs, "node remove", prepare, question=f"Remove {name} from the cluster now?", may_be_away=away
+    )
+    if result is not None and result.ok:
         print(after, file=sys.stderr)
-    return interrupted_exit(result)
+    return code

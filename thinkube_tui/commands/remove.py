@@ -18,7 +18,15 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .cluster_access import EXIT_INVALID, Inputs, add_change_options, add_cluster_options, with_inputs
+from .cluster_access import (
+    EXIT_INVALID,
+    Inputs,
+    Prepared,
+    add_change_options,
+    add_cluster_options,
+    change_cluster,
+    with_inputs,
+)
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
@@ -122,62 +130,26 @@ def _refused(decision: Decision) -> int | None:
 def describe(op: Operation, purge: bool) -> str:
     order = ", ".join(op.plan.ids)
     data = "their data too (--purge)" if purge else "keeping their data (volume claims, databases, buckets)"
-    return f"remove {order} in this order, {data}"
+    return f"remove {order} in this order, {data}."
 
 
 async def _remove(args: argparse.Namespace, inputs: Inputs) -> int:
     from ..catalog import load_catalog
-    from ..cluster_lock import EXIT_LOCKED, ClusterLocked, ClusterLockError, install_lock
-    from ..files import UnsafePathError
-    from ..journal import JournalError
-    from ..operation import confirm, interrupted_exit, take_up
-    from ..operation import run as run_operation
-    from ..phases import open_journal
+    from ..operation import take_up
 
     catalog = load_catalog()
-    try:
-        journal = open_journal(inputs.state_dir)
-    except (JournalError, UnsafePathError) as exc:
-        print(f"thinkube-tui remove: {exc}", file=sys.stderr)
-        return EXIT_INVALID
-    decision = decide(catalog, args.components, journal.installed, take_up(inputs.state_dir, NAME))
-    if (refused := _refused(decision)) is not None:
-        return refused
-    if not decision.removing:
-        return 0
-    op = operation(catalog, decision, journal, args.purge)
-    if args.dry_run:
-        from ..dryrun import operation_dry_run, print_transcript
 
-        transcript = await operation_dry_run(inputs.spec, catalog, op, inputs.secrets)
-        print(f"Dry run: {describe(op, args.purge)}. Nothing was connected to or changed.")
-        print("(A namespace holding volume claims is kept without --purge; the dry run does not look.)")
-        print_transcript(transcript, inputs.spec, sys.stdout)
-        return 0
-    from .cluster_access import open_cluster
+    def prepare(journal: Journal, _session: object) -> Prepared:
+        decision = decide(catalog, args.components, journal.installed, take_up(inputs.state_dir, NAME))
+        if (refused := _refused(decision)) is not None:
+            return Prepared(None, exit=refused)
+        if not decision.removing:
+            return Prepared(None, exit=0)
+        op = operation(catalog, decision, journal, args.purge)
+        plan = describe(op, args.purge)
+        if args.dry_run:
+            plan += "\n(A namespace holding volume claims is kept without --purge; the dry run does not look.)"
+        return Prepared(op, plan)
 
-    async with open_cluster(args, inputs) as (session, cluster):
-        if session.connect_errors or session.discovery_errors:
-            for node, why in {**session.discovery_errors, **session.connect_errors}.items():
-                print(f"thinkube-tui remove: {node}: {why}", file=sys.stderr)
-            print("nothing was changed: every node must answer (uninstalls run on them)", file=sys.stderr)
-            return 1
-        lock = install_lock(cluster, lambda: journal.installed, lambda text: print(text, file=sys.stderr))
-        try:
-            async with lock:
-                journal = open_journal(inputs.state_dir)  # as the run that held the lock before left it
-                decision = decide(catalog, args.components, journal.installed, take_up(inputs.state_dir, NAME))
-                if (refused := _refused(decision)) is not None:
-                    return refused
-                if not decision.removing:
-                    return 0
-                op = operation(catalog, decision, journal, args.purge)
-                print(f"plan: {describe(op, args.purge)}", file=sys.stderr if args.json else sys.stdout)
-                if not args.yes and not await confirm("Remove them now?", sys.stdout):
-                    print("not confirmed: nothing was changed (pass --yes to remove without asking)", file=sys.stderr)
-                    return EXIT_INVALID
-                result = await run_operation(op, session, cluster, out=sys.stdout, json_out=args.json)
-        except ClusterLockError as exc:  # refused before any change, or taken over while running
-            print(f"thinkube-tui: {exc}", file=sys.stderr)
-            return EXIT_LOCKED if isinstance(exc, ClusterLocked) else 1
-    return interrupted_exit(result)
+    code, _result = await change_cluster(args, inputs, NAME, prepare, question="Remove them now?")
+    return code

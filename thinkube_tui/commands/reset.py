@@ -23,7 +23,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .cluster_access import EXIT_INVALID, Inputs, add_change_options, add_cluster_options, with_inputs
+from .cluster_access import (
+    EXIT_INVALID,
+    Inputs,
+    Prepared,
+    add_change_options,
+    add_cluster_options,
+    change_cluster,
+    with_inputs,
+)
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
@@ -103,50 +111,20 @@ async def _confirmed(args: argparse.Namespace, name: str) -> bool:
 
 async def _reset(args: argparse.Namespace, inputs: Inputs) -> int:
     from ..catalog import load_catalog
-    from ..cluster_lock import EXIT_LOCKED, ClusterLocked, ClusterLockError, install_lock
-    from ..files import UnsafePathError
-    from ..journal import JournalError
-    from ..operation import interrupted_exit
-    from ..operation import run as run_operation
-    from ..phases import open_journal
 
     catalog, spec = load_catalog(), inputs.spec
-    try:
-        journal = open_journal(inputs.state_dir)
-    except (JournalError, UnsafePathError) as exc:
-        print(f"thinkube-tui reset: {exc}", file=sys.stderr)
-        return EXIT_INVALID
-    op = operation(catalog, journal)
-    if args.dry_run:
-        from ..dryrun import operation_dry_run, print_transcript
+    kept = f"Then {inputs.state_dir} is renamed {inputs.state_dir.name}.reset-<time> (kept, mode 0700)."
 
-        transcript = await operation_dry_run(spec, catalog, op, inputs.secrets)
-        print(f"Dry run: {describe(len(spec.nodes), journal.installed)} Nothing was connected to or changed.")
-        print(f"Then {inputs.state_dir} would be renamed {inputs.state_dir.name}.reset-<time> (kept, mode 0700).")
-        print_transcript(transcript, spec, sys.stdout)
-        return 0
-    if not await _confirmed(args, spec.cluster.name):
-        return EXIT_INVALID
-    from .cluster_access import open_cluster
+    def prepare(journal: Journal, _session: object) -> Prepared:
+        return Prepared(operation(catalog, journal), f"{describe(len(spec.nodes), journal.installed)} {kept}")
 
-    async with open_cluster(args, inputs) as (session, cluster):
-        if session.connect_errors or session.discovery_errors:
-            for node, why in {**session.discovery_errors, **session.connect_errors}.items():
-                print(f"thinkube-tui reset: {node}: {why}", file=sys.stderr)
-            print("nothing was changed: every node must answer to be reset", file=sys.stderr)
-            return 1
-        # The Lease lives in the cluster MicroK8s' reset deletes: the control node's lock file holds it.
-        lock = install_lock(cluster, lambda: journal.installed, lambda text: print(text, file=sys.stderr), lease=False)
-        try:
-            async with lock:
-                journal = open_journal(inputs.state_dir)
-                op = operation(catalog, journal)
-                print(describe(len(spec.nodes), journal.installed), file=sys.stderr if args.json else sys.stdout)
-                result = await run_operation(op, session, cluster, out=sys.stdout, json_out=args.json)
-        except ClusterLockError as exc:
-            print(f"thinkube-tui: {exc}", file=sys.stderr)
-            return EXIT_LOCKED if isinstance(exc, ClusterLocked) else 1
-    if result.ok:
-        kept = archive(inputs.state_dir, time.time())
-        print(f"the cluster's state (journal, logs, Vault's keys file if any) is archived in {kept}", file=sys.stderr)
-    return interrupted_exit(result)
+    if not args.dry_run and not await _confirmed(args, spec.cluster.name):
+        return EXIT_INVALID
+    # The Lease lives in the cluster MicroK8s' reset deletes: the control node's lock file holds it.
+    code, result = await change_cluster(args, inputs, NAME, prepare, question=None, lease=False)
+    if result is not None and result.ok:
+        archived = archive(inputs.state_dir, time.time())
+        print(
+            f"the cluster's state (journal, logs, Vault's keys file if any) is archived in {archived}", file=sys.stderr
+        )
+    return code

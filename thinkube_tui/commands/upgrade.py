@@ -24,7 +24,15 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .cluster_access import EXIT_INVALID, Inputs, add_change_options, add_cluster_options, with_inputs
+from .cluster_access import (
+    EXIT_INVALID,
+    Inputs,
+    Prepared,
+    add_change_options,
+    add_cluster_options,
+    change_cluster,
+    with_inputs,
+)
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
@@ -138,57 +146,18 @@ def _refused(decision: Decision) -> int | None:
 
 async def _upgrade(args: argparse.Namespace, inputs: Inputs) -> int:
     from ..catalog import load_catalog
-    from ..cluster_lock import EXIT_LOCKED, ClusterLocked, ClusterLockError, install_lock
-    from ..files import UnsafePathError
-    from ..journal import JournalError
-    from ..operation import confirm, interrupted_exit
-    from ..operation import run as run_operation
-    from ..phases import open_journal
 
     catalog = load_catalog()
-    try:
-        journal = open_journal(inputs.state_dir)
-    except (JournalError, UnsafePathError) as exc:
-        print(f"thinkube-tui upgrade: {exc}", file=sys.stderr)
-        return EXIT_INVALID
-    decision = _decided(catalog, inputs, journal, args.components)
-    if (refused := _refused(decision)) is not None:
-        return refused
-    if not decision.upgrading:
-        print("nothing to upgrade: every installed component is at the version this release pins", file=sys.stderr)
-        return 0
-    op = operation(catalog, decision, journal)
-    if args.dry_run:
-        from ..dryrun import operation_dry_run, print_transcript
 
-        transcript = await operation_dry_run(inputs.spec, catalog, op, inputs.secrets)
-        print(f"Dry run: {describe(catalog, op, decision)}\nNothing was connected to or changed.")
-        print_transcript(transcript, inputs.spec, sys.stdout)
-        return 0
-    from .cluster_access import open_cluster
+    def prepare(journal: Journal, _session: object) -> Prepared:
+        decision = _decided(catalog, inputs, journal, args.components)
+        if (refused := _refused(decision)) is not None:
+            return Prepared(None, exit=refused)
+        if not decision.upgrading:
+            print("nothing to upgrade: every installed component is at the version this release pins", file=sys.stderr)
+            return Prepared(None, exit=0)
+        op = operation(catalog, decision, journal)
+        return Prepared(op, describe(catalog, op, decision))
 
-    async with open_cluster(args, inputs) as (session, cluster):
-        if session.connect_errors or session.discovery_errors:
-            for node, why in {**session.discovery_errors, **session.connect_errors}.items():
-                print(f"thinkube-tui upgrade: {node}: {why}", file=sys.stderr)
-            print("nothing was changed: every node must answer", file=sys.stderr)
-            return 1
-        lock = install_lock(cluster, lambda: journal.installed, lambda text: print(text, file=sys.stderr))
-        try:
-            async with lock:
-                journal = open_journal(inputs.state_dir)
-                decision = _decided(catalog, inputs, journal, args.components)
-                if (refused := _refused(decision)) is not None:
-                    return refused
-                if not decision.upgrading:
-                    return 0
-                op = operation(catalog, decision, journal)
-                print(describe(catalog, op, decision), file=sys.stderr if args.json else sys.stdout)
-                if not args.yes and not await confirm("Upgrade them now?", sys.stdout):
-                    print("not confirmed: nothing was changed (pass --yes to upgrade without asking)", file=sys.stderr)
-                    return EXIT_INVALID
-                result = await run_operation(op, session, cluster, out=sys.stdout, json_out=args.json)
-        except ClusterLockError as exc:
-            print(f"thinkube-tui: {exc}", file=sys.stderr)
-            return EXIT_LOCKED if isinstance(exc, ClusterLocked) else 1
-    return interrupted_exit(result)
+    code, _result = await change_cluster(args, inputs, NAME, prepare, question="Upgrade them now?")
+    return code
