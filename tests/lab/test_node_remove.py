@@ -6,20 +6,14 @@ naming the pod."""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import io
 import json
 from pathlib import Path
 
 import pytest
 import yaml
 
-from thinkube_lab.cluster import Lab
-from thinkube_tui.commands.lab import demo_answers
 from thinkube_tui.commands.node import run as run_node
 from thinkube_tui.drain import DrainError, drain
-from thinkube_tui.headless import HeadlessOptions, run
 from thinkube_tui.journal import Journal
 from thinkube_tui.kube import Kube
 
@@ -28,37 +22,10 @@ FULL = Path(__file__).resolve().parents[2] / "examples" / "answers-full.yaml"
 
 
 @pytest.fixture
-async def installed(tmp_path: Path, monkeypatch):
-    async with Lab(tmp_path / "lab", nodes=4, gpus=1, speed=SPEED, log=lambda _m: None) as lab:
-        monkeypatch.setenv("TK_LAB_SUDO_PASSWORD", lab.sudo_password)
-        answers = tmp_path / "answers.yaml"
-        answers.write_text(yaml.safe_dump(demo_answers(lab.answers(), FULL), sort_keys=False))
-        known_hosts = lab.write_known_hosts(tmp_path / "known_hosts")
-        out = io.StringIO()
-        options = HeadlessOptions(
-            answers=answers,
-            yes=True,
-            state_dir=tmp_path / "state",
-            known_hosts=known_hosts,
-            interactive_output=False,
-            only=frozenset({"microk8s-workers", "gpu-operator"}),
-        )
-        assert await asyncio.wait_for(run(options, out=out, err=out), 300) == 0, out.getvalue()[-3000:]
-        args = argparse.Namespace(
-            answers=answers,
-            secrets=None,
-            state_dir=tmp_path / "state",
-            known_hosts=known_hosts,
-            accept_new_host_keys=False,
-            demo=False,
-            json=True,
-            dry_run=False,
-            yes=True,
-            force=False,
-            node="",
-            node_command="remove",
-        )
-        yield lab, args
+async def installed(installed_lab):
+    return await installed_lab(
+        {"microk8s-workers", "gpu-operator"}, nodes=4, gpus=1, yes=True, force=False, node="", node_command="remove"
+    )
 
 
 def pod(name: str, node: str, labels: dict[str, str], owner: str | None = None) -> dict:

@@ -5,20 +5,15 @@ journal and the cluster's copy of it, data kept without --purge, and nothing els
 from __future__ import annotations
 
 import argparse
-import asyncio
-import io
 import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from thinkube_lab.cluster import Lab
 from thinkube_tui.cluster_state import NAME as STATE_CONFIGMAP
 from thinkube_tui.cluster_state import NAMESPACE as STATE_NAMESPACE
-from thinkube_tui.commands.lab import demo_answers
 from thinkube_tui.commands.remove import run as run_remove
-from thinkube_tui.headless import HeadlessOptions, run
 from thinkube_tui.journal import Journal
 
 SPEED = 0.01
@@ -26,38 +21,8 @@ FULL = Path(__file__).resolve().parents[2] / "examples" / "answers-full.yaml"
 
 
 @pytest.fixture
-async def installed(tmp_path: Path, monkeypatch):
-    """A lab with Valkey, Qdrant and Grafana (with Prometheus, Keycloak and what they need); the
-    arguments `remove` takes."""
-    async with Lab(tmp_path / "lab", nodes=3, gpus=1, speed=SPEED, log=lambda _m: None) as lab:
-        monkeypatch.setenv("TK_LAB_SUDO_PASSWORD", lab.sudo_password)
-        answers = tmp_path / "answers.yaml"
-        answers.write_text(yaml.safe_dump(demo_answers(lab.answers(), FULL), sort_keys=False))
-        known_hosts = lab.write_known_hosts(tmp_path / "known_hosts")
-        out = io.StringIO()
-        options = HeadlessOptions(
-            answers=answers,
-            yes=True,
-            state_dir=tmp_path / "state",
-            known_hosts=known_hosts,
-            interactive_output=False,
-            only=frozenset({"valkey", "qdrant", "grafana"}),
-        )
-        assert await asyncio.wait_for(run(options, out=out, err=out), 300) == 0, out.getvalue()[-3000:]
-        args = argparse.Namespace(
-            answers=answers,
-            secrets=None,
-            state_dir=tmp_path / "state",
-            known_hosts=known_hosts,
-            accept_new_host_keys=False,
-            demo=False,
-            json=True,
-            purge=False,
-            dry_run=False,
-            yes=True,
-            components=[],
-        )
-        yield lab, args
+async def installed(installed_lab):
+    return await installed_lab({"valkey", "qdrant", "grafana"}, purge=False, yes=True, components=[])
 
 
 def journal(args: argparse.Namespace) -> Journal:

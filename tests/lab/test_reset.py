@@ -5,9 +5,6 @@ archived, not deleted."""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import io
 import json
 import stat
 from pathlib import Path
@@ -15,10 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from thinkube_lab.cluster import Lab
-from thinkube_tui.commands.lab import demo_answers
 from thinkube_tui.commands.reset import run as run_reset
-from thinkube_tui.headless import HeadlessOptions, run
 from thinkube_tui.journal import Journal
 
 SPEED = 0.01
@@ -26,35 +20,9 @@ FULL = Path(__file__).resolve().parents[2] / "examples" / "answers-full.yaml"
 
 
 @pytest.fixture
-async def installed(tmp_path: Path, monkeypatch):
-    async with Lab(tmp_path / "lab", nodes=3, gpus=1, speed=SPEED, log=lambda _m: None) as lab:
-        monkeypatch.setenv("TK_LAB_SUDO_PASSWORD", lab.sudo_password)
-        answers = tmp_path / "answers.yaml"
-        data = demo_answers(lab.answers(), FULL)
-        answers.write_text(yaml.safe_dump(data, sort_keys=False))
-        known_hosts = lab.write_known_hosts(tmp_path / "known_hosts")
-        out = io.StringIO()
-        options = HeadlessOptions(
-            answers=answers,
-            yes=True,
-            state_dir=tmp_path / "state",
-            known_hosts=known_hosts,
-            interactive_output=False,
-            only=frozenset({"valkey"}),
-        )
-        assert await asyncio.wait_for(run(options, out=out, err=out), 300) == 0, out.getvalue()[-3000:]
-        args = argparse.Namespace(
-            answers=answers,
-            secrets=None,
-            state_dir=tmp_path / "state",
-            known_hosts=known_hosts,
-            accept_new_host_keys=False,
-            demo=False,
-            json=True,
-            dry_run=False,
-            yes_really=False,
-        )
-        yield lab, args, data["cluster"]
+async def installed(installed_lab):
+    lab, args = await installed_lab({"valkey"}, yes_really=False)
+    return lab, args, yaml.safe_load(args.answers.read_text())["cluster"]
 
 
 async def test_reset_removes_the_platform_from_every_node_and_archives_the_state(installed, capsys) -> None:

@@ -37,35 +37,8 @@ def pinned(component: str, version: str) -> Catalog:
 
 
 @pytest.fixture
-async def installed(tmp_path: Path, monkeypatch):
-    async with Lab(tmp_path / "lab", nodes=3, gpus=1, speed=SPEED, log=lambda _m: None) as lab:
-        monkeypatch.setenv("TK_LAB_SUDO_PASSWORD", lab.sudo_password)
-        answers = tmp_path / "answers.yaml"
-        answers.write_text(yaml.safe_dump(demo_answers(lab.answers(), FULL), sort_keys=False))
-        known_hosts = lab.write_known_hosts(tmp_path / "known_hosts")
-        out = io.StringIO()
-        options = HeadlessOptions(
-            answers=answers,
-            yes=True,
-            state_dir=tmp_path / "state",
-            known_hosts=known_hosts,
-            interactive_output=False,
-            only=frozenset({"valkey", "qdrant"}),
-        )
-        assert await asyncio.wait_for(run(options, out=out, err=out), 300) == 0, out.getvalue()[-3000:]
-        args = argparse.Namespace(
-            answers=answers,
-            secrets=None,
-            state_dir=tmp_path / "state",
-            known_hosts=known_hosts,
-            accept_new_host_keys=False,
-            demo=False,
-            json=False,
-            dry_run=False,
-            yes=True,
-            components=[],
-        )
-        yield lab, args
+async def installed(installed_lab):
+    return await installed_lab({"valkey", "qdrant"}, json=False, yes=True, components=[])
 
 
 def recorded_version(args: argparse.Namespace, cid: str) -> str | None:
