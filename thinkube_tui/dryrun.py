@@ -178,9 +178,14 @@ async def dry_run(spec: Spec, catalog: Catalog, secrets: Secrets | None = None) 
     """
     from .installers import registry
 
-    # Nothing is discovered: automatic components stay undecided.
+    def phases(bus: EventBus) -> list[Phase]:  # nothing is discovered: automatic components stay undecided
+        return [PlanInstall(discovered=False), Install(registry(), bus, ONE_AT_A_TIME, vault_copies=False)]
+
     return await _recorded(
-        spec, catalog, secrets, lambda bus: [PlanInstall(discovered=False), Install(registry(), bus, ONE_AT_A_TIME)]
+        spec,
+        catalog,
+        secrets,
+        phases,
     )
 
 
@@ -191,7 +196,7 @@ async def operation_dry_run(
     and API call its units make, in its plan's order."""
 
     def phases(bus: EventBus) -> list[Phase]:
-        return [Install(operation.units, bus, ONE_AT_A_TIME)]
+        return [Install(operation.units, bus, ONE_AT_A_TIME, vault_copies=False)]
 
     return await _recorded(spec, catalog, secrets, phases, operation)
 

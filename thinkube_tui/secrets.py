@@ -36,9 +36,24 @@ class Secrets:
         self._file = dict(file_values or {})
         self._environ = environ if environ is not None else os.environ
         self._known: set[str] = set()
+        self._vault: dict[str, str] = {}  # MOUNT/PATH#KEY -> value, read from Vault for this run
+        self._vault_unread = "Vault was not read in this run"  # why a Vault reference has no value
         self._bands: dict[int, _Band] = {}  # by the shortest length each one holds
 
+    def provide_vault(self, values: Mapping[str, str], unread: str = "") -> None:
+        """What this run read from Vault for the answers' `{vault: ...}` references (vault_kv.py),
+        and why the others could not be read."""
+        for value in values.values():
+            self.register(value)
+        self._vault.update(values)
+        if unread:
+            self._vault_unread = unread
+
     def resolve(self, ref: SecretRef, used_for: str) -> str:
+        if ref.vault is not None:
+            if ref.vault not in self._vault:
+                raise MissingSecret(f"{used_for}: {ref.vault} could not be read from Vault: {self._vault_unread}")
+            return self._vault[ref.vault]
         if ref.env is not None:
             value = self._environ.get(ref.env)
             if not value:

@@ -70,9 +70,16 @@ class SecretRef:
 
     env: str | None = None
     secret: str | None = None
+    vault: str | None = None  # MOUNT/PATH#KEY in Vault's KV engine
 
     def describe(self) -> str:
+        if self.vault:
+            return f"Vault key {self.vault}"
         return f"environment variable {self.env}" if self.env else f"secrets file key {self.secret!r}"
+
+    def to_answers(self) -> dict[str, str]:
+        """The reference as the answers file writes it."""
+        return {"env": self.env} if self.env else {"vault": self.vault} if self.vault else {"secret": self.secret or ""}
 
 
 @dataclass(frozen=True)
@@ -224,6 +231,19 @@ def _node_rules(nodes: list[Mapping[str, Any]], add: AddProblem) -> None:
             ("nodes", i, "role"),
             f"a second control node: {first!r} is the control plane already (exactly one is allowed)",
         )
+    for i, node in enumerate(nodes):  # Vault runs on the cluster these credentials are needed to build
+        auth: Mapping[str, Any] = node["auth"] if isinstance(node.get("auth"), Mapping) else {}
+        for path, ref in (
+            (("nodes", i, "sudoPassword"), node.get("sudoPassword")),
+            (("nodes", i, "auth", "password"), auth.get("password")),
+            (("nodes", i, "auth", "passphrase"), auth.get("passphrase")),
+        ):
+            if isinstance(ref, Mapping) and "vault" in ref:
+                add(
+                    path,
+                    "a node's credentials cannot come from Vault (it runs on the cluster they build): use env or "
+                    "secret",
+                )
     for what in ("name", "host"):
         seen: dict[object, int] = {}
         for i, node in enumerate(nodes):
@@ -520,15 +540,23 @@ def _node(n: Mapping[str, Any]) -> NodeSpec:
     )
 
 
+REF_KEYS = frozenset({"env", "secret", "vault"})
+
+
+def is_ref(value: object) -> bool:
+    """A mapping that is a secret reference: one of `env`, `secret`, `vault`."""
+    return isinstance(value, Mapping) and len(value) == 1 and set(value) <= REF_KEYS
+
+
 def _ref(raw: Mapping[str, str] | None) -> SecretRef | None:
-    return None if raw is None else SecretRef(env=raw.get("env"), secret=raw.get("secret"))
+    return None if raw is None else SecretRef(env=raw.get("env"), secret=raw.get("secret"), vault=raw.get("vault"))
 
 
 def _freeze(value: Any) -> Any:
     """Deeply immutable: mappings become read-only, lists tuples, secret refs SecretRef."""
     if isinstance(value, dict):
-        if set(value) <= {"env", "secret"} and len(value) == 1:
-            return SecretRef(env=value.get("env"), secret=value.get("secret"))
+        if is_ref(value):
+            return _ref(value)
         return MappingProxyType({k: _freeze(v) for k, v in value.items()})
     if isinstance(value, list):
         return tuple(_freeze(v) for v in value)
@@ -608,7 +636,7 @@ def _node_data(n: NodeSpec) -> dict[str, Any]:
 
 def _thaw(value: Any) -> Any:
     if isinstance(value, SecretRef):
-        return {"env": value.env} if value.env else {"secret": value.secret}
+        return value.to_answers()
     if isinstance(value, Mapping):
         return {k: _thaw(v) for k, v in value.items()}
     if isinstance(value, tuple):

@@ -147,6 +147,11 @@ def build_handover(
             user, command = "sign in with Keycloak (SSO)", ""
         else:
             user, command = "", ""
+        if vault_keys is not None and (login is not None or component.sso):  # the install kept Vault's token
+            from .installers.support.vault_kv import path_of
+
+            also = f"a copy in Vault KV at {path_of(cid)} (root token: the Vault keys file)"
+            command = f"{command}; {also}" if command else also
         services.append(Service(cid, component.title, states.get(cid, "waiting"), urls, user, command))
 
     answering = [s for s in services if s.state in SIGNED_IN]

@@ -34,6 +34,7 @@ from .spec import (
     answers_problems,
     answers_schema,
     dump_spec,
+    is_ref,
     load_answers,
     parse_answers,
     schema_problems,
@@ -602,7 +603,7 @@ class WizardModel:
                 if (node.name, kind) in self.node_secrets:
                     refs[kind] = ref(secret_key(node.name, kind))  # type: ignore[index]
                 elif loaded is not None:
-                    refs[kind] = {"env": loaded.env} if loaded.env else {"secret": loaded.secret or ""}  # type: ignore[index]
+                    refs[kind] = loaded.to_answers()  # type: ignore[index]
             nodes.append(node._data(refs))
         data["nodes"] = nodes
         chosen = self.selection()
@@ -759,7 +760,7 @@ def _swap_refs(value: Any, keys: set[str], ref: Callable[[str], dict[str, str]])
 
 
 def _is_ref(value: Any) -> bool:
-    return isinstance(value, dict) and set(value) <= {"env", "secret"} and len(value) == 1
+    return isinstance(value, dict) and is_ref(value)
 
 
 _PLACEHOLDER_CLUSTER = {

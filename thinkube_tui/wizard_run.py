@@ -258,7 +258,7 @@ class InstallRun:
                 self.journal, self.cluster.kube, lambda text: self.log.write(f"warning: {text}")
             )
             bus.subscribe(self._mirror)
-        self.engine = build_engine(session, installers, bus, settings or EngineSettings())
+        self.engine = build_engine(session, installers, bus, settings or EngineSettings(), vault_copies=True)
         self.started = time.monotonic()
         self.result: RunFinished | None = None
 
@@ -267,6 +267,9 @@ class InstallRun:
         return Path(self.log.path)
 
     async def run(self) -> RunFinished:
+        from .installers.support.vault_kv import read_refs
+
+        await read_refs(self.cluster)  # the answers' {vault: ...} references, read once
         self.result = await self._holding_lock(self.engine.run)
         return self.result
 

@@ -93,6 +93,11 @@ def test_vault_keys_file_is_named_only_when_it_was_written(tmp_path):
     assert vault_keys_file(spec, tmp_path, {"vault": "failed"}) is None
     _, _, _, text = full(vault_keys=keys)
     assert f"Unseal keys and root token: `{keys}` (mode 0600). Move this file somewhere safe" in text
+    # With Vault's token kept, each credential is also in Vault KV, and the summary says where.
+    assert "a copy in Vault KV at secret/thinkube/grafana" in text
+    assert "a copy in Vault KV at secret/thinkube/jupyterhub" in text  # an OIDC client of its own
+    _, _, _, without = full(vault_keys=None)
+    assert "Vault KV" not in without
 
 
 def test_export_goes_beside_the_state():

@@ -24,20 +24,23 @@ Installed = Callable[..., Awaitable[tuple[Lab, argparse.Namespace]]]
 
 @pytest.fixture
 async def installed_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Installed]:
-    """`await installed_lab({"valkey"}, nodes=3, gpus=1, yes=True, ...)`: a lab (speed 0.01) with
-    those components installed headless from the full example's settings, and a command's
-    arguments for it (`--json`, the rest as given)."""
+    """`await installed_lab({"valkey"}, nodes=3, gpus=1, edit=None, yes=True, ...)`: a lab (speed
+    0.01) with those components installed headless from the full example's settings (changed by
+    `edit`), and a command's arguments for it (`--json`, the rest as given)."""
     async with contextlib.AsyncExitStack() as stack:
 
         async def make(
-            only: set[str], *, nodes: int = 3, gpus: int = 1, **extra: Any
+            only: set[str], *, nodes: int = 3, gpus: int = 1, edit: Callable[[dict], None] | None = None, **extra: Any
         ) -> tuple[Lab, argparse.Namespace]:
             lab = await stack.enter_async_context(
                 Lab(tmp_path / "lab", nodes=nodes, gpus=gpus, speed=0.01, log=lambda _m: None)
             )
             monkeypatch.setenv("TK_LAB_SUDO_PASSWORD", lab.sudo_password)
             answers = tmp_path / "answers.yaml"
-            answers.write_text(yaml.safe_dump(demo_answers(lab.answers(), FULL), sort_keys=False))
+            doc = demo_answers(lab.answers(), FULL)
+            if edit is not None:
+                edit(doc)
+            answers.write_text(yaml.safe_dump(doc, sort_keys=False))
             known_hosts = lab.write_known_hosts(tmp_path / "known_hosts")
             out = io.StringIO()
             options = HeadlessOptions(

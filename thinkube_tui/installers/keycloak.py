@@ -108,10 +108,6 @@ async def install(ctx: InstallContext) -> None:
     await kube.wait_for(
         KEYCLOAK_API, "KeycloakRealmImport", realm, ns, realm_imported, timeout=600, what=f"realm import {realm}"
     )
-    if ctx.config["storeSecretsInVault"] and enabled(ctx, "vault"):
-        ctx.log(
-            "note: client secrets are kept in Kubernetes Secrets only; copying them into Vault is not implemented yet"
-        )
     ctx.log(
         f"Keycloak is ready at https://auth.{ctx.spec.cluster.domain} (admin console: /admin); admin "
         f"credentials in Secret {ns}/{KEYCLOAK_ADMIN_SECRET}; realm {realm} with clients "

@@ -38,6 +38,7 @@ from ..engine import InstallError
 from ..files import create_new
 from ..kube import KubeError, ProxyResponse
 from .base import InstallContext
+from .support import vault_kv
 from .support.uninstall import standard
 
 NAME = "vault"  # release, StatefulSet and pod prefix
@@ -192,6 +193,8 @@ async def install(ctx: InstallContext) -> None:
             retry=(429, 472, 473, 474, 501, 502, 503),
             patience=300,
         )
+    # What the components installed before Vault made: copied now (later ones copy their own).
+    await ctx.step("copy the platform's credentials into Vault KV", lambda: vault_kv.copy(ctx, ctx.cluster.catalog.ids))
     ui = f"; UI at https://vault.{ctx.spec.cluster.domain}" if ctx.config["uiIngress"] else ""
     where = (
         f"unseal keys and root token in {keys_path(ctx)}"

@@ -203,13 +203,30 @@ def engine_configs(session: Session) -> dict[str, Mapping[str, Any]]:
 
 
 def build_engine(
-    session: Session, installers: Mapping[str, Installer], bus: EventBus, settings: EngineSettings
+    session: Session,
+    installers: Mapping[str, Installer],
+    bus: EventBus,
+    settings: EngineSettings,
+    *,
+    vault_copies: bool = False,
 ) -> Engine:
-    """THE engine of a run: the session's plan, journal and cluster, the installers by id."""
+    """THE engine of a run: the session's plan, journal and cluster, the installers by id.
+    `vault_copies` (an install): a component finishing once Vault is installed copies its
+    credentials into Vault KV (installers/support/vault_kv.py)."""
     from ..installers.base import InstallContext
 
     cluster = session.need_cluster()
     assert session.plan is not None and session.journal is not None
+    if vault_copies:
+        from ..installers.support.vault_kv import has_credentials, with_copy
+
+        journal, spec = session.journal, session.need_spec()
+        installers = {
+            cid: with_copy(cid, fn, lambda: "vault" in journal.installed)
+            if cid != "vault" and cid in session.catalog and has_credentials(spec, session.catalog, cid)
+            else fn
+            for cid, fn in installers.items()
+        }
     return Engine(
         session.plan,
         installers,
@@ -231,6 +248,7 @@ class Install:
     installers: Mapping[str, Installer]
     bus: EventBus
     settings: EngineSettings = field(default_factory=EngineSettings)
+    vault_copies: bool = True  # False for the dry run: it reads no Vault token
     title: str = "install"
 
     def explain(self, session: Session) -> str:
@@ -238,4 +256,9 @@ class Install:
         return f"install {', '.join(ids) or 'nothing'}"
 
     async def run(self, session: Session) -> None:
-        session.result = await build_engine(session, self.installers, self.bus, self.settings).run()
+        engine = build_engine(session, self.installers, self.bus, self.settings, vault_copies=self.vault_copies)
+        if self.vault_copies:  # a real run (not the dry run): the answers' {vault: ...} references
+            from ..installers.support.vault_kv import read_refs
+
+            await read_refs(session.need_cluster())
+        session.result = await engine.run()

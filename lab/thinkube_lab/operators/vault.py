@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from . import vault_kv
 from .base import (
     Backend,
     ControllerApi,
@@ -136,6 +137,8 @@ class VaultBackend:
             return self._err(503, "Vault is sealed")
         if token is None or token != st.get("root_token"):
             return self._err(403, "permission denied")
+        if (answer := vault_kv.route(st, method, path, body)) is not None:
+            return answer
         if path == "/v1/sys/audit" and method == "GET":
             devices = {k: dict(v) for k, v in st["audit"].items()}
             return 200, {
