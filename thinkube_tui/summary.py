@@ -21,19 +21,11 @@ from typing import Any
 
 from .catalog import Catalog
 from .install_log import shown_path
+from .installers.support.logins import logins
 from .spec import Spec
 from .wording import plural
 
 SIGNED_IN = ("done", "installed")  # states in which a service answers
-
-
-@dataclass(frozen=True)
-class Login:
-    """Where a component's admin password is: a key of a Secret in its namespace."""
-
-    secret: str
-    password_key: str
-    user: str  # the user name itself, or what the key holds
 
 
 @dataclass(frozen=True)
@@ -66,33 +58,9 @@ class Handover:
         return sum(1 for _, state in self.states if state in SIGNED_IN)
 
 
-def logins(spec: Spec) -> dict[str, Login]:
-    """Each component's admin login, from the installers' Secret names and settings."""
-    from .installers import argocd, awx, grafana, harbor, opensearch, pgadmin
-    from .installers.support.keycloak import KEYCLOAK_ADMIN_SECRET
-    from .installers.support.minio import TENANT_CONFIG_SECRET
-
-    def setting(cid: str, key: str, default: str) -> str:
-        component = spec.components.get(cid)
-        config: Mapping[str, Any] = (component.config if component is not None else None) or {}
-        return str(config.get(key) or default)
-
-    return {
-        "keycloak": Login(KEYCLOAK_ADMIN_SECRET, "password", setting("keycloak", "adminUser", "admin")),
-        "argocd": Login(argocd.ADMIN_SECRET, "password", "admin"),
-        "awx": Login(awx.ADMIN_SECRET, "password", setting("awx", "adminUser", "admin")),
-        "grafana": Login(grafana.ADMIN_SECRET, "admin-password", "admin"),
-        "harbor": Login(harbor.ADMIN_SECRET, harbor.ADMIN_KEY, "admin"),
-        "opensearch": Login(opensearch.ADMIN_SECRET, "password", "admin"),
-        "pgadmin": Login(pgadmin.ADMIN_SECRET, "password", setting("pgadmin", "adminEmail", spec.cluster.admin_email)),
-        # MinIO's root user and password are both in one env file: print it whole.
-        "minio": Login(TENANT_CONFIG_SECRET, "config.env", setting("minio", "rootUser", "minio-admin")),
-    }
-
-
 def vault_keys_file(spec: Spec, state_dir: Path, states: Mapping[str, str]) -> Path | None:
     """Where Vault's unseal keys and root token are, if this install wrote them to a file."""
-    from .installers.vault import keys_file
+    from .installers.support.vault_kv import keys_file
 
     component = spec.components.get("vault")
     config: Mapping[str, Any] = (component.config if component is not None else None) or {}

@@ -111,6 +111,8 @@ class FakeVault:
         self.keys: list[str] = []
         self.token = ""
         self.audit: dict[str, Any] = {}
+        self.mounts: dict[str, Any] = {}
+        self.kv: dict[str, dict[str, str]] = {}
         self.calls: list[tuple[str, str, str]] = []
 
     def answer(self, method: str, pod: str, path: str, body: Any, headers: dict[str, str]) -> ProxyResponse:
@@ -135,6 +137,18 @@ class FakeVault:
             return ProxyResponse(200, {"data": dict(self.audit)})
         if path == "/v1/sys/health":
             return ProxyResponse(503 if sealed else 200, {})
+        assert headers.get("X-Vault-Token") == self.token
+        if path == "/v1/sys/mounts":
+            return ProxyResponse(200, {"data": dict(self.mounts)})
+        if path.startswith("/v1/sys/mounts/") and method in ("POST", "PUT"):
+            self.mounts[path.removeprefix("/v1/sys/mounts/") + "/"] = body
+            return ProxyResponse(204, None)
+        if path.startswith("/v1/secret/data/"):
+            key = path.removeprefix("/v1/secret/data/")
+            if method in ("POST", "PUT"):
+                self.kv[key] = dict(body["data"])
+                return ProxyResponse(200, {"data": {"version": 1}})
+            return ProxyResponse(200, {"data": {"data": self.kv[key]}}) if key in self.kv else ProxyResponse(404, {})
         return ProxyResponse(404, {"errors": []})
 
 

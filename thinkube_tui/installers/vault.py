@@ -40,11 +40,11 @@ from ..kube import KubeError, ProxyResponse
 from .base import InstallContext
 from .support import vault_kv
 from .support.uninstall import standard
+from .support.vault_kv import keys_file
 
 NAME = "vault"  # release, StatefulSet and pod prefix
 PORT = 8200
 AUDIT_PATH = "/vault/audit/vault_audit.log"
-KEYS_FILE = "vault-init.json"
 READINESS = "/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204"
 
 
@@ -93,12 +93,6 @@ class _Keys:
     def __init__(self) -> None:
         self.keys: list[str] = []
         self.root_token: str | None = None
-
-
-def keys_file(state_dir: Path) -> Path:
-    """Where Vault's unseal keys and root token are written (`secretsStore: file`): the cluster's
-    own state directory, the one holding its journal. The summaries name this path."""
-    return state_dir / KEYS_FILE
 
 
 def keys_path(ctx: InstallContext) -> Path:

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ...spec import Spec
 from ..base import InstallContext
 from .components import namespace_of
 from .objects import MANAGED_BY, condition, ensure, ensure_namespace
@@ -47,6 +48,11 @@ class OidcClient:
 def realm_name(ctx: InstallContext) -> str:
     realm: str = ctx.spec.components["keycloak"].config["realm"]
     return realm
+
+
+def client_secrets_in_vault(spec: Spec) -> bool:
+    """keycloak.storeSecretsInVault: Vault KV keeps a copy of each OIDC client secret (vault_kv.py)."""
+    return bool(spec.components["keycloak"].config["storeSecretsInVault"])
 
 
 def issuer_url(ctx: InstallContext) -> str:

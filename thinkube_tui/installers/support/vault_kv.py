@@ -1,7 +1,7 @@
 """Vault as the platform's secret store: a copy of each component's credentials in Vault's KV
 (version 2) engine, at `secret/thinkube/<component>` (docs/day-two.md, "Vault").
 
-What is copied: the admin login the handover summary names (`summary.logins`: the user and
+What is copied: the admin login the handover summary names (`support.logins`: the user and
 the password), and the OIDC client secret of each SSO component (`<id>-oidc`). The originals
 stay in their Kubernetes Secrets; Vault holds copies. Vault's own installer copies what the
 components installed before it made; each component installed after it copies its own when it
@@ -14,19 +14,28 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...engine import InstallError
 from ...kube import KubeError
 from ..base import Cluster, InstallContext
 from .components import namespace_of
+from .keycloak import client_secrets_in_vault
 
 if TYPE_CHECKING:
     from ...engine import Installer
 
+KEYS_FILE = "vault-init.json"
 MOUNT = "secret"
 POD = "vault-0"  # the Raft leader the installer initialised; a standby forwards to the active one
 PORT = 8200
+
+
+def keys_file(state_dir: Path) -> Path:
+    """Where Vault's unseal keys and root token are written (`secretsStore: file`): the cluster's
+    own state directory, the one holding its journal. The summaries name this path."""
+    return state_dir / KEYS_FILE
 
 
 def path_of(component: str) -> str:
@@ -37,10 +46,8 @@ def token(ctx: InstallContext) -> str | None:
     """Vault's root token from the keys file this cluster's install kept, or None."""
     import json
 
-    from ..vault import keys_path
-
     try:
-        record = json.loads(keys_path(ctx).read_text())
+        record = json.loads(keys_file(ctx.cluster.state_dir).read_text())
     except (OSError, ValueError):
         return None
     value = record.get("root_token") if isinstance(record, dict) else None
@@ -58,17 +65,15 @@ async def _secret_value(ctx: InstallContext, namespace: str, name: str, key: str
 
 async def credentials(ctx: InstallContext, component: str) -> dict[str, str]:
     """What the cluster holds of `component`'s credentials now (empty: none, or not installed)."""
-    from ...summary import logins
+    from .logins import logins
 
     found: dict[str, str] = {}
     login = logins(ctx.spec).get(component)
     ns = namespace_of(ctx, component)
     if login is not None and (password := await _secret_value(ctx, ns, login.secret, login.password_key)):
         found.update({"username": login.user, "password": password})
-    keycloak = ctx.spec.components.get("keycloak")
-    oidc_too = keycloak is None or (keycloak.config or {}).get("storeSecretsInVault", True)
     if (
-        oidc_too
+        client_secrets_in_vault(ctx.spec)
         and ctx.cluster.catalog[component].sso
         and (client_secret := await _secret_value(ctx, ns, f"{component}-oidc", "client-secret"))
     ):
@@ -132,7 +137,7 @@ async def copy(ctx: InstallContext, components: Iterable[str]) -> list[str]:
 
 def has_credentials(ctx_spec: Any, catalog: Any, component: str) -> bool:
     """Whether `component` makes credentials Vault keeps a copy of (an admin login, an OIDC client)."""
-    from ...summary import logins
+    from .logins import logins
 
     return component in logins(ctx_spec) or bool(catalog[component].sso)
 
@@ -155,8 +160,6 @@ async def read_refs(cluster: Cluster) -> None:
     refs = sorted({ref.vault for _path, ref in cluster.spec.secret_refs() if ref.vault})
     if not refs:
         return
-    from ..vault import keys_file
-
     try:
         import json
 
