@@ -48,6 +48,9 @@ TAINT = rf"^{_DNS_PREFIX}(?=[^/=:]{{1,63}}[=:]){_NAME}(=(?=[^=:]{{0,63}}:){_VALU
 
 # Named patterns: the regular expression exactly as the schemas write it -> what it means.
 PATTERNS: dict[str, Expected] = {
+    r"^[A-Za-z0-9_.-]+/[^#\s]+#[^#\s]+$": Expected(
+        "a key in Vault's KV engine: MOUNT/PATH#KEY, no spaces", "secret/team/qdrant#api-key"
+    ),
     r"^[A-Za-z_][A-Za-z0-9_]*$": Expected(
         "an environment variable name: letters, digits and '_', not starting with a digit", "THINKUBE_SUDO_PASSWORD"
     ),

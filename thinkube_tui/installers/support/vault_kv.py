@@ -78,8 +78,9 @@ async def credentials(ctx: InstallContext, component: str) -> dict[str, str]:
         and (client_secret := await _secret_value(ctx, ns, f"{component}-oidc", "client-secret"))
     ):
         found.update({"oidc-client-id": component, "oidc-client-secret": client_secret})
-    for value in found.values():
-        ctx.cluster.secrets.register(value)
+    for key in ("password", "oidc-client-secret"):  # names and ids are not secrets: never masked
+        if key in found:
+            ctx.cluster.secrets.register(found[key])
     return found
 
 
