@@ -260,6 +260,10 @@ class Journal:
                 status="running", config_hash=digest, version=version, nodes=nodes
             )
         else:  # resuming or retrying: keep the steps already done
+            if rec.version is not None and version is not None and rec.version != version:
+                # They were done for another version (a cut-off upgrade, then a newer release of
+                # thinkube-tui): skipping them would record a version the cluster does not run.
+                rec.steps_done = []
             rec.status, rec.config_hash, rec.error, rec.version = "running", digest, None, version
             rec.nodes = nodes
             rec.attempts += 1

@@ -178,6 +178,36 @@ async def test_resume_from_journal_skips_done_components_and_steps(tmp_path):
     assert [e.component for e in rec.of(ComponentSkipped)] == ["a"]
 
 
+async def test_steps_done_for_another_version_are_done_again(tmp_path):
+    """A run cut off while installing `a` at 1.0 (its chart step done), resumed by a release that
+    pins 2.0: the chart step runs again, or the journal would record 2.0 for a cluster at 1.0."""
+    path = tmp_path / "journal.json"
+    cat = catalog(comp("a"))
+    calls: list[str] = []
+
+    async def a(steps):
+        async def chart():
+            calls.append("chart")
+
+        await steps.step("chart", chart)
+
+    old = Journal(path)
+    old.started("a", {}, "a 1.0")
+    old.step_finished("a", "chart")
+
+    journal = Journal.open(path)
+    plan = plan_for(cat, {"a": "upgrade"})
+    engine = Engine(plan, {"a": a}, configs={"a": {}}, journal=journal, bus=EventBus(), versions={"a": "a 2.0"})
+    assert (await engine.run()).ok and calls == ["chart"]
+    assert Journal.open(path).components["a"].version == "a 2.0"
+
+    same = Journal(tmp_path / "same.json")  # resumed at the same version: the step is not redone
+    same.started("a", {}, "a 2.0")
+    same.step_finished("a", "chart")
+    engine = Engine(plan, {"a": a}, configs={"a": {}}, journal=same, bus=EventBus(), versions={"a": "a 2.0"})
+    assert (await engine.run()).ok and calls == ["chart"]
+
+
 async def test_step_and_component_timeouts():
     cat = catalog(comp("a"), comp("b"))
 

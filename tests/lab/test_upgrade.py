@@ -143,3 +143,17 @@ async def test_microk8s_moves_to_the_next_channel_node_by_node(tmp_path, capsys,
         journal = Journal.open(tmp_path / "state" / "thinkube-lab" / "journal.json")
         assert journal.components["microk8s-workers"].version == "microk8s 1.34/stable"
         assert journal.components["microk8s-control"].version == "microk8s 1.34/stable"
+
+
+async def test_an_upgrade_cut_off_for_another_pin_redoes_its_steps_for_this_one(installed, capsys, monkeypatch) -> None:
+    """A run upgrading Qdrant to 1.15.5 was killed after its chart step; this release pins 1.19.0.
+    The chart step runs again at 1.19.0: the journal never records a version the cluster lacks."""
+    lab, args = installed
+    cut_off = Journal(args.state_dir / "thinkube-lab" / "upgrade.journal.json")
+    cut_off.started("qdrant", None, "qdrant 1.15.5")
+    for step in ("namespace", "keep the API key", "install the Qdrant chart"):
+        cut_off.step_finished("qdrant", step)
+    monkeypatch.setattr(thinkube_tui.catalog, "load_catalog", lambda: pinned("qdrant", "1.19.0"))
+    assert await run_upgrade(args) == 0, capsys.readouterr()
+    assert lab.releases["qdrant/qdrant"]["version"] == "1.19.0"
+    assert recorded_version(args, "qdrant") == "qdrant 1.19.0"
