@@ -262,18 +262,22 @@ class Kube:
         header_params = {"Accept": "application/json", **(headers or {})}
         if body is not None:
             header_params["Content-Type"] = "application/json"
-        try:
-            raw = await self._api.call_api(
-                path,
-                method,
-                query_params=list(query or []),
-                header_params=header_params,
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=timeout,
+        try:  # an API server restarting (its flags changed) is waited out, as for every other call
+            raw = await self._while_unavailable(
+                lambda: self._api.call_api(
+                    path,
+                    method,
+                    query_params=list(query or []),
+                    header_params=header_params,
+                    body=body,
+                    auth_settings=["BearerToken"],
+                    _preload_content=False,
+                    _request_timeout=timeout,
+                )
             )
-        except Exception as exc:  # connection refused, TLS, timeouts: never echo the body we sent
+        except KubeError:
+            raise
+        except Exception as exc:  # TLS, timeouts: never echo the body we sent
             raise KubeError(
                 f"{method} {kind}/{target}:{port} in {namespace} through the API server proxy "
                 f"failed: {type(exc).__name__}"

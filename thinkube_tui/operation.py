@@ -69,6 +69,13 @@ def take_up(state_dir: Path, name: str) -> frozenset[str]:
     return pending
 
 
+def discard(state_dir: Path, name: str) -> None:
+    """Nothing is left to do: an earlier run's journal (cut off after its last change was
+    recorded in the install's journal) must not hand its finished steps to the next run."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(journal_path(state_dir, name))
+
+
 async def run(
     operation: Operation,
     session: Session,

@@ -36,6 +36,7 @@ class Service:
     urls: tuple[str, ...]
     user: str  # who signs in: "admin", "sign in with Keycloak (SSO)", or ""
     command: str  # the command that prints the password, or ""
+    vault: str = ""  # where Vault KV keeps a copy of its credentials, when it does
 
 
 @dataclass(frozen=True)
@@ -115,12 +116,12 @@ def build_handover(
             user, command = "sign in with Keycloak (SSO)", ""
         else:
             user, command = "", ""
+        vault = ""
         if vault_keys is not None and (login is not None or component.sso):  # the install kept Vault's token
             from .installers.support.vault_kv import path_of
 
-            also = f"a copy in Vault KV at {path_of(cid)} (root token: the Vault keys file)"
-            command = f"{command}; {also}" if command else also
-        services.append(Service(cid, component.title, states.get(cid, "waiting"), urls, user, command))
+            vault = path_of(cid)
+        services.append(Service(cid, component.title, states.get(cid, "waiting"), urls, user, command, vault))
 
     answering = [s for s in services if s.state in SIGNED_IN]
     hostnames = [url.removeprefix("https://") for s in answering for url in s.urls]
@@ -183,6 +184,8 @@ def render(handover: Handover) -> str:
             out.append(f"  - password: `{s.command}`")
         elif s.command:
             out.append(f"  - {s.user}: {s.command}")
+        if s.vault:
+            out.append(f"  - a copy in Vault KV: `{s.vault}` (with the root token of the Vault keys file)")
     if h.vault_keys is not None:
         out += [
             "",

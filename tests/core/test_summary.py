@@ -94,8 +94,8 @@ def test_vault_keys_file_is_named_only_when_it_was_written(tmp_path):
     _, _, _, text = full(vault_keys=keys)
     assert f"Unseal keys and root token: `{keys}` (mode 0600). Move this file somewhere safe" in text
     # With Vault's token kept, each credential is also in Vault KV, and the summary says where.
-    assert "a copy in Vault KV at secret/thinkube/grafana" in text
-    assert "a copy in Vault KV at secret/thinkube/jupyterhub" in text  # an OIDC client of its own
+    assert "a copy in Vault KV: `secret/thinkube/grafana`" in text
+    assert "a copy in Vault KV: `secret/thinkube/jupyterhub`" in text  # an OIDC client of its own
     _, _, _, without = full(vault_keys=None)
     assert "Vault KV" not in without
 

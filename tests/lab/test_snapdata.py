@@ -189,3 +189,26 @@ async def test_curl_serves_the_kserve_release_manifests(lab: Lab) -> None:
         "kserve-xgbserver",
         "default",
     } <= names
+
+
+async def test_a_proxy_request_waits_out_a_restarting_api_server(tmp_path: Path) -> None:
+    """A request through the API server's proxy (how Vault is reached) made while kubelite
+    restarts -- another component changed the API server's flags -- waits until the API answers
+    again, as every other call does (it failed at once: the full demo lost Harbor's Vault copy)."""
+    from thinkube_tui.kube import Kube
+
+    async with Lab(
+        tmp_path / "lab", nodes=1, gpus=0, speed=0.05, log=lambda _m: None, apiserver_restart="refuse"
+    ) as lab:
+        await _install(lab)
+        kube = await Kube.from_kubeconfig((await sh(lab, "tk-control", "microk8s config"))[1])
+        try:
+            assert (await sh(lab, "tk-control", "snap restart microk8s.daemon-kubelite"))[0] == 0
+            assert not await _api_up(lab)
+            request = asyncio.ensure_future(kube.proxy("GET", "default", "nothing", 80, "/", kind="services"))
+            code, _out, _err = await sh(lab, "tk-control", "microk8s status --wait-ready --timeout 30")
+            assert code == 0
+            response = await asyncio.wait_for(request, 60)
+            assert response.status >= 400  # answered (no such service), not a connection error
+        finally:
+            await kube.close()

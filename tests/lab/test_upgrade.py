@@ -157,3 +157,16 @@ async def test_an_upgrade_cut_off_for_another_pin_redoes_its_steps_for_this_one(
     assert await run_upgrade(args) == 0, capsys.readouterr()
     assert lab.releases["qdrant/qdrant"]["version"] == "1.19.0"
     assert recorded_version(args, "qdrant") == "qdrant 1.19.0"
+
+
+async def test_a_journal_left_by_an_upgrade_cut_off_after_its_record_is_discarded(installed, capsys) -> None:
+    """Killed after the install's journal recorded the new version but before its own journal
+    said done: the next run has nothing to upgrade and must not keep that journal (its finished
+    steps would be skipped by a later upgrade)."""
+    _lab, args = installed
+    left = Journal.open(args.state_dir / "thinkube-lab" / "upgrade.journal.json")
+    left.started("qdrant", None, "qdrant 1.15.4")
+    left.step_finished("qdrant", "install the Qdrant chart")
+    assert await run_upgrade(args) == 0
+    assert "nothing to upgrade" in capsys.readouterr().err
+    assert not (args.state_dir / "thinkube-lab" / "upgrade.journal.json").exists()

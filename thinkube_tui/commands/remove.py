@@ -135,7 +135,7 @@ def describe(op: Operation, purge: bool) -> str:
 
 async def _remove(args: argparse.Namespace, inputs: Inputs) -> int:
     from ..catalog import load_catalog
-    from ..operation import take_up
+    from ..operation import discard, take_up
 
     catalog = load_catalog()
 
@@ -144,6 +144,7 @@ async def _remove(args: argparse.Namespace, inputs: Inputs) -> int:
         if (refused := _refused(decision)) is not None:
             return Prepared(None, exit=refused)
         if not decision.removing:
+            discard(inputs.state_dir, NAME)
             return Prepared(None, exit=0)
         op = operation(catalog, decision, journal, args.purge)
         plan = describe(op, args.purge)

@@ -146,6 +146,7 @@ def _refused(decision: Decision) -> int | None:
 
 async def _upgrade(args: argparse.Namespace, inputs: Inputs) -> int:
     from ..catalog import load_catalog
+    from ..operation import discard
 
     catalog = load_catalog()
 
@@ -154,6 +155,7 @@ async def _upgrade(args: argparse.Namespace, inputs: Inputs) -> int:
         if (refused := _refused(decision)) is not None:
             return Prepared(None, exit=refused)
         if not decision.upgrading:
+            discard(inputs.state_dir, NAME)
             print("nothing to upgrade: every installed component is at the version this release pins", file=sys.stderr)
             return Prepared(None, exit=0)
         op = operation(catalog, decision, journal)
