@@ -50,18 +50,18 @@ class ClusterMirror:
                 self._warn(f"could not update {NAMESPACE}/{NAME} in the cluster ({exc}); the local journal is current")
 
     async def close(self) -> None:
-        """Write what is pending, then stop."""
+        """Stop the writer, then write the journal as it is now -- even when nothing looks
+        pending: the writer may have been cut off in the middle of its last write."""
         if self._task is None:
             return
-        if self._dirty.is_set():
-            try:
-                await write_state(await self._kube(), self._journal)
-            except Exception as exc:
-                self._warn(f"could not update {NAMESPACE}/{NAME} in the cluster ({exc})")
         task, self._task = self._task, None
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        try:
+            await write_state(await self._kube(), self._journal)
+        except Exception as exc:
+            self._warn(f"could not update {NAMESPACE}/{NAME} in the cluster ({exc})")
 
 
 async def write_state(kube: Kube, journal: Journal) -> None:

@@ -239,3 +239,37 @@ async def test_a_bug_in_the_scheduling_itself_ends_the_run_as_failed(monkeypatch
     result = await asyncio.wait_for(engine.run(), 5)
     assert not result.ok and "internal error: KeyError" in (result.error or "")
     accounted(result, [c.id for c in cat])
+
+
+async def test_the_clusters_copy_is_written_whole_when_closed_during_a_write():
+    """close() while the writer is in the middle of a write (nothing looks pending): that write is
+    cut off, so close writes the journal as it is now (a re-install's copy stayed stale)."""
+    from thinkube_tui.cluster_state import CLUSTER_READY, ClusterMirror
+    from thinkube_tui.events import ComponentDone
+
+    journal = Journal(None)
+    journal.started(CLUSTER_READY, {})
+    journal.finished(CLUSTER_READY)
+    written: list[dict] = []
+    in_write = asyncio.Event()
+    release = asyncio.Event()
+
+    class Kube:
+        async def apply(self, obj, **_):
+            if obj["kind"] == "ConfigMap":
+                in_write.set()
+                if not written and not release.is_set():
+                    await release.wait()  # the first write hangs until cut off
+                written.append(obj)
+            return obj
+
+    async def kube():
+        return Kube()
+
+    mirror = ClusterMirror(journal, kube, lambda _w: None)
+    mirror(ComponentDone("a"))
+    await asyncio.wait_for(in_write.wait(), 10)  # a bound for the failing case, not a wait
+    journal.started("a", {})
+    journal.finished("a")
+    await mirror.close()
+    assert written and '"a"' in written[-1]["data"]["journal.json"]
