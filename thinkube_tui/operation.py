@@ -90,6 +90,7 @@ async def run(
     go to `out` as plain lines, and to the log `<state dir>/logs/<name>-<time>.log`."""
     from .engine import EngineSettings
     from .events import EventBus
+    from .installers.support.vault_kv import read_refs
     from .journal import Journal
     from .phases.install import build_engine
     from .printer import LogFile, PlainPrinter
@@ -123,6 +124,7 @@ async def run(
     )
     units = {cid: unit(cid, body) for cid, body in operation.units.items()}
     engine = build_engine(session, units, bus, settings)  # its contexts share `cluster`
+    await read_refs(cluster)  # an upgrade runs installers: the answers' {vault: ...} references
     try:
         result = await engine.run()
     finally:
