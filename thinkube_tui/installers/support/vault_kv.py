@@ -6,8 +6,7 @@ the password), and the OIDC client secret of each SSO component (`<id>-oidc`). T
 stay in their Kubernetes Secrets; Vault holds copies. Vault's own installer copies what the
 components installed before it made; each component installed after it copies its own when it
 finishes (`with_copy`). The token is Vault's root token from the keys file the install kept
-(`secretsStore: file`); without one, the run says once that Vault holds no copies, and how to
-get them. A copy equal to what Vault holds is not written again (no new version).
+(`secretsStore: file`); without one, the run says once that Vault holds no copies. A copy equal to what Vault holds is not written again (no new version).
 """
 
 from __future__ import annotations
@@ -113,8 +112,8 @@ async def copy(ctx: InstallContext, components: Iterable[str]) -> list[str]:
     if root is None:
         ctx.log(
             "note: Vault holds no copies of the platform's credentials: this machine kept no Vault token "
-            "(vault.secretsStore is not `file`). They stay in their Kubernetes Secrets; to copy them, "
-            "keep the keys file and run the install again with `--only vault`"
+            "(vault.secretsStore is not `file`). They stay in their Kubernetes Secrets, which the summary "
+            "names; copy one yourself with `vault kv put secret/thinkube/<component> ...` if you want it there"
         )
         return []
     await _ensure_mount(ctx, root)
