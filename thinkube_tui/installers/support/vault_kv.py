@@ -6,7 +6,8 @@ the password), and the OIDC client secret of each SSO component (`<id>-oidc`). T
 stay in their Kubernetes Secrets; Vault holds copies. Vault's own installer copies what the
 components installed before it made; each component installed after it copies its own when it
 finishes (`with_copy`). The token is Vault's root token from the keys file the install kept
-(`secretsStore: file`); without one, the run says once that Vault holds no copies. A copy equal to what Vault holds is not written again (no new version).
+(`secretsStore: file`); without one, the run says once that Vault holds no copies. A copy
+equal to what Vault holds is not written again (no new version).
 """
 
 from __future__ import annotations
