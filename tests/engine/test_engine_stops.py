@@ -252,14 +252,16 @@ async def test_the_clusters_copy_is_written_whole_when_closed_during_a_write():
     journal.finished(CLUSTER_READY)
     written: list[dict] = []
     in_write = asyncio.Event()
-    release = asyncio.Event()
+    calls = 0
 
     class Kube:
         async def apply(self, obj, **_):
+            nonlocal calls
             if obj["kind"] == "ConfigMap":
+                calls += 1
                 in_write.set()
-                if not written and not release.is_set():
-                    await release.wait()  # the first write hangs until cut off
+                if calls == 1:
+                    await asyncio.Event().wait()  # the writer's write hangs until close cuts it off
                 written.append(obj)
             return obj
 
