@@ -53,11 +53,19 @@ def render_plan(plan: Plan, catalog: Catalog, spec: Spec) -> list[object]:
         )
     )
     for group_id, members in plan.by_group(catalog):
-        branch = by_group.add(f"[b]{group_id}[/] {catalog.group(group_id).title}")
+        branch = by_group.add(styled("[b]{group}[/] {title}", group=group_id, title=catalog.group(group_id).title))
         for p in members:
-            needs = f" [dim]after {', '.join(p.deps)}[/]" if p.deps else ""
+            needs = " [dim]after {deps}[/]" if p.deps else ""
             urls = "  " + " ".join(p.component.urls(spec.cluster.domain)) if p.component.hostnames else ""
-            branch.add(styled(f"[cyan]{p.id}[/] [dim]({p.reason})[/]{needs}{{urls}}", urls=urls))
+            branch.add(
+                styled(
+                    "[cyan]{id}[/] [dim]({reason})[/]" + needs + "{urls}",
+                    id=p.id,
+                    reason=p.reason,
+                    deps=", ".join(p.deps),
+                    urls=urls,
+                )
+            )
 
     by_wave = Tree("[b]By wave[/] (each wave can start once the waves before it are done)")
     for number, wave in enumerate(plan.waves, 1):

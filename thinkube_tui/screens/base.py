@@ -14,6 +14,7 @@ import contextlib
 import sys
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -62,13 +63,14 @@ class StepBar(Static):
 
     def _markup(self, visited: tuple[str, ...]) -> str:
         parts = []
-        for step in STEPS:
+        for step in STEPS:  # our own step names, escaped all the same: markup is built from nothing else
+            shown = escape(step)
             if step == self.current:
-                parts.append(f"[b reverse]{step}[/]")
+                parts.append(f"[b reverse]{shown}[/]")
             elif step in visited:
-                parts.append(f"[@click=screen.go_to_step('{step}')][u]{step}[/u][/]")
+                parts.append(f"[@click=screen.go_to_step('{step}')][u]{shown}[/u][/]")
             else:
-                parts.append(f"[dim]{step}[/]")
+                parts.append(f"[dim]{shown}[/]")
         return "  ".join(parts)
 
     def show_visited(self, visited: tuple[str, ...]) -> None:

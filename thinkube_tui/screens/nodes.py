@@ -151,7 +151,9 @@ class NodesScreen(WizardScreen):
             text = "Press [b]d[/b] to discover the nodes: each is probed over SSH, all at once."
         elif model.blocking_findings:
             errors = sum(1 for f in model.findings if f.severity == "error")
-            text = f"[red]{errors} error(s) block the install:[/] fix them (see 'What to do'), then discover again."
+            text = styled(
+                "[red]{n} error(s) block the install:[/] fix them (see 'What to do'), then discover again.", n=errors
+            )
         else:
             text = f"{len(model.facts)} of {plural(len(model.nodes), 'node')} discovered; warnings do not block."
         self.query_one("#discovery-status", Static).update(text)
