@@ -225,14 +225,20 @@ class Journal:
         self._failed_with(component, error)
         self.save()
 
-    def upgraded(self, component: str, version: str) -> None:
-        """The component now runs at `version` (`thinkube-tui upgrade`)."""
-        self.components[component].version = version
-        self.save()
-
     def forget(self, component: str) -> None:
         self.components.pop(component, None)
         self.save()
+
+    async def aforget(self, *components: str) -> None:
+        """Forget `components` (removed, or gone with a reset); one write, off the event loop."""
+        for component in components:
+            self.components.pop(component, None)
+        await self.commit()
+
+    async def aupgraded(self, component: str, version: str) -> None:
+        """The component now runs at `version` (`thinkube-tui upgrade`); off the event loop."""
+        self.components[component].version = version
+        await self.commit()
 
     async def astarted(
         self, component: str, config: Any, version: str | None = None, nodes: list[str] | None = None

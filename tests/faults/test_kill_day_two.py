@@ -159,7 +159,8 @@ async def test_killed_upgrade_resumes_and_converges(installed, seed):
     lab, common, env, cluster_dir = installed
     rng = random.Random(seed)
     journal = Journal.open(cluster_dir / "journal.json")
-    journal.upgraded("qdrant", "qdrant 1.15.5")
+    journal.components["qdrant"].version = "qdrant 1.15.5"
+    journal.save()
     lab.releases["qdrant/qdrant"]["version"] = "1.15.5"
     argv = ["upgrade", "--yes", *common]
     kills = await until_done(argv, env, cluster_dir / "upgrade.journal.json", rng, most_steps=3)

@@ -399,7 +399,9 @@ async def test_upgrade_from_the_welcome_screen(tmp_path: Path, lab: Lab) -> None
 
     state = await installed_on_the_lab(tmp_path, lab, {"valkey"})
     pin = load_catalog()["valkey"].pinned_version("1.33/stable")
-    Journal.open(state / "journal.json").upgraded("valkey", "valkey 0.0.1")  # as if installed by an older release
+    journal = Journal.open(state / "journal.json")
+    journal.components["valkey"].version = "valkey 0.0.1"  # as if installed by an older release
+    journal.save()
     app = make_app(tmp_path, lab, installers=None)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.click("#upgrade")

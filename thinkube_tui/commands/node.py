@@ -92,7 +92,7 @@ def operation(catalog: Catalog, spec: Spec, journal: Journal, name: str, *, reac
         for record in journal.components.values():
             if record.nodes is not None and name in record.nodes:
                 record.nodes = [n for n in record.nodes if n != name]
-        journal.save()
+        await journal.commit()
         await write_state(await cluster.kube(), journal)
 
     plan = removal_plan(catalog, {UNIT: f"remove node {name}"}, installed=journal.installed)

@@ -98,7 +98,7 @@ def operation(catalog: Catalog, decision: Decision, journal: Journal, purge: boo
     from ..plan import removal_plan
 
     async def forget(cluster: Cluster, cid: str) -> None:
-        journal.forget(cid)
+        await journal.aforget(cid)
         await write_state(await cluster.kube(), journal)  # else re-entry would adopt it back
 
     units = {cid: fn for cid in decision.removing if (fn := uninstaller(cid)) is not None}

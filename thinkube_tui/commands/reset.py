@@ -56,8 +56,7 @@ def operation(catalog: Catalog, journal: Journal) -> Operation:
 
     async def forget_all(_cluster: object, cid: str) -> None:
         if cid == "microk8s-control":  # MicroK8s' reset took every component with it
-            for component in list(journal.components):
-                journal.forget(component)
+            await journal.aforget(*journal.components)
 
     units = {cid: fn for cid in NODES if (fn := uninstaller(cid)) is not None}
     plan = removal_plan(catalog, {cid: "reset" for cid in NODES})

@@ -101,7 +101,7 @@ def operation(catalog: Catalog, decision: Decision, journal: Journal) -> Operati
     from ..plan import plan_for
 
     async def record(cluster: Cluster, cid: str) -> None:
-        journal.upgraded(cid, decision.upgrading[cid][1])
+        await journal.aupgraded(cid, decision.upgrading[cid][1])
         await write_state(await cluster.kube(), journal)
 
     wanted = {cid: f"{was or 'unrecorded'} -> {now}" for cid, (was, now) in decision.upgrading.items()}
