@@ -205,10 +205,7 @@ class WelcomeScreen(WizardScreen):
         """Reconnect and discover (nodes that do not answer are named in the bundle), then
         collect; a bundle is most wanted when something is broken, so problems do not stop it."""
         model = self.model
-        status = self.query_one("#welcome-status", Static)
-        status.update(f"Support bundle: connecting to {len(model.nodes)} nodes and discovering them…")
-        async for result in self.wizard.session.discover(list(model.nodes)):
-            model.record_discovery(result)
+        status = await self.rediscover("write a support bundle")
         status.update("Support bundle: collecting from every node (microk8s inspect takes a while)…")
         from ..wizard_run import reentry_support_bundle
 
@@ -227,15 +224,20 @@ class WelcomeScreen(WizardScreen):
             timeout=30,
         )
 
-    async def reconnected(self, what: str) -> bool:
-        """Reconnect to the nodes and discover them (the operation runs on them); False, saying
-        why, when one does not answer."""
+    async def rediscover(self, what: str) -> Static:
+        """Reconnect to the saved nodes and discover them, saying so on the status line (returned)."""
         model = self.model
         status = self.query_one("#welcome-status", Static)
         status.update(f"To {what}: connecting to {len(model.nodes)} nodes and discovering them…")
         async for result in self.wizard.session.discover(list(model.nodes)):
             model.record_discovery(result)
-        status.update("")
+        return status
+
+    async def reconnected(self, what: str) -> bool:
+        """Reconnect to the nodes and discover them (the operation runs on them); False, saying
+        why, when one does not answer."""
+        model = self.model
+        (await self.rediscover(what)).update("")
         if model.discovery_errors:
             nodes = ", ".join(sorted(model.discovery_errors))
             self.notify(f"{nodes} did not answer: every node must, to {what}.", severity="error", markup=False)
@@ -326,10 +328,7 @@ class WelcomeScreen(WizardScreen):
         """Straight to the install: reconnect to the nodes and find out what they have (the
         installers need it), then ask. Problems lead to the Nodes screen instead."""
         model = self.model
-        status = self.query_one("#welcome-status", Static)
-        status.update(f"To {what}: connecting to {len(model.nodes)} nodes and discovering them…")
-        async for result in self.wizard.session.discover(list(model.nodes)):
-            model.record_discovery(result)
+        status = await self.rediscover(what)
         model.findings = await self.wizard.session.preflight(model, self.wizard.skip_checks)
         status.update("")
         if model.discovery_errors or model.blocking_findings:
